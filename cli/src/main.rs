@@ -1,0 +1,14 @@
+//! The `palisade` binary: the framework's command line with the built-in plugins registered.
+
+use std::process::ExitCode;
+
+use palisade::Registry;
+use palisade_echo::Echo;
+use palisade_notes::Notes;
+
+fn main() -> ExitCode {
+    let registry = Registry::new()
+        .plugin("echo", |_| Ok(Echo))
+        .plugin("notes", |s| Ok(Notes::new(s.parse()?)));
+    palisade::cli::main(registry)
+}

@@ -1,0 +1,24 @@
+//! The echo plugin: `/echo <text>` repeats the text. Also the smallest complete plugin to copy from.
+
+use palisade::prelude::*;
+
+/// Repeats what it is given.
+#[derive(Debug, Default)]
+pub struct Echo;
+
+#[async_trait]
+impl Plugin for Echo {
+    fn name(&self) -> &'static str {
+        "echo"
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![Command::new("echo", "Repeat what you say").arg(Arg::text("text"))]
+    }
+
+    async fn command(&self, _command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let text = ctx.args().raw().to_string();
+        ctx.reply(text);
+        Ok(())
+    }
+}

@@ -1,0 +1,197 @@
+//! The notes plugin: personal notes kept per user.
+//!
+//! - `/note <text>` saves a note; a short flow asks for its title.
+//! - `/notes` lists your notes.
+//! - `/note delete <n>` deletes note number `n` after a confirmation with buttons.
+//!
+//! Notes are personal data: they are stored per user in the plugin's namespace and never logged.
+
+use palisade::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// `[plugins.notes]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct NotesSettings {
+    /// Most notes one user may keep.
+    pub max_notes: usize,
+    /// Longest title, in characters.
+    pub max_title: usize,
+}
+
+impl Default for NotesSettings {
+    fn default() -> Self {
+        Self {
+            max_notes: 100,
+            max_title: 80,
+        }
+    }
+}
+
+/// One saved note.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// Its title.
+    pub title: String,
+    /// Its text.
+    pub text: String,
+    /// When it was saved, ms since the Unix epoch.
+    pub created_at_ms: u64,
+}
+
+/// The notes plugin.
+#[derive(Debug, Default)]
+pub struct Notes {
+    settings: NotesSettings,
+}
+
+impl Notes {
+    /// A notes plugin with `settings`.
+    pub fn new(settings: NotesSettings) -> Self {
+        Self { settings }
+    }
+
+    fn start_new(&self, ctx: &mut Ctx, text: String) -> Result<(), PluginError> {
+        if ctx.store().list::<Note>()?.len() >= self.settings.max_notes {
+            return Err(PluginError::user(format!(
+                "You already have {} notes, the most I keep. Delete one with /note delete <n> first.",
+                self.settings.max_notes
+            )));
+        }
+        ctx.start_flow(Flow::new("new note", "title").with("text", text));
+        ctx.reply("What title should this note have?");
+        Ok(())
+    }
+
+    fn start_delete(&self, ctx: &mut Ctx, number: Option<&str>) -> Result<(), PluginError> {
+        let notes = ctx.store().list::<Note>()?;
+        let pick = number
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| n.checked_sub(1));
+        let Some((id, note)) = pick.and_then(|i| notes.get(i)) else {
+            return Err(PluginError::user(format!(
+                "Give a note number from /notes (you have {}).",
+                notes.len()
+            )));
+        };
+        ctx.start_flow(Flow::new("note deletion", "confirm").with("id", id));
+        ctx.reply_buttons(
+            format!("Delete the note \u{201c}{}\u{201d}?", note.title),
+            &[("Delete", "yes"), ("Keep", "no")],
+        );
+        Ok(())
+    }
+
+    fn list(ctx: &mut Ctx) -> Result<(), PluginError> {
+        let notes = ctx.store().list::<Note>()?;
+        if notes.is_empty() {
+            ctx.reply("You have no notes yet. Save one with /note <text>.");
+            return Ok(());
+        }
+        let lines: Vec<String> = notes
+            .iter()
+            .enumerate()
+            .map(|(i, (_, n))| format!("{}. {} — {}", i + 1, n.title, n.text))
+            .collect();
+        ctx.reply(format!("Your notes:\n{}", lines.join("\n")));
+        Ok(())
+    }
+
+    fn save(&self, flow: &Flow, ctx: &mut Ctx, title: &str) -> Result<Step, PluginError> {
+        let count = title.chars().count();
+        if count == 0 || count > self.settings.max_title {
+            ctx.reply(format!(
+                "A title needs 1 to {} characters. What title should it have?",
+                self.settings.max_title
+            ));
+            return Ok(Step::Repeat);
+        }
+        let note = Note {
+            title: title.to_string(),
+            text: flow.require("text")?,
+            created_at_ms: ctx.now_ms(),
+        };
+        let store = ctx.store();
+        // Ids sort by creation time, so /notes lists oldest first; bump on a same-millisecond clash.
+        let mut stamp = note.created_at_ms;
+        while store.get::<Note>(&format!("{stamp:020}"))?.is_some() {
+            stamp += 1;
+        }
+        store.put(&format!("{stamp:020}"), &note, Durability::Flushed)?;
+        ctx.reply(format!(
+            "Saved \u{201c}{title}\u{201d}. /notes lists your notes."
+        ));
+        Ok(Step::Done)
+    }
+
+    fn confirm_delete(flow: &Flow, ctx: &mut Ctx, yes: bool) -> Result<Step, PluginError> {
+        if !yes {
+            ctx.reply("Kept it.");
+            return Ok(Step::Cancel);
+        }
+        let id: String = flow.require("id")?;
+        let existed = ctx.store().delete(&id, Durability::Flushed)?;
+        ctx.reply(if existed {
+            "Deleted."
+        } else {
+            "That note was already gone."
+        });
+        Ok(Step::Done)
+    }
+}
+
+#[async_trait]
+impl Plugin for Notes {
+    fn name(&self) -> &'static str {
+        "notes"
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![
+            Command::new(
+                "note",
+                "Save a note (I ask for a title); `/note delete <n>` deletes one",
+            )
+            .arg(Arg::text("text")),
+            Command::new("notes", "List your notes"),
+        ]
+    }
+
+    async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        match (command, ctx.args().get(0)) {
+            ("notes", _) => Self::list(ctx),
+            ("note", Some("delete")) if ctx.args().len() <= 2 => {
+                let n = ctx.args().get(1).map(str::to_string);
+                self.start_delete(ctx, n.as_deref())
+            }
+            _ => {
+                let text = ctx.args().raw().to_string();
+                self.start_new(ctx, text)
+            }
+        }
+    }
+
+    async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
+        let input = ctx.input();
+        match (flow.step(), input) {
+            ("title", Input::Text(title)) => {
+                let title = title.to_string();
+                self.save(flow, ctx, &title)
+            }
+            ("confirm", Input::Button(v)) => Self::confirm_delete(flow, ctx, v == "yes"),
+            ("confirm", Input::Text(t))
+                if ["yes", "no"].contains(&t.to_ascii_lowercase().as_str()) =>
+            {
+                Self::confirm_delete(flow, ctx, t.eq_ignore_ascii_case("yes"))
+            }
+            ("confirm", _) => {
+                ctx.reply("Press Delete or Keep (or answer yes or no).");
+                Ok(Step::Repeat)
+            }
+            _ => {
+                ctx.reply("Please answer with text.");
+                Ok(Step::Repeat)
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Configuration: one TOML file plus environment overrides, checked strictly.
+//!
+//! Every key can be overridden from the environment as `PALISADE__` followed by the key path in upper case
+//! with `__` between levels: `[dispatch] max_concurrency` is `PALISADE__DISPATCH__MAX_CONCURRENCY`,
+//! `[plugins.notes] max_notes` is `PALISADE__PLUGINS__NOTES__MAX_NOTES`. Unknown keys are errors; secrets
+//! come from the environment or a file (a warning names any secret written inline).
+
+mod error;
+mod load;
+mod secret;
+mod section;
+mod settings;
+
+pub use error::{ConfigError, Problem};
+pub use load::{Loaded, Loader};
+pub use secret::Secret;
+pub use section::Section;
+pub use settings::{
+    BotSettings, DispatchSettings, FlowSettings, LogFormat, LogSettings, Settings, StoreBackend,
+    StoreSettings,
+};

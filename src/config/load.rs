@@ -1,0 +1,173 @@
+//! Reading, merging and checking the configuration.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::secret::is_secret_key;
+use super::{ConfigError, Problem, Settings};
+use crate::event::UserRef;
+
+/// A checked configuration.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The settings.
+    pub settings: Settings,
+    /// Things that work but should be fixed (inline secrets).
+    pub warnings: Vec<String>,
+}
+
+/// Loads a configuration file with environment overrides.
+#[derive(Clone, Debug)]
+pub struct Loader {
+    file: PathBuf,
+    env: Option<HashMap<String, String>>,
+}
+
+impl Loader {
+    /// Loads `file`, with overrides from the process environment.
+    pub fn new(file: impl Into<PathBuf>) -> Self {
+        Self {
+            file: file.into(),
+            env: None,
+        }
+    }
+
+    /// Uses `env` instead of the process environment for overrides (tests).
+    #[must_use]
+    pub fn with_env(mut self, env: HashMap<String, String>) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Reads, merges and checks. Every problem found is reported, each with file and key.
+    pub fn load(&self) -> Result<Loaded, ConfigError> {
+        let fail = |problems| ConfigError {
+            file: self.file.clone(),
+            problems,
+        };
+        let text = std::fs::read_to_string(&self.file).map_err(|e| {
+            fail(vec![Problem::file(format!(
+                "cannot read the file: {e} (pass --config with the path of your TOML file)"
+            ))])
+        })?;
+        let raw: toml::Table = toml::from_str(&text)
+            .map_err(|e| fail(vec![Problem::file(format!("invalid TOML: {e}"))]))?;
+        let mut warnings = Vec::new();
+        inline_secrets(&toml::Value::Table(raw), "", &mut warnings);
+        let merged = config::Config::builder()
+            .add_source(config::File::from_str(&text, config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("PALISADE")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(self.env.clone()),
+            )
+            .build()
+            .map_err(|e| fail(vec![Problem::file(e.to_string())]))?;
+        let settings = deserialize(merged).map_err(fail)?;
+        let problems = validate(&settings);
+        if !problems.is_empty() {
+            return Err(fail(problems));
+        }
+        Ok(Loaded {
+            file: self.file.clone(),
+            settings,
+            warnings,
+        })
+    }
+}
+
+fn deserialize(merged: config::Config) -> Result<Settings, Vec<Problem>> {
+    let mut unknown = Vec::new();
+    let mut track = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
+    let de = serde_ignored::Deserializer::new(merged, &mut track);
+    let result: Result<Settings, _> = serde_path_to_error::deserialize(de);
+    let mut problems: Vec<Problem> = unknown
+        .iter()
+        .map(|k| Problem::at(k.clone(), "unknown key (check its spelling)"))
+        .collect();
+    match result {
+        Ok(s) if problems.is_empty() => Ok(s),
+        Ok(_) => Err(problems),
+        Err(e) => {
+            let key = e.path().to_string();
+            let message = strip_key_suffix(&e.into_inner().to_string());
+            problems.push(Problem::at(key, message));
+            Err(problems)
+        }
+    }
+}
+
+/// The config crate appends ` for key "x"` to messages; the key is already reported separately.
+fn strip_key_suffix(message: &str) -> String {
+    message
+        .split(" for key ")
+        .next()
+        .unwrap_or(message)
+        .to_string()
+}
+
+fn validate(s: &Settings) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if s.dispatch.max_concurrency == 0 {
+        problems.push(Problem::at(
+            "dispatch.max_concurrency",
+            "must be at least 1",
+        ));
+    }
+    if s.dispatch.queue_capacity == 0 {
+        problems.push(Problem::at("dispatch.queue_capacity", "must be at least 1"));
+    }
+    if s.flows.idle_timeout.is_zero() {
+        problems.push(Problem::at(
+            "flows.idle_timeout",
+            "must be longer than zero, e.g. \"10m\"",
+        ));
+    }
+    if s.flows.sweep_interval.is_zero() {
+        problems.push(Problem::at(
+            "flows.sweep_interval",
+            "must be longer than zero, e.g. \"30s\"",
+        ));
+    }
+    if s.store.path.as_os_str().is_empty() {
+        problems.push(Problem::at(
+            "store.path",
+            "must name a directory, e.g. \"data\"",
+        ));
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&s.logging.level) {
+        problems.push(Problem::at(
+            "logging.level",
+            format!("not a valid filter ({e}); try \"info\""),
+        ));
+    }
+    for (role, members) in &s.roles {
+        for (i, m) in members.iter().enumerate() {
+            if let Err(e) = m.parse::<UserRef>() {
+                problems.push(Problem::at(format!("roles.{role}[{i}]"), e));
+            }
+        }
+    }
+    problems
+}
+
+fn inline_secrets(v: &toml::Value, path: &str, warnings: &mut Vec<String>) {
+    let toml::Value::Table(t) = v else { return };
+    for (k, v) in t {
+        let key = if path.is_empty() {
+            k.clone()
+        } else {
+            format!("{path}.{k}")
+        };
+        if v.is_str() && is_secret_key(k) {
+            let env = format!("PALISADE__{}", key.replace('.', "__").to_ascii_uppercase());
+            warnings.push(format!(
+                "`{key}` holds a secret inline in the config file; set {env} or write `{k} = {{ file = \"…\" }}` instead"
+            ));
+        }
+        inline_secrets(v, &key, warnings);
+    }
+}

@@ -1,0 +1,149 @@
+//! The core's settings, with the defaults a fresh install runs on.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `[bot]`: how the bot presents itself.
+    pub bot: BotSettings,
+    /// `[store]`: where state lives.
+    pub store: StoreSettings,
+    /// `[dispatch]`: concurrency and timeouts.
+    pub dispatch: DispatchSettings,
+    /// `[flows]`: conversation flow timeouts.
+    pub flows: FlowSettings,
+    /// `[logging]`: log format and level.
+    pub logging: LogSettings,
+    /// `[roles]`: role name → identities (`telegram:123456`) holding it.
+    pub roles: BTreeMap<String, Vec<String>>,
+    /// `[adapters.<name>]`: one table per platform adapter.
+    pub adapters: BTreeMap<String, serde_json::Value>,
+    /// `[plugins.<name>]`: one table per enabled plugin.
+    pub plugins: BTreeMap<String, serde_json::Value>,
+}
+
+/// `[bot]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct BotSettings {
+    /// Name used in greetings and help.
+    pub name: String,
+}
+
+impl Default for BotSettings {
+    fn default() -> Self {
+        Self {
+            name: "Palisade".into(),
+        }
+    }
+}
+
+/// Which storage engine holds state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// Embedded sled database under `path` (default).
+    #[default]
+    Sled,
+    /// In memory; everything is lost at exit. For tests and experiments.
+    Memory,
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct StoreSettings {
+    /// `sled` or `memory`.
+    pub backend: StoreBackend,
+    /// Data directory for sled, relative to the working directory.
+    pub path: PathBuf,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Sled,
+            path: PathBuf::from("data"),
+        }
+    }
+}
+
+/// `[dispatch]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct DispatchSettings {
+    /// Events handled at the same time across all conversations.
+    pub max_concurrency: usize,
+    /// Events accepted but not yet started before adapters are slowed down (backpressure).
+    pub queue_capacity: usize,
+    /// A handler running longer is abandoned and the user gets an apology.
+    #[serde(with = "humantime_serde")]
+    pub handler_timeout: Duration,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrency: 64,
+            queue_capacity: 1024,
+            handler_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[flows]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct FlowSettings {
+    /// A flow with no answer for this long is cancelled (`"10m"`, `"1h"`).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// How often expired flows are looked for, to tell their users.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
+}
+
+impl Default for FlowSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(600),
+            sweep_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// `[logging]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `palisade=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The dispatcher: takes events from every adapter, keeps them in order per conversation, runs them through
+//! the layer stack with bounded concurrency across conversations, and delivers the replies.
+//!
+//! Layers, outermost first: [`TraceLayer`] → [`RecoverLayer`] → [`TimeoutLayer`] → [`CatchPanicLayer`] →
+//! [`IdentityLayer`] → the extra layers given to [`DispatcherBuilder::layer`] (rate limit, audit, step-up) →
+//! [`Router`].
+
+mod catch_panic;
+mod error;
+mod identity;
+mod outboxes;
+mod recover;
+mod request;
+mod router;
+mod scheduler;
+mod sweeper;
+mod timeout;
+mod trace;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower::util::BoxCloneService;
+
+pub use catch_panic::{CatchPanic, CatchPanicLayer};
+pub use error::DispatchError;
+pub use identity::{Identity, IdentityLayer, Roles};
+pub use outboxes::Outboxes;
+pub use recover::{APOLOGY, Recover, RecoverLayer};
+pub use request::{Request, Response};
+pub use router::{RESERVED, Router};
+pub use timeout::{Timeout, TimeoutLayer};
+pub use trace::{Trace, TraceLayer};
+
+use crate::adapter::{Capabilities, Envelope, EventSink, Outbox};
+use crate::clock::{SharedClock, TokioClock};
+use crate::config::{DispatchSettings, FlowSettings};
+use crate::event::Platform;
+use crate::plugin::Plugin;
+use crate::store::SharedStore;
+
+/// The type-erased service the dispatcher calls for each event.
+pub type EventService = BoxCloneService<Request, Response, DispatchError>;
+
+type LayerFn = Box<dyn FnOnce(EventService) -> EventService + Send>;
+
+/// Configures a [`Dispatcher`].
+pub struct DispatcherBuilder {
+    plugins: Vec<Arc<dyn Plugin>>,
+    store: SharedStore,
+    clock: SharedClock,
+    dispatch: DispatchSettings,
+    flows: FlowSettings,
+    roles: Roles,
+    bot_name: String,
+    outboxes: Outboxes,
+    layers: Vec<LayerFn>,
+}
+
+impl std::fmt::Debug for DispatcherBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DispatcherBuilder")
+            .field("plugins", &self.plugins.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DispatcherBuilder {
+    /// Uses `clock` for timestamps (default: [`TokioClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Concurrency, queue and timeout settings.
+    #[must_use]
+    pub fn dispatch_settings(mut self, settings: DispatchSettings) -> Self {
+        self.dispatch = settings;
+        self
+    }
+
+    /// Flow timeout settings.
+    #[must_use]
+    pub fn flow_settings(mut self, settings: FlowSettings) -> Self {
+        self.flows = settings;
+        self
+    }
+
+    /// Role assignments.
+    #[must_use]
+    pub fn roles(mut self, roles: Roles) -> Self {
+        self.roles = roles;
+        self
+    }
+
+    /// The bot's name for greetings.
+    #[must_use]
+    pub fn bot_name(mut self, name: impl Into<String>) -> Self {
+        self.bot_name = name.into();
+        self
+    }
+
+    /// Delivers replies for `platform` through `outbox`.
+    #[must_use]
+    pub fn outbox(
+        mut self,
+        platform: Platform,
+        outbox: Arc<dyn Outbox>,
+        caps: Capabilities,
+    ) -> Self {
+        self.outboxes.insert(platform, outbox, caps);
+        self
+    }
+
+    /// Adds a layer just outside the router; layers added later wrap those added earlier.
+    #[must_use]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<EventService> + Send + 'static,
+        L::Service: tower::Service<Request, Response = Response, Error = DispatchError>
+            + Clone
+            + Send
+            + 'static,
+        <L::Service as tower::Service<Request>>::Future: Send + 'static,
+    {
+        self.layers
+            .push(Box::new(move |svc| BoxCloneService::new(layer.layer(svc))));
+        self
+    }
+
+    /// Builds the dispatcher. Fails when plugins declare conflicting commands.
+    pub fn build(self) -> Result<Dispatcher, String> {
+        let idle_ms = crate::clock::millis(self.flows.idle_timeout);
+        let router = Router::new(
+            self.plugins,
+            self.store.clone(),
+            self.clock.clone(),
+            idle_ms,
+            self.bot_name,
+        )?;
+        let mut svc: EventService = BoxCloneService::new(router.clone());
+        for layer in self.layers {
+            svc = layer(svc);
+        }
+        let svc = ServiceBuilder::new()
+            .layer(TraceLayer)
+            .layer(RecoverLayer)
+            .layer(TimeoutLayer::new(self.dispatch.handler_timeout))
+            .layer(CatchPanicLayer)
+            .layer(IdentityLayer::new(self.roles))
+            .service(svc);
+        let (tx, rx) = mpsc::channel(self.dispatch.queue_capacity);
+        Ok(Dispatcher {
+            service: BoxCloneService::new(svc),
+            router,
+            store: self.store,
+            clock: self.clock,
+            settings: self.dispatch,
+            flow_settings: self.flows,
+            outboxes: self.outboxes,
+            tx,
+            rx,
+        })
+    }
+}
+
+/// Runs events from adapters through the layer stack. Create with [`Dispatcher::builder`], hand
+/// [`Dispatcher::sink`] to adapters, then [`Dispatcher::run`].
+pub struct Dispatcher {
+    service: EventService,
+    router: Router,
+    store: SharedStore,
+    clock: SharedClock,
+    settings: DispatchSettings,
+    flow_settings: FlowSettings,
+    outboxes: Outboxes,
+    tx: mpsc::Sender<Envelope>,
+    rx: mpsc::Receiver<Envelope>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("router", &self.router)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// Starts configuring a dispatcher over `plugins` with state in `store`.
+    pub fn builder(plugins: Vec<Arc<dyn Plugin>>, store: SharedStore) -> DispatcherBuilder {
+        DispatcherBuilder {
+            plugins,
+            store,
+            clock: Arc::new(TokioClock::new()),
+            dispatch: DispatchSettings::default(),
+            flows: FlowSettings::default(),
+            roles: Roles::default(),
+            bot_name: "Palisade".into(),
+            outboxes: Outboxes::default(),
+            layers: Vec::new(),
+        }
+    }
+
+    /// The intake adapters submit to.
+    pub fn sink(&self) -> EventSink {
+        EventSink::new(self.tx.clone())
+    }
+
+    /// The router (for listing commands).
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// Handles events until `shutdown` is cancelled and every accepted event is done, then flushes the
+    /// store. After cancellation, submissions fail with [`crate::SinkError::Closed`].
+    pub async fn run(self, shutdown: CancellationToken) {
+        let Self {
+            service,
+            router,
+            store,
+            clock,
+            settings,
+            flow_settings,
+            outboxes,
+            tx,
+            rx,
+        } = self;
+        drop(tx);
+        let sweeper_stop = CancellationToken::new();
+        let sweeper = tokio::spawn(sweeper::sweep_flows(
+            router.flows().clone(),
+            outboxes.clone(),
+            clock,
+            flow_settings.idle_timeout,
+            flow_settings.sweep_interval,
+            sweeper_stop.clone(),
+        ));
+        scheduler::Scheduler::new(service, outboxes, &settings)
+            .run(rx, shutdown)
+            .await;
+        sweeper_stop.cancel();
+        let _ = sweeper.await;
+        match store.flush() {
+            Ok(()) => tracing::info!("dispatcher stopped; store flushed"),
+            Err(error) => {
+                tracing::error!(%error, "dispatcher stopped but the final store flush failed")
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The outermost safety net: any error becomes a short apology to the user and a log line for the operator.
+
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use tower::{Layer, Service};
+
+use super::{DispatchError, Request, Response};
+
+/// What the user reads when their request failed on our side.
+pub const APOLOGY: &str = "Sorry, something went wrong on our side while handling that. Nothing else was affected; please try again \
+     in a moment (or send /cancel to start over).";
+
+/// Layer adding [`Recover`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RecoverLayer;
+
+impl<S> Layer<S> for RecoverLayer {
+    type Service = Recover<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Recover { inner }
+    }
+}
+
+/// Answers errors from the inner service with [`APOLOGY`] and logs them (without message content).
+#[derive(Clone, Debug)]
+pub struct Recover<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for Recover<S>
+where
+    S: Service<Request, Response = Response, Error = DispatchError>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = DispatchError;
+    type Future = BoxFuture<'static, Result<Response, DispatchError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let apology = req.answer(APOLOGY);
+        let (platform, kind) = (req.event.chat.platform, req.event.kind_label());
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            match fut.await {
+                Ok(replies) => Ok(replies),
+                Err(error) => {
+                    tracing::error!(%platform, kind, %error, "handling an event failed; the user got an apology");
+                    Ok(vec![apology])
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,50 @@
+//! What flows through the dispatcher's layers.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::adapter::Capabilities;
+use crate::event::Event;
+use crate::reply::{Reply, ReplyBody};
+
+/// One event on its way to a handler, with what the outer layers learned about it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The event.
+    pub event: Event,
+    /// What the originating platform can do.
+    pub capabilities: Capabilities,
+    /// Roles the user holds (filled by the identity step from `[roles]`).
+    pub roles: Arc<BTreeSet<String>>,
+    /// Set by the step-up layer once the user has a fresh grant for this action. Without it the router
+    /// refuses sensitive commands (fail closed).
+    pub verified: bool,
+}
+
+impl Request {
+    /// A request for `event` from a platform with `capabilities`, with no roles and no verification.
+    pub fn new(event: Event, capabilities: Capabilities) -> Self {
+        Self {
+            event,
+            capabilities,
+            roles: Arc::default(),
+            verified: false,
+        }
+    }
+
+    /// A text reply to the event's user in the event's chat.
+    pub fn answer(&self, text: impl Into<String>) -> Reply {
+        Reply {
+            chat: self.event.chat.clone(),
+            user: self.event.user.clone(),
+            private: false,
+            body: ReplyBody::Text {
+                text: text.into(),
+                buttons: Vec::new(),
+            },
+        }
+    }
+}
+
+/// What a handled request produces: the replies to deliver, in order.
+pub type Response = Vec<Reply>;

@@ -1,0 +1,304 @@
+//! The innermost service: continues the conversation's running flow, or runs the command's plugin handler,
+//! and answers the built-in commands (`/help`, `/start`, `/cancel`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use tower::Service;
+
+use super::{DispatchError, Request, Response};
+use crate::clock::SharedClock;
+use crate::event::{CommandCall, EventKind};
+use crate::flow::{FlowState, FlowStore, Step};
+use crate::plugin::{Command, Ctx, Plugin, PluginError};
+use crate::store::SharedStore;
+
+/// Routes requests to plugins. Cheap to clone: the tables are shared.
+#[derive(Clone)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    plugins: Vec<Arc<dyn Plugin>>,
+    commands: HashMap<&'static str, (usize, Command)>,
+    flows: FlowStore,
+    store: SharedStore,
+    clock: SharedClock,
+    idle_ms: u64,
+    bot_name: String,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("commands", &self.inner.commands.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Built-in commands a plugin may not take.
+pub const RESERVED: [&str; 3] = ["help", "start", "cancel"];
+
+impl Router {
+    /// A router over `plugins`. Fails with a readable message when two plugins claim the same command or a
+    /// plugin claims a built-in one.
+    pub fn new(
+        plugins: Vec<Arc<dyn Plugin>>,
+        store: SharedStore,
+        clock: SharedClock,
+        idle_ms: u64,
+        bot_name: String,
+    ) -> Result<Self, String> {
+        let mut commands = HashMap::new();
+        for (i, p) in plugins.iter().enumerate() {
+            for c in p.commands() {
+                if RESERVED.contains(&c.name) {
+                    return Err(format!(
+                        "plugin `{}` declares /{}, which is built in",
+                        p.name(),
+                        c.name
+                    ));
+                }
+                if let Some((j, _)) = commands.insert(c.name, (i, c.clone())) {
+                    let other: &Arc<dyn Plugin> = &plugins[j];
+                    return Err(format!(
+                        "plugins `{}` and `{}` both declare /{}",
+                        other.name(),
+                        p.name(),
+                        c.name
+                    ));
+                }
+            }
+        }
+        let flows = FlowStore::new(store.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                plugins,
+                commands,
+                flows,
+                store,
+                clock,
+                idle_ms,
+                bot_name,
+            }),
+        })
+    }
+
+    /// The flow store the router keeps conversations in.
+    pub fn flows(&self) -> &FlowStore {
+        &self.inner.flows
+    }
+
+    /// Every command with its plugin name, in declaration order.
+    pub fn commands(&self) -> Vec<(&'static str, Command)> {
+        self.inner
+            .plugins
+            .iter()
+            .flat_map(|p| p.commands().into_iter().map(|c| (p.name(), c)))
+            .collect()
+    }
+}
+
+impl Service<Request> for Router {
+    type Response = Response;
+    type Error = DispatchError;
+    type Future = BoxFuture<'static, Result<Response, DispatchError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.handle(req).await })
+    }
+}
+
+impl Inner {
+    async fn handle(&self, req: Request) -> Result<Response, DispatchError> {
+        let conv = req.event.conversation();
+        let mut out = Vec::new();
+        let mut active = self.flows.load(&conv)?;
+        if let Some(state) = active.take_if(|s| s.is_expired(self.clock.now_ms(), self.idle_ms)) {
+            self.flows.remove(&conv)?;
+            out.push(req.answer(format!(
+                "Your unfinished {} timed out and was cancelled.",
+                state.flow.name()
+            )));
+        }
+        let mut rest = match (&req.event.kind, active) {
+            (EventKind::Command(c), active) if c.name == "cancel" => match active {
+                Some(state) => {
+                    self.flows.remove(&conv)?;
+                    vec![req.answer(format!("Cancelled your {}.", state.flow.name()))]
+                }
+                None => vec![req.answer("There is nothing to cancel.")],
+            },
+            (EventKind::Command(c), _) if c.name == "help" || c.name == "start" => vec![self.help(&req, c)],
+            (EventKind::Command(c), Some(state)) => vec![req.answer(format!(
+                "You are in the middle of your {}. Answer the question above, or send /cancel first to use /{}.",
+                state.flow.name(),
+                c.name
+            ))],
+            (_, Some(state)) => self.step(&req, state).await?,
+            (EventKind::Command(c), None) => self.command(&req, c).await?,
+            (EventKind::Button(data), None) => self.button(&req, data).await?,
+            (EventKind::Text(_), None) if req.event.chat.is_private() => {
+                vec![req.answer("I only understand commands. Send /help to see what I can do.")]
+            }
+            (EventKind::Text(_), None) => Vec::new(),
+        };
+        out.append(&mut rest);
+        Ok(out)
+    }
+
+    fn ctx(&self, req: &Request, plugin: &Arc<dyn Plugin>) -> Ctx {
+        Ctx::new(
+            req.event.clone(),
+            plugin.name(),
+            self.store.clone(),
+            self.clock.clone(),
+            req.roles.clone(),
+        )
+    }
+
+    fn help(&self, req: &Request, call: &CommandCall) -> crate::Reply {
+        let mut lines = Vec::new();
+        if call.name == "start" {
+            lines.push(format!("Hello! I am {}.", self.bot_name));
+        }
+        lines.push("Here is what you can do:".to_string());
+        for p in &self.plugins {
+            for c in p.commands() {
+                if c.role.is_none_or(|r| req.roles.contains(r)) {
+                    let lock = if c.sensitive {
+                        " (asks for verification)"
+                    } else {
+                        ""
+                    };
+                    lines.push(format!("{} — {}{lock}", c.usage(), c.help));
+                }
+            }
+        }
+        lines.push("/cancel — stop what you are in the middle of".into());
+        lines.push("/help — this list".into());
+        req.answer(lines.join("\n"))
+    }
+
+    async fn command(&self, req: &Request, call: &CommandCall) -> Result<Response, DispatchError> {
+        let Some((idx, cmd)) = self.commands.get(call.name.as_str()) else {
+            return Ok(vec![req.answer(format!(
+                "I don't know /{}. Send /help to see what I can do.",
+                call.name
+            ))]);
+        };
+        if cmd.role.is_some_and(|r| !req.roles.contains(r)) {
+            return Ok(vec![
+                req.answer(format!("You are not allowed to use /{}.", cmd.name)),
+            ]);
+        }
+        if cmd.sensitive && !req.verified {
+            return Ok(vec![req.answer(format!(
+                "/{} needs step-up verification, which this bot does not have set up; ask its operator.",
+                cmd.name
+            ))]);
+        }
+        if let Err(usage) = cmd.check_arity(call.words().len()) {
+            return Ok(vec![req.answer(usage)]);
+        }
+        let plugin = &self.plugins[*idx];
+        let mut ctx = self.ctx(req, plugin);
+        let result = plugin.command(cmd.name, &mut ctx).await;
+        self.finish(req, plugin, ctx, result)
+    }
+
+    async fn button(&self, req: &Request, data: &str) -> Result<Response, DispatchError> {
+        let owner = data.split_once(':').map(|(p, _)| p);
+        let Some(plugin) = self.plugins.iter().find(|p| Some(p.name()) == owner) else {
+            return Ok(vec![req.answer("That button is no longer active.")]);
+        };
+        let mut ctx = self.ctx(req, plugin);
+        let value = crate::plugin::button_value(plugin.name(), data)
+            .unwrap_or_default()
+            .to_string();
+        let result = plugin.button(&value, &mut ctx).await;
+        self.finish(req, plugin, ctx, result)
+    }
+
+    async fn step(&self, req: &Request, mut state: FlowState) -> Result<Response, DispatchError> {
+        let conv = req.event.conversation();
+        let Some(plugin) = self.plugins.iter().find(|p| p.name() == state.plugin) else {
+            self.flows.remove(&conv)?;
+            return Ok(vec![req.answer(format!(
+                "Your {} cannot continue: that feature is turned off.",
+                state.flow.name()
+            ))]);
+        };
+        if let EventKind::Button(data) = &req.event.kind
+            && crate::plugin::button_value(plugin.name(), data).is_none()
+        {
+            return Ok(vec![req.answer("That button is no longer active.")]);
+        }
+        let mut ctx = self.ctx(req, plugin);
+        match plugin.flow_step(&mut state.flow, &mut ctx).await {
+            Ok(step) => {
+                match step {
+                    Step::Next(next) => {
+                        state.flow.go_to(next);
+                        self.touch(state)?;
+                    }
+                    Step::Repeat => self.touch(state)?,
+                    Step::Done | Step::Cancel => {
+                        self.flows.remove(&conv)?;
+                    }
+                }
+                self.finish(req, plugin, ctx, Ok(()))
+            }
+            Err(PluginError::User(msg)) => {
+                self.touch(state)?;
+                ctx.reply(msg);
+                Ok(ctx.replies)
+            }
+            Err(e) => self.finish(req, plugin, ctx, Err(e)),
+        }
+    }
+
+    fn touch(&self, mut state: FlowState) -> Result<(), DispatchError> {
+        state.updated_at_ms = self.clock.now_ms();
+        Ok(self.flows.save(&state)?)
+    }
+
+    /// Turns a handler's outcome into replies, persisting a flow the handler started.
+    fn finish(
+        &self,
+        req: &Request,
+        plugin: &Arc<dyn Plugin>,
+        mut ctx: Ctx,
+        result: Result<(), PluginError>,
+    ) -> Result<Response, DispatchError> {
+        match result {
+            Ok(()) => {}
+            Err(PluginError::User(msg)) => ctx.reply(msg),
+            Err(e) => {
+                return Err(DispatchError::Plugin {
+                    plugin: plugin.name(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        if let Some(flow) = ctx.started_flow.take() {
+            let state = FlowState {
+                plugin: plugin.name().to_string(),
+                user: req.event.user.clone(),
+                chat: req.event.chat.clone(),
+                flow,
+                updated_at_ms: self.clock.now_ms(),
+            };
+            self.flows.save(&state)?;
+        }
+        Ok(ctx.replies)
+    }
+}

@@ -1,0 +1,70 @@
+//! Tells users when a flow they left idle was cancelled, without waiting for them to write again.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Outboxes;
+use crate::clock::SharedClock;
+use crate::event::ConversationKey;
+use crate::flow::FlowStore;
+use crate::reply::{Reply, ReplyBody};
+
+/// Periodically removes flows idle for longer than `idle` and notifies their users.
+pub(crate) async fn sweep_flows(
+    flows: FlowStore,
+    outboxes: Outboxes,
+    clock: SharedClock,
+    idle: Duration,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let expired = match flows.expired(clock.now_ms(), crate::clock::millis(idle)) {
+            Ok(expired) => expired,
+            Err(error) => {
+                tracing::warn!(%error, "flow sweep failed; will retry");
+                continue;
+            }
+        };
+        for state in expired {
+            let conv = ConversationKey {
+                user: state.user.clone(),
+                chat_id: state.chat.id.clone(),
+            };
+            // The user may have answered since the scan; only remove what is still expired.
+            let still_expired = flows
+                .load(&conv)
+                .ok()
+                .flatten()
+                .is_some_and(|s| s.is_expired(clock.now_ms(), crate::clock::millis(idle)));
+            if !still_expired {
+                continue;
+            }
+            if let Err(error) = flows.remove(&conv) {
+                tracing::warn!(%error, "could not remove an expired flow");
+                continue;
+            }
+            let text = format!(
+                "Your unfinished {} timed out and was cancelled.",
+                state.flow.name()
+            );
+            let reply = Reply {
+                chat: state.chat,
+                user: state.user,
+                private: false,
+                body: ReplyBody::Text {
+                    text,
+                    buttons: Vec::new(),
+                },
+            };
+            outboxes.deliver(vec![reply]).await;
+        }
+    }
+}

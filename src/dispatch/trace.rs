@@ -1,0 +1,65 @@
+//! Puts each event in a tracing span and logs its outcome, naming only non-personal facts: platform, event
+//! kind, command name, reply count and duration. Never user ids, chat ids or text.
+
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use super::{DispatchError, Request, Response};
+use crate::event::EventKind;
+
+/// Layer adding [`Trace`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TraceLayer;
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = Trace<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Trace { inner }
+    }
+}
+
+/// Wraps each call in an `event` span.
+#[derive(Clone, Debug)]
+pub struct Trace<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for Trace<S>
+where
+    S: Service<Request, Response = Response, Error = DispatchError>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = DispatchError;
+    type Future = BoxFuture<'static, Result<Response, DispatchError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let command = match &req.event.kind {
+            EventKind::Command(c) => c.name.clone(),
+            _ => String::new(),
+        };
+        let span = tracing::info_span!("event", platform = %req.event.chat.platform, kind = req.event.kind_label(), command);
+        let started = tokio::time::Instant::now();
+        let fut = self.inner.call(req);
+        Box::pin(
+            async move {
+                let result = fut.await;
+                let replies = result.as_ref().map_or(0, Vec::len);
+                tracing::debug!(
+                    replies,
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "handled"
+                );
+                result
+            }
+            .instrument(span),
+        )
+    }
+}

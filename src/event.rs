@@ -1,0 +1,303 @@
+//! The neutral inbound event model every adapter maps its platform's traffic into.
+//!
+//! Identity is always the platform's *immutable* id (a Telegram user id, a Slack `T…/U…` pair, a Discord
+//! snowflake). Display names travel alongside for politeness only and are never used to decide anything.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The chat platform an event came from or a reply goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// The terminal chat built into the core (`palisade chat`).
+    Console,
+    /// Telegram Bot API.
+    Telegram,
+    /// Discord gateway or interactions endpoint.
+    Discord,
+    /// Slack Socket Mode or Events API.
+    Slack,
+}
+
+impl Platform {
+    /// Every platform, in a stable order.
+    pub const ALL: [Platform; 4] = [Self::Console, Self::Telegram, Self::Discord, Self::Slack];
+
+    /// The lowercase name used in configuration and identities (`telegram:123`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Console => "console",
+            Self::Telegram => "telegram",
+            Self::Discord => "discord",
+            Self::Slack => "slack",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown platform `{s}` (expected one of console, telegram, discord, slack)"
+                )
+            })
+    }
+}
+
+/// A user, named by the platform's immutable id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UserRef {
+    /// Where the id is valid.
+    pub platform: Platform,
+    /// The immutable id (`123456`, `T024BE7LD/U0G9QF9C6`, `80351110224678912`).
+    pub id: String,
+}
+
+impl UserRef {
+    /// A user on `platform` with immutable id `id`.
+    pub fn new(platform: Platform, id: impl Into<String>) -> Self {
+        Self {
+            platform,
+            id: id.into(),
+        }
+    }
+}
+
+impl fmt::Display for UserRef {
+    /// Renders the identity form used in configuration: `platform:id`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.platform, self.id)
+    }
+}
+
+impl FromStr for UserRef {
+    type Err = String;
+    /// Parses `platform:id`, the form roles and admin lists use in TOML.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (platform, id) = s.split_once(':').ok_or_else(|| {
+            format!("identity `{s}` must look like `platform:id`, e.g. `telegram:123456`")
+        })?;
+        let platform: Platform = platform.parse()?;
+        if id.is_empty() || id.chars().any(char::is_whitespace) {
+            return Err(format!("identity `{s}` has an empty id or one with spaces"));
+        }
+        Ok(Self::new(platform, id))
+    }
+}
+
+/// What kind of conversation a chat is; decides whether secrets may be shown in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatKind {
+    /// A one-to-one conversation between the user and the bot.
+    Direct,
+    /// A group or multi-person conversation.
+    Group,
+    /// A broadcast channel.
+    Channel,
+}
+
+/// A chat (conversation place), named by the platform's id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChatRef {
+    /// Where the id is valid.
+    pub platform: Platform,
+    /// The platform's chat or channel id.
+    pub id: String,
+    /// Direct, group or channel.
+    pub kind: ChatKind,
+}
+
+impl ChatRef {
+    /// A chat on `platform`.
+    pub fn new(platform: Platform, id: impl Into<String>, kind: ChatKind) -> Self {
+        Self {
+            platform,
+            id: id.into(),
+            kind,
+        }
+    }
+
+    /// True when only the user and the bot can read it.
+    pub fn is_private(&self) -> bool {
+        self.kind == ChatKind::Direct
+    }
+}
+
+/// The unit of ordering and of conversation state: one user in one chat.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConversationKey {
+    /// The user.
+    pub user: UserRef,
+    /// The chat id on the user's platform.
+    pub chat_id: String,
+}
+
+/// A platform message id, kept as text because platforms disagree on its type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MessageId(pub String);
+
+/// A command as the user typed it: `/name arg1 arg2 …`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandCall {
+    /// Lowercased name without the slash or `@botname` suffix.
+    pub name: String,
+    /// Everything after the name, trimmed.
+    pub raw_args: String,
+}
+
+impl CommandCall {
+    /// Parses `/name@bot args`. Returns `None` for text that is not a command, or for a command addressed to
+    /// another bot (`/help@otherbot`) when `bot_username` is known.
+    pub fn parse(text: &str, bot_username: Option<&str>) -> Option<Self> {
+        let rest = text.trim_start().strip_prefix('/')?;
+        let (head, raw_args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        let (name, addressee) = match head.split_once('@') {
+            Some((name, to)) => (name, Some(to)),
+            None => (head, None),
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return None;
+        }
+        if let (Some(to), Some(me)) = (addressee, bot_username)
+            && !to.eq_ignore_ascii_case(me)
+        {
+            return None;
+        }
+        Some(Self {
+            name: name.to_ascii_lowercase(),
+            raw_args: raw_args.trim().to_string(),
+        })
+    }
+
+    /// The arguments split on whitespace.
+    pub fn words(&self) -> Vec<&str> {
+        self.raw_args.split_whitespace().collect()
+    }
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// Plain text (also the answer to a flow's question).
+    Text(String),
+    /// A command with its arguments.
+    Command(CommandCall),
+    /// A button press, carrying the opaque data the bot attached to the button.
+    Button(String),
+}
+
+impl EventKind {
+    /// Classifies typed text: a command if it parses as one, plain text otherwise.
+    pub fn from_text(text: &str, bot_username: Option<&str>) -> Self {
+        match CommandCall::parse(text, bot_username) {
+            Some(call) => Self::Command(call),
+            None => Self::Text(text.to_string()),
+        }
+    }
+}
+
+/// One inbound event, already authenticated and deduplicated by its adapter.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// Who acted (immutable id).
+    pub user: UserRef,
+    /// The user's display name, for greetings only; never for decisions.
+    pub display_name: Option<String>,
+    /// Where it happened.
+    pub chat: ChatRef,
+    /// The platform's id of the user's message, when there is one (so it can be deleted).
+    pub message_id: Option<MessageId>,
+    /// What happened.
+    pub kind: EventKind,
+    /// True when the content was typed somewhere only the bot sees (a modal, an ephemeral prompt).
+    pub private_input: bool,
+}
+
+impl Event {
+    /// A convenience constructor used by adapters and tests: `text` is classified as command or plain text.
+    pub fn text(user: UserRef, chat: ChatRef, text: &str) -> Self {
+        Self {
+            user,
+            display_name: None,
+            chat,
+            message_id: None,
+            kind: EventKind::from_text(text, None),
+            private_input: false,
+        }
+    }
+
+    /// The conversation (user in chat) this event belongs to.
+    pub fn conversation(&self) -> ConversationKey {
+        ConversationKey {
+            user: self.user.clone(),
+            chat_id: self.chat.id.clone(),
+        }
+    }
+
+    /// A short label of the event's kind for logs; never includes content.
+    pub fn kind_label(&self) -> &'static str {
+        match self.kind {
+            EventKind::Text(_) => "text",
+            EventKind::Command(_) => "command",
+            EventKind::Button(_) => "button",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commands_with_bot_suffix_and_args() {
+        let call = CommandCall::parse("/Note@PalisadeBot  buy milk ", Some("palisadebot")).unwrap();
+        assert_eq!(call.name, "note");
+        assert_eq!(call.raw_args, "buy milk");
+        assert_eq!(call.words(), ["buy", "milk"]);
+        assert_eq!(
+            CommandCall::parse("/help@otherbot", Some("palisadebot")),
+            None
+        );
+        assert_eq!(CommandCall::parse("hello /help", None), None);
+        assert_eq!(CommandCall::parse("/", None), None);
+        assert_eq!(CommandCall::parse("/ä", None), None);
+    }
+
+    #[test]
+    fn identities_round_trip_and_reject_garbage() {
+        let u: UserRef = "slack:T024BE7LD/U0G9QF9C6".parse().unwrap();
+        assert_eq!(u.platform, Platform::Slack);
+        assert_eq!(u.to_string(), "slack:T024BE7LD/U0G9QF9C6");
+        assert!(
+            "alice"
+                .parse::<UserRef>()
+                .unwrap_err()
+                .contains("platform:id")
+        );
+        assert!(
+            "irc:alice"
+                .parse::<UserRef>()
+                .unwrap_err()
+                .contains("unknown platform")
+        );
+        assert!("telegram:".parse::<UserRef>().is_err());
+    }
+}

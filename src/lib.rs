@@ -1,0 +1,64 @@
+//! Palisade: a security-first chat-bot framework.
+//!
+//! One process runs a bot on several chat platforms at once. Adapters turn each platform's traffic into one
+//! neutral [`Event`] model; the [`Dispatcher`] keeps every conversation in order, runs events through a
+//! stack of layers and routes them to [`Plugin`]s, whose multi-step [`Flow`]s are persisted so they survive
+//! restarts. Replies go back through the adapter's [`Outbox`], split to the platform's limits.
+//!
+//! # Layout
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`event`] | the inbound model: [`Event`], [`EventKind`], [`Platform`], [`UserRef`], [`ChatRef`] (immutable ids) |
+//! | [`reply`] | outbound [`Reply`]s, [`Button`]s, and splitting long text |
+//! | [`adapter`] | the [`Adapter`] contract, [`Capabilities`], the [`Outbox`] and the bounded [`EventSink`] |
+//! | [`plugin`] | the [`Plugin`] trait, [`Command`] metadata, the handler context [`Ctx`], the [`Registry`] |
+//! | [`flow`] | conversation flows: [`Flow`], [`Step`], and their persistence per (user, chat) |
+//! | [`dispatch`] | the [`Dispatcher`]: per-conversation ordering, bounded concurrency, the tower layers, the router |
+//! | [`store`] | the [`Store`] trait, the record layout, the sled and memory backends, plugin-scoped views |
+//! | [`config`] | TOML + environment configuration, strict checking, [`Secret`]s |
+//! | [`clock`] | wall time that follows tokio's (pausable) clock |
+//! | [`console`] | the console adapter (`palisade chat`) |
+//! | [`bot`] | assembling and running a bot from configuration |
+//! | [`logging`] | log output setup |
+//! | [`cli`] | the `palisade` command line |
+//!
+//! Platform adapters live in their own crates under `adapters/`, plugins under `plugins/`.
+
+pub mod adapter;
+pub mod bot;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod console;
+pub mod dispatch;
+pub mod event;
+pub mod flow;
+pub mod logging;
+pub mod plugin;
+pub mod reply;
+pub mod store;
+
+pub use adapter::{Adapter, AdapterError, Capabilities, EventSink, Outbox, SendError, SinkError};
+pub use bot::{Bot, BotError};
+pub use config::{Secret, Section};
+pub use dispatch::{Dispatcher, Request, Response};
+pub use event::{
+    ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, MessageId, Platform, UserRef,
+};
+pub use flow::{Flow, Step};
+pub use plugin::{Arg, Args, Command, Ctx, Input, Plugin, PluginError, Registry};
+pub use reply::{Button, Reply, ReplyBody};
+pub use store::{Durability, Store};
+
+/// Re-exported so plugin crates need not depend on it directly.
+pub use async_trait::async_trait;
+
+/// Everything a plugin author usually needs.
+pub mod prelude {
+    pub use crate::async_trait;
+    pub use crate::config::{Problem, Section};
+    pub use crate::{
+        Arg, Command, Ctx, Durability, Flow, Input, Plugin, PluginError, Registry, Step,
+    };
+}

@@ -1,0 +1,195 @@
+//! What a handler sees and uses: the event, its arguments, the user's scoped store and a reply builder.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::event::{ChatRef, CommandCall, Event, EventKind, UserRef};
+use crate::flow::Flow;
+use crate::plugin::Args;
+use crate::reply::{Button, Reply, ReplyBody};
+use crate::store::{ScopedStore, SharedStore, Subject};
+
+/// The user's input as a flow step sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// Typed text.
+    Text(&'a str),
+    /// A press on one of this plugin's buttons, carrying the value the plugin attached.
+    Button(&'a str),
+    /// A command (only `/cancel` and `/help` reach the router during a flow; others are refused there).
+    Command(&'a CommandCall),
+}
+
+/// The handler's context for one event.
+pub struct Ctx {
+    event: Event,
+    args: Args,
+    plugin: &'static str,
+    store: SharedStore,
+    clock: SharedClock,
+    roles: Arc<BTreeSet<String>>,
+    pub(crate) replies: Vec<Reply>,
+    pub(crate) started_flow: Option<Flow>,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ctx {
+    pub(crate) fn new(
+        event: Event,
+        plugin: &'static str,
+        store: SharedStore,
+        clock: SharedClock,
+        roles: Arc<BTreeSet<String>>,
+    ) -> Self {
+        let args = match &event.kind {
+            EventKind::Command(call) => Args::new(call.raw_args.clone()),
+            _ => Args::default(),
+        };
+        Self {
+            event,
+            args,
+            plugin,
+            store,
+            clock,
+            roles,
+            replies: Vec::new(),
+            started_flow: None,
+        }
+    }
+
+    /// The user (immutable platform id).
+    pub fn user(&self) -> &UserRef {
+        &self.event.user
+    }
+
+    /// The user's display name, if the platform sent one. For greetings only.
+    pub fn display_name(&self) -> Option<&str> {
+        self.event.display_name.as_deref()
+    }
+
+    /// The chat.
+    pub fn chat(&self) -> &ChatRef {
+        &self.event.chat
+    }
+
+    /// The whole event.
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// The command's arguments (empty outside commands).
+    pub fn args(&self) -> &Args {
+        &self.args
+    }
+
+    /// The input as a flow step sees it; button values are stripped of the plugin prefix.
+    pub fn input(&self) -> Input<'_> {
+        match &self.event.kind {
+            EventKind::Text(t) => Input::Text(t.trim()),
+            EventKind::Command(c) => Input::Command(c),
+            EventKind::Button(data) => Input::Button(button_value(self.plugin, data).unwrap_or("")),
+        }
+    }
+
+    /// True when the user holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.contains(role)
+    }
+
+    /// Wall-clock now, ms since the Unix epoch (follows tokio's clock in tests).
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// This plugin's records about the current user.
+    pub fn store(&self) -> ScopedStore {
+        ScopedStore::new(
+            self.store.clone(),
+            self.plugin,
+            Subject::user(&self.event.user),
+        )
+    }
+
+    fn push(&mut self, private: bool, body: ReplyBody) {
+        let (chat, user) = (self.event.chat.clone(), self.event.user.clone());
+        self.replies.push(Reply {
+            chat,
+            user,
+            private,
+            body,
+        });
+    }
+
+    /// Replies in the chat.
+    pub fn reply(&mut self, text: impl Into<String>) {
+        self.push(
+            false,
+            ReplyBody::Text {
+                text: text.into(),
+                buttons: Vec::new(),
+            },
+        );
+    }
+
+    /// Replies so only this user sees it (a DM, or an ephemeral message).
+    pub fn reply_private(&mut self, text: impl Into<String>) {
+        self.push(
+            true,
+            ReplyBody::Text {
+                text: text.into(),
+                buttons: Vec::new(),
+            },
+        );
+    }
+
+    /// Replies with buttons given as `(label, value)`; a press comes back as [`Input::Button`] with `value`.
+    pub fn reply_buttons(&mut self, text: impl Into<String>, buttons: &[(&str, &str)]) {
+        let buttons = buttons
+            .iter()
+            .map(|(label, value)| Button::new(*label, format!("{}:{value}", self.plugin)));
+        self.push(
+            false,
+            ReplyBody::Text {
+                text: text.into(),
+                buttons: buttons.collect(),
+            },
+        );
+    }
+
+    /// Sends a PNG image with a caption; `private` delivers it to this user only.
+    pub fn reply_image(&mut self, png: Vec<u8>, caption: Option<String>, private: bool) {
+        self.push(private, ReplyBody::Image { png, caption });
+    }
+
+    /// Deletes the message that triggered this event, where the platform allows it (e.g. a typed code).
+    pub fn delete_user_message(&mut self) {
+        if let Some(id) = self.event.message_id.clone() {
+            self.push(false, ReplyBody::Delete(id));
+        }
+    }
+
+    /// Starts a flow for this user in this chat once the handler returns; its first question should be
+    /// among the replies.
+    pub fn start_flow(&mut self, flow: Flow) {
+        self.started_flow = Some(flow);
+    }
+
+    /// The replies gathered so far.
+    pub fn replies(&self) -> &[Reply] {
+        &self.replies
+    }
+}
+
+/// The plugin-attached value of button `data` if it belongs to `plugin`.
+pub(crate) fn button_value<'a>(plugin: &str, data: &'a str) -> Option<&'a str> {
+    data.strip_prefix(plugin)
+        .and_then(|rest| rest.strip_prefix(':'))
+}

@@ -1,0 +1,179 @@
+//! Outbound replies and the splitting of long text to fit a platform's message limit.
+
+use crate::event::{ChatRef, MessageId, UserRef};
+
+/// A button under a message. `data` is opaque to the platform: the bot chose it and resolves it itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Button {
+    /// What the user sees.
+    pub label: String,
+    /// What comes back in [`crate::EventKind::Button`] when it is pressed.
+    pub data: String,
+}
+
+impl Button {
+    /// A button labelled `label` that answers with `data`.
+    pub fn new(label: impl Into<String>, data: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            data: data.into(),
+        }
+    }
+}
+
+/// What to deliver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplyBody {
+    /// Text, optionally with buttons under it.
+    Text {
+        /// The message text.
+        text: String,
+        /// Buttons, in display order.
+        buttons: Vec<Button>,
+    },
+    /// A PNG image with an optional caption (e.g. the TOTP QR code).
+    Image {
+        /// PNG bytes.
+        png: Vec<u8>,
+        /// Caption under the image.
+        caption: Option<String>,
+    },
+    /// Delete a message (for instance the one in which the user typed a code).
+    Delete(MessageId),
+}
+
+/// One outbound action for one adapter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The chat the conversation happens in.
+    pub chat: ChatRef,
+    /// The user it answers; private replies go to them alone.
+    pub user: UserRef,
+    /// Deliver so only `user` sees it: a DM, or an ephemeral message where the platform has them.
+    pub private: bool,
+    /// The content.
+    pub body: ReplyBody,
+}
+
+impl Reply {
+    /// A short label for logs; never includes content.
+    pub fn kind_label(&self) -> &'static str {
+        match self.body {
+            ReplyBody::Text { .. } => "text",
+            ReplyBody::Image { .. } => "image",
+            ReplyBody::Delete(_) => "delete",
+        }
+    }
+
+    /// Splits a text reply longer than `max_chars` into several, keeping buttons on the last part.
+    /// Other replies are returned unchanged.
+    pub fn split(self, max_chars: usize) -> Vec<Reply> {
+        let ReplyBody::Text { text, buttons } = &self.body else {
+            return vec![self];
+        };
+        let parts = split_text(text, max_chars);
+        if parts.len() <= 1 {
+            return vec![self];
+        }
+        let last = parts.len() - 1;
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| Reply {
+                body: ReplyBody::Text {
+                    text: part,
+                    buttons: if i == last { buttons.clone() } else { vec![] },
+                },
+                ..self.clone()
+            })
+            .collect()
+    }
+}
+
+/// Splits `text` into pieces of at most `max_chars` characters, preferring (in order) paragraph breaks,
+/// line breaks, sentence ends and spaces, and cutting inside a word only when a word alone is too long.
+/// Whitespace at a cut is dropped; nothing else is lost.
+pub fn split_text(text: &str, max_chars: usize) -> Vec<String> {
+    let max_chars = max_chars.max(1);
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while rest.chars().count() > max_chars {
+        let limit = rest
+            .char_indices()
+            .nth(max_chars)
+            .map_or(rest.len(), |(i, _)| i);
+        let window = &rest[..limit];
+        let cut = best_cut(window).unwrap_or(limit);
+        let (head, tail) = rest.split_at(cut);
+        let head = head.trim_end();
+        if !head.is_empty() {
+            parts.push(head.to_string());
+        }
+        rest = tail.trim_start();
+    }
+    if !rest.is_empty() || parts.is_empty() {
+        parts.push(rest.to_string());
+    }
+    parts
+}
+
+/// The byte index after the best boundary inside `window`, if any lies past its first quarter.
+fn best_cut(window: &str) -> Option<usize> {
+    let floor = window.len() / 4;
+    for sep in ["\n\n", "\n", ". ", "! ", "? ", " "] {
+        if let Some(i) = window.rfind(sep)
+            && i + sep.len() > floor
+        {
+            return Some(i + sep.len());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_is_one_part() {
+        assert_eq!(split_text("hello", 10), ["hello"]);
+        assert_eq!(split_text("", 10), [""]);
+    }
+
+    #[test]
+    fn prefers_paragraphs_then_lines_then_words() {
+        let text = "first paragraph.\n\nsecond one is here";
+        assert_eq!(
+            split_text(text, 25),
+            ["first paragraph.", "second one is here"]
+        );
+        assert_eq!(split_text("aaa bbb ccc ddd", 8), ["aaa bbb", "ccc ddd"]);
+        assert_eq!(
+            split_text("line one\nline two", 12),
+            ["line one", "line two"]
+        );
+    }
+
+    #[test]
+    fn cuts_long_words_and_respects_multibyte_characters() {
+        let parts = split_text("ééééééééé", 4);
+        assert_eq!(parts, ["éééé", "éééé", "é"]);
+        for p in split_text(&"word ".repeat(1000), 4096) {
+            assert!(p.chars().count() <= 4096);
+        }
+    }
+
+    #[test]
+    fn nothing_but_boundary_whitespace_is_lost() {
+        let text = "The quick brown fox. Jumps over\nthe lazy dog! Again and again?  Yes.";
+        for max in 3..text.len() {
+            let joined: String = split_text(text, max).concat();
+            let squeezed: String = text.split_whitespace().collect();
+            assert_eq!(
+                joined.split_whitespace().collect::<String>(),
+                squeezed,
+                "max {max}"
+            );
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Persistent state behind one [`Store`] trait.
+//!
+//! Callers name records by namespace, data subject (the person the record is about, if any) and id. How a
+//! record is laid out on disk is the store's business: [`RecordStore`] maps records onto a raw ordered
+//! key-value [`Backend`] (sled by default, memory for tests), so sealing and pseudonymous keys slot in there
+//! without touching a caller.
+
+mod backend;
+mod error;
+mod memory;
+mod record;
+mod scoped;
+mod sled;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+pub use backend::Backend;
+pub use error::StoreError;
+pub use memory::MemoryBackend;
+pub use record::RecordStore;
+pub use scoped::ScopedStore;
+pub use sled::SledBackend;
+
+use crate::event::UserRef;
+
+/// The person a record is about. Its text form is the immutable identity (`telegram:123456`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Subject(String);
+
+impl Subject {
+    /// The subject for a platform user.
+    pub fn user(user: &UserRef) -> Self {
+        Self(user.to_string())
+    }
+
+    /// The identity text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Names one record.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordKey<'a> {
+    /// Namespace, e.g. `notes` or `core.flows`; not personal data.
+    pub namespace: &'a str,
+    /// The data subject, when the record is about a person.
+    pub subject: Option<&'a Subject>,
+    /// The record's id within namespace and subject.
+    pub id: &'a [u8],
+}
+
+/// How hard a write must be persisted before `put` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// May sit in the write buffer briefly (flow state, caches).
+    Batched,
+    /// On disk before returning: audit entries, replay markers, erasures, sensitive-action results.
+    Flushed,
+}
+
+/// A record as read back.
+#[derive(Debug)]
+pub struct Record {
+    /// The id it was written under.
+    pub id: Vec<u8>,
+    /// The value; wiped from memory when dropped.
+    pub value: Zeroizing<Vec<u8>>,
+    /// When it was written, ms since the Unix epoch.
+    pub written_at_ms: u64,
+}
+
+/// Counts per namespace, for `palisade store stats` and metrics.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct NamespaceStats {
+    /// Namespace name.
+    pub namespace: String,
+    /// Records that opened.
+    pub records: u64,
+    /// Records that could not be read (corrupt or tampered).
+    pub unreadable: u64,
+}
+
+/// The state store every part of the framework uses.
+pub trait Store: Send + Sync + 'static {
+    /// Writes a record, replacing any previous value.
+    fn put(
+        &self,
+        key: RecordKey<'_>,
+        value: &[u8],
+        durability: Durability,
+    ) -> Result<(), StoreError>;
+
+    /// Reads a record. A record that exists but cannot be read is an error for that record only.
+    fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError>;
+
+    /// Deletes a record; returns whether it existed.
+    fn delete(&self, key: RecordKey<'_>, durability: Durability) -> Result<bool, StoreError>;
+
+    /// Every readable record in a namespace for one subject (or for no subject). Unreadable records are
+    /// logged (without content) and skipped, so one bad record never hides the others.
+    fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError>;
+
+    /// Every record in a namespace regardless of subject, as (subject id-less) records; for sweeps.
+    fn scan(&self, namespace: &str) -> Result<Vec<Record>, StoreError>;
+
+    /// Deletes every record about `subject` in every namespace, flushed; returns how many.
+    fn erase_subject(&self, subject: &Subject) -> Result<u64, StoreError>;
+
+    /// Per-namespace counts, opening every record.
+    fn stats(&self) -> Result<Vec<NamespaceStats>, StoreError>;
+
+    /// Persists everything written so far.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Shared store handle.
+pub type SharedStore = Arc<dyn Store>;

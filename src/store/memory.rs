@@ -1,0 +1,76 @@
+//! An in-memory backend for tests and throw-away bots.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::StoreError;
+use super::backend::{Backend, Pair};
+
+type Tree = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Keeps everything in a map. A std `Mutex` (not tokio's) because no lock is held across an `.await`: every
+/// operation is a short, synchronous map access.
+#[derive(Debug, Default)]
+pub struct MemoryBackend {
+    trees: Mutex<BTreeMap<String, Tree>>,
+}
+
+impl MemoryBackend {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<String, Tree>) -> T) -> T {
+        // A poisoned lock only means another thread panicked mid-operation; map operations leave the map
+        // consistent, so keep serving.
+        let mut guard = self
+            .trees
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.with(|t| t.get(tree).and_then(|t| t.get(key)).cloned()))
+    }
+
+    fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.with(|t| {
+            t.entry(tree.to_string())
+                .or_default()
+                .insert(key.to_vec(), value.to_vec())
+        });
+        Ok(())
+    }
+
+    fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.with(|t| t.get_mut(tree).is_some_and(|t| t.remove(key).is_some())))
+    }
+
+    fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
+        Ok(self.with(|t| {
+            t.get(tree).map_or_else(Vec::new, |t| {
+                t.range(prefix.to_vec()..)
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+        }))
+    }
+
+    fn trees(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.with(|t| {
+            t.iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, _)| k.clone())
+                .collect()
+        }))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

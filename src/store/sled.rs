@@ -1,0 +1,99 @@
+//! The default backend: an embedded sled database in a local directory.
+
+use std::path::Path;
+
+use super::StoreError;
+use super::backend::{Backend, Pair};
+
+/// sled trees, one per namespace. sled batches writes and fsyncs every 500 ms on its own; writes that must
+/// not be lost call [`Backend::flush`] before the caller is told they are done.
+#[derive(Debug, Clone)]
+pub struct SledBackend {
+    db: sled::Db,
+}
+
+impl SledBackend {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let fail = |reason: String| StoreError::Open {
+            path: dir.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(format!("cannot create the directory: {e}")))?;
+        let db = sled::Config::new().path(dir).open().map_err(|e| {
+            let hint = if e.to_string().contains("lock") {
+                " (is another palisade process using this data directory?)"
+            } else {
+                " (check the directory's permissions and free space)"
+            };
+            fail(format!("{e}{hint}"))
+        })?;
+        Ok(Self { db })
+    }
+
+    fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        self.db
+            .open_tree(name)
+            .map_err(|e| backend("open tree", name, &e))
+    }
+}
+
+fn backend(op: &'static str, namespace: &str, e: &sled::Error) -> StoreError {
+    StoreError::Backend {
+        op,
+        namespace: namespace.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+impl Backend for SledBackend {
+    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let v = self
+            .tree(tree)?
+            .get(key)
+            .map_err(|e| backend("get", tree, &e))?;
+        Ok(v.map(|v| v.to_vec()))
+    }
+
+    fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.tree(tree)?
+            .insert(key, value)
+            .map_err(|e| backend("insert", tree, &e))?;
+        Ok(())
+    }
+
+    fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self
+            .tree(tree)?
+            .remove(key)
+            .map_err(|e| backend("remove", tree, &e))?
+            .is_some())
+    }
+
+    fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
+        self.tree(tree)?
+            .scan_prefix(prefix)
+            .map(|kv| {
+                kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(|e| backend("scan", tree, &e))
+            })
+            .collect()
+    }
+
+    fn trees(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .db
+            .tree_names()
+            .into_iter()
+            .filter_map(|n| String::from_utf8(n.to_vec()).ok())
+            .filter(|n| n != "__sled__default")
+            .filter(|n| self.tree(n).is_ok_and(|t| !t.is_empty()))
+            .collect())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(|e| backend("flush", "*", &e))?;
+        Ok(())
+    }
+}
