@@ -97,9 +97,5 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Receives until `shutdown` is cancelled (or, for finite inputs like the console, until input ends).
     /// Must authenticate and deduplicate traffic before submitting it.
-    async fn run(
-        self: Box<Self>,
-        sink: EventSink,
-        shutdown: CancellationToken,
-    ) -> Result<(), AdapterError>;
+    async fn run(self: Box<Self>, sink: EventSink, shutdown: CancellationToken) -> Result<(), AdapterError>;
 }

@@ -66,9 +66,7 @@ impl Bot {
         let plugins = registry.build_plugins(settings).map_err(config_error)?;
         let adapters = match adapters {
             Some(a) => a,
-            None => registry
-                .build_adapters(settings, None)
-                .map_err(config_error)?,
+            None => registry.build_adapters(settings, None).map_err(config_error)?,
         };
         if adapters.is_empty() {
             return Err(config_error(vec![Problem::at(
@@ -91,10 +89,7 @@ impl Bot {
         let dispatcher = builder
             .build()
             .map_err(|e| config_error(vec![Problem::at("plugins", e)]))?;
-        Ok(Self {
-            dispatcher,
-            adapters,
-        })
+        Ok(Self { dispatcher, adapters })
     }
 
     /// Runs until `shutdown` is cancelled or every adapter has finished (the console at end of input). Then

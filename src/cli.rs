@@ -136,24 +136,15 @@ async fn run(config: &PathBuf, registry: &Registry, chat_as: Option<Option<Strin
     };
     crate::logging::init(&loaded.settings.logging);
     let adapters = chat_as.map(|user| {
-        let section = loaded
-            .settings
-            .adapters
-            .get("console")
-            .cloned()
+        let section = loaded.settings.adapters.get("console").cloned().unwrap_or_default();
+        let settings: crate::console::ConsoleSettings = crate::config::Section::new("adapters.console", section)
+            .ok()
+            .and_then(|s| s.parse().ok())
             .unwrap_or_default();
-        let settings: crate::console::ConsoleSettings =
-            crate::config::Section::new("adapters.console", section)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or_default();
         let dir = settings
             .image_dir
             .unwrap_or_else(|| loaded.settings.store.path.join("console"));
-        vec![
-            Box::new(ConsoleAdapter::stdio(user.unwrap_or(settings.user), dir))
-                as Box<dyn crate::Adapter>,
-        ]
+        vec![Box::new(ConsoleAdapter::stdio(user.unwrap_or(settings.user), dir)) as Box<dyn crate::Adapter>]
     });
     let bot = match Bot::build(&loaded, registry, adapters) {
         Ok(bot) => bot,
@@ -177,10 +168,7 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
             tracing::warn!("cannot install signal handlers; stop with the console or kill -9");
             return;
         };

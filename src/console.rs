@@ -121,11 +121,7 @@ impl Adapter for ConsoleAdapter {
         self.outbox.clone()
     }
 
-    async fn run(
-        mut self: Box<Self>,
-        sink: EventSink,
-        shutdown: CancellationToken,
-    ) -> Result<(), AdapterError> {
+    async fn run(mut self: Box<Self>, sink: EventSink, shutdown: CancellationToken) -> Result<(), AdapterError> {
         let mut seq = 0;
         loop {
             if self.prompt {
@@ -151,8 +147,6 @@ impl Adapter for ConsoleAdapter {
 /// Builds the console adapter from `[adapters.console]`.
 pub fn factory(section: &Section, settings: &Settings) -> Result<Box<dyn Adapter>, Vec<Problem>> {
     let s: ConsoleSettings = section.parse()?;
-    let dir = s
-        .image_dir
-        .unwrap_or_else(|| settings.store.path.join("console"));
+    let dir = s.image_dir.unwrap_or_else(|| settings.store.path.join("console"));
     Ok(Box::new(ConsoleAdapter::stdio(s.user, dir)))
 }

@@ -105,12 +105,7 @@ impl DispatcherBuilder {
 
     /// Delivers replies for `platform` through `outbox`.
     #[must_use]
-    pub fn outbox(
-        mut self,
-        platform: Platform,
-        outbox: Arc<dyn Outbox>,
-        caps: Capabilities,
-    ) -> Self {
+    pub fn outbox(mut self, platform: Platform, outbox: Arc<dyn Outbox>, caps: Capabilities) -> Self {
         self.outboxes.insert(platform, outbox, caps);
         self
     }
@@ -120,10 +115,7 @@ impl DispatcherBuilder {
     pub fn layer<L>(mut self, layer: L) -> Self
     where
         L: tower::Layer<EventService> + Send + 'static,
-        L::Service: tower::Service<Request, Response = Response, Error = DispatchError>
-            + Clone
-            + Send
-            + 'static,
+        L::Service: tower::Service<Request, Response = Response, Error = DispatchError> + Clone + Send + 'static,
         <L::Service as tower::Service<Request>>::Future: Send + 'static,
     {
         self.layers

@@ -49,11 +49,7 @@ impl FromStr for Platform {
         Self::ALL
             .into_iter()
             .find(|p| p.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown platform `{s}` (expected one of console, telegram, discord, slack)"
-                )
-            })
+            .ok_or_else(|| format!("unknown platform `{s}` (expected one of console, telegram, discord, slack)"))
     }
 }
 
@@ -87,9 +83,9 @@ impl FromStr for UserRef {
     type Err = String;
     /// Parses `platform:id`, the form roles and admin lists use in TOML.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (platform, id) = s.split_once(':').ok_or_else(|| {
-            format!("identity `{s}` must look like `platform:id`, e.g. `telegram:123456`")
-        })?;
+        let (platform, id) = s
+            .split_once(':')
+            .ok_or_else(|| format!("identity `{s}` must look like `platform:id`, e.g. `telegram:123456`"))?;
         let platform: Platform = platform.parse()?;
         if id.is_empty() || id.chars().any(char::is_whitespace) {
             return Err(format!("identity `{s}` has an empty id or one with spaces"));
@@ -169,11 +165,7 @@ impl CommandCall {
             Some((name, to)) => (name, Some(to)),
             None => (head, None),
         };
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             return None;
         }
         if let (Some(to), Some(me)) = (addressee, bot_username)
@@ -272,10 +264,7 @@ mod tests {
         assert_eq!(call.name, "note");
         assert_eq!(call.raw_args, "buy milk");
         assert_eq!(call.words(), ["buy", "milk"]);
-        assert_eq!(
-            CommandCall::parse("/help@otherbot", Some("palisadebot")),
-            None
-        );
+        assert_eq!(CommandCall::parse("/help@otherbot", Some("palisadebot")), None);
         assert_eq!(CommandCall::parse("hello /help", None), None);
         assert_eq!(CommandCall::parse("/", None), None);
         assert_eq!(CommandCall::parse("/ä", None), None);
@@ -286,18 +275,8 @@ mod tests {
         let u: UserRef = "slack:T024BE7LD/U0G9QF9C6".parse().unwrap();
         assert_eq!(u.platform, Platform::Slack);
         assert_eq!(u.to_string(), "slack:T024BE7LD/U0G9QF9C6");
-        assert!(
-            "alice"
-                .parse::<UserRef>()
-                .unwrap_err()
-                .contains("platform:id")
-        );
-        assert!(
-            "irc:alice"
-                .parse::<UserRef>()
-                .unwrap_err()
-                .contains("unknown platform")
-        );
+        assert!("alice".parse::<UserRef>().unwrap_err().contains("platform:id"));
+        assert!("irc:alice".parse::<UserRef>().unwrap_err().contains("unknown platform"));
         assert!("telegram:".parse::<UserRef>().is_err());
     }
 }

@@ -56,10 +56,8 @@ impl Flow {
 
     /// Stores `value` under `key`. Values that cannot be represented as JSON are stored as null.
     pub fn set(&mut self, key: &str, value: impl Serialize) {
-        self.data.insert(
-            key.to_string(),
-            serde_json::to_value(value).unwrap_or(Value::Null),
-        );
+        self.data
+            .insert(key.to_string(), serde_json::to_value(value).unwrap_or(Value::Null));
     }
 
     /// Reads `key` as `T`, if present and of that type.
@@ -69,9 +67,8 @@ impl Flow {
 
     /// Reads `key` as `T`, or fails with an internal error naming the flow and key.
     pub fn require<T: DeserializeOwned>(&self, key: &str) -> Result<T, PluginError> {
-        self.get(key).ok_or_else(|| {
-            PluginError::internal(format!("flow `{}` lost its `{key}` value", self.name))
-        })
+        self.get(key)
+            .ok_or_else(|| PluginError::internal(format!("flow `{}` lost its `{key}` value", self.name)))
     }
 }
 

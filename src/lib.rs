@@ -43,9 +43,7 @@ pub use adapter::{Adapter, AdapterError, Capabilities, EventSink, Outbox, SendEr
 pub use bot::{Bot, BotError};
 pub use config::{Secret, Section};
 pub use dispatch::{Dispatcher, Request, Response};
-pub use event::{
-    ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, MessageId, Platform, UserRef,
-};
+pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, MessageId, Platform, UserRef};
 pub use flow::{Flow, Step};
 pub use plugin::{Arg, Args, Command, Ctx, Input, Plugin, PluginError, Registry};
 pub use reply::{Button, Reply, ReplyBody};
@@ -58,7 +56,5 @@ pub use async_trait::async_trait;
 pub mod prelude {
     pub use crate::async_trait;
     pub use crate::config::{Problem, Section};
-    pub use crate::{
-        Arg, Command, Ctx, Durability, Flow, Input, Plugin, PluginError, Registry, Step,
-    };
+    pub use crate::{Arg, Command, Ctx, Durability, Flow, Input, Plugin, PluginError, Registry, Step};
 }

@@ -98,10 +98,7 @@ pub fn split_text(text: &str, max_chars: usize) -> Vec<String> {
     let mut parts = Vec::new();
     let mut rest = text;
     while rest.chars().count() > max_chars {
-        let limit = rest
-            .char_indices()
-            .nth(max_chars)
-            .map_or(rest.len(), |(i, _)| i);
+        let limit = rest.char_indices().nth(max_chars).map_or(rest.len(), |(i, _)| i);
         let window = &rest[..limit];
         let cut = best_cut(window).unwrap_or(limit);
         let (head, tail) = rest.split_at(cut);
@@ -143,15 +140,9 @@ mod tests {
     #[test]
     fn prefers_paragraphs_then_lines_then_words() {
         let text = "first paragraph.\n\nsecond one is here";
-        assert_eq!(
-            split_text(text, 25),
-            ["first paragraph.", "second one is here"]
-        );
+        assert_eq!(split_text(text, 25), ["first paragraph.", "second one is here"]);
         assert_eq!(split_text("aaa bbb ccc ddd", 8), ["aaa bbb", "ccc ddd"]);
-        assert_eq!(
-            split_text("line one\nline two", 12),
-            ["line one", "line two"]
-        );
+        assert_eq!(split_text("line one\nline two", 12), ["line one", "line two"]);
     }
 
     #[test]
@@ -169,11 +160,7 @@ mod tests {
         for max in 3..text.len() {
             let joined: String = split_text(text, max).concat();
             let squeezed: String = text.split_whitespace().collect();
-            assert_eq!(
-                joined.split_whitespace().collect::<String>(),
-                squeezed,
-                "max {max}"
-            );
+            assert_eq!(joined.split_whitespace().collect::<String>(), squeezed, "max {max}");
         }
     }
 }

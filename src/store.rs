@@ -87,12 +87,7 @@ pub struct NamespaceStats {
 /// The state store every part of the framework uses.
 pub trait Store: Send + Sync + 'static {
     /// Writes a record, replacing any previous value.
-    fn put(
-        &self,
-        key: RecordKey<'_>,
-        value: &[u8],
-        durability: Durability,
-    ) -> Result<(), StoreError>;
+    fn put(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<(), StoreError>;
 
     /// Reads a record. A record that exists but cannot be read is an error for that record only.
     fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError>;

@@ -47,12 +47,10 @@ impl EventSink {
 
     /// Submits an event without waiting; fails with [`SinkError::Full`] when saturated.
     pub fn try_submit(&self, event: Event) -> Result<(), SinkError> {
-        self.tx
-            .try_send(Envelope { event, done: None })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => SinkError::Full,
-                mpsc::error::TrySendError::Closed(_) => SinkError::Closed,
-            })
+        self.tx.try_send(Envelope { event, done: None }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SinkError::Full,
+            mpsc::error::TrySendError::Closed(_) => SinkError::Closed,
+        })
     }
 
     /// Submits an event and waits until it was handled and its replies were delivered.

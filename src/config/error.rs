@@ -54,9 +54,6 @@ impl fmt::Display for ConfigError {
                 None => writeln!(f, "  {}: {}", self.file.display(), p.message)?,
             }
         }
-        write!(
-            f,
-            "Every key is documented in config/palisade.example.toml."
-        )
+        write!(f, "Every key is documented in config/palisade.example.toml.")
     }
 }

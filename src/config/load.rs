@@ -52,8 +52,8 @@ impl Loader {
                 "cannot read the file: {e} (pass --config with the path of your TOML file)"
             ))])
         })?;
-        let raw: toml::Table = toml::from_str(&text)
-            .map_err(|e| fail(vec![Problem::file(format!("invalid TOML: {e}"))]))?;
+        let raw: toml::Table =
+            toml::from_str(&text).map_err(|e| fail(vec![Problem::file(format!("invalid TOML: {e}"))]))?;
         let mut warnings = Vec::new();
         inline_secrets(&toml::Value::Table(raw), "", &mut warnings);
         let merged = config::Config::builder()
@@ -102,20 +102,13 @@ fn deserialize(merged: config::Config) -> Result<Settings, Vec<Problem>> {
 
 /// The config crate appends ` for key "x"` to messages; the key is already reported separately.
 fn strip_key_suffix(message: &str) -> String {
-    message
-        .split(" for key ")
-        .next()
-        .unwrap_or(message)
-        .to_string()
+    message.split(" for key ").next().unwrap_or(message).to_string()
 }
 
 fn validate(s: &Settings) -> Vec<Problem> {
     let mut problems = Vec::new();
     if s.dispatch.max_concurrency == 0 {
-        problems.push(Problem::at(
-            "dispatch.max_concurrency",
-            "must be at least 1",
-        ));
+        problems.push(Problem::at("dispatch.max_concurrency", "must be at least 1"));
     }
     if s.dispatch.queue_capacity == 0 {
         problems.push(Problem::at("dispatch.queue_capacity", "must be at least 1"));
@@ -133,10 +126,7 @@ fn validate(s: &Settings) -> Vec<Problem> {
         ));
     }
     if s.store.path.as_os_str().is_empty() {
-        problems.push(Problem::at(
-            "store.path",
-            "must name a directory, e.g. \"data\"",
-        ));
+        problems.push(Problem::at("store.path", "must name a directory, e.g. \"data\""));
     }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&s.logging.level) {
         problems.push(Problem::at(

@@ -45,11 +45,8 @@ struct Source {
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let raw = Raw::deserialize(d).map_err(|_| {
-            D::Error::custom(
-                "a secret must be `{ env = \"VAR\" }`, `{ file = \"PATH\" }` or a string",
-            )
-        })?;
+        let raw = Raw::deserialize(d)
+            .map_err(|_| D::Error::custom("a secret must be `{ env = \"VAR\" }`, `{ file = \"PATH\" }` or a string"))?;
         match raw {
             Raw::Inline(s) if s.is_empty() => Err(D::Error::custom("the secret is empty")),
             Raw::Inline(s) => Ok(Self::new(s)),
@@ -66,17 +63,11 @@ impl<'de> Deserialize<'de> for Secret {
                 file: Some(path),
                 env: None,
             }) => match std::fs::read_to_string(&path) {
-                Ok(v) if !v.trim().is_empty() => {
-                    Ok(Self::new(v.trim_end_matches(['\n', '\r']).to_string()))
-                }
+                Ok(v) if !v.trim().is_empty() => Ok(Self::new(v.trim_end_matches(['\n', '\r']).to_string())),
                 Ok(_) => Err(D::Error::custom(format!("secret file `{path}` is empty"))),
-                Err(e) => Err(D::Error::custom(format!(
-                    "cannot read secret file `{path}`: {e}"
-                ))),
+                Err(e) => Err(D::Error::custom(format!("cannot read secret file `{path}`: {e}"))),
             },
-            Raw::Source(_) => Err(D::Error::custom(
-                "give exactly one of `env` or `file` for a secret",
-            )),
+            Raw::Source(_) => Err(D::Error::custom("give exactly one of `env` or `file` for a secret")),
         }
     }
 }
@@ -84,14 +75,7 @@ impl<'de> Deserialize<'de> for Secret {
 /// True for key names that hold secrets by convention; used to warn about inline values.
 pub(crate) fn is_secret_key(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    [
-        "token",
-        "secret",
-        "password",
-        "master_key",
-        "api_key",
-        "private_key",
-    ]
-    .iter()
-    .any(|s| name.ends_with(s))
+    ["token", "secret", "password", "master_key", "api_key", "private_key"]
+        .iter()
+        .any(|s| name.ends_with(s))
 }

@@ -21,10 +21,7 @@ impl Section {
             serde_json::Value::Object(map) => serde_json::Value::Object(map),
             serde_json::Value::Null => serde_json::Value::Object(Default::default()),
             other => {
-                return Err(Problem::at(
-                    path,
-                    format!("must be a table, found {}", kind(&other)),
-                ));
+                return Err(Problem::at(path, format!("must be a table, found {}", kind(&other))));
             }
         };
         let enabled = match value.as_object_mut().and_then(|m| m.remove("enabled")) {
@@ -38,11 +35,7 @@ impl Section {
                 ));
             }
         };
-        Ok(Self {
-            path,
-            enabled,
-            value,
-        })
+        Ok(Self { path, enabled, value })
     }
 
     /// An empty, enabled section (for building bots in code).
@@ -73,12 +66,7 @@ impl Section {
         let result: Result<T, _> = serde_path_to_error::deserialize(de);
         let mut problems: Vec<Problem> = unknown
             .iter()
-            .map(|k| {
-                Problem::at(
-                    format!("{}.{k}", self.path),
-                    "unknown key (check its spelling)",
-                )
-            })
+            .map(|k| Problem::at(format!("{}.{k}", self.path), "unknown key (check its spelling)"))
             .collect();
         match result {
             Ok(v) if problems.is_empty() => Ok(v),

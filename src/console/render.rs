@@ -43,9 +43,7 @@ impl ConsoleOutbox {
     pub(super) fn button_for(&self, line: &str) -> Option<String> {
         let n: usize = line.trim().parse().ok()?;
         let buttons = self.buttons.lock().unwrap_or_else(PoisonError::into_inner);
-        n.checked_sub(1)
-            .and_then(|i| buttons.get(i))
-            .map(|b| b.data.clone())
+        n.checked_sub(1).and_then(|i| buttons.get(i)).map(|b| b.data.clone())
     }
 
     pub(super) fn prompt(&self) {
@@ -72,10 +70,7 @@ impl ConsoleOutbox {
                 .enumerate()
                 .map(|(i, b)| format!("[{}] {}", i + 1, b.label))
                 .collect();
-            s.push_str(&format!(
-                "     {}  (answer with the number)\n",
-                choices.join("  ")
-            ));
+            s.push_str(&format!("     {}  (answer with the number)\n", choices.join("  ")));
         }
         *self.buttons.lock().unwrap_or_else(PoisonError::into_inner) = buttons.to_vec();
         s
@@ -83,19 +78,12 @@ impl ConsoleOutbox {
 
     fn image(&self, png: &[u8], caption: Option<&str>) -> Result<String, SendError> {
         let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
-        std::fs::create_dir_all(&self.image_dir).map_err(|e| {
-            SendError::Rejected(format!("cannot create {}: {e}", self.image_dir.display()))
-        })?;
-        let path = self
-            .image_dir
-            .join(format!("image-{}-{n}.png", std::process::id()));
-        std::fs::write(&path, png)
-            .map_err(|e| SendError::Rejected(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::create_dir_all(&self.image_dir)
+            .map_err(|e| SendError::Rejected(format!("cannot create {}: {e}", self.image_dir.display())))?;
+        let path = self.image_dir.join(format!("image-{}-{n}.png", std::process::id()));
+        std::fs::write(&path, png).map_err(|e| SendError::Rejected(format!("cannot write {}: {e}", path.display())))?;
         let caption = caption.map(|c| format!(" {c}")).unwrap_or_default();
-        Ok(format!(
-            "bot> [image saved to {}]{caption}\n",
-            path.display()
-        ))
+        Ok(format!("bot> [image saved to {}]{caption}\n", path.display()))
     }
 }
 

@@ -45,9 +45,7 @@ pub struct IdentityLayer {
 impl IdentityLayer {
     /// Uses `roles`.
     pub fn new(roles: Roles) -> Self {
-        Self {
-            roles: Arc::new(roles),
-        }
+        Self { roles: Arc::new(roles) }
     }
 }
 

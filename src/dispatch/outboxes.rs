@@ -29,9 +29,7 @@ impl Outboxes {
 
     /// The capabilities of `platform`, or the console's when no adapter is registered for it.
     pub fn capabilities(&self, platform: Platform) -> Capabilities {
-        self.map
-            .get(&platform)
-            .map_or(Capabilities::CONSOLE, |(_, c)| *c)
+        self.map.get(&platform).map_or(Capabilities::CONSOLE, |(_, c)| *c)
     }
 
     /// Delivers `replies` in order. A failed delivery is logged (never with content) and the rest go on.

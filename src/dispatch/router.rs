@@ -56,11 +56,7 @@ impl Router {
         for (i, p) in plugins.iter().enumerate() {
             for c in p.commands() {
                 if RESERVED.contains(&c.name) {
-                    return Err(format!(
-                        "plugin `{}` declares /{}, which is built in",
-                        p.name(),
-                        c.name
-                    ));
+                    return Err(format!("plugin `{}` declares /{}, which is built in", p.name(), c.name));
                 }
                 if let Some((j, _)) = commands.insert(c.name, (i, c.clone())) {
                     let other: &Arc<dyn Plugin> = &plugins[j];
@@ -174,11 +170,7 @@ impl Inner {
         for p in &self.plugins {
             for c in p.commands() {
                 if c.role.is_none_or(|r| req.roles.contains(r)) {
-                    let lock = if c.sensitive {
-                        " (asks for verification)"
-                    } else {
-                        ""
-                    };
+                    let lock = if c.sensitive { " (asks for verification)" } else { "" };
                     lines.push(format!("{} — {}{lock}", c.usage(), c.help));
                 }
             }
@@ -196,9 +188,7 @@ impl Inner {
             ))]);
         };
         if cmd.role.is_some_and(|r| !req.roles.contains(r)) {
-            return Ok(vec![
-                req.answer(format!("You are not allowed to use /{}.", cmd.name)),
-            ]);
+            return Ok(vec![req.answer(format!("You are not allowed to use /{}.", cmd.name))]);
         }
         if cmd.sensitive && !req.verified {
             return Ok(vec![req.answer(format!(

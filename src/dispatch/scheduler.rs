@@ -44,11 +44,7 @@ impl Drop for DoneGuard {
 }
 
 impl Scheduler {
-    pub(super) fn new(
-        service: EventService,
-        outboxes: Outboxes,
-        settings: &DispatchSettings,
-    ) -> Self {
+    pub(super) fn new(service: EventService, outboxes: Outboxes, settings: &DispatchSettings) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Self {
             service,
@@ -64,11 +60,7 @@ impl Scheduler {
         }
     }
 
-    pub(super) async fn run(
-        mut self,
-        mut intake: mpsc::Receiver<Envelope>,
-        shutdown: CancellationToken,
-    ) {
+    pub(super) async fn run(mut self, mut intake: mpsc::Receiver<Envelope>, shutdown: CancellationToken) {
         let mut closing = false;
         let mut intake_open = true;
         loop {
@@ -140,10 +132,7 @@ impl Scheduler {
             let Envelope { event, done } = envelope;
             let caps = outboxes.capabilities(event.chat.platform);
             // Recover (inside the service) turns every failure into an apology, so Err is not expected here.
-            let replies = service
-                .oneshot(Request::new(event, caps))
-                .await
-                .unwrap_or_default();
+            let replies = service.oneshot(Request::new(event, caps)).await.unwrap_or_default();
             outboxes.deliver(replies).await;
             if let Some(done) = done {
                 let _ = done.send(());

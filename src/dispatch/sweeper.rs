@@ -51,10 +51,7 @@ pub(crate) async fn sweep_flows(
                 tracing::warn!(%error, "could not remove an expired flow");
                 continue;
             }
-            let text = format!(
-                "Your unfinished {} timed out and was cancelled.",
-                state.flow.name()
-            );
+            let text = format!("Your unfinished {} timed out and was cancelled.", state.flow.name());
             let reply = Reply {
                 chat: state.chat,
                 user: state.user,

@@ -45,18 +45,15 @@ where
             EventKind::Command(c) => c.name.clone(),
             _ => String::new(),
         };
-        let span = tracing::info_span!("event", platform = %req.event.chat.platform, kind = req.event.kind_label(), command);
+        let span =
+            tracing::info_span!("event", platform = %req.event.chat.platform, kind = req.event.kind_label(), command);
         let started = tokio::time::Instant::now();
         let fut = self.inner.call(req);
         Box::pin(
             async move {
                 let result = fut.await;
                 let replies = result.as_ref().map_or(0, Vec::len);
-                tracing::debug!(
-                    replies,
-                    elapsed_us = started.elapsed().as_micros() as u64,
-                    "handled"
-                );
+                tracing::debug!(replies, elapsed_us = started.elapsed().as_micros() as u64, "handled");
                 result
             }
             .instrument(span),

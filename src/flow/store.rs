@@ -66,9 +66,7 @@ impl FlowStore {
         let Some(rec) = self.store.get(key)? else {
             return Ok(None);
         };
-        serde_json::from_slice(&rec.value)
-            .map(Some)
-            .map_err(|e| codec(&e))
+        serde_json::from_slice(&rec.value).map(Some).map_err(|e| codec(&e))
     }
 
     /// Saves a flow state. Batched: losing the last step in a crash costs the user one answer, not data.

@@ -121,11 +121,7 @@ mod tests {
     fn usage_and_arity() {
         let c = Command::new("note", "Save a note").arg(Arg::text("text"));
         assert_eq!(c.usage(), "/note <text…>");
-        assert!(
-            c.check_arity(0)
-                .unwrap_err()
-                .starts_with("Usage: /note <text…>")
-        );
+        assert!(c.check_arity(0).unwrap_err().starts_with("Usage: /note <text…>"));
         assert!(c.check_arity(5).is_ok());
         let d = Command::new("show", "Show")
             .arg(Arg::required("id"))

@@ -111,11 +111,7 @@ impl Ctx {
 
     /// This plugin's records about the current user.
     pub fn store(&self) -> ScopedStore {
-        ScopedStore::new(
-            self.store.clone(),
-            self.plugin,
-            Subject::user(&self.event.user),
-        )
+        ScopedStore::new(self.store.clone(), self.plugin, Subject::user(&self.event.user))
     }
 
     fn push(&mut self, private: bool, body: ReplyBody) {
@@ -190,6 +186,5 @@ impl Ctx {
 
 /// The plugin-attached value of button `data` if it belongs to `plugin`.
 pub(crate) fn button_value<'a>(plugin: &str, data: &'a str) -> Option<&'a str> {
-    data.strip_prefix(plugin)
-        .and_then(|rest| rest.strip_prefix(':'))
+    data.strip_prefix(plugin).and_then(|rest| rest.strip_prefix(':'))
 }

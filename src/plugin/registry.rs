@@ -8,12 +8,10 @@ use crate::config::{Problem, Section, Settings};
 use crate::plugin::Plugin;
 
 /// Builds a plugin from its `[plugins.<name>]` table.
-pub type PluginFactory =
-    Arc<dyn Fn(&Section) -> Result<Arc<dyn Plugin>, Vec<Problem>> + Send + Sync>;
+pub type PluginFactory = Arc<dyn Fn(&Section) -> Result<Arc<dyn Plugin>, Vec<Problem>> + Send + Sync>;
 
 /// Builds an adapter from its `[adapters.<name>]` table and the whole configuration.
-pub type AdapterFactory =
-    Arc<dyn Fn(&Section, &Settings) -> Result<Box<dyn Adapter>, Vec<Problem>> + Send + Sync>;
+pub type AdapterFactory = Arc<dyn Fn(&Section, &Settings) -> Result<Box<dyn Adapter>, Vec<Problem>> + Send + Sync>;
 
 /// What this binary can run. Configuration picks from it; a table naming something not registered here is
 /// an error that lists what is available.
@@ -56,10 +54,7 @@ impl Registry {
     #[must_use]
     pub fn adapter<F>(mut self, name: &'static str, build: F) -> Self
     where
-        F: Fn(&Section, &Settings) -> Result<Box<dyn Adapter>, Vec<Problem>>
-            + Send
-            + Sync
-            + 'static,
+        F: Fn(&Section, &Settings) -> Result<Box<dyn Adapter>, Vec<Problem>> + Send + Sync + 'static,
     {
         self.adapters.insert(name, Arc::new(build));
         self
@@ -85,8 +80,7 @@ impl Registry {
             .adapters
             .iter()
             .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()));
-        let tables: BTreeMap<String, serde_json::Value> =
-            tables.map(|(k, v)| (k.clone(), v.clone())).collect();
+        let tables: BTreeMap<String, serde_json::Value> = tables.map(|(k, v)| (k.clone(), v.clone())).collect();
         build_all(&tables, "adapters", &self.adapters, |f, s| f(s, settings))
     }
 }
@@ -121,9 +115,5 @@ fn build_all<F: ?Sized, T>(
             Err(p) => problems.push(p),
         }
     }
-    if problems.is_empty() {
-        Ok(built)
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(built) } else { Err(problems) }
 }

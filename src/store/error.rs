@@ -22,9 +22,7 @@ pub enum StoreError {
         reason: String,
     },
     /// One record cannot be read: it is corrupt or was tampered with. Other records are unaffected.
-    #[error(
-        "a record in namespace `{namespace}` cannot be read ({reason}); run `palisade store check`"
-    )]
+    #[error("a record in namespace `{namespace}` cannot be read ({reason}); run `palisade store check`")]
     Unreadable {
         /// Namespace of the record.
         namespace: String,

@@ -24,10 +24,7 @@ impl MemoryBackend {
     fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<String, Tree>) -> T) -> T {
         // A poisoned lock only means another thread panicked mid-operation; map operations leave the map
         // consistent, so keep serving.
-        let mut guard = self
-            .trees
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self.trees.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut guard)
     }
 }

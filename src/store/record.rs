@@ -127,25 +127,16 @@ impl RecordStore {
 }
 
 impl Store for RecordStore {
-    fn put(
-        &self,
-        key: RecordKey<'_>,
-        value: &[u8],
-        durability: Durability,
-    ) -> Result<(), StoreError> {
+    fn put(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<(), StoreError> {
         check_namespace(key.namespace)?;
         let envelope = encode(key.id, value, self.clock.now_ms());
-        self.backend
-            .insert(key.namespace, &backend_key(&key), &envelope)?;
+        self.backend.insert(key.namespace, &backend_key(&key), &envelope)?;
         self.durable(durability)
     }
 
     fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError> {
         check_namespace(key.namespace)?;
-        let raw = self
-            .backend
-            .get(key.namespace, &backend_key(&key))?
-            .map(Zeroizing::new);
+        let raw = self.backend.get(key.namespace, &backend_key(&key))?.map(Zeroizing::new);
         raw.map(|raw| decode(key.namespace, &raw)).transpose()
     }
 
@@ -210,16 +201,10 @@ mod tests {
             (rec.id.as_slice(), rec.value.as_slice(), rec.written_at_ms),
             (&b"id-1"[..], &b"value"[..], 42)
         );
-        assert!(matches!(
-            decode("ns", &raw[..5]),
-            Err(StoreError::Unreadable { .. })
-        ));
+        assert!(matches!(decode("ns", &raw[..5]), Err(StoreError::Unreadable { .. })));
         let mut wrong_len = raw.to_vec();
         wrong_len[12] = 200;
-        assert!(matches!(
-            decode("ns", &wrong_len),
-            Err(StoreError::Unreadable { .. })
-        ));
+        assert!(matches!(decode("ns", &wrong_len), Err(StoreError::Unreadable { .. })));
     }
 
     #[test]

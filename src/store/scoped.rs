@@ -48,12 +48,7 @@ impl ScopedStore {
     }
 
     /// Saves `value` under `id`.
-    pub fn put<T: Serialize>(
-        &self,
-        id: &str,
-        value: &T,
-        durability: Durability,
-    ) -> Result<(), StoreError> {
+    pub fn put<T: Serialize>(&self, id: &str, value: &T, durability: Durability) -> Result<(), StoreError> {
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|e| self.codec(&e))?);
         self.store.put(self.key(id), &bytes, durability)
     }
@@ -63,9 +58,7 @@ impl ScopedStore {
         let Some(rec) = self.store.get(self.key(id))? else {
             return Ok(None);
         };
-        serde_json::from_slice(&rec.value)
-            .map(Some)
-            .map_err(|e| self.codec(&e))
+        serde_json::from_slice(&rec.value).map(Some).map_err(|e| self.codec(&e))
     }
 
     /// Deletes the value under `id`; returns whether it existed.

@@ -19,8 +19,7 @@ impl SledBackend {
             path: dir.display().to_string(),
             reason,
         };
-        std::fs::create_dir_all(dir)
-            .map_err(|e| fail(format!("cannot create the directory: {e}")))?;
+        std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
         let db = sled::Config::new().path(dir).open().map_err(|e| {
             let hint = if e.to_string().contains("lock") {
                 " (is another palisade process using this data directory?)"
@@ -33,9 +32,7 @@ impl SledBackend {
     }
 
     fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        self.db
-            .open_tree(name)
-            .map_err(|e| backend("open tree", name, &e))
+        self.db.open_tree(name).map_err(|e| backend("open tree", name, &e))
     }
 }
 
@@ -49,10 +46,7 @@ fn backend(op: &'static str, namespace: &str, e: &sled::Error) -> StoreError {
 
 impl Backend for SledBackend {
     fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let v = self
-            .tree(tree)?
-            .get(key)
-            .map_err(|e| backend("get", tree, &e))?;
+        let v = self.tree(tree)?.get(key).map_err(|e| backend("get", tree, &e))?;
         Ok(v.map(|v| v.to_vec()))
     }
 

@@ -118,9 +118,7 @@ impl Notes {
             stamp += 1;
         }
         store.put(&format!("{stamp:020}"), &note, Durability::Flushed)?;
-        ctx.reply(format!(
-            "Saved \u{201c}{title}\u{201d}. /notes lists your notes."
-        ));
+        ctx.reply(format!("Saved \u{201c}{title}\u{201d}. /notes lists your notes."));
         Ok(Step::Done)
     }
 
@@ -179,9 +177,7 @@ impl Plugin for Notes {
                 self.save(flow, ctx, &title)
             }
             ("confirm", Input::Button(v)) => Self::confirm_delete(flow, ctx, v == "yes"),
-            ("confirm", Input::Text(t))
-                if ["yes", "no"].contains(&t.to_ascii_lowercase().as_str()) =>
-            {
+            ("confirm", Input::Text(t)) if ["yes", "no"].contains(&t.to_ascii_lowercase().as_str()) => {
                 Self::confirm_delete(flow, ctx, t.eq_ignore_ascii_case("yes"))
             }
             ("confirm", _) => {
