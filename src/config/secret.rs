@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use zeroize::Zeroizing;
 
@@ -28,47 +29,56 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Raw {
-    Inline(String),
-    Source(Source),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Source {
-    env: Option<String>,
-    file: Option<String>,
-}
-
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let raw = Raw::deserialize(d)
-            .map_err(|_| D::Error::custom("a secret must be `{ env = \"VAR\" }`, `{ file = \"PATH\" }` or a string"))?;
-        match raw {
-            Raw::Inline(s) if s.is_empty() => Err(D::Error::custom("the secret is empty")),
-            Raw::Inline(s) => Ok(Self::new(s)),
-            Raw::Source(Source {
-                env: Some(var),
-                file: None,
-            }) => match std::env::var(&var) {
-                Ok(v) if !v.is_empty() => Ok(Self::new(v)),
-                _ => Err(D::Error::custom(format!(
-                    "environment variable `{var}` is not set or empty; export it before starting palisade"
-                ))),
-            },
-            Raw::Source(Source {
-                file: Some(path),
-                env: None,
-            }) => match std::fs::read_to_string(&path) {
-                Ok(v) if !v.trim().is_empty() => Ok(Self::new(v.trim_end_matches(['\n', '\r']).to_string())),
-                Ok(_) => Err(D::Error::custom(format!("secret file `{path}` is empty"))),
-                Err(e) => Err(D::Error::custom(format!("cannot read secret file `{path}`: {e}"))),
-            },
-            Raw::Source(_) => Err(D::Error::custom("give exactly one of `env` or `file` for a secret")),
+        d.deserialize_any(SecretVisitor)
+    }
+}
+
+struct SecretVisitor;
+
+impl<'de> Visitor<'de> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a secret: `{ env = \"VAR\" }`, `{ file = \"PATH\" }` or a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Secret, E> {
+        if v.is_empty() { Err(E::custom("the secret is empty")) } else { Ok(Secret::new(v)) }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Secret, A::Error> {
+        let mut source: Option<(String, String)> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let value: String = map.next_value()?;
+            if key != "env" && key != "file" {
+                return Err(de::Error::custom(format!("unknown key `{key}` in a secret; use `env` or `file`")));
+            }
+            if source.replace((key, value)).is_some() {
+                return Err(de::Error::custom("give exactly one of `env` or `file` for a secret"));
+            }
         }
+        match source {
+            Some((kind, var)) if kind == "env" => from_env(&var),
+            Some((_, path)) => from_file(&path),
+            None => Err(de::Error::custom("give one of `env` or `file` for a secret")),
+        }
+    }
+}
+
+fn from_env<E: de::Error>(var: &str) -> Result<Secret, E> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
+        _ => Err(E::custom(format!("environment variable `{var}` is not set or empty; export it before starting palisade"))),
+    }
+}
+
+fn from_file<E: de::Error>(path: &str) -> Result<Secret, E> {
+    match std::fs::read_to_string(path) {
+        Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim_end_matches(['\n', '\r']).to_string())),
+        Ok(_) => Err(E::custom(format!("secret file `{path}` is empty"))),
+        Err(e) => Err(E::custom(format!("cannot read secret file `{path}`: {e}"))),
     }
 }
 

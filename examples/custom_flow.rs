@@ -1,0 +1,72 @@
+//! A plugin with a three-step conversation flow: ask a name, ask an age (validated), confirm with buttons.
+//!
+//! ```text
+//! cargo run --example custom_flow -- chat --config examples/custom_flow.toml
+//! ```
+//!
+//! The flow's state is persisted after every step, so stopping the bot in the middle and starting it again
+//! continues where the user was; `/cancel` ends it and `[flows] idle_timeout` expires it.
+
+use std::process::ExitCode;
+
+use palisade::prelude::*;
+
+/// `/profile` asks for a name and an age, then saves them for the user after a confirmation.
+struct Profile;
+
+#[async_trait]
+impl Plugin for Profile {
+    fn name(&self) -> &'static str {
+        "profile"
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![Command::new("profile", "Tell me your name and age")]
+    }
+
+    async fn command(&self, _command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        ctx.start_flow(Flow::new("profile setup", "name"));
+        ctx.reply("What is your name?");
+        Ok(())
+    }
+
+    async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
+        // A typed answer and a button's value are handled alike, so "yes" may be typed or pressed.
+        let answer = match ctx.input() {
+            Input::Text(s) | Input::Button(s) => s.to_string(),
+            Input::Command(_) => String::new(),
+        };
+        match (flow.step().to_string().as_str(), answer.as_str()) {
+            ("name", name) if !name.is_empty() => {
+                flow.set("name", name);
+                ctx.reply(format!("Hello, {name}! How old are you?"));
+                Ok(Step::next("age"))
+            }
+            ("age", age) => match age.parse::<u32>() {
+                Ok(age) if (1..=150).contains(&age) => {
+                    flow.set("age", age);
+                    let name: String = flow.require("name")?;
+                    ctx.reply_buttons(format!("Save {name}, {age}?"), &[("Yes", "yes"), ("No", "no")]);
+                    Ok(Step::next("confirm"))
+                }
+                _ => Err(PluginError::user("Please give your age as a number from 1 to 150.")),
+            },
+            ("confirm", "yes") => {
+                let profile: (String, u32) = (flow.require("name")?, flow.require("age")?);
+                ctx.store().put("profile", &profile, Durability::Flushed)?;
+                ctx.reply("Saved.");
+                Ok(Step::Done)
+            }
+            ("confirm", "no") => {
+                ctx.reply("Nothing was saved.");
+                Ok(Step::Cancel)
+            }
+            _ => Err(PluginError::user("Please answer the question above, or send /cancel.")),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let registry = palisade::Registry::new().plugin("profile", |_| Ok(Profile));
+    palisade::cli::main(registry)
+}
