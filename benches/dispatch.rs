@@ -1,1 +1,97 @@
-fn main() {}
+//! A command through the whole dispatcher (intake, scheduler, layers, router, plugin, delivery), on one
+//! core, with the in-memory store and with sled on disk.
+//!
+//! Run: `cargo bench --bench dispatch`. Figures are recorded in docs/PERFORMANCE.md.
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items.
+
+use std::sync::Arc;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use palisade::adapter::Capabilities;
+use palisade::clock::TokioClock;
+use palisade::store::{MemoryBackend, RecordStore, SharedStore, SledBackend};
+use palisade::{
+    ChatKind, ChatRef, Dispatcher, Event, EventSink, MessageId, Outbox, Platform, Reply, SendError, UserRef,
+};
+use tokio_util::sync::CancellationToken;
+
+const BATCH: usize = 2_000;
+const CONVERSATIONS: usize = 50;
+
+struct Discard;
+
+#[palisade::async_trait]
+impl Outbox for Discard {
+    async fn deliver(&self, _reply: &Reply) -> Result<Option<MessageId>, SendError> {
+        Ok(None)
+    }
+}
+
+fn event(conversation: usize, text: &str) -> Event {
+    let id = format!("user{conversation}");
+    Event::text(
+        UserRef::new(Platform::Console, id.clone()),
+        ChatRef::new(Platform::Console, id, ChatKind::Direct),
+        text,
+    )
+}
+
+fn start(store: SharedStore) -> (EventSink, CancellationToken) {
+    let dispatcher = Dispatcher::builder(vec![Arc::new(palisade_echo::Echo)], store)
+        .outbox(Platform::Console, Arc::new(Discard), Capabilities::CONSOLE)
+        .build()
+        .expect("dispatcher builds");
+    let sink = dispatcher.sink();
+    let stop = CancellationToken::new();
+    tokio::spawn(dispatcher.run(stop.clone()));
+    (sink, stop)
+}
+
+/// Submits a batch spread over many conversations, then one awaited event per conversation; since each
+/// conversation is ordered, when those are done the whole batch is.
+async fn batch(sink: &EventSink) {
+    for i in 0..BATCH - CONVERSATIONS {
+        sink.submit(event(i % CONVERSATIONS, "/echo hello"))
+            .await
+            .expect("accepted");
+    }
+    let waits = (0..CONVERSATIONS).map(|c| sink.submit_and_wait(event(c, "/echo last")));
+    for result in futures::future::join_all(waits).await {
+        result.expect("handled");
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stores: [(&str, SharedStore); 2] = [
+        (
+            "memory",
+            Arc::new(RecordStore::new(Arc::new(MemoryBackend::new()), TokioClock::shared())),
+        ),
+        (
+            "sled",
+            Arc::new(RecordStore::new(
+                Arc::new(SledBackend::open(dir.path()).expect("sled")),
+                TokioClock::shared(),
+            )),
+        ),
+    ];
+    let mut group = c.benchmark_group("dispatch_command");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    for (name, store) in stores {
+        let (sink, stop) = rt.block_on(async { start(store) });
+        group.bench_with_input(BenchmarkId::from_parameter(name), &sink, |b, sink| {
+            b.to_async(&rt).iter(|| batch(sink));
+        });
+        stop.cancel();
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -37,32 +37,31 @@ impl Plugin for Profile {
             Input::Command(_) => String::new(),
         };
         match (flow.step().to_string().as_str(), answer.as_str()) {
-            ("name", name) if !name.is_empty() => {
+            ("name", name) => {
                 flow.set("name", name);
                 ctx.reply(format!("Hello, {name}! How old are you?"));
-                Ok(Step::next("age"))
+                return Ok(Step::next("age"));
             }
             ("age", age) => match age.parse::<u32>() {
-                Ok(age) if (1..=150).contains(&age) => {
-                    flow.set("age", age);
-                    let name: String = flow.require("name")?;
-                    ctx.reply_buttons(format!("Save {name}, {age}?"), &[("Yes", "yes"), ("No", "no")]);
-                    Ok(Step::next("confirm"))
-                }
-                _ => Err(PluginError::user("Please give your age as a number from 1 to 150.")),
+                Ok(age @ 1..=150) => flow.set("age", age),
+                // A user error keeps the flow on this step; the message is shown as is.
+                _ => return Err(PluginError::user("Please give your age as a number from 1 to 150.")),
             },
             ("confirm", "yes") => {
                 let profile: (String, u32) = (flow.require("name")?, flow.require("age")?);
                 ctx.store().put("profile", &profile, Durability::Flushed)?;
                 ctx.reply("Saved.");
-                Ok(Step::Done)
+                return Ok(Step::Done);
             }
             ("confirm", "no") => {
                 ctx.reply("Nothing was saved.");
-                Ok(Step::Cancel)
+                return Ok(Step::Cancel);
             }
-            _ => Err(PluginError::user("Please answer the question above, or send /cancel.")),
+            _ => {} // any other answer to the confirmation: ask it again
         }
+        let (name, age): (String, u32) = (flow.require("name")?, flow.require("age")?);
+        ctx.reply_buttons(format!("Save {name}, {age}?"), &[("Yes", "yes"), ("No", "no")]);
+        Ok(Step::next("confirm"))
     }
 }
 

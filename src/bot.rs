@@ -8,9 +8,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapter::{Adapter, AdapterError};
 use crate::clock::{SharedClock, TokioClock};
-use crate::config::{ConfigError, Loaded, Problem, Settings, StoreBackend};
-use crate::dispatch::{Dispatcher, Roles};
-use crate::plugin::Registry;
+use crate::config::{ConfigError, Loaded, Problem, Section, Settings, StoreBackend};
+use crate::dispatch::{Dispatcher, Roles, Router};
+use crate::plugin::{Plugin, Registry};
 use crate::store::{MemoryBackend, RecordStore, SharedStore, SledBackend, StoreError};
 
 /// Why a bot could not start or stopped with an error.
@@ -27,6 +27,95 @@ pub enum BotError {
     Adapter(#[from] AdapterError),
 }
 
+/// Which adapters to run.
+#[derive(Clone, Debug, Default)]
+pub enum AdapterChoice {
+    /// Every enabled `[adapters.*]` table (`palisade run`).
+    #[default]
+    Configured,
+    /// Only the console, optionally as another user (`palisade chat --as NAME`).
+    ConsoleOnly(Option<String>),
+}
+
+/// The plugins and adapters a configuration asks for, built and checked but not started.
+pub struct Plan {
+    /// Enabled plugins.
+    pub plugins: Vec<Arc<dyn Plugin>>,
+    /// Adapters to run.
+    pub adapters: Vec<Box<dyn Adapter>>,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plugins: Vec<_> = self.plugins.iter().map(|p| p.name()).collect();
+        let adapters: Vec<_> = self.adapters.iter().map(|a| a.platform()).collect();
+        f.debug_struct("Plan")
+            .field("plugins", &plugins)
+            .field("adapters", &adapters)
+            .finish()
+    }
+}
+
+impl Plan {
+    /// Builds everything `loaded` enables and reports every problem found (unknown plugins or adapters,
+    /// bad tables, no adapter at all, clashing commands) without opening the store or any connection.
+    pub fn new(loaded: &Loaded, registry: &Registry, choice: AdapterChoice) -> Result<Self, ConfigError> {
+        let settings = &loaded.settings;
+        let mut problems = Vec::new();
+        let plugins = registry.build_plugins(settings).unwrap_or_else(|mut p| {
+            problems.append(&mut p);
+            Vec::new()
+        });
+        let adapters = match choice {
+            AdapterChoice::Configured => registry.build_adapters(settings, None),
+            AdapterChoice::ConsoleOnly(user) => console_only(settings, user),
+        }
+        .unwrap_or_else(|mut p| {
+            problems.append(&mut p);
+            Vec::new()
+        });
+        if adapters.is_empty() && problems.is_empty() {
+            problems.push(Problem::at(
+                "adapters",
+                "no adapter is enabled; add `[adapters.console]` or a platform table",
+            ));
+        }
+        let clash = Router::new(
+            plugins.clone(),
+            Arc::new(RecordStore::new(Arc::new(MemoryBackend::new()), TokioClock::shared())),
+            TokioClock::shared(),
+            0,
+            String::new(),
+        );
+        if let Err(e) = clash {
+            problems.push(Problem::at("plugins", e));
+        }
+        if problems.is_empty() {
+            Ok(Self { plugins, adapters })
+        } else {
+            Err(ConfigError {
+                file: loaded.file.clone(),
+                problems,
+            })
+        }
+    }
+}
+
+fn console_only(settings: &Settings, user: Option<String>) -> Result<Vec<Box<dyn Adapter>>, Vec<Problem>> {
+    let table = settings.adapters.get("console").cloned().unwrap_or_default();
+    let section = Section::new("adapters.console", table).map_err(|p| vec![p])?;
+    Ok(vec![Box::new(crate::console::from_section(&section, settings, user)?)])
+}
+
+/// Opens the store `[store]` describes.
+pub fn open_store(settings: &Settings, clock: SharedClock) -> Result<SharedStore, StoreError> {
+    let backend: Arc<dyn crate::store::Backend> = match settings.store.backend {
+        StoreBackend::Sled => Arc::new(SledBackend::open(&settings.store.path)?),
+        StoreBackend::Memory => Arc::new(MemoryBackend::new()),
+    };
+    Ok(Arc::new(RecordStore::new(backend, clock)))
+}
+
 /// A bot ready to run.
 pub struct Bot {
     dispatcher: Dispatcher,
@@ -41,40 +130,11 @@ impl std::fmt::Debug for Bot {
     }
 }
 
-/// Opens the store `[store]` describes.
-pub fn open_store(settings: &Settings, clock: SharedClock) -> Result<SharedStore, StoreError> {
-    let backend: Arc<dyn crate::store::Backend> = match settings.store.backend {
-        StoreBackend::Sled => Arc::new(SledBackend::open(&settings.store.path)?),
-        StoreBackend::Memory => Arc::new(MemoryBackend::new()),
-    };
-    Ok(Arc::new(RecordStore::new(backend, clock)))
-}
-
 impl Bot {
-    /// Builds the bot `loaded` describes. With `adapters` given, those run instead of the configured ones
-    /// (`palisade chat` passes just the console).
-    pub fn build(
-        loaded: &Loaded,
-        registry: &Registry,
-        adapters: Option<Vec<Box<dyn Adapter>>>,
-    ) -> Result<Self, BotError> {
+    /// Builds the bot `loaded` describes, running the adapters `choice` picks.
+    pub fn build(loaded: &Loaded, registry: &Registry, choice: AdapterChoice) -> Result<Self, BotError> {
+        let Plan { plugins, adapters } = Plan::new(loaded, registry, choice)?;
         let settings = &loaded.settings;
-        let config_error = |problems: Vec<Problem>| ConfigError {
-            file: loaded.file.clone(),
-            problems,
-        };
-        let plugins = registry.build_plugins(settings).map_err(config_error)?;
-        let adapters = match adapters {
-            Some(a) => a,
-            None => registry.build_adapters(settings, None).map_err(config_error)?,
-        };
-        if adapters.is_empty() {
-            return Err(config_error(vec![Problem::at(
-                "adapters",
-                "no adapter is enabled; add `[adapters.console]` or a platform table",
-            )])
-            .into());
-        }
         let clock: SharedClock = Arc::new(TokioClock::new());
         let store = open_store(settings, clock.clone())?;
         let mut builder = Dispatcher::builder(plugins, store)
@@ -86,9 +146,10 @@ impl Bot {
         for a in &adapters {
             builder = builder.outbox(a.platform(), a.outbox(), a.capabilities());
         }
-        let dispatcher = builder
-            .build()
-            .map_err(|e| config_error(vec![Problem::at("plugins", e)]))?;
+        let dispatcher = builder.build().map_err(|e| ConfigError {
+            file: loaded.file.clone(),
+            problems: vec![Problem::at("plugins", e)],
+        })?;
         Ok(Self { dispatcher, adapters })
     }
 

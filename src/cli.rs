@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::bot::Bot;
+use crate::bot::{AdapterChoice, Bot, BotError, Plan};
 use crate::config::{Loaded, Loader};
-use crate::console::ConsoleAdapter;
 use crate::plugin::Registry;
 
 /// Palisade: a security-first chat bot.
@@ -78,8 +77,8 @@ async fn execute(command: Command, registry: Registry) -> ExitCode {
         Command::Config {
             action: ConfigAction::Check { config },
         } => check(&config, &registry),
-        Command::Run { config } => run(&config, &registry, None).await,
-        Command::Chat { config, user } => run(&config, &registry, Some(user)).await,
+        Command::Run { config } => run(&config, &registry, AdapterChoice::Configured).await,
+        Command::Chat { config, user } => run(&config, &registry, AdapterChoice::ConsoleOnly(user)).await,
     }
 }
 
@@ -98,27 +97,15 @@ fn check(config: &PathBuf, registry: &Registry) -> ExitCode {
     let Ok(loaded) = load(config) else {
         return ExitCode::from(2);
     };
-    let mut problems = Vec::new();
-    let plugins = registry
-        .build_plugins(&loaded.settings)
-        .map_err(|mut p| problems.append(&mut p))
-        .unwrap_or_default();
-    let adapters = registry
-        .build_adapters(&loaded.settings, None)
-        .map_err(|mut p| problems.append(&mut p))
-        .unwrap_or_default();
-    if !problems.is_empty() {
-        eprintln!(
-            "error: {}",
-            crate::config::ConfigError {
-                file: loaded.file.clone(),
-                problems
-            }
-        );
-        return ExitCode::from(2);
-    }
-    let names: Vec<_> = plugins.iter().map(|p| p.name()).collect();
-    let platforms: Vec<_> = adapters.iter().map(|a| a.platform().to_string()).collect();
+    let plan = match Plan::new(&loaded, registry, AdapterChoice::Configured) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let names: Vec<_> = plan.plugins.iter().map(|p| p.name()).collect();
+    let platforms: Vec<_> = plan.adapters.iter().map(|a| a.platform().to_string()).collect();
     println!(
         "{}: OK ({} plugin(s): {}; {} adapter(s): {})",
         loaded.file.display(),
@@ -130,37 +117,29 @@ fn check(config: &PathBuf, registry: &Registry) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn run(config: &PathBuf, registry: &Registry, chat_as: Option<Option<String>>) -> ExitCode {
+async fn run(config: &PathBuf, registry: &Registry, choice: AdapterChoice) -> ExitCode {
     let Ok(loaded) = load(config) else {
         return ExitCode::from(2);
     };
     crate::logging::init(&loaded.settings.logging);
-    let adapters = chat_as.map(|user| {
-        let section = loaded.settings.adapters.get("console").cloned().unwrap_or_default();
-        let settings: crate::console::ConsoleSettings = crate::config::Section::new("adapters.console", section)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_default();
-        let dir = settings
-            .image_dir
-            .unwrap_or_else(|| loaded.settings.store.path.join("console"));
-        vec![Box::new(ConsoleAdapter::stdio(user.unwrap_or(settings.user), dir)) as Box<dyn crate::Adapter>]
-    });
-    let bot = match Bot::build(&loaded, registry, adapters) {
+    let bot = match Bot::build(&loaded, registry, choice) {
         Ok(bot) => bot,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return failure(&e),
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     match bot.run(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => failure(&e),
+    }
+}
+
+/// Configuration problems exit with 2, everything else with 1.
+fn failure(e: &BotError) -> ExitCode {
+    eprintln!("error: {e}");
+    match e {
+        BotError::Config(_) => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
     }
 }
 

@@ -43,7 +43,8 @@ impl Default for ConsoleSettings {
 /// The console adapter.
 pub struct ConsoleAdapter {
     user: String,
-    lines: mpsc::Receiver<String>,
+    /// Input lines; `None` means stdin, opened only when the adapter runs (so `config check` never reads it).
+    lines: Option<mpsc::Receiver<String>>,
     outbox: Arc<ConsoleOutbox>,
     prompt: bool,
 }
@@ -57,19 +58,17 @@ impl std::fmt::Debug for ConsoleAdapter {
 impl ConsoleAdapter {
     /// A console on the process's stdin and stdout.
     pub fn stdio(user: impl Into<String>, image_dir: PathBuf) -> Self {
-        let (tx, rx) = mpsc::channel(16);
-        // A plain thread, not tokio's stdin: a blocking read cannot be cancelled, and tokio would wait for it
-        // at runtime shutdown. This thread simply ends with the process.
-        std::thread::spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                if tx.blocking_send(line).is_err() {
-                    break;
-                }
-            }
-        });
         let prompt = std::io::stdin().is_terminal();
-        Self::new(user, rx, Box::new(std::io::stdout()), image_dir, prompt)
+        let outbox = Arc::new(ConsoleOutbox::new(
+            Arc::new(Mutex::new(Box::new(std::io::stdout()))),
+            image_dir,
+        ));
+        Self {
+            user: user.into(),
+            lines: None,
+            outbox,
+            prompt,
+        }
     }
 
     /// A console reading lines from `lines` and writing to `out` (for tests and embedding).
@@ -83,7 +82,7 @@ impl ConsoleAdapter {
         let outbox = Arc::new(ConsoleOutbox::new(Arc::new(Mutex::new(out)), image_dir));
         Self {
             user: user.into(),
-            lines,
+            lines: Some(lines),
             outbox,
             prompt,
         }
@@ -122,6 +121,7 @@ impl Adapter for ConsoleAdapter {
     }
 
     async fn run(mut self: Box<Self>, sink: EventSink, shutdown: CancellationToken) -> Result<(), AdapterError> {
+        let mut lines = self.lines.take().unwrap_or_else(read_stdin);
         let mut seq = 0;
         loop {
             if self.prompt {
@@ -129,7 +129,7 @@ impl Adapter for ConsoleAdapter {
             }
             let line = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                line = self.lines.recv() => line,
+                line = lines.recv() => line,
             };
             let Some(line) = line else { return Ok(()) };
             if line.trim().is_empty() {
@@ -144,9 +144,40 @@ impl Adapter for ConsoleAdapter {
     }
 }
 
-/// Builds the console adapter from `[adapters.console]`.
-pub fn factory(section: &Section, settings: &Settings) -> Result<Box<dyn Adapter>, Vec<Problem>> {
+/// Lines from stdin, read on a plain thread rather than with tokio's stdin: a blocking read cannot be
+/// cancelled, and tokio would wait for it at runtime shutdown. The thread simply ends with the process.
+fn read_stdin() -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Builds the console adapter on stdin/stdout from `[adapters.console]`, optionally as another user.
+pub fn from_section(
+    section: &Section,
+    settings: &Settings,
+    user: Option<String>,
+) -> Result<ConsoleAdapter, Vec<Problem>> {
     let s: ConsoleSettings = section.parse()?;
+    let user = user.unwrap_or(s.user);
+    if user.is_empty() || user.chars().any(char::is_whitespace) {
+        return Err(vec![Problem::at(
+            format!("{}.user", section.path()),
+            "must be a name without spaces",
+        )]);
+    }
     let dir = s.image_dir.unwrap_or_else(|| settings.store.path.join("console"));
-    Ok(Box::new(ConsoleAdapter::stdio(s.user, dir)))
+    Ok(ConsoleAdapter::stdio(user, dir))
+}
+
+/// The registry factory for `[adapters.console]`.
+pub fn factory(section: &Section, settings: &Settings) -> Result<Box<dyn Adapter>, Vec<Problem>> {
+    Ok(Box::new(from_section(section, settings, None)?))
 }

@@ -1,5 +1,7 @@
 //! Conversation flows end to end: steps, buttons, /cancel, idle timeout, and resuming after a restart.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod support;
 
 use std::sync::Arc;

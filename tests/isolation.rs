@@ -1,5 +1,7 @@
 //! A panicking, failing or stuck handler costs its user one apology and nothing else.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod support;
 
 use std::time::Duration;

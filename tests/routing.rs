@@ -1,5 +1,7 @@
 //! Commands and arguments reach the right handler; built-ins, roles and sensitivity are enforced.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod support;
 
 use std::collections::BTreeMap;

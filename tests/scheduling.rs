@@ -1,5 +1,7 @@
 //! Ordering within a conversation, concurrency across conversations, backpressure and graceful shutdown.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod support;
 
 use std::collections::HashMap;

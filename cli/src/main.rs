@@ -8,7 +8,7 @@ use palisade_notes::Notes;
 
 fn main() -> ExitCode {
     let registry = Registry::new()
-        .plugin("echo", |_| Ok(Echo))
+        .plugin("echo", |s| s.no_settings().map(|()| Echo))
         .plugin("notes", |s| Ok(Notes::new(s.parse()?)));
     palisade::cli::main(registry)
 }

@@ -41,6 +41,26 @@ impl Loader {
         self
     }
 
+    /// Adds the environment variable to problems whose key was set from the environment.
+    fn blame_env(&self, problems: Vec<Problem>) -> Vec<Problem> {
+        let set = |name: &str| match &self.env {
+            Some(env) => env.contains_key(name),
+            None => std::env::var_os(name).is_some(),
+        };
+        problems
+            .into_iter()
+            .map(|mut p| {
+                if let Some(key) = &p.key {
+                    let name = env_name(key);
+                    if set(&name) {
+                        p.message = format!("{} (the value comes from the environment variable {name})", p.message);
+                    }
+                }
+                p
+            })
+            .collect()
+    }
+
     /// Reads, merges and checks. Every problem found is reported, each with file and key.
     pub fn load(&self) -> Result<Loaded, ConfigError> {
         let fail = |problems| ConfigError {
@@ -66,7 +86,7 @@ impl Loader {
             )
             .build()
             .map_err(|e| fail(vec![Problem::file(e.to_string())]))?;
-        let settings = deserialize(merged).map_err(fail)?;
+        let settings = deserialize(merged).map_err(|problems| fail(self.blame_env(problems)))?;
         let problems = validate(&settings);
         if !problems.is_empty() {
             return Err(fail(problems));
@@ -113,6 +133,12 @@ fn validate(s: &Settings) -> Vec<Problem> {
     if s.dispatch.queue_capacity == 0 {
         problems.push(Problem::at("dispatch.queue_capacity", "must be at least 1"));
     }
+    if s.dispatch.handler_timeout.is_zero() {
+        problems.push(Problem::at(
+            "dispatch.handler_timeout",
+            "must be longer than zero, e.g. \"30s\"",
+        ));
+    }
     if s.flows.idle_timeout.is_zero() {
         problems.push(Problem::at(
             "flows.idle_timeout",
@@ -153,11 +179,16 @@ fn inline_secrets(v: &toml::Value, path: &str, warnings: &mut Vec<String>) {
             format!("{path}.{k}")
         };
         if v.is_str() && is_secret_key(k) {
-            let env = format!("PALISADE__{}", key.replace('.', "__").to_ascii_uppercase());
+            let env = env_name(&key);
             warnings.push(format!(
                 "`{key}` holds a secret inline in the config file; set {env} or write `{k} = {{ file = \"…\" }}` instead"
             ));
         }
         inline_secrets(v, &key, warnings);
     }
+}
+
+/// The environment variable that overrides `key` (`dispatch.max_concurrency` → `PALISADE__DISPATCH__MAX_CONCURRENCY`).
+pub fn env_name(key: &str) -> String {
+    format!("PALISADE__{}", key.replace('.', "__").to_ascii_uppercase())
 }

@@ -45,7 +45,20 @@ impl<'de> Visitor<'de> for SecretVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Secret, E> {
-        if v.is_empty() { Err(E::custom("the secret is empty")) } else { Ok(Secret::new(v)) }
+        if v.is_empty() {
+            Err(E::custom("the secret is empty"))
+        } else {
+            Ok(Secret::new(v))
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Secret, E> {
+        // An all-digit value from the environment arrives as a number.
+        Ok(Secret::new(v.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Secret, E> {
+        Ok(Secret::new(v.to_string()))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Secret, A::Error> {
@@ -53,7 +66,9 @@ impl<'de> Visitor<'de> for SecretVisitor {
         while let Some(key) = map.next_key::<String>()? {
             let value: String = map.next_value()?;
             if key != "env" && key != "file" {
-                return Err(de::Error::custom(format!("unknown key `{key}` in a secret; use `env` or `file`")));
+                return Err(de::Error::custom(format!(
+                    "unknown key `{key}` in a secret; use `env` or `file`"
+                )));
             }
             if source.replace((key, value)).is_some() {
                 return Err(de::Error::custom("give exactly one of `env` or `file` for a secret"));
@@ -70,7 +85,9 @@ impl<'de> Visitor<'de> for SecretVisitor {
 fn from_env<E: de::Error>(var: &str) -> Result<Secret, E> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
-        _ => Err(E::custom(format!("environment variable `{var}` is not set or empty; export it before starting palisade"))),
+        _ => Err(E::custom(format!(
+            "environment variable `{var}` is not set or empty; export it before starting palisade"
+        ))),
     }
 }
 

@@ -57,6 +57,27 @@ impl Section {
         self.enabled
     }
 
+    /// For owners that take no settings: every key besides `enabled` is reported as unknown.
+    pub fn no_settings(&self) -> Result<(), Vec<Problem>> {
+        let keys = self
+            .value
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        Err(keys
+            .into_iter()
+            .map(|k| {
+                Problem::at(
+                    format!("{}.{k}", self.path),
+                    "unknown key (this table takes only `enabled`)",
+                )
+            })
+            .collect())
+    }
+
     /// Parses the table (without `enabled`) as `T`. Every unknown key is reported, as is the first value of
     /// the wrong type, each with its full key path.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Vec<Problem>> {

@@ -200,6 +200,7 @@ impl Inner {
             return Ok(vec![req.answer(usage)]);
         }
         let plugin = &self.plugins[*idx];
+        tracing::debug!(plugin = plugin.name(), command = cmd.name, "running command");
         let mut ctx = self.ctx(req, plugin);
         let result = plugin.command(cmd.name, &mut ctx).await;
         self.finish(req, plugin, ctx, result)

@@ -1,5 +1,5 @@
 //! Puts each event in a tracing span and logs its outcome, naming only non-personal facts: platform, event
-//! kind, command name, reply count and duration. Never user ids, chat ids or text.
+//! kind, reply count and duration. Never user ids, chat ids or text.
 
 use std::task::{Context, Poll};
 
@@ -8,7 +8,6 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::{DispatchError, Request, Response};
-use crate::event::EventKind;
 
 /// Layer adding [`Trace`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -41,12 +40,9 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let command = match &req.event.kind {
-            EventKind::Command(c) => c.name.clone(),
-            _ => String::new(),
-        };
-        let span =
-            tracing::info_span!("event", platform = %req.event.chat.platform, kind = req.event.kind_label(), command);
+        // Only the platform and the kind: even a command name is text the user typed. The router logs the
+        // name once it is known to be one of ours.
+        let span = tracing::info_span!("event", platform = %req.event.chat.platform, kind = req.event.kind_label());
         let started = tokio::time::Instant::now();
         let fut = self.inner.call(req);
         Box::pin(

@@ -17,7 +17,8 @@ pub enum Input<'a> {
     Text(&'a str),
     /// A press on one of this plugin's buttons, carrying the value the plugin attached.
     Button(&'a str),
-    /// A command (only `/cancel` and `/help` reach the router during a flow; others are refused there).
+    /// A command. Only command handlers see this: during a flow the router answers commands itself
+    /// (`/cancel`, `/help`) or asks the user to finish the flow first, so `flow_step` never gets one.
     Command(&'a CommandCall),
 }
 

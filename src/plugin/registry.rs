@@ -67,7 +67,16 @@ impl Registry {
 
     /// Builds every plugin whose table is present and enabled, collecting all problems.
     pub fn build_plugins(&self, settings: &Settings) -> Result<Vec<Arc<dyn Plugin>>, Vec<Problem>> {
-        build_all(&settings.plugins, "plugins", &self.plugins, |f, s| f(s))
+        build_all(&settings.plugins, "plugins", &self.plugins, |f, s| {
+            let plugin = f(s)?;
+            let registered = s.path().trim_start_matches("plugins.");
+            if plugin.name() != registered {
+                let name = plugin.name();
+                let msg = format!("registered as `{registered}` but the plugin calls itself `{name}`; use one name");
+                return Err(vec![Problem::at(s.path(), msg)]);
+            }
+            Ok(plugin)
+        })
     }
 
     /// Builds every adapter whose table is present and enabled (or only `only`, when given).

@@ -1,5 +1,5 @@
 //! Shared test fixtures: a capturing outbox, a dispatcher harness and a probe plugin.
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
 pub mod probe;
 
