@@ -17,6 +17,7 @@
 //! | [`dispatch`] | the [`Dispatcher`]: per-conversation ordering, bounded concurrency, the tower layers, the router |
 //! | [`store`] | the [`Store`] trait, the record layout, the sled and memory backends, plugin-scoped views |
 //! | [`config`] | TOML + environment configuration, strict checking, [`Secret`]s |
+//! | [`crypto`] | the one place that seals, opens, derives, hashes and compares (orion) |
 //! | [`clock`] | wall time that follows tokio's (pausable) clock |
 //! | [`console`] | the console adapter (`palisade chat`) |
 //! | [`bot`] | assembling and running a bot from configuration |
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod crypto;
 pub mod dispatch;
 pub mod event;
 pub mod flow;
