@@ -10,7 +10,8 @@ use std::sync::Arc;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use palisade::adapter::Capabilities;
 use palisade::clock::TokioClock;
-use palisade::store::{MemoryBackend, RecordStore, SharedStore, SledBackend};
+use palisade::crypto::Key;
+use palisade::store::{Backend, MemoryBackend, RecordStore, SharedStore, SledBackend};
 use palisade::{
     ChatKind, ChatRef, Dispatcher, Event, EventSink, MessageId, Outbox, Platform, Reply, SendError, UserRef,
 };
@@ -68,19 +69,16 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let stores: [(&str, SharedStore); 2] = [
-        (
-            "memory",
-            Arc::new(RecordStore::new(Arc::new(MemoryBackend::new()), TokioClock::shared())),
-        ),
-        (
-            "sled",
-            Arc::new(RecordStore::new(
-                Arc::new(SledBackend::open(dir.path()).expect("sled")),
-                TokioClock::shared(),
-            )),
-        ),
-    ];
+    let key = Key::generate().expect("key");
+    let memory: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let sled: Arc<dyn Backend> = Arc::new(SledBackend::open(dir.path()).expect("sled"));
+    let stores: Vec<(&str, SharedStore)> = [("memory", memory), ("sled", sled)]
+        .into_iter()
+        .map(|(name, backend)| {
+            let store = RecordStore::open(backend, &key, TokioClock::shared()).expect("store opens");
+            (name, Arc::new(store) as SharedStore)
+        })
+        .collect();
     let mut group = c.benchmark_group("dispatch_command");
     group.throughput(Throughput::Elements(BATCH as u64));
     for (name, store) in stores {

@@ -8,10 +8,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapter::{Adapter, AdapterError};
 use crate::clock::{SharedClock, TokioClock};
-use crate::config::{ConfigError, Loaded, Problem, Section, Settings, StoreBackend};
+use crate::config::{ConfigError, Loaded, Problem, Section, Settings};
 use crate::dispatch::{Dispatcher, Roles, Router};
 use crate::plugin::{Plugin, Registry};
-use crate::store::{MemoryBackend, RecordStore, SharedStore, SledBackend, StoreError};
+use crate::store::StoreError;
 
 /// Why a bot could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -80,14 +80,12 @@ impl Plan {
                 "no adapter is enabled; add `[adapters.console]` or a platform table",
             ));
         }
-        let clash = Router::new(
-            plugins.clone(),
-            Arc::new(RecordStore::new(Arc::new(MemoryBackend::new()), TokioClock::shared())),
-            TokioClock::shared(),
-            0,
-            String::new(),
-        );
-        if let Err(e) = clash {
+        let key_file = settings.store.master_key_file.as_ref();
+        let created_on_start = settings.store.create_key_file && key_file.is_some_and(|f| !f.exists());
+        if !created_on_start && let Err(e) = crate::store::load_master_key(&settings.store) {
+            problems.push(Problem::at("store", e.to_string()));
+        }
+        if let Err(e) = Router::command_table(&plugins) {
             problems.push(Problem::at("plugins", e));
         }
         if problems.is_empty() {
@@ -107,19 +105,37 @@ fn console_only(settings: &Settings, user: Option<String>) -> Result<Vec<Box<dyn
     Ok(vec![Box::new(crate::console::from_section(&section, settings, user)?)])
 }
 
-/// Opens the store `[store]` describes.
-pub fn open_store(settings: &Settings, clock: SharedClock) -> Result<SharedStore, StoreError> {
-    let backend: Arc<dyn crate::store::Backend> = match settings.store.backend {
-        StoreBackend::Sled => Arc::new(SledBackend::open(&settings.store.path)?),
-        StoreBackend::Memory => Arc::new(MemoryBackend::new()),
-    };
-    Ok(Arc::new(RecordStore::new(backend, clock)))
-}
-
 /// A bot ready to run.
 pub struct Bot {
     dispatcher: Dispatcher,
     adapters: Vec<Box<dyn Adapter>>,
+    retention: Retention,
+}
+
+/// The background retention sweep: what to sweep, how often.
+struct Retention {
+    store: crate::store::SharedStore,
+    clock: SharedClock,
+    ttl: std::collections::BTreeMap<String, std::time::Duration>,
+    every: std::time::Duration,
+}
+
+impl Retention {
+    async fn run(self, stop: CancellationToken) {
+        if self.ttl.is_empty() {
+            return;
+        }
+        let mut tick = tokio::time::interval(self.every);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(error) = crate::store::sweep_expired(&*self.store, &self.ttl, &*self.clock) {
+                tracing::warn!(%error, "retention sweep failed; will retry");
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Bot {
@@ -136,7 +152,13 @@ impl Bot {
         let Plan { plugins, adapters } = Plan::new(loaded, registry, choice)?;
         let settings = &loaded.settings;
         let clock: SharedClock = Arc::new(TokioClock::new());
-        let store = open_store(settings, clock.clone())?;
+        let store = crate::store::open(&settings.store, clock.clone())?;
+        let retention = Retention {
+            store: store.clone(),
+            clock: clock.clone(),
+            ttl: settings.store.retention(),
+            every: settings.store.sweep_interval,
+        };
         let mut builder = Dispatcher::builder(plugins, store)
             .clock(clock)
             .dispatch_settings(settings.dispatch.clone())
@@ -150,7 +172,11 @@ impl Bot {
             file: loaded.file.clone(),
             problems: vec![Problem::at("plugins", e)],
         })?;
-        Ok(Self { dispatcher, adapters })
+        Ok(Self {
+            dispatcher,
+            adapters,
+            retention,
+        })
     }
 
     /// Runs until `shutdown` is cancelled or every adapter has finished (the console at end of input). Then
@@ -159,6 +185,7 @@ impl Bot {
         let sink = self.dispatcher.sink();
         let stop_dispatch = CancellationToken::new();
         let dispatcher = tokio::spawn(self.dispatcher.run(stop_dispatch.clone()));
+        let retention = tokio::spawn(self.retention.run(stop_dispatch.clone()));
         let mut adapters = JoinSet::new();
         for adapter in self.adapters {
             let platform = adapter.platform();
@@ -181,6 +208,7 @@ impl Bot {
         shutdown.cancel();
         while adapters.join_next().await.is_some() {}
         stop_dispatch.cancel();
+        let _ = retention.await;
         if let Err(e) = dispatcher.await {
             tracing::error!(error = %e, "the dispatcher task panicked");
         }

@@ -10,6 +10,8 @@ use crate::bot::{AdapterChoice, Bot, BotError, Plan};
 use crate::config::{Loaded, Loader};
 use crate::plugin::Registry;
 
+mod store_cmd;
+
 /// Palisade: a security-first chat bot.
 #[derive(Debug, Parser)]
 #[command(name = "palisade", version, about)]
@@ -43,6 +45,21 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Write a new random master key to a file readable only by you (mode 0600).
+    Keygen {
+        /// The file to create; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Inspect and maintain the encrypted store (stop the bot first: the store is locked while it runs).
+    Store {
+        /// The TOML configuration file.
+        #[arg(long, env = "PALISADE_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        action: store_cmd::StoreAction,
+    },
 }
 
 /// `palisade config …`.
@@ -74,6 +91,20 @@ pub fn main(registry: Registry) -> ExitCode {
 
 async fn execute(command: Command, registry: Registry) -> ExitCode {
     match command {
+        Command::Keygen { out } => store_cmd::keygen(&out),
+        Command::Store {
+            config: Some(config),
+            action,
+        } => {
+            let Ok(loaded) = load(&config) else {
+                return ExitCode::from(2);
+            };
+            store_cmd::run(&loaded, action)
+        }
+        Command::Store { config: None, .. } => {
+            eprintln!("error: `palisade store` needs --config FILE (or PALISADE_CONFIG)");
+            ExitCode::from(2)
+        }
         Command::Config {
             action: ConfigAction::Check { config },
         } => check(&config, &registry),

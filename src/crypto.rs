@@ -54,7 +54,9 @@ impl Key {
 
     /// A key from exactly 32 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; KEY_LEN] = bytes.try_into().map_err(|_| CryptoError::InvalidKey("a key must be 32 bytes"))?;
+        let arr: [u8; KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::InvalidKey("a key must be 32 bytes"))?;
         Ok(Self(Zeroizing::new(arr)))
     }
 
@@ -157,7 +159,11 @@ mod tests {
         flipped[last] ^= 1;
         assert_eq!(k.open(b"ns/key-1", &flipped), Err(CryptoError::Authentication));
         assert_eq!(k.open(b"ns/key-1", &sealed[..10]), Err(CryptoError::Format));
-        assert_ne!(k.seal(b"a", b"same").unwrap(), k.seal(b"a", b"same").unwrap(), "fresh nonce each time");
+        assert_ne!(
+            k.seal(b"a", b"same").unwrap(),
+            k.seal(b"a", b"same").unwrap(),
+            "fresh nonce each time"
+        );
     }
 
     fn hex(bytes: &[u8]) -> String {
@@ -165,13 +171,19 @@ mod tests {
     }
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
     fn xchacha20poly1305_matches_the_draft_rfc_vector() {
         // draft-irtf-cfrg-xchacha-03, appendix A.3.1 (also reproduced with libsodium through PyNaCl).
-        let key = Key::from_bytes(&unhex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")).unwrap();
+        let key = Key::from_bytes(&unhex(
+            "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f",
+        ))
+        .unwrap();
         let nonce = Nonce::try_from(&unhex("404142434445464748494a4b4c4d4e4f5051525354555657")).unwrap();
         let aad = unhex("50515253c0c1c2c3c4c5c6c7");
         let pt = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
@@ -188,11 +200,17 @@ mod tests {
         // Computed with Python's hmac/hashlib (an independent implementation):
         // HKDF-SHA512(salt=b"palisade", ikm=32 zero bytes, info=b"test")[:32]
         let k = Key::from_bytes(&[0u8; 32]).unwrap();
-        assert_eq!(hex(k.derive("test").unwrap().expose()), "2443372e600f376c1efb25438373d5a2e6a581d2a62268a7b0ef14dd02a62077");
+        assert_eq!(
+            hex(k.derive("test").unwrap().expose()),
+            "2443372e600f376c1efb25438373d5a2e6a581d2a62268a7b0ef14dd02a62077"
+        );
         assert_ne!(k.derive("other").unwrap(), k.derive("test").unwrap());
         // hashlib.blake2b(b"telegram:123456", key=bytes(range(32)), digest_size=32)
         let k = Key::from_bytes(&(0u8..32).collect::<Vec<_>>()).unwrap();
-        assert_eq!(hex(&k.hash(b"telegram:123456")), "796a2a7b5f1f3e80802b19f665b07195a5277a49f7c2d4fcf6d564f02f32ba37");
+        assert_eq!(
+            hex(&k.hash(b"telegram:123456")),
+            "796a2a7b5f1f3e80802b19f665b07195a5277a49f7c2d4fcf6d564f02f32ba37"
+        );
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! Persistent state behind one [`Store`] trait.
 //!
 //! Callers name records by namespace, data subject (the person the record is about, if any) and id. How a
-//! record is laid out on disk is the store's business: [`RecordStore`] maps records onto a raw ordered
-//! key-value [`Backend`] (sled by default, memory for tests), so sealing and pseudonymous keys slot in there
-//! without touching a caller.
+//! record is laid out on disk is the store's business: [`RecordStore`] seals every value with the data key
+//! of its subject and files it under a keyed hash, over a raw ordered key-value [`Backend`] (sled by default,
+//! memory for tests). Nothing here or below it sees a plaintext identifier in a key or a plaintext value.
 
 mod backend;
 mod error;
+mod keyring;
+mod layout;
+mod master;
 mod memory;
 mod record;
+mod retention;
 mod scoped;
 mod sled;
 
@@ -19,8 +23,11 @@ use zeroize::Zeroizing;
 
 pub use backend::Backend;
 pub use error::StoreError;
+pub use keyring::{RotationProgress, rotate};
+pub use master::{load_master_key, write_key_file};
 pub use memory::MemoryBackend;
 pub use record::RecordStore;
+pub use retention::sweep_expired;
 pub use scoped::ScopedStore;
 pub use sled::SledBackend;
 
@@ -82,6 +89,8 @@ pub struct NamespaceStats {
     pub records: u64,
     /// Records that could not be read (corrupt or tampered).
     pub unreadable: u64,
+    /// One line per unreadable record: a non-identifying label and the reason.
+    pub failures: Vec<String>,
 }
 
 /// The state store every part of the framework uses.
@@ -95,15 +104,18 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a record; returns whether it existed.
     fn delete(&self, key: RecordKey<'_>, durability: Durability) -> Result<bool, StoreError>;
 
-    /// Every readable record in a namespace for one subject (or for no subject). Unreadable records are
+    /// Every readable record in a namespace for one subject (or for no subject), in id order. Unreadable records are
     /// logged (without content) and skipped, so one bad record never hides the others.
     fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError>;
 
-    /// Every record in a namespace regardless of subject, as (subject id-less) records; for sweeps.
+    /// Every readable record in a namespace regardless of subject; for sweeps.
     fn scan(&self, namespace: &str) -> Result<Vec<Record>, StoreError>;
 
     /// Deletes every record about `subject` in every namespace, flushed; returns how many.
     fn erase_subject(&self, subject: &Subject) -> Result<u64, StoreError>;
+
+    /// Deletes every record in `namespace` written before `cutoff_ms`; returns how many (retention).
+    fn sweep_older_than(&self, namespace: &str, cutoff_ms: u64) -> Result<u64, StoreError>;
 
     /// Per-namespace counts, opening every record.
     fn stats(&self) -> Result<Vec<NamespaceStats>, StoreError>;
@@ -114,3 +126,16 @@ pub trait Store: Send + Sync + 'static {
 
 /// Shared store handle.
 pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the store `[store]` describes: loads the master key, opens the backend, checks the key.
+pub fn open(
+    settings: &crate::config::StoreSettings,
+    clock: crate::clock::SharedClock,
+) -> Result<SharedStore, StoreError> {
+    let master = load_master_key(settings)?;
+    let backend: Arc<dyn Backend> = match settings.backend {
+        crate::config::StoreBackend::Sled => Arc::new(SledBackend::open(&settings.path)?),
+        crate::config::StoreBackend::Memory => Arc::new(MemoryBackend::new()),
+    };
+    Ok(Arc::new(RecordStore::open(backend, &master, clock)?))
+}

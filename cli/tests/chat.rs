@@ -9,8 +9,9 @@ use std::process::{Command, Output, Stdio};
 fn config(dir: &Path, extra: &str) -> std::path::PathBuf {
     let path = dir.join("bot.toml");
     let text = format!(
-        "[store]\npath = \"{}\"\n[logging]\nlevel = \"warn\"\n[adapters.console]\nuser = \"tester\"\n[plugins.echo]\n[plugins.notes]\n{extra}",
-        dir.join("data").display()
+        "[store]\npath = \"{}\"\nmaster_key_file = \"{}\"\ncreate_key_file = true\n[logging]\nlevel = \"warn\"\n[adapters.console]\nuser = \"tester\"\n[plugins.echo]\n[plugins.notes]\n{extra}",
+        dir.join("data").display(),
+        dir.join("master.key").display()
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -162,7 +163,13 @@ fn sigterm_shuts_down_gracefully() {
 fn config_check_refuses_a_bot_without_adapters() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bot.toml");
-    std::fs::write(&path, "[plugins.echo]\n").unwrap();
+    let key = dir.path().join("k");
+    let text = format!(
+        "[store]\npath = \"{}\"\nmaster_key_file = \"{}\"\ncreate_key_file = true\n[plugins.echo]\n",
+        dir.path().join("d").display(),
+        key.display()
+    );
+    std::fs::write(&path, text).unwrap();
     let out = palisade(&["config", "check", "--config", path.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`adapters`: no adapter is enabled"));

@@ -151,6 +151,26 @@ fn validate(s: &Settings) -> Vec<Problem> {
             "must be longer than zero, e.g. \"30s\"",
         ));
     }
+    if s.store.sweep_interval.is_zero() {
+        problems.push(Problem::at(
+            "store.sweep_interval",
+            "must be longer than zero, e.g. \"1h\"",
+        ));
+    }
+    if s.store.master_key.is_some() && s.store.master_key_file.is_some() {
+        problems.push(Problem::at(
+            "store.master_key_file",
+            "set either `master_key` or `master_key_file`, not both",
+        ));
+    }
+    for (ns, ttl) in &s.store.retention {
+        if ttl.is_zero() {
+            problems.push(Problem::at(
+                format!("store.retention.{ns}"),
+                "must be longer than zero, e.g. \"365d\"",
+            ));
+        }
+    }
     if s.store.path.as_os_str().is_empty() {
         problems.push(Problem::at("store.path", "must name a directory, e.g. \"data\""));
     }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::Secret;
+
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
@@ -63,6 +65,17 @@ pub struct StoreSettings {
     pub backend: StoreBackend,
     /// Data directory for sled, relative to the working directory.
     pub path: PathBuf,
+    /// The master key as base64 of 32 bytes; normally from `PALISADE__STORE__MASTER_KEY`, never inline.
+    pub master_key: Option<Secret>,
+    /// A file holding the master key (base64), readable by its owner only (mode 0600).
+    pub master_key_file: Option<PathBuf>,
+    /// Create `master_key_file` with a fresh key if it does not exist (demos and development only).
+    pub create_key_file: bool,
+    /// Time-to-live per namespace (`notes = "365d"`); older records are deleted.
+    pub retention: BTreeMap<String, humantime_serde::Serde<Duration>>,
+    /// How often the retention sweep runs.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
 }
 
 impl Default for StoreSettings {
@@ -70,7 +83,19 @@ impl Default for StoreSettings {
         Self {
             backend: StoreBackend::Sled,
             path: PathBuf::from("data"),
+            master_key: None,
+            master_key_file: None,
+            create_key_file: false,
+            retention: BTreeMap::new(),
+            sweep_interval: Duration::from_secs(3600),
         }
+    }
+}
+
+impl StoreSettings {
+    /// The retention rules as plain durations.
+    pub fn retention(&self) -> BTreeMap<String, Duration> {
+        self.retention.iter().map(|(k, v)| (k.clone(), **v)).collect()
     }
 }
 

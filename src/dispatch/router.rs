@@ -52,6 +52,24 @@ impl Router {
         idle_ms: u64,
         bot_name: String,
     ) -> Result<Self, String> {
+        let commands = Self::command_table(&plugins)?;
+        let flows = FlowStore::new(store.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                plugins,
+                commands,
+                flows,
+                store,
+                clock,
+                idle_ms,
+                bot_name,
+            }),
+        })
+    }
+
+    /// Indexes every plugin's commands; fails when two plugins claim the same command or one claims a
+    /// built-in.
+    pub fn command_table(plugins: &[Arc<dyn Plugin>]) -> Result<HashMap<&'static str, (usize, Command)>, String> {
         let mut commands = HashMap::new();
         for (i, p) in plugins.iter().enumerate() {
             for c in p.commands() {
@@ -69,18 +87,7 @@ impl Router {
                 }
             }
         }
-        let flows = FlowStore::new(store.clone());
-        Ok(Self {
-            inner: Arc::new(Inner {
-                plugins,
-                commands,
-                flows,
-                store,
-                clock,
-                idle_ms,
-                bot_name,
-            }),
-        })
+        Ok(commands)
     }
 
     /// The flow store the router keeps conversations in.

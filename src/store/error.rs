@@ -37,7 +37,27 @@ pub enum StoreError {
         /// The serde message.
         reason: String,
     },
+    /// The master key does not match the one the store was created with.
+    #[error(
+        "the master key does not match this store (key check value differs); configure the key it was created \
+         with, or finish a rotation with `palisade store rotate-key`"
+    )]
+    WrongKey,
+    /// A master key rotation was started and not finished.
+    #[error(
+        "a master key rotation was interrupted; keep the old key configured and run `palisade store rotate-key \
+         --new-key-file NEW` again with the same new key to finish it"
+    )]
+    RotationInterrupted,
+    /// The data directory holds records written without encryption.
+    #[error(
+        "the store holds data but no key check value: it was not created by this version; move it aside and start fresh"
+    )]
+    NotEncrypted,
+    /// The master key could not be obtained; the text says where it was looked for and what to do.
+    #[error("master key: {0}")]
+    MasterKey(String),
     /// The namespace name is not allowed (empty, too long, or using a reserved character).
-    #[error("invalid namespace `{0}`: use 1-64 characters from a-z, 0-9, `_`, `-` and `.`")]
+    #[error("invalid namespace `{0}`: use 1-64 characters from a-z, 0-9, `_`, `-` and `.`, not starting with `_`")]
     Namespace(String),
 }

@@ -1,23 +1,19 @@
-//! Maps records (namespace, subject, id, value) onto a raw [`Backend`].
-//!
-//! Layout: one backend tree per namespace; the backend key is a subject tag followed by the record id, so one
-//! prefix scan finds everything about a subject; the stored value is a small versioned envelope carrying the
-//! write time and the id, so a record can be listed without parsing its key.
+//! The [`Store`] implementation: records sealed with their subject's data key, under pseudonymous keys, in
+//! one backend tree per namespace. See [`super::layout`] for the bytes and [`super::keyring`] for the keys.
 
 use std::sync::Arc;
 
-use zeroize::Zeroizing;
-
 use super::backend::Backend;
+use super::keyring::Keyring;
+use super::layout::{self, check_namespace};
 use super::{Durability, NamespaceStats, Record, RecordKey, Store, StoreError, Subject};
 use crate::clock::SharedClock;
+use crate::crypto::Key;
 
-const ENVELOPE_V1: u8 = 1;
-const HEADER_LEN: usize = 1 + 8 + 4;
-
-/// The [`Store`] implementation over any [`Backend`].
+/// Encrypted records over any [`Backend`].
 pub struct RecordStore {
     backend: Arc<dyn Backend>,
+    keys: Keyring,
     clock: SharedClock,
 }
 
@@ -28,94 +24,69 @@ impl std::fmt::Debug for RecordStore {
 }
 
 impl RecordStore {
-    /// A store over `backend`, stamping writes with `clock`.
-    pub fn new(backend: Arc<dyn Backend>, clock: SharedClock) -> Self {
-        Self { backend, clock }
+    /// Opens the store in `backend` with `master`, creating its keyring if the backend is empty. Refuses a
+    /// wrong key ([`StoreError::WrongKey`]) and a store whose key rotation was interrupted.
+    pub fn open(backend: Arc<dyn Backend>, master: &Key, clock: SharedClock) -> Result<Self, StoreError> {
+        let keys = Keyring::open(backend.clone(), master)?;
+        Ok(Self { backend, keys, clock })
     }
-}
 
-/// Checks a namespace name: 1-64 characters from `a-z0-9_-.`.
-pub(crate) fn check_namespace(ns: &str) -> Result<(), StoreError> {
-    let ok = (1..=64).contains(&ns.len())
-        && ns
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::Namespace(ns.to_string()))
+    /// How many data subjects have a data key.
+    pub fn subject_count(&self) -> Result<u64, StoreError> {
+        self.keys.subject_count()
     }
-}
 
-fn subject_tag(subject: Option<&Subject>) -> Vec<u8> {
-    match subject {
-        None => vec![0],
-        Some(s) => {
-            let bytes = s.as_str().as_bytes();
-            let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
-            let mut tag = Vec::with_capacity(3 + bytes.len());
-            tag.push(1);
-            tag.extend_from_slice(&len.to_be_bytes());
-            tag.extend_from_slice(&bytes[..usize::from(len)]);
-            tag
+    fn unreadable(namespace: &str, reason: &str) -> StoreError {
+        StoreError::Unreadable {
+            namespace: namespace.to_string(),
+            reason: reason.to_string(),
         }
     }
-}
 
-fn backend_key(key: &RecordKey<'_>) -> Vec<u8> {
-    let mut k = subject_tag(key.subject);
-    k.extend_from_slice(key.id);
-    k
-}
-
-fn encode(id: &[u8], value: &[u8], written_at_ms: u64) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(HEADER_LEN + id.len() + value.len()));
-    out.push(ENVELOPE_V1);
-    out.extend_from_slice(&written_at_ms.to_be_bytes());
-    out.extend_from_slice(&u32::try_from(id.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(id);
-    out.extend_from_slice(value);
-    out
-}
-
-fn decode(namespace: &str, raw: &[u8]) -> Result<Record, StoreError> {
-    let bad = |reason: &str| StoreError::Unreadable {
-        namespace: namespace.to_string(),
-        reason: reason.into(),
-    };
-    if raw.len() < HEADER_LEN {
-        return Err(bad("envelope too short"));
+    /// Opens one stored value found at `backend_key`.
+    fn open_raw(&self, namespace: &str, backend_key: &[u8], sealed: &[u8]) -> Result<Record, StoreError> {
+        let key = match layout::subject_of(backend_key) {
+            Some(hash) => self
+                .keys
+                .subject(&hash, false)?
+                .ok_or_else(|| Self::unreadable(namespace, "its data subject was erased (no data key)"))?,
+            None => Arc::new(self.keys.system.clone()),
+        };
+        let plain = key
+            .open(&layout::aad(namespace, backend_key), sealed)
+            .map_err(|e| Self::unreadable(namespace, &e.to_string()))?;
+        layout::decode(namespace, &plain)
     }
-    if raw[0] != ENVELOPE_V1 {
-        return Err(bad("unknown envelope version"));
-    }
-    let written_at_ms = u64::from_be_bytes(raw[1..9].try_into().map_err(|_| bad("bad timestamp"))?);
-    let id_len = u32::from_be_bytes(raw[9..13].try_into().map_err(|_| bad("bad id length"))?);
-    let id_end = HEADER_LEN
-        .checked_add(id_len as usize)
-        .filter(|end| *end <= raw.len())
-        .ok_or_else(|| bad("id overruns envelope"))?;
-    Ok(Record {
-        id: raw[HEADER_LEN..id_end].to_vec(),
-        value: Zeroizing::new(raw[id_end..].to_vec()),
-        written_at_ms,
-    })
-}
 
-impl RecordStore {
-    fn decode_all(&self, namespace: &str, prefix: &[u8]) -> Result<(Vec<Record>, u64), StoreError> {
-        let mut unreadable = 0;
+    fn seal_key(&self, subject: Option<&Subject>) -> Result<Arc<Key>, StoreError> {
+        match subject {
+            Some(s) => {
+                let hash = layout::subject_hash(&self.keys.index, s);
+                self.keys
+                    .subject(&hash, true)?
+                    .ok_or_else(|| Self::unreadable("_keyring", "data key not created"))
+            }
+            None => Ok(Arc::new(self.keys.system.clone())),
+        }
+    }
+
+    /// Opens every record under `prefix`; unreadable ones are logged (without content) and reported.
+    fn open_all(&self, namespace: &str, prefix: &[u8]) -> Result<(Vec<Record>, Vec<String>), StoreError> {
         let mut records = Vec::new();
-        for (_, raw) in self.backend.scan_prefix(namespace, prefix)? {
-            match decode(namespace, &raw) {
+        let mut failures = Vec::new();
+        for (key, sealed) in self.backend.scan_prefix(namespace, prefix)? {
+            match self.open_raw(namespace, &key, &sealed) {
                 Ok(r) => records.push(r),
                 Err(e) => {
-                    unreadable += 1;
-                    tracing::warn!(namespace, error = %e, "skipping unreadable record");
+                    let label = layout::label(&key);
+                    tracing::warn!(namespace, record = %label, error = %e, "unreadable record skipped");
+                    failures.push(format!("record …{label}: {e}"));
                 }
             }
         }
-        Ok((records, unreadable))
+        // Keys are hashes, so backend order is random; callers get id order.
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok((records, failures))
     }
 
     fn durable(&self, durability: Durability) -> Result<(), StoreError> {
@@ -129,38 +100,53 @@ impl RecordStore {
 impl Store for RecordStore {
     fn put(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<(), StoreError> {
         check_namespace(key.namespace)?;
-        let envelope = encode(key.id, value, self.clock.now_ms());
-        self.backend.insert(key.namespace, &backend_key(&key), &envelope)?;
+        let bk = layout::backend_key(&self.keys.index, key.namespace, key.subject, key.id);
+        let envelope = layout::encode(key.id, value, self.clock.now_ms());
+        let sealed = self
+            .seal_key(key.subject)?
+            .seal(&layout::aad(key.namespace, &bk), &envelope)
+            .map_err(|e| Self::unreadable(key.namespace, &e.to_string()))?;
+        self.backend.insert(key.namespace, &bk, &sealed)?;
         self.durable(durability)
     }
 
     fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError> {
         check_namespace(key.namespace)?;
-        let raw = self.backend.get(key.namespace, &backend_key(&key))?.map(Zeroizing::new);
-        raw.map(|raw| decode(key.namespace, &raw)).transpose()
+        let bk = layout::backend_key(&self.keys.index, key.namespace, key.subject, key.id);
+        let Some(sealed) = self.backend.get(key.namespace, &bk)? else {
+            return Ok(None);
+        };
+        self.open_raw(key.namespace, &bk, &sealed).map(Some)
     }
 
     fn delete(&self, key: RecordKey<'_>, durability: Durability) -> Result<bool, StoreError> {
         check_namespace(key.namespace)?;
-        let existed = self.backend.remove(key.namespace, &backend_key(&key))?;
+        let bk = layout::backend_key(&self.keys.index, key.namespace, key.subject, key.id);
+        let existed = self.backend.remove(key.namespace, &bk)?;
         self.durable(durability)?;
         Ok(existed)
     }
 
     fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError> {
         check_namespace(namespace)?;
-        Ok(self.decode_all(namespace, &subject_tag(subject))?.0)
+        Ok(self
+            .open_all(namespace, &layout::subject_tag(&self.keys.index, subject))?
+            .0)
     }
 
     fn scan(&self, namespace: &str) -> Result<Vec<Record>, StoreError> {
         check_namespace(namespace)?;
-        Ok(self.decode_all(namespace, &[])?.0)
+        Ok(self.open_all(namespace, &[])?.0)
     }
 
     fn erase_subject(&self, subject: &Subject) -> Result<u64, StoreError> {
-        let tag = subject_tag(Some(subject));
+        let hash = layout::subject_hash(&self.keys.index, subject);
+        // Shred first: once the data key is gone, every copy of the records is unreadable, even if deleting
+        // them below is interrupted.
+        self.keys.destroy(&hash)?;
+        let tag = layout::subject_tag(&self.keys.index, Some(subject));
         let mut erased = 0;
-        for tree in self.backend.trees()? {
+        for tree in self.backend.trees()?.into_iter().filter(|t| !t.starts_with('_')) {
             for (key, _) in self.backend.scan_prefix(&tree, &tag)? {
                 erased += u64::from(self.backend.remove(&tree, &key)?);
             }
@@ -169,15 +155,31 @@ impl Store for RecordStore {
         Ok(erased)
     }
 
+    fn sweep_older_than(&self, namespace: &str, cutoff_ms: u64) -> Result<u64, StoreError> {
+        check_namespace(namespace)?;
+        let mut removed = 0;
+        for (key, sealed) in self.backend.scan_prefix(namespace, &[])? {
+            if let Ok(record) = self.open_raw(namespace, &key, &sealed)
+                && record.written_at_ms < cutoff_ms
+            {
+                removed += u64::from(self.backend.remove(namespace, &key)?);
+            }
+        }
+        self.backend.flush()?;
+        Ok(removed)
+    }
+
     fn stats(&self) -> Result<Vec<NamespaceStats>, StoreError> {
         self.backend
             .trees()?
             .into_iter()
+            .filter(|t| !t.starts_with('_'))
             .map(|namespace| {
-                let (records, unreadable) = self.decode_all(&namespace, &[])?;
+                let (records, failures) = self.open_all(&namespace, &[])?;
                 Ok(NamespaceStats {
                     records: records.len() as u64,
-                    unreadable,
+                    unreadable: failures.len() as u64,
+                    failures,
                     namespace,
                 })
             })
@@ -186,32 +188,5 @@ impl Store for RecordStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.backend.flush()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn envelope_round_trips_and_rejects_garbage() {
-        let raw = encode(b"id-1", b"value", 42);
-        let rec = decode("ns", &raw).unwrap();
-        assert_eq!(
-            (rec.id.as_slice(), rec.value.as_slice(), rec.written_at_ms),
-            (&b"id-1"[..], &b"value"[..], 42)
-        );
-        assert!(matches!(decode("ns", &raw[..5]), Err(StoreError::Unreadable { .. })));
-        let mut wrong_len = raw.to_vec();
-        wrong_len[12] = 200;
-        assert!(matches!(decode("ns", &wrong_len), Err(StoreError::Unreadable { .. })));
-    }
-
-    #[test]
-    fn namespaces_are_checked() {
-        assert!(check_namespace("core.flows").is_ok());
-        for bad in ["", "Notes", "a/b", &"x".repeat(65)] {
-            assert!(check_namespace(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -43,18 +43,19 @@ pub fn text_of(r: &Reply) -> String {
     }
 }
 
+/// The key every test store is sealed with (fixed, so a sled store can be reopened).
+pub fn test_key() -> palisade::crypto::Key {
+    palisade::crypto::Key::from_bytes(&[7u8; 32]).unwrap()
+}
+
 pub fn memory_store() -> SharedStore {
-    Arc::new(RecordStore::new(
-        Arc::new(MemoryBackend::new()),
-        palisade::clock::TokioClock::shared(),
-    ))
+    let backend = Arc::new(MemoryBackend::new());
+    Arc::new(RecordStore::open(backend, &test_key(), palisade::clock::TokioClock::shared()).unwrap())
 }
 
 pub fn sled_store(dir: &std::path::Path) -> SharedStore {
-    Arc::new(RecordStore::new(
-        Arc::new(SledBackend::open(dir).unwrap()),
-        palisade::clock::TokioClock::shared(),
-    ))
+    let backend = Arc::new(SledBackend::open(dir).unwrap());
+    Arc::new(RecordStore::open(backend, &test_key(), palisade::clock::TokioClock::shared()).unwrap())
 }
 
 pub fn user(id: &str) -> UserRef {

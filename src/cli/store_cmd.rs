@@ -1,0 +1,140 @@
+//! `palisade keygen` and `palisade store …`: key files, checks, statistics, retention sweeps and master key
+//! rotation.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Subcommand;
+
+use crate::clock::TokioClock;
+use crate::config::{Loaded, StoreBackend};
+use crate::store::{self, Backend, SledBackend, StoreError};
+
+/// `palisade store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Open every record; report counts per namespace and every record that fails to open (exit 1 if any).
+    Check,
+    /// Counts per namespace, data subjects and size on disk.
+    Stats,
+    /// Delete records older than their namespace's `[store.retention]` time-to-live.
+    Sweep,
+    /// Re-wrap every data key under a new master key (records are not rewritten). Resumable.
+    RotateKey {
+        /// A key file made with `palisade keygen`.
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
+}
+
+/// `palisade keygen --out FILE`.
+pub fn keygen(out: &Path) -> ExitCode {
+    match store::write_key_file(out) {
+        Ok(()) => {
+            println!(
+                "wrote a new master key to {} (mode 0600). Back it up somewhere safe: without it the store cannot be read.",
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &StoreError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::FAILURE
+}
+
+/// Runs one store action.
+pub fn run(loaded: &Loaded, action: StoreAction) -> ExitCode {
+    let settings = &loaded.settings.store;
+    if settings.backend == StoreBackend::Memory {
+        eprintln!("error: `store.backend = \"memory\"` keeps nothing to inspect; this works on a sled store");
+        return ExitCode::from(2);
+    }
+    let result = match action {
+        StoreAction::RotateKey { new_key_file } => rotate(loaded, &new_key_file),
+        other => store::open(settings, TokioClock::shared()).and_then(|s| inspect(loaded, &*s, other)),
+    };
+    result.unwrap_or_else(|e| fail(&e))
+}
+
+fn inspect(loaded: &Loaded, store: &dyn store::Store, action: StoreAction) -> Result<ExitCode, StoreError> {
+    let stats = store.stats()?;
+    match action {
+        StoreAction::Sweep => {
+            let removed = store::sweep_expired(store, &loaded.settings.store.retention(), &TokioClock::new())?;
+            if removed.is_empty() {
+                println!("no retention rules in [store.retention]; nothing to sweep");
+            }
+            for (ns, n) in removed {
+                println!("{ns}: removed {n} expired record(s)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StoreAction::Stats => {
+            for s in &stats {
+                println!("{}: {} record(s)", s.namespace, s.records);
+            }
+            println!("size on disk: {} bytes", dir_size(&loaded.settings.store.path));
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            let mut bad = 0;
+            for s in &stats {
+                println!(
+                    "{}: {} record(s) open, {} unreadable",
+                    s.namespace, s.records, s.unreadable
+                );
+                for f in &s.failures {
+                    println!("  {f}");
+                }
+                bad += s.unreadable;
+            }
+            println!(
+                "{}",
+                if bad == 0 {
+                    "store OK".to_string()
+                } else {
+                    format!("{bad} unreadable record(s)")
+                }
+            );
+            Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}
+
+fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreError> {
+    let settings = &loaded.settings.store;
+    let old = store::load_master_key(settings)?;
+    let mut new_settings = settings.clone();
+    new_settings.master_key = None;
+    new_settings.master_key_file = Some(new_key_file.to_path_buf());
+    new_settings.create_key_file = false;
+    let new = store::load_master_key(&new_settings)?;
+    let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&settings.path)?);
+    let progress = store::rotate(&*backend, &old, &new, None)?;
+    println!(
+        "re-wrapped {} key(s) ({} were already done). Now point `store.master_key_file` at {} (or set \
+         PALISADE__STORE__MASTER_KEY to its content), run `palisade store check`, then retire the old key.",
+        progress.rewrapped,
+        progress.already_done,
+        new_key_file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dir_size(path: &Path) -> u64 {
+    std::fs::read_dir(path).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => dir_size(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}

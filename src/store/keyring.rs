@@ -1,0 +1,235 @@
+//! Envelope encryption: the master key wraps per-subject data keys and the store's own keys; records are
+//! sealed with data keys only.
+//!
+//! The `_keyring` tree holds each wrapped key as `kek id (8) ‖ sealed key`, where the kek (key-encryption
+//! key) is derived from the master key and the kek id is the first bytes of the master key's check value.
+//! Entries: `index` (keys the pseudonymous hashes), `system` (seals records about nobody) and one
+//! `s:<subject hash>` per data subject. The `_meta` tree holds the key check value `kcv`, and `kcv.next`
+//! while a rotation is under way. Destroying a subject's entry makes every copy of their records unreadable.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use super::StoreError;
+use super::backend::Backend;
+use super::layout::HASH_LEN;
+use crate::crypto::{Key, ct_eq};
+
+pub(crate) const KEYRING: &str = "_keyring";
+pub(crate) const META: &str = "_meta";
+const KCV: &[u8] = b"kcv";
+const KCV_NEXT: &[u8] = b"kcv.next";
+const KEK_ID_LEN: usize = 8;
+
+/// What a master key is known by: its key check value and the kek derived from it.
+pub(crate) struct Master {
+    kcv: [u8; 32],
+    kek: Key,
+}
+
+impl Master {
+    pub(crate) fn new(master: &Key) -> Result<Self, StoreError> {
+        let crypto = |e: crate::crypto::CryptoError| StoreError::MasterKey(e.to_string());
+        let kcv = master
+            .derive("palisade/kcv/v1")
+            .map_err(crypto)?
+            .hash(b"palisade key check value");
+        Ok(Self {
+            kcv,
+            kek: master.derive("palisade/kek/v1").map_err(crypto)?,
+        })
+    }
+
+    fn id(&self) -> &[u8] {
+        &self.kcv[..KEK_ID_LEN]
+    }
+
+    fn wrap(&self, name: &[u8], key: &Key) -> Result<Vec<u8>, StoreError> {
+        let sealed = self
+            .kek
+            .seal(&[b"keyring/", name].concat(), key.expose())
+            .map_err(|e| StoreError::MasterKey(format!("cannot wrap a data key: {e}")))?;
+        Ok([self.id(), &sealed].concat())
+    }
+
+    fn unwrap(&self, name: &[u8], wrapped: &[u8]) -> Result<Key, StoreError> {
+        let bad = |reason: &str| StoreError::Unreadable {
+            namespace: KEYRING.into(),
+            reason: reason.into(),
+        };
+        if wrapped.len() < KEK_ID_LEN || !ct_eq(&wrapped[..KEK_ID_LEN], self.id()) {
+            return Err(bad("wrapped under another master key"));
+        }
+        let raw = self
+            .kek
+            .open(&[b"keyring/", name].concat(), &wrapped[KEK_ID_LEN..])
+            .map_err(|_| bad("key entry altered"))?;
+        Key::from_bytes(&raw).map_err(|_| bad("key entry has the wrong length"))
+    }
+}
+
+fn subject_entry(hash: &[u8; HASH_LEN]) -> Vec<u8> {
+    [b"s:", &hash[..]].concat()
+}
+
+/// The unwrapped keys of an open store.
+pub(crate) struct Keyring {
+    backend: Arc<dyn Backend>,
+    master: Master,
+    pub(crate) index: Key,
+    pub(crate) system: Key,
+    subjects: RwLock<HashMap<[u8; HASH_LEN], Arc<Key>>>,
+    /// Serialises creation of subject keys so two first writes cannot create two keys for one subject.
+    creating: Mutex<()>,
+}
+
+impl Keyring {
+    /// Opens the keyring with `master`, creating it in an empty store.
+    pub(crate) fn open(backend: Arc<dyn Backend>, master: &Key) -> Result<Self, StoreError> {
+        let master = Master::new(master)?;
+        if backend.get(META, KCV_NEXT)?.is_some() {
+            return Err(StoreError::RotationInterrupted);
+        }
+        match backend.get(META, KCV)? {
+            Some(stored) if ct_eq(&stored, &master.kcv) => {}
+            Some(_) => return Err(StoreError::WrongKey),
+            None => init(&*backend, &master)?,
+        }
+        let load = |name: &[u8]| -> Result<Key, StoreError> {
+            let wrapped = backend.get(KEYRING, name)?.ok_or(StoreError::Unreadable {
+                namespace: KEYRING.into(),
+                reason: format!("the `{}` key is missing", String::from_utf8_lossy(name)),
+            })?;
+            master.unwrap(name, &wrapped)
+        };
+        let (index, system) = (load(b"index")?, load(b"system")?);
+        Ok(Self {
+            backend,
+            master,
+            index,
+            system,
+            subjects: RwLock::default(),
+            creating: Mutex::new(()),
+        })
+    }
+
+    /// The data key of a subject; created (and flushed) on first use when `create` is set.
+    pub(crate) fn subject(&self, hash: &[u8; HASH_LEN], create: bool) -> Result<Option<Arc<Key>>, StoreError> {
+        if let Some(k) = self.subjects.read().unwrap_or_else(PoisonError::into_inner).get(hash) {
+            return Ok(Some(k.clone()));
+        }
+        let _guard = if create {
+            Some(self.creating.lock().unwrap_or_else(PoisonError::into_inner))
+        } else {
+            None
+        };
+        let name = subject_entry(hash);
+        let key = match self.backend.get(KEYRING, &name)? {
+            Some(wrapped) => self.master.unwrap(&name, &wrapped)?,
+            None if create => {
+                let key = Key::generate().map_err(|e| StoreError::MasterKey(e.to_string()))?;
+                self.backend.insert(KEYRING, &name, &self.master.wrap(&name, &key)?)?;
+                // The key must be durable before anything sealed with it can be.
+                self.backend.flush()?;
+                key
+            }
+            None => return Ok(None),
+        };
+        let key = Arc::new(key);
+        self.subjects
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(*hash, key.clone());
+        Ok(Some(key))
+    }
+
+    /// Destroys a subject's data key (crypto-shredding) and flushes; returns whether it existed.
+    pub(crate) fn destroy(&self, hash: &[u8; HASH_LEN]) -> Result<bool, StoreError> {
+        let _guard = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
+        self.subjects
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(hash);
+        let existed = self.backend.remove(KEYRING, &subject_entry(hash))?;
+        self.backend.flush()?;
+        Ok(existed)
+    }
+
+    /// How many subjects have a data key.
+    pub(crate) fn subject_count(&self) -> Result<u64, StoreError> {
+        Ok(self.backend.scan_prefix(KEYRING, b"s:")?.len() as u64)
+    }
+}
+
+fn init(backend: &dyn Backend, master: &Master) -> Result<(), StoreError> {
+    let has_data = backend.trees()?.iter().any(|t| !t.starts_with('_'));
+    if has_data || !backend.scan_prefix(KEYRING, b"")?.is_empty() {
+        return Err(StoreError::NotEncrypted);
+    }
+    for name in [&b"index"[..], b"system"] {
+        let key = Key::generate().map_err(|e| StoreError::MasterKey(e.to_string()))?;
+        backend.insert(KEYRING, name, &master.wrap(name, &key)?)?;
+    }
+    backend.insert(META, KCV, &master.kcv)?;
+    backend.flush()
+}
+
+/// Progress of a master key rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationProgress {
+    /// Entries re-wrapped by this run.
+    pub rewrapped: u64,
+    /// Entries already under the new key (from an interrupted earlier run).
+    pub already_done: u64,
+    /// Entries still under the old key (zero when the rotation is complete).
+    pub remaining: u64,
+}
+
+/// Re-wraps every key in the keyring from `old` to `new` without touching records. Resumable: a run that
+/// stops part-way leaves a `kcv.next` marker, and the store then refuses to open until a later run with the
+/// same keys finishes. `limit` stops after that many entries (used to test interruption).
+pub fn rotate(backend: &dyn Backend, old: &Key, new: &Key, limit: Option<u64>) -> Result<RotationProgress, StoreError> {
+    let (old, new) = (Master::new(old)?, Master::new(new)?);
+    let stored = backend.get(META, KCV)?.ok_or(StoreError::NotEncrypted)?;
+    let pending = backend.get(META, KCV_NEXT)?;
+    if ct_eq(&stored, &new.kcv) && pending.is_none() {
+        return Ok(RotationProgress {
+            rewrapped: 0,
+            already_done: 0,
+            remaining: 0,
+        });
+    }
+    if !ct_eq(&stored, &old.kcv) {
+        return Err(StoreError::WrongKey);
+    }
+    if pending.as_deref().is_some_and(|p| !ct_eq(p, &new.kcv)) {
+        return Err(StoreError::MasterKey(
+            "an interrupted rotation to a different new key is pending; finish it with that key first".into(),
+        ));
+    }
+    backend.insert(META, KCV_NEXT, &new.kcv)?;
+    backend.flush()?;
+    let mut progress = RotationProgress {
+        rewrapped: 0,
+        already_done: 0,
+        remaining: 0,
+    };
+    for (name, wrapped) in backend.scan_prefix(KEYRING, b"")? {
+        if wrapped.starts_with(new.id()) {
+            progress.already_done += 1;
+        } else if limit.is_some_and(|l| progress.rewrapped >= l) {
+            progress.remaining += 1;
+        } else {
+            let key = old.unwrap(&name, &wrapped)?;
+            backend.insert(KEYRING, &name, &new.wrap(&name, &key)?)?;
+            progress.rewrapped += 1;
+        }
+    }
+    backend.flush()?;
+    if progress.remaining == 0 {
+        backend.insert(META, KCV, &new.kcv)?;
+        backend.remove(META, KCV_NEXT)?;
+        backend.flush()?;
+    }
+    Ok(progress)
+}

@@ -1,0 +1,140 @@
+//! Where a record lives and what its stored bytes are.
+//!
+//! Backend key: a subject tag (`0x01 ‖ H(subject)` for records about a person, `0x00` otherwise) followed by
+//! `H(namespace ‖ 0 ‖ id)`, where `H` is keyed BLAKE2b-256 under the store's index key. No identifier appears
+//! in a key, yet one prefix scan still finds everything about a subject.
+//!
+//! Stored value: the sealed form of a small envelope (`version ‖ written_at ‖ id length ‖ id ‖ value`), with
+//! associated data `namespace ‖ 0 ‖ backend key`, so a value copied under another key or namespace fails to
+//! open.
+
+use super::{Record, StoreError, Subject};
+use crate::crypto::Key;
+
+const ENVELOPE_V1: u8 = 1;
+const HEADER_LEN: usize = 1 + 8 + 4;
+/// Length of a pseudonymous hash.
+pub(crate) const HASH_LEN: usize = 32;
+
+/// The pseudonym of a subject.
+pub(crate) fn subject_hash(index: &Key, subject: &Subject) -> [u8; HASH_LEN] {
+    index.hash(&[b"subject\0", subject.as_str().as_bytes()].concat())
+}
+
+/// The key prefix of every record about `subject` (or about nobody).
+pub(crate) fn subject_tag(index: &Key, subject: Option<&Subject>) -> Vec<u8> {
+    match subject {
+        None => vec![0],
+        Some(s) => [&[1u8][..], &subject_hash(index, s)].concat(),
+    }
+}
+
+/// The subject hash inside a backend key, if the record is about a subject.
+pub(crate) fn subject_of(backend_key: &[u8]) -> Option<[u8; HASH_LEN]> {
+    match backend_key.first() {
+        Some(1) => backend_key.get(1..1 + HASH_LEN).and_then(|h| h.try_into().ok()),
+        _ => None,
+    }
+}
+
+/// The full backend key of a record.
+pub(crate) fn backend_key(index: &Key, namespace: &str, subject: Option<&Subject>, id: &[u8]) -> Vec<u8> {
+    let mut k = subject_tag(index, subject);
+    k.extend_from_slice(&index.hash(&[namespace.as_bytes(), b"\0", id].concat()));
+    k
+}
+
+/// Associated data binding a sealed value to its place.
+pub(crate) fn aad(namespace: &str, backend_key: &[u8]) -> Vec<u8> {
+    [namespace.as_bytes(), b"\0", backend_key].concat()
+}
+
+/// The plaintext envelope.
+pub(crate) fn encode(id: &[u8], value: &[u8], written_at_ms: u64) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(HEADER_LEN + id.len() + value.len()));
+    out.push(ENVELOPE_V1);
+    out.extend_from_slice(&written_at_ms.to_be_bytes());
+    out.extend_from_slice(&u32::try_from(id.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(id);
+    out.extend_from_slice(value);
+    out
+}
+
+/// Parses an opened envelope.
+pub(crate) fn decode(namespace: &str, raw: &[u8]) -> Result<Record, StoreError> {
+    let bad = |reason: &str| StoreError::Unreadable {
+        namespace: namespace.to_string(),
+        reason: reason.into(),
+    };
+    if raw.len() < HEADER_LEN || raw[0] != ENVELOPE_V1 {
+        return Err(bad("unknown envelope version or truncated envelope"));
+    }
+    let written_at_ms = u64::from_be_bytes(raw[1..9].try_into().map_err(|_| bad("bad timestamp"))?);
+    let id_len = u32::from_be_bytes(raw[9..13].try_into().map_err(|_| bad("bad id length"))?) as usize;
+    let id_end = HEADER_LEN
+        .checked_add(id_len)
+        .filter(|end| *end <= raw.len())
+        .ok_or_else(|| bad("id overruns"))?;
+    Ok(Record {
+        id: raw[HEADER_LEN..id_end].to_vec(),
+        value: zeroize::Zeroizing::new(raw[id_end..].to_vec()),
+        written_at_ms,
+    })
+}
+
+/// Checks a namespace name: 1-64 characters from `a-z0-9_-.`, not starting with `_` (reserved).
+pub(crate) fn check_namespace(ns: &str) -> Result<(), StoreError> {
+    let ok = (1..=64).contains(&ns.len())
+        && !ns.starts_with('_')
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Namespace(ns.to_string()))
+    }
+}
+
+/// A short, non-identifying label of a backend key for reports (first bytes of its hash).
+pub(crate) fn label(backend_key: &[u8]) -> String {
+    backend_key.iter().rev().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_round_trips_and_rejects_garbage() {
+        let raw = encode(b"id-1", b"value", 42);
+        let rec = decode("ns", &raw).unwrap();
+        assert_eq!(
+            (rec.id.as_slice(), rec.value.as_slice(), rec.written_at_ms),
+            (&b"id-1"[..], &b"value"[..], 42)
+        );
+        assert!(matches!(decode("ns", &raw[..5]), Err(StoreError::Unreadable { .. })));
+        let mut wrong_len = raw.to_vec();
+        wrong_len[12] = 200;
+        assert!(matches!(decode("ns", &wrong_len), Err(StoreError::Unreadable { .. })));
+    }
+
+    #[test]
+    fn namespaces_are_checked() {
+        assert!(check_namespace("core.flows").is_ok());
+        for bad in ["", "Notes", "a/b", "_keyring", &"x".repeat(65)] {
+            assert!(check_namespace(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_carry_no_identifier_and_group_by_subject() {
+        let index = Key::generate().unwrap();
+        let s = Subject::user(&crate::UserRef::new(crate::Platform::Telegram, "123456789"));
+        let k = backend_key(&index, "notes", Some(&s), b"chat-987654321");
+        assert_eq!(k.len(), 1 + 2 * HASH_LEN);
+        assert!(k.starts_with(&subject_tag(&index, Some(&s))));
+        assert_eq!(subject_of(&k), Some(subject_hash(&index, &s)));
+        assert!(!k.windows(9).any(|w| w == b"123456789"));
+    }
+}

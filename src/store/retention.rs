@@ -1,0 +1,26 @@
+//! Retention: records older than their namespace's time-to-live are deleted, in the background and by
+//! `palisade store sweep`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Store, StoreError};
+use crate::clock::{Clock, millis};
+
+/// Deletes records older than each namespace's TTL; returns how many per namespace.
+pub fn sweep_expired(
+    store: &dyn Store,
+    ttl: &BTreeMap<String, Duration>,
+    clock: &dyn Clock,
+) -> Result<BTreeMap<String, u64>, StoreError> {
+    let now = clock.now_ms();
+    let mut removed = BTreeMap::new();
+    for (namespace, ttl) in ttl {
+        let n = store.sweep_older_than(namespace, now.saturating_sub(millis(*ttl)))?;
+        if n > 0 {
+            tracing::info!(namespace, removed = n, "retention sweep removed expired records");
+        }
+        removed.insert(namespace.clone(), n);
+    }
+    Ok(removed)
+}
