@@ -77,7 +77,7 @@ pub(crate) struct Keyring {
     backend: Arc<dyn Backend>,
     master: Master,
     pub(crate) index: Key,
-    pub(crate) system: Key,
+    pub(crate) system: Arc<Key>,
     subjects: RwLock<HashMap<[u8; HASH_LEN], Arc<Key>>>,
     /// Serialises creation of subject keys so two first writes cannot create two keys for one subject.
     creating: Mutex<()>,
@@ -107,7 +107,7 @@ impl Keyring {
             backend,
             master,
             index,
-            system,
+            system: Arc::new(system),
             subjects: RwLock::default(),
             creating: Mutex::new(()),
         })

@@ -37,11 +37,24 @@ pub(crate) fn subject_of(backend_key: &[u8]) -> Option<[u8; HASH_LEN]> {
     }
 }
 
-/// The full backend key of a record.
-pub(crate) fn backend_key(index: &Key, namespace: &str, subject: Option<&Subject>, id: &[u8]) -> Vec<u8> {
-    let mut k = subject_tag(index, subject);
+/// The full backend key of a record, and its subject's pseudonym (computed once for both uses).
+pub(crate) fn locate(
+    index: &Key,
+    namespace: &str,
+    subject: Option<&Subject>,
+    id: &[u8],
+) -> (Option<[u8; HASH_LEN]>, Vec<u8>) {
+    let hash = subject.map(|s| subject_hash(index, s));
+    let mut k = Vec::with_capacity(1 + 2 * HASH_LEN);
+    match &hash {
+        Some(h) => {
+            k.push(1);
+            k.extend_from_slice(h);
+        }
+        None => k.push(0),
+    }
     k.extend_from_slice(&index.hash(&[namespace.as_bytes(), b"\0", id].concat()));
-    k
+    (hash, k)
 }
 
 /// Associated data binding a sealed value to its place.
@@ -131,7 +144,8 @@ mod tests {
     fn keys_carry_no_identifier_and_group_by_subject() {
         let index = Key::generate().unwrap();
         let s = Subject::user(&crate::UserRef::new(crate::Platform::Telegram, "123456789"));
-        let k = backend_key(&index, "notes", Some(&s), b"chat-987654321");
+        let (hash, k) = locate(&index, "notes", Some(&s), b"chat-987654321");
+        assert_eq!(hash, Some(subject_hash(&index, &s)));
         assert_eq!(k.len(), 1 + 2 * HASH_LEN);
         assert!(k.starts_with(&subject_tag(&index, Some(&s))));
         assert_eq!(subject_of(&k), Some(subject_hash(&index, &s)));

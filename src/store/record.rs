@@ -50,7 +50,7 @@ impl RecordStore {
                 .keys
                 .subject(&hash, false)?
                 .ok_or_else(|| Self::unreadable(namespace, "its data subject was erased (no data key)"))?,
-            None => Arc::new(self.keys.system.clone()),
+            None => self.keys.system.clone(),
         };
         let plain = key
             .open(&layout::aad(namespace, backend_key), sealed)
@@ -58,15 +58,13 @@ impl RecordStore {
         layout::decode(namespace, &plain)
     }
 
-    fn seal_key(&self, subject: Option<&Subject>) -> Result<Arc<Key>, StoreError> {
+    fn seal_key(&self, subject: Option<&[u8; layout::HASH_LEN]>) -> Result<Arc<Key>, StoreError> {
         match subject {
-            Some(s) => {
-                let hash = layout::subject_hash(&self.keys.index, s);
-                self.keys
-                    .subject(&hash, true)?
-                    .ok_or_else(|| Self::unreadable("_keyring", "data key not created"))
-            }
-            None => Ok(Arc::new(self.keys.system.clone())),
+            Some(hash) => self
+                .keys
+                .subject(hash, true)?
+                .ok_or_else(|| Self::unreadable("_keyring", "data key not created")),
+            None => Ok(self.keys.system.clone()),
         }
     }
 
@@ -100,10 +98,10 @@ impl RecordStore {
 impl Store for RecordStore {
     fn put(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<(), StoreError> {
         check_namespace(key.namespace)?;
-        let bk = layout::backend_key(&self.keys.index, key.namespace, key.subject, key.id);
+        let (hash, bk) = layout::locate(&self.keys.index, key.namespace, key.subject, key.id);
         let envelope = layout::encode(key.id, value, self.clock.now_ms());
         let sealed = self
-            .seal_key(key.subject)?
+            .seal_key(hash.as_ref())?
             .seal(&layout::aad(key.namespace, &bk), &envelope)
             .map_err(|e| Self::unreadable(key.namespace, &e.to_string()))?;
         self.backend.insert(key.namespace, &bk, &sealed)?;
@@ -112,7 +110,7 @@ impl Store for RecordStore {
 
     fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError> {
         check_namespace(key.namespace)?;
-        let bk = layout::backend_key(&self.keys.index, key.namespace, key.subject, key.id);
+        let (_, bk) = layout::locate(&self.keys.index, key.namespace, key.subject, key.id);
         let Some(sealed) = self.backend.get(key.namespace, &bk)? else {
             return Ok(None);
         };
@@ -121,7 +119,7 @@ impl Store for RecordStore {
 
     fn delete(&self, key: RecordKey<'_>, durability: Durability) -> Result<bool, StoreError> {
         check_namespace(key.namespace)?;
-        let bk = layout::backend_key(&self.keys.index, key.namespace, key.subject, key.id);
+        let (_, bk) = layout::locate(&self.keys.index, key.namespace, key.subject, key.id);
         let existed = self.backend.remove(key.namespace, &bk)?;
         self.durable(durability)?;
         Ok(existed)

@@ -1,0 +1,83 @@
+//! The encrypted store against plain sled: put and get of 64 B and 1 KiB values about a data subject.
+//!
+//! Run: `cargo bench --bench store`. Figures are recorded in docs/PERFORMANCE.md.
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items.
+
+use std::sync::Arc;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use palisade::clock::TokioClock;
+use palisade::crypto::Key;
+use palisade::store::{Backend, Durability, RecordKey, RecordStore, SledBackend, Store, Subject};
+use palisade::{Platform, UserRef};
+
+const KEYS: u32 = 1_000;
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = SledBackend::open(&dir.path().join("plain")).expect("sled");
+    let sealed_backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir.path().join("sealed")).expect("sled"));
+    let sealed = RecordStore::open(sealed_backend, &Key::generate().expect("key"), TokioClock::shared()).expect("open");
+    let subject = Subject::user(&UserRef::new(Platform::Telegram, "123456789"));
+    let ids: Vec<String> = (0..KEYS).map(|i| format!("record-{i:06}")).collect();
+    for size in [64usize, 1024] {
+        let value = vec![0xA5u8; size];
+        let mut group = c.benchmark_group(format!("store_{size}B"));
+        group.throughput(Throughput::Bytes(size as u64));
+        let mut i = 0usize;
+        group.bench_function(BenchmarkId::new("put", "plain_sled"), |b| {
+            b.iter(|| {
+                i = (i + 1) % ids.len();
+                plain.insert("bench", ids[i].as_bytes(), &value).expect("insert");
+            });
+        });
+        group.bench_function(BenchmarkId::new("put", "encrypted"), |b| {
+            b.iter(|| {
+                i = (i + 1) % ids.len();
+                let key = RecordKey {
+                    namespace: "bench",
+                    subject: Some(&subject),
+                    id: ids[i].as_bytes(),
+                };
+                sealed.put(key, &value, Durability::Batched).expect("put");
+            });
+        });
+        group.bench_function(BenchmarkId::new("get", "plain_sled"), |b| {
+            b.iter(|| {
+                i = (i + 1) % ids.len();
+                plain.get("bench", ids[i].as_bytes()).expect("get").expect("present")
+            });
+        });
+        group.bench_function(BenchmarkId::new("get", "encrypted"), |b| {
+            b.iter(|| {
+                i = (i + 1) % ids.len();
+                let key = RecordKey {
+                    namespace: "bench",
+                    subject: Some(&subject),
+                    id: ids[i].as_bytes(),
+                };
+                sealed.get(key).expect("get").expect("present")
+            });
+        });
+        group.finish();
+    }
+}
+
+/// The primitives each record operation uses, to see where the time goes.
+fn primitives(c: &mut Criterion) {
+    let key = Key::generate().expect("key");
+    let value = vec![0xA5u8; 1024];
+    let sealed = key.seal(b"aad", &value).expect("seal");
+    let mut group = c.benchmark_group("crypto");
+    group.bench_function("keyed_hash_40B", |b| {
+        b.iter(|| key.hash(b"subject\0telegram:123456789:record-000001"))
+    });
+    group.bench_function("seal_1KiB", |b| b.iter(|| key.seal(b"aad", &value).expect("seal")));
+    group.bench_function("open_1KiB", |b| b.iter(|| key.open(b"aad", &sealed).expect("open")));
+    group.bench_function("seal_64B", |b| b.iter(|| key.seal(b"aad", &value[..64]).expect("seal")));
+    group.finish();
+}
+
+criterion_group!(benches, bench, primitives);
+criterion_main!(benches);

@@ -1,0 +1,111 @@
+//! `palisade keygen` and `palisade store …` as an operator runs them.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn palisade(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .env_remove("PALISADE_CONFIG")
+        .env_remove("PALISADE__STORE__MASTER_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn config(dir: &Path, key_file: &str) -> String {
+    let path = dir.join("bot.toml");
+    let body = format!(
+        "[store]\npath = \"{}\"\nmaster_key_file = \"{}\"\n[logging]\nlevel = \"warn\"\n[adapters.console]\n[plugins.notes]\n",
+        dir.join("data").display(),
+        dir.join(key_file).display()
+    );
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn keygen_check_rotate_and_keep_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_key = dir.path().join("old.key");
+    let out = palisade(&["keygen", "--out", old_key.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        palisade(&["keygen", "--out", old_key.to_str().unwrap()], "")
+            .status
+            .code()
+            == Some(1)
+    );
+
+    let cfg = config(dir.path(), "old.key");
+    let chat = palisade(&["chat", "--config", &cfg], "/note keep me\nKept\n");
+    assert!(text(&chat).contains("Saved “Kept”."), "{}", text(&chat));
+
+    let check = palisade(&["store", "check", "--config", &cfg], "");
+    assert!(check.status.success(), "{}", text(&check));
+    assert!(
+        text(&check).contains("notes: 1 record(s) open, 0 unreadable"),
+        "{}",
+        text(&check)
+    );
+    assert!(text(&check).contains("store OK"));
+
+    let new_key = dir.path().join("new.key");
+    palisade(&["keygen", "--out", new_key.to_str().unwrap()], "");
+    let rotate = palisade(
+        &[
+            "store",
+            "rotate-key",
+            "--config",
+            &cfg,
+            "--new-key-file",
+            new_key.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(rotate.status.success(), "{}", text(&rotate));
+    assert!(text(&rotate).contains("re-wrapped"), "{}", text(&rotate));
+
+    let stale = palisade(&["store", "check", "--config", &cfg], "");
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(text(&stale).contains("master key does not match"), "{}", text(&stale));
+
+    let cfg = config(dir.path(), "new.key");
+    let chat = palisade(&["chat", "--config", &cfg], "/notes\n");
+    assert!(text(&chat).contains("1. Kept — keep me"), "{}", text(&chat));
+    let stats = palisade(&["store", "stats", "--config", &cfg], "");
+    assert!(text(&stats).contains("size on disk:"), "{}", text(&stats));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_others_can_read_stops_the_bot_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.key");
+    palisade(&["keygen", "--out", key.to_str().unwrap()], "");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let cfg = config(dir.path(), "k.key");
+    let out = palisade(&["chat", "--config", &cfg], "/help\n");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("chmod 600 {}", key.display())),
+        "{}",
+        text(&out)
+    );
+}
