@@ -53,9 +53,7 @@ fn start(store: SharedStore) -> (EventSink, CancellationToken) {
 /// conversation is ordered, when those are done the whole batch is.
 async fn batch(sink: &EventSink) {
     for i in 0..BATCH - CONVERSATIONS {
-        sink.submit(event(i % CONVERSATIONS, "/echo hello"))
-            .await
-            .expect("accepted");
+        sink.submit(event(i % CONVERSATIONS, "/echo hello")).await.expect("accepted");
     }
     let waits = (0..CONVERSATIONS).map(|c| sink.submit_and_wait(event(c, "/echo last")));
     for result in futures::future::join_all(waits).await {
@@ -64,10 +62,7 @@ async fn batch(sink: &EventSink) {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     let key = Key::generate().expect("key");
     let memory: Arc<dyn Backend> = Arc::new(MemoryBackend::new());

@@ -35,11 +35,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("put", "encrypted"), |b| {
             b.iter(|| {
                 i = (i + 1) % ids.len();
-                let key = RecordKey {
-                    namespace: "bench",
-                    subject: Some(&subject),
-                    id: ids[i].as_bytes(),
-                };
+                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
                 sealed.put(key, &value, Durability::Batched).expect("put");
             });
         });
@@ -52,11 +48,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("get", "encrypted"), |b| {
             b.iter(|| {
                 i = (i + 1) % ids.len();
-                let key = RecordKey {
-                    namespace: "bench",
-                    subject: Some(&subject),
-                    id: ids[i].as_bytes(),
-                };
+                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
                 sealed.get(key).expect("get").expect("present")
             });
         });
@@ -70,9 +62,7 @@ fn primitives(c: &mut Criterion) {
     let value = vec![0xA5u8; 1024];
     let sealed = key.seal(b"aad", &value).expect("seal");
     let mut group = c.benchmark_group("crypto");
-    group.bench_function("keyed_hash_40B", |b| {
-        b.iter(|| key.hash(b"subject\0telegram:123456789:record-000001"))
-    });
+    group.bench_function("keyed_hash_40B", |b| b.iter(|| key.hash(b"subject\0telegram:123456789:record-000001")));
     group.bench_function("seal_1KiB", |b| b.iter(|| key.seal(b"aad", &value).expect("seal")));
     group.bench_function("open_1KiB", |b| b.iter(|| key.open(b"aad", &sealed).expect("open")));
     group.bench_function("seal_64B", |b| b.iter(|| key.seal(b"aad", &value[..64]).expect("seal")));

@@ -26,6 +26,8 @@ pub struct Capabilities {
     pub private_input: bool,
     /// The bot can open a direct conversation with a user who wrote in a group.
     pub direct_messages: bool,
+    /// Images are shown inline (otherwise they are saved and referred to, and QR codes are sent as text).
+    pub images: bool,
 }
 
 impl Capabilities {
@@ -36,6 +38,7 @@ impl Capabilities {
         ephemeral_replies: false,
         private_input: false,
         direct_messages: true,
+        images: false,
     };
 }
 

@@ -49,10 +49,7 @@ impl std::fmt::Debug for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let plugins: Vec<_> = self.plugins.iter().map(|p| p.name()).collect();
         let adapters: Vec<_> = self.adapters.iter().map(|a| a.platform()).collect();
-        f.debug_struct("Plan")
-            .field("plugins", &plugins)
-            .field("adapters", &adapters)
-            .finish()
+        f.debug_struct("Plan").field("plugins", &plugins).field("adapters", &adapters).finish()
     }
 }
 
@@ -75,15 +72,18 @@ impl Plan {
             Vec::new()
         });
         if adapters.is_empty() && problems.is_empty() {
-            problems.push(Problem::at(
-                "adapters",
-                "no adapter is enabled; add `[adapters.console]` or a platform table",
-            ));
+            problems
+                .push(Problem::at("adapters", "no adapter is enabled; add `[adapters.console]` or a platform table"));
         }
         let key_file = settings.store.master_key_file.as_ref();
         let created_on_start = settings.store.create_key_file && key_file.is_some_and(|f| !f.exists());
         if !created_on_start && let Err(e) = crate::store::load_master_key(&settings.store) {
             problems.push(Problem::at("store", e.to_string()));
+        }
+        for p in &plugins {
+            if p.commands().iter().any(|c| c.name == "2fa") {
+                problems.push(Problem::at(format!("plugins.{}", p.name()), "declares /2fa, which is built in"));
+            }
         }
         if let Err(e) = Router::command_table(&plugins) {
             problems.push(Problem::at("plugins", e));
@@ -91,10 +91,7 @@ impl Plan {
         if problems.is_empty() {
             Ok(Self { plugins, adapters })
         } else {
-            Err(ConfigError {
-                file: loaded.file.clone(),
-                problems,
-            })
+            Err(ConfigError { file: loaded.file.clone(), problems })
         }
     }
 }
@@ -140,16 +137,14 @@ impl Retention {
 
 impl std::fmt::Debug for Bot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bot")
-            .field("adapters", &self.adapters.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Bot").field("adapters", &self.adapters.len()).finish_non_exhaustive()
     }
 }
 
 impl Bot {
     /// Builds the bot `loaded` describes, running the adapters `choice` picks.
     pub fn build(loaded: &Loaded, registry: &Registry, choice: AdapterChoice) -> Result<Self, BotError> {
-        let Plan { plugins, adapters } = Plan::new(loaded, registry, choice)?;
+        let Plan { mut plugins, adapters } = Plan::new(loaded, registry, choice)?;
         let settings = &loaded.settings;
         let clock: SharedClock = Arc::new(TokioClock::new());
         let store = crate::store::open(&settings.store, clock.clone())?;
@@ -159,7 +154,10 @@ impl Bot {
             ttl: settings.store.retention(),
             every: settings.store.sweep_interval,
         };
+        let stepup = crate::stepup::StepUp::new(store.clone(), settings.stepup.clone(), clock.clone());
+        plugins.push(Arc::new(crate::stepup::TwoFactor::new(stepup.clone())));
         let mut builder = Dispatcher::builder(plugins, store)
+            .step_up(stepup)
             .clock(clock)
             .dispatch_settings(settings.dispatch.clone())
             .flow_settings(settings.flows.clone())
@@ -168,15 +166,10 @@ impl Bot {
         for a in &adapters {
             builder = builder.outbox(a.platform(), a.outbox(), a.capabilities());
         }
-        let dispatcher = builder.build().map_err(|e| ConfigError {
-            file: loaded.file.clone(),
-            problems: vec![Problem::at("plugins", e)],
-        })?;
-        Ok(Self {
-            dispatcher,
-            adapters,
-            retention,
-        })
+        let dispatcher = builder
+            .build()
+            .map_err(|e| ConfigError { file: loaded.file.clone(), problems: vec![Problem::at("plugins", e)] })?;
+        Ok(Self { dispatcher, adapters, retention })
     }
 
     /// Runs until `shutdown` is cancelled or every adapter has finished (the console at end of input). Then

@@ -92,10 +92,7 @@ pub fn main(registry: Registry) -> ExitCode {
 async fn execute(command: Command, registry: Registry) -> ExitCode {
     match command {
         Command::Keygen { out } => store_cmd::keygen(&out),
-        Command::Store {
-            config: Some(config),
-            action,
-        } => {
+        Command::Store { config: Some(config), action } => {
             let Ok(loaded) = load(&config) else {
                 return ExitCode::from(2);
             };
@@ -105,9 +102,7 @@ async fn execute(command: Command, registry: Registry) -> ExitCode {
             eprintln!("error: `palisade store` needs --config FILE (or PALISADE_CONFIG)");
             ExitCode::from(2)
         }
-        Command::Config {
-            action: ConfigAction::Check { config },
-        } => check(&config, &registry),
+        Command::Config { action: ConfigAction::Check { config } } => check(&config, &registry),
         Command::Run { config } => run(&config, &registry, AdapterChoice::Configured).await,
         Command::Chat { config, user } => run(&config, &registry, AdapterChoice::ConsoleOnly(user)).await,
     }

@@ -31,10 +31,7 @@ impl TokioClock {
 
     /// Starts at `base_ms` (useful to replay a scenario at a fixed date).
     pub fn starting_at(base_ms: u64) -> Self {
-        Self {
-            base_ms,
-            base: tokio::time::Instant::now(),
-        }
+        Self { base_ms, base: tokio::time::Instant::now() }
     }
 
     /// A shared handle to a new clock at the system's current time.
@@ -52,8 +49,7 @@ impl Default for TokioClock {
 impl Clock for TokioClock {
     fn now_ms(&self) -> u64 {
         let elapsed = tokio::time::Instant::now().saturating_duration_since(self.base);
-        self.base_ms
-            .saturating_add(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        self.base_ms.saturating_add(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
     }
 }
 

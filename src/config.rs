@@ -16,5 +16,6 @@ pub use load::{Loaded, Loader};
 pub use secret::Secret;
 pub use section::Section;
 pub use settings::{
-    BotSettings, DispatchSettings, FlowSettings, LogFormat, LogSettings, Settings, StoreBackend, StoreSettings,
+    BotSettings, DispatchSettings, FlowSettings, LogFormat, LogSettings, Settings, StepUpSettings, StoreBackend,
+    StoreSettings, Unenrolled,
 };

@@ -33,10 +33,7 @@ pub struct ConsoleSettings {
 
 impl Default for ConsoleSettings {
     fn default() -> Self {
-        Self {
-            user: "you".into(),
-            image_dir: None,
-        }
+        Self { user: "you".into(), image_dir: None }
     }
 }
 
@@ -59,16 +56,8 @@ impl ConsoleAdapter {
     /// A console on the process's stdin and stdout.
     pub fn stdio(user: impl Into<String>, image_dir: PathBuf) -> Self {
         let prompt = std::io::stdin().is_terminal();
-        let outbox = Arc::new(ConsoleOutbox::new(
-            Arc::new(Mutex::new(Box::new(std::io::stdout()))),
-            image_dir,
-        ));
-        Self {
-            user: user.into(),
-            lines: None,
-            outbox,
-            prompt,
-        }
+        let outbox = Arc::new(ConsoleOutbox::new(Arc::new(Mutex::new(Box::new(std::io::stdout()))), image_dir));
+        Self { user: user.into(), lines: None, outbox, prompt }
     }
 
     /// A console reading lines from `lines` and writing to `out` (for tests and embedding).
@@ -80,12 +69,7 @@ impl ConsoleAdapter {
         prompt: bool,
     ) -> Self {
         let outbox = Arc::new(ConsoleOutbox::new(Arc::new(Mutex::new(out)), image_dir));
-        Self {
-            user: user.into(),
-            lines: Some(lines),
-            outbox,
-            prompt,
-        }
+        Self { user: user.into(), lines: Some(lines), outbox, prompt }
     }
 
     fn event(&self, line: &str, seq: u64) -> Event {
@@ -168,10 +152,7 @@ pub fn from_section(
     let s: ConsoleSettings = section.parse()?;
     let user = user.unwrap_or(s.user);
     if user.is_empty() || user.chars().any(char::is_whitespace) {
-        return Err(vec![Problem::at(
-            format!("{}.user", section.path()),
-            "must be a name without spaces",
-        )]);
+        return Err(vec![Problem::at(format!("{}.user", section.path()), "must be a name without spaces")]);
     }
     let dir = s.image_dir.unwrap_or_else(|| settings.store.path.join("console"));
     Ok(ConsoleAdapter::stdio(user, dir))

@@ -54,9 +54,7 @@ impl Key {
 
     /// A key from exactly 32 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; KEY_LEN] = bytes
-            .try_into()
-            .map_err(|_| CryptoError::InvalidKey("a key must be 32 bytes"))?;
+        let arr: [u8; KEY_LEN] = bytes.try_into().map_err(|_| CryptoError::InvalidKey("a key must be 32 bytes"))?;
         Ok(Self(Zeroizing::new(arr)))
     }
 
@@ -137,6 +135,22 @@ impl Key {
     }
 }
 
+/// `n` bytes from the OS CSPRNG (TOTP secrets, recovery codes), wiped on drop.
+pub fn random_bytes(n: usize) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let mut out = Zeroizing::new(vec![0u8; n]);
+    orion::util::secure_rand_bytes(&mut out).map_err(|_| CryptoError::Random)?;
+    Ok(out)
+}
+
+/// Unkeyed BLAKE2b-256, for storing high-entropy one-time secrets (recovery codes) only as hashes.
+pub fn digest(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if let Ok(d) = orion::hash::digest(data) {
+        out.copy_from_slice(d.as_ref());
+    }
+    out
+}
+
 /// Compares two secrets (codes, tokens, MACs) in constant time.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     orion::util::secure_cmp(a, b).is_ok()
@@ -159,11 +173,7 @@ mod tests {
         flipped[last] ^= 1;
         assert_eq!(k.open(b"ns/key-1", &flipped), Err(CryptoError::Authentication));
         assert_eq!(k.open(b"ns/key-1", &sealed[..10]), Err(CryptoError::Format));
-        assert_ne!(
-            k.seal(b"a", b"same").unwrap(),
-            k.seal(b"a", b"same").unwrap(),
-            "fresh nonce each time"
-        );
+        assert_ne!(k.seal(b"a", b"same").unwrap(), k.seal(b"a", b"same").unwrap(), "fresh nonce each time");
     }
 
     fn hex(bytes: &[u8]) -> String {
@@ -171,19 +181,13 @@ mod tests {
     }
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
     #[test]
     fn xchacha20poly1305_matches_the_draft_rfc_vector() {
         // draft-irtf-cfrg-xchacha-03, appendix A.3.1 (also reproduced with libsodium through PyNaCl).
-        let key = Key::from_bytes(&unhex(
-            "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f",
-        ))
-        .unwrap();
+        let key = Key::from_bytes(&unhex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")).unwrap();
         let nonce = Nonce::try_from(&unhex("404142434445464748494a4b4c4d4e4f5051525354555657")).unwrap();
         let aad = unhex("50515253c0c1c2c3c4c5c6c7");
         let pt = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";

@@ -2,8 +2,8 @@
 //! the layer stack with bounded concurrency across conversations, and delivers the replies.
 //!
 //! Layers, outermost first: [`TraceLayer`] → [`RecoverLayer`] → [`TimeoutLayer`] → [`CatchPanicLayer`] →
-//! [`IdentityLayer`] → the extra layers given to [`DispatcherBuilder::layer`] (rate limit, audit, step-up) →
-//! [`Router`].
+//! [`IdentityLayer`] → the extra layers given to [`DispatcherBuilder::layer`] (rate limit, audit) → the
+//! step-up [`crate::stepup::Gate`] → [`Router`].
 
 mod catch_panic;
 mod error;
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
-use tower::util::BoxCloneService;
+use tower::util::BoxCloneSyncService;
 
 pub use catch_panic::{CatchPanic, CatchPanicLayer};
 pub use error::DispatchError;
@@ -42,7 +42,7 @@ use crate::plugin::Plugin;
 use crate::store::SharedStore;
 
 /// The type-erased service the dispatcher calls for each event.
-pub type EventService = BoxCloneService<Request, Response, DispatchError>;
+pub type EventService = BoxCloneSyncService<Request, Response, DispatchError>;
 
 type LayerFn = Box<dyn FnOnce(EventService) -> EventService + Send>;
 
@@ -57,13 +57,13 @@ pub struct DispatcherBuilder {
     bot_name: String,
     outboxes: Outboxes,
     layers: Vec<LayerFn>,
+    require_for: std::collections::BTreeSet<String>,
+    stepup: Option<Arc<crate::stepup::StepUp>>,
 }
 
 impl std::fmt::Debug for DispatcherBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DispatcherBuilder")
-            .field("plugins", &self.plugins.len())
-            .finish_non_exhaustive()
+        f.debug_struct("DispatcherBuilder").field("plugins", &self.plugins.len()).finish_non_exhaustive()
     }
 }
 
@@ -110,16 +110,24 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Adds a layer just outside the router; layers added later wrap those added earlier.
+    /// Installs step-up verification: the gate goes just outside the router, and `[stepup] require_for`
+    /// makes more actions sensitive. Without it, sensitive actions are refused (fail closed).
+    #[must_use]
+    pub fn step_up(mut self, stepup: Arc<crate::stepup::StepUp>) -> Self {
+        self.require_for = stepup.settings().require_for.iter().cloned().collect();
+        self.stepup = Some(stepup);
+        self
+    }
+
+    /// Adds a layer just outside the router (and the step-up gate); layers added later wrap those added earlier.
     #[must_use]
     pub fn layer<L>(mut self, layer: L) -> Self
     where
         L: tower::Layer<EventService> + Send + 'static,
-        L::Service: tower::Service<Request, Response = Response, Error = DispatchError> + Clone + Send + 'static,
+        L::Service: tower::Service<Request, Response = Response, Error = DispatchError> + Clone + Send + Sync + 'static,
         <L::Service as tower::Service<Request>>::Future: Send + 'static,
     {
-        self.layers
-            .push(Box::new(move |svc| BoxCloneService::new(layer.layer(svc))));
+        self.layers.push(Box::new(move |svc| BoxCloneSyncService::new(layer.layer(svc))));
         self
     }
 
@@ -132,8 +140,12 @@ impl DispatcherBuilder {
             self.clock.clone(),
             idle_ms,
             self.bot_name,
+            self.require_for,
         )?;
-        let mut svc: EventService = BoxCloneService::new(router.clone());
+        let mut svc: EventService = BoxCloneSyncService::new(router.clone());
+        if let Some(stepup) = self.stepup {
+            svc = BoxCloneSyncService::new(tower::Layer::layer(&crate::stepup::GateLayer::new(stepup), svc));
+        }
         for layer in self.layers {
             svc = layer(svc);
         }
@@ -146,7 +158,7 @@ impl DispatcherBuilder {
             .service(svc);
         let (tx, rx) = mpsc::channel(self.dispatch.queue_capacity);
         Ok(Dispatcher {
-            service: BoxCloneService::new(svc),
+            service: BoxCloneSyncService::new(svc),
             router,
             store: self.store,
             clock: self.clock,
@@ -175,9 +187,7 @@ pub struct Dispatcher {
 
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher")
-            .field("router", &self.router)
-            .finish_non_exhaustive()
+        f.debug_struct("Dispatcher").field("router", &self.router).finish_non_exhaustive()
     }
 }
 
@@ -194,6 +204,8 @@ impl Dispatcher {
             bot_name: "Palisade".into(),
             outboxes: Outboxes::default(),
             layers: Vec::new(),
+            require_for: Default::default(),
+            stepup: None,
         }
     }
 
@@ -210,17 +222,7 @@ impl Dispatcher {
     /// Handles events until `shutdown` is cancelled and every accepted event is done, then flushes the
     /// store. After cancellation, submissions fail with [`crate::SinkError::Closed`].
     pub async fn run(self, shutdown: CancellationToken) {
-        let Self {
-            service,
-            router,
-            store,
-            clock,
-            settings,
-            flow_settings,
-            outboxes,
-            tx,
-            rx,
-        } = self;
+        let Self { service, router, store, clock, settings, flow_settings, outboxes, tx, rx } = self;
         drop(tx);
         let sweeper_stop = CancellationToken::new();
         let sweeper = tokio::spawn(sweeper::sweep_flows(
@@ -231,9 +233,7 @@ impl Dispatcher {
             flow_settings.sweep_interval,
             sweeper_stop.clone(),
         ));
-        scheduler::Scheduler::new(service, outboxes, &settings)
-            .run(rx, shutdown)
-            .await;
+        scheduler::Scheduler::new(service, outboxes, &settings).run(rx, shutdown).await;
         sweeper_stop.cancel();
         let _ = sweeper.await;
         match store.flush() {

@@ -65,10 +65,7 @@ pub struct UserRef {
 impl UserRef {
     /// A user on `platform` with immutable id `id`.
     pub fn new(platform: Platform, id: impl Into<String>) -> Self {
-        Self {
-            platform,
-            id: id.into(),
-        }
+        Self { platform, id: id.into() }
     }
 }
 
@@ -120,11 +117,7 @@ pub struct ChatRef {
 impl ChatRef {
     /// A chat on `platform`.
     pub fn new(platform: Platform, id: impl Into<String>, kind: ChatKind) -> Self {
-        Self {
-            platform,
-            id: id.into(),
-            kind,
-        }
+        Self { platform, id: id.into(), kind }
     }
 
     /// True when only the user and the bot can read it.
@@ -147,7 +140,7 @@ pub struct ConversationKey {
 pub struct MessageId(pub String);
 
 /// A command as the user typed it: `/name arg1 arg2 …`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandCall {
     /// Lowercased name without the slash or `@botname` suffix.
     pub name: String,
@@ -173,10 +166,7 @@ impl CommandCall {
         {
             return None;
         }
-        Some(Self {
-            name: name.to_ascii_lowercase(),
-            raw_args: raw_args.trim().to_string(),
-        })
+        Some(Self { name: name.to_ascii_lowercase(), raw_args: raw_args.trim().to_string() })
     }
 
     /// The arguments split on whitespace.
@@ -186,7 +176,7 @@ impl CommandCall {
 }
 
 /// What happened.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
     /// Plain text (also the answer to a flow's question).
     Text(String),
@@ -207,7 +197,7 @@ impl EventKind {
 }
 
 /// One inbound event, already authenticated and deduplicated by its adapter.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Event {
     /// Who acted (immutable id).
     pub user: UserRef,
@@ -238,10 +228,7 @@ impl Event {
 
     /// The conversation (user in chat) this event belongs to.
     pub fn conversation(&self) -> ConversationKey {
-        ConversationKey {
-            user: self.user.clone(),
-            chat_id: self.chat.id.clone(),
-        }
+        ConversationKey { user: self.user.clone(), chat_id: self.chat.id.clone() }
     }
 
     /// A short label of the event's kind for logs; never includes content.

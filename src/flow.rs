@@ -26,11 +26,7 @@ pub struct Flow {
 impl Flow {
     /// A flow called `name` (shown to the user, e.g. "new note") waiting for the answer to `first_step`.
     pub fn new(name: impl Into<String>, first_step: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            step: first_step.into(),
-            data: Map::new(),
-        }
+        Self { name: name.into(), step: first_step.into(), data: Map::new() }
     }
 
     /// Stores `value` under `key`, builder style.
@@ -56,8 +52,7 @@ impl Flow {
 
     /// Stores `value` under `key`. Values that cannot be represented as JSON are stored as null.
     pub fn set(&mut self, key: &str, value: impl Serialize) {
-        self.data
-            .insert(key.to_string(), serde_json::to_value(value).unwrap_or(Value::Null));
+        self.data.insert(key.to_string(), serde_json::to_value(value).unwrap_or(Value::Null));
     }
 
     /// Reads `key` as `T`, if present and of that type.
@@ -67,8 +62,7 @@ impl Flow {
 
     /// Reads `key` as `T`, or fails with an internal error naming the flow and key.
     pub fn require<T: DeserializeOwned>(&self, key: &str) -> Result<T, PluginError> {
-        self.get(key)
-            .ok_or_else(|| PluginError::internal(format!("flow `{}` lost its `{key}` value", self.name)))
+        self.get(key).ok_or_else(|| PluginError::internal(format!("flow `{}` lost its `{key}` value", self.name)))
     }
 }
 

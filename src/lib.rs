@@ -15,6 +15,7 @@
 //! | [`plugin`] | the [`Plugin`] trait, [`Command`] metadata, the handler context [`Ctx`], the [`Registry`] |
 //! | [`flow`] | conversation flows: [`Flow`], [`Step`], and their persistence per (user, chat) |
 //! | [`dispatch`] | the [`Dispatcher`]: per-conversation ordering, bounded concurrency, the tower layers, the router |
+//! | [`stepup`] | step-up TOTP verification: enrolment (`/2fa`), the gate that suspends and resumes sensitive actions, grants, lockout, recovery codes |
 //! | [`store`] | the [`Store`] trait, the record layout, the sled and memory backends, plugin-scoped views |
 //! | [`config`] | TOML + environment configuration, strict checking, [`Secret`]s |
 //! | [`crypto`] | the one place that seals, opens, derives, hashes and compares (orion) |
@@ -39,6 +40,7 @@ pub mod flow;
 pub mod logging;
 pub mod plugin;
 pub mod reply;
+pub mod stepup;
 pub mod store;
 
 pub use adapter::{Adapter, AdapterError, Capabilities, EventSink, Outbox, SendError, SinkError};

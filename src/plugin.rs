@@ -37,10 +37,7 @@ pub trait Plugin: Send + Sync + 'static {
     /// Handles the user's answer to the current step of one of this plugin's flows.
     async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
         let _ = (flow, ctx);
-        Err(PluginError::internal(format!(
-            "plugin `{}` started a flow but has no flow_step",
-            self.name()
-        )))
+        Err(PluginError::internal(format!("plugin `{}` started a flow but has no flow_step", self.name())))
     }
 
     /// Handles a press on one of this plugin's buttons outside a flow; `value` is what the plugin attached.

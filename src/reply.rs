@@ -14,10 +14,7 @@ pub struct Button {
 impl Button {
     /// A button labelled `label` that answers with `data`.
     pub fn new(label: impl Into<String>, data: impl Into<String>) -> Self {
-        Self {
-            label: label.into(),
-            data: data.into(),
-        }
+        Self { label: label.into(), data: data.into() }
     }
 }
 
@@ -40,6 +37,12 @@ pub enum ReplyBody {
     },
     /// Delete a message (for instance the one in which the user typed a code).
     Delete(MessageId),
+    /// Ask the user for a verification code. Adapters with private input (modals) show a form; others send
+    /// the text privately and take the next message as the answer.
+    CodePrompt {
+        /// What is being confirmed and how to answer.
+        text: String,
+    },
 }
 
 /// One outbound action for one adapter.
@@ -62,6 +65,7 @@ impl Reply {
             ReplyBody::Text { .. } => "text",
             ReplyBody::Image { .. } => "image",
             ReplyBody::Delete(_) => "delete",
+            ReplyBody::CodePrompt { .. } => "code prompt",
         }
     }
 
@@ -80,10 +84,7 @@ impl Reply {
             .into_iter()
             .enumerate()
             .map(|(i, part)| Reply {
-                body: ReplyBody::Text {
-                    text: part,
-                    buttons: if i == last { buttons.clone() } else { vec![] },
-                },
+                body: ReplyBody::Text { text: part, buttons: if i == last { buttons.clone() } else { vec![] } },
                 ..self.clone()
             })
             .collect()

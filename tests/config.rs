@@ -40,10 +40,7 @@ fn every_unknown_key_is_reported_with_its_path() {
     let (e, _) = load_err("[dispatch]\nmax_concurency = 4\n[telegarm]\ntoken = 1\n[flows]\nidle = \"1m\"\n");
     let mut k = keys(&e);
     k.sort();
-    assert_eq!(
-        k,
-        [Some("dispatch.max_concurency"), Some("flows.idle"), Some("telegarm")]
-    );
+    assert_eq!(k, [Some("dispatch.max_concurency"), Some("flows.idle"), Some("telegarm")]);
     assert!(e.problems.iter().all(|p| p.message.contains("unknown key")));
 }
 
@@ -64,12 +61,7 @@ fn semantic_problems_are_all_reported_together() {
     );
     assert_eq!(
         keys(&e),
-        [
-            Some("dispatch.max_concurrency"),
-            Some("logging.level"),
-            Some("roles.admin[1]"),
-            Some("roles.admin[2]")
-        ]
+        [Some("dispatch.max_concurrency"), Some("logging.level"), Some("roles.admin[1]"), Some("roles.admin[2]")]
     );
     assert!(e.problems[2].message.contains("platform:id"), "{:?}", e.problems[2]);
 }
@@ -83,10 +75,7 @@ fn a_missing_file_says_how_to_point_at_one() {
 #[test]
 fn environment_overrides_use_the_documented_names() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        &dir,
-        "[dispatch]\nmax_concurrency = 4\n[plugins.notes]\nmax_notes = 5\n",
-    );
+    let path = write(&dir, "[dispatch]\nmax_concurrency = 4\n[plugins.notes]\nmax_notes = 5\n");
     let env = HashMap::from([
         ("PALISADE__DISPATCH__MAX_CONCURRENCY".to_string(), "7".to_string()),
         ("PALISADE__FLOWS__IDLE_TIMEOUT".to_string(), "90s".to_string()),
@@ -144,11 +133,7 @@ fn a_missing_secret_names_the_key_and_the_variable() {
     let problems = plugin_problems("[plugins.vault]\napi_key = { env = \"PALISADE_TEST_SURELY_UNSET_VAR\" }\n");
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].key.as_deref(), Some("plugins.vault.api_key"));
-    assert!(
-        problems[0].message.contains("PALISADE_TEST_SURELY_UNSET_VAR"),
-        "{:?}",
-        problems[0]
-    );
+    assert!(problems[0].message.contains("PALISADE_TEST_SURELY_UNSET_VAR"), "{:?}", problems[0]);
     let problems = plugin_problems("[plugins.vault]\n");
     assert_eq!(problems[0].key.as_deref(), Some("plugins.vault"));
     assert!(problems[0].message.contains("api_key"), "{:?}", problems[0]);
@@ -159,10 +144,7 @@ fn secrets_load_from_files_and_never_print() {
     let dir = tempfile::tempdir().unwrap();
     let secret_file = dir.path().join("key");
     std::fs::write(&secret_file, "s3cr3t-value\n").unwrap();
-    let text = format!(
-        "[plugins.vault]\napi_key = {{ file = \"{}\" }}\n",
-        secret_file.display()
-    );
+    let text = format!("[plugins.vault]\napi_key = {{ file = \"{}\" }}\n", secret_file.display());
     let path = write(&dir, &text);
     let loaded = Loader::new(&path).with_env(HashMap::new()).load().unwrap();
     assert!(loaded.warnings.is_empty());
@@ -178,11 +160,7 @@ fn an_inline_secret_works_but_warns_with_the_env_name() {
     let path = write(&dir, "[plugins.vault]\napi_key = \"inline-secret\"\n");
     let loaded = Loader::new(&path).with_env(HashMap::new()).load().unwrap();
     assert_eq!(loaded.warnings.len(), 1);
-    assert!(
-        loaded.warnings[0].contains("PALISADE__PLUGINS__VAULT__API_KEY"),
-        "{:?}",
-        loaded.warnings
-    );
+    assert!(loaded.warnings[0].contains("PALISADE__PLUGINS__VAULT__API_KEY"), "{:?}", loaded.warnings);
     assert!(!loaded.warnings[0].contains("inline-secret"));
 }
 
@@ -200,20 +178,14 @@ fn plugin_tables_check_their_keys_and_enabled_flag() {
     assert_eq!(problems[0].key.as_deref(), Some("plugins.vault.api_kye"));
     let problems = plugin_problems("[plugins.vault]\nenabled = \"yes\"\n");
     assert_eq!(problems[0].key.as_deref(), Some("plugins.vault.enabled"));
-    assert!(
-        plugin_problems("[plugins.vault]\nenabled = false\n").is_empty(),
-        "a disabled plugin is not built"
-    );
+    assert!(plugin_problems("[plugins.vault]\nenabled = false\n").is_empty(), "a disabled plugin is not built");
 }
 
 #[test]
 fn the_shipped_configs_are_valid() {
     for file in ["config/demo.toml", "config/palisade.example.toml"] {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(file);
-        let loaded = Loader::new(&path)
-            .with_env(HashMap::new())
-            .load()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let loaded = Loader::new(&path).with_env(HashMap::new()).load().unwrap_or_else(|e| panic!("{e}"));
         assert!(loaded.warnings.is_empty(), "{file}: {:?}", loaded.warnings);
     }
 }
@@ -225,12 +197,7 @@ fn a_bad_value_from_the_environment_names_the_variable() {
     let env = HashMap::from([("PALISADE__DISPATCH__MAX_CONCURRENCY".to_string(), "lots".to_string())]);
     let e = Loader::new(&path).with_env(env).load().unwrap_err();
     assert_eq!(keys(&e), [Some("dispatch.max_concurrency")]);
-    assert!(
-        e.problems[0]
-            .message
-            .contains("environment variable PALISADE__DISPATCH__MAX_CONCURRENCY"),
-        "{e}"
-    );
+    assert!(e.problems[0].message.contains("environment variable PALISADE__DISPATCH__MAX_CONCURRENCY"), "{e}");
 }
 
 #[test]
@@ -249,17 +216,9 @@ fn a_plugin_registered_under_another_name_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(&dir, "[plugins.vlt]\n");
     let loaded = Loader::new(&path).with_env(HashMap::new()).load().unwrap();
-    let problems = Registry::new()
-        .plugin("vlt", |_| Ok(Vault))
-        .build_plugins(&loaded.settings)
-        .err()
-        .unwrap();
+    let problems = Registry::new().plugin("vlt", |_| Ok(Vault)).build_plugins(&loaded.settings).err().unwrap();
     assert_eq!(problems[0].key.as_deref(), Some("plugins.vlt"));
-    assert!(
-        problems[0].message.contains("calls itself `vault`"),
-        "{:?}",
-        problems[0]
-    );
+    assert!(problems[0].message.contains("calls itself `vault`"), "{:?}", problems[0]);
 }
 
 #[test]

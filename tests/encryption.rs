@@ -23,11 +23,7 @@ fn subject(id: &str) -> Subject {
 }
 
 fn key<'a>(ns: &'a str, s: Option<&'a Subject>, id: &'a str) -> RecordKey<'a> {
-    RecordKey {
-        namespace: ns,
-        subject: s,
-        id: id.as_bytes(),
-    }
+    RecordKey { namespace: ns, subject: s, id: id.as_bytes() }
 }
 
 fn sled(dir: &Path) -> Arc<dyn Backend> {
@@ -71,33 +67,14 @@ fn encodings(marker: &str) -> Vec<Vec<u8>> {
 async fn nothing_personal_is_readable_in_the_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let markers = [
-        "90817263544",
-        "username-zq7hX3Lp",
-        "note-text-Kv83LmQwe",
-        "JBSWY3DPEHPK3PXPQ7ZT",
-        "chat-55512349876",
-    ];
+    let markers =
+        ["90817263544", "username-zq7hX3Lp", "note-text-Kv83LmQwe", "JBSWY3DPEHPK3PXPQ7ZT", "chat-55512349876"];
     {
         let store: palisade::store::SharedStore = Arc::new(open(&sled(&data), &support::test_key()).unwrap());
         let user = subject(markers[0]);
-        store
-            .put(
-                key("profile", Some(&user), "username"),
-                markers[1].as_bytes(),
-                Durability::Flushed,
-            )
-            .unwrap();
-        store
-            .put(
-                key("twofactor", Some(&user), "secret"),
-                markers[3].as_bytes(),
-                Durability::Flushed,
-            )
-            .unwrap();
-        store
-            .put(key("sessions", Some(&user), markers[4]), b"x", Durability::Flushed)
-            .unwrap();
+        store.put(key("profile", Some(&user), "username"), markers[1].as_bytes(), Durability::Flushed).unwrap();
+        store.put(key("twofactor", Some(&user), "secret"), markers[3].as_bytes(), Durability::Flushed).unwrap();
+        store.put(key("sessions", Some(&user), markers[4]), b"x", Durability::Flushed).unwrap();
         // And through the whole framework: a note saved by the notes plugin in a flow.
         let notes: Vec<Arc<dyn palisade::Plugin>> = vec![Arc::new(palisade_notes::Notes::default())];
         let h = support::Harness::start(notes, store);
@@ -111,19 +88,11 @@ async fn nothing_personal_is_readable_in_the_data_directory() {
     let files = all_bytes(&data);
     // Positive control: the scan does find plaintext that is there (namespace names are not personal).
     let control = encodings("twofactor").remove(0);
-    assert!(
-        files
-            .iter()
-            .any(|(_, b)| b.windows(control.len()).any(|w| w == control)),
-        "the scan sees sled's files"
-    );
+    assert!(files.iter().any(|(_, b)| b.windows(control.len()).any(|w| w == control)), "the scan sees sled's files");
     for marker in markers {
         for form in encodings(marker) {
             for (name, bytes) in &files {
-                assert!(
-                    !bytes.windows(form.len()).any(|w| w == form),
-                    "{marker} found in {name}"
-                );
+                assert!(!bytes.windows(form.len()).any(|w| w == form), "{marker} found in {name}");
             }
         }
     }
@@ -135,12 +104,8 @@ fn a_ciphertext_moved_to_another_key_does_not_open() {
     let backend = sled(dir.path());
     let store = open(&backend, &support::test_key()).unwrap();
     let ann = subject("1");
-    store
-        .put(key("notes", Some(&ann), "a"), b"first", Durability::Batched)
-        .unwrap();
-    store
-        .put(key("notes", Some(&ann), "b"), b"second", Durability::Batched)
-        .unwrap();
+    store.put(key("notes", Some(&ann), "a"), b"first", Durability::Batched).unwrap();
+    store.put(key("notes", Some(&ann), "b"), b"second", Durability::Batched).unwrap();
     let raw = backend.scan_prefix("notes", &[]).unwrap();
     assert_eq!(raw.len(), 2);
     backend.insert("notes", &raw[0].0, &raw[1].1).unwrap();
@@ -170,32 +135,18 @@ fn a_flipped_byte_spoils_one_record_and_nothing_else() {
     let store = open(&backend, &support::test_key()).unwrap();
     let ann = subject("1");
     for id in ["a", "b", "c"] {
-        store
-            .put(key("notes", Some(&ann), id), id.as_bytes(), Durability::Batched)
-            .unwrap();
+        store.put(key("notes", Some(&ann), id), id.as_bytes(), Durability::Batched).unwrap();
     }
     let (victim, mut bytes) = backend.scan_prefix("notes", &[]).unwrap().remove(1);
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
     backend.insert("notes", &victim, &bytes).unwrap();
-    let readable: Vec<_> = store
-        .list("notes", Some(&ann))
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    let readable: Vec<_> = store.list("notes", Some(&ann)).unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(readable.len(), 2);
     let stats = store.stats().unwrap();
     assert_eq!((stats[0].records, stats[0].unreadable), (2, 1));
-    assert!(
-        stats[0].failures[0].contains("authentication failed"),
-        "{:?}",
-        stats[0].failures
-    );
-    let broken = ["a", "b", "c"]
-        .into_iter()
-        .filter(|id| store.get(key("notes", Some(&ann), id)).is_err())
-        .count();
+    assert!(stats[0].failures[0].contains("authentication failed"), "{:?}", stats[0].failures);
+    let broken = ["a", "b", "c"].into_iter().filter(|id| store.get(key("notes", Some(&ann), id)).is_err()).count();
     assert_eq!(broken, 1);
 }
 
@@ -205,9 +156,7 @@ fn fill(store: &RecordStore) -> Vec<(Option<Subject>, String, Vec<u8>)> {
         for i in 0..4 {
             let id = format!("rec-{i}");
             let value = format!("{s:?}/{i}").into_bytes();
-            store
-                .put(key("data", s.as_ref(), &id), &value, Durability::Batched)
-                .unwrap();
+            store.put(key("data", s.as_ref(), &id), &value, Durability::Batched).unwrap();
             written.push((s.clone(), id, value));
         }
     }
@@ -216,10 +165,7 @@ fn fill(store: &RecordStore) -> Vec<(Option<Subject>, String, Vec<u8>)> {
 
 fn assert_all_readable(store: &RecordStore, written: &[(Option<Subject>, String, Vec<u8>)]) {
     for (s, id, value) in written {
-        assert_eq!(
-            &store.get(key("data", s.as_ref(), id)).unwrap().unwrap().value[..],
-            &value[..]
-        );
+        assert_eq!(&store.get(key("data", s.as_ref(), id)).unwrap().unwrap().value[..], &value[..]);
     }
 }
 
@@ -231,16 +177,8 @@ fn rotation_rewraps_keys_and_every_record_stays_readable() {
     let written = fill(&open(&backend, &old).unwrap());
     let records_before = backend.scan_prefix("data", &[]).unwrap();
     let progress = palisade::store::rotate(&*backend, &old, &new, None).unwrap();
-    assert_eq!(
-        (progress.rewrapped, progress.remaining),
-        (5, 0),
-        "index, system and three subjects"
-    );
-    assert_eq!(
-        backend.scan_prefix("data", &[]).unwrap(),
-        records_before,
-        "records are not rewritten"
-    );
+    assert_eq!((progress.rewrapped, progress.remaining), (5, 0), "index, system and three subjects");
+    assert_eq!(backend.scan_prefix("data", &[]).unwrap(), records_before, "records are not rewritten");
     assert_all_readable(&open(&backend, &new).unwrap(), &written);
     assert!(matches!(open(&backend, &old), Err(StoreError::WrongKey)));
     let again = palisade::store::rotate(&*backend, &old, &new, None).unwrap();
@@ -258,10 +196,7 @@ fn an_interrupted_rotation_blocks_opening_and_resumes() {
     assert!(matches!(open(&backend, &old), Err(StoreError::RotationInterrupted)));
     assert!(matches!(open(&backend, &new), Err(StoreError::RotationInterrupted)));
     let other = Key::generate().unwrap();
-    assert!(
-        palisade::store::rotate(&*backend, &old, &other, None).is_err(),
-        "a different new key is refused"
-    );
+    assert!(palisade::store::rotate(&*backend, &old, &other, None).is_err(), "a different new key is refused");
     let rest = palisade::store::rotate(&*backend, &old, &new, None).unwrap();
     assert_eq!((rest.rewrapped, rest.already_done, rest.remaining), (3, 2, 0));
     assert_all_readable(&open(&backend, &new).unwrap(), &written);
@@ -273,12 +208,8 @@ fn erased_subjects_records_cannot_be_opened_even_from_a_copy() {
     let backend = sled(dir.path());
     let store = open(&backend, &support::test_key()).unwrap();
     let (ann, bob) = (subject("1"), subject("2"));
-    store
-        .put(key("notes", Some(&ann), "diary"), b"ann's secret", Durability::Flushed)
-        .unwrap();
-    store
-        .put(key("notes", Some(&bob), "diary"), b"bob's", Durability::Flushed)
-        .unwrap();
+    store.put(key("notes", Some(&ann), "diary"), b"ann's secret", Durability::Flushed).unwrap();
+    store.put(key("notes", Some(&bob), "diary"), b"bob's", Durability::Flushed).unwrap();
     let copy = backend.scan_prefix("notes", &[]).unwrap();
     assert_eq!(store.erase_subject(&ann).unwrap(), 1);
     for (k, v) in &copy {
@@ -287,14 +218,9 @@ fn erased_subjects_records_cannot_be_opened_even_from_a_copy() {
     let err = store.get(key("notes", Some(&ann), "diary")).unwrap_err();
     assert!(err.to_string().contains("erased"), "{err}");
     // A new data key for the same person does not open the old bytes either.
-    store
-        .put(key("notes", Some(&ann), "new"), b"fresh", Durability::Flushed)
-        .unwrap();
+    store.put(key("notes", Some(&ann), "new"), b"fresh", Durability::Flushed).unwrap();
     assert!(store.get(key("notes", Some(&ann), "diary")).is_err());
-    assert_eq!(
-        &store.get(key("notes", Some(&bob), "diary")).unwrap().unwrap().value[..],
-        b"bob's"
-    );
+    assert_eq!(&store.get(key("notes", Some(&bob), "diary")).unwrap().unwrap().value[..], b"bob's");
     // Reopening (no cache) gives the same answer.
     drop(store);
     let store = open(&backend, &support::test_key()).unwrap();
@@ -312,9 +238,7 @@ fn crash_child() {
     let user = subject("42");
     for i in 0u32.. {
         let id = format!("{i:08}");
-        store
-            .put(key("audit", Some(&user), &id), id.as_bytes(), Durability::Flushed)
-            .unwrap();
+        store.put(key("audit", Some(&user), &id), id.as_bytes(), Durability::Flushed).unwrap();
         println!("ack {i}");
     }
 }
@@ -344,10 +268,7 @@ fn acknowledged_writes_survive_sigkill() {
     let user = subject("42");
     for i in 0..=acked {
         let id = format!("{i:08}");
-        assert!(
-            store.get(key("audit", Some(&user), &id)).unwrap().is_some(),
-            "acknowledged write {i} lost"
-        );
+        assert!(store.get(key("audit", Some(&user), &id)).unwrap().is_some(), "acknowledged write {i} lost");
     }
 }
 
@@ -365,23 +286,14 @@ fn retention_removes_only_what_outlived_its_namespace_ttl() {
     let backend: Arc<dyn Backend> = Arc::new(palisade::store::MemoryBackend::new());
     let store = RecordStore::open(backend, &support::test_key(), clock.clone()).unwrap();
     let ann = subject("1");
-    store
-        .put(key("notes", Some(&ann), "old"), b"o", Durability::Batched)
-        .unwrap();
+    store.put(key("notes", Some(&ann), "old"), b"o", Durability::Batched).unwrap();
     store.put(key("logs", None, "old"), b"o", Durability::Batched).unwrap();
     clock.0.fetch_add(8 * 86_400_000, Ordering::SeqCst);
-    store
-        .put(key("notes", Some(&ann), "new"), b"n", Durability::Batched)
-        .unwrap();
+    store.put(key("notes", Some(&ann), "new"), b"n", Durability::Batched).unwrap();
     let ttl = BTreeMap::from([("notes".to_string(), Duration::from_secs(7 * 86_400))]);
     let removed = palisade::store::sweep_expired(&store, &ttl, &*clock).unwrap();
     assert_eq!(removed["notes"], 1);
-    let left: Vec<_> = store
-        .list("notes", Some(&ann))
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    let left: Vec<_> = store.list("notes", Some(&ann)).unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(left, [b"new".to_vec()]);
     assert_eq!(store.list("logs", None).unwrap().len(), 1, "no rule, no sweep");
 }
@@ -396,44 +308,19 @@ fn key_files_are_created_private_and_loose_ones_are_refused() {
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     let err = palisade::store::write_key_file(&path).unwrap_err().to_string();
     assert!(err.contains("refusing to overwrite"), "{err}");
-    let settings = palisade::config::StoreSettings {
-        master_key_file: Some(path.clone()),
-        ..Default::default()
-    };
+    let settings = palisade::config::StoreSettings { master_key_file: Some(path.clone()), ..Default::default() };
     palisade::store::load_master_key(&settings).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = palisade::store::load_master_key(&settings).unwrap_err().to_string();
-    assert!(
-        err.contains("mode 644") && err.contains(&format!("chmod 600 {}", path.display())),
-        "{err}"
-    );
+    assert!(err.contains("mode 644") && err.contains(&format!("chmod 600 {}", path.display())), "{err}");
     std::fs::write(dir.path().join("bad.key"), "not a key").unwrap();
     std::fs::set_permissions(dir.path().join("bad.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    let bad = palisade::config::StoreSettings {
-        master_key_file: Some(dir.path().join("bad.key")),
-        ..Default::default()
-    };
-    assert!(
-        palisade::store::load_master_key(&bad)
-            .unwrap_err()
-            .to_string()
-            .contains("does not hold a key")
-    );
+    let bad =
+        palisade::config::StoreSettings { master_key_file: Some(dir.path().join("bad.key")), ..Default::default() };
+    assert!(palisade::store::load_master_key(&bad).unwrap_err().to_string().contains("does not hold a key"));
     let missing = palisade::config::StoreSettings::default();
-    assert!(
-        palisade::store::load_master_key(&missing)
-            .unwrap_err()
-            .to_string()
-            .contains("palisade keygen")
-    );
-    let short = palisade::config::StoreSettings {
-        master_key: Some(palisade::Secret::new("AAAA")),
-        ..Default::default()
-    };
-    assert!(
-        palisade::store::load_master_key(&short)
-            .unwrap_err()
-            .to_string()
-            .contains("PALISADE__STORE__MASTER_KEY")
-    );
+    assert!(palisade::store::load_master_key(&missing).unwrap_err().to_string().contains("palisade keygen"));
+    let short =
+        palisade::config::StoreSettings { master_key: Some(palisade::Secret::new("AAAA")), ..Default::default() };
+    assert!(palisade::store::load_master_key(&short).unwrap_err().to_string().contains("PALISADE__STORE__MASTER_KEY"));
 }

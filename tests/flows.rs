@@ -16,40 +16,22 @@ fn notes() -> Vec<Arc<dyn palisade::Plugin>> {
 }
 
 fn idle(timeout: Duration, sweep: Duration) -> FlowSettings {
-    FlowSettings {
-        idle_timeout: timeout,
-        sweep_interval: sweep,
-    }
+    FlowSettings { idle_timeout: timeout, sweep_interval: sweep }
 }
 
 #[tokio::test]
 async fn a_note_is_saved_through_a_flow_listed_and_deleted_with_a_button() {
     let h = Harness::start(notes(), memory_store());
-    assert_eq!(
-        h.say("ann", "/note buy  milk").await,
-        ["What title should this note have?"]
-    );
+    assert_eq!(h.say("ann", "/note buy  milk").await, ["What title should this note have?"]);
     assert_eq!(h.say("ann", "").await.len(), 1, "an empty title is asked again");
-    assert_eq!(
-        h.say("ann", "Shopping").await,
-        ["Saved “Shopping”. /notes lists your notes."]
-    );
+    assert_eq!(h.say("ann", "Shopping").await, ["Saved “Shopping”. /notes lists your notes."]);
     assert_eq!(h.say("ann", "/notes").await, ["Your notes:\n1. Shopping — buy  milk"]);
-    assert_eq!(
-        h.say("bob", "/notes").await,
-        ["You have no notes yet. Save one with /note <text>."]
-    );
+    assert_eq!(h.say("bob", "/notes").await, ["You have no notes yet. Save one with /note <text>."]);
 
     assert_eq!(h.say("ann", "/note delete 1").await, ["Delete the note “Shopping”?"]);
-    assert_eq!(
-        h.say("ann", "maybe").await,
-        ["Press Delete or Keep (or answer yes or no)."]
-    );
+    assert_eq!(h.say("ann", "maybe").await, ["Press Delete or Keep (or answer yes or no)."]);
     assert_eq!(h.send(button("ann", "notes:yes")).await, ["Deleted."]);
-    assert_eq!(
-        h.say("ann", "/notes").await,
-        ["You have no notes yet. Save one with /note <text>."]
-    );
+    assert_eq!(h.say("ann", "/notes").await, ["You have no notes yet. Save one with /note <text>."]);
     h.stop().await;
 }
 
@@ -59,15 +41,9 @@ async fn buttons_of_another_plugin_or_stale_ones_are_refused() {
     h.say("ann", "/note x").await;
     h.say("ann", "T").await;
     h.say("ann", "/note delete 1").await;
-    assert_eq!(
-        h.send(button("ann", "bank:yes")).await,
-        ["That button is no longer active."]
-    );
+    assert_eq!(h.send(button("ann", "bank:yes")).await, ["That button is no longer active."]);
     assert_eq!(h.send(button("ann", "notes:no")).await, ["Kept it."]);
-    assert_eq!(
-        h.send(button("ann", "notes:yes")).await,
-        ["That button is no longer active."]
-    );
+    assert_eq!(h.send(button("ann", "notes:yes")).await, ["That button is no longer active."]);
     assert_eq!(h.say("ann", "/notes").await, ["Your notes:\n1. T — x"]);
     h.stop().await;
 }
@@ -83,10 +59,7 @@ async fn cancel_ends_the_flow_and_other_commands_wait() {
     );
     assert_eq!(h.say("ann", "/cancel").await, ["Cancelled your new note."]);
     assert_eq!(h.say("ann", "/cancel").await, ["There is nothing to cancel."]);
-    assert_eq!(
-        h.say("ann", "/notes").await,
-        ["You have no notes yet. Save one with /note <text>."]
-    );
+    assert_eq!(h.say("ann", "/notes").await, ["You have no notes yet. Save one with /note <text>."]);
     h.stop().await;
 }
 
@@ -94,10 +67,7 @@ async fn cancel_ends_the_flow_and_other_commands_wait() {
 async fn flows_are_per_user_and_chat() {
     let h = Harness::start(notes(), memory_store());
     h.say("ann", "/note from ann").await;
-    assert_eq!(
-        h.say("bob", "Title?").await,
-        ["I only understand commands. Send /help to see what I can do."]
-    );
+    assert_eq!(h.say("bob", "Title?").await, ["I only understand commands. Send /help to see what I can do."]);
     assert_eq!(h.say("ann", "Ann's").await, ["Saved “Ann's”. /notes lists your notes."]);
     h.stop().await;
 }
@@ -108,11 +78,7 @@ async fn an_idle_flow_times_out_on_the_next_message() {
     let h = Harness::start_with(notes(), memory_store(), |b| b.flow_settings(settings));
     h.say("ann", "/note buy milk").await;
     tokio::time::advance(Duration::from_secs(599)).await;
-    assert_eq!(
-        h.say("ann", "/cancel").await,
-        ["Cancelled your new note."],
-        "still alive before the timeout"
-    );
+    assert_eq!(h.say("ann", "/cancel").await, ["Cancelled your new note."], "still alive before the timeout");
     h.say("ann", "/note buy milk").await;
     tokio::time::advance(Duration::from_secs(601)).await;
     let r = h.say("ann", "Shopping").await;
@@ -143,20 +109,11 @@ async fn a_flow_resumes_after_a_restart_on_a_real_sled_directory() {
     let dir = tempfile::tempdir().unwrap();
     {
         let h = Harness::start(notes(), sled_store(dir.path()));
-        assert_eq!(
-            h.say("ann", "/note survive the restart").await,
-            ["What title should this note have?"]
-        );
+        assert_eq!(h.say("ann", "/note survive the restart").await, ["What title should this note have?"]);
         h.stop().await;
     }
     let h = Harness::start(notes(), sled_store(dir.path()));
-    assert_eq!(
-        h.say("ann", "Persistence").await,
-        ["Saved “Persistence”. /notes lists your notes."]
-    );
-    assert_eq!(
-        h.say("ann", "/notes").await,
-        ["Your notes:\n1. Persistence — survive the restart"]
-    );
+    assert_eq!(h.say("ann", "Persistence").await, ["Saved “Persistence”. /notes lists your notes."]);
+    assert_eq!(h.say("ann", "/notes").await, ["Your notes:\n1. Persistence — survive the restart"]);
     h.stop().await;
 }

@@ -30,10 +30,7 @@ async fn internal_errors_get_an_apology_and_user_errors_their_message() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stuck_handler_is_abandoned_after_the_timeout() {
-    let settings = DispatchSettings {
-        handler_timeout: Duration::from_secs(5),
-        ..DispatchSettings::default()
-    };
+    let settings = DispatchSettings { handler_timeout: Duration::from_secs(5), ..DispatchSettings::default() };
     let h = Harness::start_with(vec![Probe::shared()], memory_store(), |b| b.dispatch_settings(settings));
     assert_eq!(h.say("u1", "/hang").await, [APOLOGY]);
     assert_eq!(h.say("u1", "/args x y").await, ["first=x rest=y"]);

@@ -13,20 +13,15 @@ use support::{Harness, memory_store};
 
 fn harness() -> Harness {
     let roles = BTreeMap::from([("operator".to_string(), vec!["console:olivia".to_string()])]);
-    Harness::start_with(
-        vec![Probe::shared(), Arc::new(palisade_echo::Echo)],
-        memory_store(),
-        |b| b.roles(Roles::from_config(&roles)),
-    )
+    Harness::start_with(vec![Probe::shared(), Arc::new(palisade_echo::Echo)], memory_store(), |b| {
+        b.roles(Roles::from_config(&roles))
+    })
 }
 
 #[tokio::test]
 async fn arguments_are_split_and_rest_keeps_spacing() {
     let h = harness();
-    assert_eq!(
-        h.say("u1", "/args one  two   three").await,
-        ["first=one rest=two   three"]
-    );
+    assert_eq!(h.say("u1", "/args one  two   three").await, ["first=one rest=two   three"]);
     assert_eq!(h.say("u1", "/ARGS@somebot x y").await, ["first=x rest=y"]);
     assert_eq!(h.say("u1", "/echo hello world").await, ["hello world"]);
     h.stop().await;
@@ -43,14 +38,8 @@ async fn missing_arguments_get_the_usage_line() {
 #[tokio::test]
 async fn unknown_commands_and_plain_text_are_answered_helpfully() {
     let h = harness();
-    assert_eq!(
-        h.say("u1", "/nope").await,
-        ["I don't know /nope. Send /help to see what I can do."]
-    );
-    assert_eq!(
-        h.say("u1", "hello").await,
-        ["I only understand commands. Send /help to see what I can do."]
-    );
+    assert_eq!(h.say("u1", "/nope").await, ["I don't know /nope. Send /help to see what I can do."]);
+    assert_eq!(h.say("u1", "hello").await, ["I only understand commands. Send /help to see what I can do."]);
     h.stop().await;
 }
 
@@ -59,7 +48,7 @@ async fn help_lists_only_what_the_user_may_run() {
     let h = harness();
     let plain = h.say("u1", "/help").await.join("\n");
     assert!(plain.contains("/echo <text…> — Repeat what you say"), "{plain}");
-    assert!(plain.contains("/secret — Sensitive (asks for verification)"), "{plain}");
+    assert!(plain.contains("/secret [words…] — Sensitive (asks for verification)"), "{plain}");
     assert!(!plain.contains("/staff"), "{plain}");
     let staff = h.say("olivia", "/help").await.join("\n");
     assert!(staff.contains("/staff — Operators only"), "{staff}");
@@ -100,8 +89,7 @@ async fn long_replies_are_split_to_the_platform_limit() {
 
 #[test]
 fn conflicting_commands_are_refused_at_build() {
-    let err = palisade::Dispatcher::builder(vec![Probe::shared(), Probe::shared()], memory_store())
-        .build()
-        .unwrap_err();
+    let err =
+        palisade::Dispatcher::builder(vec![Probe::shared(), Probe::shared()], memory_store()).build().unwrap_err();
     assert_eq!(err, "plugins `probe` and `probe` both declare /args");
 }

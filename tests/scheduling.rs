@@ -34,20 +34,14 @@ async fn events_of_one_conversation_run_in_order_while_others_run_concurrently()
     for u in users {
         assert_eq!(per_user[u], (0..25).collect::<Vec<_>>(), "order for {u}");
     }
-    assert!(
-        probe.max_running.load(Ordering::SeqCst) > 1,
-        "conversations should overlap"
-    );
+    assert!(probe.max_running.load(Ordering::SeqCst) > 1, "conversations should overlap");
     h.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_is_bounded() {
     let probe = Probe::shared();
-    let settings = DispatchSettings {
-        max_concurrency: 2,
-        ..DispatchSettings::default()
-    };
+    let settings = DispatchSettings { max_concurrency: 2, ..DispatchSettings::default() };
     let h = Harness::start_with(vec![probe.clone()], memory_store(), |b| b.dispatch_settings(settings));
     for n in 0..10 {
         for u in ["a", "b", "c", "d", "e"] {
@@ -64,11 +58,7 @@ async fn concurrency_is_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saturated_dispatcher_pushes_back_then_recovers() {
     let probe = Probe::shared();
-    let settings = DispatchSettings {
-        max_concurrency: 1,
-        queue_capacity: 2,
-        ..DispatchSettings::default()
-    };
+    let settings = DispatchSettings { max_concurrency: 1, queue_capacity: 2, ..DispatchSettings::default() };
     let h = Harness::start_with(vec![probe.clone()], memory_store(), |b| b.dispatch_settings(settings));
     let mut accepted = 0;
     let full = loop {
@@ -102,11 +92,7 @@ async fn shutdown_stops_intake_and_drains_accepted_events() {
     h.shutdown.cancel();
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(sink.submit(event("late", "/args a b")).await, Err(SinkError::Closed));
-    assert_eq!(
-        probe.finished.load(Ordering::SeqCst),
-        0,
-        "handlers are still waiting on the gate"
-    );
+    assert_eq!(probe.finished.load(Ordering::SeqCst), 0, "handlers are still waiting on the gate");
     probe.gate.add_permits(6);
     h.stop().await;
     assert_eq!(probe.finished.load(Ordering::SeqCst), 6);

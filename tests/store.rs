@@ -12,79 +12,38 @@ fn subject(id: &str) -> Subject {
 }
 
 fn key<'a>(ns: &'a str, s: Option<&'a Subject>, id: &'a str) -> RecordKey<'a> {
-    RecordKey {
-        namespace: ns,
-        subject: s,
-        id: id.as_bytes(),
-    }
+    RecordKey { namespace: ns, subject: s, id: id.as_bytes() }
 }
 
 fn contract(store: SharedStore) {
     let (ann, anna) = (subject("1"), subject("12"));
-    store
-        .put(key("notes", Some(&ann), "a"), b"ann-a", Durability::Batched)
-        .unwrap();
-    store
-        .put(key("notes", Some(&ann), "b"), b"ann-b", Durability::Flushed)
-        .unwrap();
-    store
-        .put(key("notes", Some(&anna), "a"), b"anna-a", Durability::Batched)
-        .unwrap();
-    store
-        .put(key("bank", Some(&ann), "acct"), b"ann-acct", Durability::Batched)
-        .unwrap();
-    store
-        .put(key("settings", None, "motd"), b"hello", Durability::Batched)
-        .unwrap();
+    store.put(key("notes", Some(&ann), "a"), b"ann-a", Durability::Batched).unwrap();
+    store.put(key("notes", Some(&ann), "b"), b"ann-b", Durability::Flushed).unwrap();
+    store.put(key("notes", Some(&anna), "a"), b"anna-a", Durability::Batched).unwrap();
+    store.put(key("bank", Some(&ann), "acct"), b"ann-acct", Durability::Batched).unwrap();
+    store.put(key("settings", None, "motd"), b"hello", Durability::Batched).unwrap();
 
     let got = store.get(key("notes", Some(&ann), "a")).unwrap().unwrap();
     assert_eq!((got.id.as_slice(), got.value.as_slice()), (&b"a"[..], &b"ann-a"[..]));
     assert!(store.get(key("notes", Some(&ann), "zz")).unwrap().is_none());
 
     // Listing is per subject: a subject whose id is a prefix of another's sees only its own records.
-    let listed: Vec<Vec<u8>> = store
-        .list("notes", Some(&ann))
-        .unwrap()
-        .into_iter()
-        .map(|r| r.value.to_vec())
-        .collect();
+    let listed: Vec<Vec<u8>> = store.list("notes", Some(&ann)).unwrap().into_iter().map(|r| r.value.to_vec()).collect();
     assert_eq!(listed, [b"ann-a".to_vec(), b"ann-b".to_vec()]);
     assert_eq!(store.list("notes", Some(&anna)).unwrap().len(), 1);
     assert_eq!(store.list("settings", None).unwrap().len(), 1);
     assert_eq!(store.scan("notes").unwrap().len(), 3);
 
-    store
-        .put(key("notes", Some(&ann), "a"), b"ann-a2", Durability::Batched)
-        .unwrap();
-    assert_eq!(
-        store
-            .get(key("notes", Some(&ann), "a"))
-            .unwrap()
-            .unwrap()
-            .value
-            .as_slice(),
-        b"ann-a2"
-    );
+    store.put(key("notes", Some(&ann), "a"), b"ann-a2", Durability::Batched).unwrap();
+    assert_eq!(store.get(key("notes", Some(&ann), "a")).unwrap().unwrap().value.as_slice(), b"ann-a2");
 
-    assert!(
-        store
-            .delete(key("notes", Some(&ann), "b"), Durability::Flushed)
-            .unwrap()
-    );
-    assert!(
-        !store
-            .delete(key("notes", Some(&ann), "b"), Durability::Flushed)
-            .unwrap()
-    );
+    assert!(store.delete(key("notes", Some(&ann), "b"), Durability::Flushed).unwrap());
+    assert!(!store.delete(key("notes", Some(&ann), "b"), Durability::Flushed).unwrap());
 
     assert_eq!(store.erase_subject(&ann).unwrap(), 2, "one note and the bank record");
     assert!(store.list("notes", Some(&ann)).unwrap().is_empty());
     assert!(store.list("bank", Some(&ann)).unwrap().is_empty());
-    assert_eq!(
-        store.list("notes", Some(&anna)).unwrap().len(),
-        1,
-        "the other subject is untouched"
-    );
+    assert_eq!(store.list("notes", Some(&anna)).unwrap().len(), 1, "the other subject is untouched");
 
     let mut stats = store.stats().unwrap();
     stats.sort_by(|a, b| a.namespace.cmp(&b.namespace));
@@ -105,15 +64,7 @@ async fn sled_backend_keeps_the_contract_and_persists() {
     let dir = tempfile::tempdir().unwrap();
     contract(support::sled_store(dir.path()));
     let reopened = support::sled_store(dir.path());
-    assert_eq!(
-        reopened
-            .get(key("settings", None, "motd"))
-            .unwrap()
-            .unwrap()
-            .value
-            .as_slice(),
-        b"hello"
-    );
+    assert_eq!(reopened.get(key("settings", None, "motd")).unwrap().unwrap().value.as_slice(), b"hello");
 }
 
 #[test]

@@ -3,12 +3,14 @@
 use std::process::ExitCode;
 
 use palisade::Registry;
+use palisade_bank::Bank;
 use palisade_echo::Echo;
 use palisade_notes::Notes;
 
 fn main() -> ExitCode {
     let registry = Registry::new()
         .plugin("echo", |s| s.no_settings().map(|()| Echo))
-        .plugin("notes", |s| Ok(Notes::new(s.parse()?)));
+        .plugin("notes", |s| Ok(Notes::new(s.parse()?)))
+        .plugin("bank", |s| Ok(Bank::new(s.parse()?)));
     palisade::cli::main(registry)
 }

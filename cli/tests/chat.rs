@@ -57,9 +57,7 @@ fn chat_answers_every_line_then_exits_at_end_of_input() {
     ];
     let mut rest = text.as_str();
     for e in expected {
-        let at = rest
-            .find(e)
-            .unwrap_or_else(|| panic!("missing or out of order: {e:?}\n--- stdout ---\n{text}"));
+        let at = rest.find(e).unwrap_or_else(|| panic!("missing or out of order: {e:?}\n--- stdout ---\n{text}"));
         rest = &rest[at + e.len()..];
     }
     assert!(!text.contains("you> "), "no prompt when stdin is not a terminal");
@@ -99,11 +97,7 @@ fn config_check_reports_every_problem_and_fails() {
     let good = config(dir.path(), "");
     let ok = palisade(&["config", "check", "--config", good.to_str().unwrap()], "");
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-    assert!(
-        stdout(&ok).contains("OK (2 plugin(s): echo, notes; 1 adapter(s): console)"),
-        "{}",
-        stdout(&ok)
-    );
+    assert!(stdout(&ok).contains("OK (2 plugin(s): echo, notes; 1 adapter(s): console)"), "{}", stdout(&ok));
 }
 
 #[test]
@@ -113,10 +107,7 @@ fn unknown_plugins_are_reported_by_config_check() {
     let out = palisade(&["config", "check", "--config", cfg.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("`plugins.nots`: no plugins named `nots` in this binary (available: echo, notes)"),
-        "{err}"
-    );
+    assert!(err.contains("`plugins.nots`: no plugins named `nots` in this binary (available: bank, echo, notes)"), "{err}");
 }
 
 #[cfg(unix)]
@@ -139,24 +130,15 @@ fn sigterm_shuts_down_gracefully() {
     let mut line = String::new();
     while !line.contains("bot> before the signal") {
         line.clear();
-        assert!(
-            std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0,
-            "stdout closed early"
-        );
+        assert!(std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0, "stdout closed early");
     }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let out = child.wait_with_output().unwrap();
     drop(stdin);
     assert!(out.status.success(), "{:?}", out.status);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("store flushed"), "{log}");
-    assert!(
-        !log.contains("before the signal"),
-        "message text must not be logged: {log}"
-    );
+    assert!(!log.contains("before the signal"), "message text must not be logged: {log}");
 }
 
 #[test]
@@ -174,9 +156,5 @@ fn config_check_refuses_a_bot_without_adapters() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`adapters`: no adapter is enabled"));
     let run = palisade(&["chat", "--config", path.to_str().unwrap()], "");
-    assert!(
-        run.status.success(),
-        "chat brings its own console: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert!(run.status.success(), "chat brings its own console: {}", String::from_utf8_lossy(&run.stderr));
 }

@@ -21,11 +21,7 @@ fn palisade(args: &[&str], stdin: &str) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 fn config(dir: &Path, key_file: &str) -> String {
@@ -45,12 +41,7 @@ fn keygen_check_rotate_and_keep_reading() {
     let old_key = dir.path().join("old.key");
     let out = palisade(&["keygen", "--out", old_key.to_str().unwrap()], "");
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        palisade(&["keygen", "--out", old_key.to_str().unwrap()], "")
-            .status
-            .code()
-            == Some(1)
-    );
+    assert!(palisade(&["keygen", "--out", old_key.to_str().unwrap()], "").status.code() == Some(1));
 
     let cfg = config(dir.path(), "old.key");
     let chat = palisade(&["chat", "--config", &cfg], "/note keep me\nKept\n");
@@ -58,26 +49,12 @@ fn keygen_check_rotate_and_keep_reading() {
 
     let check = palisade(&["store", "check", "--config", &cfg], "");
     assert!(check.status.success(), "{}", text(&check));
-    assert!(
-        text(&check).contains("notes: 1 record(s) open, 0 unreadable"),
-        "{}",
-        text(&check)
-    );
+    assert!(text(&check).contains("notes: 1 record(s) open, 0 unreadable"), "{}", text(&check));
     assert!(text(&check).contains("store OK"));
 
     let new_key = dir.path().join("new.key");
     palisade(&["keygen", "--out", new_key.to_str().unwrap()], "");
-    let rotate = palisade(
-        &[
-            "store",
-            "rotate-key",
-            "--config",
-            &cfg,
-            "--new-key-file",
-            new_key.to_str().unwrap(),
-        ],
-        "",
-    );
+    let rotate = palisade(&["store", "rotate-key", "--config", &cfg, "--new-key-file", new_key.to_str().unwrap()], "");
     assert!(rotate.status.success(), "{}", text(&rotate));
     assert!(text(&rotate).contains("re-wrapped"), "{}", text(&rotate));
 
@@ -103,9 +80,5 @@ fn a_key_file_others_can_read_stops_the_bot_with_the_fix() {
     let cfg = config(dir.path(), "k.key");
     let out = palisade(&["chat", "--config", &cfg], "/help\n");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains(&format!("chmod 600 {}", key.display())),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains(&format!("chmod 600 {}", key.display())), "{}", text(&out));
 }

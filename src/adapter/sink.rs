@@ -39,10 +39,7 @@ impl EventSink {
 
     /// Submits an event, waiting while the intake is full.
     pub async fn submit(&self, event: Event) -> Result<(), SinkError> {
-        self.tx
-            .send(Envelope { event, done: None })
-            .await
-            .map_err(|_| SinkError::Closed)
+        self.tx.send(Envelope { event, done: None }).await.map_err(|_| SinkError::Closed)
     }
 
     /// Submits an event without waiting; fails with [`SinkError::Full`] when saturated.
@@ -56,13 +53,7 @@ impl EventSink {
     /// Submits an event and waits until it was handled and its replies were delivered.
     pub async fn submit_and_wait(&self, event: Event) -> Result<(), SinkError> {
         let (done, handled) = oneshot::channel();
-        self.tx
-            .send(Envelope {
-                event,
-                done: Some(done),
-            })
-            .await
-            .map_err(|_| SinkError::Closed)?;
+        self.tx.send(Envelope { event, done: Some(done) }).await.map_err(|_| SinkError::Closed)?;
         handled.await.map_err(|_| SinkError::Closed)
     }
 }

@@ -84,23 +84,13 @@ fn inspect(loaded: &Loaded, store: &dyn store::Store, action: StoreAction) -> Re
         _ => {
             let mut bad = 0;
             for s in &stats {
-                println!(
-                    "{}: {} record(s) open, {} unreadable",
-                    s.namespace, s.records, s.unreadable
-                );
+                println!("{}: {} record(s) open, {} unreadable", s.namespace, s.records, s.unreadable);
                 for f in &s.failures {
                     println!("  {f}");
                 }
                 bad += s.unreadable;
             }
-            println!(
-                "{}",
-                if bad == 0 {
-                    "store OK".to_string()
-                } else {
-                    format!("{bad} unreadable record(s)")
-                }
-            );
+            println!("{}", if bad == 0 { "store OK".to_string() } else { format!("{bad} unreadable record(s)") });
             Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }

@@ -15,18 +15,12 @@ pub struct Problem {
 impl Problem {
     /// A problem at `key`.
     pub fn at(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            key: Some(key.into()),
-            message: message.into(),
-        }
+        Self { key: Some(key.into()), message: message.into() }
     }
 
     /// A problem with the file as a whole.
     pub fn file(message: impl Into<String>) -> Self {
-        Self {
-            key: None,
-            message: message.into(),
-        }
+        Self { key: None, message: message.into() }
     }
 }
 
@@ -42,12 +36,7 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        writeln!(
-            f,
-            "{} has {n} problem{}:",
-            self.file.display(),
-            if n == 1 { "" } else { "s" }
-        )?;
+        writeln!(f, "{} has {n} problem{}:", self.file.display(), if n == 1 { "" } else { "s" })?;
         for p in &self.problems {
             match &p.key {
                 Some(key) => writeln!(f, "  {}: `{key}`: {}", self.file.display(), p.message)?,

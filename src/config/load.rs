@@ -28,10 +28,7 @@ pub struct Loader {
 impl Loader {
     /// Loads `file`, with overrides from the process environment.
     pub fn new(file: impl Into<PathBuf>) -> Self {
-        Self {
-            file: file.into(),
-            env: None,
-        }
+        Self { file: file.into(), env: None }
     }
 
     /// Uses `env` instead of the process environment for overrides (tests).
@@ -63,10 +60,7 @@ impl Loader {
 
     /// Reads, merges and checks. Every problem found is reported, each with file and key.
     pub fn load(&self) -> Result<Loaded, ConfigError> {
-        let fail = |problems| ConfigError {
-            file: self.file.clone(),
-            problems,
-        };
+        let fail = |problems| ConfigError { file: self.file.clone(), problems };
         let text = std::fs::read_to_string(&self.file).map_err(|e| {
             fail(vec![Problem::file(format!(
                 "cannot read the file: {e} (pass --config with the path of your TOML file)"
@@ -79,10 +73,7 @@ impl Loader {
         let merged = config::Config::builder()
             .add_source(config::File::from_str(&text, config::FileFormat::Toml))
             .add_source(
-                config::Environment::with_prefix("PALISADE")
-                    .separator("__")
-                    .try_parsing(true)
-                    .source(self.env.clone()),
+                config::Environment::with_prefix("PALISADE").separator("__").try_parsing(true).source(self.env.clone()),
             )
             .build()
             .map_err(|e| fail(vec![Problem::file(e.to_string())]))?;
@@ -91,11 +82,7 @@ impl Loader {
         if !problems.is_empty() {
             return Err(fail(problems));
         }
-        Ok(Loaded {
-            file: self.file.clone(),
-            settings,
-            warnings,
-        })
+        Ok(Loaded { file: self.file.clone(), settings, warnings })
     }
 }
 
@@ -104,10 +91,8 @@ fn deserialize(merged: config::Config) -> Result<Settings, Vec<Problem>> {
     let mut track = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
     let de = serde_ignored::Deserializer::new(merged, &mut track);
     let result: Result<Settings, _> = serde_path_to_error::deserialize(de);
-    let mut problems: Vec<Problem> = unknown
-        .iter()
-        .map(|k| Problem::at(k.clone(), "unknown key (check its spelling)"))
-        .collect();
+    let mut problems: Vec<Problem> =
+        unknown.iter().map(|k| Problem::at(k.clone(), "unknown key (check its spelling)")).collect();
     match result {
         Ok(s) if problems.is_empty() => Ok(s),
         Ok(_) => Err(problems),
@@ -134,51 +119,47 @@ fn validate(s: &Settings) -> Vec<Problem> {
         problems.push(Problem::at("dispatch.queue_capacity", "must be at least 1"));
     }
     if s.dispatch.handler_timeout.is_zero() {
-        problems.push(Problem::at(
-            "dispatch.handler_timeout",
-            "must be longer than zero, e.g. \"30s\"",
-        ));
+        problems.push(Problem::at("dispatch.handler_timeout", "must be longer than zero, e.g. \"30s\""));
     }
     if s.flows.idle_timeout.is_zero() {
-        problems.push(Problem::at(
-            "flows.idle_timeout",
-            "must be longer than zero, e.g. \"10m\"",
-        ));
+        problems.push(Problem::at("flows.idle_timeout", "must be longer than zero, e.g. \"10m\""));
     }
     if s.flows.sweep_interval.is_zero() {
-        problems.push(Problem::at(
-            "flows.sweep_interval",
-            "must be longer than zero, e.g. \"30s\"",
-        ));
+        problems.push(Problem::at("flows.sweep_interval", "must be longer than zero, e.g. \"30s\""));
+    }
+    if s.stepup.skew > 3 {
+        problems.push(Problem::at("stepup.skew", "at most 3 steps (RFC 6238 recommends 1)"));
+    }
+    for (key, d) in [("stepup.grant_ttl", s.stepup.grant_ttl), ("stepup.code_timeout", s.stepup.code_timeout)] {
+        if d.is_zero() {
+            problems.push(Problem::at(key, "must be longer than zero, e.g. \"5m\""));
+        }
+    }
+    for (i, scope) in s.stepup.require_for.iter().enumerate() {
+        let ok = scope.split_once('.').is_some_and(|(p, a)| !p.is_empty() && !a.is_empty());
+        if !ok {
+            problems.push(Problem::at(
+                format!("stepup.require_for[{i}]"),
+                format!("`{scope}` must look like `plugin.action`, e.g. `notes.delete`"),
+            ));
+        }
     }
     if s.store.sweep_interval.is_zero() {
-        problems.push(Problem::at(
-            "store.sweep_interval",
-            "must be longer than zero, e.g. \"1h\"",
-        ));
+        problems.push(Problem::at("store.sweep_interval", "must be longer than zero, e.g. \"1h\""));
     }
     if s.store.master_key.is_some() && s.store.master_key_file.is_some() {
-        problems.push(Problem::at(
-            "store.master_key_file",
-            "set either `master_key` or `master_key_file`, not both",
-        ));
+        problems.push(Problem::at("store.master_key_file", "set either `master_key` or `master_key_file`, not both"));
     }
     for (ns, ttl) in &s.store.retention {
         if ttl.is_zero() {
-            problems.push(Problem::at(
-                format!("store.retention.{ns}"),
-                "must be longer than zero, e.g. \"365d\"",
-            ));
+            problems.push(Problem::at(format!("store.retention.{ns}"), "must be longer than zero, e.g. \"365d\""));
         }
     }
     if s.store.path.as_os_str().is_empty() {
         problems.push(Problem::at("store.path", "must name a directory, e.g. \"data\""));
     }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&s.logging.level) {
-        problems.push(Problem::at(
-            "logging.level",
-            format!("not a valid filter ({e}); try \"info\""),
-        ));
+        problems.push(Problem::at("logging.level", format!("not a valid filter ({e}); try \"info\"")));
     }
     for (role, members) in &s.roles {
         for (i, m) in members.iter().enumerate() {
@@ -193,11 +174,7 @@ fn validate(s: &Settings) -> Vec<Problem> {
 fn inline_secrets(v: &toml::Value, path: &str, warnings: &mut Vec<String>) {
     let toml::Value::Table(t) = v else { return };
     for (k, v) in t {
-        let key = if path.is_empty() {
-            k.clone()
-        } else {
-            format!("{path}.{k}")
-        };
+        let key = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
         if v.is_str() && is_secret_key(k) {
             let env = env_name(&key);
             warnings.push(format!(

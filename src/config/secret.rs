@@ -45,11 +45,7 @@ impl<'de> Visitor<'de> for SecretVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Secret, E> {
-        if v.is_empty() {
-            Err(E::custom("the secret is empty"))
-        } else {
-            Ok(Secret::new(v))
-        }
+        if v.is_empty() { Err(E::custom("the secret is empty")) } else { Ok(Secret::new(v)) }
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Secret, E> {
@@ -66,9 +62,7 @@ impl<'de> Visitor<'de> for SecretVisitor {
         while let Some(key) = map.next_key::<String>()? {
             let value: String = map.next_value()?;
             if key != "env" && key != "file" {
-                return Err(de::Error::custom(format!(
-                    "unknown key `{key}` in a secret; use `env` or `file`"
-                )));
+                return Err(de::Error::custom(format!("unknown key `{key}` in a secret; use `env` or `file`")));
             }
             if source.replace((key, value)).is_some() {
                 return Err(de::Error::custom("give exactly one of `env` or `file` for a secret"));
@@ -102,7 +96,5 @@ fn from_file<E: de::Error>(path: &str) -> Result<Secret, E> {
 /// True for key names that hold secrets by convention; used to warn about inline values.
 pub(crate) fn is_secret_key(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    ["token", "secret", "password", "master_key", "api_key", "private_key"]
-        .iter()
-        .any(|s| name.ends_with(s))
+    ["token", "secret", "password", "master_key", "api_key", "private_key"].iter().any(|s| name.ends_with(s))
 }

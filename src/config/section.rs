@@ -40,11 +40,7 @@ impl Section {
 
     /// An empty, enabled section (for building bots in code).
     pub fn empty(path: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            enabled: true,
-            value: serde_json::Value::Object(Default::default()),
-        }
+        Self { path: path.into(), enabled: true, value: serde_json::Value::Object(Default::default()) }
     }
 
     /// The key path of the table.
@@ -59,22 +55,13 @@ impl Section {
 
     /// For owners that take no settings: every key besides `enabled` is reported as unknown.
     pub fn no_settings(&self) -> Result<(), Vec<Problem>> {
-        let keys = self
-            .value
-            .as_object()
-            .map(|m| m.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default();
+        let keys = self.value.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
         if keys.is_empty() {
             return Ok(());
         }
         Err(keys
             .into_iter()
-            .map(|k| {
-                Problem::at(
-                    format!("{}.{k}", self.path),
-                    "unknown key (this table takes only `enabled`)",
-                )
-            })
+            .map(|k| Problem::at(format!("{}.{k}", self.path), "unknown key (this table takes only `enabled`)"))
             .collect())
     }
 
@@ -94,11 +81,7 @@ impl Section {
             Ok(_) => Err(problems),
             Err(e) => {
                 let at = e.path().to_string();
-                let key = if at == "." {
-                    self.path.clone()
-                } else {
-                    format!("{}.{at}", self.path)
-                };
+                let key = if at == "." { self.path.clone() } else { format!("{}.{at}", self.path) };
                 problems.push(Problem::at(key, e.into_inner().to_string()));
                 Err(problems)
             }

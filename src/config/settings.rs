@@ -22,6 +22,8 @@ pub struct Settings {
     pub flows: FlowSettings,
     /// `[logging]`: log format and level.
     pub logging: LogSettings,
+    /// `[stepup]`: step-up verification before sensitive actions.
+    pub stepup: StepUpSettings,
     /// `[roles]`: role name → identities (`telegram:123456`) holding it.
     pub roles: BTreeMap<String, Vec<String>>,
     /// `[adapters.<name>]`: one table per platform adapter.
@@ -40,9 +42,7 @@ pub struct BotSettings {
 
 impl Default for BotSettings {
     fn default() -> Self {
-        Self {
-            name: "Palisade".into(),
-        }
+        Self { name: "Palisade".into() }
     }
 }
 
@@ -114,11 +114,7 @@ pub struct DispatchSettings {
 
 impl Default for DispatchSettings {
     fn default() -> Self {
-        Self {
-            max_concurrency: 64,
-            queue_capacity: 1024,
-            handler_timeout: Duration::from_secs(30),
-        }
+        Self { max_concurrency: 64, queue_capacity: 1024, handler_timeout: Duration::from_secs(30) }
     }
 }
 
@@ -136,10 +132,7 @@ pub struct FlowSettings {
 
 impl Default for FlowSettings {
     fn default() -> Self {
-        Self {
-            idle_timeout: Duration::from_secs(600),
-            sweep_interval: Duration::from_secs(30),
-        }
+        Self { idle_timeout: Duration::from_secs(600), sweep_interval: Duration::from_secs(30) }
     }
 }
 
@@ -166,9 +159,53 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
+        Self { format: LogFormat::Human, level: "info".into() }
+    }
+}
+
+/// What happens when a user who has not set up two-factor verification starts a sensitive action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unenrolled {
+    /// Tell them how to enrol (`/2fa setup`), then to try again.
+    #[default]
+    Enrol,
+    /// Refuse, and tell them to ask the operator.
+    Deny,
+}
+
+/// `[stepup]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct StepUpSettings {
+    /// Issuer shown in authenticator apps.
+    pub issuer: String,
+    /// Account label shown in authenticator apps; `{user}` is replaced by the user's platform id.
+    pub account_label: String,
+    /// Time steps of clock drift accepted either side (RFC 6238 recommends at most 1).
+    pub skew: u8,
+    /// How long a successful verification covers the same action in the same conversation.
+    #[serde(with = "humantime_serde")]
+    pub grant_ttl: Duration,
+    /// How long the bot waits for the code before dropping the suspended action.
+    #[serde(with = "humantime_serde")]
+    pub code_timeout: Duration,
+    /// `enrol` or `deny`.
+    pub unenrolled: Unenrolled,
+    /// More actions that need step-up, as `plugin.action` (e.g. `notes.delete`).
+    pub require_for: Vec<String>,
+}
+
+impl Default for StepUpSettings {
+    fn default() -> Self {
         Self {
-            format: LogFormat::Human,
-            level: "info".into(),
+            issuer: "Palisade".into(),
+            account_label: "{user}".into(),
+            skew: 1,
+            grant_ttl: Duration::from_secs(300),
+            code_timeout: Duration::from_secs(300),
+            unenrolled: Unenrolled::Enrol,
+            require_for: Vec::new(),
         }
     }
 }

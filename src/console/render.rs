@@ -23,20 +23,13 @@ pub struct ConsoleOutbox {
 
 impl std::fmt::Debug for ConsoleOutbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsoleOutbox")
-            .field("image_dir", &self.image_dir)
-            .finish_non_exhaustive()
+        f.debug_struct("ConsoleOutbox").field("image_dir", &self.image_dir).finish_non_exhaustive()
     }
 }
 
 impl ConsoleOutbox {
     pub(super) fn new(out: Arc<Mutex<Box<dyn Write + Send>>>, image_dir: PathBuf) -> Self {
-        Self {
-            out,
-            image_dir,
-            buttons: Mutex::new(Vec::new()),
-            sent: AtomicU64::new(0),
-        }
+        Self { out, image_dir, buttons: Mutex::new(Vec::new()), sent: AtomicU64::new(0) }
     }
 
     /// The data of the button numbered `line` among the last ones shown, if `line` is such a number.
@@ -65,11 +58,8 @@ impl ConsoleOutbox {
             s.push('\n');
         }
         if !buttons.is_empty() {
-            let choices: Vec<String> = buttons
-                .iter()
-                .enumerate()
-                .map(|(i, b)| format!("[{}] {}", i + 1, b.label))
-                .collect();
+            let choices: Vec<String> =
+                buttons.iter().enumerate().map(|(i, b)| format!("[{}] {}", i + 1, b.label)).collect();
             s.push_str(&format!("     {}  (answer with the number)\n", choices.join("  ")));
         }
         *self.buttons.lock().unwrap_or_else(PoisonError::into_inner) = buttons.to_vec();
@@ -94,6 +84,7 @@ impl Outbox for ConsoleOutbox {
             ReplyBody::Text { text, buttons } => self.text(text, buttons, reply.private),
             ReplyBody::Image { png, caption } => self.image(png, caption.as_deref())?,
             ReplyBody::Delete(id) => format!("bot> (your message #{} was removed)\n", id.0),
+            ReplyBody::CodePrompt { text } => self.text(text, &[], true),
         };
         self.write(&rendered);
         Ok(None)

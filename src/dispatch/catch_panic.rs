@@ -45,10 +45,7 @@ where
         let fut = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req)));
         Box::pin(async move {
             let fut = fut.map_err(|p| DispatchError::Panicked(panic_text(&*p)))?;
-            AssertUnwindSafe(fut)
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|p| Err(DispatchError::Panicked(panic_text(&*p))))
+            AssertUnwindSafe(fut).catch_unwind().await.unwrap_or_else(|p| Err(DispatchError::Panicked(panic_text(&*p))))
         })
     }
 }

@@ -25,9 +25,7 @@ impl Roles {
                 sets.entry(user).or_default().insert(role.clone());
             }
         }
-        Self {
-            by_user: sets.into_iter().map(|(u, r)| (u, Arc::new(r))).collect(),
-        }
+        Self { by_user: sets.into_iter().map(|(u, r)| (u, Arc::new(r))).collect() }
     }
 
     /// The roles `user` holds.
@@ -52,10 +50,7 @@ impl IdentityLayer {
 impl<S> Layer<S> for IdentityLayer {
     type Service = Identity<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Identity {
-            inner,
-            roles: self.roles.clone(),
-        }
+        Identity { inner, roles: self.roles.clone() }
     }
 }
 

@@ -15,9 +15,7 @@ pub struct Outboxes {
 
 impl std::fmt::Debug for Outboxes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outboxes")
-            .field("platforms", &self.map.keys().collect::<Vec<_>>())
-            .finish()
+        f.debug_struct("Outboxes").field("platforms", &self.map.keys().collect::<Vec<_>>()).finish()
     }
 }
 

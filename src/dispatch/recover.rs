@@ -48,6 +48,16 @@ where
         Box::pin(async move {
             match fut.await {
                 Ok(replies) => Ok(replies),
+                Err(DispatchError::StepUpRequired { scope }) => {
+                    let mut refusal = apology;
+                    refusal.body = crate::reply::ReplyBody::Text {
+                        text: format!(
+                            "{scope} needs step-up verification, which this bot does not have set up; ask its operator."
+                        ),
+                        buttons: Vec::new(),
+                    };
+                    Ok(vec![refusal])
+                }
                 Err(error) => {
                     tracing::error!(%platform, kind, %error, "handling an event failed; the user got an apology");
                     Ok(vec![apology])

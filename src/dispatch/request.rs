@@ -16,20 +16,15 @@ pub struct Request {
     pub capabilities: Capabilities,
     /// Roles the user holds (filled by the identity step from `[roles]`).
     pub roles: Arc<BTreeSet<String>>,
-    /// Set by the step-up layer once the user has a fresh grant for this action. Without it the router
-    /// refuses sensitive commands (fail closed).
-    pub verified: bool,
+    /// Step-up scopes (`bank.transfer`) the user holds a fresh grant for in this conversation, filled by the
+    /// step-up gate. A sensitive action whose scope is missing fails with "step-up required" (fail closed).
+    pub grants: Arc<BTreeSet<String>>,
 }
 
 impl Request {
-    /// A request for `event` from a platform with `capabilities`, with no roles and no verification.
+    /// A request for `event` from a platform with `capabilities`, with no roles and no grants.
     pub fn new(event: Event, capabilities: Capabilities) -> Self {
-        Self {
-            event,
-            capabilities,
-            roles: Arc::default(),
-            verified: false,
-        }
+        Self { event, capabilities, roles: Arc::default(), grants: Arc::default() }
     }
 
     /// A text reply to the event's user in the event's chat.
@@ -38,10 +33,7 @@ impl Request {
             chat: self.event.chat.clone(),
             user: self.event.user.clone(),
             private: false,
-            body: ReplyBody::Text {
-                text: text.into(),
-                buttons: Vec::new(),
-            },
+            body: ReplyBody::Text { text: text.into(), buttons: Vec::new() },
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The innermost service: continues the conversation's running flow, or runs the command's plugin handler,
 //! and answers the built-in commands (`/help`, `/start`, `/cancel`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -29,13 +29,12 @@ struct Inner {
     clock: SharedClock,
     idle_ms: u64,
     bot_name: String,
+    require_for: Arc<BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Router")
-            .field("commands", &self.inner.commands.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Router").field("commands", &self.inner.commands.len()).finish_non_exhaustive()
     }
 }
 
@@ -51,20 +50,13 @@ impl Router {
         clock: SharedClock,
         idle_ms: u64,
         bot_name: String,
+        require_for: BTreeSet<String>,
     ) -> Result<Self, String> {
         let commands = Self::command_table(&plugins)?;
         let flows = FlowStore::new(store.clone());
-        Ok(Self {
-            inner: Arc::new(Inner {
-                plugins,
-                commands,
-                flows,
-                store,
-                clock,
-                idle_ms,
-                bot_name,
-            }),
-        })
+        let require_for = Arc::new(require_for);
+        let inner = Inner { plugins, commands, flows, store, clock, idle_ms, bot_name, require_for };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// Indexes every plugin's commands; fails when two plugins claim the same command or one claims a
@@ -78,12 +70,7 @@ impl Router {
                 }
                 if let Some((j, _)) = commands.insert(c.name, (i, c.clone())) {
                     let other: &Arc<dyn Plugin> = &plugins[j];
-                    return Err(format!(
-                        "plugins `{}` and `{}` both declare /{}",
-                        other.name(),
-                        p.name(),
-                        c.name
-                    ));
+                    return Err(format!("plugins `{}` and `{}` both declare /{}", other.name(), p.name(), c.name));
                 }
             }
         }
@@ -97,11 +84,7 @@ impl Router {
 
     /// Every command with its plugin name, in declaration order.
     pub fn commands(&self) -> Vec<(&'static str, Command)> {
-        self.inner
-            .plugins
-            .iter()
-            .flat_map(|p| p.commands().into_iter().map(|c| (p.name(), c)))
-            .collect()
+        self.inner.plugins.iter().flat_map(|p| p.commands().into_iter().map(|c| (p.name(), c))).collect()
     }
 }
 
@@ -127,10 +110,7 @@ impl Inner {
         let mut active = self.flows.load(&conv)?;
         if let Some(state) = active.take_if(|s| s.is_expired(self.clock.now_ms(), self.idle_ms)) {
             self.flows.remove(&conv)?;
-            out.push(req.answer(format!(
-                "Your unfinished {} timed out and was cancelled.",
-                state.flow.name()
-            )));
+            out.push(req.answer(format!("Your unfinished {} timed out and was cancelled.", state.flow.name())));
         }
         let mut rest = match (&req.event.kind, active) {
             (EventKind::Command(c), active) if c.name == "cancel" => match active {
@@ -159,13 +139,7 @@ impl Inner {
     }
 
     fn ctx(&self, req: &Request, plugin: &Arc<dyn Plugin>) -> Ctx {
-        Ctx::new(
-            req.event.clone(),
-            plugin.name(),
-            self.store.clone(),
-            self.clock.clone(),
-            req.roles.clone(),
-        )
+        Ctx::new(req, plugin.name(), self.store.clone(), self.clock.clone(), self.require_for.clone())
     }
 
     fn help(&self, req: &Request, call: &CommandCall) -> crate::Reply {
@@ -177,7 +151,9 @@ impl Inner {
         for p in &self.plugins {
             for c in p.commands() {
                 if c.role.is_none_or(|r| req.roles.contains(r)) {
-                    let lock = if c.sensitive { " (asks for verification)" } else { "" };
+                    let scope = format!("{}.{}", p.name(), c.name);
+                    let sensitive = c.sensitive || self.require_for.contains(&scope);
+                    let lock = if sensitive { " (asks for verification)" } else { "" };
                     lines.push(format!("{} — {}{lock}", c.usage(), c.help));
                 }
             }
@@ -189,24 +165,19 @@ impl Inner {
 
     async fn command(&self, req: &Request, call: &CommandCall) -> Result<Response, DispatchError> {
         let Some((idx, cmd)) = self.commands.get(call.name.as_str()) else {
-            return Ok(vec![req.answer(format!(
-                "I don't know /{}. Send /help to see what I can do.",
-                call.name
-            ))]);
+            return Ok(vec![req.answer(format!("I don't know /{}. Send /help to see what I can do.", call.name))]);
         };
         if cmd.role.is_some_and(|r| !req.roles.contains(r)) {
             return Ok(vec![req.answer(format!("You are not allowed to use /{}.", cmd.name))]);
-        }
-        if cmd.sensitive && !req.verified {
-            return Ok(vec![req.answer(format!(
-                "/{} needs step-up verification, which this bot does not have set up; ask its operator.",
-                cmd.name
-            ))]);
         }
         if let Err(usage) = cmd.check_arity(call.words().len()) {
             return Ok(vec![req.answer(usage)]);
         }
         let plugin = &self.plugins[*idx];
+        let scope = format!("{}.{}", plugin.name(), cmd.name);
+        if (cmd.sensitive || self.require_for.contains(&scope)) && !req.grants.contains(&scope) {
+            return Err(DispatchError::StepUpRequired { scope });
+        }
         tracing::debug!(plugin = plugin.name(), command = cmd.name, "running command");
         let mut ctx = self.ctx(req, plugin);
         let result = plugin.command(cmd.name, &mut ctx).await;
@@ -219,9 +190,7 @@ impl Inner {
             return Ok(vec![req.answer("That button is no longer active.")]);
         };
         let mut ctx = self.ctx(req, plugin);
-        let value = crate::plugin::button_value(plugin.name(), data)
-            .unwrap_or_default()
-            .to_string();
+        let value = crate::plugin::button_value(plugin.name(), data).unwrap_or_default().to_string();
         let result = plugin.button(&value, &mut ctx).await;
         self.finish(req, plugin, ctx, result)
     }
@@ -230,10 +199,9 @@ impl Inner {
         let conv = req.event.conversation();
         let Some(plugin) = self.plugins.iter().find(|p| p.name() == state.plugin) else {
             self.flows.remove(&conv)?;
-            return Ok(vec![req.answer(format!(
-                "Your {} cannot continue: that feature is turned off.",
-                state.flow.name()
-            ))]);
+            return Ok(vec![
+                req.answer(format!("Your {} cannot continue: that feature is turned off.", state.flow.name())),
+            ]);
         };
         if let EventKind::Button(data) = &req.event.kind
             && crate::plugin::button_value(plugin.name(), data).is_none()
@@ -280,11 +248,9 @@ impl Inner {
         match result {
             Ok(()) => {}
             Err(PluginError::User(msg)) => ctx.reply(msg),
+            Err(PluginError::StepUp(scope)) => return Err(DispatchError::StepUpRequired { scope }),
             Err(e) => {
-                return Err(DispatchError::Plugin {
-                    plugin: plugin.name(),
-                    message: e.to_string(),
-                });
+                return Err(DispatchError::Plugin { plugin: plugin.name(), message: e.to_string() });
             }
         }
         if let Some(flow) = ctx.started_flow.take() {

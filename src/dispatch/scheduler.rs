@@ -121,10 +121,7 @@ impl Scheduler {
     }
 
     fn spawn(&self, key: ConversationKey, envelope: Envelope) {
-        let guard = DoneGuard {
-            key: Some(key),
-            tx: self.done_tx.clone(),
-        };
+        let guard = DoneGuard { key: Some(key), tx: self.done_tx.clone() };
         let service = self.service.clone();
         let outboxes = self.outboxes.clone();
         tokio::spawn(async move {

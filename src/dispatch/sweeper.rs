@@ -34,10 +34,7 @@ pub(crate) async fn sweep_flows(
             }
         };
         for state in expired {
-            let conv = ConversationKey {
-                user: state.user.clone(),
-                chat_id: state.chat.id.clone(),
-            };
+            let conv = ConversationKey { user: state.user.clone(), chat_id: state.chat.id.clone() };
             // The user may have answered since the scan; only remove what is still expired.
             let still_expired = flows
                 .load(&conv)
@@ -56,10 +53,7 @@ pub(crate) async fn sweep_flows(
                 chat: state.chat,
                 user: state.user,
                 private: false,
-                body: ReplyBody::Text {
-                    text,
-                    buttons: Vec::new(),
-                },
+                body: ReplyBody::Text { text, buttons: Vec::new() },
             };
             outboxes.deliver(vec![reply]).await;
         }

@@ -25,10 +25,7 @@ impl TimeoutLayer {
 impl<S> Layer<S> for TimeoutLayer {
     type Service = Timeout<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Timeout {
-            inner,
-            limit: self.limit,
-        }
+        Timeout { inner, limit: self.limit }
     }
 }
 
@@ -54,10 +51,6 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         let (fut, limit) = (self.inner.call(req), self.limit);
-        Box::pin(async move {
-            tokio::time::timeout(limit, fut)
-                .await
-                .unwrap_or(Err(DispatchError::TimedOut(limit)))
-        })
+        Box::pin(async move { tokio::time::timeout(limit, fut).await.unwrap_or(Err(DispatchError::TimedOut(limit))) })
     }
 }

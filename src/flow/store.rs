@@ -43,10 +43,7 @@ impl std::fmt::Debug for FlowStore {
 }
 
 fn codec(e: &serde_json::Error) -> StoreError {
-    StoreError::Codec {
-        namespace: NAMESPACE.into(),
-        reason: e.to_string(),
-    }
+    StoreError::Codec { namespace: NAMESPACE.into(), reason: e.to_string() }
 }
 
 impl FlowStore {
@@ -58,11 +55,7 @@ impl FlowStore {
     /// The running flow in a conversation, if any.
     pub fn load(&self, conv: &ConversationKey) -> Result<Option<FlowState>, StoreError> {
         let subject = Subject::user(&conv.user);
-        let key = RecordKey {
-            namespace: NAMESPACE,
-            subject: Some(&subject),
-            id: conv.chat_id.as_bytes(),
-        };
+        let key = RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: conv.chat_id.as_bytes() };
         let Some(rec) = self.store.get(key)? else {
             return Ok(None);
         };
@@ -72,11 +65,7 @@ impl FlowStore {
     /// Saves a flow state. Batched: losing the last step in a crash costs the user one answer, not data.
     pub fn save(&self, state: &FlowState) -> Result<(), StoreError> {
         let subject = Subject::user(&state.user);
-        let key = RecordKey {
-            namespace: NAMESPACE,
-            subject: Some(&subject),
-            id: state.chat.id.as_bytes(),
-        };
+        let key = RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: state.chat.id.as_bytes() };
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(state).map_err(|e| codec(&e))?);
         self.store.put(key, &bytes, Durability::Batched)
     }
@@ -84,11 +73,7 @@ impl FlowStore {
     /// Ends the flow in a conversation; returns whether one was running.
     pub fn remove(&self, conv: &ConversationKey) -> Result<bool, StoreError> {
         let subject = Subject::user(&conv.user);
-        let key = RecordKey {
-            namespace: NAMESPACE,
-            subject: Some(&subject),
-            id: conv.chat_id.as_bytes(),
-        };
+        let key = RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: conv.chat_id.as_bytes() };
         self.store.delete(key, Durability::Batched)
     }
 

@@ -14,29 +14,17 @@ pub struct Arg {
 impl Arg {
     /// A required single word.
     pub fn required(name: &'static str) -> Self {
-        Self {
-            name,
-            required: true,
-            rest: false,
-        }
+        Self { name, required: true, rest: false }
     }
 
     /// An optional single word.
     pub fn optional(name: &'static str) -> Self {
-        Self {
-            name,
-            required: false,
-            rest: false,
-        }
+        Self { name, required: false, rest: false }
     }
 
     /// Required free text to the end of the line.
     pub fn text(name: &'static str) -> Self {
-        Self {
-            name,
-            required: true,
-            rest: true,
-        }
+        Self { name, required: true, rest: true }
     }
 }
 
@@ -58,13 +46,7 @@ pub struct Command {
 impl Command {
     /// A command everyone may run, with no arguments.
     pub fn new(name: &'static str, help: &'static str) -> Self {
-        Self {
-            name,
-            help,
-            args: Vec::new(),
-            sensitive: false,
-            role: None,
-        }
+        Self { name, help, args: Vec::new(), sensitive: false, role: None }
     }
 
     /// Adds an argument.
@@ -123,9 +105,7 @@ mod tests {
         assert_eq!(c.usage(), "/note <text…>");
         assert!(c.check_arity(0).unwrap_err().starts_with("Usage: /note <text…>"));
         assert!(c.check_arity(5).is_ok());
-        let d = Command::new("show", "Show")
-            .arg(Arg::required("id"))
-            .arg(Arg::optional("format"));
+        let d = Command::new("show", "Show").arg(Arg::required("id")).arg(Arg::optional("format"));
         assert_eq!(d.usage(), "/show <id> [format]");
         assert!(d.check_arity(1).is_ok() && d.check_arity(2).is_ok());
         assert!(d.check_arity(3).is_err());

@@ -3,10 +3,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::adapter::Capabilities;
 use crate::clock::SharedClock;
+use crate::dispatch::Request;
 use crate::event::{ChatRef, CommandCall, Event, EventKind, UserRef};
 use crate::flow::Flow;
-use crate::plugin::Args;
+use crate::plugin::{Args, PluginError};
 use crate::reply::{Button, Reply, ReplyBody};
 use crate::store::{ScopedStore, SharedStore, Subject};
 
@@ -30,26 +32,28 @@ pub struct Ctx {
     store: SharedStore,
     clock: SharedClock,
     roles: Arc<BTreeSet<String>>,
+    grants: Arc<BTreeSet<String>>,
+    require_for: Arc<BTreeSet<String>>,
+    capabilities: Capabilities,
     pub(crate) replies: Vec<Reply>,
     pub(crate) started_flow: Option<Flow>,
 }
 
 impl std::fmt::Debug for Ctx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ctx")
-            .field("plugin", &self.plugin)
-            .finish_non_exhaustive()
+        f.debug_struct("Ctx").field("plugin", &self.plugin).finish_non_exhaustive()
     }
 }
 
 impl Ctx {
     pub(crate) fn new(
-        event: Event,
+        req: &Request,
         plugin: &'static str,
         store: SharedStore,
         clock: SharedClock,
-        roles: Arc<BTreeSet<String>>,
+        require_for: Arc<BTreeSet<String>>,
     ) -> Self {
+        let event = req.event.clone();
         let args = match &event.kind {
             EventKind::Command(call) => Args::new(call.raw_args.clone()),
             _ => Args::default(),
@@ -60,10 +64,31 @@ impl Ctx {
             plugin,
             store,
             clock,
-            roles,
+            roles: req.roles.clone(),
+            grants: req.grants.clone(),
+            require_for,
+            capabilities: req.capabilities,
             replies: Vec::new(),
             started_flow: None,
         }
+    }
+
+    /// What the user's platform can do (images, private input, deleting messages…).
+    pub fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    /// Requires step-up verification for `action` (scope `plugin.action`) before going on: returns `Ok`
+    /// when the user holds a fresh grant, otherwise an error to return with `?`, which suspends this event
+    /// until the user sends a valid code and then runs it again. Call it before any side effect.
+    pub fn sensitive(&self, action: &str) -> Result<(), PluginError> {
+        let scope = format!("{}.{action}", self.plugin);
+        if self.grants.contains(&scope) { Ok(()) } else { Err(PluginError::StepUp(scope)) }
+    }
+
+    /// Like [`Ctx::sensitive`], but only when the operator listed `plugin.action` in `[stepup] require_for`.
+    pub fn checkpoint(&self, action: &str) -> Result<(), PluginError> {
+        if self.require_for.contains(&format!("{}.{action}", self.plugin)) { self.sensitive(action) } else { Ok(()) }
     }
 
     /// The user (immutable platform id).
@@ -117,48 +142,23 @@ impl Ctx {
 
     fn push(&mut self, private: bool, body: ReplyBody) {
         let (chat, user) = (self.event.chat.clone(), self.event.user.clone());
-        self.replies.push(Reply {
-            chat,
-            user,
-            private,
-            body,
-        });
+        self.replies.push(Reply { chat, user, private, body });
     }
 
     /// Replies in the chat.
     pub fn reply(&mut self, text: impl Into<String>) {
-        self.push(
-            false,
-            ReplyBody::Text {
-                text: text.into(),
-                buttons: Vec::new(),
-            },
-        );
+        self.push(false, ReplyBody::Text { text: text.into(), buttons: Vec::new() });
     }
 
     /// Replies so only this user sees it (a DM, or an ephemeral message).
     pub fn reply_private(&mut self, text: impl Into<String>) {
-        self.push(
-            true,
-            ReplyBody::Text {
-                text: text.into(),
-                buttons: Vec::new(),
-            },
-        );
+        self.push(true, ReplyBody::Text { text: text.into(), buttons: Vec::new() });
     }
 
     /// Replies with buttons given as `(label, value)`; a press comes back as [`Input::Button`] with `value`.
     pub fn reply_buttons(&mut self, text: impl Into<String>, buttons: &[(&str, &str)]) {
-        let buttons = buttons
-            .iter()
-            .map(|(label, value)| Button::new(*label, format!("{}:{value}", self.plugin)));
-        self.push(
-            false,
-            ReplyBody::Text {
-                text: text.into(),
-                buttons: buttons.collect(),
-            },
-        );
+        let buttons = buttons.iter().map(|(label, value)| Button::new(*label, format!("{}:{value}", self.plugin)));
+        self.push(false, ReplyBody::Text { text: text.into(), buttons: buttons.collect() });
     }
 
     /// Sends a PNG image with a caption; `private` delivers it to this user only.
@@ -166,9 +166,10 @@ impl Ctx {
         self.push(private, ReplyBody::Image { png, caption });
     }
 
-    /// Deletes the message that triggered this event, where the platform allows it (e.g. a typed code).
-    pub fn delete_user_message(&mut self) {
-        if let Some(id) = self.event.message_id.clone() {
+    /// Deletes the message that triggered this event (e.g. a typed code) on platforms where the bot may
+    /// delete users' messages; elsewhere does nothing.
+    pub fn delete_user_message_if_possible(&mut self) {
+        if let Some(id) = self.event.message_id.clone().filter(|_| self.capabilities.can_delete_user_messages) {
             self.push(false, ReplyBody::Delete(id));
         }
     }

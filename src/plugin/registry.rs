@@ -43,10 +43,7 @@ impl Registry {
         P: Plugin,
         F: Fn(&Section) -> Result<P, Vec<Problem>> + Send + Sync + 'static,
     {
-        self.plugins.insert(
-            name,
-            Arc::new(move |s| build(s).map(|p| Arc::new(p) as Arc<dyn Plugin>)),
-        );
+        self.plugins.insert(name, Arc::new(move |s| build(s).map(|p| Arc::new(p) as Arc<dyn Plugin>)));
         self
     }
 
@@ -85,10 +82,7 @@ impl Registry {
         settings: &Settings,
         only: Option<&str>,
     ) -> Result<Vec<Box<dyn Adapter>>, Vec<Problem>> {
-        let tables = settings
-            .adapters
-            .iter()
-            .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()));
+        let tables = settings.adapters.iter().filter(|(name, _)| only.is_none_or(|o| o == name.as_str()));
         let tables: BTreeMap<String, serde_json::Value> = tables.map(|(k, v)| (k.clone(), v.clone())).collect();
         build_all(&tables, "adapters", &self.adapters, |f, s| f(s, settings))
     }
@@ -108,10 +102,7 @@ fn build_all<F: ?Sized, T>(
             let known: Vec<_> = factories.keys().copied().collect();
             problems.push(Problem::at(
                 path,
-                format!(
-                    "no {kind} named `{name}` in this binary (available: {})",
-                    known.join(", ")
-                ),
+                format!("no {kind} named `{name}` in this binary (available: {})", known.join(", ")),
             ));
             continue;
         };

@@ -30,14 +30,8 @@ pub(crate) struct Master {
 impl Master {
     pub(crate) fn new(master: &Key) -> Result<Self, StoreError> {
         let crypto = |e: crate::crypto::CryptoError| StoreError::MasterKey(e.to_string());
-        let kcv = master
-            .derive("palisade/kcv/v1")
-            .map_err(crypto)?
-            .hash(b"palisade key check value");
-        Ok(Self {
-            kcv,
-            kek: master.derive("palisade/kek/v1").map_err(crypto)?,
-        })
+        let kcv = master.derive("palisade/kcv/v1").map_err(crypto)?.hash(b"palisade key check value");
+        Ok(Self { kcv, kek: master.derive("palisade/kek/v1").map_err(crypto)? })
     }
 
     fn id(&self) -> &[u8] {
@@ -53,10 +47,7 @@ impl Master {
     }
 
     fn unwrap(&self, name: &[u8], wrapped: &[u8]) -> Result<Key, StoreError> {
-        let bad = |reason: &str| StoreError::Unreadable {
-            namespace: KEYRING.into(),
-            reason: reason.into(),
-        };
+        let bad = |reason: &str| StoreError::Unreadable { namespace: KEYRING.into(), reason: reason.into() };
         if wrapped.len() < KEK_ID_LEN || !ct_eq(&wrapped[..KEK_ID_LEN], self.id()) {
             return Err(bad("wrapped under another master key"));
         }
@@ -118,11 +109,7 @@ impl Keyring {
         if let Some(k) = self.subjects.read().unwrap_or_else(PoisonError::into_inner).get(hash) {
             return Ok(Some(k.clone()));
         }
-        let _guard = if create {
-            Some(self.creating.lock().unwrap_or_else(PoisonError::into_inner))
-        } else {
-            None
-        };
+        let _guard = if create { Some(self.creating.lock().unwrap_or_else(PoisonError::into_inner)) } else { None };
         let name = subject_entry(hash);
         let key = match self.backend.get(KEYRING, &name)? {
             Some(wrapped) => self.master.unwrap(&name, &wrapped)?,
@@ -136,20 +123,14 @@ impl Keyring {
             None => return Ok(None),
         };
         let key = Arc::new(key);
-        self.subjects
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(*hash, key.clone());
+        self.subjects.write().unwrap_or_else(PoisonError::into_inner).insert(*hash, key.clone());
         Ok(Some(key))
     }
 
     /// Destroys a subject's data key (crypto-shredding) and flushes; returns whether it existed.
     pub(crate) fn destroy(&self, hash: &[u8; HASH_LEN]) -> Result<bool, StoreError> {
         let _guard = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
-        self.subjects
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(hash);
+        self.subjects.write().unwrap_or_else(PoisonError::into_inner).remove(hash);
         let existed = self.backend.remove(KEYRING, &subject_entry(hash))?;
         self.backend.flush()?;
         Ok(existed)
@@ -193,11 +174,7 @@ pub fn rotate(backend: &dyn Backend, old: &Key, new: &Key, limit: Option<u64>) -
     let stored = backend.get(META, KCV)?.ok_or(StoreError::NotEncrypted)?;
     let pending = backend.get(META, KCV_NEXT)?;
     if ct_eq(&stored, &new.kcv) && pending.is_none() {
-        return Ok(RotationProgress {
-            rewrapped: 0,
-            already_done: 0,
-            remaining: 0,
-        });
+        return Ok(RotationProgress { rewrapped: 0, already_done: 0, remaining: 0 });
     }
     if !ct_eq(&stored, &old.kcv) {
         return Err(StoreError::WrongKey);
@@ -209,11 +186,7 @@ pub fn rotate(backend: &dyn Backend, old: &Key, new: &Key, limit: Option<u64>) -
     }
     backend.insert(META, KCV_NEXT, &new.kcv)?;
     backend.flush()?;
-    let mut progress = RotationProgress {
-        rewrapped: 0,
-        already_done: 0,
-        remaining: 0,
-    };
+    let mut progress = RotationProgress { rewrapped: 0, already_done: 0, remaining: 0 };
     for (name, wrapped) in backend.scan_prefix(KEYRING, b"")? {
         if wrapped.starts_with(new.id()) {
             progress.already_done += 1;

@@ -75,19 +75,13 @@ pub(crate) fn encode(id: &[u8], value: &[u8], written_at_ms: u64) -> zeroize::Ze
 
 /// Parses an opened envelope.
 pub(crate) fn decode(namespace: &str, raw: &[u8]) -> Result<Record, StoreError> {
-    let bad = |reason: &str| StoreError::Unreadable {
-        namespace: namespace.to_string(),
-        reason: reason.into(),
-    };
+    let bad = |reason: &str| StoreError::Unreadable { namespace: namespace.to_string(), reason: reason.into() };
     if raw.len() < HEADER_LEN || raw[0] != ENVELOPE_V1 {
         return Err(bad("unknown envelope version or truncated envelope"));
     }
     let written_at_ms = u64::from_be_bytes(raw[1..9].try_into().map_err(|_| bad("bad timestamp"))?);
     let id_len = u32::from_be_bytes(raw[9..13].try_into().map_err(|_| bad("bad id length"))?) as usize;
-    let id_end = HEADER_LEN
-        .checked_add(id_len)
-        .filter(|end| *end <= raw.len())
-        .ok_or_else(|| bad("id overruns"))?;
+    let id_end = HEADER_LEN.checked_add(id_len).filter(|end| *end <= raw.len()).ok_or_else(|| bad("id overruns"))?;
     Ok(Record {
         id: raw[HEADER_LEN..id_end].to_vec(),
         value: zeroize::Zeroizing::new(raw[id_end..].to_vec()),
@@ -99,14 +93,8 @@ pub(crate) fn decode(namespace: &str, raw: &[u8]) -> Result<Record, StoreError> 
 pub(crate) fn check_namespace(ns: &str) -> Result<(), StoreError> {
     let ok = (1..=64).contains(&ns.len())
         && !ns.starts_with('_')
-        && ns
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::Namespace(ns.to_string()))
-    }
+        && ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
+    if ok { Ok(()) } else { Err(StoreError::Namespace(ns.to_string())) }
 }
 
 /// A short, non-identifying label of a backend key for reports (first bytes of its hash).
@@ -122,10 +110,7 @@ mod tests {
     fn envelope_round_trips_and_rejects_garbage() {
         let raw = encode(b"id-1", b"value", 42);
         let rec = decode("ns", &raw).unwrap();
-        assert_eq!(
-            (rec.id.as_slice(), rec.value.as_slice(), rec.written_at_ms),
-            (&b"id-1"[..], &b"value"[..], 42)
-        );
+        assert_eq!((rec.id.as_slice(), rec.value.as_slice(), rec.written_at_ms), (&b"id-1"[..], &b"value"[..], 42));
         assert!(matches!(decode("ns", &raw[..5]), Err(StoreError::Unreadable { .. })));
         let mut wrong_len = raw.to_vec();
         wrong_len[12] = 200;

@@ -16,13 +16,9 @@ fn fail(message: impl Into<String>) -> StoreError {
 /// the process anyway); a sled store without one is an error that says how to make a key.
 pub fn load_master_key(settings: &StoreSettings) -> Result<Key, StoreError> {
     match (&settings.master_key, &settings.master_key_file) {
-        (Some(_), Some(_)) => Err(fail(
-            "set either `store.master_key` or `store.master_key_file`, not both",
-        )),
+        (Some(_), Some(_)) => Err(fail("set either `store.master_key` or `store.master_key_file`, not both")),
         (Some(secret), None) => Key::from_base64(secret.expose()).map_err(|e| {
-            fail(format!(
-                "`store.master_key` (PALISADE__STORE__MASTER_KEY) is not a 32-byte base64 key: {e}"
-            ))
+            fail(format!("`store.master_key` (PALISADE__STORE__MASTER_KEY) is not a 32-byte base64 key: {e}"))
         }),
         (None, Some(path)) => {
             if !path.exists() && settings.create_key_file {
@@ -43,9 +39,7 @@ pub fn load_master_key(settings: &StoreSettings) -> Result<Key, StoreError> {
 fn read_key_file(path: &Path) -> Result<Key, StoreError> {
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|e| {
-        fail(format!(
-            "cannot read key file {shown}: {e}; create one with `palisade keygen --out {shown}`"
-        ))
+        fail(format!("cannot read key file {shown}: {e}; create one with `palisade keygen --out {shown}`"))
     })?;
     #[cfg(unix)]
     {

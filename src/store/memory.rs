@@ -35,11 +35,7 @@ impl Backend for MemoryBackend {
     }
 
     fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.with(|t| {
-            t.entry(tree.to_string())
-                .or_default()
-                .insert(key.to_vec(), value.to_vec())
-        });
+        self.with(|t| t.entry(tree.to_string()).or_default().insert(key.to_vec(), value.to_vec()));
         Ok(())
     }
 
@@ -59,12 +55,7 @@ impl Backend for MemoryBackend {
     }
 
     fn trees(&self) -> Result<Vec<String>, StoreError> {
-        Ok(self.with(|t| {
-            t.iter()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(k, _)| k.clone())
-                .collect()
-        }))
+        Ok(self.with(|t| t.iter().filter(|(_, v)| !v.is_empty()).map(|(k, _)| k.clone()).collect()))
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -37,10 +37,7 @@ impl RecordStore {
     }
 
     fn unreadable(namespace: &str, reason: &str) -> StoreError {
-        StoreError::Unreadable {
-            namespace: namespace.to_string(),
-            reason: reason.to_string(),
-        }
+        StoreError::Unreadable { namespace: namespace.to_string(), reason: reason.to_string() }
     }
 
     /// Opens one stored value found at `backend_key`.
@@ -60,10 +57,9 @@ impl RecordStore {
 
     fn seal_key(&self, subject: Option<&[u8; layout::HASH_LEN]>) -> Result<Arc<Key>, StoreError> {
         match subject {
-            Some(hash) => self
-                .keys
-                .subject(hash, true)?
-                .ok_or_else(|| Self::unreadable("_keyring", "data key not created")),
+            Some(hash) => {
+                self.keys.subject(hash, true)?.ok_or_else(|| Self::unreadable("_keyring", "data key not created"))
+            }
             None => Ok(self.keys.system.clone()),
         }
     }
@@ -127,9 +123,7 @@ impl Store for RecordStore {
 
     fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError> {
         check_namespace(namespace)?;
-        Ok(self
-            .open_all(namespace, &layout::subject_tag(&self.keys.index, subject))?
-            .0)
+        Ok(self.open_all(namespace, &layout::subject_tag(&self.keys.index, subject))?.0)
     }
 
     fn scan(&self, namespace: &str) -> Result<Vec<Record>, StoreError> {

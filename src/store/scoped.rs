@@ -16,35 +16,22 @@ pub struct ScopedStore {
 
 impl std::fmt::Debug for ScopedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScopedStore")
-            .field("namespace", &self.namespace)
-            .finish_non_exhaustive()
+        f.debug_struct("ScopedStore").field("namespace", &self.namespace).finish_non_exhaustive()
     }
 }
 
 impl ScopedStore {
     /// Records in `namespace` about `subject`.
     pub fn new(store: SharedStore, namespace: impl Into<String>, subject: Subject) -> Self {
-        Self {
-            store,
-            namespace: namespace.into(),
-            subject,
-        }
+        Self { store, namespace: namespace.into(), subject }
     }
 
     fn key<'a>(&'a self, id: &'a str) -> RecordKey<'a> {
-        RecordKey {
-            namespace: &self.namespace,
-            subject: Some(&self.subject),
-            id: id.as_bytes(),
-        }
+        RecordKey { namespace: &self.namespace, subject: Some(&self.subject), id: id.as_bytes() }
     }
 
     fn codec(&self, e: &serde_json::Error) -> StoreError {
-        StoreError::Codec {
-            namespace: self.namespace.clone(),
-            reason: e.to_string(),
-        }
+        StoreError::Codec { namespace: self.namespace.clone(), reason: e.to_string() }
     }
 
     /// Saves `value` under `id`.

@@ -15,10 +15,7 @@ pub struct SledBackend {
 impl SledBackend {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let fail = |reason: String| StoreError::Open {
-            path: dir.display().to_string(),
-            reason,
-        };
+        let fail = |reason: String| StoreError::Open { path: dir.display().to_string(), reason };
         std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
         let db = sled::Config::new().path(dir).open().map_err(|e| {
             let hint = if e.to_string().contains("lock") {
@@ -37,11 +34,7 @@ impl SledBackend {
 }
 
 fn backend(op: &'static str, namespace: &str, e: &sled::Error) -> StoreError {
-    StoreError::Backend {
-        op,
-        namespace: namespace.to_string(),
-        reason: e.to_string(),
-    }
+    StoreError::Backend { op, namespace: namespace.to_string(), reason: e.to_string() }
 }
 
 impl Backend for SledBackend {
@@ -51,27 +44,18 @@ impl Backend for SledBackend {
     }
 
     fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.tree(tree)?
-            .insert(key, value)
-            .map_err(|e| backend("insert", tree, &e))?;
+        self.tree(tree)?.insert(key, value).map_err(|e| backend("insert", tree, &e))?;
         Ok(())
     }
 
     fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError> {
-        Ok(self
-            .tree(tree)?
-            .remove(key)
-            .map_err(|e| backend("remove", tree, &e))?
-            .is_some())
+        Ok(self.tree(tree)?.remove(key).map_err(|e| backend("remove", tree, &e))?.is_some())
     }
 
     fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
         self.tree(tree)?
             .scan_prefix(prefix)
-            .map(|kv| {
-                kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(|e| backend("scan", tree, &e))
-            })
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(|e| backend("scan", tree, &e)))
             .collect()
     }
 

@@ -40,6 +40,7 @@ pub fn text_of(r: &Reply) -> String {
         ReplyBody::Text { text, .. } => text.clone(),
         ReplyBody::Image { .. } => "<image>".into(),
         ReplyBody::Delete(id) => format!("<delete {}>", id.0),
+        ReplyBody::CodePrompt { text } => format!("<code prompt> {text}"),
     }
 }
 
@@ -95,21 +96,13 @@ impl Harness {
         let builder = Dispatcher::builder(plugins, store).outbox(
             Platform::Console,
             capture.clone(),
-            Capabilities {
-                max_message_len: 4096,
-                ..Capabilities::CONSOLE
-            },
+            Capabilities { max_message_len: 4096, ..Capabilities::CONSOLE },
         );
         let dispatcher = tweak(builder).build().unwrap();
         let sink = dispatcher.sink();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(dispatcher.run(shutdown.clone()));
-        Self {
-            sink,
-            capture,
-            shutdown,
-            task,
-        }
+        Self { sink, capture, shutdown, task }
     }
 
     /// Sends `text` as `user_id` in their direct chat and returns the texts of the replies.

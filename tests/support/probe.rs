@@ -42,16 +42,14 @@ impl Plugin for Probe {
 
     fn commands(&self) -> Vec<Command> {
         vec![
-            Command::new("args", "Echo arguments")
-                .arg(Arg::required("first"))
-                .arg(Arg::text("rest")),
+            Command::new("args", "Echo arguments").arg(Arg::required("first")).arg(Arg::text("rest")),
             Command::new("boom", "Panic"),
             Command::new("fail", "Fail internally"),
             Command::new("oops", "Fail with a user error"),
             Command::new("seq", "Record a sequence number after a short pause").arg(Arg::required("n")),
             Command::new("wait", "Block until the gate opens"),
             Command::new("hang", "Never finish"),
-            Command::new("secret", "Sensitive").sensitive(),
+            Command::new("secret", "Sensitive").arg(Arg { name: "words", required: false, rest: true }).sensitive(),
             Command::new("staff", "Operators only").role("operator"),
             Command::new("long", "A long reply"),
         ]
@@ -84,6 +82,10 @@ impl Plugin for Probe {
             }
             "hang" => std::future::pending::<()>().await,
             "long" => ctx.reply("word ".repeat(2000)),
+            "secret" if !ctx.args().is_empty() => {
+                let reply = format!("ran secret: {}", ctx.args().raw());
+                ctx.reply(reply);
+            }
             _ => ctx.reply(format!("ran {command}")),
         }
         Ok(())

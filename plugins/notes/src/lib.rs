@@ -21,10 +21,7 @@ pub struct NotesSettings {
 
 impl Default for NotesSettings {
     fn default() -> Self {
-        Self {
-            max_notes: 100,
-            max_title: 80,
-        }
+        Self { max_notes: 100, max_title: 80 }
     }
 }
 
@@ -65,14 +62,9 @@ impl Notes {
 
     fn start_delete(&self, ctx: &mut Ctx, number: Option<&str>) -> Result<(), PluginError> {
         let notes = ctx.store().list::<Note>()?;
-        let pick = number
-            .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|n| n.checked_sub(1));
+        let pick = number.and_then(|n| n.parse::<usize>().ok()).and_then(|n| n.checked_sub(1));
         let Some((id, note)) = pick.and_then(|i| notes.get(i)) else {
-            return Err(PluginError::user(format!(
-                "Give a note number from /notes (you have {}).",
-                notes.len()
-            )));
+            return Err(PluginError::user(format!("Give a note number from /notes (you have {}).", notes.len())));
         };
         ctx.start_flow(Flow::new("note deletion", "confirm").with("id", id));
         ctx.reply_buttons(
@@ -88,11 +80,8 @@ impl Notes {
             ctx.reply("You have no notes yet. Save one with /note <text>.");
             return Ok(());
         }
-        let lines: Vec<String> = notes
-            .iter()
-            .enumerate()
-            .map(|(i, (_, n))| format!("{}. {} — {}", i + 1, n.title, n.text))
-            .collect();
+        let lines: Vec<String> =
+            notes.iter().enumerate().map(|(i, (_, n))| format!("{}. {} — {}", i + 1, n.title, n.text)).collect();
         ctx.reply(format!("Your notes:\n{}", lines.join("\n")));
         Ok(())
     }
@@ -100,17 +89,10 @@ impl Notes {
     fn save(&self, flow: &Flow, ctx: &mut Ctx, title: &str) -> Result<Step, PluginError> {
         let count = title.chars().count();
         if count == 0 || count > self.settings.max_title {
-            ctx.reply(format!(
-                "A title needs 1 to {} characters. What title should it have?",
-                self.settings.max_title
-            ));
+            ctx.reply(format!("A title needs 1 to {} characters. What title should it have?", self.settings.max_title));
             return Ok(Step::Repeat);
         }
-        let note = Note {
-            title: title.to_string(),
-            text: flow.require("text")?,
-            created_at_ms: ctx.now_ms(),
-        };
+        let note = Note { title: title.to_string(), text: flow.require("text")?, created_at_ms: ctx.now_ms() };
         let store = ctx.store();
         // Ids sort by creation time, so /notes lists oldest first; bump on a same-millisecond clash.
         let mut stamp = note.created_at_ms;
@@ -127,13 +109,11 @@ impl Notes {
             ctx.reply("Kept it.");
             return Ok(Step::Cancel);
         }
+        // Operators can require step-up here with `[stepup] require_for = ["notes.delete"]`.
+        ctx.checkpoint("delete")?;
         let id: String = flow.require("id")?;
         let existed = ctx.store().delete(&id, Durability::Flushed)?;
-        ctx.reply(if existed {
-            "Deleted."
-        } else {
-            "That note was already gone."
-        });
+        ctx.reply(if existed { "Deleted." } else { "That note was already gone." });
         Ok(Step::Done)
     }
 }
@@ -146,11 +126,8 @@ impl Plugin for Notes {
 
     fn commands(&self) -> Vec<Command> {
         vec![
-            Command::new(
-                "note",
-                "Save a note (I ask for a title); `/note delete <n>` deletes one",
-            )
-            .arg(Arg::text("text")),
+            Command::new("note", "Save a note (I ask for a title); `/note delete <n>` deletes one")
+                .arg(Arg::text("text")),
             Command::new("notes", "List your notes"),
         ]
     }

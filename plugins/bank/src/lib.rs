@@ -1,0 +1,199 @@
+//! The bank demo plugin: a simulated account per user.
+//!
+//! - `/balance` shows your balance (not sensitive).
+//! - `/transfer` asks for an amount and a recipient, shows a confirmation with buttons, then — after step-up
+//!   verification — performs the (simulated) transfer and records it, flushed to disk before you are told.
+//!
+//! Amounts are kept in cents. Nothing leaves the process: there is no real bank behind it.
+
+use palisade::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// `[plugins.bank]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BankSettings {
+    /// Balance a new account starts with, in cents.
+    pub opening_balance_cents: u64,
+    /// Largest single transfer, in cents.
+    pub max_transfer_cents: u64,
+}
+
+impl Default for BankSettings {
+    fn default() -> Self {
+        Self { opening_balance_cents: 100_000, max_transfer_cents: 1_000_000 }
+    }
+}
+
+/// A user's account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Balance in cents.
+    pub balance_cents: u64,
+    /// Completed transfers, oldest first.
+    pub transfers: Vec<Transfer>,
+}
+
+/// One completed transfer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// Amount in cents.
+    pub amount_cents: u64,
+    /// Who received it.
+    pub recipient: String,
+    /// When, ms since the epoch.
+    pub at_ms: u64,
+}
+
+/// The bank plugin.
+#[derive(Debug, Default)]
+pub struct Bank {
+    settings: BankSettings,
+}
+
+fn money(cents: u64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// Parses `12`, `12.5` or `12.50` into cents.
+pub fn parse_amount(text: &str) -> Option<u64> {
+    let text = text.trim().trim_start_matches(['€', '$', '£']);
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() || frac.len() > 2 || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac = format!("{frac:0<2}");
+    whole.parse::<u64>().ok()?.checked_mul(100)?.checked_add(frac.parse().ok()?)
+}
+
+impl Bank {
+    /// A bank with `settings`.
+    pub fn new(settings: BankSettings) -> Self {
+        Self { settings }
+    }
+
+    fn account(&self, ctx: &Ctx) -> Result<Account, PluginError> {
+        let fresh = Account { balance_cents: self.settings.opening_balance_cents, transfers: Vec::new() };
+        Ok(ctx.store().get("account")?.unwrap_or(fresh))
+    }
+
+    fn amount_step(&self, flow: &mut Flow, ctx: &mut Ctx, text: &str) -> Result<Step, PluginError> {
+        let balance = self.account(ctx)?.balance_cents;
+        match parse_amount(text) {
+            Some(0) | None => ctx.reply("Send an amount like 25 or 25.50."),
+            Some(c) if c > balance => {
+                ctx.reply(format!("That is more than your balance of {}. How much?", money(balance)))
+            }
+            Some(c) if c > self.settings.max_transfer_cents => ctx.reply(format!(
+                "The most you can send at once is {}. How much?",
+                money(self.settings.max_transfer_cents)
+            )),
+            Some(c) => {
+                flow.set("amount", c);
+                ctx.reply("Who should receive it? (a name or an account number)");
+                return Ok(Step::next("recipient"));
+            }
+        }
+        Ok(Step::Repeat)
+    }
+
+    fn recipient_step(flow: &mut Flow, ctx: &mut Ctx, text: &str) -> Result<Step, PluginError> {
+        let count = text.chars().count();
+        if count == 0 || count > 64 || text.chars().any(char::is_control) {
+            ctx.reply("A recipient needs 1 to 64 characters. Who should receive it?");
+            return Ok(Step::Repeat);
+        }
+        flow.set("recipient", text);
+        let amount: u64 = flow.require("amount")?;
+        ctx.reply_buttons(
+            format!("Send {} to {text}?", money(amount)),
+            &[("Confirm", "confirm"), ("Cancel", "cancel")],
+        );
+        Ok(Step::next("confirm"))
+    }
+
+    fn execute(&self, flow: &Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
+        // Step-up comes first: nothing below runs until the user has proved possession of their authenticator.
+        ctx.sensitive("transfer")?;
+        let (amount, recipient): (u64, String) = (flow.require("amount")?, flow.require("recipient")?);
+        let mut account = self.account(ctx)?;
+        let Some(left) = account.balance_cents.checked_sub(amount) else {
+            ctx.reply("Your balance changed and is now too low; nothing was sent.");
+            return Ok(Step::Cancel);
+        };
+        account.balance_cents = left;
+        account.transfers.push(Transfer { amount_cents: amount, recipient: recipient.clone(), at_ms: ctx.now_ms() });
+        ctx.store().put("account", &account, Durability::Flushed)?;
+        tracing::info!(target: "palisade::audit", platform = %ctx.user().platform, "bank transfer executed");
+        ctx.reply(format!("Sent {} to {recipient}. Your balance is {}.", money(amount), money(left)));
+        Ok(Step::Done)
+    }
+}
+
+#[async_trait]
+impl Plugin for Bank {
+    fn name(&self) -> &'static str {
+        "bank"
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![
+            Command::new("balance", "Show your (simulated) balance"),
+            Command::new("transfer", "Send money; asks the amount and recipient, then verification"),
+        ]
+    }
+
+    async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        if command == "balance" {
+            let account = self.account(ctx)?;
+            ctx.reply(format!("Your balance is {}.", money(account.balance_cents)));
+        } else {
+            ctx.start_flow(Flow::new("transfer", "amount"));
+            ctx.reply("How much do you want to send?");
+        }
+        Ok(())
+    }
+
+    async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
+        let step = flow.step().to_string();
+        match (step.as_str(), ctx.input()) {
+            ("amount", Input::Text(t)) => {
+                let t = t.to_string();
+                self.amount_step(flow, ctx, &t)
+            }
+            ("recipient", Input::Text(t)) => {
+                let t = t.to_string();
+                Self::recipient_step(flow, ctx, &t)
+            }
+            ("confirm", Input::Button("confirm")) => self.execute(flow, ctx),
+            ("confirm", Input::Text(t)) if t.eq_ignore_ascii_case("yes") => self.execute(flow, ctx),
+            ("confirm", Input::Button("cancel")) => {
+                ctx.reply("Cancelled; nothing was sent.");
+                Ok(Step::Cancel)
+            }
+            ("confirm", _) => {
+                ctx.reply("Press Confirm or Cancel (or answer yes, or /cancel).");
+                Ok(Step::Repeat)
+            }
+            _ => {
+                ctx.reply("Please answer with text.");
+                Ok(Step::Repeat)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_amount;
+
+    #[test]
+    fn amounts_parse_to_cents() {
+        assert_eq!(parse_amount("25"), Some(2500));
+        assert_eq!(parse_amount("25.5"), Some(2550));
+        assert_eq!(parse_amount("€0.07"), Some(7));
+        for bad in ["", "abc", "1.234", "-5", "1,5", ".5", "99999999999999999999"] {
+            assert_eq!(parse_amount(bad), None, "{bad}");
+        }
+    }
+}

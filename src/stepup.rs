@@ -1,0 +1,184 @@
+//! Step-up verification: before a sensitive action runs, the user proves possession of their authenticator
+//! in the chat, and the action then resumes exactly as they asked.
+//!
+//! How an action becomes sensitive: a command declared [`crate::Command::sensitive`], a `plugin.action`
+//! listed in `[stepup] require_for`, or a handler calling [`crate::Ctx::sensitive`] /
+//! [`crate::Ctx::checkpoint`]. The router then fails the event with "step-up required"; the [`gate`] layer
+//! suspends the event, asks for a code (privately when the action came from a group), verifies it, grants
+//! the scope for `grant_ttl` in that conversation only, and runs the original event again. Handlers must
+//! reach their checkpoint before any side effect, so running them again is exactly the requested action.
+
+mod commands;
+mod enrolment;
+mod gate;
+mod grants;
+mod pending;
+mod qr;
+pub mod recovery;
+pub mod totp;
+mod verify;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use zeroize::Zeroizing;
+
+pub use commands::TwoFactor;
+pub use enrolment::{Enrolment, Enrolments};
+pub use gate::{Gate, GateLayer};
+pub use grants::Grants;
+pub use pending::{Pending, PendingActions};
+pub use verify::{LOCK_AFTER, Outcome, PAUSE_AFTER};
+
+use crate::clock::SharedClock;
+use crate::config::StepUpSettings;
+use crate::event::{ConversationKey, UserRef};
+use crate::store::{SharedStore, StoreError};
+
+/// What `/2fa setup` shows the user once.
+#[derive(Debug)]
+pub struct Setup {
+    /// The `otpauth://` URI.
+    pub uri: Zeroizing<String>,
+    /// The secret in base32, for manual entry.
+    pub base32: Zeroizing<String>,
+}
+
+/// The result of confirming a setup with the first code.
+#[derive(Debug)]
+pub enum Confirmation {
+    /// 2FA is on; these recovery codes are shown once.
+    Activated(Vec<Zeroizing<String>>),
+    /// The code did not match.
+    Wrong,
+    /// There is no setup in progress.
+    NoSetup,
+}
+
+/// The step-up service shared by the gate and the `/2fa` commands.
+pub struct StepUp {
+    enrolments: Enrolments,
+    pending: PendingActions,
+    grants: Grants,
+    settings: StepUpSettings,
+    clock: SharedClock,
+    /// Serialises read-modify-write of enrolments, so concurrent attempts cannot lose a failure count.
+    attempts: Mutex<()>,
+}
+
+impl std::fmt::Debug for StepUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepUp").finish_non_exhaustive()
+    }
+}
+
+impl StepUp {
+    /// Step-up over `store` with `settings`.
+    pub fn new(store: SharedStore, settings: StepUpSettings, clock: SharedClock) -> Arc<Self> {
+        Arc::new(Self {
+            enrolments: Enrolments::new(store.clone()),
+            pending: PendingActions::new(store),
+            grants: Grants::default(),
+            settings,
+            clock,
+            attempts: Mutex::new(()),
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &StepUpSettings {
+        &self.settings
+    }
+
+    /// Now, ms since the epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// The user's enrolment (active or being set up).
+    pub fn enrolment(&self, user: &UserRef) -> Result<Option<Enrolment>, StoreError> {
+        self.enrolments.load(user)
+    }
+
+    /// True when the user has two-factor verification on.
+    pub fn is_enrolled(&self, user: &UserRef) -> Result<bool, StoreError> {
+        Ok(self.enrolments.load(user)?.is_some_and(|e| e.active))
+    }
+
+    /// Starts (or restarts) setup with a fresh 160-bit secret from the OS CSPRNG. An active enrolment stays
+    /// in force until the new secret is confirmed, so an abandoned re-enrolment never turns 2FA off.
+    pub fn begin(&self, user: &UserRef) -> Result<Setup, StoreError> {
+        let secret = crate::crypto::random_bytes(totp::SECRET_LEN).map_err(|e| StoreError::MasterKey(e.to_string()))?;
+        let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut e = self.enrolments.load(user)?.unwrap_or_else(|| Enrolment::pending(Vec::new()));
+        e.candidate = Some(enrolment::SecretBytes(secret.to_vec()));
+        self.enrolments.save(user, &e)?;
+        let label = self.settings.account_label.replace("{user}", &user.to_string()).replace(':', " ");
+        Ok(Setup { uri: totp::Code::uri(&secret, &self.settings.issuer, &label), base32: totp::Code::base32(&secret) })
+    }
+
+    /// Confirms setup with the first code from the new secret; on success it replaces any old secret, 2FA is
+    /// on, and fresh recovery codes are returned (old ones stop working).
+    pub fn confirm(&self, user: &UserRef, code: &str) -> Result<Confirmation, StoreError> {
+        let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(mut e) = self.enrolments.load(user)? else { return Ok(Confirmation::NoSetup) };
+        let Some(candidate) = e.candidate.clone() else { return Ok(Confirmation::NoSetup) };
+        let Ok(totp) = totp::Code::standard(&candidate.0, self.settings.skew) else { return Ok(Confirmation::Wrong) };
+        let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let Some(step) = totp.matching_step(&digits, self.now_ms() / 1000) else { return Ok(Confirmation::Wrong) };
+        let (shown, stored) = recovery::generate().map_err(|e| StoreError::MasterKey(e.to_string()))?;
+        let mut fresh = Enrolment::pending(candidate.0.clone());
+        fresh.active = true;
+        fresh.enrolled_at_ms = self.now_ms();
+        fresh.last_step = Some(step);
+        fresh.recovery = stored;
+        e = fresh;
+        self.enrolments.save(user, &e)?;
+        tracing::info!(target: "palisade::audit", platform = %user.platform, "two-factor enrolment completed");
+        Ok(Confirmation::Activated(shown))
+    }
+
+    /// One verification attempt; counters and the replay marker are saved (flushed) whatever the outcome.
+    pub fn attempt(&self, user: &UserRef, input: &str) -> Result<Option<Outcome>, StoreError> {
+        let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(mut e) = self.enrolments.load(user)?.filter(|e| e.active) else { return Ok(None) };
+        let outcome = verify::attempt(&mut e, input, self.now_ms(), self.settings.skew);
+        self.enrolments.save(user, &e)?;
+        tracing::info!(target: "palisade::audit", platform = %user.platform, outcome = ?outcome_label(&outcome), "step-up attempt");
+        Ok(Some(outcome))
+    }
+
+    /// Turns 2FA off for a user (their own `/2fa disable`, or an admin reset) and revokes their grants.
+    pub fn disable(&self, user: &UserRef) -> Result<bool, StoreError> {
+        let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        self.grants.revoke_user(user);
+        self.enrolments.remove(user)
+    }
+
+    /// Grants `scope` in `conv` for `grant_ttl`.
+    pub fn grant(&self, conv: ConversationKey, scope: String) {
+        let until = self.now_ms() + crate::clock::millis(self.settings.grant_ttl);
+        self.grants.grant(conv, scope, until);
+    }
+
+    /// The scopes currently granted in `conv`.
+    pub fn grants(&self, conv: &ConversationKey) -> std::collections::BTreeSet<String> {
+        self.grants.valid(conv, self.now_ms())
+    }
+
+    /// The suspended actions.
+    pub fn pending(&self) -> &PendingActions {
+        &self.pending
+    }
+}
+
+fn outcome_label(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Accepted => "accepted",
+        Outcome::Recovered { .. } => "recovery code used",
+        Outcome::Wrong { before_pause: 0 } => "wrong; paused",
+        Outcome::Wrong { .. } => "wrong",
+        Outcome::Replayed => "replay refused",
+        Outcome::Locked { .. } => "locked",
+        Outcome::Malformed => "malformed",
+    }
+}

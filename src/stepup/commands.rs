@@ -1,0 +1,139 @@
+//! `/2fa`: set up, inspect and turn off two-factor verification. Built into the core (not a configurable
+//! plugin) because it shares its state with the step-up gate and must not be left out by configuration.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{Confirmation, StepUp};
+use crate::flow::{Flow, Step};
+use crate::plugin::{Arg, Command, Ctx, Input, Plugin, PluginError};
+
+/// Most wrong codes accepted while confirming a setup before it is abandoned.
+const SETUP_TRIES: u32 = 5;
+
+/// The `/2fa` command.
+#[derive(Debug, Clone)]
+pub struct TwoFactor {
+    stepup: Arc<StepUp>,
+}
+
+impl TwoFactor {
+    /// `/2fa` over `stepup`.
+    pub fn new(stepup: Arc<StepUp>) -> Self {
+        Self { stepup }
+    }
+
+    fn setup(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        if !ctx.chat().is_private() {
+            ctx.reply_private(
+                "For your security, set up two-factor verification in a private chat with me: send /2fa setup there.",
+            );
+            ctx.reply("I sent you a private message about /2fa setup.");
+            return Ok(());
+        }
+        if self.stepup.is_enrolled(ctx.user())? {
+            ctx.sensitive("reenrol")?;
+        }
+        let setup = self.stepup.begin(ctx.user())?;
+        ctx.reply_private(format!(
+            "Scan this QR code with your authenticator app (or enter the key by hand: {}). Keep it secret; I will not show it again.",
+            setup.base32.as_str()
+        ));
+        if ctx.capabilities().images {
+            let png = super::qr::png(&setup.uri).map_err(PluginError::internal)?;
+            ctx.reply_image(png, Some("Two-factor setup".into()), true);
+        } else {
+            let art = super::qr::unicode(&setup.uri).map_err(PluginError::internal)?;
+            ctx.reply_private(format!("{art}\n{}", setup.uri.as_str()));
+        }
+        ctx.reply_private("Then send the 6-digit code your app shows, to finish. (/cancel to stop.)");
+        ctx.start_flow(Flow::new("two-factor setup", "confirm").with("tries", 0u32));
+        Ok(())
+    }
+
+    fn status(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let Some(e) = self.stepup.enrolment(ctx.user())?.filter(|e| e.active) else {
+            ctx.reply_private("Two-factor verification is off. Turn it on with /2fa setup.");
+            return Ok(());
+        };
+        ctx.sensitive("status")?;
+        let locked = if e.locked_for_good { " Verification is locked; use a recovery code." } else { "" };
+        ctx.reply_private(format!(
+            "Two-factor verification is on. Recovery codes left: {} of {}.{locked}",
+            e.recovery_left(),
+            e.recovery.len()
+        ));
+        Ok(())
+    }
+
+    fn disable(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        if !self.stepup.is_enrolled(ctx.user())? {
+            ctx.reply_private("Two-factor verification is already off.");
+            return Ok(());
+        }
+        ctx.sensitive("disable")?;
+        self.stepup.disable(ctx.user())?;
+        tracing::info!(target: "palisade::audit", platform = %ctx.user().platform, "two-factor verification disabled by the user");
+        ctx.reply_private("Two-factor verification is now off. Sensitive actions will ask you to set it up again.");
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Plugin for TwoFactor {
+    fn name(&self) -> &'static str {
+        "twofactor"
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![
+            Command::new("2fa", "Two-factor verification: `/2fa setup`, `/2fa status`, `/2fa disable`")
+                .arg(Arg::optional("action")),
+        ]
+    }
+
+    async fn command(&self, _command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        match ctx.args().get(0).unwrap_or("status") {
+            "setup" => self.setup(ctx),
+            "status" => self.status(ctx),
+            "disable" => self.disable(ctx),
+            other => Err(PluginError::user(format!("Unknown /2fa action `{other}`; use setup, status or disable."))),
+        }
+    }
+
+    async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
+        let Input::Text(code) = ctx.input() else {
+            ctx.reply_private("Send the 6-digit code from your app (or /cancel).");
+            return Ok(Step::Repeat);
+        };
+        let code = code.to_string();
+        ctx.delete_user_message_if_possible();
+        match self.stepup.confirm(ctx.user(), &code)? {
+            Confirmation::Activated(codes) => {
+                let list: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+                ctx.reply_private(format!(
+                    "Two-factor verification is on.\nYour recovery codes (each works once; store them safely, they will not be shown again):\n{}",
+                    list.join("\n")
+                ));
+                Ok(Step::Done)
+            }
+            Confirmation::NoSetup => {
+                ctx.reply_private("There is no setup in progress; start again with /2fa setup.");
+                Ok(Step::Cancel)
+            }
+            Confirmation::Wrong => {
+                let tries: u32 = flow.get("tries").unwrap_or(0) + 1;
+                if tries >= SETUP_TRIES {
+                    ctx.reply_private("That code did not match several times; setup stopped. Check your phone's clock and start again with /2fa setup.");
+                    return Ok(Step::Cancel);
+                }
+                flow.set("tries", tries);
+                ctx.reply_private(
+                    "That code does not match. Check that your phone's clock is right and send the current code.",
+                );
+                Ok(Step::Repeat)
+            }
+        }
+    }
+}

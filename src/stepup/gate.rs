@@ -1,0 +1,231 @@
+//! The step-up gate: a layer just outside the router that suspends sensitive actions until the user sends a
+//! valid code, then runs them exactly as asked.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use tower::{Layer, Service, ServiceExt};
+
+use super::{Outcome, Pending, StepUp};
+use crate::config::Unenrolled;
+use crate::dispatch::{DispatchError, EventService, Request, Response};
+use crate::event::{ChatKind, EventKind};
+use crate::reply::{Reply, ReplyBody};
+
+/// Layer adding [`Gate`].
+#[derive(Clone, Debug)]
+pub struct GateLayer {
+    stepup: Arc<StepUp>,
+}
+
+impl GateLayer {
+    /// A gate using `stepup`.
+    pub fn new(stepup: Arc<StepUp>) -> Self {
+        Self { stepup }
+    }
+}
+
+impl Layer<EventService> for GateLayer {
+    type Service = Gate;
+    fn layer(&self, inner: EventService) -> Gate {
+        Gate { inner, stepup: self.stepup.clone() }
+    }
+}
+
+/// Suspends events that need step-up and resumes them after verification.
+#[derive(Clone)]
+pub struct Gate {
+    inner: EventService,
+    stepup: Arc<StepUp>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gate")
+    }
+}
+
+impl Service<Request> for Gate {
+    type Response = Response;
+    type Error = DispatchError;
+    type Future = BoxFuture<'static, Result<Response, DispatchError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let gate = self.clone();
+        Box::pin(async move { gate.handle(req).await })
+    }
+}
+
+fn private(req: &Request, body: ReplyBody) -> Reply {
+    Reply { chat: req.event.chat.clone(), user: req.event.user.clone(), private: true, body }
+}
+
+fn text(req: &Request, t: impl Into<String>) -> Reply {
+    private(req, ReplyBody::Text { text: t.into(), buttons: Vec::new() })
+}
+
+impl Gate {
+    async fn handle(&self, mut req: Request) -> Result<Response, DispatchError> {
+        let mut out = Vec::new();
+        if let Some(pending) = self.stepup.pending().load(&req.event.user)? {
+            let age = self.stepup.now_ms().saturating_sub(pending.created_at_ms);
+            if age > crate::clock::millis(self.stepup.settings().code_timeout) {
+                self.stepup.pending().clear(&req.event.user)?;
+                out.push(text(&req, format!("The verification for {} timed out; nothing was done.", pending.scope)));
+            } else if is_code_channel(&req, &pending) {
+                return self.answer(req, pending).await;
+            } else if looks_like_code(&req) {
+                // A code posted where others can read it: take it down where possible and say so privately.
+                if let Some(id) = req.event.message_id.clone().filter(|_| req.capabilities.can_delete_user_messages) {
+                    let (chat, user) = (req.event.chat.clone(), req.event.user.clone());
+                    out.push(Reply { chat, user, private: false, body: ReplyBody::Delete(id) });
+                }
+                out.push(text(&req, "Never post codes in a group. Send it to me in our private chat; if that was your current code, wait for the next one."));
+                return Ok(out);
+            }
+        }
+        req.grants = Arc::new(self.stepup.grants(&req.event.conversation()));
+        match self.inner.clone().oneshot(req.clone()).await {
+            Err(DispatchError::StepUpRequired { scope }) => out.append(&mut self.suspend(&req, scope)?),
+            Ok(mut replies) => out.append(&mut replies),
+            Err(e) => return Err(e),
+        }
+        Ok(out)
+    }
+
+    /// Suspends `req` until the user proves possession, or explains why it cannot be.
+    fn suspend(&self, req: &Request, scope: String) -> Result<Response, DispatchError> {
+        let user = &req.event.user;
+        let enrolment = self.stepup.enrolment(user)?.filter(|e| e.active);
+        let Some(enrolment) = enrolment else {
+            let msg = match self.stepup.settings().unenrolled {
+                Unenrolled::Enrol => format!(
+                    "{scope} needs two-factor verification. Turn it on with /2fa setup in a private chat with me, then try again."
+                ),
+                Unenrolled::Deny => {
+                    format!("{scope} needs two-factor verification, which you have not set up. Ask the bot's operator.")
+                }
+            };
+            return Ok(vec![req.answer(msg)]);
+        };
+        if enrolment.locked_for_good {
+            return Ok(vec![text(
+                req,
+                "Verification is locked after too many wrong codes. Use a recovery code with /2fa, or ask an admin to reset it.",
+            )]);
+        }
+        let pending = Pending { event: req.event.clone(), scope: scope.clone(), created_at_ms: self.stepup.now_ms() };
+        self.stepup.pending().save(&pending)?;
+        tracing::info!(target: "palisade::audit", platform = %user.platform, scope, "sensitive action suspended for step-up");
+        let prompt = format!(
+            "To confirm {scope}, send the 6-digit code from your authenticator app (or a recovery code). Send /cancel to stop."
+        );
+        let mut replies = vec![private(req, ReplyBody::CodePrompt { text: prompt })];
+        if req.event.chat.kind != ChatKind::Direct {
+            replies.push(req.answer("I sent you a private message to confirm this."));
+        }
+        Ok(replies)
+    }
+
+    /// Handles the user's answer while an action waits for their code.
+    async fn answer(&self, req: Request, pending: Pending) -> Result<Response, DispatchError> {
+        let user = req.event.user.clone();
+        let input = match &req.event.kind {
+            EventKind::Command(c) if c.name == "cancel" => {
+                self.stepup.pending().clear(&user)?;
+                let mut out = vec![text(&req, format!("Cancelled: {} was not done.", pending.scope))];
+                if pending.event.chat == req.event.chat {
+                    // Also end the flow the action belonged to, as /cancel would have without step-up.
+                    let mut rest = self.inner.clone().oneshot(req).await?;
+                    rest.retain(
+                        |r| !matches!(&r.body, ReplyBody::Text { text, .. } if text == "There is nothing to cancel."),
+                    );
+                    out.append(&mut rest);
+                }
+                return Ok(out);
+            }
+            EventKind::Text(t) => t.clone(),
+            _ => return Ok(vec![text(&req, "Send your verification code first, or /cancel.")]),
+        };
+        let mut out = Vec::new();
+        if let Some(id) = req.event.message_id.clone().filter(|_| req.capabilities.can_delete_user_messages) {
+            out.push(Reply {
+                chat: req.event.chat.clone(),
+                user: user.clone(),
+                private: false,
+                body: ReplyBody::Delete(id),
+            });
+        }
+        let Some(outcome) = self.stepup.attempt(&user, &input)? else {
+            self.stepup.pending().clear(&user)?;
+            out.push(text(&req, "Two-factor verification is no longer set up; nothing was done."));
+            return Ok(out);
+        };
+        match outcome {
+            Outcome::Accepted | Outcome::Recovered { .. } => {
+                if let Outcome::Recovered { left } = outcome {
+                    out.push(text(
+                        &req,
+                        format!("You used a recovery code; {left} left. If that was not you, run /2fa setup now."),
+                    ));
+                }
+                self.stepup.pending().clear(&user)?;
+                self.stepup.grant(pending.event.conversation(), pending.scope.clone());
+                out.append(&mut self.resume(&req, pending).await?);
+            }
+            Outcome::Replayed => {
+                out.push(text(&req, "That code was already used. Wait for the next code in your app and send it."));
+            }
+            Outcome::Wrong { before_pause: 0 } => {
+                out.push(text(&req, "Wrong code. Too many wrong codes: verification is paused for a while."));
+            }
+            Outcome::Wrong { before_pause } => {
+                out.push(text(&req, format!("Wrong code. {before_pause} more tries before verification pauses.")));
+            }
+            Outcome::Locked { until_ms: Some(until) } => {
+                let secs = until.saturating_sub(self.stepup.now_ms()).div_ceil(1000);
+                out.push(text(&req, format!("Verification is paused after wrong codes; try again in {secs} s.")));
+            }
+            Outcome::Locked { until_ms: None } => {
+                out.push(text(&req, "Verification is locked. Use a recovery code, or ask an admin to reset it."));
+            }
+            Outcome::Malformed => {
+                out.push(text(
+                    &req,
+                    "Send the 6-digit code from your authenticator app, or a recovery code (or /cancel).",
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs the suspended event again, now with its scope granted.
+    async fn resume(&self, req: &Request, pending: Pending) -> Result<Response, DispatchError> {
+        let mut resumed = Request::new(pending.event, req.capabilities);
+        resumed.roles = req.roles.clone();
+        resumed.grants = Arc::new(self.stepup.grants(&resumed.event.conversation()));
+        tracing::info!(target: "palisade::audit", platform = %resumed.event.user.platform, scope = pending.scope, "sensitive action resumed after step-up");
+        match self.inner.clone().oneshot(resumed.clone()).await {
+            Err(DispatchError::StepUpRequired { scope }) => self.suspend(&resumed, scope),
+            other => other,
+        }
+    }
+}
+
+/// Where a code may be typed: a direct chat with the bot, private input (a modal), or the original chat if
+/// that was direct. Codes are never taken from a group.
+fn is_code_channel(req: &Request, pending: &Pending) -> bool {
+    req.event.user == pending.event.user && (req.event.chat.kind == ChatKind::Direct || req.event.private_input)
+}
+
+/// True for text that looks like a TOTP or recovery code.
+fn looks_like_code(req: &Request) -> bool {
+    let EventKind::Text(t) = &req.event.kind else { return false };
+    let digits: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+    (digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit())) || super::recovery::looks_like(t)
+}
