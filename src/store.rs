@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 pub use backend::Backend;
 pub use error::StoreError;
 pub use keyring::{RotationProgress, rotate};
+pub use layout::check_namespace;
 pub use master::{load_master_key, write_key_file};
 pub use memory::MemoryBackend;
 pub use record::RecordStore;
@@ -116,6 +117,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes every record in `namespace` written before `cutoff_ms`; returns how many (retention).
     fn sweep_older_than(&self, namespace: &str, cutoff_ms: u64) -> Result<u64, StoreError>;
+
+    /// Deletes records that can never be read again because their subject's data key is gone (left behind
+    /// by an interrupted erasure); returns how many.
+    fn purge_orphans(&self) -> Result<u64, StoreError>;
+
+    /// How many data subjects have a data key.
+    fn subject_count(&self) -> Result<u64, StoreError>;
 
     /// Per-namespace counts, opening every record.
     fn stats(&self) -> Result<Vec<NamespaceStats>, StoreError>;

@@ -146,6 +146,16 @@ fn secrets_load_from_files_and_never_print() {
     std::fs::write(&secret_file, "s3cr3t-value\n").unwrap();
     let text = format!("[plugins.vault]\napi_key = {{ file = \"{}\" }}\n", secret_file.display());
     let path = write(&dir, &text);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let loaded = Loader::new(&path).with_env(HashMap::new()).load().unwrap();
+        let section = Section::new("plugins.vault", loaded.settings.plugins["vault"].clone()).unwrap();
+        let problems = section.parse::<VaultSettings>().unwrap_err();
+        assert!(problems[0].message.contains("chmod 600"), "{problems:?}");
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let loaded = Loader::new(&path).with_env(HashMap::new()).load().unwrap();
     assert!(loaded.warnings.is_empty());
     let section = Section::new("plugins.vault", loaded.settings.plugins["vault"].clone()).unwrap();

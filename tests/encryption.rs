@@ -324,3 +324,36 @@ fn key_files_are_created_private_and_loose_ones_are_refused() {
         palisade::config::StoreSettings { master_key: Some(palisade::Secret::new("AAAA")), ..Default::default() };
     assert!(palisade::store::load_master_key(&short).unwrap_err().to_string().contains("PALISADE__STORE__MASTER_KEY"));
 }
+
+#[test]
+fn records_left_by_an_interrupted_erasure_are_purged() {
+    let backend: Arc<dyn Backend> = Arc::new(palisade::store::MemoryBackend::new());
+    let store = open(&backend, &support::test_key()).unwrap();
+    let (ann, bob) = (subject("1"), subject("2"));
+    store.put(key("notes", Some(&ann), "a"), b"x", Durability::Batched).unwrap();
+    store.put(key("notes", Some(&bob), "b"), b"y", Durability::Batched).unwrap();
+    let copy = backend.scan_prefix("notes", &[]).unwrap();
+    store.erase_subject(&ann).unwrap();
+    for (k, v) in &copy {
+        backend.insert("notes", k, v).unwrap(); // as if deletion had stopped after the key was destroyed
+    }
+    assert_eq!(store.stats().unwrap()[0].unreadable, 1);
+    let removed = palisade::store::sweep_expired(&store, &BTreeMap::new(), &TokioClock::new()).unwrap();
+    assert_eq!(removed.values().sum::<u64>(), 1);
+    assert_eq!(store.stats().unwrap()[0].unreadable, 0);
+    assert_eq!(store.list("notes", Some(&bob)).unwrap().len(), 1);
+}
+
+#[test]
+fn a_crash_after_switching_the_check_value_finishes_on_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = sled(dir.path());
+    let (old, new) = (support::test_key(), Key::generate().unwrap());
+    let written = fill(&open(&backend, &old).unwrap());
+    palisade::store::rotate(&*backend, &old, &new, None).unwrap();
+    let marker = backend.get("_meta", b"kcv").unwrap().unwrap();
+    backend.insert("_meta", b"kcv.next", &marker).unwrap(); // the marker survived a crash
+    assert!(matches!(open(&backend, &new), Err(StoreError::RotationInterrupted)));
+    palisade::store::rotate(&*backend, &old, &new, None).unwrap();
+    assert_all_readable(&open(&backend, &new).unwrap(), &written);
+}

@@ -107,7 +107,10 @@ fn unknown_plugins_are_reported_by_config_check() {
     let out = palisade(&["config", "check", "--config", cfg.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`plugins.nots`: no plugins named `nots` in this binary (available: bank, echo, notes)"), "{err}");
+    assert!(
+        err.contains("`plugins.nots`: no plugins named `nots` in this binary (available: bank, echo, notes)"),
+        "{err}"
+    );
 }
 
 #[cfg(unix)]

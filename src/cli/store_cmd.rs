@@ -62,22 +62,16 @@ pub fn run(loaded: &Loaded, action: StoreAction) -> ExitCode {
 }
 
 fn inspect(loaded: &Loaded, store: &dyn store::Store, action: StoreAction) -> Result<ExitCode, StoreError> {
+    if matches!(action, StoreAction::Sweep) {
+        return sweep(loaded, store);
+    }
     let stats = store.stats()?;
     match action {
-        StoreAction::Sweep => {
-            let removed = store::sweep_expired(store, &loaded.settings.store.retention(), &TokioClock::new())?;
-            if removed.is_empty() {
-                println!("no retention rules in [store.retention]; nothing to sweep");
-            }
-            for (ns, n) in removed {
-                println!("{ns}: removed {n} expired record(s)");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
         StoreAction::Stats => {
             for s in &stats {
                 println!("{}: {} record(s)", s.namespace, s.records);
             }
+            println!("data subjects with a key: {}", store.subject_count()?);
             println!("size on disk: {} bytes", dir_size(&loaded.settings.store.path));
             Ok(ExitCode::SUCCESS)
         }
@@ -96,8 +90,21 @@ fn inspect(loaded: &Loaded, store: &dyn store::Store, action: StoreAction) -> Re
     }
 }
 
+fn sweep(loaded: &Loaded, store: &dyn store::Store) -> Result<ExitCode, StoreError> {
+    let removed = store::sweep_expired(store, &loaded.settings.store.retention(), &TokioClock::new())?;
+    if loaded.settings.store.retention.is_empty() {
+        println!("no retention rules in [store.retention]; only records of erased subjects are removed");
+    }
+    for (ns, n) in removed {
+        println!("{ns}: removed {n} record(s)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreError> {
-    let settings = &loaded.settings.store;
+    let mut settings = loaded.settings.store.clone();
+    settings.create_key_file = false; // never invent the old key
+    let settings = &settings;
     let old = store::load_master_key(settings)?;
     let mut new_settings = settings.clone();
     new_settings.master_key = None;

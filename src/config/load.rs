@@ -151,6 +151,9 @@ fn validate(s: &Settings) -> Vec<Problem> {
         problems.push(Problem::at("store.master_key_file", "set either `master_key` or `master_key_file`, not both"));
     }
     for (ns, ttl) in &s.store.retention {
+        if let Err(e) = crate::store::check_namespace(ns) {
+            problems.push(Problem::at(format!("store.retention.{ns}"), e.to_string()));
+        }
         if ttl.is_zero() {
             problems.push(Problem::at(format!("store.retention.{ns}"), "must be longer than zero, e.g. \"365d\""));
         }

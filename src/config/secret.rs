@@ -6,8 +6,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use zeroize::Zeroizing;
 
-/// A secret. Written in TOML as `{ env = "VAR" }`, `{ file = "/run/secrets/x" }`, or (discouraged, with a
-/// warning at load) an inline string. Its `Debug` never shows the value; the memory is wiped on drop.
+/// A secret. Written in TOML as `{ env = "VAR" }`, `{ file = "/run/secrets/x" }` (the file must be readable
+/// by its owner only, mode 0600 or 0400), or (discouraged, with a warning at load) an inline string. Its `Debug` never shows the value; the memory is wiped on drop.
 #[derive(Clone)]
 pub struct Secret(Zeroizing<String>);
 
@@ -86,6 +86,16 @@ fn from_env<E: de::Error>(var: &str) -> Result<Secret, E> {
 }
 
 fn from_file<E: de::Error>(path: &str) -> Result<Secret, E> {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(E::custom(format!(
+                "secret file `{path}` is accessible by group or others (mode {mode:03o}); run `chmod 600 {path}`"
+            )));
+        }
+    }
     match std::fs::read_to_string(path) {
         Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim_end_matches(['\n', '\r']).to_string())),
         Ok(_) => Err(E::custom(format!("secret file `{path}` is empty"))),

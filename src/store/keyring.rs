@@ -173,7 +173,12 @@ pub fn rotate(backend: &dyn Backend, old: &Key, new: &Key, limit: Option<u64>) -
     let (old, new) = (Master::new(old)?, Master::new(new)?);
     let stored = backend.get(META, KCV)?.ok_or(StoreError::NotEncrypted)?;
     let pending = backend.get(META, KCV_NEXT)?;
-    if ct_eq(&stored, &new.kcv) && pending.is_none() {
+    if ct_eq(&stored, &new.kcv) {
+        // Done already; a crash may have left the marker after the check value was switched.
+        if pending.is_some() {
+            backend.remove(META, KCV_NEXT)?;
+            backend.flush()?;
+        }
         return Ok(RotationProgress { rewrapped: 0, already_done: 0, remaining: 0 });
     }
     if !ct_eq(&stored, &old.kcv) {

@@ -90,14 +90,14 @@ pub(crate) fn decode(namespace: &str, raw: &[u8]) -> Result<Record, StoreError> 
 }
 
 /// Checks a namespace name: 1-64 characters from `a-z0-9_-.`, not starting with `_` (reserved).
-pub(crate) fn check_namespace(ns: &str) -> Result<(), StoreError> {
+pub fn check_namespace(ns: &str) -> Result<(), StoreError> {
     let ok = (1..=64).contains(&ns.len())
         && !ns.starts_with('_')
         && ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
     if ok { Ok(()) } else { Err(StoreError::Namespace(ns.to_string())) }
 }
 
-/// A short, non-identifying label of a backend key for reports (first bytes of its hash).
+/// A short, non-identifying label of a backend key for reports (its last six bytes, from the id hash).
 pub(crate) fn label(backend_key: &[u8]) -> String {
     backend_key.iter().rev().take(6).map(|b| format!("{b:02x}")).collect()
 }

@@ -31,11 +31,6 @@ impl RecordStore {
         Ok(Self { backend, keys, clock })
     }
 
-    /// How many data subjects have a data key.
-    pub fn subject_count(&self) -> Result<u64, StoreError> {
-        self.keys.subject_count()
-    }
-
     fn unreadable(namespace: &str, reason: &str) -> StoreError {
         StoreError::Unreadable { namespace: namespace.to_string(), reason: reason.to_string() }
     }
@@ -159,6 +154,30 @@ impl Store for RecordStore {
         }
         self.backend.flush()?;
         Ok(removed)
+    }
+
+    fn purge_orphans(&self) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for tree in self.backend.trees()?.into_iter().filter(|t| !t.starts_with('_')) {
+            for (key, _) in self.backend.scan_prefix(&tree, &[1])? {
+                let orphan = match layout::subject_of(&key) {
+                    Some(hash) => self.keys.subject(&hash, false)?.is_none(),
+                    None => false,
+                };
+                if orphan {
+                    removed += u64::from(self.backend.remove(&tree, &key)?);
+                }
+            }
+        }
+        if removed > 0 {
+            self.backend.flush()?;
+            tracing::info!(removed, "removed records left behind by an interrupted erasure");
+        }
+        Ok(removed)
+    }
+
+    fn subject_count(&self) -> Result<u64, StoreError> {
+        self.keys.subject_count()
     }
 
     fn stats(&self) -> Result<Vec<NamespaceStats>, StoreError> {

@@ -22,5 +22,9 @@ pub fn sweep_expired(
         }
         removed.insert(namespace.clone(), n);
     }
+    let orphans = store.purge_orphans()?;
+    if orphans > 0 {
+        removed.insert("(records of erased subjects)".into(), orphans);
+    }
     Ok(removed)
 }
