@@ -154,7 +154,11 @@ impl Bot {
             ttl: settings.store.retention(),
             every: settings.store.sweep_interval,
         };
-        let stepup = crate::stepup::StepUp::new(store.clone(), settings.stepup.clone(), clock.clone());
+        let audit = crate::audit::Audit::new(store.clone(), clock.clone());
+        let config_hash: String =
+            crate::crypto::digest(loaded.text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        audit.record("config.loaded", None, crate::audit::Outcome::Info, &[("sha", config_hash)])?;
+        let stepup = crate::stepup::StepUp::new(store.clone(), audit, settings.stepup.clone(), clock.clone());
         plugins.push(Arc::new(crate::stepup::TwoFactor::new(stepup.clone())));
         let mut builder = Dispatcher::builder(plugins, store)
             .step_up(stepup)

@@ -10,6 +10,7 @@ use crate::bot::{AdapterChoice, Bot, BotError, Plan};
 use crate::config::{Loaded, Loader};
 use crate::plugin::Registry;
 
+mod audit_cmd;
 mod store_cmd;
 
 /// Palisade: a security-first chat bot.
@@ -44,6 +45,15 @@ pub enum Command {
         /// What to do with it.
         #[command(subcommand)]
         action: ConfigAction,
+    },
+    /// Verify or export the tamper-evident audit trail.
+    Audit {
+        /// The TOML configuration file.
+        #[arg(long, env = "PALISADE_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        action: audit_cmd::AuditAction,
     },
     /// Write a new random master key to a file readable only by you (mode 0600).
     Keygen {
@@ -98,8 +108,12 @@ async fn execute(command: Command, registry: Registry) -> ExitCode {
             };
             store_cmd::run(&loaded, action)
         }
-        Command::Store { config: None, .. } => {
-            eprintln!("error: `palisade store` needs --config FILE (or PALISADE_CONFIG)");
+        Command::Audit { config: Some(config), action } => {
+            let Ok(loaded) = load(&config) else { return ExitCode::from(2) };
+            audit_cmd::run(&loaded, action)
+        }
+        Command::Audit { config: None, .. } | Command::Store { config: None, .. } => {
+            eprintln!("error: this command needs --config FILE (or PALISADE_CONFIG)");
             ExitCode::from(2)
         }
         Command::Config { action: ConfigAction::Check { config } } => check(&config, &registry),

@@ -59,6 +59,7 @@ pub struct DispatcherBuilder {
     layers: Vec<LayerFn>,
     require_for: std::collections::BTreeSet<String>,
     stepup: Option<Arc<crate::stepup::StepUp>>,
+    audit: Option<Arc<crate::audit::Audit>>,
 }
 
 impl std::fmt::Debug for DispatcherBuilder {
@@ -114,8 +115,16 @@ impl DispatcherBuilder {
     /// makes more actions sensitive. Without it, sensitive actions are refused (fail closed).
     #[must_use]
     pub fn step_up(mut self, stepup: Arc<crate::stepup::StepUp>) -> Self {
+        self.audit = Some(stepup.audit().clone());
         self.require_for = stepup.settings().require_for.iter().cloned().collect();
         self.stepup = Some(stepup);
+        self
+    }
+
+    /// The audit trail handlers write to (default: one over the dispatcher's store). Step-up brings its own.
+    #[must_use]
+    pub fn audit(mut self, audit: Arc<crate::audit::Audit>) -> Self {
+        self.audit = Some(audit);
         self
     }
 
@@ -134,14 +143,9 @@ impl DispatcherBuilder {
     /// Builds the dispatcher. Fails when plugins declare conflicting commands.
     pub fn build(self) -> Result<Dispatcher, String> {
         let idle_ms = crate::clock::millis(self.flows.idle_timeout);
-        let router = Router::new(
-            self.plugins,
-            self.store.clone(),
-            self.clock.clone(),
-            idle_ms,
-            self.bot_name,
-            self.require_for,
-        )?;
+        let audit = self.audit.unwrap_or_else(|| crate::audit::Audit::new(self.store.clone(), self.clock.clone()));
+        let (store, clock) = (self.store.clone(), self.clock.clone());
+        let router = Router::new(self.plugins, store, clock, idle_ms, self.bot_name, self.require_for, audit)?;
         let mut svc: EventService = BoxCloneSyncService::new(router.clone());
         if let Some(stepup) = self.stepup {
             svc = BoxCloneSyncService::new(tower::Layer::layer(&crate::stepup::GateLayer::new(stepup), svc));
@@ -206,6 +210,7 @@ impl Dispatcher {
             layers: Vec::new(),
             require_for: Default::default(),
             stepup: None,
+            audit: None,
         }
     }
 

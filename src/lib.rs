@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`event`] | the inbound model: [`Event`], [`EventKind`], [`Platform`], [`UserRef`], [`ChatRef`] (immutable ids) |
 //! | [`reply`] | outbound [`Reply`]s, [`Button`]s, and splitting long text |
+//! | [`audit`] | the tamper-evident audit trail: MAC-chained, sealed, flushed entries; verification and export |
 //! | [`adapter`] | the [`Adapter`] contract, [`Capabilities`], the [`Outbox`] and the bounded [`EventSink`] |
 //! | [`plugin`] | the [`Plugin`] trait, [`Command`] metadata, the handler context [`Ctx`], the [`Registry`] |
 //! | [`flow`] | conversation flows: [`Flow`], [`Step`], and their persistence per (user, chat) |
@@ -28,6 +29,7 @@
 //! Platform adapters live in their own crates under `adapters/`, plugins under `plugins/`.
 
 pub mod adapter;
+pub mod audit;
 pub mod bot;
 pub mod cli;
 pub mod clock;

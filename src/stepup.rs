@@ -29,6 +29,7 @@ pub use grants::Grants;
 pub use pending::{Pending, PendingActions};
 pub use verify::{LOCK_AFTER, Outcome, PAUSE_AFTER};
 
+use crate::audit::{self, Audit};
 use crate::clock::SharedClock;
 use crate::config::StepUpSettings;
 use crate::event::{ConversationKey, UserRef};
@@ -56,6 +57,7 @@ pub enum Confirmation {
 
 /// The step-up service shared by the gate and the `/2fa` commands.
 pub struct StepUp {
+    audit: Arc<Audit>,
     enrolments: Enrolments,
     pending: PendingActions,
     grants: Grants,
@@ -73,8 +75,9 @@ impl std::fmt::Debug for StepUp {
 
 impl StepUp {
     /// Step-up over `store` with `settings`.
-    pub fn new(store: SharedStore, settings: StepUpSettings, clock: SharedClock) -> Arc<Self> {
+    pub fn new(store: SharedStore, audit: Arc<Audit>, settings: StepUpSettings, clock: SharedClock) -> Arc<Self> {
         Arc::new(Self {
+            audit,
             enrolments: Enrolments::new(store.clone()),
             pending: PendingActions::new(store),
             grants: Grants::default(),
@@ -133,7 +136,7 @@ impl StepUp {
         fresh.recovery = stored;
         e = fresh;
         self.enrolments.save(user, &e)?;
-        tracing::info!(target: "palisade::audit", platform = %user.platform, "two-factor enrolment completed");
+        self.audit.note("stepup.enrol", Some(user), audit::Outcome::Success, &[]);
         Ok(Confirmation::Activated(shown))
     }
 
@@ -143,7 +146,13 @@ impl StepUp {
         let Some(mut e) = self.enrolments.load(user)?.filter(|e| e.active) else { return Ok(None) };
         let outcome = verify::attempt(&mut e, input, self.now_ms(), self.settings.skew);
         self.enrolments.save(user, &e)?;
-        tracing::info!(target: "palisade::audit", platform = %user.platform, outcome = ?outcome_label(&outcome), "step-up attempt");
+        let result = match outcome {
+            Outcome::Accepted | Outcome::Recovered { .. } => audit::Outcome::Success,
+            Outcome::Locked { .. } | Outcome::Replayed => audit::Outcome::Denied,
+            _ => audit::Outcome::Failure,
+        };
+        self.audit.record("stepup.verify", Some(user), result, &[("result", outcome_label(&outcome).into())])?;
+        tracing::info!(platform = %user.platform, outcome = outcome_label(&outcome), "step-up attempt");
         Ok(Some(outcome))
     }
 
@@ -151,7 +160,9 @@ impl StepUp {
     pub fn disable(&self, user: &UserRef) -> Result<bool, StoreError> {
         let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
         self.grants.revoke_user(user);
-        self.enrolments.remove(user)
+        let removed = self.enrolments.remove(user)?;
+        self.audit.record("stepup.disable", Some(user), audit::Outcome::Success, &[])?;
+        Ok(removed)
     }
 
     /// Grants `scope` in `conv` for `grant_ttl`.
@@ -163,6 +174,11 @@ impl StepUp {
     /// The scopes currently granted in `conv`.
     pub fn grants(&self, conv: &ConversationKey) -> std::collections::BTreeSet<String> {
         self.grants.valid(conv, self.now_ms())
+    }
+
+    /// The audit trail step-up writes to.
+    pub fn audit(&self) -> &Arc<Audit> {
+        &self.audit
     }
 
     /// The suspended actions.

@@ -128,6 +128,10 @@ pub trait Store: Send + Sync + 'static {
     /// Per-namespace counts, opening every record.
     fn stats(&self) -> Result<Vec<NamespaceStats>, StoreError>;
 
+    /// A keyed BLAKE2b-256 of `data` under a key derived for `purpose` from the store's own (rotation-stable)
+    /// keys: pseudonyms and MACs for callers that must not hold key material (the audit trail).
+    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32], StoreError>;
+
     /// Persists everything written so far.
     fn flush(&self) -> Result<(), StoreError>;
 }

@@ -25,7 +25,8 @@ struct Bot {
 
 fn start(store: SharedStore, settings: StepUpSettings) -> Bot {
     let clock: SharedClock = TokioClock::shared();
-    let stepup = StepUp::new(store.clone(), settings, clock.clone());
+    let audit = palisade::audit::Audit::new(store.clone(), clock.clone());
+    let stepup = StepUp::new(store.clone(), audit, settings, clock.clone());
     let plugins: Vec<Arc<dyn Plugin>> =
         vec![Probe::shared(), Arc::new(palisade_bank::Bank::default()), Arc::new(TwoFactor::new(stepup.clone()))];
     let c = clock.clone();

@@ -67,6 +67,19 @@ fn keygen_check_rotate_and_keep_reading() {
     assert!(text(&chat).contains("1. Kept — keep me"), "{}", text(&chat));
     let stats = palisade(&["store", "stats", "--config", &cfg], "");
     assert!(text(&stats).contains("size on disk:"), "{}", text(&stats));
+    assert!(text(&stats).contains("data subjects with a key: 1"), "{}", text(&stats));
+
+    let verify = palisade(&["audit", "verify", "--config", &cfg], "");
+    assert!(verify.status.success(), "{}", text(&verify));
+    assert!(text(&verify).contains("audit trail intact: 3 entries"), "{}", text(&verify));
+    let export = palisade(&["audit", "export", "--config", &cfg, "--since", "2020-01-01"], "");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&export.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["config.loaded", "store.key_rotated", "config.loaded"]);
+    assert!(lines[0]["time"].as_str().unwrap().ends_with('Z'));
+    let bad = palisade(&["audit", "export", "--config", &cfg, "--since", "last tuesday"], "");
+    assert!(text(&bad).contains("is not a date like 2026-11-01"), "{}", text(&bad));
 }
 
 #[cfg(unix)]

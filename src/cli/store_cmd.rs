@@ -113,6 +113,10 @@ fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreError> 
     let new = store::load_master_key(&new_settings)?;
     let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&settings.path)?);
     let progress = store::rotate(&*backend, &old, &new, None)?;
+    let reopened = store::RecordStore::open(backend, &new, TokioClock::shared())?;
+    let audit = crate::audit::Audit::new(Arc::new(reopened), TokioClock::shared());
+    let details = [("rewrapped", progress.rewrapped.to_string())];
+    audit.record("store.key_rotated", None, crate::audit::Outcome::Info, &details)?;
     println!(
         "re-wrapped {} key(s) ({} were already done). Now point `store.master_key_file` at {} (or set \
          PALISADE__STORE__MASTER_KEY to its content), run `palisade store check`, then retire the old key.",

@@ -16,6 +16,8 @@ pub struct Loaded {
     pub settings: Settings,
     /// Things that work but should be fixed (inline secrets).
     pub warnings: Vec<String>,
+    /// The file's text as read (its hash is audited at start).
+    pub text: String,
 }
 
 /// Loads a configuration file with environment overrides.
@@ -82,7 +84,7 @@ impl Loader {
         if !problems.is_empty() {
             return Err(fail(problems));
         }
-        Ok(Loaded { file: self.file.clone(), settings, warnings })
+        Ok(Loaded { file: self.file.clone(), settings, warnings, text })
     }
 }
 

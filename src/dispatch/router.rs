@@ -30,6 +30,7 @@ struct Inner {
     idle_ms: u64,
     bot_name: String,
     require_for: Arc<BTreeSet<String>>,
+    audit: Arc<crate::audit::Audit>,
 }
 
 impl std::fmt::Debug for Router {
@@ -51,11 +52,12 @@ impl Router {
         idle_ms: u64,
         bot_name: String,
         require_for: BTreeSet<String>,
+        audit: Arc<crate::audit::Audit>,
     ) -> Result<Self, String> {
         let commands = Self::command_table(&plugins)?;
         let flows = FlowStore::new(store.clone());
         let require_for = Arc::new(require_for);
-        let inner = Inner { plugins, commands, flows, store, clock, idle_ms, bot_name, require_for };
+        let inner = Inner { plugins, commands, flows, store, clock, idle_ms, bot_name, require_for, audit };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -139,7 +141,14 @@ impl Inner {
     }
 
     fn ctx(&self, req: &Request, plugin: &Arc<dyn Plugin>) -> Ctx {
-        Ctx::new(req, plugin.name(), self.store.clone(), self.clock.clone(), self.require_for.clone())
+        Ctx::new(
+            req,
+            plugin.name(),
+            self.store.clone(),
+            self.clock.clone(),
+            self.require_for.clone(),
+            self.audit.clone(),
+        )
     }
 
     fn help(&self, req: &Request, call: &CommandCall) -> crate::Reply {

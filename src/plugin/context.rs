@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::adapter::Capabilities;
+use crate::audit::Audit;
 use crate::clock::SharedClock;
 use crate::dispatch::Request;
 use crate::event::{ChatRef, CommandCall, Event, EventKind, UserRef};
@@ -35,6 +36,7 @@ pub struct Ctx {
     grants: Arc<BTreeSet<String>>,
     require_for: Arc<BTreeSet<String>>,
     capabilities: Capabilities,
+    audit: Arc<Audit>,
     pub(crate) replies: Vec<Reply>,
     pub(crate) started_flow: Option<Flow>,
 }
@@ -52,6 +54,7 @@ impl Ctx {
         store: SharedStore,
         clock: SharedClock,
         require_for: Arc<BTreeSet<String>>,
+        audit: Arc<Audit>,
     ) -> Self {
         let event = req.event.clone();
         let args = match &event.kind {
@@ -68,9 +71,16 @@ impl Ctx {
             grants: req.grants.clone(),
             require_for,
             capabilities: req.capabilities,
+            audit,
             replies: Vec::new(),
             started_flow: None,
         }
+    }
+
+    /// Records a successful sensitive action of this plugin in the audit trail (flushed before it returns),
+    /// as `plugin.event`-style names. `details` must hold no secrets and no personal data.
+    pub fn audit(&self, event: &str, details: &[(&str, String)]) {
+        self.audit.note(event, Some(&self.event.user), crate::audit::Outcome::Success, details);
     }
 
     /// What the user's platform can do (images, private input, deleting messages…).

@@ -74,7 +74,6 @@ impl TwoFactor {
         }
         ctx.sensitive("disable")?;
         self.stepup.disable(ctx.user())?;
-        tracing::info!(target: "palisade::audit", platform = %ctx.user().platform, "two-factor verification disabled by the user");
         ctx.reply_private("Two-factor verification is now off. Sensitive actions will ask you to set it up again.");
         Ok(())
     }

@@ -121,7 +121,12 @@ impl Gate {
         }
         let pending = Pending { event: req.event.clone(), scope: scope.clone(), created_at_ms: self.stepup.now_ms() };
         self.stepup.pending().save(&pending)?;
-        tracing::info!(target: "palisade::audit", platform = %user.platform, scope, "sensitive action suspended for step-up");
+        self.stepup.audit().record(
+            "stepup.challenge",
+            Some(user),
+            crate::audit::Outcome::Info,
+            &[("scope", scope.clone())],
+        )?;
         let prompt = format!(
             "To confirm {scope}, send the 6-digit code from your authenticator app (or a recovery code). Send /cancel to stop."
         );
@@ -209,8 +214,11 @@ impl Gate {
         let mut resumed = Request::new(pending.event, req.capabilities);
         resumed.roles = req.roles.clone();
         resumed.grants = Arc::new(self.stepup.grants(&resumed.event.conversation()));
-        tracing::info!(target: "palisade::audit", platform = %resumed.event.user.platform, scope = pending.scope, "sensitive action resumed after step-up");
-        match self.inner.clone().oneshot(resumed.clone()).await {
+        let result = self.inner.clone().oneshot(resumed.clone()).await;
+        let outcome = if result.is_ok() { crate::audit::Outcome::Success } else { crate::audit::Outcome::Failure };
+        let user = Some(&resumed.event.user);
+        self.stepup.audit().note("sensitive.action", user, outcome, &[("scope", pending.scope.clone())]);
+        match result {
             Err(DispatchError::StepUpRequired { scope }) => self.suspend(&resumed, scope),
             other => other,
         }

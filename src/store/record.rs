@@ -176,6 +176,11 @@ impl Store for RecordStore {
         Ok(removed)
     }
 
+    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32], StoreError> {
+        let key = self.keys.index.derive(purpose).map_err(|e| StoreError::MasterKey(e.to_string()))?;
+        Ok(key.hash(data))
+    }
+
     fn subject_count(&self) -> Result<u64, StoreError> {
         self.keys.subject_count()
     }

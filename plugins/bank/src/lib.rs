@@ -124,7 +124,7 @@ impl Bank {
         account.balance_cents = left;
         account.transfers.push(Transfer { amount_cents: amount, recipient: recipient.clone(), at_ms: ctx.now_ms() });
         ctx.store().put("account", &account, Durability::Flushed)?;
-        tracing::info!(target: "palisade::audit", platform = %ctx.user().platform, "bank transfer executed");
+        ctx.audit("bank.transfer", &[("amount_cents", amount.to_string())]);
         ctx.reply(format!("Sent {} to {recipient}. Your balance is {}.", money(amount), money(left)));
         Ok(Step::Done)
     }
