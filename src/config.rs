@@ -16,6 +16,6 @@ pub use load::{Loaded, Loader};
 pub use secret::Secret;
 pub use section::Section;
 pub use settings::{
-    BotSettings, DispatchSettings, FlowSettings, LogFormat, LogSettings, Settings, StepUpSettings, StoreBackend,
-    StoreSettings, Unenrolled,
+    AlertSettings, BotSettings, DispatchSettings, FlowSettings, LogFormat, LogSettings, MonitoringSettings, Settings,
+    StepUpSettings, StoreBackend, StoreSettings, Unenrolled,
 };

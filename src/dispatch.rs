@@ -60,6 +60,7 @@ pub struct DispatcherBuilder {
     require_for: std::collections::BTreeSet<String>,
     stepup: Option<Arc<crate::stepup::StepUp>>,
     audit: Option<Arc<crate::audit::Audit>>,
+    alerts: Option<Arc<crate::alerts::Alerts>>,
 }
 
 impl std::fmt::Debug for DispatcherBuilder {
@@ -121,6 +122,13 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Where signals (message floods, rejected webhooks) are counted for alerts.
+    #[must_use]
+    pub fn alerts(mut self, alerts: Arc<crate::alerts::Alerts>) -> Self {
+        self.alerts = Some(alerts);
+        self
+    }
+
     /// The audit trail handlers write to (default: one over the dispatcher's store). Step-up brings its own.
     #[must_use]
     pub fn audit(mut self, audit: Arc<crate::audit::Audit>) -> Self {
@@ -171,6 +179,7 @@ impl DispatcherBuilder {
             outboxes: self.outboxes,
             tx,
             rx,
+            alerts: self.alerts,
         })
     }
 }
@@ -187,6 +196,7 @@ pub struct Dispatcher {
     outboxes: Outboxes,
     tx: mpsc::Sender<Envelope>,
     rx: mpsc::Receiver<Envelope>,
+    alerts: Option<Arc<crate::alerts::Alerts>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -211,12 +221,18 @@ impl Dispatcher {
             require_for: Default::default(),
             stepup: None,
             audit: None,
+            alerts: None,
         }
     }
 
     /// The intake adapters submit to.
     pub fn sink(&self) -> EventSink {
-        EventSink::new(self.tx.clone())
+        EventSink::new(self.tx.clone(), self.alerts.clone())
+    }
+
+    /// Where replies go, per platform.
+    pub fn outboxes(&self) -> &Outboxes {
+        &self.outboxes
     }
 
     /// The router (for listing commands).
@@ -227,7 +243,7 @@ impl Dispatcher {
     /// Handles events until `shutdown` is cancelled and every accepted event is done, then flushes the
     /// store. After cancellation, submissions fail with [`crate::SinkError::Closed`].
     pub async fn run(self, shutdown: CancellationToken) {
-        let Self { service, router, store, clock, settings, flow_settings, outboxes, tx, rx } = self;
+        let Self { service, router, store, clock, settings, flow_settings, outboxes, tx, rx, alerts } = self;
         drop(tx);
         let sweeper_stop = CancellationToken::new();
         let sweeper = tokio::spawn(sweeper::sweep_flows(
@@ -238,7 +254,7 @@ impl Dispatcher {
             flow_settings.sweep_interval,
             sweeper_stop.clone(),
         ));
-        scheduler::Scheduler::new(service, outboxes, &settings).run(rx, shutdown).await;
+        scheduler::Scheduler::new(service, outboxes, &settings, alerts).run(rx, shutdown).await;
         sweeper_stop.cancel();
         let _ = sweeper.await;
         match store.flush() {

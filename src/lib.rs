@@ -12,6 +12,9 @@
 //! | [`event`] | the inbound model: [`Event`], [`EventKind`], [`Platform`], [`UserRef`], [`ChatRef`] (immutable ids) |
 //! | [`reply`] | outbound [`Reply`]s, [`Button`]s, and splitting long text |
 //! | [`audit`] | the tamper-evident audit trail: MAC-chained, sealed, flushed entries; verification and export |
+//! | [`alerts`] | anomaly thresholds over sliding windows; alerts to the log, the audit trail and admin chats |
+//! | [`metrics`] | counters and histograms (Prometheus) — platforms, outcomes and kinds only |
+//! | [`health`] | the local `/metrics`, `/healthz` and `/readyz` endpoint |
 //! | [`adapter`] | the [`Adapter`] contract, [`Capabilities`], the [`Outbox`] and the bounded [`EventSink`] |
 //! | [`plugin`] | the [`Plugin`] trait, [`Command`] metadata, the handler context [`Ctx`], the [`Registry`] |
 //! | [`flow`] | conversation flows: [`Flow`], [`Step`], and their persistence per (user, chat) |
@@ -29,6 +32,7 @@
 //! Platform adapters live in their own crates under `adapters/`, plugins under `plugins/`.
 
 pub mod adapter;
+pub mod alerts;
 pub mod audit;
 pub mod bot;
 pub mod cli;
@@ -39,7 +43,9 @@ pub mod crypto;
 pub mod dispatch;
 pub mod event;
 pub mod flow;
+pub mod health;
 pub mod logging;
+pub mod metrics;
 pub mod plugin;
 pub mod reply;
 pub mod stepup;

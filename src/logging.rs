@@ -1,20 +1,128 @@
 //! Log output: human or JSON lines on stderr, filtered by `[logging] level` or `RUST_LOG`.
 //!
-//! What is logged is decided where events are handled: platform, event kind, command name, outcome and
-//! timing; never user ids, chat ids, message text, tokens or codes.
+//! What is logged is decided where events are handled: platform, event kind, outcome and timing, never user
+//! ids, chat ids or message text. As a second line of defence every line passes through [`redact`] before
+//! it is written, which masks anything shaped like a platform token, an `otpauth://` URI or a bearer
+//! credential — so even a library's error that embeds a request URL cannot leak a token. With
+//! `[logging] content = true` (for debugging), handlers may log message text at debug level, and that text
+//! has digit runs that look like codes masked too.
 
+use std::borrow::Cow;
+use std::io::Write;
+use std::sync::OnceLock;
+
+use regex::Regex;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{LogFormat, LogSettings};
+
+fn patterns() -> &'static [(Regex, &'static str)] {
+    static PATTERNS: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        [
+            // Telegram bot token (also inside /bot<token>/ URLs).
+            (r"\d{5,}:[A-Za-z0-9_-]{30,}", "[telegram-token]"),
+            // Slack tokens.
+            (r"xox[abposr]-[A-Za-z0-9-]{10,}", "[slack-token]"),
+            (r"xapp-[A-Za-z0-9-]{10,}", "[slack-token]"),
+            // Discord bot token: three base64url segments.
+            (r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}", "[discord-token]"),
+            // Authorization headers and TOTP provisioning URIs.
+            (r"(?i)(bearer|bot)\s+[A-Za-z0-9._~+/=-]{16,}", "$1 [credential]"),
+            (r"otpauth://\S+", "otpauth://[secret]"),
+            (r"(?i)(secret|token|password)=([^&\s]+)", "$1=[redacted]"),
+        ]
+        .into_iter()
+        .filter_map(|(p, r)| Regex::new(p).ok().map(|re| (re, r)))
+        .collect()
+    })
+}
+
+/// Masks credentials in `text`.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(text);
+    for (re, with) in patterns() {
+        if re.is_match(&out) {
+            out = Cow::Owned(re.replace_all(&out, *with).into_owned());
+        }
+    }
+    out
+}
+
+/// Masks credentials and anything that looks like a one-time code (4–10 digit runs) in message text that is
+/// about to be logged in debug mode.
+pub fn redact_content(text: &str) -> String {
+    static CODES: OnceLock<Option<Regex>> = OnceLock::new();
+    let codes = CODES.get_or_init(|| Regex::new(r"\b\d[\d ]{2,10}\d\b").ok());
+    let text = redact(text);
+    match codes {
+        Some(re) => re.replace_all(&text, "[digits]").into_owned(),
+        None => text.into_owned(),
+    }
+}
+
+/// A writer that redacts each write before passing it to stderr.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RedactingStderr;
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for RedactingStderr {
+    type Writer = RedactingStderr;
+    fn make_writer(&'a self) -> Self::Writer {
+        *self
+    }
+}
 
 /// Installs the global subscriber. Safe to call twice (the second call does nothing).
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(RedactingStderr);
     let _ = match settings.format {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_uris_are_masked() {
+        let line = "error sending request for url (https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/SendMessage)";
+        assert_eq!(
+            redact(line),
+            "error sending request for url (https://api.telegram.org/bot[telegram-token]/SendMessage)"
+        );
+        assert_eq!(redact("token xoxb-1234567890-abcdefghij leaked"), "token [slack-token] leaked");
+        assert_eq!(
+            redact("Authorization: Bot MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs"),
+            "Authorization: Bot [discord-token]"
+        );
+        assert_eq!(redact("Authorization: Bearer abcdefghijklmnopqrstuvwxyz"), "Authorization: Bearer [credential]");
+        assert_eq!(redact("otpauth://totp/x:y?secret=ABC"), "otpauth://[secret]");
+        assert_eq!(redact("GET /hook?token=abc123&x=1"), "GET /hook?token=[redacted]&x=1");
+        assert_eq!(redact("nothing to see"), "nothing to see");
+        assert!(matches!(redact("nothing to see"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn content_mode_masks_codes() {
+        assert_eq!(redact_content("my code is 123 456 ok"), "my code is [digits] ok");
+        assert_eq!(redact_content("send 25 euros"), "send 25 euros");
+    }
 }

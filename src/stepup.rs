@@ -65,6 +65,7 @@ pub struct StepUp {
     clock: SharedClock,
     /// Serialises read-modify-write of enrolments, so concurrent attempts cannot lose a failure count.
     attempts: Mutex<()>,
+    alerts: std::sync::OnceLock<Arc<crate::alerts::Alerts>>,
 }
 
 impl std::fmt::Debug for StepUp {
@@ -84,6 +85,7 @@ impl StepUp {
             settings,
             clock,
             attempts: Mutex::new(()),
+            alerts: std::sync::OnceLock::new(),
         })
     }
 
@@ -153,7 +155,24 @@ impl StepUp {
         };
         self.audit.record("stepup.verify", Some(user), result, &[("result", outcome_label(&outcome).into())])?;
         tracing::info!(platform = %user.platform, outcome = outcome_label(&outcome), "step-up attempt");
+        crate::metrics::stepup(outcome_label(&outcome));
+        if matches!(result, audit::Outcome::Failure | audit::Outcome::Denied)
+            && let Some(alerts) = self.alerts.get()
+        {
+            alerts.observe(crate::alerts::Signal::StepUpFailure(user.clone()));
+        }
         Ok(Some(outcome))
+    }
+
+    /// Burns a code the user exposed (posted in a group): if valid now, it can no longer be used.
+    pub fn burn(&self, user: &UserRef, code: &str) -> Result<(), StoreError> {
+        let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(mut e) = self.enrolments.load(user)?.filter(|e| e.active) else { return Ok(()) };
+        if verify::burn(&mut e, code, self.now_ms(), self.settings.skew) {
+            self.enrolments.save(user, &e)?;
+            self.audit.record("stepup.code_exposed", Some(user), audit::Outcome::Denied, &[])?;
+        }
+        Ok(())
     }
 
     /// Turns 2FA off for a user (their own `/2fa disable`, or an admin reset) and revokes their grants.
@@ -174,6 +193,11 @@ impl StepUp {
     /// The scopes currently granted in `conv`.
     pub fn grants(&self, conv: &ConversationKey) -> std::collections::BTreeSet<String> {
         self.grants.valid(conv, self.now_ms())
+    }
+
+    /// Counts failed attempts toward `[alerts]` (set once, at start).
+    pub fn set_alerts(&self, alerts: Arc<crate::alerts::Alerts>) {
+        let _ = self.alerts.set(alerts);
     }
 
     /// The audit trail step-up writes to.

@@ -28,7 +28,7 @@ pub use layout::check_namespace;
 pub use master::{load_master_key, write_key_file};
 pub use memory::MemoryBackend;
 pub use record::RecordStore;
-pub use retention::sweep_expired;
+pub use retention::{RetentionTask, sweep_expired};
 pub use scoped::ScopedStore;
 pub use sled::SledBackend;
 

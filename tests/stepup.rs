@@ -5,68 +5,13 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use palisade::clock::{SharedClock, TokioClock};
 use palisade::config::StepUpSettings;
 use palisade::stepup::totp::Code;
-use palisade::stepup::{StepUp, TwoFactor};
-use palisade::store::SharedStore;
-use palisade::{ChatKind, ChatRef, Platform, Plugin, ReplyBody};
-use support::probe::Probe;
-use support::{Harness, memory_store};
-
-struct Bot {
-    h: Harness,
-    clock: SharedClock,
-}
-
-fn start(store: SharedStore, settings: StepUpSettings) -> Bot {
-    let clock: SharedClock = TokioClock::shared();
-    let audit = palisade::audit::Audit::new(store.clone(), clock.clone());
-    let stepup = StepUp::new(store.clone(), audit, settings, clock.clone());
-    let plugins: Vec<Arc<dyn Plugin>> =
-        vec![Probe::shared(), Arc::new(palisade_bank::Bank::default()), Arc::new(TwoFactor::new(stepup.clone()))];
-    let c = clock.clone();
-    let h = Harness::start_with(plugins, store, move |b| b.clock(c).step_up(stepup));
-    Bot { h, clock }
-}
-
-impl Bot {
-    fn code(&self, secret: &str, offset_steps: i64) -> String {
-        let secret = totp_secret(secret);
-        let now = self.clock.now_ms() / 1000;
-        Code::standard(&secret, 0).unwrap().at(now.checked_add_signed(offset_steps * 30).unwrap()).to_string()
-    }
-
-    /// Enrols `user`; returns the base32 secret and the recovery codes.
-    async fn enrol(&self, user: &str) -> (String, Vec<String>) {
-        let shown = self.h.say(user, "/2fa setup").await.join("\n");
-        let secret = shown.split("by hand: ").nth(1).unwrap().split(')').next().unwrap().to_string();
-        assert!(shown.contains("otpauth://totp/Palisade:console%20"), "{shown}");
-        let done = self.h.say(user, &self.code(&secret, 0)).await.join("\n");
-        assert!(done.starts_with("Two-factor verification is on."), "{done}");
-        let codes = done.lines().skip(2).map(str::to_string).collect();
-        (secret, codes)
-    }
-}
-
-fn totp_secret(b32: &str) -> Vec<u8> {
-    // RFC 4648 base32 without padding, decoded independently of totp-rs.
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
-    for c in b32.bytes() {
-        acc = (acc << 5) | alphabet.iter().position(|a| *a == c).unwrap() as u64;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
+use palisade::{ChatKind, ChatRef, Platform, ReplyBody};
+use support::memory_store;
+use support::stepup::start;
 
 fn short_grants() -> StepUpSettings {
     StepUpSettings { grant_ttl: Duration::from_secs(60), ..StepUpSettings::default() }
@@ -124,7 +69,7 @@ async fn a_grant_does_not_carry_over_to_another_chat() {
     bot.h.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_sensitive_command_in_a_group_is_confirmed_privately_and_answered_in_the_group() {
     let bot = start(memory_store(), short_grants());
     let (secret, _) = bot.enrol("ann").await;
@@ -146,6 +91,10 @@ async fn a_sensitive_command_in_a_group_is_confirmed_privately_and_answered_in_t
             "Never post codes in a group. Send it to me in our private chat; if that was your current code, wait for the next one."
         ]
     );
+    // The exposed code is burned: it no longer works even in private.
+    let refused = bot.h.say("ann", &bot.code(&secret, 1)).await;
+    assert_eq!(refused, ["That code was already used. Wait for the next code in your app and send it."]);
+    tokio::time::advance(Duration::from_secs(30)).await;
     bot.h.sink.submit_and_wait(support::event("ann", &bot.code(&secret, 1))).await.unwrap();
     let replies = bot.h.capture.take();
     assert_eq!(replies.len(), 1);
@@ -161,7 +110,7 @@ async fn unenrolled_users_are_told_how_to_enrol_and_cancel_drops_the_action() {
     assert_eq!(
         r,
         [
-            "probe.secret needs two-factor verification. Turn it on with /2fa setup in a private chat with me, then try again."
+            "probe.secret needs two-factor verification. Turn it on with /2fa setup in a private chat with me (send /cancel first if you are in the middle of something), then try again."
         ]
     );
     bot.enrol("bob").await;
@@ -230,43 +179,5 @@ fn codes_from_an_independent_implementation_are_accepted() {
         assert_eq!(ours.matching_step(code, t), Some(t / 30), "python's code at {t}");
         assert!(ours.matching_step(code, t + 30).is_some(), "within one step of skew");
         assert_eq!(ours.matching_step(code, t + 65), None, "two steps later it is refused");
-    }
-}
-
-/// A writer that keeps everything logged.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn no_code_or_secret_reaches_the_logs() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber =
-        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || sink.clone()).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let bot = start(memory_store(), short_grants());
-    let (secret, recovery) = bot.enrol("ann").await;
-    bot.h.say("ann", "/transfer").await;
-    bot.h.say("ann", "42").await;
-    bot.h.say("ann", "Mallory-Recipient").await;
-    bot.h.send(support::button("ann", "bank:confirm")).await;
-    let code = bot.code(&secret, 1);
-    assert!(bot.h.say("ann", &code).await[0].starts_with("Sent 42.00 to Mallory-Recipient"));
-    bot.h.say("ann", "/boom").await;
-    bot.h.stop().await;
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("step-up attempt"), "the capture works: {logs}");
-    for needle in [secret.as_str(), code.as_str(), recovery[0].as_str(), "Mallory-Recipient", "console:ann", "ann"] {
-        assert!(!logs.contains(needle), "`{needle}` leaked into the logs:\n{logs}");
     }
 }

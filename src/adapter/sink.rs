@@ -1,8 +1,11 @@
 //! The bounded intake through which adapters hand events to the dispatcher.
 
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 
-use crate::event::Event;
+use crate::alerts::Alerts;
+use crate::event::{Event, Platform};
 
 /// An event on its way to the dispatcher, with an optional signal for when it has been fully handled.
 #[derive(Debug)]
@@ -30,11 +33,22 @@ pub enum SinkError {
 #[derive(Clone, Debug)]
 pub struct EventSink {
     tx: mpsc::Sender<Envelope>,
+    alerts: Option<Arc<Alerts>>,
 }
 
 impl EventSink {
-    pub(crate) fn new(tx: mpsc::Sender<Envelope>) -> Self {
-        Self { tx }
+    pub(crate) fn new(tx: mpsc::Sender<Envelope>, alerts: Option<Arc<Alerts>>) -> Self {
+        Self { tx, alerts }
+    }
+
+    /// Reports a request that failed authentication (bad signature, wrong secret, stale or replayed): it is
+    /// counted, audited and may raise an alert. `reason` must not contain the request's content.
+    pub fn rejected(&self, platform: Platform, reason: &str) {
+        tracing::warn!(%platform, reason, "rejected an unauthenticated request");
+        match &self.alerts {
+            Some(alerts) => alerts.webhook_rejected(platform, reason),
+            None => crate::metrics::webhook_rejected(platform),
+        }
     }
 
     /// Submits an event, waiting while the intake is full.

@@ -72,7 +72,7 @@ fn inspect(loaded: &Loaded, store: &dyn store::Store, action: StoreAction) -> Re
                 println!("{}: {} record(s)", s.namespace, s.records);
             }
             println!("data subjects with a key: {}", store.subject_count()?);
-            println!("size on disk: {} bytes", dir_size(&loaded.settings.store.path));
+            println!("size on disk: {} bytes", crate::health::disk_usage(&loaded.settings.store.path));
             Ok(ExitCode::SUCCESS)
         }
         _ => {
@@ -125,17 +125,4 @@ fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreError> 
         new_key_file.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn dir_size(path: &Path) -> u64 {
-    std::fs::read_dir(path).map_or(0, |entries| {
-        entries
-            .filter_map(Result::ok)
-            .map(|e| match e.metadata() {
-                Ok(m) if m.is_dir() => dir_size(&e.path()),
-                Ok(m) => m.len(),
-                Err(_) => 0,
-            })
-            .sum()
-    })
 }

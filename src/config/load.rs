@@ -166,6 +166,14 @@ fn validate(s: &Settings) -> Vec<Problem> {
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&s.logging.level) {
         problems.push(Problem::at("logging.level", format!("not a valid filter ({e}); try \"info\"")));
     }
+    for (i, m) in s.alerts.admin_chats.iter().enumerate() {
+        if let Err(e) = m.parse::<UserRef>() {
+            problems.push(Problem::at(format!("alerts.admin_chats[{i}]"), e));
+        }
+    }
+    if s.alerts.window.is_zero() {
+        problems.push(Problem::at("alerts.window", "must be longer than zero, e.g. \"10m\""));
+    }
     for (role, members) in &s.roles {
         for (i, m) in members.iter().enumerate() {
             if let Err(e) = m.parse::<UserRef>() {

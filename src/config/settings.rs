@@ -24,6 +24,10 @@ pub struct Settings {
     pub logging: LogSettings,
     /// `[stepup]`: step-up verification before sensitive actions.
     pub stepup: StepUpSettings,
+    /// `[monitoring]`: the metrics and health endpoint.
+    pub monitoring: MonitoringSettings,
+    /// `[alerts]`: anomaly thresholds and who is told.
+    pub alerts: AlertSettings,
     /// `[roles]`: role name → identities (`telegram:123456`) holding it.
     pub roles: BTreeMap<String, Vec<String>>,
     /// `[adapters.<name>]`: one table per platform adapter.
@@ -155,11 +159,14 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// A tracing filter such as `info` or `palisade=debug,info`; `RUST_LOG` overrides it.
     pub level: String,
+    /// Debug mode: log the text of incoming messages at debug level (codes and tokens still masked). Off by
+    /// default; never enable it where logs leave the host.
+    pub content: bool,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { format: LogFormat::Human, level: "info".into() }
+        Self { format: LogFormat::Human, level: "info".into(), content: false }
     }
 }
 
@@ -206,6 +213,57 @@ impl Default for StepUpSettings {
             code_timeout: Duration::from_secs(300),
             unenrolled: Unenrolled::Enrol,
             require_for: Vec::new(),
+        }
+    }
+}
+
+/// `[monitoring]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MonitoringSettings {
+    /// Address for `/metrics` (Prometheus text), `/healthz` and `/readyz`; keep it on loopback or a private
+    /// network. Unset: no endpoint.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// `[alerts]`: counts within `window` that raise an alert; 0 turns a rule off.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct AlertSettings {
+    /// Identities (`telegram:123456`) whose direct chat receives alerts.
+    pub admin_chats: Vec<String>,
+    /// The sliding window the counts cover.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// After an alert of one kind, no other of that kind for this long.
+    #[serde(with = "humantime_serde")]
+    pub cooldown: Duration,
+    /// Failed verification attempts by one user.
+    pub stepup_failures_per_user: u32,
+    /// Failed verification attempts across all users.
+    pub stepup_failures_total: u32,
+    /// Messages from one user (a flood).
+    pub messages_per_user: u32,
+    /// Erasures across all users.
+    pub erasures: u32,
+    /// Data exports across all users.
+    pub exports: u32,
+    /// Webhook requests rejected for bad signatures or secrets.
+    pub webhook_rejections: u32,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            admin_chats: Vec::new(),
+            window: Duration::from_secs(600),
+            cooldown: Duration::from_secs(600),
+            stepup_failures_per_user: 5,
+            stepup_failures_total: 20,
+            messages_per_user: 120,
+            erasures: 5,
+            exports: 10,
+            webhook_rejections: 10,
         }
     }
 }

@@ -39,7 +39,9 @@ impl Outboxes {
                 continue;
             };
             for part in reply.split(caps.max_message_len) {
-                if let Err(error) = outbox.deliver(&part).await {
+                let result = outbox.deliver(&part).await;
+                crate::metrics::reply_out(platform, result.is_ok());
+                if let Err(error) = result {
                     tracing::warn!(%platform, kind = part.kind_label(), %error, "delivery failed");
                 }
             }

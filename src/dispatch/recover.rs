@@ -59,6 +59,12 @@ where
                     Ok(vec![refusal])
                 }
                 Err(error) => {
+                    crate::metrics::error(match error {
+                        DispatchError::Panicked(_) => "panic",
+                        DispatchError::TimedOut(_) => "timeout",
+                        DispatchError::Store(_) => "store",
+                        _ => "plugin",
+                    });
                     tracing::error!(%platform, kind, %error, "handling an event failed; the user got an apology");
                     Ok(vec![apology])
                 }

@@ -49,6 +49,7 @@ where
             async move {
                 let result = fut.await;
                 let replies = result.as_ref().map_or(0, Vec::len);
+                crate::metrics::handled(started.elapsed().as_secs_f64());
                 tracing::debug!(replies, elapsed_us = started.elapsed().as_micros() as u64, "handled");
                 result
             }

@@ -80,6 +80,9 @@ impl Gate {
             } else if is_code_channel(&req, &pending) {
                 return self.answer(req, pending).await;
             } else if looks_like_code(&req) {
+                if let EventKind::Text(posted) = &req.event.kind {
+                    self.stepup.burn(&req.event.user, posted)?;
+                }
                 // A code posted where others can read it: take it down where possible and say so privately.
                 if let Some(id) = req.event.message_id.clone().filter(|_| req.capabilities.can_delete_user_messages) {
                     let (chat, user) = (req.event.chat.clone(), req.event.user.clone());
@@ -105,7 +108,7 @@ impl Gate {
         let Some(enrolment) = enrolment else {
             let msg = match self.stepup.settings().unenrolled {
                 Unenrolled::Enrol => format!(
-                    "{scope} needs two-factor verification. Turn it on with /2fa setup in a private chat with me, then try again."
+                    "{scope} needs two-factor verification. Turn it on with /2fa setup in a private chat with me (send /cancel first if you are in the middle of something), then try again."
                 ),
                 Unenrolled::Deny => {
                     format!("{scope} needs two-factor verification, which you have not set up. Ask the bot's operator.")
@@ -113,12 +116,6 @@ impl Gate {
             };
             return Ok(vec![req.answer(msg)]);
         };
-        if enrolment.locked_for_good {
-            return Ok(vec![text(
-                req,
-                "Verification is locked after too many wrong codes. Use a recovery code with /2fa, or ask an admin to reset it.",
-            )]);
-        }
         let pending = Pending { event: req.event.clone(), scope: scope.clone(), created_at_ms: self.stepup.now_ms() };
         self.stepup.pending().save(&pending)?;
         self.stepup.audit().record(
@@ -127,9 +124,15 @@ impl Gate {
             crate::audit::Outcome::Info,
             &[("scope", scope.clone())],
         )?;
-        let prompt = format!(
-            "To confirm {scope}, send the 6-digit code from your authenticator app (or a recovery code). Send /cancel to stop."
-        );
+        let prompt = if enrolment.locked_for_good {
+            format!(
+                "To confirm {scope}: verification is locked after too many wrong codes, so send one of your recovery codes (or ask an admin to reset it). Send /cancel to stop."
+            )
+        } else {
+            format!(
+                "To confirm {scope}, send the 6-digit code from your authenticator app (or a recovery code). Send /cancel to stop."
+            )
+        };
         let mut replies = vec![private(req, ReplyBody::CodePrompt { text: prompt })];
         if req.event.chat.kind != ChatKind::Direct {
             replies.push(req.answer("I sent you a private message to confirm this."));

@@ -18,19 +18,33 @@ pub struct RecoveryCode {
     pub used_at_ms: Option<u64>,
 }
 
-/// Makes [`COUNT`] fresh codes (`xxxxx-xxxxx`, about 49 bits each) and their stored form.
+/// Makes [`COUNT`] fresh codes (`xxxxx-xxxxx`, 10 characters from a 31-letter alphabet: about 49.5 bits each)
+/// and their stored form.
 pub fn generate() -> Result<(Vec<Zeroizing<String>>, Vec<RecoveryCode>), crypto::CryptoError> {
     let mut shown = Vec::with_capacity(COUNT);
     let mut stored = Vec::with_capacity(COUNT);
     for _ in 0..COUNT {
-        let bytes = crypto::random_bytes(10)?;
-        let chars: Zeroizing<String> =
-            Zeroizing::new(bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect());
+        let chars = unbiased_chars(10)?;
         let code = Zeroizing::new(format!("{}-{}", &chars[..5], &chars[5..]));
         stored.push(RecoveryCode { hash: hash(&code), used_at_ms: None });
         shown.push(code);
     }
     Ok((shown, stored))
+}
+
+/// `n` characters drawn uniformly from the alphabet (bytes at or above the largest multiple of its length
+/// are rejected, so no character is likelier than another).
+fn unbiased_chars(n: usize) -> Result<Zeroizing<String>, crypto::CryptoError> {
+    let limit = 256 - 256 % ALPHABET.len();
+    let mut out = Zeroizing::new(String::with_capacity(n));
+    while out.len() < n {
+        for b in crypto::random_bytes(n)?.iter().map(|b| usize::from(*b)) {
+            if b < limit && out.len() < n {
+                out.push(ALPHABET[b % ALPHABET.len()] as char);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// True when `input` has the shape of a recovery code (so it is not counted as a wrong TOTP code).

@@ -51,10 +51,28 @@ pub fn pause_ms(failures: u32) -> u64 {
     FIRST_PAUSE_MS.saturating_mul(1 << doublings).min(LONGEST_PAUSE_MS)
 }
 
+/// Marks a code as used without it counting as an attempt (it was exposed, e.g. posted in a group): if it is
+/// valid now, its time step becomes the last accepted one, so it can never be accepted later.
+pub fn burn(enrolment: &mut Enrolment, input: &str, now_ms: u64, skew: u8) -> bool {
+    let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+    let Ok(code) = Code::standard(&enrolment.secret.0, skew) else { return false };
+    match code.matching_step(&digits, now_ms / 1000) {
+        Some(step) if enrolment.last_step.is_none_or(|last| step > last) => {
+            enrolment.last_step = Some(step);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Checks `input` at `now_ms`, updating `enrolment` (the caller persists it, flushed, whatever the outcome).
 pub fn attempt(enrolment: &mut Enrolment, input: &str, now_ms: u64, skew: u8) -> Outcome {
     let input = input.trim();
     if recovery::looks_like(input) {
+        // Recovery codes lift the permanent lock, but wait out a running pause like any other attempt.
+        if now_ms < enrolment.locked_until_ms {
+            return Outcome::Locked { until_ms: Some(enrolment.locked_until_ms) };
+        }
         return if recovery::redeem(&mut enrolment.recovery, input, now_ms) {
             enrolment.failures = 0;
             enrolment.locked_until_ms = 0;

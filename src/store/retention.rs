@@ -28,3 +28,31 @@ pub fn sweep_expired(
     }
     Ok(removed)
 }
+
+/// The background retention sweep: what to sweep and how often.
+pub struct RetentionTask {
+    /// The store.
+    pub store: super::SharedStore,
+    /// Its clock.
+    pub clock: crate::clock::SharedClock,
+    /// Time-to-live per namespace.
+    pub ttl: BTreeMap<String, Duration>,
+    /// How often.
+    pub every: Duration,
+}
+
+impl RetentionTask {
+    /// Sweeps every `every` until `stop` (also purging records of erased subjects).
+    pub async fn run(self, stop: tokio_util::sync::CancellationToken) {
+        let mut tick = tokio::time::interval(self.every);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(error) = sweep_expired(&*self.store, &self.ttl, &*self.clock) {
+                tracing::warn!(%error, "retention sweep failed; will retry");
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 #![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
 pub mod probe;
+pub mod stepup;
 
 use std::sync::{Arc, Mutex};
 

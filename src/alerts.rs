@@ -1,0 +1,172 @@
+//! Anomaly alerts: sliding-window counts of suspicious signals; when one crosses its `[alerts]` threshold an
+//! alert goes to the log, the audit trail and the configured admin chats — at most once per kind per
+//! cooldown, so an attack cannot turn alerts into a flood of their own.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::mpsc;
+
+use crate::audit::{Audit, Outcome};
+use crate::clock::{SharedClock, millis};
+use crate::config::AlertSettings;
+use crate::event::{ChatKind, ChatRef, Platform, UserRef};
+use crate::reply::{Reply, ReplyBody};
+
+/// Something worth counting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// A failed verification attempt by this user.
+    StepUpFailure(UserRef),
+    /// A message from this user.
+    Message(UserRef),
+    /// A user's data was erased.
+    Erasure,
+    /// A user's data was exported.
+    Export,
+    /// A webhook request on this platform failed authentication.
+    WebhookRejected(Platform),
+}
+
+/// A raised alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    /// Which rule (`stepup_failures_per_user`, …).
+    pub kind: &'static str,
+    /// What to tell the admins (no personal data: users appear as audit pseudonyms).
+    pub text: String,
+}
+
+#[derive(Default)]
+struct Windows {
+    counts: HashMap<(&'static str, Option<UserRef>), VecDeque<u64>>,
+    last_alert: HashMap<&'static str, u64>,
+}
+
+/// Counts signals and raises alerts.
+pub struct Alerts {
+    settings: AlertSettings,
+    clock: SharedClock,
+    audit: Option<Arc<Audit>>,
+    // std Mutex: short map updates, never held across an await.
+    windows: Mutex<Windows>,
+    tx: mpsc::UnboundedSender<Alert>,
+}
+
+impl std::fmt::Debug for Alerts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Alerts")
+    }
+}
+
+impl Alerts {
+    /// Alerts under `settings`; raised alerts arrive on the returned receiver (see [`deliver`]).
+    pub fn new(
+        settings: AlertSettings,
+        clock: SharedClock,
+        audit: Option<Arc<Audit>>,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Alert>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Arc::new(Self { settings, clock, audit, windows: Mutex::default(), tx }), rx)
+    }
+
+    fn rule(&self, signal: &Signal) -> (&'static str, u32, Option<UserRef>) {
+        let s = &self.settings;
+        match signal {
+            Signal::StepUpFailure(u) => ("stepup_failures_per_user", s.stepup_failures_per_user, Some(u.clone())),
+            Signal::Message(u) => ("messages_per_user", s.messages_per_user, Some(u.clone())),
+            Signal::Erasure => ("erasures", s.erasures, None),
+            Signal::Export => ("exports", s.exports, None),
+            Signal::WebhookRejected(_) => ("webhook_rejections", s.webhook_rejections, None),
+        }
+    }
+
+    /// Counts `signal`; raises at most one alert per kind per cooldown.
+    pub fn observe(&self, signal: Signal) {
+        let mut rules = vec![self.rule(&signal)];
+        if let Signal::StepUpFailure(_) = signal {
+            rules.push(("stepup_failures_total", self.settings.stepup_failures_total, None));
+        }
+        if let Signal::WebhookRejected(p) = &signal {
+            crate::metrics::webhook_rejected(*p);
+        }
+        for (kind, threshold, user) in rules {
+            if threshold > 0
+                && let Some(alert) = self.count(kind, threshold, user)
+            {
+                self.raise(alert);
+            }
+        }
+    }
+
+    fn count(&self, kind: &'static str, threshold: u32, user: Option<UserRef>) -> Option<Alert> {
+        let now = self.clock.now_ms();
+        let window = millis(self.settings.window);
+        let mut w = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        let times = w.counts.entry((kind, user.clone())).or_default();
+        times.push_back(now);
+        while times.front().is_some_and(|t| now.saturating_sub(*t) > window) {
+            times.pop_front();
+        }
+        let count = times.len();
+        if count < threshold as usize {
+            return None;
+        }
+        if w.last_alert.get(kind).is_some_and(|t| now.saturating_sub(*t) < millis(self.settings.cooldown)) {
+            return None;
+        }
+        w.last_alert.insert(kind, now);
+        let who = match (&user, &self.audit) {
+            (Some(u), Some(a)) => a.pseudonym(u).map(|p| format!(" by user {p}")).unwrap_or_default(),
+            _ => String::new(),
+        };
+        let minutes = self.settings.window.as_secs() / 60;
+        Some(Alert { kind, text: format!("Security alert: {count} × {kind}{who} within {minutes} min.") })
+    }
+
+    fn raise(&self, alert: Alert) {
+        crate::metrics::alert(alert.kind);
+        tracing::warn!(kind = alert.kind, "{}", alert.text);
+        if let Some(audit) = &self.audit {
+            audit.note("alert.raised", None, Outcome::Info, &[("kind", alert.kind.to_string())]);
+        }
+        let _ = self.tx.send(alert);
+    }
+
+    /// Records a webhook request that failed authentication: metrics, audit, and the alert rule.
+    pub fn webhook_rejected(&self, platform: Platform, reason: &str) {
+        if let Some(audit) = &self.audit {
+            let details = [("platform", platform.as_str().to_string()), ("reason", reason.to_string())];
+            audit.note("webhook.rejected", None, Outcome::Denied, &details);
+        }
+        self.observe(Signal::WebhookRejected(platform));
+    }
+
+    /// The admins' direct chats.
+    pub fn admin_chats(&self) -> Vec<(ChatRef, UserRef)> {
+        self.settings
+            .admin_chats
+            .iter()
+            .filter_map(|s| s.parse::<UserRef>().ok())
+            .map(|u| (ChatRef::new(u.platform, u.id.clone(), ChatKind::Direct), u))
+            .collect()
+    }
+}
+
+/// Sends raised alerts to the admin chats through `outboxes` until the channel closes.
+pub async fn deliver(alerts: Arc<Alerts>, mut rx: mpsc::UnboundedReceiver<Alert>, outboxes: crate::dispatch::Outboxes) {
+    let targets = alerts.admin_chats();
+    drop(alerts);
+    while let Some(alert) = rx.recv().await {
+        let replies = targets
+            .iter()
+            .map(|(chat, user)| Reply {
+                chat: chat.clone(),
+                user: user.clone(),
+                private: true,
+                body: ReplyBody::Text { text: alert.text.clone(), buttons: Vec::new() },
+            })
+            .collect();
+        outboxes.deliver(replies).await;
+    }
+}

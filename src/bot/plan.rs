@@ -1,0 +1,94 @@
+//! What a configuration asks for, built and checked without starting anything.
+
+use std::sync::Arc;
+
+use crate::adapter::Adapter;
+use crate::config::{ConfigError, Loaded, Problem, Section, Settings};
+use crate::dispatch::Router;
+use crate::plugin::{Plugin, Registry};
+
+/// Which adapters to run.
+#[derive(Clone, Debug, Default)]
+pub enum AdapterChoice {
+    /// Every enabled `[adapters.*]` table (`palisade run`).
+    #[default]
+    Configured,
+    /// Only the console, optionally as another user (`palisade chat --as NAME`).
+    ConsoleOnly(Option<String>),
+}
+
+/// The plugins and adapters a configuration asks for, built and checked but not started.
+pub struct Plan {
+    /// Enabled plugins.
+    pub plugins: Vec<Arc<dyn Plugin>>,
+    /// Adapters to run.
+    pub adapters: Vec<Box<dyn Adapter>>,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plugins: Vec<_> = self.plugins.iter().map(|p| p.name()).collect();
+        let adapters: Vec<_> = self.adapters.iter().map(|a| a.platform()).collect();
+        f.debug_struct("Plan").field("plugins", &plugins).field("adapters", &adapters).finish()
+    }
+}
+
+impl Plan {
+    /// Builds everything `loaded` enables and reports every problem found (unknown plugins or adapters,
+    /// bad tables, no adapter at all, clashing commands) without opening the store or any connection.
+    pub fn new(loaded: &Loaded, registry: &Registry, choice: AdapterChoice) -> Result<Self, ConfigError> {
+        let settings = &loaded.settings;
+        let mut problems = Vec::new();
+        let plugins = registry.build_plugins(settings).unwrap_or_else(|mut p| {
+            problems.append(&mut p);
+            Vec::new()
+        });
+        let adapters = match choice {
+            AdapterChoice::Configured => registry.build_adapters(settings, None),
+            AdapterChoice::ConsoleOnly(user) => console_only(settings, user),
+        }
+        .unwrap_or_else(|mut p| {
+            problems.append(&mut p);
+            Vec::new()
+        });
+        if adapters.is_empty() && problems.is_empty() {
+            problems
+                .push(Problem::at("adapters", "no adapter is enabled; add `[adapters.console]` or a platform table"));
+        }
+        let key_file = settings.store.master_key_file.as_ref();
+        let created_on_start = settings.store.create_key_file && key_file.is_some_and(|f| !f.exists());
+        if !created_on_start && let Err(e) = crate::store::load_master_key(&settings.store) {
+            problems.push(Problem::at("store", e.to_string()));
+        }
+        for (i, scope) in settings.stepup.require_for.iter().enumerate() {
+            let plugin = scope.split('.').next().unwrap_or_default();
+            if plugin != "twofactor" && !plugins.iter().any(|p| p.name() == plugin) {
+                let names: Vec<_> = plugins.iter().map(|p| p.name()).collect();
+                let msg = format!(
+                    "`{scope}` names no enabled plugin (enabled: {}); a typo here protects nothing",
+                    names.join(", ")
+                );
+                problems.push(Problem::at(format!("stepup.require_for[{i}]"), msg));
+            }
+        }
+        for p in &plugins {
+            if p.commands().iter().any(|c| c.name == "2fa") {
+                problems.push(Problem::at(format!("plugins.{}", p.name()), "declares /2fa, which is built in"));
+            }
+        }
+        if let Err(e) = Router::command_table(&plugins) {
+            problems.push(Problem::at("plugins", e));
+        }
+        if problems.is_empty() {
+            Ok(Self { plugins, adapters })
+        } else {
+            Err(ConfigError { file: loaded.file.clone(), problems })
+        }
+    }
+}
+
+fn console_only(settings: &Settings, user: Option<String>) -> Result<Vec<Box<dyn Adapter>>, Vec<Problem>> {
+    let table = settings.adapters.get("console").cloned().unwrap_or_default();
+    let section = Section::new("adapters.console", table).map_err(|p| vec![p])?;
+    Ok(vec![Box::new(crate::console::from_section(&section, settings, user)?)])
+}
