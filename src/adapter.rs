@@ -98,6 +98,12 @@ pub trait Adapter: Send + Sync + 'static {
     /// The outbox delivering replies to this platform; may be called before [`Adapter::run`].
     fn outbox(&self) -> Arc<dyn Outbox>;
 
+    /// The commands the bot answers (plugins' and built-in), given once before [`Adapter::run`], for
+    /// platforms that register commands up front (Discord slash commands, Telegram's command menu).
+    fn register_commands(&mut self, commands: &[crate::plugin::Command]) {
+        let _ = commands;
+    }
+
     /// Receives until `shutdown` is cancelled (or, for finite inputs like the console, until input ends).
     /// Must authenticate and deduplicate traffic before submitting it.
     async fn run(self: Box<Self>, sink: EventSink, shutdown: CancellationToken) -> Result<(), AdapterError>;

@@ -67,9 +67,25 @@ impl Bot {
             crate::crypto::digest(loaded.text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
         audit.record("config.loaded", None, crate::audit::Outcome::Info, &[("sha", config_hash)])?;
         let (alerts, alert_rx) = Alerts::new(settings.alerts.clone(), clock.clone(), Some(audit.clone()));
+        let audit_for_privacy = audit.clone();
         let stepup = crate::stepup::StepUp::new(store.clone(), audit, settings.stepup.clone(), clock.clone());
         stepup.set_alerts(alerts.clone());
         plugins.push(Arc::new(crate::stepup::TwoFactor::new(stepup.clone())));
+        let manifests = plugins.iter().map(|p| (p.name().to_string(), p.manifest())).collect();
+        let privacy = crate::privacy::Privacy::new(
+            store.clone(),
+            manifests,
+            audit_for_privacy,
+            settings.privacy.clone(),
+            clock.clone(),
+        )
+        .with_stepup(stepup.clone())
+        .with_alerts(alerts.clone());
+        let retention = retention.with_manifests(privacy.manifests(), &settings.store.retention());
+        plugins.push(Arc::new(crate::privacy::PrivacyPlugin::new(Arc::new(privacy))));
+        let mut commands: Vec<crate::plugin::Command> = plugins.iter().flat_map(|p| p.commands()).collect();
+        commands.push(crate::plugin::Command::new("cancel", "Stop what you are in the middle of"));
+        commands.push(crate::plugin::Command::new("help", "What I can do"));
         let mut builder = Dispatcher::builder(plugins, store)
             .step_up(stepup)
             .alerts(alerts.clone())
@@ -78,7 +94,9 @@ impl Bot {
             .flow_settings(settings.flows.clone())
             .roles(Roles::from_config(&settings.roles))
             .bot_name(settings.bot.name.clone());
-        for a in &adapters {
+        let mut adapters = adapters;
+        for a in &mut adapters {
+            a.register_commands(&commands);
             builder = builder.outbox(a.platform(), a.outbox(), a.capabilities());
         }
         let dispatcher = builder

@@ -12,6 +12,7 @@ use crate::plugin::Registry;
 
 mod audit_cmd;
 mod store_cmd;
+mod user_cmd;
 
 /// Palisade: a security-first chat bot.
 #[derive(Debug, Parser)]
@@ -54,6 +55,15 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: audit_cmd::AuditAction,
+    },
+    /// Data-subject rights from the operator's side: export, erase, the request register.
+    User {
+        /// The TOML configuration file.
+        #[arg(long, env = "PALISADE_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        action: user_cmd::UserAction,
     },
     /// Write a new random master key to a file readable only by you (mode 0600).
     Keygen {
@@ -112,7 +122,13 @@ async fn execute(command: Command, registry: Registry) -> ExitCode {
             let Ok(loaded) = load(&config) else { return ExitCode::from(2) };
             audit_cmd::run(&loaded, action)
         }
-        Command::Audit { config: None, .. } | Command::Store { config: None, .. } => {
+        Command::User { config: Some(config), action } => {
+            let Ok(loaded) = load(&config) else { return ExitCode::from(2) };
+            user_cmd::run(&loaded, &registry, action)
+        }
+        Command::Audit { config: None, .. }
+        | Command::Store { config: None, .. }
+        | Command::User { config: None, .. } => {
             eprintln!("error: this command needs --config FILE (or PALISADE_CONFIG)");
             ExitCode::from(2)
         }

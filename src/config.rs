@@ -16,6 +16,6 @@ pub use load::{Loaded, Loader};
 pub use secret::Secret;
 pub use section::Section;
 pub use settings::{
-    AlertSettings, BotSettings, DispatchSettings, FlowSettings, LogFormat, LogSettings, MonitoringSettings, Settings,
-    StepUpSettings, StoreBackend, StoreSettings, Unenrolled,
+    AlertSettings, BotSettings, DispatchSettings, FlowSettings, LogFormat, LogSettings, MonitoringSettings,
+    PrivacySettings, Regime, Settings, StepUpSettings, StoreBackend, StoreSettings, Unenrolled,
 };

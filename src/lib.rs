@@ -10,6 +10,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`event`] | the inbound model: [`Event`], [`EventKind`], [`Platform`], [`UserRef`], [`ChatRef`] (immutable ids) |
+//! | [`privacy`] | data-subject rights built from data manifests: /privacy, /mydata, /correct, /forget, /consent; the request register |
 //! | [`reply`] | outbound [`Reply`]s, [`Button`]s, and splitting long text |
 //! | [`audit`] | the tamper-evident audit trail: MAC-chained, sealed, flushed entries; verification and export |
 //! | [`alerts`] | anomaly thresholds over sliding windows; alerts to the log, the audit trail and admin chats |
@@ -47,6 +48,7 @@ pub mod health;
 pub mod logging;
 pub mod metrics;
 pub mod plugin;
+pub mod privacy;
 pub mod reply;
 pub mod stepup;
 pub mod store;
@@ -57,7 +59,7 @@ pub use config::{Secret, Section};
 pub use dispatch::{Dispatcher, Request, Response};
 pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, MessageId, Platform, UserRef};
 pub use flow::{Flow, Step};
-pub use plugin::{Arg, Args, Command, Ctx, Input, Plugin, PluginError, Registry};
+pub use plugin::{Arg, Args, Command, Ctx, DataManifest, Input, LegalBasis, Namespace, Plugin, PluginError, Registry};
 pub use reply::{Button, Reply, ReplyBody};
 pub use store::{Durability, Store};
 
@@ -68,5 +70,9 @@ pub use async_trait::async_trait;
 pub mod prelude {
     pub use crate::async_trait;
     pub use crate::config::{Problem, Section};
-    pub use crate::{Arg, Command, Ctx, Durability, Flow, Input, Plugin, PluginError, Registry, Step};
+    pub use crate::plugin::days;
+    pub use crate::{
+        Arg, Command, Ctx, DataManifest, Durability, Flow, Input, LegalBasis, Namespace, Plugin, PluginError, Registry,
+        Step,
+    };
 }

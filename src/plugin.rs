@@ -5,6 +5,7 @@ mod args;
 mod command;
 mod context;
 mod error;
+pub mod manifest;
 mod registry;
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ pub use command::{Arg, Command};
 pub(crate) use context::button_value;
 pub use context::{Ctx, Input};
 pub use error::PluginError;
+pub use manifest::{DataManifest, LegalBasis, Namespace, days};
 pub use registry::{AdapterFactory, PluginFactory, Registry};
 
 use crate::flow::{Flow, Step};
@@ -30,6 +32,12 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// The commands this plugin answers, with their help text.
     fn commands(&self) -> Vec<Command>;
+
+    /// The personal data this plugin keeps. A plugin that stores nothing about users keeps the default (empty);
+    /// writes to undeclared namespaces are refused.
+    fn manifest(&self) -> DataManifest {
+        DataManifest::default()
+    }
 
     /// Runs command `command` (one of [`Plugin::commands`]).
     async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError>;

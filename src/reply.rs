@@ -37,6 +37,15 @@ pub enum ReplyBody {
     },
     /// Delete a message (for instance the one in which the user typed a code).
     Delete(MessageId),
+    /// A file (a data export), delivered as a document or attachment.
+    File {
+        /// File name shown to the user.
+        name: String,
+        /// Contents.
+        bytes: Vec<u8>,
+        /// Caption.
+        caption: Option<String>,
+    },
     /// Ask the user for a verification code. Adapters with private input (modals) show a form; others send
     /// the text privately and take the next message as the answer.
     CodePrompt {
@@ -66,6 +75,7 @@ impl Reply {
             ReplyBody::Image { .. } => "image",
             ReplyBody::Delete(_) => "delete",
             ReplyBody::CodePrompt { .. } => "code prompt",
+            ReplyBody::File { .. } => "file",
         }
     }
 

@@ -175,6 +175,11 @@ impl StepUp {
         Ok(())
     }
 
+    /// Drops every grant of `user` (their data is being erased).
+    pub fn forget_grants(&self, user: &UserRef) {
+        self.grants.revoke_user(user);
+    }
+
     /// Turns 2FA off for a user (their own `/2fa disable`, or an admin reset) and revokes their grants.
     pub fn disable(&self, user: &UserRef) -> Result<bool, StoreError> {
         let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,4 +1,5 @@
-//! The `palisade` binary: the framework's command line with the built-in plugins registered.
+//! The `palisade` binary: the framework's command line with the built-in plugins and the platform adapters
+//! registered.
 
 use std::process::ExitCode;
 
@@ -11,6 +12,6 @@ fn main() -> ExitCode {
     let registry = Registry::new()
         .plugin("echo", |s| s.no_settings().map(|()| Echo))
         .plugin("notes", |s| Ok(Notes::new(s.parse()?)))
-        .plugin("bank", |s| Ok(Bank::new(s.parse()?)));
+        .plugin("bank", |s| Ok(Bank::new(s.parse()?)))
     palisade::cli::main(registry)
 }

@@ -28,6 +28,8 @@ pub struct Settings {
     pub monitoring: MonitoringSettings,
     /// `[alerts]`: anomaly thresholds and who is told.
     pub alerts: AlertSettings,
+    /// `[privacy]`: who the controller is and which regimes' deadlines apply.
+    pub privacy: PrivacySettings,
     /// `[roles]`: role name → identities (`telegram:123456`) holding it.
     pub roles: BTreeMap<String, Vec<String>>,
     /// `[adapters.<name>]`: one table per platform adapter.
@@ -264,6 +266,38 @@ impl Default for AlertSettings {
             erasures: 5,
             exports: 10,
             webhook_rejections: 10,
+        }
+    }
+}
+
+/// A data-protection regime whose deadlines the request register tracks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Regime {
+    /// GDPR: answer within one month (Art. 12(3)).
+    Gdpr,
+    /// CCPA: answer within 45 days.
+    Ccpa,
+}
+
+/// `[privacy]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct PrivacySettings {
+    /// Who is responsible for the data (name and address), shown by `/privacy`.
+    pub controller: String,
+    /// How users reach the controller or its data protection officer.
+    pub contact: String,
+    /// Regimes whose deadlines apply to rights requests; the earliest deadline wins.
+    pub regimes: Vec<Regime>,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        Self {
+            controller: "the operator of this bot (set [privacy] controller)".into(),
+            contact: "the operator (set [privacy] contact)".into(),
+            regimes: vec![Regime::Gdpr],
         }
     }
 }

@@ -66,6 +66,19 @@ impl ConsoleOutbox {
         s
     }
 
+    fn file(&self, name: &str, bytes: &[u8], caption: Option<&str>) -> Result<String, SendError> {
+        let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
+        std::fs::create_dir_all(&self.image_dir)
+            .map_err(|e| SendError::Rejected(format!("cannot create {}: {e}", self.image_dir.display())))?;
+        let safe: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
+        let path = self.image_dir.join(format!("{}-{n}-{safe}", std::process::id()));
+        write_private(&path, bytes)
+            .map_err(|e| SendError::Rejected(format!("cannot write {}: {e}", path.display())))?;
+        let caption = caption.map(|c| format!(" {c}")).unwrap_or_default();
+        Ok(format!("bot (only you)> [file saved to {}]{caption}\n", path.display()))
+    }
+
     fn image(&self, png: &[u8], caption: Option<&str>) -> Result<String, SendError> {
         let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
         std::fs::create_dir_all(&self.image_dir)
@@ -85,8 +98,21 @@ impl Outbox for ConsoleOutbox {
             ReplyBody::Image { png, caption } => self.image(png, caption.as_deref())?,
             ReplyBody::Delete(id) => format!("bot> (your message #{} was removed)\n", id.0),
             ReplyBody::CodePrompt { text } => self.text(text, &[], true),
+            ReplyBody::File { name, bytes, caption } => self.file(name, bytes, caption.as_deref())?,
         };
         self.write(&rendered);
         Ok(None)
     }
+}
+
+/// Writes a file only its owner can read (exports hold personal data).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
 }

@@ -31,6 +31,11 @@ struct Inner {
     bot_name: String,
     require_for: Arc<BTreeSet<String>>,
     audit: Arc<crate::audit::Audit>,
+    /// Namespaces each plugin's data manifest declares.
+    declared: HashMap<&'static str, Arc<BTreeSet<String>>>,
+    /// Consent each plugin asks for before its commands run.
+    consent: HashMap<&'static str, crate::plugin::manifest::ConsentRequest>,
+    consents: crate::privacy::ConsentBook,
 }
 
 impl std::fmt::Debug for Router {
@@ -57,7 +62,26 @@ impl Router {
         let commands = Self::command_table(&plugins)?;
         let flows = FlowStore::new(store.clone());
         let require_for = Arc::new(require_for);
-        let inner = Inner { plugins, commands, flows, store, clock, idle_ms, bot_name, require_for, audit };
+        let declared = plugins
+            .iter()
+            .map(|p| (p.name(), Arc::new(p.manifest().namespaces.iter().map(|n| n.name.to_string()).collect())))
+            .collect();
+        let consent = plugins.iter().filter_map(|p| p.manifest().consent.map(|c| (p.name(), c))).collect();
+        let consents = crate::privacy::ConsentBook::new(store.clone(), clock.clone());
+        let inner = Inner {
+            plugins,
+            commands,
+            flows,
+            store,
+            clock,
+            idle_ms,
+            bot_name,
+            require_for,
+            audit,
+            declared,
+            consent,
+            consents,
+        };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -141,14 +165,9 @@ impl Inner {
     }
 
     fn ctx(&self, req: &Request, plugin: &Arc<dyn Plugin>) -> Ctx {
-        Ctx::new(
-            req,
-            plugin.name(),
-            self.store.clone(),
-            self.clock.clone(),
-            self.require_for.clone(),
-            self.audit.clone(),
-        )
+        let declared = self.declared.get(plugin.name()).cloned().unwrap_or_default();
+        let (store, clock, audit) = (self.store.clone(), self.clock.clone(), self.audit.clone());
+        Ctx::new(req, plugin.name(), store, clock, self.require_for.clone(), audit, declared)
     }
 
     fn help(&self, req: &Request, call: &CommandCall) -> crate::Reply {
@@ -183,6 +202,11 @@ impl Inner {
             return Ok(vec![req.answer(usage)]);
         }
         let plugin = &self.plugins[*idx];
+        if let Some(ask) = self.consent.get(plugin.name())
+            && !self.consents.has(&req.event.user, plugin.name(), ask.version)?
+        {
+            return Ok(vec![self.ask_consent(req, plugin.name(), ask)]);
+        }
         let scope = format!("{}.{}", plugin.name(), cmd.name);
         if (cmd.sensitive || self.require_for.contains(&scope)) && !req.grants.contains(&scope) {
             return Err(DispatchError::StepUpRequired { scope });
@@ -191,6 +215,16 @@ impl Inner {
         let mut ctx = self.ctx(req, plugin);
         let result = plugin.command(cmd.name, &mut ctx).await;
         self.finish(req, plugin, ctx, result)
+    }
+
+    /// Asks for a plugin's consent, with buttons the privacy commands answer.
+    fn ask_consent(&self, req: &Request, plugin: &str, ask: &crate::plugin::manifest::ConsentRequest) -> crate::Reply {
+        let mut reply = req.answer(format!("{}\nDo you agree? (You can withdraw any time with /consent.)", ask.text));
+        if let crate::ReplyBody::Text { buttons, .. } = &mut reply.body {
+            buttons.push(crate::Button::new("I agree", format!("privacy:agree:{plugin}:{}", ask.version)));
+            buttons.push(crate::Button::new("No", format!("privacy:decline:{plugin}")));
+        }
+        reply
     }
 
     async fn button(&self, req: &Request, data: &str) -> Result<Response, DispatchError> {

@@ -37,6 +37,7 @@ pub struct Ctx {
     require_for: Arc<BTreeSet<String>>,
     capabilities: Capabilities,
     audit: Arc<Audit>,
+    declared: Arc<BTreeSet<String>>,
     pub(crate) replies: Vec<Reply>,
     pub(crate) started_flow: Option<Flow>,
 }
@@ -55,6 +56,7 @@ impl Ctx {
         clock: SharedClock,
         require_for: Arc<BTreeSet<String>>,
         audit: Arc<Audit>,
+        declared: Arc<BTreeSet<String>>,
     ) -> Self {
         let event = req.event.clone();
         let args = match &event.kind {
@@ -72,6 +74,7 @@ impl Ctx {
             require_for,
             capabilities: req.capabilities,
             audit,
+            declared,
             replies: Vec::new(),
             started_flow: None,
         }
@@ -145,9 +148,20 @@ impl Ctx {
         self.clock.now_ms()
     }
 
-    /// This plugin's records about the current user.
+    /// This plugin's records about the current user, in the namespace named like the plugin. Writes fail
+    /// unless the plugin's [`crate::DataManifest`] declares that namespace.
     pub fn store(&self) -> ScopedStore {
-        ScopedStore::new(self.store.clone(), self.plugin, Subject::user(&self.event.user))
+        self.store_named(self.plugin.to_string())
+    }
+
+    /// Records about the current user in the plugin's namespace `plugin.part` (declared in its manifest).
+    pub fn store_in(&self, part: &str) -> ScopedStore {
+        self.store_named(format!("{}.{part}", self.plugin))
+    }
+
+    fn store_named(&self, namespace: String) -> ScopedStore {
+        let declared = self.declared.contains(&namespace);
+        ScopedStore::new(self.store.clone(), namespace, Subject::user(&self.event.user)).declared(declared)
     }
 
     fn push(&mut self, private: bool, body: ReplyBody) {
@@ -174,6 +188,11 @@ impl Ctx {
     /// Sends a PNG image with a caption; `private` delivers it to this user only.
     pub fn reply_image(&mut self, png: Vec<u8>, caption: Option<String>, private: bool) {
         self.push(private, ReplyBody::Image { png, caption });
+    }
+
+    /// Sends a file (e.g. a data export); `private` delivers it to this user only.
+    pub fn reply_file(&mut self, name: impl Into<String>, bytes: Vec<u8>, caption: Option<String>, private: bool) {
+        self.push(private, ReplyBody::File { name: name.into(), bytes, caption });
     }
 
     /// Deletes the message that triggered this event (e.g. a typed code) on platforms where the bot may

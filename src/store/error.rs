@@ -57,6 +57,11 @@ pub enum StoreError {
     /// The master key could not be obtained; the text says where it was looked for and what to do.
     #[error("master key: {0}")]
     MasterKey(String),
+    /// A plugin wrote to a namespace its data manifest does not declare (data minimisation is enforced).
+    #[error(
+        "namespace `{0}` is not declared in the plugin's data manifest; declare it in `Plugin::manifest` with its purpose, legal basis and retention"
+    )]
+    Undeclared(String),
     /// The namespace name is not allowed (empty, too long, or using a reserved character).
     #[error("invalid namespace `{0}`: use 1-64 characters from a-z, 0-9, `_`, `-` and `.`, not starting with `_`")]
     Namespace(String),

@@ -42,6 +42,22 @@ pub struct RetentionTask {
 }
 
 impl RetentionTask {
+    /// Retention from the data manifests, shortened (never lengthened) by `[store.retention]` overrides.
+    #[must_use]
+    pub fn with_manifests(
+        mut self,
+        manifests: &[(String, crate::plugin::DataManifest)],
+        overrides: &BTreeMap<String, Duration>,
+    ) -> Self {
+        for (_, manifest) in manifests {
+            for ns in &manifest.namespaces {
+                let ttl = overrides.get(ns.name).map_or(ns.retention, |o| (*o).min(ns.retention));
+                self.ttl.insert(ns.name.to_string(), ttl);
+            }
+        }
+        self
+    }
+
     /// Sweeps every `every` until `stop` (also purging records of erased subjects).
     pub async fn run(self, stop: tokio_util::sync::CancellationToken) {
         let mut tick = tokio::time::interval(self.every);

@@ -12,6 +12,7 @@ pub struct ScopedStore {
     store: SharedStore,
     namespace: String,
     subject: Subject,
+    declared: bool,
 }
 
 impl std::fmt::Debug for ScopedStore {
@@ -23,7 +24,15 @@ impl std::fmt::Debug for ScopedStore {
 impl ScopedStore {
     /// Records in `namespace` about `subject`.
     pub fn new(store: SharedStore, namespace: impl Into<String>, subject: Subject) -> Self {
-        Self { store, namespace: namespace.into(), subject }
+        Self { store, namespace: namespace.into(), subject, declared: true }
+    }
+
+    /// Refuses writes (with [`StoreError::Undeclared`]) unless `declared`: the plugin's data manifest must
+    /// name the namespace before anything is stored in it.
+    #[must_use]
+    pub fn declared(mut self, declared: bool) -> Self {
+        self.declared = declared;
+        self
     }
 
     fn key<'a>(&'a self, id: &'a str) -> RecordKey<'a> {
@@ -36,6 +45,9 @@ impl ScopedStore {
 
     /// Saves `value` under `id`.
     pub fn put<T: Serialize>(&self, id: &str, value: &T, durability: Durability) -> Result<(), StoreError> {
+        if !self.declared {
+            return Err(StoreError::Undeclared(self.namespace.clone()));
+        }
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|e| self.codec(&e))?);
         self.store.put(self.key(id), &bytes, durability)
     }

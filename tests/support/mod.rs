@@ -42,6 +42,7 @@ pub fn text_of(r: &Reply) -> String {
         ReplyBody::Image { .. } => "<image>".into(),
         ReplyBody::Delete(id) => format!("<delete {}>", id.0),
         ReplyBody::CodePrompt { text } => format!("<code prompt> {text}"),
+        ReplyBody::File { name, .. } => format!("<file {name}>"),
     }
 }
 

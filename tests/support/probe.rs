@@ -52,6 +52,7 @@ impl Plugin for Probe {
             Command::new("secret", "Sensitive").arg(Arg { name: "words", required: false, rest: true }).sensitive(),
             Command::new("staff", "Operators only").role("operator"),
             Command::new("long", "A long reply"),
+            Command::new("stash", "Try to store something without a data manifest"),
         ]
     }
 
@@ -82,6 +83,10 @@ impl Plugin for Probe {
             }
             "hang" => std::future::pending::<()>().await,
             "long" => ctx.reply("word ".repeat(2000)),
+            "stash" => match ctx.store().put("x", &"personal", palisade::Durability::Flushed) {
+                Ok(()) => ctx.reply("stored"),
+                Err(e) => ctx.reply(format!("refused: {e}")),
+            },
             "secret" if !ctx.args().is_empty() => {
                 let reply = format!("ran secret: {}", ctx.args().raw());
                 ctx.reply(reply);

@@ -136,6 +136,20 @@ impl Plugin for Bank {
         "bank"
     }
 
+    fn manifest(&self) -> DataManifest {
+        DataManifest::with(
+            Namespace::new(
+                "bank",
+                "your (simulated) balance and transfers",
+                "run your account and keep its record",
+                LegalBasis::LegalObligation,
+                days(3650),
+            )
+            .field("balance_cents", "your balance in cents", false)
+            .field("transfers", "amount, recipient and time of each transfer", false),
+        )
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![
             Command::new("balance", "Show your (simulated) balance"),

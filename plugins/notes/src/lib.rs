@@ -17,11 +17,13 @@ pub struct NotesSettings {
     pub max_notes: usize,
     /// Longest title, in characters.
     pub max_title: usize,
+    /// Ask users for consent before keeping their notes (shown by `/privacy`, withdrawn with `/consent`).
+    pub require_consent: bool,
 }
 
 impl Default for NotesSettings {
     fn default() -> Self {
-        Self { max_notes: 100, max_title: 80 }
+        Self { max_notes: 100, max_title: 80, require_consent: false }
     }
 }
 
@@ -122,6 +124,21 @@ impl Notes {
 impl Plugin for Notes {
     fn name(&self) -> &'static str {
         "notes"
+    }
+
+    fn manifest(&self) -> DataManifest {
+        let basis = if self.settings.require_consent { LegalBasis::Consent } else { LegalBasis::Contract };
+        let notes = Namespace::new("notes", "the notes you save", "show your notes back to you", basis, days(365))
+            .field("title", "the note's title", true)
+            .field("text", "the note's text", true)
+            .field("created_at_ms", "when you saved it", false);
+        let manifest = DataManifest::with(notes);
+        if self.settings.require_consent {
+            manifest
+                .consent(1, "Notes keeps the text of each note you save, encrypted, until you delete it or for a year.")
+        } else {
+            manifest
+        }
     }
 
     fn commands(&self) -> Vec<Command> {

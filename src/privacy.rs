@@ -1,0 +1,174 @@
+//! Privacy and data-subject rights (GDPR Art. 15–17, 20; CCPA know/delete/correct), for every plugin at
+//! once because they are built from the plugins' data manifests:
+//!
+//! - `/privacy` — what is kept about me, why, on what basis, for how long, who the controller is;
+//! - `/mydata` — a JSON export of everything about me, delivered privately (step-up first if enrolled);
+//! - `/correct` — rectify fields the manifests mark correctable;
+//! - `/forget` — confirm, step-up if enrolled, then crypto-shred and delete everything about me;
+//! - `/consent` — see and withdraw consents plugins asked for.
+//!
+//! Every request is written to a register with its statutory deadline, for `palisade user requests`.
+
+mod commands;
+mod consent;
+mod export;
+mod register;
+
+use std::sync::Arc;
+
+pub use commands::PrivacyPlugin;
+pub use consent::{ConsentBook, ConsentRecord};
+pub use export::export;
+pub use register::{Register, Request, RequestKind};
+
+use crate::alerts::{Alerts, Signal};
+use crate::audit::{Audit, Outcome};
+use crate::config::PrivacySettings;
+use crate::event::UserRef;
+use crate::plugin::{DataManifest, LegalBasis, Namespace, days};
+use crate::stepup::StepUp;
+use crate::store::{SharedStore, StoreError, Subject};
+
+/// The namespaces the core itself keeps about users, declared like a plugin's.
+pub fn core_manifest() -> DataManifest {
+    DataManifest::with(Namespace::new(
+        "core.flows",
+        "the step you are at in a multi-step conversation",
+        "continue a conversation where you left it",
+        LegalBasis::Contract,
+        days(1),
+    ))
+    .and(Namespace::new(
+        "core.stepup",
+        "your two-factor secret, last accepted code step, failure counters and hashed recovery codes",
+        "verify it is you before sensitive actions",
+        LegalBasis::LegitimateInterests,
+        days(3650),
+    ))
+    .and(Namespace::new(
+        "core.stepup.pending",
+        "an action waiting for your verification code",
+        "resume the action once you are verified",
+        LegalBasis::Contract,
+        days(1),
+    ))
+    .and(Namespace::new(
+        "core.privacy.consent",
+        "the consents you gave or withdrew, with time and version",
+        "prove and respect your choices",
+        LegalBasis::LegalObligation,
+        days(3650),
+    ))
+}
+
+/// The privacy service shared by the built-in commands and the admin CLI.
+pub struct Privacy {
+    store: SharedStore,
+    manifests: Vec<(String, DataManifest)>,
+    stepup: Option<Arc<StepUp>>,
+    audit: Arc<Audit>,
+    alerts: Option<Arc<Alerts>>,
+    settings: PrivacySettings,
+    register: Register,
+    consents: ConsentBook,
+}
+
+impl std::fmt::Debug for Privacy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Privacy").finish_non_exhaustive()
+    }
+}
+
+impl Privacy {
+    /// Privacy over `store`, for plugins with `manifests` (name, manifest); the core's namespaces are added.
+    pub fn new(
+        store: SharedStore,
+        manifests: Vec<(String, DataManifest)>,
+        audit: Arc<Audit>,
+        settings: PrivacySettings,
+        clock: crate::clock::SharedClock,
+    ) -> Self {
+        let mut all = vec![("core".to_string(), core_manifest())];
+        all.extend(manifests);
+        let register = Register::new(store.clone(), audit.clone(), settings.regimes.clone(), clock.clone());
+        let consents = ConsentBook::new(store.clone(), clock);
+        Self { store, manifests: all, stepup: None, audit, alerts: None, settings, register, consents }
+    }
+
+    /// Uses `stepup` to ask enrolled users for a code before exports and erasures.
+    #[must_use]
+    pub fn with_stepup(mut self, stepup: Arc<StepUp>) -> Self {
+        self.stepup = Some(stepup);
+        self
+    }
+
+    /// Counts exports and erasures toward `[alerts]`.
+    #[must_use]
+    pub fn with_alerts(mut self, alerts: Arc<Alerts>) -> Self {
+        self.alerts = Some(alerts);
+        self
+    }
+
+    /// Every manifest, core first.
+    pub fn manifests(&self) -> &[(String, DataManifest)] {
+        &self.manifests
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &PrivacySettings {
+        &self.settings
+    }
+
+    /// The request register.
+    pub fn register(&self) -> &Register {
+        &self.register
+    }
+
+    /// The consent book.
+    pub fn consents(&self) -> &ConsentBook {
+        &self.consents
+    }
+
+    /// Whether the user has two-factor verification on (exports and erasures then need a code).
+    pub fn is_enrolled(&self, user: &UserRef) -> Result<bool, StoreError> {
+        self.stepup.as_ref().map_or(Ok(false), |s| s.is_enrolled(user))
+    }
+
+    /// Everything about `user` as JSON (see [`export`]); audited and registered.
+    pub fn export(&self, user: &UserRef, channel: &str) -> Result<serde_json::Value, StoreError> {
+        let data = export::export(&*self.store, &self.manifests, &self.audit, user, &self.settings)?;
+        self.register.completed(RequestKind::Access, user, channel)?;
+        self.audit.record("privacy.export", Some(user), Outcome::Success, &[("channel", channel.into())])?;
+        if let Some(a) = &self.alerts {
+            a.observe(Signal::Export);
+        }
+        Ok(data)
+    }
+
+    /// Erases everything about `user`: crypto-shreds their data key and deletes their records (flows, 2FA,
+    /// pending actions, consents, every plugin's data), flushed. The audit trail keeps a pseudonymous
+    /// tombstone. Returns how many records were deleted.
+    pub fn erase(&self, user: &UserRef, channel: &str) -> Result<u64, StoreError> {
+        if let Some(s) = &self.stepup {
+            s.forget_grants(user);
+        }
+        let erased = self.store.erase_subject(&Subject::user(user))?;
+        self.register.completed(RequestKind::Erasure, user, channel)?;
+        let details = [("records", erased.to_string()), ("channel", channel.to_string())];
+        self.audit.record("privacy.erase", Some(user), Outcome::Success, &details)?;
+        if let Some(a) = &self.alerts {
+            a.observe(Signal::Erasure);
+        }
+        Ok(erased)
+    }
+
+    /// The store (for corrections).
+    pub(crate) fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// The audit trail.
+    pub(crate) fn audit(&self) -> &Arc<Audit> {
+        &self.audit
+    }
+}

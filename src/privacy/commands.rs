@@ -1,0 +1,260 @@
+//! `/privacy`, `/mydata`, `/correct`, `/forget` and `/consent`: the data-subject rights, in every chat.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::{Privacy, RequestKind};
+use crate::audit::Outcome;
+use crate::flow::{Flow, Step};
+use crate::plugin::{Command, Ctx, Input, Plugin, PluginError};
+use crate::store::{Durability, RecordKey, Subject};
+
+/// The built-in privacy commands.
+#[derive(Debug, Clone)]
+pub struct PrivacyPlugin {
+    privacy: Arc<Privacy>,
+}
+
+impl PrivacyPlugin {
+    /// Commands over `privacy`.
+    pub fn new(privacy: Arc<Privacy>) -> Self {
+        Self { privacy }
+    }
+
+    fn overview(&self, ctx: &mut Ctx) {
+        let s = self.privacy.settings();
+        let mut lines = vec![format!("Who is responsible for your data: {}. Contact: {}.", s.controller, s.contact)];
+        lines.push("What is kept about you, why, and for how long:".into());
+        for (_, manifest) in self.privacy.manifests() {
+            for ns in &manifest.namespaces {
+                let days = ns.retention.as_secs() / 86_400;
+                lines.push(format!(
+                    "• {} — to {}; basis: {}; kept up to {days} days",
+                    ns.description,
+                    ns.purpose,
+                    ns.basis.describe()
+                ));
+            }
+        }
+        lines.push("Everything is stored encrypted. Your rights:".into());
+        lines.push("/mydata — get a copy of all of it (JSON)".into());
+        lines.push("/correct — fix something that is wrong".into());
+        lines.push("/forget — erase everything about you".into());
+        lines.push("/consent — see or withdraw consents".into());
+        lines.push(format!("You can also complain to your data protection authority, or write to {}.", s.contact));
+        ctx.reply_private(lines.join("\n"));
+    }
+
+    fn my_data(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        if self.privacy.is_enrolled(ctx.user())? {
+            ctx.sensitive("export")?;
+        }
+        let mut data = self.privacy.export(ctx.user(), "chat")?;
+        let pseudonym = self.privacy.audit().pseudonym(ctx.user())?;
+        data["rights_requests"] = serde_json::to_value(self.privacy.register().of(&pseudonym)?).unwrap_or(Value::Null);
+        let bytes = serde_json::to_vec_pretty(&data).map_err(PluginError::internal)?;
+        ctx.reply_file("my-data.json", bytes, Some("Everything stored about you, as JSON.".into()), true);
+        Ok(())
+    }
+
+    /// Correctable (namespace, record id, field, current value) of this user.
+    fn correctable(&self, ctx: &Ctx) -> Result<Vec<(String, String, String, String)>, PluginError> {
+        let subject = Subject::user(ctx.user());
+        let mut out = Vec::new();
+        for (_, manifest) in self.privacy.manifests() {
+            for ns in &manifest.namespaces {
+                let fields: Vec<_> = ns.fields.iter().filter(|f| f.correctable).collect();
+                if fields.is_empty() {
+                    continue;
+                }
+                for rec in self.privacy.store().list(ns.name, Some(&subject))? {
+                    let value: Value = serde_json::from_slice(&rec.value).unwrap_or(Value::Null);
+                    for f in &fields {
+                        if let Some(current) = value.get(f.name).and_then(Value::as_str) {
+                            let id = String::from_utf8_lossy(&rec.id).into_owned();
+                            out.push((ns.name.to_string(), id, f.name.to_string(), current.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn start_correct(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let choices = self.correctable(ctx)?;
+        if choices.is_empty() {
+            ctx.reply_private("Nothing stored about you can be corrected here. For anything else, write to the controller (see /privacy).");
+            return Ok(());
+        }
+        let shown: Vec<(String, String)> = choices
+            .iter()
+            .take(20)
+            .enumerate()
+            .map(|(i, (ns, _, field, current))| (format!("{ns} {field}: {}", clip(current)), i.to_string()))
+            .collect();
+        let buttons: Vec<(&str, &str)> = shown.iter().map(|(l, v)| (l.as_str(), v.as_str())).collect();
+        ctx.reply_buttons("Which one is wrong?", &buttons);
+        ctx.start_flow(Flow::new("correction", "pick").with("choices", &choices));
+        Ok(())
+    }
+
+    fn apply_correction(&self, flow: &Flow, ctx: &mut Ctx, value: &str) -> Result<Step, PluginError> {
+        let (ns, id, field): (String, String, String) =
+            (flow.require("namespace")?, flow.require("id")?, flow.require("field")?);
+        let subject = Subject::user(ctx.user());
+        let key = RecordKey { namespace: &ns, subject: Some(&subject), id: id.as_bytes() };
+        let Some(rec) = self.privacy.store().get(key)? else {
+            ctx.reply_private("That record is gone; nothing to correct.");
+            return Ok(Step::Cancel);
+        };
+        let mut record: Value = serde_json::from_slice(&rec.value).map_err(PluginError::internal)?;
+        record[field.as_str()] = Value::String(value.to_string());
+        let bytes = serde_json::to_vec(&record).map_err(PluginError::internal)?;
+        self.privacy.store().put(key, &bytes, Durability::Flushed)?;
+        self.privacy.register().completed(RequestKind::Rectification, ctx.user(), "chat")?;
+        let details = [("namespace", ns.clone()), ("field", field.clone())];
+        self.privacy.audit().record("privacy.rectify", Some(ctx.user()), Outcome::Success, &details)?;
+        ctx.reply_private(format!("Corrected {field} in {ns}."));
+        Ok(Step::Done)
+    }
+
+    fn erase(&self, ctx: &mut Ctx) -> Result<Step, PluginError> {
+        if self.privacy.is_enrolled(ctx.user())? {
+            ctx.sensitive("forget")?;
+        }
+        let n = self.privacy.erase(ctx.user(), "chat")?;
+        ctx.reply_private(format!(
+            "Done: everything stored about you was erased ({n} records) and its key destroyed. The audit trail keeps only a pseudonymous note that an erasure happened."
+        ));
+        Ok(Step::Done)
+    }
+
+    fn consents(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let records = self.privacy.consents().list(ctx.user())?;
+        let active: Vec<_> = records.iter().filter(|r| r.withdrawn_at_ms.is_none()).collect();
+        if active.is_empty() {
+            ctx.reply_private("You have no consents in force.");
+            return Ok(());
+        }
+        let text: Vec<String> = active.iter().map(|r| format!("• {} (version {})", r.plugin, r.version)).collect();
+        let labels: Vec<(String, String)> =
+            active.iter().map(|r| (format!("Withdraw {}", r.plugin), format!("withdraw:{}", r.plugin))).collect();
+        let buttons: Vec<(&str, &str)> = labels.iter().map(|(l, v)| (l.as_str(), v.as_str())).collect();
+        ctx.reply_buttons(format!("Consents you gave:\n{}", text.join("\n")), &buttons);
+        Ok(())
+    }
+
+    fn withdraw(&self, ctx: &mut Ctx, plugin: &str) -> Result<(), PluginError> {
+        if !self.privacy.consents().withdraw(ctx.user(), plugin)? {
+            ctx.reply_private("There was no consent to withdraw.");
+            return Ok(());
+        }
+        // Data kept on the basis of that consent goes with it.
+        let subject = Subject::user(ctx.user());
+        let mut removed = 0;
+        for (owner, manifest) in self.privacy.manifests() {
+            for ns in manifest.namespaces.iter().filter(|_| owner == plugin) {
+                for rec in self.privacy.store().list(ns.name, Some(&subject))? {
+                    let key = RecordKey { namespace: ns.name, subject: Some(&subject), id: &rec.id };
+                    removed += u64::from(self.privacy.store().delete(key, Durability::Flushed)?);
+                }
+            }
+        }
+        let details = [("plugin", plugin.to_string()), ("records", removed.to_string())];
+        self.privacy.audit().record("privacy.consent_withdrawn", Some(ctx.user()), Outcome::Success, &details)?;
+        ctx.reply_private(format!("Consent for {plugin} withdrawn; {removed} of its records about you were deleted."));
+        Ok(())
+    }
+}
+
+fn clip(s: &str) -> String {
+    let mut out: String = s.chars().take(24).collect();
+    if s.chars().count() > 24 {
+        out.push('…');
+    }
+    out
+}
+
+#[async_trait]
+impl Plugin for PrivacyPlugin {
+    fn name(&self) -> &'static str {
+        "privacy"
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![
+            Command::new("privacy", "What is kept about you, why, for how long, and your rights"),
+            Command::new("mydata", "Get a copy of everything stored about you (JSON)"),
+            Command::new("correct", "Correct something stored about you"),
+            Command::new("forget", "Erase everything stored about you"),
+            Command::new("consent", "See or withdraw the consents you gave"),
+        ]
+    }
+
+    async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        match command {
+            "privacy" => self.overview(ctx),
+            "mydata" => self.my_data(ctx)?,
+            "correct" => self.start_correct(ctx)?,
+            "consent" => self.consents(ctx)?,
+            _ => {
+                ctx.reply_buttons(
+                    "Erase everything stored about you? This cannot be undone.",
+                    &[("Erase everything", "erase"), ("Keep my data", "keep")],
+                );
+                ctx.start_flow(Flow::new("erasure", "confirm"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
+        let step = flow.step().to_string();
+        match (step.as_str(), ctx.input()) {
+            ("confirm", Input::Button("erase")) => self.erase(ctx),
+            ("confirm", Input::Button("keep")) => {
+                ctx.reply_private("Nothing was erased.");
+                Ok(Step::Cancel)
+            }
+            ("pick", Input::Button(i)) => {
+                let choices: Vec<(String, String, String, String)> = flow.require("choices")?;
+                let Some((ns, id, field, _)) = i.parse::<usize>().ok().and_then(|i| choices.get(i)).cloned() else {
+                    return Ok(Step::Repeat);
+                };
+                flow.set("namespace", ns);
+                flow.set("id", id);
+                flow.set("field", &field);
+                ctx.reply_private(format!("Send the correct {field}."));
+                Ok(Step::next("value"))
+            }
+            ("value", Input::Text(v)) if !v.is_empty() && v.chars().count() <= 4_000 => {
+                let v = v.to_string();
+                self.apply_correction(flow, ctx, &v)
+            }
+            _ => {
+                ctx.reply_private("Please use the buttons above, or /cancel.");
+                Ok(Step::Repeat)
+            }
+        }
+    }
+
+    async fn button(&self, value: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        match value.split_once(':') {
+            Some(("agree", rest)) => {
+                let (plugin, version) = rest.split_once(':').unwrap_or((rest, "1"));
+                let version = version.parse().unwrap_or(1);
+                self.privacy.consents().give(ctx.user(), plugin, version)?;
+                let details = [("plugin", plugin.to_string()), ("version", version.to_string())];
+                self.privacy.audit().record("privacy.consent_given", Some(ctx.user()), Outcome::Success, &details)?;
+                ctx.reply("Thank you. Send your command again.");
+            }
+            Some(("decline", plugin)) => ctx.reply(format!("OK: {plugin} stays off for you.")),
+            Some(("withdraw", plugin)) => self.withdraw(ctx, plugin)?,
+            _ => ctx.reply("That button is no longer active."),
+        }
+        Ok(())
+    }
+}
