@@ -11,7 +11,7 @@ use crate::adapter::{Adapter, AdapterError};
 use crate::alerts::Alerts;
 use crate::clock::{SharedClock, TokioClock};
 use crate::config::{ConfigError, Loaded, Problem};
-use crate::dispatch::{Dispatcher, Roles};
+use crate::dispatch::{Access, Dispatcher, Roles};
 use crate::plugin::Registry;
 use crate::store::StoreError;
 
@@ -71,6 +71,12 @@ impl Bot {
         let stepup = crate::stepup::StepUp::new(store.clone(), audit, settings.stepup.clone(), clock.clone());
         stepup.set_alerts(alerts.clone());
         plugins.push(Arc::new(crate::stepup::TwoFactor::new(stepup.clone())));
+        let http = plan::http_clients(settings, &audit_for_privacy)
+            .map_err(|p| ConfigError { file: loaded.file.clone(), problems: vec![p] })?;
+        let access = Access::new(Roles::from_config(&settings.roles), Some(store.clone()))?;
+        let admin =
+            crate::admin::Admin::new(stepup.clone(), access.clone(), audit_for_privacy.clone(), loaded.file.clone());
+        plugins.push(Arc::new(admin));
         let manifests = plugins.iter().map(|p| (p.name().to_string(), p.manifest())).collect();
         let privacy = crate::privacy::Privacy::new(
             store.clone(),
@@ -92,7 +98,9 @@ impl Bot {
             .clock(clock)
             .dispatch_settings(settings.dispatch.clone())
             .flow_settings(settings.flows.clone())
-            .roles(Roles::from_config(&settings.roles))
+            .access(access.clone())
+            .integrations(http)
+            .rate_limit(settings.ratelimit)
             .bot_name(settings.bot.name.clone());
         let mut adapters = adapters;
         for a in &mut adapters {

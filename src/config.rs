@@ -16,6 +16,7 @@ pub use load::{Loaded, Loader};
 pub use secret::Secret;
 pub use section::Section;
 pub use settings::{
-    AlertSettings, BotSettings, DispatchSettings, FlowSettings, LogFormat, LogSettings, MonitoringSettings,
-    PrivacySettings, Regime, Settings, StepUpSettings, StoreBackend, StoreSettings, Unenrolled,
+    AlertSettings, BotSettings, DispatchSettings, FlowSettings, IntegrationSettings, LogFormat, LogSettings,
+    MonitoringSettings, PrivacySettings, Rate, RateLimitSettings, Regime, Settings, StepUpSettings, StoreBackend,
+    StoreSettings, Unenrolled,
 };

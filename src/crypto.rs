@@ -151,6 +151,16 @@ pub fn digest(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// HMAC-SHA256 of `data` under `key` (outgoing webhook signatures; any key length).
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError> {
+    use orion::hazardous::mac::hmac::sha256::{HmacSha256, SecretKey};
+    let sk = SecretKey::try_from(key).map_err(|_| CryptoError::InvalidKey("unusable HMAC key"))?;
+    let tag = HmacSha256::hmac(&sk, data).map_err(|_| CryptoError::InvalidKey("HMAC failed"))?;
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.unprotected_as_ref::<[u8]>());
+    Ok(out)
+}
+
 /// Compares two secrets (codes, tokens, MACs) in constant time.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     orion::util::secure_cmp(a, b).is_ok()

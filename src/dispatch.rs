@@ -1,7 +1,7 @@
 //! The dispatcher: takes events from every adapter, keeps them in order per conversation, runs them through
 //! the layer stack with bounded concurrency across conversations, and delivers the replies.
 //!
-//! Layers, outermost first: [`TraceLayer`] → [`RecoverLayer`] → [`TimeoutLayer`] → [`CatchPanicLayer`] →
+//! Layers, outermost first: [`TraceLayer`] → [`RateLimitLayer`] → [`RecoverLayer`] → [`TimeoutLayer`] → [`CatchPanicLayer`] →
 //! [`IdentityLayer`] → the extra layers given to [`DispatcherBuilder::layer`] (rate limit, audit) → the
 //! step-up [`crate::stepup::Gate`] → [`Router`].
 
@@ -9,6 +9,7 @@ mod catch_panic;
 mod error;
 mod identity;
 mod outboxes;
+mod ratelimit;
 mod recover;
 mod request;
 mod router;
@@ -26,11 +27,12 @@ use tower::util::BoxCloneSyncService;
 
 pub use catch_panic::{CatchPanic, CatchPanicLayer};
 pub use error::DispatchError;
-pub use identity::{Identity, IdentityLayer, Roles};
+pub use identity::{Access, Identity, IdentityLayer, Roles};
 pub use outboxes::Outboxes;
+pub use ratelimit::{Limiter, RateLimit, RateLimitLayer};
 pub use recover::{APOLOGY, Recover, RecoverLayer};
 pub use request::{Request, Response};
-pub use router::{RESERVED, Router};
+pub use router::{RESERVED, Router, RouterParts};
 pub use timeout::{Timeout, TimeoutLayer};
 pub use trace::{Trace, TraceLayer};
 
@@ -53,7 +55,7 @@ pub struct DispatcherBuilder {
     clock: SharedClock,
     dispatch: DispatchSettings,
     flows: FlowSettings,
-    roles: Roles,
+    access: Option<Arc<Access>>,
     bot_name: String,
     outboxes: Outboxes,
     layers: Vec<LayerFn>,
@@ -61,6 +63,8 @@ pub struct DispatcherBuilder {
     stepup: Option<Arc<crate::stepup::StepUp>>,
     audit: Option<Arc<crate::audit::Audit>>,
     alerts: Option<Arc<crate::alerts::Alerts>>,
+    limiter: Option<Arc<Limiter>>,
+    http: std::collections::HashMap<String, crate::integration::HttpClient>,
 }
 
 impl std::fmt::Debug for DispatcherBuilder {
@@ -91,10 +95,17 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Role assignments.
+    /// Role assignments (not reloadable; see [`DispatcherBuilder::access`]).
     #[must_use]
     pub fn roles(mut self, roles: Roles) -> Self {
-        self.roles = roles;
+        self.access = Access::new(roles, None).ok();
+        self
+    }
+
+    /// Roles and the blocklist, shared with the admin commands.
+    #[must_use]
+    pub fn access(mut self, access: Arc<Access>) -> Self {
+        self.access = Some(access);
         self
     }
 
@@ -119,6 +130,20 @@ impl DispatcherBuilder {
         self.audit = Some(stepup.audit().clone());
         self.require_for = stepup.settings().require_for.iter().cloned().collect();
         self.stepup = Some(stepup);
+        self
+    }
+
+    /// Applies rate limits (per user, per conversation, overall) before anything else runs.
+    #[must_use]
+    pub fn rate_limit(mut self, settings: crate::config::RateLimitSettings) -> Self {
+        self.limiter = Some(Limiter::new(settings));
+        self
+    }
+
+    /// The HTTP client of each plugin with allowed integrations.
+    #[must_use]
+    pub fn integrations(mut self, clients: std::collections::HashMap<String, crate::integration::HttpClient>) -> Self {
+        self.http = clients;
         self
     }
 
@@ -153,7 +178,16 @@ impl DispatcherBuilder {
         let idle_ms = crate::clock::millis(self.flows.idle_timeout);
         let audit = self.audit.unwrap_or_else(|| crate::audit::Audit::new(self.store.clone(), self.clock.clone()));
         let (store, clock) = (self.store.clone(), self.clock.clone());
-        let router = Router::new(self.plugins, store, clock, idle_ms, self.bot_name, self.require_for, audit)?;
+        let parts = RouterParts {
+            store,
+            clock,
+            idle_ms,
+            bot_name: self.bot_name,
+            require_for: self.require_for,
+            audit,
+            http: self.http,
+        };
+        let router = Router::new(self.plugins, parts)?;
         let mut svc: EventService = BoxCloneSyncService::new(router.clone());
         if let Some(stepup) = self.stepup {
             svc = BoxCloneSyncService::new(tower::Layer::layer(&crate::stepup::GateLayer::new(stepup), svc));
@@ -163,10 +197,11 @@ impl DispatcherBuilder {
         }
         let svc = ServiceBuilder::new()
             .layer(TraceLayer)
+            .option_layer(self.limiter.map(RateLimitLayer::new))
             .layer(RecoverLayer)
             .layer(TimeoutLayer::new(self.dispatch.handler_timeout))
             .layer(CatchPanicLayer)
-            .layer(IdentityLayer::new(self.roles))
+            .layer(IdentityLayer::new(self.access.unwrap_or_else(|| Arc::new(Access::default()))))
             .service(svc);
         let (tx, rx) = mpsc::channel(self.dispatch.queue_capacity);
         Ok(Dispatcher {
@@ -214,7 +249,7 @@ impl Dispatcher {
             clock: Arc::new(TokioClock::new()),
             dispatch: DispatchSettings::default(),
             flows: FlowSettings::default(),
-            roles: Roles::default(),
+            access: None,
             bot_name: "Palisade".into(),
             outboxes: Outboxes::default(),
             layers: Vec::new(),
@@ -222,6 +257,8 @@ impl Dispatcher {
             stepup: None,
             audit: None,
             alerts: None,
+            limiter: None,
+            http: Default::default(),
         }
     }
 

@@ -16,6 +16,7 @@
 //! | [`alerts`] | anomaly thresholds over sliding windows; alerts to the log, the audit trail and admin chats |
 //! | [`metrics`] | counters and histograms (Prometheus) — platforms, outcomes and kinds only |
 //! | [`health`] | the local `/metrics`, `/healthz` and `/readyz` endpoint |
+//! | [`admin`] | `/admin`: staff commands (2FA inspect/reset, block, audit, alerts, reload), role-gated and behind step-up |
 //! | [`adapter`] | the [`Adapter`] contract, [`Capabilities`], the [`Outbox`] and the bounded [`EventSink`] |
 //! | [`plugin`] | the [`Plugin`] trait, [`Command`] metadata, the handler context [`Ctx`], the [`Registry`] |
 //! | [`flow`] | conversation flows: [`Flow`], [`Step`], and their persistence per (user, chat) |
@@ -27,12 +28,14 @@
 //! | [`clock`] | wall time that follows tokio's (pausable) clock |
 //! | [`console`] | the console adapter (`palisade chat`) |
 //! | [`bot`] | assembling and running a bot from configuration |
+//! | [`integration`] | the integration policy: an HTTPS-only, allow-listed, bounded HTTP client for plugins; signed outgoing webhooks |
 //! | [`logging`] | log output setup |
 //! | [`cli`] | the `palisade` command line |
 //!
 //! Platform adapters live in their own crates under `adapters/`, plugins under `plugins/`.
 
 pub mod adapter;
+pub mod admin;
 pub mod alerts;
 pub mod audit;
 pub mod bot;
@@ -45,6 +48,7 @@ pub mod dispatch;
 pub mod event;
 pub mod flow;
 pub mod health;
+pub mod integration;
 pub mod logging;
 pub mod metrics;
 pub mod plugin;

@@ -3,7 +3,7 @@
 
 mod args;
 mod command;
-mod context;
+pub(crate) mod context;
 mod error;
 pub mod manifest;
 mod registry;
@@ -37,6 +37,12 @@ pub trait Plugin: Send + Sync + 'static {
     /// writes to undeclared namespaces are refused.
     fn manifest(&self) -> DataManifest {
         DataManifest::default()
+    }
+
+    /// Outside hosts this plugin calls (exact names). The operator must also allow each in
+    /// `[integrations.<plugin>] allow`; [`Ctx::http`] refuses anything else.
+    fn integrations(&self) -> Vec<&'static str> {
+        Vec::new()
     }
 
     /// Runs command `command` (one of [`Plugin::commands`]).

@@ -53,6 +53,13 @@ pub fn core_manifest() -> DataManifest {
         days(1),
     ))
     .and(Namespace::new(
+        "core.admin.blocked",
+        "whether staff blocked you",
+        "stop abuse of the bot",
+        LegalBasis::LegitimateInterests,
+        days(3650),
+    ))
+    .and(Namespace::new(
         "core.privacy.consent",
         "the consents you gave or withdrew, with time and version",
         "prove and respect your choices",

@@ -71,6 +71,7 @@ impl Plan {
                 problems.push(Problem::at(format!("stepup.require_for[{i}]"), msg));
             }
         }
+        problems.append(&mut check_integrations(settings, &plugins));
         for p in &plugins {
             if p.commands().iter().any(|c| c.name == "2fa") {
                 problems.push(Problem::at(format!("plugins.{}", p.name()), "declares /2fa, which is built in"));
@@ -91,4 +92,57 @@ fn console_only(settings: &Settings, user: Option<String>) -> Result<Vec<Box<dyn
     let table = settings.adapters.get("console").cloned().unwrap_or_default();
     let section = Section::new("adapters.console", table).map_err(|p| vec![p])?;
     Ok(vec![Box::new(crate::console::from_section(&section, settings, user)?)])
+}
+
+/// Every `[integrations.<plugin>]` table must name an enabled plugin, and allow only hosts it declares.
+fn check_integrations(settings: &Settings, plugins: &[Arc<dyn Plugin>]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (name, table) in &settings.integrations {
+        let Some(plugin) = plugins.iter().find(|p| p.name() == name) else {
+            problems.push(Problem::at(format!("integrations.{name}"), format!("no enabled plugin named `{name}`")));
+            continue;
+        };
+        let declared = plugin.integrations();
+        for (i, host) in table.allow.iter().enumerate() {
+            if !declared.contains(&host.as_str()) {
+                let msg = format!("plugin `{name}` does not declare `{host}` (it declares: {})", declared.join(", "));
+                problems.push(Problem::at(format!("integrations.{name}.allow[{i}]"), msg));
+            }
+        }
+        if let Some(ca) = &table.ca_file
+            && std::fs::read(ca).is_err()
+        {
+            problems.push(Problem::at(format!("integrations.{name}.ca_file"), format!("cannot read {}", ca.display())));
+        }
+    }
+    problems
+}
+
+/// The HTTP clients of the plugins that have allowed integrations.
+pub fn http_clients(
+    settings: &Settings,
+    audit: &Arc<crate::audit::Audit>,
+) -> Result<std::collections::HashMap<String, crate::integration::HttpClient>, Problem> {
+    let mut clients = std::collections::HashMap::new();
+    for (name, t) in &settings.integrations {
+        let ca = t
+            .ca_file
+            .as_ref()
+            .map(std::fs::read)
+            .transpose()
+            .map_err(|e| Problem::at(format!("integrations.{name}.ca_file"), e.to_string()))?;
+        let allowed = t.allow.iter().map(|h| h.to_ascii_lowercase()).collect();
+        let client = crate::integration::HttpClient::new(
+            name,
+            allowed,
+            t.timeout,
+            t.max_response_bytes,
+            ca.as_deref(),
+            t.webhook_secret.clone(),
+            Some(audit.clone()),
+        )
+        .map_err(|e| Problem::at(format!("integrations.{name}"), e))?;
+        clients.insert(name.clone(), client);
+    }
+    Ok(clients)
 }

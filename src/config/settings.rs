@@ -30,6 +30,10 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `[privacy]`: who the controller is and which regimes' deadlines apply.
     pub privacy: PrivacySettings,
+    /// `[ratelimit]`: how many events users, conversations and the bot as a whole may send.
+    pub ratelimit: RateLimitSettings,
+    /// `[integrations.<plugin>]`: the outside hosts each plugin may reach, vetted by the operator.
+    pub integrations: BTreeMap<String, IntegrationSettings>,
     /// `[roles]`: role name → identities (`telegram:123456`) holding it.
     pub roles: BTreeMap<String, Vec<String>>,
     /// `[adapters.<name>]`: one table per platform adapter.
@@ -298,6 +302,89 @@ impl Default for PrivacySettings {
             controller: "the operator of this bot (set [privacy] controller)".into(),
             contact: "the operator (set [privacy] contact)".into(),
             regimes: vec![Regime::Gdpr],
+        }
+    }
+}
+
+/// A rate: `count` events per `per`, written `"30/min"`, `"5/s"` or `"100/h"`; `"0/s"` turns a limit off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    /// Events allowed per period (also the burst size).
+    pub count: u32,
+    /// The period.
+    pub per: Duration,
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a rate; write it like \"30/min\", \"5/s\" or \"100/h\"");
+        let (count, unit) = s.split_once('/').ok_or_else(bad)?;
+        let count = count.trim().parse().map_err(|_| bad())?;
+        let per = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        Ok(Self { count, per })
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[ratelimit]`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(default)]
+pub struct RateLimitSettings {
+    /// Per user, across chats.
+    pub per_user: Rate,
+    /// Per user in one chat.
+    pub per_conversation: Rate,
+    /// For the whole bot.
+    pub global: Rate,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            per_user: Rate { count: 30, per: Duration::from_secs(60) },
+            per_conversation: Rate { count: 20, per: Duration::from_secs(60) },
+            global: Rate { count: 200, per: Duration::from_secs(1) },
+        }
+    }
+}
+
+/// `[integrations.<plugin>]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntegrationSettings {
+    /// Hosts (exact names, no wildcards) the plugin may call over HTTPS; each must also be declared by the plugin.
+    pub allow: Vec<String>,
+    /// A request taking longer fails.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Larger responses are dropped.
+    pub max_response_bytes: usize,
+    /// A PEM CA certificate to trust besides the public roots (a company CA).
+    pub ca_file: Option<PathBuf>,
+    /// Signs outgoing JSON posts (`X-Palisade-Signature`) with HMAC-SHA256 when set.
+    pub webhook_secret: Option<Secret>,
+}
+
+impl Default for IntegrationSettings {
+    fn default() -> Self {
+        Self {
+            allow: Vec::new(),
+            timeout: Duration::from_secs(10),
+            max_response_bytes: 1 << 20,
+            ca_file: None,
+            webhook_secret: None,
         }
     }
 }

@@ -34,44 +34,114 @@ impl Roles {
     }
 }
 
+/// Who may do what: role assignments (reloadable) and the blocklist (persisted in `core.admin.blocked`).
+#[derive(Default)]
+pub struct Access {
+    // std RwLocks: read on every event, written by admin commands; never held across an await.
+    roles: std::sync::RwLock<Roles>,
+    blocked: std::sync::RwLock<std::collections::HashSet<UserRef>>,
+    store: Option<crate::store::SharedStore>,
+}
+
+const BLOCKED: &str = "core.admin.blocked";
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access").finish_non_exhaustive()
+    }
+}
+
+impl Access {
+    /// Access with `roles`; the blocklist is loaded from `store` (when given) and kept there.
+    pub fn new(roles: Roles, store: Option<crate::store::SharedStore>) -> Result<Arc<Self>, crate::store::StoreError> {
+        let mut blocked = std::collections::HashSet::new();
+        if let Some(store) = &store {
+            for rec in store.scan(BLOCKED)? {
+                if let Ok(user) = String::from_utf8_lossy(&rec.value).parse::<UserRef>() {
+                    blocked.insert(user);
+                }
+            }
+        }
+        Ok(Arc::new(Self { roles: std::sync::RwLock::new(roles), blocked: std::sync::RwLock::new(blocked), store }))
+    }
+
+    /// The roles `user` holds.
+    pub fn roles_of(&self, user: &UserRef) -> Arc<BTreeSet<String>> {
+        self.roles.read().unwrap_or_else(std::sync::PoisonError::into_inner).of(user)
+    }
+
+    /// Replaces the role assignments (configuration reload).
+    pub fn set_roles(&self, roles: Roles) {
+        *self.roles.write().unwrap_or_else(std::sync::PoisonError::into_inner) = roles;
+    }
+
+    /// True when `user` is blocked.
+    pub fn is_blocked(&self, user: &UserRef) -> bool {
+        self.blocked.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains(user)
+    }
+
+    /// Blocks or unblocks `user` (persisted, flushed); returns whether anything changed.
+    pub fn set_blocked(&self, user: &UserRef, blocked: bool) -> Result<bool, crate::store::StoreError> {
+        if let Some(store) = &self.store {
+            let subject = crate::store::Subject::user(user);
+            let key = crate::store::RecordKey { namespace: BLOCKED, subject: Some(&subject), id: b"blocked" };
+            if blocked {
+                store.put(key, user.to_string().as_bytes(), crate::store::Durability::Flushed)?;
+            } else {
+                store.delete(key, crate::store::Durability::Flushed)?;
+            }
+        }
+        let mut set = self.blocked.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(if blocked { set.insert(user.clone()) } else { set.remove(user) })
+    }
+}
+
 /// Layer adding [`Identity`].
 #[derive(Clone, Debug)]
 pub struct IdentityLayer {
-    roles: Arc<Roles>,
+    access: Arc<Access>,
 }
 
 impl IdentityLayer {
-    /// Uses `roles`.
-    pub fn new(roles: Roles) -> Self {
-        Self { roles: Arc::new(roles) }
+    /// Uses `access`.
+    pub fn new(access: Arc<Access>) -> Self {
+        Self { access }
     }
 }
 
 impl<S> Layer<S> for IdentityLayer {
     type Service = Identity<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Identity { inner, roles: self.roles.clone() }
+        Identity { inner, access: self.access.clone() }
     }
 }
 
-/// Fills [`Request::roles`].
+/// Fills [`Request::roles`] and drops events from blocked users (silently: a blocked user learns nothing).
 #[derive(Clone, Debug)]
 pub struct Identity<S> {
     inner: S,
-    roles: Arc<Roles>,
+    access: Arc<Access>,
 }
 
-impl<S: Service<Request>> Service<Request> for Identity<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
+impl<S> Service<Request> for Identity<S>
+where
+    S: Service<Request, Response = super::Response, Error = super::DispatchError>,
+    S::Future: Send + 'static,
+{
+    type Response = super::Response;
+    type Error = super::DispatchError;
+    type Future = futures::future::BoxFuture<'static, Result<super::Response, super::DispatchError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        req.roles = self.roles.of(&req.event.user);
-        self.inner.call(req)
+        if self.access.is_blocked(&req.event.user) {
+            tracing::info!(platform = %req.event.user.platform, "dropped an event from a blocked user");
+            return Box::pin(async { Ok(Vec::new()) });
+        }
+        req.roles = self.access.roles_of(&req.event.user);
+        Box::pin(self.inner.call(req))
     }
 }

@@ -36,11 +36,36 @@ struct Inner {
     /// Consent each plugin asks for before its commands run.
     consent: HashMap<&'static str, crate::plugin::manifest::ConsentRequest>,
     consents: crate::privacy::ConsentBook,
+    http: HashMap<String, crate::integration::HttpClient>,
 }
 
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router").field("commands", &self.inner.commands.len()).finish_non_exhaustive()
+    }
+}
+
+/// What a router needs besides its plugins.
+pub struct RouterParts {
+    /// State.
+    pub store: SharedStore,
+    /// Time.
+    pub clock: SharedClock,
+    /// Flow idle timeout in ms.
+    pub idle_ms: u64,
+    /// For greetings.
+    pub bot_name: String,
+    /// Extra sensitive scopes (`[stepup] require_for`).
+    pub require_for: BTreeSet<String>,
+    /// The audit trail handlers write to.
+    pub audit: Arc<crate::audit::Audit>,
+    /// Plugins' HTTP clients.
+    pub http: HashMap<String, crate::integration::HttpClient>,
+}
+
+impl std::fmt::Debug for RouterParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterParts").finish_non_exhaustive()
     }
 }
 
@@ -50,15 +75,8 @@ pub const RESERVED: [&str; 3] = ["help", "start", "cancel"];
 impl Router {
     /// A router over `plugins`. Fails with a readable message when two plugins claim the same command or a
     /// plugin claims a built-in one.
-    pub fn new(
-        plugins: Vec<Arc<dyn Plugin>>,
-        store: SharedStore,
-        clock: SharedClock,
-        idle_ms: u64,
-        bot_name: String,
-        require_for: BTreeSet<String>,
-        audit: Arc<crate::audit::Audit>,
-    ) -> Result<Self, String> {
+    pub fn new(plugins: Vec<Arc<dyn Plugin>>, parts: RouterParts) -> Result<Self, String> {
+        let RouterParts { store, clock, idle_ms, bot_name, require_for, audit, http } = parts;
         let commands = Self::command_table(&plugins)?;
         let flows = FlowStore::new(store.clone());
         let require_for = Arc::new(require_for);
@@ -81,6 +99,7 @@ impl Router {
             declared,
             consent,
             consents,
+            http,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -167,7 +186,13 @@ impl Inner {
     fn ctx(&self, req: &Request, plugin: &Arc<dyn Plugin>) -> Ctx {
         let declared = self.declared.get(plugin.name()).cloned().unwrap_or_default();
         let (store, clock, audit) = (self.store.clone(), self.clock.clone(), self.audit.clone());
-        Ctx::new(req, plugin.name(), store, clock, self.require_for.clone(), audit, declared)
+        let http = self
+            .http
+            .get(plugin.name())
+            .cloned()
+            .unwrap_or_else(|| crate::integration::HttpClient::refusing(plugin.name()));
+        let services = crate::plugin::context::Services { store, clock, require_for: self.require_for.clone(), audit, declared, http };
+        Ctx::new(req, plugin.name(), services)
     }
 
     fn help(&self, req: &Request, call: &CommandCall) -> crate::Reply {

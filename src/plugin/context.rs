@@ -38,6 +38,7 @@ pub struct Ctx {
     capabilities: Capabilities,
     audit: Arc<Audit>,
     declared: Arc<BTreeSet<String>>,
+    http: crate::integration::HttpClient,
     pub(crate) replies: Vec<Reply>,
     pub(crate) started_flow: Option<Flow>,
 }
@@ -48,16 +49,19 @@ impl std::fmt::Debug for Ctx {
     }
 }
 
+/// What the router hands each context besides the request.
+pub(crate) struct Services {
+    pub store: SharedStore,
+    pub clock: SharedClock,
+    pub require_for: Arc<BTreeSet<String>>,
+    pub audit: Arc<Audit>,
+    pub declared: Arc<BTreeSet<String>>,
+    pub http: crate::integration::HttpClient,
+}
+
 impl Ctx {
-    pub(crate) fn new(
-        req: &Request,
-        plugin: &'static str,
-        store: SharedStore,
-        clock: SharedClock,
-        require_for: Arc<BTreeSet<String>>,
-        audit: Arc<Audit>,
-        declared: Arc<BTreeSet<String>>,
-    ) -> Self {
+    pub(crate) fn new(req: &Request, plugin: &'static str, services: Services) -> Self {
+        let Services { store, clock, require_for, audit, declared, http } = services;
         let event = req.event.clone();
         let args = match &event.kind {
             EventKind::Command(call) => Args::new(call.raw_args.clone()),
@@ -75,6 +79,7 @@ impl Ctx {
             capabilities: req.capabilities,
             audit,
             declared,
+            http,
             replies: Vec::new(),
             started_flow: None,
         }
@@ -84,6 +89,11 @@ impl Ctx {
     /// as `plugin.event`-style names. `details` must hold no secrets and no personal data.
     pub fn audit(&self, event: &str, details: &[(&str, String)]) {
         self.audit.note(event, Some(&self.event.user), crate::audit::Outcome::Success, details);
+    }
+
+    /// The plugin's HTTP client: HTTPS only, to hosts the plugin declared and the operator allowed.
+    pub fn http(&self) -> &crate::integration::HttpClient {
+        &self.http
     }
 
     /// What the user's platform can do (images, private input, deleting messages…).

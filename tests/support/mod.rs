@@ -95,11 +95,11 @@ impl Harness {
         tweak: impl FnOnce(DispatcherBuilder) -> DispatcherBuilder,
     ) -> Self {
         let capture = Arc::new(Capture::default());
-        let builder = Dispatcher::builder(plugins, store).outbox(
-            Platform::Console,
-            capture.clone(),
-            Capabilities { max_message_len: 4096, ..Capabilities::CONSOLE },
-        );
+        let caps = Capabilities { max_message_len: 4096, ..Capabilities::CONSOLE };
+        let mut builder = Dispatcher::builder(plugins, store);
+        for platform in Platform::ALL {
+            builder = builder.outbox(platform, capture.clone(), caps);
+        }
         let dispatcher = tweak(builder).build().unwrap();
         let sink = dispatcher.sink();
         let shutdown = CancellationToken::new();

@@ -1,0 +1,161 @@
+//! `/admin`: staff commands, for holders of the `admin` role only, each behind step-up and audited:
+//! inspect or reset a user's two-factor state, block or unblock a user, read recent audit entries and
+//! alerts, and reload the configuration's roles.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::audit::{Audit, Outcome};
+use crate::dispatch::{Access, Roles};
+use crate::event::UserRef;
+use crate::plugin::{Arg, Command, Ctx, Plugin, PluginError};
+use crate::stepup::StepUp;
+
+/// The `/admin` command.
+pub struct Admin {
+    stepup: Arc<StepUp>,
+    access: Arc<Access>,
+    audit: Arc<Audit>,
+    config_file: PathBuf,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Admin")
+    }
+}
+
+const USAGE: &str =
+    "Usage: /admin 2fa|reset2fa|block|unblock <platform:id>, /admin audit [n], /admin alerts, /admin reload";
+
+impl Admin {
+    /// Admin commands over the bot's services; `config_file` is re-read by `/admin reload`.
+    pub fn new(stepup: Arc<StepUp>, access: Arc<Access>, audit: Arc<Audit>, config_file: PathBuf) -> Self {
+        Self { stepup, access, audit, config_file }
+    }
+
+    fn target(ctx: &Ctx) -> Result<UserRef, PluginError> {
+        let raw = ctx.args().get(1).ok_or_else(|| PluginError::user(USAGE))?;
+        raw.parse::<UserRef>().map_err(PluginError::user)
+    }
+
+    fn record(&self, ctx: &Ctx, action: &str, target: Option<&UserRef>) -> Result<(), PluginError> {
+        let mut details = vec![("action", action.to_string())];
+        if let Some(t) = target {
+            details.push(("target", self.audit.pseudonym(t)?));
+        }
+        self.audit.record(&format!("admin.{action}"), Some(ctx.user()), Outcome::Success, &details)?;
+        Ok(())
+    }
+
+    fn two_factor(&self, ctx: &mut Ctx, target: &UserRef) -> Result<(), PluginError> {
+        let text = match self.stepup.enrolment(target)?.filter(|e| e.active) {
+            None => format!("{target}: two-factor verification is off."),
+            Some(e) => format!(
+                "{target}: two-factor on; {} consecutive failures; {}; recovery codes left: {}.",
+                e.failures,
+                if e.locked_for_good {
+                    "LOCKED"
+                } else if e.locked_until_ms > self.stepup.now_ms() {
+                    "paused"
+                } else {
+                    "not locked"
+                },
+                e.recovery_left()
+            ),
+        };
+        self.record(ctx, "inspect_2fa", Some(target))?;
+        ctx.reply_private(text);
+        Ok(())
+    }
+
+    fn entries(&self, ctx: &mut Ctx, only_alerts: bool) -> Result<(), PluginError> {
+        let n = ctx.args().get(1).and_then(|n| n.parse().ok()).unwrap_or(10).min(50);
+        let entries = self.audit.entries_since(0)?;
+        let chosen: Vec<_> =
+            entries.iter().rev().filter(|e| !only_alerts || e.event == "alert.raised").take(n).collect();
+        let lines: Vec<String> = chosen
+            .iter()
+            .rev()
+            .map(|e| {
+                let at = humantime::format_rfc3339_seconds(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(e.at_ms),
+                );
+                let detail: Vec<String> = e.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!(
+                    "#{} {at} {} {:?} {} {}",
+                    e.seq,
+                    e.event,
+                    e.outcome,
+                    e.actor.as_deref().unwrap_or("-"),
+                    detail.join(" ")
+                )
+            })
+            .collect();
+        self.record(ctx, if only_alerts { "read_alerts" } else { "read_audit" }, None)?;
+        ctx.reply_private(if lines.is_empty() { "Nothing recorded yet.".to_string() } else { lines.join("\n") });
+        Ok(())
+    }
+
+    fn reload(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let loaded =
+            crate::config::Loader::new(&self.config_file).load().map_err(|e| PluginError::user(e.to_string()))?;
+        self.access.set_roles(Roles::from_config(&loaded.settings.roles));
+        self.record(ctx, "reload", None)?;
+        ctx.reply_private("Configuration checked and roles reloaded. Other changes take effect after a restart.");
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Plugin for Admin {
+    fn name(&self) -> &'static str {
+        "admin"
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![
+            Command::new("admin", "Staff tools (see /admin help)")
+                .arg(Arg::required("action"))
+                .arg(Arg::optional("target"))
+                .role("admin")
+                .sensitive(),
+        ]
+    }
+
+    async fn command(&self, _command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        match ctx.args().get(0).unwrap_or_default() {
+            "2fa" => {
+                let t = Self::target(ctx)?;
+                self.two_factor(ctx, &t)
+            }
+            "reset2fa" => {
+                let t = Self::target(ctx)?;
+                let was = self.stepup.disable(&t)?;
+                self.record(ctx, "reset_2fa", Some(&t))?;
+                ctx.reply_private(if was {
+                    format!("Two-factor verification of {t} was reset.")
+                } else {
+                    format!("{t} had no two-factor setup.")
+                });
+                Ok(())
+            }
+            action @ ("block" | "unblock") => {
+                let t = Self::target(ctx)?;
+                if &t == ctx.user() {
+                    return Err(PluginError::user("You cannot block yourself."));
+                }
+                let changed = self.access.set_blocked(&t, action == "block")?;
+                self.record(ctx, action, Some(&t))?;
+                ctx.reply_private(format!("{t} {}{action}ed.", if changed { "" } else { "was already " }));
+                Ok(())
+            }
+            "audit" => self.entries(ctx, false),
+            "alerts" => self.entries(ctx, true),
+            "reload" => self.reload(ctx),
+            _ => Err(PluginError::user(USAGE)),
+        }
+    }
+}

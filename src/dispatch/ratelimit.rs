@@ -1,0 +1,161 @@
+//! Rate limits: token buckets per user, per conversation and overall. A limited user gets one polite
+//! notice, then silence until their bucket refills; every refusal is counted in the metrics.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use tokio::time::Instant;
+use tower::{Layer, Service};
+
+use super::{DispatchError, Request, Response};
+use crate::config::{Rate, RateLimitSettings};
+use crate::event::{ConversationKey, UserRef};
+
+/// A token bucket.
+#[derive(Debug, Clone)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+    notified: bool,
+}
+
+impl Bucket {
+    fn full(rate: Rate) -> Self {
+        Self { tokens: f64::from(rate.count), last: Instant::now(), notified: false }
+    }
+
+    fn refill(&mut self, rate: Rate) {
+        let now = Instant::now();
+        let per_sec = f64::from(rate.count) / rate.per.as_secs_f64();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * per_sec).min(f64::from(rate.count));
+        self.last = now;
+    }
+}
+
+/// Whether an event may pass, and if not, whether to tell the user.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Pass,
+    Notify(&'static str),
+    Silent(&'static str),
+}
+
+#[derive(Default)]
+struct Buckets {
+    users: HashMap<UserRef, Bucket>,
+    conversations: HashMap<ConversationKey, Bucket>,
+    global: Option<Bucket>,
+}
+
+/// The shared limiter state.
+pub struct Limiter {
+    settings: RateLimitSettings,
+    // std Mutex: a few float operations per event, never held across an await.
+    buckets: Mutex<Buckets>,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl Limiter {
+    /// A limiter with `settings` (a zero count turns that limit off).
+    pub fn new(settings: RateLimitSettings) -> Arc<Self> {
+        Arc::new(Self { settings, buckets: Mutex::default() })
+    }
+
+    fn check(&self, user: &UserRef, conv: &ConversationKey) -> Verdict {
+        let s = &self.settings;
+        let mut b = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if b.users.len() > 100_000 {
+            // Forget users whose buckets are full again, so the maps cannot grow without bound.
+            b.users.retain(|_, k| k.tokens < f64::from(s.per_user.count) || k.notified);
+            b.conversations.retain(|_, k| k.tokens < f64::from(s.per_conversation.count) || k.notified);
+        }
+        let mut checks: Vec<(&'static str, Rate, &mut Bucket)> = Vec::new();
+        let Buckets { users, conversations, global } = &mut *b;
+        if s.global.count > 0 {
+            checks.push(("global", s.global, global.get_or_insert_with(|| Bucket::full(s.global))));
+        }
+        if s.per_user.count > 0 {
+            checks.push(("user", s.per_user, users.entry(user.clone()).or_insert_with(|| Bucket::full(s.per_user))));
+        }
+        if s.per_conversation.count > 0 {
+            let bucket = conversations.entry(conv.clone()).or_insert_with(|| Bucket::full(s.per_conversation));
+            checks.push(("conversation", s.per_conversation, bucket));
+        }
+        for (_, rate, bucket) in &mut checks {
+            bucket.refill(*rate);
+        }
+        if let Some((scope, _, bucket)) = checks.iter_mut().find(|(_, _, bucket)| bucket.tokens < 1.0) {
+            let first = !bucket.notified;
+            bucket.notified = true;
+            return if first { Verdict::Notify(scope) } else { Verdict::Silent(scope) };
+        }
+        for (_, _, bucket) in &mut checks {
+            bucket.tokens -= 1.0;
+            bucket.notified = false;
+        }
+        Verdict::Pass
+    }
+}
+
+/// Layer adding [`RateLimit`].
+#[derive(Clone, Debug)]
+pub struct RateLimitLayer {
+    limiter: Arc<Limiter>,
+}
+
+impl RateLimitLayer {
+    /// Limits with `limiter`.
+    pub fn new(limiter: Arc<Limiter>) -> Self {
+        Self { limiter }
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit { inner, limiter: self.limiter.clone() }
+    }
+}
+
+/// Refuses events over the limits.
+#[derive(Clone, Debug)]
+pub struct RateLimit<S> {
+    inner: S,
+    limiter: Arc<Limiter>,
+}
+
+impl<S> Service<Request> for RateLimit<S>
+where
+    S: Service<Request, Response = Response, Error = DispatchError>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = DispatchError;
+    type Future = BoxFuture<'static, Result<Response, DispatchError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        match self.limiter.check(&req.event.user, &req.event.conversation()) {
+            Verdict::Pass => Box::pin(self.inner.call(req)),
+            Verdict::Notify(scope) => {
+                crate::metrics::rate_limited(scope);
+                let notice = req.answer("You are sending messages faster than I can answer. Please wait a moment.");
+                Box::pin(async move { Ok(vec![notice]) })
+            }
+            Verdict::Silent(scope) => {
+                crate::metrics::rate_limited(scope);
+                Box::pin(async { Ok(Vec::new()) })
+            }
+        }
+    }
+}
