@@ -1,0 +1,165 @@
+//! Mapping Telegram updates to neutral events: who (the numeric user id, never the @username), where (private
+//! chat, group, supergroup, channel), and what (text, command, button press).
+
+use palisade::{ChatKind, ChatRef, Event, EventKind, MessageId, Platform, UserRef};
+use teloxide::types::{CallbackQuery, CallbackQueryId, Chat, Message, Update, UpdateKind, User};
+
+use crate::buttons::ButtonIds;
+
+/// What an update asks of the adapter.
+#[derive(Debug)]
+pub enum Inbound {
+    /// Submit this event.
+    Event(Event),
+    /// A button press: answer the callback query (so the client stops spinning), then submit the event if the
+    /// button was recognised.
+    Callback {
+        /// The query to answer.
+        query: CallbackQueryId,
+        /// The press, or `None` for a forgotten or foreign button.
+        event: Option<Event>,
+    },
+    /// Nothing to do; the reason is a fixed label for logs.
+    Ignored(&'static str),
+}
+
+/// Maps `update`; `username` is the bot's, so `/cmd@otherbot` is not taken as addressed to it.
+pub fn map_update(update: Update, username: Option<&str>, buttons: &ButtonIds) -> Inbound {
+    match update.kind {
+        UpdateKind::Message(m) | UpdateKind::ChannelPost(m) => map_message(&m, username),
+        UpdateKind::CallbackQuery(q) => map_callback(q, buttons),
+        UpdateKind::EditedMessage(_) | UpdateKind::EditedChannelPost(_) => Inbound::Ignored("edited message"),
+        _ => Inbound::Ignored("update kind not handled"),
+    }
+}
+
+fn map_message(m: &Message, username: Option<&str>) -> Inbound {
+    let Some(user) = m.from.as_ref() else { return Inbound::Ignored("message without a user (channel post)") };
+    if user.is_bot {
+        return Inbound::Ignored("message from a bot");
+    }
+    let Some(text) = m.text() else { return Inbound::Ignored("message without text") };
+    Inbound::Event(Event {
+        user: user_ref(user),
+        display_name: Some(user.first_name.clone()),
+        chat: chat_ref(&m.chat),
+        message_id: Some(MessageId(m.id.0.to_string())),
+        kind: EventKind::from_text(text, username),
+        private_input: false,
+    })
+}
+
+fn map_callback(q: CallbackQuery, buttons: &ButtonIds) -> Inbound {
+    let chat = q.message.as_ref().map(|m| m.chat().clone());
+    let data = match (&chat, q.data.as_deref()) {
+        (Some(chat), Some(id)) => buttons.resolve(id, chat.id.0),
+        _ => None,
+    };
+    let event = chat.zip(data).filter(|_| !q.from.is_bot).map(|(chat, data)| Event {
+        user: user_ref(&q.from),
+        display_name: Some(q.from.first_name.clone()),
+        chat: chat_ref(&chat),
+        message_id: None,
+        kind: EventKind::Button(data),
+        private_input: false,
+    });
+    Inbound::Callback { query: q.id, event }
+}
+
+/// The user by numeric id.
+pub fn user_ref(user: &User) -> UserRef {
+    UserRef::new(Platform::Telegram, user.id.0.to_string())
+}
+
+/// The chat by id, with its kind.
+pub fn chat_ref(chat: &Chat) -> ChatRef {
+    let kind = if chat.is_private() {
+        ChatKind::Direct
+    } else if chat.is_channel() {
+        ChatKind::Channel
+    } else {
+        ChatKind::Group
+    };
+    ChatRef::new(Platform::Telegram, chat.id.0.to_string(), kind)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use palisade::CommandCall;
+    use serde_json::json;
+
+    use super::*;
+
+    fn update(v: serde_json::Value) -> Update {
+        serde_json::from_str(&v.to_string()).unwrap()
+    }
+
+    fn message(chat: serde_json::Value, text: &str) -> Update {
+        update(json!({ "update_id": 1, "message": {
+            "message_id": 7, "date": 0, "chat": chat, "text": text,
+            "from": { "id": 42, "is_bot": false, "first_name": "Ann", "username": "ann" } } }))
+    }
+
+    fn event(i: Inbound) -> Event {
+        match i {
+            Inbound::Event(e) => e,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn maps_chat_kinds_users_by_id_and_commands_for_this_bot() {
+        let private = json!({ "id": 42, "type": "private", "first_name": "Ann" });
+        let e = event(map_update(message(private, "/help"), Some("pal_bot"), &ButtonIds::default()));
+        assert_eq!(e.user, UserRef::new(Platform::Telegram, "42"));
+        assert_eq!(e.chat.kind, ChatKind::Direct);
+        assert_eq!(e.message_id, Some(MessageId("7".into())));
+        let group = json!({ "id": -100, "type": "group", "title": "T" });
+        let e = event(map_update(message(group, "/Help@Pal_Bot now"), Some("pal_bot"), &ButtonIds::default()));
+        assert_eq!(e.chat.kind, ChatKind::Group);
+        assert_eq!(e.kind, EventKind::Command(CommandCall { name: "help".into(), raw_args: "now".into() }));
+        let sg = json!({ "id": -1001, "type": "supergroup", "title": "S" });
+        let e = event(map_update(message(sg, "/help@other_bot"), Some("pal_bot"), &ButtonIds::default()));
+        assert_eq!(e.chat.kind, ChatKind::Group);
+        assert_eq!(e.kind, EventKind::Text("/help@other_bot".into()));
+        let channel = json!({ "id": -1002, "type": "channel", "title": "C" });
+        assert_eq!(event(map_update(message(channel, "hi"), None, &ButtonIds::default())).chat.kind, ChatKind::Channel);
+    }
+
+    #[test]
+    fn button_presses_resolve_only_known_ids_in_their_chat() {
+        let buttons = ButtonIds::default();
+        let id = buttons.register(42, "notes:yes").unwrap();
+        let press = |data: &str, chat: i64| {
+            update(json!({ "update_id": 2, "callback_query": {
+                "id": "cb1", "chat_instance": "x", "data": data,
+                "from": { "id": 42, "is_bot": false, "first_name": "Ann" },
+                "message": { "message_id": 9, "date": 0, "text": "Delete?",
+                    "chat": { "id": chat, "type": "private", "first_name": "Ann" } } } }))
+        };
+        match map_update(press(&id, 42), None, &buttons) {
+            Inbound::Callback { query, event: Some(e) } => {
+                assert_eq!(query.0, "cb1");
+                assert_eq!(e.kind, EventKind::Button("notes:yes".into()));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(map_update(press(&id, 43), None, &buttons), Inbound::Callback { event: None, .. }));
+        assert!(matches!(map_update(press("notes:yes", 42), None, &buttons), Inbound::Callback { event: None, .. }));
+    }
+
+    #[test]
+    fn ignores_edits_bots_and_non_text() {
+        let private = json!({ "id": 42, "type": "private", "first_name": "Ann" });
+        let edited = update(json!({ "update_id": 3, "edited_message": {
+            "message_id": 7, "date": 0, "edit_date": 1, "chat": private, "text": "/help",
+            "from": { "id": 42, "is_bot": false, "first_name": "Ann" } } }));
+        assert!(matches!(map_update(edited, None, &ButtonIds::default()), Inbound::Ignored(_)));
+        let sticker = update(json!({ "update_id": 4, "message": {
+            "message_id": 8, "date": 0, "chat": private, "from": { "id": 42, "is_bot": false, "first_name": "Ann" },
+            "dice": { "emoji": "🎲", "value": 3 } } }));
+        assert!(matches!(map_update(sticker, None, &ButtonIds::default()), Inbound::Ignored(_)));
+    }
+}

@@ -1,0 +1,53 @@
+//! The Telegram adapter for Palisade, on teloxide (the only crate of the workspace that uses it).
+//!
+//! Updates arrive by long polling (`getUpdates`, the default: no public address needed) or by webhook (an
+//! HTTP listener behind a TLS-terminating proxy, authenticated by a secret header). Users are their numeric
+//! Telegram ids; private chats are direct, groups and supergroups are groups. Buttons carry random ids that
+//! are resolved here, never the bot's own data. Step-up codes are asked for in the user's private chat, and
+//! the message holding a code is deleted. Sends respect Telegram's rate limits and 429 answers, and the bot
+//! token — which the Bot API puts in every URL — never appears in logs or errors.
+//!
+//! Register it in a binary with `Registry::new().adapter("telegram", palisade_telegram::factory)`, then
+//! configure `[adapters.telegram]` (see [`TelegramSettings`]).
+//!
+//! # Layout
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`settings`] | `[adapters.telegram]`: token, mode, API URL, webhook, send limits, and their checks |
+//! | [`adapter`] | [`TelegramAdapter`]: start-up (getMe) and the choice between polling and webhook |
+//! | [`api`] | the Bot API client: teloxide `Bot`, the send `Throttle`, retries, safe error text |
+//! | [`polling`] | the `getUpdates` loop and offset confirmation |
+//! | [`webhook`] | the axum listener: secret check, dedupe, fast answers |
+//! | [`receive`] | handing mapped updates to the dispatcher; answering button presses |
+//! | [`inbound`] | mapping updates to neutral events |
+//! | [`outbox`] | delivering replies: text, keyboards, photos, deletions, group → private |
+//! | [`buttons`] | opaque button ids resolved server-side |
+//! | [`dedupe`] | the bounded set of recent update ids |
+//! | [`retry`] | retry policy for 429 and network errors |
+//! | [`redact`] | keeping the token out of every text this crate logs or returns |
+
+pub mod adapter;
+pub mod api;
+pub mod buttons;
+pub mod dedupe;
+pub mod inbound;
+pub mod outbox;
+pub mod polling;
+pub mod receive;
+pub mod redact;
+pub mod retry;
+pub mod settings;
+pub mod webhook;
+
+pub use adapter::{CAPABILITIES, TelegramAdapter};
+pub use outbox::TelegramOutbox;
+pub use redact::redact;
+pub use settings::{Mode, SendLimits, TelegramSettings, WebhookSettings};
+
+use palisade::config::{Problem, Section, Settings};
+
+/// The registry factory for `[adapters.telegram]` (a [`palisade::plugin::AdapterFactory`]).
+pub fn factory(section: &Section, _settings: &Settings) -> Result<Box<dyn palisade::Adapter>, Vec<Problem>> {
+    Ok(Box::new(TelegramAdapter::from_section(section)?))
+}

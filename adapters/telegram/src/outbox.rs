@@ -1,0 +1,176 @@
+//! Delivering replies to Telegram: text with an inline keyboard, photos, documents, deletions, and private
+//! replies moved from a group to the user's private chat.
+
+use std::sync::Arc;
+
+use palisade::{Button, ChatKind, MessageId, Outbox, Reply, ReplyBody, SendError};
+use teloxide::RequestError;
+use teloxide::payloads::{SendDocumentSetters, SendMessageSetters, SendPhotoSetters};
+use teloxide::prelude::Requester;
+use teloxide::requests::Request;
+use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile};
+
+use crate::api::Api;
+
+/// Buttons per keyboard row.
+const ROW: usize = 3;
+
+/// The Telegram outbox.
+#[derive(Debug, Clone)]
+pub struct TelegramOutbox {
+    api: Arc<Api>,
+}
+
+impl TelegramOutbox {
+    /// An outbox over `api`.
+    pub fn new(api: Arc<Api>) -> Self {
+        Self { api }
+    }
+
+    /// Where a reply goes: private replies from a group go to the user's private chat, whose id on Telegram
+    /// is the user's id.
+    fn target(reply: &Reply) -> Result<ChatId, SendError> {
+        let private = reply.private || matches!(reply.body, ReplyBody::CodePrompt { .. });
+        let id = if private && reply.chat.kind != ChatKind::Direct { &reply.user.id } else { &reply.chat.id };
+        id.parse().map(ChatId).map_err(|_| SendError::Rejected("not a Telegram chat id".into()))
+    }
+
+    fn keyboard(&self, chat: ChatId, buttons: &[Button]) -> Result<InlineKeyboardMarkup, SendError> {
+        let mut rows = Vec::new();
+        for row in buttons.chunks(ROW) {
+            let mut keys = Vec::new();
+            for b in row {
+                let id =
+                    self.api.buttons().register(chat.0, &b.data).map_err(|e| SendError::Rejected(e.to_string()))?;
+                keys.push(InlineKeyboardButton::callback(b.label.clone(), id));
+            }
+            rows.push(keys);
+        }
+        Ok(InlineKeyboardMarkup::new(rows))
+    }
+
+    async fn send_text(
+        &self,
+        chat: ChatId,
+        text: &str,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> Result<MessageId, RequestError> {
+        let sender = self.api.sender();
+        let msg = self
+            .api
+            .call("sendMessage", || {
+                let req = sender.send_message(chat, text);
+                match &keyboard {
+                    Some(k) => req.reply_markup(k.clone()).send(),
+                    None => req.send(),
+                }
+            })
+            .await?;
+        Ok(MessageId(msg.id.0.to_string()))
+    }
+
+    async fn send_photo(&self, chat: ChatId, png: &[u8], caption: Option<&str>) -> Result<MessageId, RequestError> {
+        let sender = self.api.sender();
+        let msg = self
+            .api
+            .call("sendPhoto", || {
+                let req = sender.send_photo(chat, InputFile::memory(png.to_vec()).file_name("image.png"));
+                match caption {
+                    Some(c) => req.caption(c).send(),
+                    None => req.send(),
+                }
+            })
+            .await?;
+        Ok(MessageId(msg.id.0.to_string()))
+    }
+
+    async fn send_file(
+        &self,
+        chat: ChatId,
+        name: &str,
+        bytes: &[u8],
+        caption: Option<&str>,
+    ) -> Result<MessageId, RequestError> {
+        let sender = self.api.sender();
+        let msg = self
+            .api
+            .call("sendDocument", || {
+                let req = sender.send_document(chat, InputFile::memory(bytes.to_vec()).file_name(name.to_string()));
+                match caption {
+                    Some(c) => req.caption(c).send(),
+                    None => req.send(),
+                }
+            })
+            .await?;
+        Ok(MessageId(msg.id.0.to_string()))
+    }
+
+    async fn delete(&self, reply: &Reply, id: &MessageId) -> Result<(), SendError> {
+        let chat =
+            reply.chat.id.parse().map(ChatId).map_err(|_| SendError::Rejected("not a Telegram chat id".into()))?;
+        let msg =
+            id.0.parse().map(teloxide::types::MessageId).map_err(|_| SendError::Rejected("not a message id".into()))?;
+        let bot = self.api.bot();
+        match self.api.call("deleteMessage", || bot.delete_message(chat, msg).send()).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(SendError::Rejected(format!(
+                "could not delete the message ({}); in groups the bot needs the admin right to delete messages",
+                self.api.describe(&e)
+            ))),
+        }
+    }
+
+    /// Tells a group member, without revealing anything, that their private message could not be delivered.
+    async fn explain_blocked_dm(&self, reply: &Reply) {
+        let Ok(group) = reply.chat.id.parse().map(ChatId) else { return };
+        let me = self.api.username().map(|u| format!(" with @{u}")).unwrap_or_default();
+        let text =
+            format!("I could not write to you privately. Open a private chat{me}, press Start, then try again here.");
+        if let Err(e) = self.send_text(group, &text, None).await {
+            tracing::warn!(error = %self.api.describe(&e), "could not explain a blocked private message");
+        }
+    }
+
+    fn failure(&self, error: &RequestError) -> SendError {
+        match error {
+            RequestError::Network(_) => SendError::Unreachable(self.api.describe(error)),
+            _ => SendError::Rejected(self.api.describe(error)),
+        }
+    }
+}
+
+/// True when Telegram refused a private message because the user never started the bot, blocked it, or is
+/// gone. Telegram answers these with 403 "Forbidden: …", which teloxide knows only in some spellings.
+fn dm_refused(error: &RequestError) -> bool {
+    use teloxide::ApiError::{BotBlocked, CantInitiateConversation, UserDeactivated};
+    let RequestError::Api(api) = error else { return false };
+    let text = api.to_string();
+    matches!(api, BotBlocked | CantInitiateConversation | UserDeactivated)
+        || ["initiate conversation", "blocked by the user", "user is deactivated"].iter().any(|s| text.contains(s))
+}
+
+#[palisade::async_trait]
+impl Outbox for TelegramOutbox {
+    async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError> {
+        let chat = Self::target(reply)?;
+        let sent = match &reply.body {
+            ReplyBody::Text { text, buttons } => {
+                let keyboard = if buttons.is_empty() { None } else { Some(self.keyboard(chat, buttons)?) };
+                self.send_text(chat, text, keyboard).await
+            }
+            ReplyBody::CodePrompt { text } => self.send_text(chat, text, None).await,
+            ReplyBody::Image { png, caption } => self.send_photo(chat, png, caption.as_deref()).await,
+            ReplyBody::File { name, bytes, caption } => self.send_file(chat, name, bytes, caption.as_deref()).await,
+            ReplyBody::Delete(id) => return self.delete(reply, id).await.map(|()| None),
+        };
+        match sent {
+            Ok(id) => Ok(Some(id)),
+            Err(e) => {
+                if reply.private && reply.chat.kind != ChatKind::Direct && dm_refused(&e) {
+                    self.explain_blocked_dm(reply).await;
+                }
+                Err(self.failure(&e))
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Long polling with `getUpdates`, one batch at a time and in order.
+//!
+//! Telegram forgets an update once a later `getUpdates` names an offset past it. The offset advances only
+//! after an update was handed to the dispatcher (which finishes everything it accepted, even at shutdown),
+//! and at shutdown one last short call confirms it, so a restart does not see handled updates again. After a
+//! crash, at most the last unconfirmed batch comes again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade::{AdapterError, EventSink, Platform};
+use teloxide::payloads::GetUpdatesSetters;
+use teloxide::prelude::Requester;
+use teloxide::requests::Request;
+use teloxide::types::{AllowedUpdate, Update};
+use teloxide::{ApiError, RequestError};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::Api;
+use crate::receive::Receiver;
+
+/// The updates the bot asks for.
+pub const ALLOWED: [AllowedUpdate; 2] = [AllowedUpdate::Message, AllowedUpdate::CallbackQuery];
+
+/// How long the final offset confirmation may take at shutdown.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The polling loop's state.
+struct Poller {
+    api: Arc<Api>,
+    receiver: Receiver,
+    /// The next update id wanted (last handled + 1).
+    offset: Option<i32>,
+    /// The offset Telegram last acknowledged (sent with a successful call).
+    confirmed: Option<i32>,
+    failures: u32,
+}
+
+/// Polls until `shutdown`, then confirms the offset.
+pub async fn run(
+    api: Arc<Api>,
+    sink: EventSink,
+    shutdown: CancellationToken,
+    timeout: Duration,
+) -> Result<(), AdapterError> {
+    tokio::select! {
+        () = shutdown.cancelled() => return Ok(()),
+        () = remove_webhook(&api) => {}
+    }
+    let receiver = Receiver::new(api.clone(), sink);
+    let mut poller = Poller { api, receiver, offset: None, confirmed: None, failures: 0 };
+    let result = poller.poll(&shutdown, timeout).await;
+    poller.confirm().await;
+    result
+}
+
+/// Polling and a webhook exclude each other; in polling mode any webhook left from earlier is removed.
+async fn remove_webhook(api: &Api) {
+    let bot = api.bot();
+    if let Err(e) = api.call("deleteWebhook", || bot.delete_webhook().send()).await {
+        tracing::warn!(error = %api.describe(&e), "could not remove a webhook; polling may be refused while one is set");
+    }
+}
+
+impl Poller {
+    async fn poll(&mut self, shutdown: &CancellationToken, timeout: Duration) -> Result<(), AdapterError> {
+        let secs = u32::try_from(timeout.as_secs()).unwrap_or(50);
+        loop {
+            let mut request = self.api.bot().get_updates().timeout(secs).allowed_updates(ALLOWED);
+            if let Some(offset) = self.offset {
+                request = request.offset(offset);
+            }
+            let answer = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                answer = request.send() => answer,
+            };
+            match answer {
+                Ok(updates) => {
+                    self.failures = 0;
+                    self.confirmed = self.offset;
+                    if !self.take(updates, shutdown).await {
+                        return Ok(());
+                    }
+                }
+                Err(e) => self.failed(e, shutdown).await?,
+            }
+        }
+    }
+
+    /// Hands a batch to the dispatcher in order; false when the adapter should stop.
+    async fn take(&mut self, updates: Vec<Update>, shutdown: &CancellationToken) -> bool {
+        for update in updates {
+            let next = i32::try_from(update.id.0).ok().and_then(|id| id.checked_add(1));
+            let taken = tokio::select! {
+                () = shutdown.cancelled() => return false,
+                taken = self.receiver.take(update) => taken,
+            };
+            if !taken {
+                return false;
+            }
+            self.offset = next.or(self.offset);
+        }
+        true
+    }
+
+    /// Waits before the next poll after `error`, or gives up when retrying cannot help.
+    async fn failed(&mut self, error: RequestError, shutdown: &CancellationToken) -> Result<(), AdapterError> {
+        let reason = self.api.describe(&error);
+        let wait = match &error {
+            RequestError::Api(ApiError::InvalidToken) => {
+                return Err(AdapterError::Failed {
+                    platform: Platform::Telegram,
+                    reason: "Telegram rejected the bot token; check [adapters.telegram] token (from @BotFather)".into(),
+                });
+            }
+            RequestError::RetryAfter(s) => s.duration(),
+            RequestError::Api(ApiError::TerminatedByOtherGetUpdates) => {
+                tracing::warn!("another process is polling with this bot token; stop it, or only one will get updates");
+                self.next_backoff()
+            }
+            _ => {
+                tracing::warn!(error = %reason, "getUpdates failed; retrying");
+                self.next_backoff()
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+        Ok(())
+    }
+
+    fn next_backoff(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        crate::retry::Backoff::default().network(self.failures)
+    }
+
+    /// Tells Telegram which updates were handled, so they are not delivered again after a restart.
+    async fn confirm(&self) {
+        let Some(offset) = self.offset.filter(|o| Some(*o) != self.confirmed) else { return };
+        let request = self.api.bot().get_updates().offset(offset).timeout(0).limit(1).allowed_updates(ALLOWED);
+        match tokio::time::timeout(CONFIRM_TIMEOUT, request.send()).await {
+            Ok(Ok(_)) => tracing::debug!(offset, "Telegram update offset confirmed"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %self.api.describe(&e), "could not confirm the update offset; the last updates may come again after a restart")
+            }
+            Err(_) => tracing::warn!(
+                "confirming the update offset timed out; the last updates may come again after a restart"
+            ),
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! A fake Bot API server on 127.0.0.1:0: the methods the adapter uses, long polls held for `timeout`,
+//! every call recorded, failures injectable. Method names match case-insensitively (teloxide sends
+//! `POST /bot<TOKEN>/GetUpdates`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// A token of the real shape (digits, colon, 35 characters), so teloxide's own redaction is exercised too.
+pub const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+pub const BOT_ID: u64 = 999_000;
+pub const BOT_USERNAME: &str = "palisade_test_bot";
+
+/// One recorded request.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// Lowercased method name.
+    pub method: String,
+    /// JSON parameters (multipart text fields as strings; files as `{ "file": name, "len": n }`).
+    pub params: Value,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+impl Call {
+    pub fn chat_id(&self) -> Option<i64> {
+        as_i64(&self.params["chat_id"])
+    }
+
+    pub fn text(&self) -> &str {
+        self.params["text"].as_str().unwrap_or_default()
+    }
+}
+
+/// An injected failure for the next call of a method.
+#[derive(Clone, Debug)]
+pub enum Failure {
+    /// 429 with `parameters.retry_after`.
+    RetryAfter(u32),
+    /// Another error: HTTP status and Telegram's description.
+    Api(u16, &'static str),
+}
+
+#[derive(Default)]
+struct Shared {
+    calls: Mutex<Vec<Call>>,
+    updates: Mutex<Vec<Value>>,
+    failures: Mutex<HashMap<String, VecDeque<Failure>>>,
+    next_update: AtomicU32,
+    next_message: AtomicI32,
+    next_callback: AtomicU32,
+    changed: Option<watch::Sender<u64>>,
+}
+
+impl Shared {
+    fn bump(&self) {
+        if let Some(tx) = &self.changed {
+            tx.send_modify(|v| *v += 1);
+        }
+    }
+
+    fn record(&self, method: &str, params: Value, status: u16) {
+        self.calls.lock().unwrap().push(Call { method: method.into(), params, status });
+        self.bump();
+    }
+}
+
+/// The running fake.
+pub struct FakeApi {
+    /// Base URL to give the adapter as `api_url` (with a trailing slash, which the adapter must strip).
+    pub url: String,
+    state: Arc<Shared>,
+    cursor: Mutex<usize>,
+}
+
+impl FakeApi {
+    pub async fn start() -> Self {
+        let state = Arc::new(Shared {
+            next_update: AtomicU32::new(1000),
+            next_message: AtomicI32::new(1),
+            next_callback: AtomicU32::new(1),
+            changed: Some(watch::Sender::new(0)),
+            ..Shared::default()
+        });
+        let app = axum::Router::new().route("/{bot}/{method}", axum::routing::post(handle)).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, state, cursor: Mutex::new(0) }
+    }
+
+    /// Queues an update (given without `update_id`); returns its id.
+    pub fn push(&self, mut update: Value) -> u32 {
+        let id = self.state.next_update.fetch_add(1, Ordering::SeqCst);
+        update["update_id"] = json!(id);
+        self.state.updates.lock().unwrap().push(update);
+        self.state.bump();
+        id
+    }
+
+    /// An update for `text` from `user` in `chat` (`private` when chat == user, else a supergroup); returns
+    /// (update id, message id).
+    pub fn message(&self, user: u64, chat: i64, text: &str) -> (u32, i32) {
+        let (update, message_id) = self.message_update(user, chat, text);
+        (self.push(update), message_id)
+    }
+
+    /// The JSON of a message update (without `update_id`), and its message id.
+    pub fn message_update(&self, user: u64, chat: i64, text: &str) -> (Value, i32) {
+        let message_id = self.state.next_message.fetch_add(1, Ordering::SeqCst);
+        let update = json!({ "message": {
+            "message_id": message_id, "date": 1_700_000_000, "text": text,
+            "from": { "id": user, "is_bot": false, "first_name": "User", "username": format!("user{user}") },
+            "chat": chat_json(chat),
+        } });
+        (update, message_id)
+    }
+
+    /// A button press by `user` on message `message_id` in `chat` with callback data `data`; returns the
+    /// callback query id.
+    pub fn press(&self, user: u64, chat: i64, message_id: i32, data: &str) -> String {
+        let id = format!("cb-{}", self.state.next_callback.fetch_add(1, Ordering::SeqCst));
+        self.push(json!({ "callback_query": {
+            "id": id, "chat_instance": "ci", "data": data,
+            "from": { "id": user, "is_bot": false, "first_name": "User" },
+            "message": { "message_id": message_id, "date": 1_700_000_000, "text": "buttons", "chat": chat_json(chat),
+                "from": { "id": BOT_ID, "is_bot": true, "first_name": "Bot", "username": BOT_USERNAME } },
+        } }));
+        id
+    }
+
+    /// Makes the next call of `method` (lowercase) fail with `failure`.
+    pub fn fail_next(&self, method: &str, failure: Failure) {
+        self.state.failures.lock().unwrap().entry(method.into()).or_default().push_back(failure);
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.calls.lock().unwrap().clone()
+    }
+
+    /// Waits (at most 20 s) for the first call after those already taken that satisfies `pred`; returns the
+    /// calls up to and including it and takes them.
+    pub async fn until(&self, what: &str, pred: impl Fn(&Call) -> bool) -> Vec<Call> {
+        let mut rx = self.state.changed.as_ref().unwrap().subscribe();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            {
+                let calls = self.state.calls.lock().unwrap();
+                let mut cursor = self.cursor.lock().unwrap();
+                if let Some(i) = calls[*cursor..].iter().position(&pred) {
+                    let taken = calls[*cursor..=*cursor + i].to_vec();
+                    *cursor += i + 1;
+                    return taken;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(left, rx.changed()).await.is_err() {
+                let calls = self.calls();
+                let seen: Vec<String> = calls.iter().map(|c| format!("{} {}", c.method, c.params)).collect();
+                panic!("timed out waiting for {what}; calls:\n{}", seen.join("\n"));
+            }
+        }
+    }
+
+    /// Waits (at most 20 s) until any call so far, taken or not, satisfies `pred`; takes nothing.
+    pub async fn eventually(&self, what: &str, pred: impl Fn(&Call) -> bool) -> Call {
+        let mut rx = self.state.changed.as_ref().unwrap().subscribe();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(c) = self.state.calls.lock().unwrap().iter().find(|c| pred(c)) {
+                return c.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(left, rx.changed()).await.is_err() {
+                panic!("timed out waiting for {what}; calls: {:?}", self.calls());
+            }
+        }
+    }
+
+    /// Waits for a successful sendMessage whose text contains `needle`; returns the calls up to it.
+    pub async fn until_sent(&self, needle: &str) -> Vec<Call> {
+        self.until(&format!("a message containing `{needle}`"), |c| {
+            c.method == "sendmessage" && c.status == 200 && c.text().contains(needle)
+        })
+        .await
+    }
+
+    /// Takes every call so far.
+    pub fn skip_all(&self) {
+        *self.cursor.lock().unwrap() = self.state.calls.lock().unwrap().len();
+    }
+
+    /// The calls not yet taken.
+    pub fn untaken(&self) -> Vec<Call> {
+        let calls = self.state.calls.lock().unwrap();
+        calls[*self.cursor.lock().unwrap()..].to_vec()
+    }
+}
+
+/// A private chat when `chat` is positive (its id is the user's), a supergroup otherwise.
+pub fn chat_json(chat: i64) -> Value {
+    if chat > 0 {
+        json!({ "id": chat, "type": "private", "first_name": "User" })
+    } else {
+        json!({ "id": chat, "type": "supergroup", "title": "Team" })
+    }
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+fn ok(result: Value) -> Response {
+    (StatusCode::OK, axum::Json(json!({ "ok": true, "result": result }))).into_response()
+}
+
+fn error(status: u16, description: &str, parameters: Option<Value>) -> Response {
+    let mut body = json!({ "ok": false, "error_code": status, "description": description });
+    if let Some(p) = parameters {
+        body["parameters"] = p;
+    }
+    (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+}
+
+async fn params(request: Request) -> Value {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let bytes = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap();
+        return serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
+    }
+    let mut form = Multipart::from_request(request, &()).await.unwrap();
+    let mut out = serde_json::Map::new();
+    while let Some(field) = form.next_field().await.unwrap() {
+        let name = field.name().unwrap_or_default().to_string();
+        let file = field.file_name().map(str::to_string);
+        let bytes = field.bytes().await.unwrap();
+        let value = match file {
+            Some(f) => json!({ "file": f, "len": bytes.len(), "png": bytes.starts_with(b"\x89PNG") }),
+            None => json!(String::from_utf8_lossy(&bytes)),
+        };
+        out.insert(name, value);
+    }
+    // teloxide sends files as `photo=attach://<part>` plus a part of that name: resolve the reference.
+    let attached: Vec<(String, Value)> = out
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_str()?.strip_prefix("attach://").and_then(|p| out.get(p)).map(|f| (k.clone(), f.clone()))
+        })
+        .collect();
+    out.extend(attached);
+    Value::Object(out)
+}
+
+async fn handle(
+    State(state): State<Arc<Shared>>,
+    Path((bot, method)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let method = method.to_ascii_lowercase();
+    let params = params(req).await;
+    if bot != format!("bot{TOKEN}") {
+        state.record(&method, params, 401);
+        return error(401, "Unauthorized", None);
+    }
+    let failure = state.failures.lock().unwrap().get_mut(&method).and_then(VecDeque::pop_front);
+    match failure {
+        Some(Failure::RetryAfter(secs)) => {
+            state.record(&method, params, 429);
+            let description = format!("Too Many Requests: retry after {secs}");
+            return error(429, &description, Some(json!({ "retry_after": secs })));
+        }
+        Some(Failure::Api(status, description)) => {
+            state.record(&method, params, status);
+            return error(status, description, None);
+        }
+        None => {}
+    }
+    if method == "getupdates" {
+        state.record(&method, params.clone(), 200);
+        return ok(updates(&state, &params).await);
+    }
+    let result = match method.as_str() {
+        "getme" => json!({ "id": BOT_ID, "is_bot": true, "first_name": "Palisade", "username": BOT_USERNAME,
+            "can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false,
+            "has_main_web_app": false }),
+        "sendmessage" | "sendphoto" | "senddocument" => sent(&state, &method, &params),
+        "deletemessage" | "answercallbackquery" | "setwebhook" | "deletewebhook" => json!(true),
+        _ => {
+            state.record(&method, params, 404);
+            return error(404, "Not Found: method not found", None);
+        }
+    };
+    state.record(&method, params, 200);
+    ok(result)
+}
+
+fn sent(state: &Shared, method: &str, params: &Value) -> Value {
+    let chat = as_i64(&params["chat_id"]).unwrap_or_default();
+    let mut message = json!({
+        "message_id": state.next_message.fetch_add(1, Ordering::SeqCst), "date": 1_700_000_000,
+        "chat": chat_json(chat),
+        "from": { "id": BOT_ID, "is_bot": true, "first_name": "Palisade", "username": BOT_USERNAME },
+    });
+    if method == "sendphoto" {
+        message["photo"] = json!([{ "file_id": "f", "file_unique_id": "u", "width": 1, "height": 1 }]);
+    } else if method == "senddocument" {
+        message["document"] = json!({ "file_id": "f", "file_unique_id": "u" });
+    } else {
+        message["text"] = params["text"].clone();
+    }
+    message
+}
+
+/// getUpdates: forgets updates below `offset`, returns what is pending, or holds the poll up to `timeout`.
+async fn updates(state: &Shared, params: &Value) -> Value {
+    let offset = as_i64(&params["offset"]).unwrap_or(0);
+    let limit = as_i64(&params["limit"]).map_or(100, |l| l.clamp(1, 100)) as usize;
+    let wait = Duration::from_secs(as_i64(&params["timeout"]).unwrap_or(0).max(0) as u64);
+    let deadline = Instant::now() + wait;
+    let mut rx = state.changed.as_ref().unwrap().subscribe();
+    loop {
+        {
+            let mut pending = state.updates.lock().unwrap();
+            pending.retain(|u| u["update_id"].as_i64().unwrap_or_default() >= offset);
+            if !pending.is_empty() || Instant::now() >= deadline {
+                return Value::Array(pending.iter().take(limit).cloned().collect());
+            }
+        }
+        let _ = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), rx.changed()).await;
+    }
+}
