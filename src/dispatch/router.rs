@@ -191,7 +191,14 @@ impl Inner {
             .get(plugin.name())
             .cloned()
             .unwrap_or_else(|| crate::integration::HttpClient::refusing(plugin.name()));
-        let services = crate::plugin::context::Services { store, clock, require_for: self.require_for.clone(), audit, declared, http };
+        let services = crate::plugin::context::Services {
+            store,
+            clock,
+            require_for: self.require_for.clone(),
+            audit,
+            declared,
+            http,
+        };
         Ctx::new(req, plugin.name(), services)
     }
 
