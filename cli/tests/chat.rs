@@ -2,9 +2,14 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod support;
+
+use support::{palisade, stdout};
+
 use std::io::Write;
+use std::process::{Command, Stdio};
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 fn config(dir: &Path, extra: &str) -> std::path::PathBuf {
     let path = dir.join("bot.toml");
@@ -15,23 +20,6 @@ fn config(dir: &Path, extra: &str) -> std::path::PathBuf {
     );
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn palisade(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .env_remove("PALISADE_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]

@@ -2,26 +2,11 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::io::Write;
+mod support;
+
+use support::{palisade, text};
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn palisade(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .env_remove("PALISADE_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn out(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 fn config(dir: &Path) -> String {
     let path = dir.join("bot.toml");
@@ -43,7 +28,7 @@ fn mydata_then_forget_in_the_console() {
         &["chat", "--config", &cfg],
         "/note carol-marker-4471\nGroceries\n/privacy\n/mydata\n/forget\n1\n/notes\n",
     );
-    let text = out(&run);
+    let text = text(&run);
     assert!(run.status.success(), "{text}");
     assert!(text.contains("Who is responsible for your data: Acme Ltd. Contact: dpo@acme.example."), "{text}");
     let path = text.split("[file saved to ").nth(1).unwrap().split(']').next().unwrap();
@@ -65,20 +50,20 @@ fn the_operator_exports_erases_and_tracks_requests() {
     let cfg = config(dir.path());
     palisade(&["chat", "--config", &cfg], "/note dave-marker-1212\nTodo\n");
     let export = palisade(&["user", "export", "--config", &cfg, "--platform", "console", "--id", "carol"], "");
-    assert!(out(&export).contains("dave-marker-1212"), "{}", out(&export));
+    assert!(text(&export).contains("dave-marker-1212"), "{}", text(&export));
     let refused = palisade(&["user", "erase", "--config", &cfg, "--platform", "console", "--id", "carol"], "");
     assert_eq!(refused.status.code(), Some(2));
     let erased = palisade(&["user", "erase", "--config", &cfg, "--platform", "console", "--id", "carol", "--yes"], "");
-    assert!(out(&erased).contains("erased"), "{}", out(&erased));
+    assert!(text(&erased).contains("erased"), "{}", text(&erased));
     let added = palisade(
         &["user", "requests", "--config", &cfg, "--add", "access", "--platform", "telegram", "--id", "42"],
         "",
     );
-    let list = out(&added);
+    let list = text(&added);
     assert!(list.contains("Access  subject") && list.contains("via cli") && list.contains("via manual"), "{list}");
     assert!(list.contains("Erasure"), "{list}");
     assert!(list.contains("  open"), "the manual request is open: {list}");
     assert!(!list.contains("console:carol") && !list.contains("telegram:42"), "subjects are pseudonyms: {list}");
     let chat = palisade(&["chat", "--config", &cfg], "/notes\n");
-    assert!(out(&chat).contains("You have no notes yet."), "{}", out(&chat));
+    assert!(text(&chat).contains("You have no notes yet."), "{}", text(&chat));
 }

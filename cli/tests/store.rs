@@ -2,27 +2,11 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::io::Write;
+mod support;
+
+use support::{palisade, text};
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn palisade(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .env_remove("PALISADE_CONFIG")
-        .env_remove("PALISADE__STORE__MASTER_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 fn config(dir: &Path, key_file: &str) -> String {
     let path = dir.join("bot.toml");
