@@ -117,11 +117,14 @@ impl Plugin for Admin {
 
     fn commands(&self) -> Vec<Command> {
         vec![
-            Command::new("admin", "Staff tools (see /admin help)")
-                .arg(Arg::required("action"))
-                .arg(Arg::optional("target"))
-                .role("admin")
-                .sensitive(),
+            Command::new(
+                "admin",
+                "Staff tools: 2fa, reset2fa, block, unblock <platform:id>; audit [n]; alerts; reload",
+            )
+            .arg(Arg::required("action"))
+            .arg(Arg::optional("target"))
+            .role("admin")
+            .sensitive(),
         ]
     }
 

@@ -28,6 +28,10 @@ fn patterns() -> &'static [(Regex, &'static str)] {
             (r"xapp-[A-Za-z0-9-]{10,}", "[slack-token]"),
             // Discord bot token: three base64url segments.
             (r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}", "[discord-token]"),
+            // Discord interaction tokens in webhook and callback routes, and `token: "…"` fields.
+            (r"/webhooks/(\d+)/[A-Za-z0-9_.-]{20,}", "/webhooks/$1/[interaction-token]"),
+            (r"/interactions/(\d+)/[A-Za-z0-9_.-]{20,}", "/interactions/$1/[interaction-token]"),
+            (r#"(?i)token(["']?\s*[:=]\s*["']?)[A-Za-z0-9_.-]{16,}"#, "token$1[redacted]"),
             // Authorization headers and TOTP provisioning URIs.
             (r"(?i)(bearer|bot)\s+[A-Za-z0-9._~+/=-]{16,}", "$1 [credential]"),
             (r"otpauth://\S+", "otpauth://[secret]"),
@@ -85,8 +89,16 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
     }
 }
 
+static CONTENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True when `[logging] content` asked for message text in debug logs.
+pub fn content_enabled() -> bool {
+    CONTENT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Installs the global subscriber. Safe to call twice (the second call does nothing).
 pub fn init(settings: &LogSettings) {
+    CONTENT.store(settings.content, std::sync::atomic::Ordering::Relaxed);
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -117,6 +129,11 @@ mod tests {
         assert_eq!(redact("otpauth://totp/x:y?secret=ABC"), "otpauth://[secret]");
         assert_eq!(redact("GET /hook?token=abc123&x=1"), "GET /hook?token=[redacted]&x=1");
         assert_eq!(redact("nothing to see"), "nothing to see");
+        assert_eq!(
+            redact("POST /api/v10/webhooks/1234567890/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpzZWNyZXQ/messages/@original"),
+            "POST /api/v10/webhooks/1234567890/[interaction-token]/messages/@original"
+        );
+        assert_eq!(redact(r#"route{token: "aW50ZXJhY3Rpb246MTIzNDU2"}"#), r#"route{token: "[redacted]"}"#);
         assert!(matches!(redact("nothing to see"), Cow::Borrowed(_)));
     }
 

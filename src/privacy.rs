@@ -143,8 +143,10 @@ impl Privacy {
 
     /// Everything about `user` as JSON (see [`export`]); audited and registered.
     pub fn export(&self, user: &UserRef, channel: &str) -> Result<serde_json::Value, StoreError> {
-        let data = export::export(&*self.store, &self.manifests, &self.audit, user, &self.settings)?;
+        let mut data = export::export(&*self.store, &self.manifests, &self.audit, user, &self.settings)?;
         self.register.completed(RequestKind::Access, user, channel)?;
+        let requests = self.register.of(&self.audit.pseudonym(user)?)?;
+        data["rights_requests"] = serde_json::to_value(requests).unwrap_or(serde_json::Value::Null);
         self.audit.record("privacy.export", Some(user), Outcome::Success, &[("channel", channel.into())])?;
         if let Some(a) = &self.alerts {
             a.observe(Signal::Export);

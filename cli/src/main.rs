@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         .plugin("echo", |s| s.no_settings().map(|()| Echo))
         .plugin("notes", |s| Ok(Notes::new(s.parse()?)))
         .plugin("bank", |s| Ok(Bank::new(s.parse()?)))
-        .adapter("telegram", palisade_telegram::factory);
+        .adapter("telegram", palisade_telegram::factory)
+        .adapter("discord", palisade_discord::factory);
     palisade::cli::main(registry)
 }

@@ -25,7 +25,7 @@ pub enum Finding {
         /// Where the chain ends.
         last: u64,
     },
-    /// The head record itself was changed.
+    /// The head record itself was changed or removed.
     HeadAltered,
 }
 
@@ -44,7 +44,7 @@ impl std::fmt::Display for Finding {
                     "the chain ends at entry {last} but its head names entry {head}: entries were removed or appended"
                 )
             }
-            Self::HeadAltered => write!(f, "the chain head was changed"),
+            Self::HeadAltered => write!(f, "the chain head was changed or removed"),
         }
     }
 }
@@ -67,7 +67,11 @@ pub fn verify(store: &dyn Store) -> Result<Vec<Finding>, StoreError> {
         namespace: NAMESPACE.into(),
         reason: "the audit chain head cannot be opened".into(),
     })?;
-    let Some(head) = head else { return Ok(Vec::new()) };
+    let Some(head) = head else {
+        // No head: fine for an empty trail; with entries, the head was removed (or the tail cut with it).
+        let any = !matches!(load::<Entry>(store, entry_id(1).as_bytes()), Ok(None));
+        return Ok(if any { vec![Finding::HeadAltered] } else { Vec::new() });
+    };
     let expected = hex(&store.keyed_hash(MAC_PURPOSE, &Head::canonical(head.seq, &head.mac))?);
     if !ct_eq(expected.as_bytes(), head.head_mac.as_bytes()) {
         return Ok(vec![Finding::HeadAltered]);

@@ -83,8 +83,10 @@ impl Access {
     /// Blocks or unblocks `user` (persisted, flushed); returns whether anything changed.
     pub fn set_blocked(&self, user: &UserRef, blocked: bool) -> Result<bool, crate::store::StoreError> {
         if let Some(store) = &self.store {
-            let subject = crate::store::Subject::user(user);
-            let key = crate::store::RecordKey { namespace: BLOCKED, subject: Some(&subject), id: b"blocked" };
+            // Not filed under the user as a subject: a block outlives the erasure of their data (legitimate
+            // interest in preventing abuse); the key is a keyed hash of the identity, the value sealed.
+            let id = user.to_string();
+            let key = crate::store::RecordKey { namespace: BLOCKED, subject: None, id: id.as_bytes() };
             if blocked {
                 store.put(key, user.to_string().as_bytes(), crate::store::Durability::Flushed)?;
             } else {

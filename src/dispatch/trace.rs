@@ -43,6 +43,12 @@ where
         // Only the platform and the kind: even a command name is text the user typed. The router logs the
         // name once it is known to be one of ours.
         let span = tracing::info_span!("event", platform = %req.event.chat.platform, kind = req.event.kind_label());
+        if crate::logging::content_enabled()
+            && let crate::event::EventKind::Text(t) | crate::event::EventKind::Button(t) = &req.event.kind
+        {
+            // Debug mode only ([logging] content = true): text with codes and tokens masked.
+            tracing::debug!(parent: &span, text = %crate::logging::redact_content(t), "content");
+        }
         let started = tokio::time::Instant::now();
         let fut = self.inner.call(req);
         Box::pin(

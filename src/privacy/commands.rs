@@ -51,9 +51,7 @@ impl PrivacyPlugin {
         if self.privacy.is_enrolled(ctx.user())? {
             ctx.sensitive("export")?;
         }
-        let mut data = self.privacy.export(ctx.user(), "chat")?;
-        let pseudonym = self.privacy.audit().pseudonym(ctx.user())?;
-        data["rights_requests"] = serde_json::to_value(self.privacy.register().of(&pseudonym)?).unwrap_or(Value::Null);
+        let data = self.privacy.export(ctx.user(), "chat")?;
         let bytes = serde_json::to_vec_pretty(&data).map_err(PluginError::internal)?;
         ctx.reply_file("my-data.json", bytes, Some("Everything stored about you, as JSON.".into()), true);
         Ok(())

@@ -134,7 +134,8 @@ impl Gate {
             )
         };
         let mut replies = vec![private(req, ReplyBody::CodePrompt { text: prompt })];
-        if req.event.chat.kind != ChatKind::Direct {
+        // Platforms with private input (modals) ask right there; others move the question to a DM.
+        if req.event.chat.kind != ChatKind::Direct && !req.capabilities.private_input {
             replies.push(req.answer("I sent you a private message to confirm this."));
         }
         Ok(replies)

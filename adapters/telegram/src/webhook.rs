@@ -39,6 +39,8 @@ struct Hook {
     secret: Secret,
     receiver: Receiver,
     recent: Mutex<RecentIds>,
+    /// For reporting refused requests (metrics, audit, alerts).
+    sink: EventSink,
 }
 
 /// Listens until `shutdown`; publishes the bound address on `listening` once ready.
@@ -62,8 +64,9 @@ pub async fn run(
     }
     let hook = Hook {
         secret: settings.secret_token.clone(),
-        receiver: Receiver::new(api, sink),
+        receiver: Receiver::new(api, sink.clone()),
         recent: Mutex::new(RecentIds::default()),
+        sink,
     };
     let app = axum::Router::new().route(&settings.path, post(receive)).with_state(Arc::new(hook));
     tracing::info!(%addr, path = settings.path, "Telegram webhook listening");
@@ -106,7 +109,8 @@ async fn set_webhook(api: &Api, settings: &WebhookSettings) -> Result<(), Adapte
 async fn receive(State(hook): State<Arc<Hook>>, request: Request) -> StatusCode {
     let given = request.headers().get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
     if !palisade::crypto::ct_eq(given, hook.secret.expose().as_bytes()) {
-        tracing::warn!("webhook request without the right secret token refused");
+        let reason = if given.is_empty() { "missing secret token" } else { "wrong secret token" };
+        hook.sink.rejected(Platform::Telegram, reason);
         return StatusCode::UNAUTHORIZED;
     }
     let Ok(body) = axum::body::to_bytes(request.into_body(), MAX_BODY).await else {

@@ -1,0 +1,188 @@
+//! Delivering replies: as the answer to the conversation's live interaction (first answer, edit of a
+//! deferred answer, or follow-up — ephemeral when private), or, with no live interaction, as a channel
+//! message, private ones in the user's DM channel.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use palisade::{ChatKind, MessageId, Outbox, Reply, SendError};
+use serenity::builder::{Builder, CreateInteractionResponse, CreateInteractionResponseMessage};
+use serenity::model::id::{ChannelId, UserId};
+
+use crate::components::Components;
+use crate::exchange::{Exchange, Exchanges, State};
+use crate::message::{Outgoing, Shape};
+use crate::rest::Rest;
+
+/// DM channel ids remembered at most.
+const MAX_DM_CHANNELS: usize = 10_000;
+
+/// The Discord outbox.
+#[derive(Debug)]
+pub struct DiscordOutbox {
+    rest: Arc<Rest>,
+    exchanges: Arc<Exchanges>,
+    components: Arc<Components>,
+    /// DM channel of each user written to privately (std Mutex: short map operations only).
+    dms: Mutex<HashMap<String, ChannelId>>,
+}
+
+/// What to do after looking at an interaction's state.
+enum Next {
+    /// The reply went out as the first answer.
+    Answered,
+    /// Replace the deferred original response.
+    EditOriginal,
+    /// Delete the deferred original (its visibility was wrong for this reply), then follow up.
+    ReplaceOriginal,
+    /// Send a follow-up.
+    FollowUp,
+    /// The interaction cannot be answered any more: send a plain message.
+    Plain,
+}
+
+fn id(text: &str) -> Result<u64, SendError> {
+    text.parse().map_err(|_| SendError::Rejected("not a Discord id".into()))
+}
+
+impl DiscordOutbox {
+    /// An outbox over `rest`, answering the interactions in `exchanges`, with button ids in `components`.
+    pub fn new(rest: Arc<Rest>, exchanges: Arc<Exchanges>, components: Arc<Components>) -> Self {
+        Self { rest, exchanges, components, dms: Mutex::new(HashMap::new()) }
+    }
+
+    /// Decides how `out` (or the modal) answers `ex`, giving the first answer if that is still open.
+    fn next(ex: &Exchange, out: &Outgoing, modal: Option<&serenity::builder::CreateModal>) -> Next {
+        ex.with_state(|state| match state {
+            State::Waiting(_) => {
+                let answer = match modal {
+                    Some(m) if ex.can_open_modal => CreateInteractionResponse::Modal(m.clone()),
+                    _ if out.file.is_none() => CreateInteractionResponse::Message(out.initial()),
+                    // Files cannot be part of an HTTP answer: defer, then edit the original with the file.
+                    _ => CreateInteractionResponse::Defer(
+                        CreateInteractionResponseMessage::new().ephemeral(out.ephemeral),
+                    ),
+                };
+                let deferred = matches!(answer, CreateInteractionResponse::Defer(_));
+                let State::Waiting(tx) = std::mem::replace(state, State::Answered) else { return Next::Plain };
+                if tx.send(answer).is_err() {
+                    return Next::Plain;
+                }
+                if deferred {
+                    *state = State::Deferred { ephemeral: out.ephemeral };
+                    return Next::EditOriginal;
+                }
+                Next::Answered
+            }
+            State::Deferred { ephemeral } => {
+                let same = *ephemeral == out.ephemeral || ex.direct;
+                *state = State::Answered;
+                if same { Next::EditOriginal } else { Next::ReplaceOriginal }
+            }
+            State::Answered => Next::FollowUp,
+        })
+    }
+
+    async fn answer(
+        &self,
+        ex: &Exchange,
+        reply: &Reply,
+        out: &Outgoing,
+        modal: Option<&serenity::builder::CreateModal>,
+    ) -> Result<Option<MessageId>, SendError> {
+        let http = self.rest.http().as_ref();
+        let token = ex.token.expose();
+        let young = ex.young();
+        match Self::next(ex, out, modal) {
+            Next::Answered => Ok(None),
+            Next::EditOriginal => {
+                let msg = self.rest.call("edit response", young, || out.edit().execute(http, token)).await;
+                msg.map(|m| Some(MessageId(m.id.to_string()))).map_err(|e| e.into_send_error())
+            }
+            Next::ReplaceOriginal => {
+                self.delete_original(ex).await;
+                self.follow_up(ex, out).await
+            }
+            Next::FollowUp => self.follow_up(ex, out).await,
+            Next::Plain => self.plain(reply, out).await,
+        }
+    }
+
+    async fn follow_up(&self, ex: &Exchange, out: &Outgoing) -> Result<Option<MessageId>, SendError> {
+        let http = self.rest.http().as_ref();
+        let token = ex.token.expose();
+        let msg = self.rest.call("follow-up", ex.young(), || out.followup().execute(http, (None, token))).await;
+        msg.map(|m| Some(MessageId(m.id.to_string()))).map_err(|e| e.into_send_error())
+    }
+
+    /// Deletes a deferred "thinking…" original response; a failure only leaves that placeholder behind.
+    pub async fn delete_original(&self, ex: &Exchange) {
+        let http = self.rest.http();
+        let token = ex.token.expose();
+        let deleted =
+            self.rest.call("delete response", ex.young(), || http.delete_original_interaction_response(token)).await;
+        if let Err(error) = deleted {
+            tracing::warn!(%error, "could not remove a deferred interaction response");
+        }
+    }
+
+    /// Ends an interaction whose event was handled: a deferred original nobody replaced is removed.
+    pub async fn close(&self, ex: &Exchange) {
+        let open = ex.with_state(|state| {
+            let open = matches!(state, State::Deferred { .. });
+            if open {
+                *state = State::Answered;
+            }
+            open
+        });
+        if open {
+            self.delete_original(ex).await;
+        }
+    }
+
+    /// Sends without an interaction: to the chat, or to the user's DM channel when private in a group.
+    async fn plain(&self, reply: &Reply, out: &Outgoing) -> Result<Option<MessageId>, SendError> {
+        let channel = if reply.private && reply.chat.kind != ChatKind::Direct {
+            self.dm_channel(&reply.user.id).await?
+        } else {
+            ChannelId::new(id(&reply.chat.id)?)
+        };
+        let http = self.rest.http().as_ref();
+        let msg = self.rest.call("send message", false, || out.channel_message().execute(http, (channel, None))).await;
+        msg.map(|m| Some(MessageId(m.id.to_string()))).map_err(|e| e.into_send_error())
+    }
+
+    async fn dm_channel(&self, user: &str) -> Result<ChannelId, SendError> {
+        if let Some(c) = self.dms.lock().unwrap_or_else(PoisonError::into_inner).get(user) {
+            return Ok(*c);
+        }
+        let http = self.rest.http().as_ref();
+        let uid = UserId::new(id(user)?);
+        let channel = self.rest.call("open DM", false, || uid.create_dm_channel(http)).await.map_err(|e| {
+            SendError::Rejected(format!(
+                "could not open a direct message ({e}); the user may not share a server with the bot or may block DMs"
+            ))
+        })?;
+        let mut dms = self.dms.lock().unwrap_or_else(PoisonError::into_inner);
+        if dms.len() >= MAX_DM_CHANNELS {
+            dms.clear(); // a cache only: ids are asked for again when needed
+        }
+        dms.insert(user.to_string(), channel.id);
+        Ok(channel.id)
+    }
+}
+
+#[palisade::async_trait]
+impl Outbox for DiscordOutbox {
+    async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError> {
+        let (out, modal) = match crate::message::shape(reply, &self.components)? {
+            Shape::Message(out) => (out, None),
+            Shape::Modal { modal, fallback } => (fallback, Some(modal)),
+            Shape::Nothing => return Err(SendError::Unsupported("deleting a user's message (interactions have none)")),
+        };
+        match self.exchanges.current(&reply.user.id, &reply.chat.id) {
+            Some(ex) => self.answer(&ex, reply, &out, modal.as_ref()).await,
+            None => self.plain(reply, &out).await,
+        }
+    }
+}
