@@ -116,7 +116,7 @@ async fn execute(command: Command, registry: Registry) -> ExitCode {
             let Ok(loaded) = load(&config) else {
                 return ExitCode::from(2);
             };
-            store_cmd::run(&loaded, action)
+            store_cmd::run(&loaded, &registry, action)
         }
         Command::Audit { config: Some(config), action } => {
             let Ok(loaded) = load(&config) else { return ExitCode::from(2) };

@@ -35,7 +35,7 @@ fn patterns() -> &'static [(Regex, &'static str)] {
             // Authorization headers and TOTP provisioning URIs.
             (r"(?i)(bearer|bot)\s+[A-Za-z0-9._~+/=-]{16,}", "$1 [credential]"),
             (r"otpauth://\S+", "otpauth://[secret]"),
-            (r"(?i)(secret|token|password)=([^&\s]+)", "$1=[redacted]"),
+            (r"(?i)(secret|token|password|ticket)=([^&\s]+)", "$1=[redacted]"),
         ]
         .into_iter()
         .filter_map(|(p, r)| Regex::new(p).ok().map(|re| (re, r)))
@@ -96,12 +96,26 @@ pub fn content_enabled() -> bool {
     CONTENT.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Libraries that log raw traffic (frames with typed codes, URLs with one-time tickets) at debug/trace level.
+const CHATTY: [&str; 7] =
+    ["slack_morphism", "tungstenite", "tokio_tungstenite", "serenity", "hyper_util", "reqwest", "teloxide"];
+
+/// `filter` with the chatty libraries capped at `info`, unless the filter names them explicitly.
+fn with_quiet_libraries(filter: &str) -> String {
+    let mut out = filter.to_string();
+    for lib in CHATTY {
+        if !filter.contains(lib) {
+            out.push_str(&format!(",{lib}=info"));
+        }
+    }
+    out
+}
+
 /// Installs the global subscriber. Safe to call twice (the second call does nothing).
 pub fn init(settings: &LogSettings) {
     CONTENT.store(settings.content, std::sync::atomic::Ordering::Relaxed);
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.level.clone());
+    let filter = EnvFilter::try_new(with_quiet_libraries(&wanted)).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(RedactingStderr);
     let _ = match settings.format {
         LogFormat::Human => builder.try_init(),
@@ -135,6 +149,14 @@ mod tests {
         );
         assert_eq!(redact(r#"route{token: "aW50ZXJhY3Rpb246MTIzNDU2"}"#), r#"route{token: "[redacted]"}"#);
         assert!(matches!(redact("nothing to see"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn chatty_libraries_stay_at_info_unless_named() {
+        let f = with_quiet_libraries("debug");
+        assert!(f.starts_with("debug,") && f.contains("slack_morphism=info") && f.contains("tungstenite=info"));
+        assert!(!with_quiet_libraries("debug,serenity=trace").contains("serenity=info"));
+        assert_eq!(redact("wss://x/link?ticket=abc-123&app_id=A1"), "wss://x/link?ticket=[redacted]&app_id=A1");
     }
 
     #[test]

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         .plugin("notes", |s| Ok(Notes::new(s.parse()?)))
         .plugin("bank", |s| Ok(Bank::new(s.parse()?)))
         .adapter("telegram", palisade_telegram::factory)
-        .adapter("discord", palisade_discord::factory);
+        .adapter("discord", palisade_discord::factory)
+        .adapter("slack", palisade_slack::factory);
     palisade::cli::main(registry)
 }

@@ -9,6 +9,7 @@ use clap::Subcommand;
 
 use crate::clock::TokioClock;
 use crate::config::{Loaded, StoreBackend};
+use crate::plugin::{DataManifest, Registry};
 use crate::store::{self, Backend, SledBackend, StoreError};
 
 /// `palisade store …`.
@@ -18,7 +19,8 @@ pub enum StoreAction {
     Check,
     /// Counts per namespace, data subjects and size on disk.
     Stats,
-    /// Delete records older than their namespace's `[store.retention]` time-to-live.
+    /// Delete records older than their retention (the plugins' data manifests, shortened by `[store.retention]`)
+    /// and records left behind by interrupted erasures.
     Sweep,
     /// Re-wrap every data key under a new master key (records are not rewritten). Resumable.
     RotateKey {
@@ -48,7 +50,7 @@ fn fail(e: &StoreError) -> ExitCode {
 }
 
 /// Runs one store action.
-pub fn run(loaded: &Loaded, action: StoreAction) -> ExitCode {
+pub fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> ExitCode {
     let settings = &loaded.settings.store;
     if settings.backend == StoreBackend::Memory {
         eprintln!("error: `store.backend = \"memory\"` keeps nothing to inspect; this works on a sled store");
@@ -56,14 +58,24 @@ pub fn run(loaded: &Loaded, action: StoreAction) -> ExitCode {
     }
     let result = match action {
         StoreAction::RotateKey { new_key_file } => rotate(loaded, &new_key_file),
-        other => store::open(settings, TokioClock::shared()).and_then(|s| inspect(loaded, &*s, other)),
+        other => {
+            let mut manifests = vec![("core".to_string(), crate::privacy::core_manifest())];
+            let plugins = registry.build_plugins(&loaded.settings).unwrap_or_default();
+            manifests.extend(plugins.iter().map(|p| (p.name().to_string(), p.manifest())));
+            store::open(settings, TokioClock::shared()).and_then(|s| inspect(loaded, &*s, other, &manifests))
+        }
     };
     result.unwrap_or_else(|e| fail(&e))
 }
 
-fn inspect(loaded: &Loaded, store: &dyn store::Store, action: StoreAction) -> Result<ExitCode, StoreError> {
+fn inspect(
+    loaded: &Loaded,
+    store: &dyn store::Store,
+    action: StoreAction,
+    manifests: &[(String, DataManifest)],
+) -> Result<ExitCode, StoreError> {
     if matches!(action, StoreAction::Sweep) {
-        return sweep(loaded, store);
+        return sweep(loaded, store, manifests);
     }
     let stats = store.stats()?;
     match action {
@@ -90,12 +102,22 @@ fn inspect(loaded: &Loaded, store: &dyn store::Store, action: StoreAction) -> Re
     }
 }
 
-fn sweep(loaded: &Loaded, store: &dyn store::Store) -> Result<ExitCode, StoreError> {
-    let removed = store::sweep_expired(store, &loaded.settings.store.retention(), &TokioClock::new())?;
-    if loaded.settings.store.retention.is_empty() {
-        println!("no retention rules in [store.retention]; only records of erased subjects are removed");
+fn sweep(
+    loaded: &Loaded,
+    store: &dyn store::Store,
+    manifests: &[(String, DataManifest)],
+) -> Result<ExitCode, StoreError> {
+    // The same rules as the running bot: the manifests' retention, shortened by [store.retention].
+    let overrides = loaded.settings.store.retention();
+    let mut ttl = overrides.clone();
+    for (_, manifest) in manifests {
+        for ns in &manifest.namespaces {
+            let t = overrides.get(ns.name).map_or(ns.retention, |o| (*o).min(ns.retention));
+            ttl.insert(ns.name.to_string(), t);
+        }
     }
-    for (ns, n) in removed {
+    let removed = store::sweep_expired(store, &ttl, &TokioClock::new())?;
+    for (ns, n) in removed.into_iter().filter(|(_, n)| *n > 0) {
         println!("{ns}: removed {n} record(s)");
     }
     Ok(ExitCode::SUCCESS)

@@ -69,6 +69,11 @@ fn text(req: &Request, t: impl Into<String>) -> Reply {
     private(req, ReplyBody::Text { text: t.into(), buttons: Vec::new() })
 }
 
+/// A failed attempt's answer: where the code came from a private form (a modal), ask again with a new one.
+fn retry(req: &Request, t: impl Into<String>) -> Reply {
+    if req.event.private_input { private(req, ReplyBody::CodePrompt { text: t.into() }) } else { text(req, t) }
+}
+
 impl Gate {
     async fn handle(&self, mut req: Request) -> Result<Response, DispatchError> {
         let mut out = Vec::new();
@@ -188,20 +193,20 @@ impl Gate {
                 out.append(&mut self.resume(&req, pending).await?);
             }
             Outcome::Replayed => {
-                out.push(text(&req, "That code was already used. Wait for the next code in your app and send it."));
+                out.push(retry(&req, "That code was already used. Wait for the next code in your app and send it."));
             }
             Outcome::Wrong { before_pause: 0 } => {
-                out.push(text(&req, "Wrong code. Too many wrong codes: verification is paused for a while."));
+                out.push(retry(&req, "Wrong code. Too many wrong codes: verification is paused for a while."));
             }
             Outcome::Wrong { before_pause } => {
-                out.push(text(&req, format!("Wrong code. {before_pause} more tries before verification pauses.")));
+                out.push(retry(&req, format!("Wrong code. {before_pause} more tries before verification pauses.")));
             }
             Outcome::Locked { until_ms: Some(until) } => {
                 let secs = until.saturating_sub(self.stepup.now_ms()).div_ceil(1000);
-                out.push(text(&req, format!("Verification is paused after wrong codes; try again in {secs} s.")));
+                out.push(retry(&req, format!("Verification is paused after wrong codes; try again in {secs} s.")));
             }
             Outcome::Locked { until_ms: None } => {
-                out.push(text(&req, "Verification is locked. Use a recovery code, or ask an admin to reset it."));
+                out.push(retry(&req, "Verification is locked. Use a recovery code, or ask an admin to reset it."));
             }
             Outcome::Malformed => {
                 out.push(text(

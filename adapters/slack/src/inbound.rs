@@ -1,0 +1,176 @@
+//! Mapping authenticated payloads to neutral events: messages, slash commands, button presses and submitted
+//! verification modals. Identity comes from ids only (see [`crate::identity`]); the bot's own messages and
+//! edits, joins and other subtypes are ignored.
+
+use palisade::{ChatKind, CommandCall, Event, EventKind, MessageId, UserRef};
+
+use crate::blocks::{BUTTON_ACTION_PREFIX, unescape};
+use crate::identity;
+use crate::modal;
+use crate::payload::{BlockActions, EventCallback, Interaction, Payload, SlashCommand, ViewInteraction};
+use crate::shared::Shared;
+
+/// What a payload amounts to.
+#[derive(Debug)]
+pub enum Inbound {
+    /// An event for the dispatcher, with what the interaction leaves for the replies.
+    Event {
+        /// The event.
+        event: Box<Event>,
+        /// Lets a reply open a modal for three seconds.
+        trigger_id: Option<String>,
+        /// Lets replies be posted where the bot is not a member.
+        response_url: Option<String>,
+    },
+    /// A press on a button the bot no longer remembers; the presser should be told.
+    Expired {
+        /// Who pressed.
+        user: UserRef,
+        /// Where.
+        channel: String,
+        /// Where to answer, if Slack gave one.
+        response_url: Option<String>,
+    },
+    /// Nothing to do; the reason is for debug logs and never includes content.
+    Ignored(&'static str),
+}
+
+/// Maps `payload`; `bot_user` is the bot's own user id, whose messages are ignored.
+pub fn map(payload: Payload, shared: &Shared, bot_user: Option<&str>) -> Inbound {
+    match payload {
+        Payload::Event(e) => message(e, bot_user),
+        Payload::Command(c) => command(c),
+        Payload::Interaction(Interaction::BlockActions(a)) => actions(a, shared),
+        Payload::Interaction(Interaction::ViewSubmission(v)) => view(v, shared, false),
+        Payload::Interaction(Interaction::ViewClosed(v)) => view(v, shared, true),
+        Payload::Interaction(Interaction::Other) => Inbound::Ignored("an interaction of a kind the bot does not use"),
+    }
+}
+
+fn event(event: Event, trigger_id: Option<String>, response_url: Option<String>) -> Inbound {
+    Inbound::Event { event: Box::new(event), trigger_id, response_url }
+}
+
+fn message(e: EventCallback, bot_user: Option<&str>) -> Inbound {
+    let m = e.event;
+    if m.kind != "message" {
+        return Inbound::Ignored("not a message event");
+    }
+    if m.subtype.is_some() || m.bot_id.is_some() {
+        return Inbound::Ignored("an edit, a join, a bot's message or another subtype");
+    }
+    let (Some(author), Some(channel), Some(text)) = (m.user.as_deref(), m.channel.as_deref(), m.text.as_deref()) else {
+        return Inbound::Ignored("a message without author, channel or text");
+    };
+    if Some(author) == bot_user {
+        return Inbound::Ignored("the bot's own message");
+    }
+    let team = m.user_team.as_deref().or(m.team.as_deref()).or(Some(e.team_id.as_str()));
+    let Some(user) = identity::user(e.enterprise_id.as_deref(), team, author) else {
+        return Inbound::Ignored("a message with malformed ids");
+    };
+    let Some(chat) = identity::chat(channel, m.channel_type.as_deref()) else {
+        return Inbound::Ignored("a message with a malformed channel id");
+    };
+    let text = strip_mention(&unescape(text), bot_user);
+    let event = Event {
+        user,
+        display_name: None,
+        chat,
+        message_id: m.ts.map(MessageId),
+        kind: EventKind::from_text(&text, None),
+        private_input: false,
+    };
+    self::event(event, None, None)
+}
+
+/// Drops a leading `<@BOT>` mention, as in "@palisade /help" typed in a channel.
+fn strip_mention(text: &str, bot_user: Option<&str>) -> String {
+    let trimmed = text.trim_start();
+    match bot_user.and_then(|me| trimmed.strip_prefix(&format!("<@{me}>"))) {
+        Some(rest) => rest.trim_start().to_string(),
+        None => text.to_string(),
+    }
+}
+
+fn command(c: SlashCommand) -> Inbound {
+    let Some(user) = identity::user(c.enterprise_id.as_deref(), Some(&c.team_id), &c.user_id) else {
+        return Inbound::Ignored("a command with malformed ids");
+    };
+    let Some(mut chat) = identity::chat(&c.channel_id, None) else {
+        return Inbound::Ignored("a command with a malformed channel id");
+    };
+    if c.channel_name.as_deref() == Some("directmessage") {
+        chat.kind = ChatKind::Direct;
+    }
+    let Some(call) = CommandCall::parse(&format!("{} {}", c.command, c.text), None) else {
+        return Inbound::Ignored("a command whose name the bot cannot use");
+    };
+    let event = Event {
+        user,
+        display_name: None,
+        chat,
+        message_id: None,
+        kind: EventKind::Command(call),
+        private_input: false,
+    };
+    self::event(event, Some(c.trigger_id), c.response_url)
+}
+
+fn actions(a: BlockActions, shared: &Shared) -> Inbound {
+    let enterprise = a.enterprise.as_ref().map(|e| e.id.as_str());
+    let enterprise = enterprise.or(a.team.as_ref().and_then(|t| t.enterprise_id.as_deref()));
+    let team = a.user.team_id.as_deref().or(a.team.as_ref().map(|t| t.id.as_str()));
+    let Some(user) = identity::user(enterprise, team, &a.user.id) else {
+        return Inbound::Ignored("a button press with malformed ids");
+    };
+    let container = a.container.unwrap_or_default();
+    let Some(channel) = a.channel.map(|c| c.id).or(container.channel_id) else {
+        return Inbound::Ignored("a button press outside a channel");
+    };
+    let Some(value) = a.actions.first().filter(|x| x.action_id.starts_with(BUTTON_ACTION_PREFIX)) else {
+        return Inbound::Ignored("an action on an element the bot did not make");
+    };
+    let resolved = value.value.as_deref().and_then(|v| shared.buttons.resolve(v, &channel));
+    let Some((chat, data)) = resolved else {
+        return Inbound::Expired { user, channel, response_url: a.response_url };
+    };
+    let event = Event {
+        user,
+        display_name: None,
+        chat,
+        message_id: container.message_ts.map(MessageId),
+        kind: EventKind::Button(data),
+        private_input: false,
+    };
+    self::event(event, Some(a.trigger_id), a.response_url)
+}
+
+/// A verification modal submitted (its code) or closed (`/cancel`), typed where only the bot sees it.
+fn view(v: ViewInteraction, shared: &Shared, closed: bool) -> Inbound {
+    if v.view.callback_id != modal::CALLBACK_ID {
+        return Inbound::Ignored("a modal the bot did not open");
+    }
+    let enterprise = v.enterprise.as_ref().map(|e| e.id.as_str());
+    let enterprise = enterprise.or(v.team.as_ref().and_then(|t| t.enterprise_id.as_deref()));
+    let team = v.user.team_id.as_deref().or(v.team.as_ref().map(|t| t.id.as_str()));
+    let Some(user) = identity::user(enterprise, team, &v.user.id) else {
+        return Inbound::Ignored("a modal submission with malformed ids");
+    };
+    let Some(chat) = shared.tickets.redeem(&v.view.private_metadata, &user) else {
+        return Inbound::Ignored("a verification modal that is unknown, used, or someone else's");
+    };
+    let text = if closed { "/cancel".to_string() } else { modal::submitted_code(&v.view).unwrap_or_default() };
+    let event = Event {
+        user,
+        display_name: None,
+        chat,
+        message_id: None,
+        kind: EventKind::from_text(&text, None),
+        private_input: true,
+    };
+    self::event(event, None, None)
+}
+
+#[cfg(test)]
+mod tests;

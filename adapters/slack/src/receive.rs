@@ -1,0 +1,124 @@
+//! Handing authenticated payloads to the dispatcher, once each. Shared by the Events API listener (which must
+//! answer at once and so never waits) and Socket Mode (which may wait briefly before acknowledging).
+//!
+//! Before an event is submitted, the trigger and response URL it came with are remembered, so the replies to
+//! it can open a modal or reach a channel the bot is not in. A press on a forgotten button is answered
+//! privately in the background.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade::{EventSink, SinkError, UserRef};
+use slack_morphism::SlackMessageContent;
+use slack_morphism::api::{SlackApiChatPostEphemeralRequest, SlackApiPostWebhookMessageRequest};
+
+use crate::inbound::{Inbound, map};
+use crate::payload::Payload;
+use crate::shared::Shared;
+
+/// Shown to someone who presses a button the bot no longer remembers.
+pub const EXPIRED: &str = "This button has expired; run the command again.";
+
+/// Maps payloads and submits their events.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    shared: Arc<Shared>,
+    sink: EventSink,
+}
+
+impl Receiver {
+    /// A receiver submitting to `sink`.
+    pub fn new(shared: Arc<Shared>, sink: EventSink) -> Self {
+        Self { shared, sink }
+    }
+
+    /// The sink, for reporting rejected requests.
+    pub fn sink(&self) -> &EventSink {
+        &self.sink
+    }
+
+    /// Submits the payload's event without waiting; [`SinkError::Full`] means "let Slack retry". A repeated
+    /// payload is accepted and dropped.
+    pub fn try_take(&self, payload: Payload) -> Result<(), SinkError> {
+        let Some((key, event)) = self.prepare(payload) else { return Ok(()) };
+        self.sink.try_submit(event).inspect_err(|_| self.release(key.as_deref()))
+    }
+
+    /// Like [`Receiver::try_take`], but waits up to `wait` for room in the dispatcher's intake.
+    pub async fn take(&self, payload: Payload, wait: Duration) -> Result<(), SinkError> {
+        let Some((key, event)) = self.prepare(payload) else { return Ok(()) };
+        let submitted = match self.sink.try_submit(event.clone()) {
+            Err(SinkError::Full) => match tokio::time::timeout(wait, self.sink.submit(event)).await {
+                Ok(result) => result,
+                Err(_) => Err(SinkError::Full),
+            },
+            other => other,
+        };
+        submitted.inspect_err(|_| self.release(key.as_deref()))
+    }
+
+    /// Claims the payload's id and maps it; `None` when there is nothing (more) to submit.
+    fn prepare(&self, payload: Payload) -> Option<(Option<String>, palisade::Event)> {
+        let key = payload.dedupe_key();
+        if let Some(k) = &key
+            && !self.shared.seen.claim(k)
+        {
+            tracing::debug!("repeated Slack delivery dropped");
+            return None;
+        }
+        let me = self.shared.api.me().map(|m| m.user_id.clone());
+        match map(payload, &self.shared, me.as_deref()) {
+            Inbound::Event { event, trigger_id, response_url } => {
+                if let Some(t) = trigger_id {
+                    self.shared.recent.note_trigger(&event.user, &t);
+                }
+                if let Some(url) = response_url {
+                    self.shared.recent.note_response_url(&event.user, &event.chat.id, &url);
+                }
+                Some((key, *event))
+            }
+            Inbound::Expired { user, channel, response_url } => {
+                self.expired(user, channel, response_url);
+                None
+            }
+            Inbound::Ignored(reason) => {
+                tracing::debug!(reason, "Slack payload ignored");
+                None
+            }
+        }
+    }
+
+    fn release(&self, key: Option<&str>) {
+        if let Some(k) = key {
+            self.shared.seen.release(k);
+        }
+    }
+
+    /// Tells `user`, privately and in the background, that the button they pressed has expired.
+    fn expired(&self, user: UserRef, channel: String, response_url: Option<String>) {
+        let api = self.shared.api.clone();
+        tokio::spawn(async move {
+            let content = SlackMessageContent::new().with_text(EXPIRED.into());
+            let result = match response_url.and_then(|u| u.parse().ok()) {
+                Some(url) => {
+                    let req = SlackApiPostWebhookMessageRequest::new(content);
+                    let url = slack_morphism::SlackResponseUrl::new(url);
+                    api.call("response_url", || async { api.client().respond_to_event(&url, &req).await })
+                        .await
+                        .map(drop)
+                }
+                None => {
+                    let Some(slack_user) = crate::identity::slack_user_id(&user) else { return };
+                    let req =
+                        SlackApiChatPostEphemeralRequest::new(channel.into(), slack_user.to_string().into(), content);
+                    api.call("chat.postEphemeral", || async { api.session().chat_post_ephemeral(&req).await })
+                        .await
+                        .map(drop)
+                }
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %crate::api::describe(&e), "could not say that a button expired");
+            }
+        });
+    }
+}

@@ -1,0 +1,104 @@
+//! What the latest interactions left behind for the replies to use: a `trigger_id` (Slack lets it open a
+//! modal for three seconds) per user, and a `response_url` (good for five posts in thirty minutes, even in a
+//! channel the bot is not a member of) per user and channel.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use palisade::UserRef;
+use tokio::time::Instant;
+
+/// How long a trigger is used after it arrived: under Slack's three seconds, leaving time for the request.
+pub const TRIGGER_TTL: Duration = Duration::from_millis(2500);
+/// How long a response URL is used after it arrived (Slack: 30 minutes).
+pub const RESPONSE_URL_TTL: Duration = Duration::from_secs(29 * 60);
+/// How many posts a response URL takes (Slack: 5).
+pub const RESPONSE_URL_USES: u8 = 5;
+
+/// Recent triggers and response URLs; entries expire and are pruned as new ones arrive.
+#[derive(Debug, Default)]
+pub struct Recent {
+    // A std Mutex: a few map operations, never held across an await.
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    triggers: HashMap<String, (String, Instant)>,
+    responses: HashMap<(String, String), (String, Instant, u8)>,
+}
+
+impl Recent {
+    /// Remembers `trigger` as `user`'s latest.
+    pub fn note_trigger(&self, user: &UserRef, trigger: &str) {
+        let now = Instant::now();
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.triggers.retain(|_, (_, at)| now.duration_since(*at) < TRIGGER_TTL);
+        inner.triggers.insert(user.id.clone(), (trigger.to_string(), now));
+    }
+
+    /// `user`'s latest trigger if it is still fresh; it is used up.
+    pub fn take_trigger(&self, user: &UserRef) -> Option<String> {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let (trigger, at) = inner.triggers.remove(&user.id)?;
+        (at.elapsed() < TRIGGER_TTL).then_some(trigger)
+    }
+
+    /// Remembers `url` for replies to `user` in `channel`.
+    pub fn note_response_url(&self, user: &UserRef, channel: &str, url: &str) {
+        let now = Instant::now();
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.responses.retain(|_, (_, at, _)| now.duration_since(*at) < RESPONSE_URL_TTL);
+        inner.responses.insert((user.id.clone(), channel.to_string()), (url.to_string(), now, 0));
+    }
+
+    /// A response URL for `user` in `channel` if one is fresh and has uses left; counts one use.
+    pub fn use_response_url(&self, user: &UserRef, channel: &str) -> Option<String> {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (user.id.clone(), channel.to_string());
+        let (url, at, uses) = inner.responses.get_mut(&key)?;
+        if at.elapsed() >= RESPONSE_URL_TTL || *uses >= RESPONSE_URL_USES {
+            inner.responses.remove(&key);
+            return None;
+        }
+        *uses += 1;
+        Some(url.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use palisade::Platform;
+
+    use super::*;
+
+    fn ann() -> UserRef {
+        UserRef::new(Platform::Slack, "T1/U1")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn triggers_are_fresh_and_used_once() {
+        let recent = Recent::default();
+        recent.note_trigger(&ann(), "t1");
+        assert_eq!(recent.take_trigger(&ann()).as_deref(), Some("t1"));
+        assert_eq!(recent.take_trigger(&ann()), None);
+        recent.note_trigger(&ann(), "t2");
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert_eq!(recent.take_trigger(&ann()), None, "expired");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn response_urls_have_five_uses_in_their_half_hour() {
+        let recent = Recent::default();
+        recent.note_response_url(&ann(), "C1", "https://hooks.slack.com/x");
+        assert_eq!(recent.use_response_url(&ann(), "C2"), None);
+        for _ in 0..5 {
+            assert!(recent.use_response_url(&ann(), "C1").is_some());
+        }
+        assert_eq!(recent.use_response_url(&ann(), "C1"), None);
+        recent.note_response_url(&ann(), "C1", "https://hooks.slack.com/y");
+        tokio::time::advance(RESPONSE_URL_TTL).await;
+        assert_eq!(recent.use_response_url(&ann(), "C1"), None);
+    }
+}
