@@ -30,8 +30,9 @@ impl PrivacyPlugin {
         for (_, manifest) in self.privacy.manifests() {
             for ns in &manifest.namespaces {
                 let days = ns.retention.as_secs() / 86_400;
+                let days = if days == 1 { "1 day".to_string() } else { format!("{days} days") };
                 lines.push(format!(
-                    "• {} — to {}; basis: {}; kept up to {days} days",
+                    "• {} — to {}; basis: {}; kept up to {days}",
                     ns.description,
                     ns.purpose,
                     ns.basis.describe()
