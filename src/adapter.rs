@@ -1,6 +1,7 @@
 //! The contract every platform adapter implements: run with an event sink until told to stop, and expose an
 //! outbox that delivers replies within the platform's limits.
 
+pub mod buttons;
 mod sink;
 
 use std::sync::Arc;
