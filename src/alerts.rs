@@ -103,9 +103,13 @@ impl Alerts {
         let now = self.clock.now_ms();
         let window = millis(self.settings.window);
         let mut w = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        if w.counts.len() > 100_000 {
+            // Forget keys with nothing inside the window, so a stream of new users cannot grow the map.
+            w.counts.retain(|_, times| times.back().is_some_and(|t| now.saturating_sub(*t) <= window));
+        }
         let times = w.counts.entry((kind, user.clone())).or_default();
         times.push_back(now);
-        while times.front().is_some_and(|t| now.saturating_sub(*t) > window) {
+        while times.front().is_some_and(|t| now.saturating_sub(*t) > window) || times.len() > threshold as usize {
             times.pop_front();
         }
         let count = times.len();

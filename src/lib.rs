@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`event`] | the inbound model: [`Event`], [`EventKind`], [`Platform`], [`UserRef`], [`ChatRef`] (immutable ids) |
 //! | [`privacy`] | data-subject rights built from data manifests: /privacy, /mydata, /correct, /forget, /consent; the request register |
+//! | [`private_file`] | writing files that hold personal data (exports) with owner-only permissions |
 //! | [`reply`] | outbound [`Reply`]s, [`Button`]s, and splitting long text |
 //! | [`audit`] | the tamper-evident audit trail: MAC-chained, sealed, flushed entries; verification and export |
 //! | [`alerts`] | anomaly thresholds over sliding windows; alerts to the log, the audit trail and admin chats |
@@ -53,6 +54,7 @@ pub mod logging;
 pub mod metrics;
 pub mod plugin;
 pub mod privacy;
+pub mod private_file;
 pub mod reply;
 pub mod stepup;
 pub mod store;

@@ -58,7 +58,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 /// about to be logged in debug mode.
 pub fn redact_content(text: &str) -> String {
     static CODES: OnceLock<Option<Regex>> = OnceLock::new();
-    let codes = CODES.get_or_init(|| Regex::new(r"\b\d[\d ]{2,10}\d\b").ok());
+    let codes = CODES.get_or_init(|| Regex::new(r"(?i)\b\d[\d ]{2,10}\d\b|\b[a-z2-9]{5}[-\s]?[a-z2-9]{5}\b").ok());
     let text = redact(text);
     match codes {
         Some(re) => re.replace_all(&text, "[digits]").into_owned(),
@@ -163,5 +163,6 @@ mod tests {
     fn content_mode_masks_codes() {
         assert_eq!(redact_content("my code is 123 456 ok"), "my code is [digits] ok");
         assert_eq!(redact_content("send 25 euros"), "send 25 euros");
+        assert_eq!(redact_content("k7m2p-9qrst"), "[digits]", "recovery-code shapes are masked too");
     }
 }

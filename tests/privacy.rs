@@ -216,3 +216,18 @@ fn retention_comes_from_manifests_and_config_can_only_shorten_it() {
     assert_eq!(task.ttl["core.flows"], Duration::from_secs(86_400), "a longer config value is ignored");
     assert_eq!(task.ttl["core.stepup"], Duration::from_secs(3650 * 86_400));
 }
+
+#[tokio::test]
+async fn rights_commands_that_show_data_stay_out_of_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path(), false);
+    w.note("ann", "private text", "Private title").await;
+    let mut in_group = support::event("ann", "/correct");
+    in_group.chat = palisade::ChatRef::new(palisade::Platform::Console, "room", palisade::ChatKind::Group);
+    w.h.sink.submit_and_wait(in_group).await.unwrap();
+    let replies = w.h.capture.take();
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].private, "only a private pointer, no data in the group");
+    assert_eq!(text_of(&replies[0]), "Your data stays private: send /correct to me in our private chat.");
+    w.h.stop().await;
+}

@@ -183,3 +183,23 @@ fn codes_from_an_independent_implementation_are_accepted() {
         assert_eq!(ours.matching_step(code, t + 65), None, "two steps later it is refused");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_conversation_is_frozen_while_an_action_waits_for_its_code() {
+    let bot = start(memory_store(), short_grants());
+    let (secret, _) = bot.enrol("ann").await;
+    let group = ChatRef::new(Platform::Console, "team-room", ChatKind::Group);
+    let in_group = |text: &str| {
+        let mut e = support::event("ann", text);
+        e.chat = group.clone();
+        e
+    };
+    bot.h.send(in_group("/secret the approved words")).await;
+    // Someone at the keyboard tries to change what the code will confirm.
+    let frozen = bot.h.send(in_group("/args other words")).await;
+    assert_eq!(frozen, ["Finish the verification first: send your code in our private chat, or /cancel."]);
+    let done = bot.h.say("ann", &bot.code(&secret, 1)).await;
+    assert_eq!(done, ["ran secret: the approved words"], "exactly the approved action runs");
+    assert_eq!(bot.h.send(in_group("/args a b")).await, ["first=a rest=b"], "unfrozen afterwards");
+    bot.h.stop().await;
+}

@@ -87,7 +87,7 @@ fn act(privacy: &Privacy, action: UserAction) -> Result<ExitCode, StoreError> {
             let text = serde_json::to_string_pretty(&data).unwrap_or_default();
             match out {
                 Some(path) => {
-                    write_private(&path, text.as_bytes()).map_err(|e| StoreError::Codec {
+                    crate::private_file::write_private(&path, text.as_bytes()).map_err(|e| StoreError::Codec {
                         namespace: "cli".into(),
                         reason: format!("cannot write {}: {e}", path.display()),
                     })?;
@@ -156,16 +156,4 @@ fn requests(
 
 fn when(ms: u64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)).to_string()
-}
-
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(bytes)
 }

@@ -73,7 +73,7 @@ impl ConsoleOutbox {
         let safe: String =
             name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
         let path = self.image_dir.join(format!("{}-{n}-{safe}", std::process::id()));
-        write_private(&path, bytes)
+        crate::private_file::write_private(&path, bytes)
             .map_err(|e| SendError::Rejected(format!("cannot write {}: {e}", path.display())))?;
         let caption = caption.map(|c| format!(" {c}")).unwrap_or_default();
         Ok(format!("bot (only you)> [file saved to {}]{caption}\n", path.display()))
@@ -103,16 +103,4 @@ impl Outbox for ConsoleOutbox {
         self.write(&rendered);
         Ok(None)
     }
-}
-
-/// Writes a file only its owner can read (exports hold personal data).
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(bytes)
 }

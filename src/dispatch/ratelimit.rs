@@ -71,10 +71,13 @@ impl Limiter {
     fn check(&self, user: &UserRef, conv: &ConversationKey) -> Verdict {
         let s = &self.settings;
         let mut b = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        // Forget buckets that have refilled completely (idle for a whole period), so the maps cannot grow
+        // without bound; a forgotten bucket is recreated full, which is exactly its state.
         if b.users.len() > 100_000 {
-            // Forget users whose buckets are full again, so the maps cannot grow without bound.
-            b.users.retain(|_, k| k.tokens < f64::from(s.per_user.count) || k.notified);
-            b.conversations.retain(|_, k| k.tokens < f64::from(s.per_conversation.count) || k.notified);
+            b.users.retain(|_, k| k.last.elapsed() < s.per_user.per);
+        }
+        if b.conversations.len() > 100_000 {
+            b.conversations.retain(|_, k| k.last.elapsed() < s.per_conversation.per);
         }
         let mut checks: Vec<(&'static str, Rate, &mut Bucket)> = Vec::new();
         let Buckets { users, conversations, global } = &mut *b;

@@ -82,7 +82,19 @@ impl PrivacyPlugin {
         Ok(out)
     }
 
+    /// Rights commands show personal data; in a group they only point to the private chat.
+    fn private_only(ctx: &mut Ctx, command: &str) -> bool {
+        if ctx.chat().is_private() {
+            return true;
+        }
+        ctx.reply_private(format!("Your data stays private: send /{command} to me in our private chat."));
+        false
+    }
+
     fn start_correct(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        if !Self::private_only(ctx, "correct") {
+            return Ok(());
+        }
         let choices = self.correctable(ctx)?;
         if choices.is_empty() {
             ctx.reply_private("Nothing stored about you can be corrected here. For anything else, write to the controller (see /privacy).");
@@ -132,6 +144,9 @@ impl PrivacyPlugin {
     }
 
     fn consents(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        if !Self::private_only(ctx, "consent") {
+            return Ok(());
+        }
         let records = self.privacy.consents().list(ctx.user())?;
         let active: Vec<_> = records.iter().filter(|r| r.withdrawn_at_ms.is_none()).collect();
         if active.is_empty() {

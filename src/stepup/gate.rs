@@ -95,6 +95,17 @@ impl Gate {
                 }
                 out.push(text(&req, "Never post codes in a group. Send it to me in our private chat; if that was your current code, wait for the next one."));
                 return Ok(out);
+            } else if req.event.conversation() == pending.event.conversation() {
+                // The conversation the action was asked in is frozen until it is verified or cancelled, so
+                // the state the user approved (a flow's amount and recipient) cannot change under the code.
+                if matches!(&req.event.kind, EventKind::Command(c) if c.name == "cancel") {
+                    self.stepup.pending().clear(&req.event.user)?;
+                    out.push(text(&req, format!("Cancelled: {} was not done.", pending.scope)));
+                } else {
+                    return Ok(vec![
+                        req.answer("Finish the verification first: send your code in our private chat, or /cancel."),
+                    ]);
+                }
             }
         }
         req.grants = Arc::new(self.stepup.grants(&req.event.conversation()));

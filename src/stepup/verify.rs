@@ -111,6 +111,8 @@ pub fn attempt(enrolment: &mut Enrolment, input: &str, now_ms: u64, skew: u8) ->
 fn fail(enrolment: &mut Enrolment, now_ms: u64) -> Outcome {
     enrolment.failures = enrolment.failures.saturating_add(1);
     if enrolment.failures >= LOCK_AFTER {
+        // Recovery codes still unlock, but only after each pause, like any attempt.
+        enrolment.locked_until_ms = now_ms + pause_ms(enrolment.failures);
         enrolment.locked_for_good = true;
         return Outcome::Locked { until_ms: None };
     }

@@ -109,7 +109,12 @@ impl Keyring {
         if let Some(k) = self.subjects.read().unwrap_or_else(PoisonError::into_inner).get(hash) {
             return Ok(Some(k.clone()));
         }
-        let _guard = if create { Some(self.creating.lock().unwrap_or_else(PoisonError::into_inner)) } else { None };
+        // Every cache miss takes the lock `destroy` takes, so a key being destroyed cannot be read just before
+        // and cached just after (which would let later writes use a key that is no longer in the keyring).
+        let _guard = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(k) = self.subjects.read().unwrap_or_else(PoisonError::into_inner).get(hash) {
+            return Ok(Some(k.clone()));
+        }
         let name = subject_entry(hash);
         let key = match self.backend.get(KEYRING, &name)? {
             Some(wrapped) => self.master.unwrap(&name, &wrapped)?,
