@@ -2,6 +2,7 @@
 //! outbox that delivers replies within the platform's limits.
 
 pub mod buttons;
+pub mod retry;
 mod sink;
 
 use std::sync::Arc;

@@ -5,74 +5,43 @@
 use std::future::Future;
 use std::time::Duration;
 
-use slack_morphism::errors::SlackClientError;
+use palisade::adapter::retry::{self, Retry};
+use slack_morphism::errors::SlackClientError as Error;
 
-/// How often and how long to retry one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
-    /// Most attempts in total, the first included.
-    pub attempts: u32,
-    /// Wait before the first retry after a network error; doubles each time.
-    pub first: Duration,
-    /// Longest wait between network retries.
-    pub max: Duration,
-    /// Longest `Retry-After` honoured; a longer one is reported as a failure instead of blocking the chat.
-    pub max_retry_after: Duration,
-}
+/// How often and how long to retry one request (the core's policy, with this platform's errors).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backoff(retry::Backoff);
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            attempts: 5,
-            first: Duration::from_millis(500),
-            max: Duration::from_secs(8),
-            max_retry_after: Duration::from_secs(120),
-        }
+/// Which Web API errors are worth another try.
+fn classify(error: &Error) -> Retry {
+    match error {
+        // Slack always sends Retry-After with a 429; one second is the floor if a proxy dropped it.
+        Error::RateLimitError(e) => Retry::After(e.retry_after.unwrap_or(Duration::from_secs(1))),
+        Error::HttpError(e) if e.status_code.is_server_error() => Retry::Backoff,
+        Error::HttpProtocolError(_) | Error::EndOfStream(_) => Retry::Backoff,
+        _ => Retry::Never,
     }
 }
 
 impl Backoff {
     /// The wait after failed attempt number `attempt` (1-based) with `error`, or `None` to give up.
-    pub fn wait(&self, attempt: u32, error: &SlackClientError) -> Option<Duration> {
-        if attempt >= self.attempts {
-            return None;
-        }
-        match error {
-            // Slack always sends Retry-After with a 429; one second is the floor if a proxy dropped it.
-            SlackClientError::RateLimitError(e) => {
-                Some(e.retry_after.unwrap_or(Duration::from_secs(1))).filter(|d| *d <= self.max_retry_after)
-            }
-            SlackClientError::HttpError(e) if e.status_code.is_server_error() => Some(self.network(attempt)),
-            SlackClientError::HttpProtocolError(_) | SlackClientError::EndOfStream(_) => Some(self.network(attempt)),
-            _ => None,
-        }
+    pub fn wait(&self, attempt: u32, error: &Error) -> Option<Duration> {
+        self.0.wait(attempt, classify(error))
     }
 
     /// The wait after the `attempt`-th consecutive network failure.
     pub fn network(&self, attempt: u32) -> Duration {
-        self.first.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(self.max)
+        self.0.network(attempt)
     }
 
     /// Runs `call` until it succeeds, fails for good, or the attempts run out. `op` names the Web API method
     /// in logs; errors are logged only through [`crate::api::describe`].
-    pub async fn run<T, F, Fut>(&self, op: &'static str, mut call: F) -> Result<T, SlackClientError>
+    pub async fn run<T, F, Fut>(&self, op: &'static str, call: F) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, SlackClientError>>,
+        Fut: Future<Output = Result<T, Error>>,
     {
-        let mut attempt = 1;
-        loop {
-            let error = match call().await {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
-            let Some(wait) = self.wait(attempt, &error) else { return Err(error) };
-            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-            let error = crate::api::describe(&error);
-            tracing::warn!(op, attempt, wait_ms, %error, "Slack request failed; retrying");
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+        self.0.run(op, classify, crate::api::describe, call).await
     }
 }
 
@@ -83,6 +52,7 @@ mod tests {
     use slack_morphism::errors::{SlackClientApiError, SlackClientHttpError, SlackRateLimitError};
 
     use super::*;
+    use slack_morphism::errors::SlackClientError;
 
     fn limited(secs: Option<u64>) -> SlackClientError {
         SlackClientError::RateLimitError(SlackRateLimitError::new().opt_retry_after(secs.map(Duration::from_secs)))

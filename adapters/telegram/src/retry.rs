@@ -3,48 +3,31 @@
 use std::future::Future;
 use std::time::Duration;
 
-use teloxide::RequestError;
+use palisade::adapter::retry::{self, Retry};
+use teloxide::RequestError as Error;
 
-/// How often and how long to retry one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
-    /// Most attempts in total, the first included.
-    pub attempts: u32,
-    /// Wait before the first retry after a network error; doubles each time.
-    pub first: Duration,
-    /// Longest wait between network retries.
-    pub max: Duration,
-    /// Longest `retry_after` honoured; a longer one is reported as a failure instead of blocking the chat.
-    pub max_retry_after: Duration,
-}
+/// How often and how long to retry one request (the core's policy, with this platform's errors).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backoff(retry::Backoff);
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            attempts: 5,
-            first: Duration::from_millis(500),
-            max: Duration::from_secs(8),
-            max_retry_after: Duration::from_secs(120),
-        }
+/// Which Bot API errors are worth another try.
+fn classify(error: &Error) -> Retry {
+    match error {
+        Error::RetryAfter(s) => Retry::After(s.duration()),
+        Error::Network(_) => Retry::Backoff,
+        _ => Retry::Never,
     }
 }
 
 impl Backoff {
     /// The wait after failed attempt number `attempt` (1-based) with `error`, or `None` to give up.
-    pub fn wait(&self, attempt: u32, error: &RequestError) -> Option<Duration> {
-        if attempt >= self.attempts {
-            return None;
-        }
-        match error {
-            RequestError::RetryAfter(s) => Some(s.duration()).filter(|d| *d <= self.max_retry_after),
-            RequestError::Network(_) => Some(self.network(attempt)),
-            _ => None,
-        }
+    pub fn wait(&self, attempt: u32, error: &Error) -> Option<Duration> {
+        self.0.wait(attempt, classify(error))
     }
 
     /// The wait after the `attempt`-th consecutive network failure.
     pub fn network(&self, attempt: u32) -> Duration {
-        self.first.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(self.max)
+        self.0.network(attempt)
     }
 
     /// Runs `call` until it succeeds, fails for good, or the attempts run out. `op` names the request in
@@ -52,25 +35,14 @@ impl Backoff {
     pub async fn run<T, F, Fut>(
         &self,
         op: &'static str,
-        describe: impl Fn(&RequestError) -> String,
-        mut call: F,
-    ) -> Result<T, RequestError>
+        describe: impl Fn(&Error) -> String,
+        call: F,
+    ) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, RequestError>>,
+        Fut: Future<Output = Result<T, Error>>,
     {
-        let mut attempt = 1;
-        loop {
-            let error = match call().await {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
-            let Some(wait) = self.wait(attempt, &error) else { return Err(error) };
-            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-            tracing::warn!(op, attempt, wait_ms, error = %describe(&error), "Telegram request failed; retrying");
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+        self.0.run(op, classify, describe, call).await
     }
 }
 
@@ -81,6 +53,7 @@ mod tests {
     use teloxide::types::Seconds;
 
     use super::*;
+    use teloxide::RequestError;
 
     fn flood(secs: u32) -> RequestError {
         RequestError::RetryAfter(Seconds::from_seconds(secs))
