@@ -16,6 +16,7 @@ pub use entry::{Entry, Outcome};
 pub use verify::{Finding, verify};
 
 use crate::clock::SharedClock;
+use crate::crypto::hex;
 use crate::event::UserRef;
 use crate::store::{Durability, RecordKey, SharedStore, StoreError};
 
@@ -40,10 +41,6 @@ impl std::fmt::Debug for Audit {
 
 pub(crate) fn entry_id(seq: u64) -> String {
     format!("e{seq:016}")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Audit {

@@ -63,8 +63,7 @@ impl Bot {
             every: settings.store.sweep_interval,
         };
         let audit = crate::audit::Audit::new(store.clone(), clock.clone());
-        let config_hash: String =
-            crate::crypto::digest(loaded.text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let config_hash: String = crate::crypto::hex(&crate::crypto::digest(loaded.text.as_bytes()));
         audit.record("config.loaded", None, crate::audit::Outcome::Info, &[("sha", config_hash)])?;
         let (alerts, alert_rx) = Alerts::new(settings.alerts.clone(), clock.clone(), Some(audit.clone()));
         let audit_for_privacy = audit.clone();

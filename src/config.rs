@@ -10,6 +10,7 @@ mod load;
 mod secret;
 mod section;
 mod settings;
+mod strict;
 
 pub use error::{ConfigError, Problem};
 pub use load::{Loaded, Loader};

@@ -161,6 +161,11 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError> {
     Ok(out)
 }
 
+/// Lower-case hex of `bytes` (digests, MACs, random ids).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Compares two secrets (codes, tokens, MACs) in constant time.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     orion::util::secure_cmp(a, b).is_ok()
@@ -184,10 +189,6 @@ mod tests {
         assert_eq!(k.open(b"ns/key-1", &flipped), Err(CryptoError::Authentication));
         assert_eq!(k.open(b"ns/key-1", &sealed[..10]), Err(CryptoError::Format));
         assert_ne!(k.seal(b"a", b"same").unwrap(), k.seal(b"a", b"same").unwrap(), "fresh nonce each time");
-    }
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     fn unhex(s: &str) -> Vec<u8> {

@@ -18,7 +18,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 
 /// A fresh random id: 32 lower-case hex digits.
 pub fn random_id() -> Result<String, CryptoError> {
-    Ok(random_bytes(ID_BYTES)?.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::crypto::hex(&random_bytes(ID_BYTES)?))
 }
 
 /// The bounded map from opaque id to (chat, data); `C` is however the platform names a chat.

@@ -85,7 +85,7 @@ impl Head {
         mac: String,
         keyed: impl Fn(&[u8]) -> Result<[u8; 32], StoreError>,
     ) -> Result<Self, StoreError> {
-        let head_mac = keyed(&Self::canonical(seq, &mac))?.iter().map(|b| format!("{b:02x}")).collect();
+        let head_mac = crate::crypto::hex(&keyed(&Self::canonical(seq, &mac))?);
         Ok(Self { seq, mac, head_mac })
     }
 }

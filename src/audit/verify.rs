@@ -3,7 +3,7 @@
 
 use super::entry::{Entry, Head};
 use super::{HEAD, MAC_PURPOSE, NAMESPACE, entry_id};
-use crate::crypto::ct_eq;
+use crate::crypto::{ct_eq, hex};
 use crate::store::{RecordKey, Store, StoreError};
 
 /// The first problem found, naming the entry.
@@ -47,10 +47,6 @@ impl std::fmt::Display for Finding {
             Self::HeadAltered => write!(f, "the chain head was changed or removed"),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn load<T: serde::de::DeserializeOwned>(store: &dyn Store, id: &[u8]) -> Result<Option<T>, ()> {

@@ -89,27 +89,7 @@ impl Loader {
 }
 
 fn deserialize(merged: config::Config) -> Result<Settings, Vec<Problem>> {
-    let mut unknown = Vec::new();
-    let mut track = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
-    let de = serde_ignored::Deserializer::new(merged, &mut track);
-    let result: Result<Settings, _> = serde_path_to_error::deserialize(de);
-    let mut problems: Vec<Problem> =
-        unknown.iter().map(|k| Problem::at(k.clone(), "unknown key (check its spelling)")).collect();
-    match result {
-        Ok(s) if problems.is_empty() => Ok(s),
-        Ok(_) => Err(problems),
-        Err(e) => {
-            let key = e.path().to_string();
-            let message = strip_key_suffix(&e.into_inner().to_string());
-            problems.push(Problem::at(key, message));
-            Err(problems)
-        }
-    }
-}
-
-/// The config crate appends ` for key "x"` to messages; the key is already reported separately.
-fn strip_key_suffix(message: &str) -> String {
-    message.split(" for key ").next().unwrap_or(message).to_string()
+    super::strict::strict(merged, "")
 }
 
 fn validate(s: &Settings) -> Vec<Problem> {

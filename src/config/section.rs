@@ -68,24 +68,7 @@ impl Section {
     /// Parses the table (without `enabled`) as `T`. Every unknown key is reported, as is the first value of
     /// the wrong type, each with its full key path.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Vec<Problem>> {
-        let mut unknown = Vec::new();
-        let mut track = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
-        let de = serde_ignored::Deserializer::new(&self.value, &mut track);
-        let result: Result<T, _> = serde_path_to_error::deserialize(de);
-        let mut problems: Vec<Problem> = unknown
-            .iter()
-            .map(|k| Problem::at(format!("{}.{k}", self.path), "unknown key (check its spelling)"))
-            .collect();
-        match result {
-            Ok(v) if problems.is_empty() => Ok(v),
-            Ok(_) => Err(problems),
-            Err(e) => {
-                let at = e.path().to_string();
-                let key = if at == "." { self.path.clone() } else { format!("{}.{at}", self.path) };
-                problems.push(Problem::at(key, e.into_inner().to_string()));
-                Err(problems)
-            }
-        }
+        super::strict::strict(&self.value, &self.path)
     }
 }
 

@@ -8,7 +8,7 @@ pub const SIGNATURE_HEADER: &str = "X-Palisade-Signature";
 
 fn mac(secret: &[u8], t: u64, body: &[u8]) -> Result<String, CryptoError> {
     let msg = [t.to_string().as_bytes(), b".", body].concat();
-    Ok(hmac_sha256(secret, &msg)?.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::crypto::hex(&hmac_sha256(secret, &msg)?))
 }
 
 /// The header value for `body` sent at Unix time `t`.

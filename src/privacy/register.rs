@@ -98,7 +98,7 @@ impl Register {
     pub fn add(&self, kind: RequestKind, user: &UserRef, channel: &str, done: bool) -> Result<Request, StoreError> {
         let now = self.clock.now_ms();
         let suffix = crate::crypto::random_bytes(3).map_err(|e| StoreError::MasterKey(e.to_string()))?;
-        let id = format!("{now:013}-{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let id = format!("{now:013}-{}", crate::crypto::hex(&suffix));
         let r = Request {
             id,
             kind,

@@ -58,7 +58,7 @@ fn normalise(input: &str) -> Zeroizing<String> {
 }
 
 fn hash(code: &str) -> String {
-    crypto::digest(normalise(code).as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crypto::hex(&crypto::digest(normalise(code).as_bytes()))
 }
 
 /// Marks the unused code matching `input` as used at `now_ms`; returns whether one matched. Every stored
