@@ -1,0 +1,95 @@
+//! Gateway mode on loopback: serenity finds the fake gateway through `GET /gateway` on the fake REST API
+//! (its proxy), identifies with only the DIRECT_MESSAGES intent, answers a slash command through the
+//! interaction callback, answers a typed DM with a channel message, and ignores guild messages when prefix
+//! commands are off.
+
+use crate::support::fake::FakeRest;
+use crate::support::gateway::FakeGateway;
+use crate::support::{ANN, ANN_DM, APP, GUILD, Options, Signer, TEAM, TOKEN};
+use axum::http::Method;
+use serde_json::{Value, json};
+
+fn user(id: &str) -> Value {
+    json!({ "id": id, "username": "ann", "discriminator": "0", "global_name": "Ann", "avatar": null })
+}
+
+fn dm_command(id: &str, token: &str, name: &str) -> Value {
+    json!({
+        "id": id, "application_id": APP, "type": 2, "token": token, "version": 1, "locale": "en-US",
+        "entitlements": [], "attachment_size_limit": 8_388_608, "app_permissions": "0",
+        "channel_id": ANN_DM, "channel": { "id": ANN_DM, "type": 1 }, "user": user(ANN),
+        "data": { "id": "1", "name": name, "type": 1 },
+    })
+}
+
+fn message(id: &str, channel: &str, guild: Option<&str>, content: &str) -> Value {
+    let mut m = json!({
+        "id": id, "channel_id": channel, "author": user(ANN), "content": content,
+        "timestamp": "2025-01-01T00:00:00.000000+00:00", "edited_timestamp": null, "tts": false,
+        "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": [], "embeds": [],
+        "pinned": false, "type": 0,
+    });
+    if let Some(g) = guild {
+        m["guild_id"] = json!(g);
+    }
+    m
+}
+
+#[tokio::test]
+async fn the_gateway_takes_slash_commands_and_direct_messages_with_minimal_intents() {
+    let fake = FakeRest::start().await;
+    let gateway = FakeGateway::start().await;
+    fake.set_gateway(&gateway.url);
+    let dir = tempfile::tempdir().unwrap();
+    let table = crate::support::settings(&fake, &Signer::generate().public_hex(), json!({ "mode": "gateway" }));
+    let bot = crate::support::start(table, dir.path(), Options::default()).await;
+
+    let identify = gateway.identified().await;
+    assert_eq!(identify["intents"], 1 << 12, "DIRECT_MESSAGES only");
+    assert_eq!(identify["token"], format!("Bot {TOKEN}"));
+    assert!(fake.calls().iter().any(|c| c.method == Method::GET && c.path.starts_with("/gateway")));
+
+    gateway.dispatch("INTERACTION_CREATE", dm_command("700000000000000001", "gtok-1", "balance"));
+    let callback = fake.until("answering the interaction", |c| c.path.starts_with("/interactions/")).await;
+    assert_eq!(callback.path, "/interactions/700000000000000001/gtok-1/callback");
+    assert_eq!(callback.body["type"], 4);
+    assert_eq!(callback.body["data"]["content"], "Your balance is 1000.00.");
+
+    // A guild message is ignored without prefix commands; a DM is answered in the DM channel.
+    gateway.dispatch("MESSAGE_CREATE", message("800000000000000001", TEAM, Some(GUILD), "/balance"));
+    gateway.dispatch("MESSAGE_CREATE", message("800000000000000002", ANN_DM, None, "/echo hello there"));
+    let sent = fake.until_content("hello there").await;
+    assert_eq!(sent.path, format!("/channels/{ANN_DM}/messages"));
+    assert!(!fake.calls().iter().any(|c| c.path == format!("/channels/{TEAM}/messages")));
+
+    bot.stop().await.unwrap();
+    crate::support::assert_token_never_logged();
+}
+
+#[tokio::test]
+async fn prefix_commands_in_a_guild_ask_for_message_content_and_answer_privately_in_a_dm() {
+    let fake = FakeRest::start().await;
+    let gateway = FakeGateway::start().await;
+    fake.set_gateway(&gateway.url);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = json!({ "mode": "gateway", "prefix_commands": true });
+    let table = crate::support::settings(&fake, &Signer::generate().public_hex(), extra);
+    let bot = crate::support::start(table, dir.path(), Options::default()).await;
+    let identify = gateway.identified().await;
+    assert_eq!(identify["intents"], (1 << 12) | (1 << 9) | (1 << 15), "DMs, guild messages, message content");
+
+    // Plain chatter in the guild is not taken; a command is. Its private part goes to Ann's DM channel.
+    gateway.dispatch("MESSAGE_CREATE", message("800000000000000003", TEAM, Some(GUILD), "hello all"));
+    gateway.dispatch("MESSAGE_CREATE", message("800000000000000004", TEAM, Some(GUILD), "/2fa setup"));
+    let public = fake.until_content("I sent you a private message about /2fa setup.").await;
+    assert_eq!(public.path, format!("/channels/{TEAM}/messages"));
+    let private = fake.until_content("For your security").await;
+    let opened = fake.until("opening a DM", |c| c.path == "/users/@me/channels").await;
+    assert_eq!(opened.body["recipient_id"], ANN);
+    assert_eq!(private.path, format!("/channels/7{ANN}/messages"), "the DM channel the fake opened");
+    let in_team = fake.calls().into_iter().filter(|c| c.path == format!("/channels/{TEAM}/messages")).count();
+    assert_eq!(in_team, 1, "nothing answered the chatter, nothing private in the guild");
+
+    bot.stop().await.unwrap();
+    crate::support::assert_token_never_logged();
+}

@@ -1,0 +1,69 @@
+//! The Telegram outbox on its own against the fake Bot API: where each kind of reply goes and what a failed
+//! deletion says.
+
+use crate::support::fake::{Failure, FakeApi};
+use palisade::{Adapter, ChatKind, ChatRef, MessageId, Platform, Reply, ReplyBody, Section, SendError, UserRef};
+use palisade_telegram::TelegramAdapter;
+use serde_json::json;
+
+const ANN: &str = "4242";
+const TEAM: &str = "-100777";
+
+fn reply(chat: &str, kind: ChatKind, private: bool, body: ReplyBody) -> Reply {
+    Reply {
+        chat: ChatRef::new(Platform::Telegram, chat, kind),
+        user: UserRef::new(Platform::Telegram, ANN),
+        private,
+        body,
+    }
+}
+
+async fn adapter(fake: &FakeApi) -> TelegramAdapter {
+    crate::support::logs();
+    let table = crate::support::settings(fake, json!({ "bot_username": "palisade_test_bot" }));
+    TelegramAdapter::from_section(&Section::new("adapters.telegram", table).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn each_kind_of_reply_reaches_the_right_chat() {
+    let fake = FakeApi::start().await;
+    let outbox = adapter(&fake).await.outbox();
+
+    let file = ReplyBody::File { name: "export.json".into(), bytes: b"{}".to_vec(), caption: Some("Your data".into()) };
+    let id = outbox.deliver(&reply(TEAM, ChatKind::Group, true, file)).await.unwrap();
+    assert!(id.is_some(), "the id of the sent message is returned");
+    let doc = fake.until("sendDocument", |c| c.method == "senddocument").await.pop().unwrap();
+    assert_eq!(doc.chat_id(), Some(4242), "a private file from a group goes to the user's private chat");
+    assert_eq!(doc.params["document"]["file"], "export.json");
+    assert_eq!(doc.params["caption"], "Your data");
+
+    let prompt = ReplyBody::CodePrompt { text: "To confirm, send the code.".into() };
+    outbox.deliver(&reply(TEAM, ChatKind::Group, false, prompt)).await.unwrap();
+    assert_eq!(fake.until_sent("To confirm").await.pop().unwrap().chat_id(), Some(4242), "code prompts are private");
+
+    let text = ReplyBody::Text { text: "Hello, team.".into(), buttons: vec![] };
+    outbox.deliver(&reply(TEAM, ChatKind::Group, false, text)).await.unwrap();
+    let sent = fake.until_sent("Hello, team.").await.pop().unwrap();
+    assert_eq!(sent.chat_id(), Some(-100_777));
+    assert!(sent.params.get("reply_markup").is_none() && sent.params.get("parse_mode").is_none(), "plain text");
+
+    let image = ReplyBody::Image { png: b"\x89PNG fake".to_vec(), caption: None };
+    outbox.deliver(&reply(ANN, ChatKind::Direct, true, image)).await.unwrap();
+    let photo = fake.until("sendPhoto", |c| c.method == "sendphoto").await.pop().unwrap();
+    assert_eq!((photo.chat_id(), &photo.params["photo"]["png"]), (Some(4242), &json!(true)));
+}
+
+#[tokio::test]
+async fn a_failed_deletion_says_what_to_fix_without_content() {
+    let fake = FakeApi::start().await;
+    let outbox = adapter(&fake).await.outbox();
+    let delete = ReplyBody::Delete(MessageId("77".into()));
+    outbox.deliver(&reply(TEAM, ChatKind::Group, false, delete.clone())).await.unwrap();
+    let call = fake.until("deleteMessage", |c| c.method == "deletemessage").await.pop().unwrap();
+    assert_eq!((call.chat_id(), &call.params["message_id"]), (Some(-100_777), &json!(77)));
+
+    fake.fail_next("deletemessage", Failure::Api(400, "Bad Request: message can't be deleted"));
+    let error = outbox.deliver(&reply(TEAM, ChatKind::Group, false, delete)).await.unwrap_err();
+    assert!(matches!(&error, SendError::Rejected(m) if m.contains("admin right to delete messages")), "{error}");
+    crate::support::assert_token_never_logged();
+}

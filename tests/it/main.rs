@@ -1,0 +1,21 @@
+//! The integration tests of this crate, in one binary (one link instead of one per file).
+
+#![allow(clippy::unwrap_used, missing_docs)] // tests fail loudly by design
+
+#[allow(dead_code)]
+mod support;
+
+mod admin;
+mod audit;
+mod config;
+mod encryption;
+mod flows;
+mod integrations;
+mod isolation;
+mod log_hygiene;
+mod monitoring;
+mod privacy;
+mod routing;
+mod scheduling;
+mod stepup;
+mod store;

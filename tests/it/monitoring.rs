@@ -1,0 +1,114 @@
+//! Metrics over HTTP, health endpoints, and alerts reaching the admin chat exactly once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::support::probe::Probe;
+use crate::support::{Capture, memory_store, text_of};
+use palisade::adapter::Capabilities;
+use palisade::alerts::Alerts;
+use palisade::audit::Audit;
+use palisade::clock::{SharedClock, TokioClock};
+use palisade::config::{AlertSettings, StepUpSettings};
+use palisade::health::Readiness;
+use palisade::stepup::totp::Code;
+use palisade::stepup::{StepUp, TwoFactor};
+use palisade::{Dispatcher, Platform, Plugin};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+fn counter(body: &str, name_and_labels: &str) -> f64 {
+    body.lines()
+        .find(|l| l.starts_with(name_and_labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+#[tokio::test]
+async fn metrics_health_and_readiness_over_http_and_an_alert_for_a_brute_force() {
+    let handle = palisade::metrics::install().unwrap();
+    let ready = Readiness::default();
+    let stop = CancellationToken::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, server) =
+        palisade::health::serve("127.0.0.1:0".parse().unwrap(), handle, ready.clone(), dir.path().into(), stop.clone())
+            .await
+            .unwrap();
+    let server = tokio::spawn(server);
+
+    assert_eq!(get(addr, "/healthz").await, (200, "ok".into()));
+    assert_eq!(get(addr, "/readyz").await.0, 503);
+    ready.set(true);
+    assert_eq!(get(addr, "/readyz").await.0, 200);
+
+    // A bot with step-up and alerts, the admin reading on the same (loopback) platform.
+    let store = memory_store();
+    let clock: SharedClock = TokioClock::shared();
+    let audit = Audit::new(store.clone(), clock.clone());
+    let settings = AlertSettings { admin_chats: vec!["console:the-admin".into()], ..AlertSettings::default() };
+    let (alerts, alert_rx) = Alerts::new(settings, clock.clone(), Some(audit.clone()));
+    let stepup = StepUp::new(store.clone(), audit.clone(), StepUpSettings::default(), clock.clone());
+    stepup.set_alerts(alerts.clone());
+    let capture = Arc::new(Capture::default());
+    let plugins: Vec<Arc<dyn Plugin>> = vec![Probe::shared(), Arc::new(TwoFactor::new(stepup.clone()))];
+    let dispatcher = Dispatcher::builder(plugins, store)
+        .step_up(stepup)
+        .alerts(alerts.clone())
+        .clock(clock)
+        .outbox(Platform::Console, capture.clone(), Capabilities::CONSOLE)
+        .build()
+        .unwrap();
+    let sink = dispatcher.sink();
+    tokio::spawn(palisade::alerts::deliver(alerts.clone(), alert_rx, dispatcher.outboxes().clone()));
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(dispatcher.run(shutdown.clone()));
+
+    let before = get(addr, "/metrics").await.1;
+    let say = |text: &str| sink.submit_and_wait(crate::support::event("mallory", text));
+    say("/2fa setup").await.unwrap();
+    let shown: Vec<String> = capture.take().iter().map(text_of).collect();
+    let b32 = shown[0].split("by hand: ").nth(1).unwrap().split(')').next().unwrap().to_string();
+    let secret = crate::support::stepup::totp_secret(&b32);
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    say(&Code::standard(&secret, 0).unwrap().at(now())).await.unwrap();
+    say("/secret").await.unwrap();
+    capture.take();
+    // A brute force: twelve wrong codes. Five failures cross the per-user threshold; the rest are in cooldown.
+    let valid: Vec<String> =
+        (0..3).map(|i| Code::standard(&secret, 0).unwrap().at(now() + i * 30 - 30).to_string()).collect();
+    let wrong = (0..1_000_000).map(|n| format!("{n:06}")).find(|c| !valid.contains(c)).unwrap();
+    for _ in 0..12 {
+        say(&wrong).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await; // let the alert task deliver
+    let to_admin: Vec<_> = capture.take().into_iter().filter(|r| r.chat.id == "the-admin").collect();
+    assert_eq!(to_admin.len(), 1, "exactly one alert: {to_admin:?}");
+    let text = text_of(&to_admin[0]);
+    assert!(text.starts_with("Security alert: 5 × stepup_failures_per_user by user "), "{text}");
+    assert!(!text.contains("mallory"), "the user appears as a pseudonym only: {text}");
+    assert!(to_admin[0].private);
+
+    let after = get(addr, "/metrics").await.1;
+    let moved = |name: &str| counter(&after, name) > counter(&before, name);
+    assert!(moved("palisade_events_in_total{platform=\"console\"}"), "{after}");
+    assert!(moved("palisade_stepup_total{outcome=\"wrong\"}"), "{after}");
+    assert!(moved("palisade_alerts_total{kind=\"stepup_failures_per_user\"}"), "{after}");
+    assert!(after.contains("palisade_handler_seconds_bucket"), "{after}");
+    assert!(audit.entries_since(0).unwrap().iter().any(|e| e.event == "alert.raised"));
+
+    shutdown.cancel();
+    running.await.unwrap();
+    stop.cancel();
+    server.await.unwrap();
+}

@@ -1,0 +1,230 @@
+//! Data-subject rights end to end: export, erasure with crypto-shredding, consent, minimisation, retention.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::support::probe::Probe;
+use crate::support::{Harness, button, text_of};
+use palisade::audit::Audit;
+use palisade::clock::{SharedClock, TokioClock};
+use palisade::config::{PrivacySettings, StepUpSettings};
+use palisade::privacy::{Privacy, PrivacyPlugin};
+use palisade::stepup::totp::Code;
+use palisade::stepup::{StepUp, TwoFactor};
+use palisade::store::{Backend, RecordStore, SharedStore, SledBackend};
+use palisade::{Plugin, ReplyBody};
+use palisade_notes::{Notes, NotesSettings};
+
+struct World {
+    h: Harness,
+    clock: SharedClock,
+    audit: Arc<Audit>,
+    backend: Arc<dyn Backend>,
+}
+
+fn world(dir: &Path, consent: bool) -> World {
+    let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(dir).unwrap());
+    let clock: SharedClock = TokioClock::shared();
+    let store: SharedStore =
+        Arc::new(RecordStore::open(backend.clone(), &crate::support::test_key(), clock.clone()).unwrap());
+    let audit = Audit::new(store.clone(), clock.clone());
+    let stepup = StepUp::new(store.clone(), audit.clone(), StepUpSettings::default(), clock.clone());
+    let notes = Notes::new(NotesSettings { require_consent: consent, ..NotesSettings::default() });
+    let mut plugins: Vec<Arc<dyn Plugin>> = vec![
+        Arc::new(notes),
+        Arc::new(palisade_bank::Bank::default()),
+        Probe::shared(),
+        Arc::new(TwoFactor::new(stepup.clone())),
+    ];
+    let manifests = plugins.iter().map(|p| (p.name().to_string(), p.manifest())).collect();
+    let settings =
+        PrivacySettings { controller: "Acme Ltd".into(), contact: "dpo@acme.example".into(), ..Default::default() };
+    let privacy =
+        Privacy::new(store.clone(), manifests, audit.clone(), settings, clock.clone()).with_stepup(stepup.clone());
+    plugins.push(Arc::new(PrivacyPlugin::new(Arc::new(privacy))));
+    let c = clock.clone();
+    let h = Harness::start_with(plugins, store, move |b| b.clock(c).step_up(stepup));
+    World { h, clock, audit, backend }
+}
+
+impl World {
+    async fn note(&self, user: &str, text: &str, title: &str) {
+        self.h.say(user, &format!("/note {text}")).await;
+        assert!(self.h.say(user, title).await[0].starts_with("Saved"));
+    }
+
+    /// The JSON of `/mydata`, read from the file reply.
+    async fn export(&self, user: &str) -> serde_json::Value {
+        self.h.sink.submit_and_wait(crate::support::event(user, "/mydata")).await.unwrap();
+        let replies = self.h.capture.take();
+        let file = replies.iter().find_map(|r| match &r.body {
+            ReplyBody::File { name, bytes, .. } if r.private => Some((name.clone(), bytes.clone())),
+            _ => None,
+        });
+        let (name, bytes) =
+            file.unwrap_or_else(|| panic!("no private file in {:?}", replies.iter().map(text_of).collect::<Vec<_>>()));
+        assert_eq!(name, "my-data.json");
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_export_holds_all_of_mine_and_nothing_of_anyone_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path(), false);
+    w.note("ann", "ann-secret-recipe-7731", "Recipe").await;
+    w.h.say("ann", "/balance").await;
+    w.note("bob", "bob-diary-entry-9912", "Diary").await;
+    let data = w.export("ann").await;
+    let text = data.to_string();
+    assert!(text.contains("ann-secret-recipe-7731"), "{text}");
+    assert!(!text.contains("bob-diary-entry-9912"), "{text}");
+    assert_eq!(data["subject"], "console:ann");
+    assert_eq!(data["controller"], "Acme Ltd");
+    assert_eq!(data["data"]["notes"]["records"][0]["value"]["title"], "Recipe");
+    assert_eq!(data["data"]["notes"]["legal_basis"], "providing the service you asked for");
+    assert!(w.audit.entries_since(0).unwrap().iter().any(|e| e.event == "privacy.export"), "the export is audited");
+    let again = w.export("ann").await;
+    assert!(again["audit_trail_about_you"].as_array().unwrap().iter().any(|e| e["event"] == "privacy.export"));
+    assert_eq!(again["rights_requests"][0]["kind"], "access");
+    w.h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_enrolled_user_verifies_before_the_export_and_the_secret_is_not_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path(), false);
+    let shown = w.h.say("ann", "/2fa setup").await.join("\n");
+    let b32 = shown.split("by hand: ").nth(1).unwrap().split(')').next().unwrap().to_string();
+    let secret = crate::support::stepup::totp_secret(&b32);
+    let now = || w.clock.now_ms() / 1000;
+    let done = w.h.say("ann", &Code::standard(&secret, 0).unwrap().at(now())).await.join("\n");
+    let recovery = done.lines().nth(2).unwrap().to_string();
+    assert!(w.h.say("ann", "/mydata").await[0].contains("To confirm privacy.export"));
+    w.h.say("ann", &Code::standard(&secret, 0).unwrap().at(now() + 30)).await;
+    // The export was delivered as the resumed action; fetch again within the grant.
+    let data = w.export("ann").await.to_string();
+    assert!(data.contains("\"two_factor_enabled\":true"), "{data}");
+    assert!(!data.contains(&b32) && !data.contains(&recovery), "no secret or recovery code in the export");
+    w.h.stop().await;
+}
+
+#[tokio::test]
+async fn forget_erases_everything_of_mine_and_leaves_others_and_a_clean_tombstone() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path(), false);
+    w.note("ann", "ann-marker-5521", "Mine").await;
+    w.h.say("ann", "/balance").await;
+    w.note("bob", "bob-marker-8834", "His").await;
+    let before: Vec<_> = w.backend.scan_prefix("notes", &[]).unwrap();
+    assert_eq!(w.h.say("ann", "/forget").await, ["Erase everything stored about you? This cannot be undone."]);
+    let done = w.h.send(button("ann", "privacy:erase")).await;
+    assert!(done[0].starts_with("Done: everything stored about you was erased ("), "{done:?}");
+    // None of ann's records opens any more, even restored from a copy taken before.
+    for (k, v) in &before {
+        w.backend.insert("notes", k, v).unwrap();
+    }
+    assert_eq!(w.h.say("ann", "/notes").await, ["You have no notes yet. Save one with /note <text>."]);
+    assert_eq!(w.h.say("bob", "/notes").await, ["Your notes:\n1. His — bob-marker-8834"]);
+    // The audit trail keeps a tombstone without personal data.
+    let entries = serde_json::to_string(&w.audit.entries_since(0).unwrap()).unwrap();
+    assert!(entries.contains("privacy.erase"));
+    for needle in ["console:ann", "ann-marker-5521", "Mine"] {
+        assert!(!entries.contains(needle), "`{needle}` in the audit trail: {entries}");
+    }
+    w.h.stop().await;
+    // And nothing of ann's is readable in the data directory (markers never appear, raw or encoded).
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(!bytes.windows(15).any(|win| win == b"ann-marker-5521"), "{}", entry.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
+        .collect()
+}
+
+#[tokio::test]
+async fn writes_to_undeclared_namespaces_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path(), false);
+    let r = w.h.say("ann", "/stash").await;
+    assert!(r[0].starts_with("refused: namespace `probe` is not declared in the plugin's data manifest"), "{r:?}");
+    w.h.stop().await;
+}
+
+#[tokio::test]
+async fn consent_is_asked_once_recorded_and_withdrawn_with_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path(), true);
+    let asked = w.h.say("ann", "/note buy milk").await;
+    assert!(asked[0].starts_with("Notes keeps the text of each note you save"), "{asked:?}");
+    assert_eq!(w.h.send(button("ann", "privacy:agree:notes:1")).await, ["Thank you. Send your command again."]);
+    w.note("ann", "buy milk", "Shopping").await;
+    let shown = w.h.say("ann", "/consent").await;
+    assert_eq!(shown, ["Consents you gave:\n• notes (version 1)"]);
+    let gone = w.h.send(button("ann", "privacy:withdraw:notes")).await;
+    assert_eq!(gone, ["Consent for notes withdrawn; 1 of its records about you were deleted."]);
+    assert!(w.h.say("ann", "/notes").await[0].starts_with("Notes keeps the text"), "asked again after withdrawal");
+    let entries: Vec<String> = w.audit.entries_since(0).unwrap().into_iter().map(|e| e.event).collect();
+    assert!(
+        entries.contains(&"privacy.consent_given".to_string())
+            && entries.contains(&"privacy.consent_withdrawn".to_string())
+    );
+    w.h.stop().await;
+}
+
+#[tokio::test]
+async fn corrections_change_only_the_chosen_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path(), false);
+    w.note("ann", "call the dentist", "Dentsit").await;
+    let choices = w.h.say("ann", "/correct").await;
+    assert_eq!(choices, ["Which one is wrong?"]);
+    assert_eq!(w.h.send(button("ann", "privacy:0")).await, ["Send the correct title."]);
+    assert_eq!(w.h.say("ann", "Dentist").await, ["Corrected title in notes."]);
+    assert_eq!(w.h.say("ann", "/notes").await, ["Your notes:\n1. Dentist — call the dentist"]);
+    w.h.stop().await;
+}
+
+#[test]
+fn retention_comes_from_manifests_and_config_can_only_shorten_it() {
+    let notes = Notes::default();
+    let manifests =
+        vec![("notes".to_string(), notes.manifest()), ("core".to_string(), palisade::privacy::core_manifest())];
+    let task = palisade::store::RetentionTask {
+        store: crate::support::memory_store(),
+        clock: TokioClock::shared(),
+        ttl: BTreeMap::new(),
+        every: Duration::from_secs(60),
+    };
+    let overrides = BTreeMap::from([
+        ("notes".to_string(), Duration::from_secs(86_400)),
+        ("core.flows".to_string(), Duration::from_secs(30 * 86_400)),
+    ]);
+    let task = task.with_manifests(&manifests, &overrides);
+    assert_eq!(task.ttl["notes"], Duration::from_secs(86_400), "shortened by config");
+    assert_eq!(task.ttl["core.flows"], Duration::from_secs(86_400), "a longer config value is ignored");
+    assert_eq!(task.ttl["core.stepup"], Duration::from_secs(3650 * 86_400));
+}
+
+#[tokio::test]
+async fn rights_commands_that_show_data_stay_out_of_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path(), false);
+    w.note("ann", "private text", "Private title").await;
+    let mut in_group = crate::support::event("ann", "/correct");
+    in_group.chat = palisade::ChatRef::new(palisade::Platform::Console, "room", palisade::ChatKind::Group);
+    w.h.sink.submit_and_wait(in_group).await.unwrap();
+    let replies = w.h.capture.take();
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].private, "only a private pointer, no data in the group");
+    assert_eq!(text_of(&replies[0]), "Your data stays private: send /correct to me in our private chat.");
+    w.h.stop().await;
+}

@@ -1,0 +1,201 @@
+//! Step-up verification through the real dispatcher: enrolment, suspension and exact resumption, replay,
+//! lockout across restarts, recovery codes, groups, grant expiry, and no secrets in logs.
+
+use std::time::Duration;
+
+use crate::support::memory_store;
+use crate::support::stepup::start;
+use palisade::config::StepUpSettings;
+use palisade::stepup::totp::Code;
+use palisade::{ChatKind, ChatRef, Platform, ReplyBody};
+
+fn short_grants() -> StepUpSettings {
+    StepUpSettings { grant_ttl: Duration::from_secs(60), ..StepUpSettings::default() }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_suspended_action_resumes_exactly_as_asked() {
+    let bot = start(memory_store(), short_grants());
+    let (secret, _) = bot.enrol("ann").await;
+    let asked = bot.h.say("ann", "/secret keep  these   words").await;
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].starts_with("<code prompt> To confirm probe.secret"), "{asked:?}");
+    assert_eq!(bot.h.say("ann", &bot.code(&secret, 1)).await, ["ran secret: keep  these   words"]);
+    tokio::time::advance(Duration::from_secs(60)).await;
+    // The bank flow: the confirmation is the checkpoint; the transfer happens once, after the code.
+    bot.h.say("ann", "/transfer").await;
+    bot.h.say("ann", "12.50").await;
+    bot.h.say("ann", "Alice").await;
+    let asked = bot.h.send(crate::support::button("ann", "bank:confirm")).await;
+    assert!(asked[0].contains("To confirm bank.transfer"), "{asked:?}");
+    assert_eq!(bot.h.say("ann", "/balance").await, ["Send your verification code first, or /cancel."]);
+    assert_eq!(bot.h.say("ann", &bot.code(&secret, 0)).await, ["Sent 12.50 to Alice. Your balance is 987.50."]);
+    assert_eq!(bot.h.say("ann", "/balance").await, ["Your balance is 987.50."]);
+    bot.h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn replayed_codes_are_refused_and_grants_expire() {
+    let settings = StepUpSettings { grant_ttl: Duration::from_secs(30), ..StepUpSettings::default() };
+    let bot = start(memory_store(), settings);
+    let (secret, _) = bot.enrol("ann").await;
+    bot.h.say("ann", "/secret").await;
+    let code = bot.code(&secret, 1);
+    assert_eq!(bot.h.say("ann", &code).await, ["ran secret"]);
+    assert_eq!(bot.h.say("ann", "/secret").await, ["ran secret"], "the grant covers the next 30 s");
+    // 31 s later the grant is gone, and `code` (one step ahead then) is still inside the skew window.
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert!(bot.h.say("ann", "/secret").await[0].starts_with("<code prompt>"), "the grant expired");
+    assert_eq!(
+        bot.h.say("ann", &code).await,
+        ["That code was already used. Wait for the next code in your app and send it."]
+    );
+    assert_eq!(bot.h.say("ann", &bot.code(&secret, 1)).await, ["ran secret"], "a later step's code works");
+    bot.h.stop().await;
+}
+
+#[tokio::test]
+async fn a_grant_does_not_carry_over_to_another_chat() {
+    let bot = start(memory_store(), short_grants());
+    let (secret, _) = bot.enrol("ann").await;
+    bot.h.say("ann", "/secret").await;
+    bot.h.say("ann", &bot.code(&secret, 1)).await;
+    let mut elsewhere = crate::support::event("ann", "/secret");
+    elsewhere.chat = ChatRef::new(Platform::Console, "other-chat", ChatKind::Direct);
+    let asked = bot.h.send(elsewhere).await;
+    assert!(asked[0].starts_with("<code prompt>"), "{asked:?}");
+    bot.h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sensitive_command_in_a_group_is_confirmed_privately_and_answered_in_the_group() {
+    let bot = start(memory_store(), short_grants());
+    let (secret, _) = bot.enrol("ann").await;
+    let group = ChatRef::new(Platform::Console, "team-room", ChatKind::Group);
+    let mut in_group = crate::support::event("ann", "/secret from the group");
+    in_group.chat = group.clone();
+    bot.h.sink.submit_and_wait(in_group).await.unwrap();
+    let replies = bot.h.capture.take();
+    assert_eq!(replies.len(), 2);
+    assert!(replies[0].private && matches!(replies[0].body, ReplyBody::CodePrompt { .. }));
+    assert_eq!(crate::support::text_of(&replies[1]), "I sent you a private message to confirm this.");
+    assert!(!replies[1].private);
+    // A code typed in the group is not taken, and the user is warned.
+    let mut code_in_group = crate::support::event("ann", &bot.code(&secret, 1));
+    code_in_group.chat = group.clone();
+    assert_eq!(
+        bot.h.send(code_in_group).await,
+        [
+            "Never post codes in a group. Send it to me in our private chat; if that was your current code, wait for the next one."
+        ]
+    );
+    // The exposed code is burned: it no longer works even in private.
+    let refused = bot.h.say("ann", &bot.code(&secret, 1)).await;
+    assert_eq!(refused, ["That code was already used. Wait for the next code in your app and send it."]);
+    tokio::time::advance(Duration::from_secs(30)).await;
+    bot.h.sink.submit_and_wait(crate::support::event("ann", &bot.code(&secret, 1))).await.unwrap();
+    let replies = bot.h.capture.take();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(crate::support::text_of(&replies[0]), "ran secret: from the group");
+    assert_eq!(replies[0].chat, group, "the resumed action answers where it was asked");
+    bot.h.stop().await;
+}
+
+#[tokio::test]
+async fn unenrolled_users_are_told_how_to_enrol_and_cancel_drops_the_action() {
+    let bot = start(memory_store(), short_grants());
+    let r = bot.h.say("bob", "/secret").await;
+    assert_eq!(
+        r,
+        [
+            "probe.secret needs two-factor verification. Turn it on with /2fa setup in a private chat with me (send /cancel first if you are in the middle of something), then try again."
+        ]
+    );
+    bot.enrol("bob").await;
+    bot.h.say("bob", "/secret").await;
+    assert_eq!(bot.h.say("bob", "/cancel").await, ["Cancelled: probe.secret was not done."]);
+    assert_eq!(bot.h.say("bob", "123456").await, ["I only understand commands. Send /help to see what I can do."]);
+    bot.h.stop().await;
+}
+
+#[tokio::test]
+async fn recovery_codes_work_once_and_the_user_is_told() {
+    let bot = start(memory_store(), short_grants());
+    let (_, codes) = bot.enrol("ann").await;
+    assert_eq!(codes.len(), 10);
+    bot.h.say("ann", "/secret").await;
+    let r = bot.h.say("ann", &codes[0]).await;
+    assert_eq!(r[0], "You used a recovery code; 9 left. If that was not you, run /2fa setup now.");
+    assert_eq!(r[1], "ran secret");
+    let mut other = crate::support::event("ann", "/secret");
+    other.chat.id = "second".into();
+    bot.h.send(other.clone()).await;
+    other.kind = palisade::EventKind::Text(codes[0].clone());
+    assert_eq!(bot.h.send(other).await, ["Wrong code. 4 more tries before verification pauses."]);
+    bot.h.stop().await;
+}
+
+#[tokio::test]
+async fn lockout_persists_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret;
+    {
+        let bot = start(crate::support::sled_store(dir.path()), short_grants());
+        secret = bot.enrol("ann").await.0;
+        bot.h.say("ann", "/secret").await;
+        for _ in 0..4 {
+            assert!(bot.h.say("ann", "000000").await[0].starts_with("Wrong code."));
+        }
+        let paused = bot.h.say("ann", "000000").await;
+        assert_eq!(paused, ["Wrong code. Too many wrong codes: verification is paused for a while."]);
+        bot.h.stop().await;
+    }
+    let bot = start(crate::support::sled_store(dir.path()), short_grants());
+    let r = bot.h.say("ann", &bot.code(&secret, 1)).await;
+    assert!(r[0].starts_with("Verification is paused after wrong codes; try again in"), "{r:?}");
+    bot.h.stop().await;
+}
+
+#[test]
+fn codes_from_an_independent_implementation_are_accepted() {
+    // Python's standard library (hmac, hashlib, struct) computes RFC 6238 codes for a random secret.
+    let secret = palisade::crypto::random_bytes(20).unwrap();
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let script = "import hmac,hashlib,struct,sys\nk=bytes.fromhex(sys.argv[1])\nfor t in map(int, sys.argv[2:]):\n h=hmac.new(k,struct.pack('>Q',t//30),hashlib.sha1).digest();o=h[-1]&15\n print(str((struct.unpack('>I',h[o:o+4])[0]&0x7fffffff)%1000000).zfill(6))";
+    let times: Vec<String> = (0..20).map(|i| (1_700_000_000u64 + i * 4_567).to_string()).collect();
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &hex])
+        .args(&times)
+        .output()
+        .expect("python3 is needed for this cross-check (the CI installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let codes: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+    assert_eq!(codes.len(), times.len());
+    let ours = Code::standard(&secret, 1).unwrap();
+    for (t, code) in times.iter().zip(&codes) {
+        let t: u64 = t.parse().unwrap();
+        assert_eq!(ours.matching_step(code, t), Some(t / 30), "python's code at {t}");
+        assert!(ours.matching_step(code, t + 30).is_some(), "within one step of skew");
+        assert_eq!(ours.matching_step(code, t + 65), None, "two steps later it is refused");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_conversation_is_frozen_while_an_action_waits_for_its_code() {
+    let bot = start(memory_store(), short_grants());
+    let (secret, _) = bot.enrol("ann").await;
+    let group = ChatRef::new(Platform::Console, "team-room", ChatKind::Group);
+    let in_group = |text: &str| {
+        let mut e = crate::support::event("ann", text);
+        e.chat = group.clone();
+        e
+    };
+    bot.h.send(in_group("/secret the approved words")).await;
+    // Someone at the keyboard tries to change what the code will confirm.
+    let frozen = bot.h.send(in_group("/args other words")).await;
+    assert_eq!(frozen, ["Finish the verification first: send your code in our private chat, or /cancel."]);
+    let done = bot.h.say("ann", &bot.code(&secret, 1)).await;
+    assert_eq!(done, ["ran secret: the approved words"], "exactly the approved action runs");
+    assert_eq!(bot.h.send(in_group("/args a b")).await, ["first=a rest=b"], "unfrozen afterwards");
+    bot.h.stop().await;
+}
