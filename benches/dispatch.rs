@@ -38,7 +38,7 @@ fn event(conversation: usize, text: &str) -> Event {
     )
 }
 
-fn start(store: SharedStore) -> (EventSink, CancellationToken) {
+async fn start(store: SharedStore) -> (EventSink, CancellationToken) {
     let dispatcher = Dispatcher::builder(vec![Arc::new(palisade_echo::Echo)], store)
         .outbox(Platform::Console, Arc::new(Discard), Capabilities::CONSOLE)
         .build()
@@ -70,14 +70,14 @@ fn bench(c: &mut Criterion) {
     let stores: Vec<(&str, SharedStore)> = [("memory", memory), ("sled", sled)]
         .into_iter()
         .map(|(name, backend)| {
-            let store = RecordStore::open(backend, &key, TokioClock::shared()).expect("store opens");
+            let store = rt.block_on(RecordStore::open(backend, &key, TokioClock::shared())).expect("store opens");
             (name, Arc::new(store) as SharedStore)
         })
         .collect();
     let mut group = c.benchmark_group("dispatch_command");
     group.throughput(Throughput::Elements(BATCH as u64));
     for (name, store) in stores {
-        let (sink, stop) = rt.block_on(async { start(store) });
+        let (sink, stop) = rt.block_on(start(store));
         group.bench_with_input(BenchmarkId::from_parameter(name), &sink, |b, sink| {
             b.to_async(&rt).iter(|| batch(sink));
         });

@@ -15,10 +15,12 @@ use palisade::{Platform, UserRef};
 const KEYS: u32 = 1_000;
 
 fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     let plain = SledBackend::open(&dir.path().join("plain")).expect("sled");
     let sealed_backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir.path().join("sealed")).expect("sled"));
-    let sealed = RecordStore::open(sealed_backend, &Key::generate().expect("key"), TokioClock::shared()).expect("open");
+    let master = Key::generate().expect("key");
+    let sealed = rt.block_on(RecordStore::open(sealed_backend, &master, TokioClock::shared())).expect("open");
     let subject = Subject::user(&UserRef::new(Platform::Telegram, "123456789"));
     let ids: Vec<String> = (0..KEYS).map(|i| format!("record-{i:06}")).collect();
     for size in [64usize, 1024] {
@@ -27,29 +29,33 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(size as u64));
         let mut i = 0usize;
         group.bench_function(BenchmarkId::new("put", "plain_sled"), |b| {
-            b.iter(|| {
+            b.to_async(&rt).iter(|| {
                 i = (i + 1) % ids.len();
-                plain.insert("bench", ids[i].as_bytes(), &value).expect("insert");
+                let (plain, id, value) = (&plain, &ids[i], &value);
+                async move { plain.insert("bench", id.as_bytes(), value).await.expect("insert") }
             });
         });
         group.bench_function(BenchmarkId::new("put", "encrypted"), |b| {
-            b.iter(|| {
+            b.to_async(&rt).iter(|| {
                 i = (i + 1) % ids.len();
                 let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
-                sealed.put(key, &value, Durability::Batched).expect("put");
+                let (sealed, value) = (&sealed, &value);
+                async move { sealed.put(key, value, Durability::Batched).await.expect("put") }
             });
         });
         group.bench_function(BenchmarkId::new("get", "plain_sled"), |b| {
-            b.iter(|| {
+            b.to_async(&rt).iter(|| {
                 i = (i + 1) % ids.len();
-                plain.get("bench", ids[i].as_bytes()).expect("get").expect("present")
+                let (plain, id) = (&plain, &ids[i]);
+                async move { plain.get("bench", id.as_bytes()).await.expect("get").expect("present") }
             });
         });
         group.bench_function(BenchmarkId::new("get", "encrypted"), |b| {
-            b.iter(|| {
+            b.to_async(&rt).iter(|| {
                 i = (i + 1) % ids.len();
                 let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
-                sealed.get(key).expect("get").expect("present")
+                let sealed = &sealed;
+                async move { sealed.get(key).await.expect("get").expect("present") }
             });
         });
         group.finish();

@@ -49,7 +49,7 @@ impl Plugin for Profile {
             },
             ("confirm", "yes") => {
                 let profile: (String, u32) = (flow.require("name")?, flow.require("age")?);
-                ctx.store().put("profile", &profile, Durability::Flushed)?;
+                ctx.store().put("profile", &profile, Durability::Flushed).await?;
                 ctx.reply("Saved.");
                 return Ok(Step::Done);
             }

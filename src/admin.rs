@@ -41,17 +41,17 @@ impl Admin {
         raw.parse::<UserRef>().map_err(PluginError::user)
     }
 
-    fn record(&self, ctx: &Ctx, action: &str, target: Option<&UserRef>) -> Result<(), PluginError> {
+    async fn record(&self, ctx: &Ctx, action: &str, target: Option<&UserRef>) -> Result<(), PluginError> {
         let mut details = vec![("action", action.to_string())];
         if let Some(t) = target {
             details.push(("target", self.audit.pseudonym(t)?));
         }
-        self.audit.record(&format!("admin.{action}"), Some(ctx.user()), Outcome::Success, &details)?;
+        self.audit.record(&format!("admin.{action}"), Some(ctx.user()), Outcome::Success, &details).await?;
         Ok(())
     }
 
-    fn two_factor(&self, ctx: &mut Ctx, target: &UserRef) -> Result<(), PluginError> {
-        let text = match self.stepup.enrolment(target)?.filter(|e| e.active) {
+    async fn two_factor(&self, ctx: &mut Ctx, target: &UserRef) -> Result<(), PluginError> {
+        let text = match self.stepup.enrolment(target).await?.filter(|e| e.active) {
             None => format!("{target}: two-factor verification is off."),
             Some(e) => format!(
                 "{target}: two-factor on; {} consecutive failures; {}; recovery codes left: {}.",
@@ -66,14 +66,14 @@ impl Admin {
                 e.recovery_left()
             ),
         };
-        self.record(ctx, "inspect_2fa", Some(target))?;
+        self.record(ctx, "inspect_2fa", Some(target)).await?;
         ctx.reply_private(text);
         Ok(())
     }
 
-    fn entries(&self, ctx: &mut Ctx, only_alerts: bool) -> Result<(), PluginError> {
+    async fn entries(&self, ctx: &mut Ctx, only_alerts: bool) -> Result<(), PluginError> {
         let n = ctx.args().get(1).and_then(|n| n.parse().ok()).unwrap_or(10).min(50);
-        let entries = self.audit.entries_since(0)?;
+        let entries = self.audit.entries_since(0).await?;
         let chosen: Vec<_> =
             entries.iter().rev().filter(|e| !only_alerts || e.event == "alert.raised").take(n).collect();
         let lines: Vec<String> = chosen
@@ -94,16 +94,16 @@ impl Admin {
                 )
             })
             .collect();
-        self.record(ctx, if only_alerts { "read_alerts" } else { "read_audit" }, None)?;
+        self.record(ctx, if only_alerts { "read_alerts" } else { "read_audit" }, None).await?;
         ctx.reply_private(if lines.is_empty() { "Nothing recorded yet.".to_string() } else { lines.join("\n") });
         Ok(())
     }
 
-    fn reload(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+    async fn reload(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
         let loaded =
             crate::config::Loader::new(&self.config_file).load().map_err(|e| PluginError::user(e.to_string()))?;
         self.access.set_roles(Roles::from_config(&loaded.settings.roles));
-        self.record(ctx, "reload", None)?;
+        self.record(ctx, "reload", None).await?;
         ctx.reply_private("Configuration checked and roles reloaded. Other changes take effect after a restart.");
         Ok(())
     }
@@ -132,12 +132,12 @@ impl Plugin for Admin {
         match ctx.args().get(0).unwrap_or_default() {
             "2fa" => {
                 let t = Self::target(ctx)?;
-                self.two_factor(ctx, &t)
+                self.two_factor(ctx, &t).await
             }
             "reset2fa" => {
                 let t = Self::target(ctx)?;
-                let was = self.stepup.disable(&t)?;
-                self.record(ctx, "reset_2fa", Some(&t))?;
+                let was = self.stepup.disable(&t).await?;
+                self.record(ctx, "reset_2fa", Some(&t)).await?;
                 ctx.reply_private(if was {
                     format!("Two-factor verification of {t} was reset.")
                 } else {
@@ -150,14 +150,14 @@ impl Plugin for Admin {
                 if &t == ctx.user() {
                     return Err(PluginError::user("You cannot block yourself."));
                 }
-                let changed = self.access.set_blocked(&t, action == "block")?;
-                self.record(ctx, action, Some(&t))?;
+                let changed = self.access.set_blocked(&t, action == "block").await?;
+                self.record(ctx, action, Some(&t)).await?;
                 ctx.reply_private(format!("{t} {}{action}ed.", if changed { "" } else { "was already " }));
                 Ok(())
             }
-            "audit" => self.entries(ctx, false),
-            "alerts" => self.entries(ctx, true),
-            "reload" => self.reload(ctx),
+            "audit" => self.entries(ctx, false).await,
+            "alerts" => self.entries(ctx, true).await,
+            "reload" => self.reload(ctx).await,
             _ => Err(PluginError::user(USAGE)),
         }
     }

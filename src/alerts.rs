@@ -50,7 +50,7 @@ pub struct Alerts {
     audit: Option<Arc<Audit>>,
     // std Mutex: short map updates, never held across an await.
     windows: Mutex<Windows>,
-    tx: mpsc::UnboundedSender<Alert>,
+    tx: mpsc::UnboundedSender<Notice>,
 }
 
 impl std::fmt::Debug for Alerts {
@@ -65,7 +65,7 @@ impl Alerts {
         settings: AlertSettings,
         clock: SharedClock,
         audit: Option<Arc<Audit>>,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Alert>) {
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Notice>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (Arc::new(Self { settings, clock, audit, windows: Mutex::default(), tx }), rx)
     }
@@ -131,18 +131,12 @@ impl Alerts {
     fn raise(&self, alert: Alert) {
         crate::metrics::alert(alert.kind);
         tracing::warn!(kind = alert.kind, "{}", alert.text);
-        if let Some(audit) = &self.audit {
-            audit.note("alert.raised", None, Outcome::Info, &[("kind", alert.kind.to_string())]);
-        }
-        let _ = self.tx.send(alert);
+        let _ = self.tx.send(Notice::Alert(alert));
     }
 
     /// Records a webhook request that failed authentication: metrics, audit, and the alert rule.
     pub fn webhook_rejected(&self, platform: Platform, reason: &str) {
-        if let Some(audit) = &self.audit {
-            let details = [("platform", platform.as_str().to_string()), ("reason", reason.to_string())];
-            audit.note("webhook.rejected", None, Outcome::Denied, &details);
-        }
+        let _ = self.tx.send(Notice::Rejected(platform, reason.to_string()));
         self.observe(Signal::WebhookRejected(platform));
     }
 
@@ -157,11 +151,39 @@ impl Alerts {
     }
 }
 
-/// Sends raised alerts to the admin chats through `outboxes` until the channel closes.
-pub async fn deliver(alerts: Arc<Alerts>, mut rx: mpsc::UnboundedReceiver<Alert>, outboxes: crate::dispatch::Outboxes) {
+/// What the alert task writes to the audit trail and sends to admins.
+#[derive(Debug)]
+pub enum Notice {
+    /// An alert was raised.
+    Alert(Alert),
+    /// A webhook request on this platform was rejected, for this reason.
+    Rejected(Platform, String),
+}
+
+/// Audits raised alerts and rejected requests, and sends alerts to the admin chats through `outboxes`, until
+/// the channel closes.
+pub async fn deliver(
+    alerts: Arc<Alerts>,
+    mut rx: mpsc::UnboundedReceiver<Notice>,
+    outboxes: crate::dispatch::Outboxes,
+) {
     let targets = alerts.admin_chats();
+    let audit = alerts.audit.clone();
     drop(alerts);
-    while let Some(alert) = rx.recv().await {
+    while let Some(notice) = rx.recv().await {
+        let alert = match notice {
+            Notice::Rejected(platform, reason) => {
+                if let Some(audit) = &audit {
+                    let details = [("platform", platform.as_str().to_string()), ("reason", reason)];
+                    audit.note("webhook.rejected", None, Outcome::Denied, &details).await;
+                }
+                continue;
+            }
+            Notice::Alert(alert) => alert,
+        };
+        if let Some(audit) = &audit {
+            audit.note("alert.raised", None, Outcome::Info, &[("kind", alert.kind.to_string())]).await;
+        }
         let replies = targets
             .iter()
             .map(|(chat, user)| Reply {

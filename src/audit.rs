@@ -10,7 +10,7 @@ mod entry;
 mod verify;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 pub use entry::{Entry, Outcome};
 pub use verify::{Finding, verify};
@@ -30,7 +30,7 @@ pub struct Audit {
     store: SharedStore,
     clock: SharedClock,
     /// Appends are serialised so sequence numbers and the chain never fork.
-    append: Mutex<()>,
+    append: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Audit {
@@ -46,7 +46,7 @@ pub(crate) fn entry_id(seq: u64) -> String {
 impl Audit {
     /// The audit trail kept in `store`.
     pub fn new(store: SharedStore, clock: SharedClock) -> Arc<Self> {
-        Arc::new(Self { store, clock, append: Mutex::new(()) })
+        Arc::new(Self { store, clock, append: tokio::sync::Mutex::new(()) })
     }
 
     /// The pseudonym of `user` in audit entries: stable, not reversible without the store's keys.
@@ -56,7 +56,7 @@ impl Audit {
 
     /// Appends an entry and flushes it; returns its sequence number. `details` must not hold secrets or
     /// personal data (they are sealed at rest, but exports leave the store).
-    pub fn record(
+    pub async fn record(
         &self,
         event: &str,
         actor: Option<&UserRef>,
@@ -64,8 +64,8 @@ impl Audit {
         details: &[(&str, String)],
     ) -> Result<u64, StoreError> {
         let actor_pseudonym = actor.map(|u| self.pseudonym(u)).transpose()?;
-        let _guard = self.append.lock().unwrap_or_else(PoisonError::into_inner);
-        let (last_seq, prev_mac) = match self.head()? {
+        let _guard = self.append.lock().await;
+        let (last_seq, prev_mac) = match self.head().await? {
             Some(head) => (head.seq, head.mac),
             None => (0, String::new()),
         };
@@ -81,28 +81,28 @@ impl Audit {
             mac: String::new(),
         };
         entry.mac = hex(&self.store.keyed_hash(MAC_PURPOSE, &entry.canonical())?);
-        self.put(entry_id(entry.seq).as_bytes(), &entry)?;
+        self.put(entry_id(entry.seq).as_bytes(), &entry).await?;
         let head = entry::Head::new(entry.seq, entry.mac.clone(), |b| self.store.keyed_hash(MAC_PURPOSE, b))?;
-        self.put(HEAD, &head)?;
+        self.put(HEAD, &head).await?;
         Ok(entry.seq)
     }
 
     /// Like [`Audit::record`], but a failure is logged instead of returned, for call sites where the action
     /// already happened and must still be answered.
-    pub fn note(&self, event: &str, actor: Option<&UserRef>, outcome: Outcome, details: &[(&str, String)]) {
-        if let Err(error) = self.record(event, actor, outcome, details) {
+    pub async fn note(&self, event: &str, actor: Option<&UserRef>, outcome: Outcome, details: &[(&str, String)]) {
+        if let Err(error) = self.record(event, actor, outcome, details).await {
             tracing::error!(event, %error, "could not write an audit entry");
         }
     }
 
-    fn put<T: serde::Serialize>(&self, id: &[u8], value: &T) -> Result<(), StoreError> {
+    async fn put<T: serde::Serialize>(&self, id: &[u8], value: &T) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(value)
             .map_err(|e| StoreError::Codec { namespace: NAMESPACE.into(), reason: e.to_string() })?;
-        self.store.put(RecordKey { namespace: NAMESPACE, subject: None, id }, &bytes, Durability::Flushed)
+        self.store.put(RecordKey { namespace: NAMESPACE, subject: None, id }, &bytes, Durability::Flushed).await
     }
 
-    fn head(&self) -> Result<Option<entry::Head>, StoreError> {
-        let Some(rec) = self.store.get(RecordKey { namespace: NAMESPACE, subject: None, id: HEAD })? else {
+    async fn head(&self) -> Result<Option<entry::Head>, StoreError> {
+        let Some(rec) = self.store.get(RecordKey { namespace: NAMESPACE, subject: None, id: HEAD }).await? else {
             return Ok(None);
         };
         serde_json::from_slice(&rec.value)
@@ -111,10 +111,11 @@ impl Audit {
     }
 
     /// Every readable entry written at or after `since_ms`, in sequence order.
-    pub fn entries_since(&self, since_ms: u64) -> Result<Vec<Entry>, StoreError> {
+    pub async fn entries_since(&self, since_ms: u64) -> Result<Vec<Entry>, StoreError> {
         let mut out: Vec<Entry> = self
             .store
-            .list(NAMESPACE, None)?
+            .list(NAMESPACE, None)
+            .await?
             .into_iter()
             .filter(|r| r.id.starts_with(b"e"))
             .filter_map(|r| serde_json::from_slice::<Entry>(&r.value).ok())
@@ -125,13 +126,13 @@ impl Audit {
     }
 
     /// The last `n` entries.
-    pub fn recent(&self, n: usize) -> Result<Vec<Entry>, StoreError> {
-        let all = self.entries_since(0)?;
+    pub async fn recent(&self, n: usize) -> Result<Vec<Entry>, StoreError> {
+        let all = self.entries_since(0).await?;
         Ok(all[all.len().saturating_sub(n)..].to_vec())
     }
 
     /// Checks the whole chain; see [`verify`].
-    pub fn verify(&self) -> Result<Vec<Finding>, StoreError> {
-        verify::verify(&*self.store)
+    pub async fn verify(&self) -> Result<Vec<Finding>, StoreError> {
+        verify::verify(&*self.store).await
     }
 }

@@ -38,7 +38,7 @@ pub struct Bot {
     dispatcher: Dispatcher,
     adapters: Vec<Box<dyn Adapter>>,
     retention: crate::store::RetentionTask,
-    alerts: (Arc<Alerts>, mpsc::UnboundedReceiver<crate::alerts::Alert>),
+    alerts: (Arc<Alerts>, mpsc::UnboundedReceiver<crate::alerts::Notice>),
     monitoring: Option<std::net::SocketAddr>,
     data_dir: std::path::PathBuf,
 }
@@ -51,11 +51,11 @@ impl std::fmt::Debug for Bot {
 
 impl Bot {
     /// Builds the bot `loaded` describes, running the adapters `choice` picks.
-    pub fn build(loaded: &Loaded, registry: &Registry, choice: AdapterChoice) -> Result<Self, BotError> {
+    pub async fn build(loaded: &Loaded, registry: &Registry, choice: AdapterChoice) -> Result<Self, BotError> {
         let Plan { mut plugins, adapters } = Plan::new(loaded, registry, choice)?;
         let settings = &loaded.settings;
         let clock: SharedClock = Arc::new(TokioClock::new());
-        let store = crate::store::open(&settings.store, clock.clone())?;
+        let store = crate::store::open(&settings.store, clock.clone()).await?;
         let retention = crate::store::RetentionTask {
             store: store.clone(),
             clock: clock.clone(),
@@ -64,7 +64,7 @@ impl Bot {
         };
         let audit = crate::audit::Audit::new(store.clone(), clock.clone());
         let config_hash: String = crate::crypto::hex(&crate::crypto::digest(loaded.text.as_bytes()));
-        audit.record("config.loaded", None, crate::audit::Outcome::Info, &[("sha", config_hash)])?;
+        audit.record("config.loaded", None, crate::audit::Outcome::Info, &[("sha", config_hash)]).await?;
         let (alerts, alert_rx) = Alerts::new(settings.alerts.clone(), clock.clone(), Some(audit.clone()));
         let audit_for_privacy = audit.clone();
         let stepup = crate::stepup::StepUp::new(store.clone(), audit, settings.stepup.clone(), clock.clone());
@@ -72,7 +72,7 @@ impl Bot {
         plugins.push(Arc::new(crate::stepup::TwoFactor::new(stepup.clone())));
         let http = plan::http_clients(settings, &audit_for_privacy)
             .map_err(|p| ConfigError { file: loaded.file.clone(), problems: vec![p] })?;
-        let access = Access::new(Roles::from_config(&settings.roles), Some(store.clone()))?;
+        let access = Access::new(Roles::from_config(&settings.roles), Some(store.clone())).await?;
         let admin =
             crate::admin::Admin::new(stepup.clone(), access.clone(), audit_for_privacy.clone(), loaded.file.clone());
         plugins.push(Arc::new(admin));

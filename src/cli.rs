@@ -116,15 +116,15 @@ async fn execute(command: Command, registry: Registry) -> ExitCode {
             let Ok(loaded) = load(&config) else {
                 return ExitCode::from(2);
             };
-            store_cmd::run(&loaded, &registry, action)
+            store_cmd::run(&loaded, &registry, action).await
         }
         Command::Audit { config: Some(config), action } => {
             let Ok(loaded) = load(&config) else { return ExitCode::from(2) };
-            audit_cmd::run(&loaded, action)
+            audit_cmd::run(&loaded, action).await
         }
         Command::User { config: Some(config), action } => {
             let Ok(loaded) = load(&config) else { return ExitCode::from(2) };
-            user_cmd::run(&loaded, &registry, action)
+            user_cmd::run(&loaded, &registry, action).await
         }
         Command::Audit { config: None, .. }
         | Command::Store { config: None, .. }
@@ -178,7 +178,7 @@ async fn run(config: &PathBuf, registry: &Registry, choice: AdapterChoice) -> Ex
         return ExitCode::from(2);
     };
     crate::logging::init(&loaded.settings.logging);
-    let bot = match Bot::build(&loaded, registry, choice) {
+    let bot = match Bot::build(&loaded, registry, choice).await {
         Ok(bot) => bot,
         Err(e) => return failure(&e),
     };

@@ -98,7 +98,7 @@ impl DispatcherBuilder {
     /// Role assignments (not reloadable; see [`DispatcherBuilder::access`]).
     #[must_use]
     pub fn roles(mut self, roles: Roles) -> Self {
-        self.access = Access::new(roles, None).ok();
+        self.access = Some(Access::with_roles(roles));
         self
     }
 
@@ -294,7 +294,7 @@ impl Dispatcher {
         scheduler::Scheduler::new(service, outboxes, &settings, alerts).run(rx, shutdown).await;
         sweeper_stop.cancel();
         let _ = sweeper.await;
-        match store.flush() {
+        match store.flush().await {
             Ok(()) => tracing::info!("dispatcher stopped; store flushed"),
             Err(error) => {
                 tracing::error!(%error, "dispatcher stopped but the final store flush failed")

@@ -137,17 +137,20 @@ impl Privacy {
     }
 
     /// Whether the user has two-factor verification on (exports and erasures then need a code).
-    pub fn is_enrolled(&self, user: &UserRef) -> Result<bool, StoreError> {
-        self.stepup.as_ref().map_or(Ok(false), |s| s.is_enrolled(user))
+    pub async fn is_enrolled(&self, user: &UserRef) -> Result<bool, StoreError> {
+        match &self.stepup {
+            Some(s) => s.is_enrolled(user).await,
+            None => Ok(false),
+        }
     }
 
     /// Everything about `user` as JSON (see [`export`]); audited and registered.
-    pub fn export(&self, user: &UserRef, channel: &str) -> Result<serde_json::Value, StoreError> {
-        let mut data = export::export(&*self.store, &self.manifests, &self.audit, user, &self.settings)?;
-        self.register.completed(RequestKind::Access, user, channel)?;
-        let requests = self.register.of(&self.audit.pseudonym(user)?)?;
+    pub async fn export(&self, user: &UserRef, channel: &str) -> Result<serde_json::Value, StoreError> {
+        let mut data = export::export(&*self.store, &self.manifests, &self.audit, user, &self.settings).await?;
+        self.register.completed(RequestKind::Access, user, channel).await?;
+        let requests = self.register.of(&self.audit.pseudonym(user)?).await?;
         data["rights_requests"] = serde_json::to_value(requests).unwrap_or(serde_json::Value::Null);
-        self.audit.record("privacy.export", Some(user), Outcome::Success, &[("channel", channel.into())])?;
+        self.audit.record("privacy.export", Some(user), Outcome::Success, &[("channel", channel.into())]).await?;
         if let Some(a) = &self.alerts {
             a.observe(Signal::Export);
         }
@@ -157,14 +160,14 @@ impl Privacy {
     /// Erases everything about `user`: crypto-shreds their data key and deletes their records (flows, 2FA,
     /// pending actions, consents, every plugin's data), flushed. The audit trail keeps a pseudonymous
     /// tombstone. Returns how many records were deleted.
-    pub fn erase(&self, user: &UserRef, channel: &str) -> Result<u64, StoreError> {
+    pub async fn erase(&self, user: &UserRef, channel: &str) -> Result<u64, StoreError> {
         if let Some(s) = &self.stepup {
             s.forget_grants(user);
         }
-        let erased = self.store.erase_subject(&Subject::user(user))?;
-        self.register.completed(RequestKind::Erasure, user, channel)?;
+        let erased = self.store.erase_subject(&Subject::user(user)).await?;
+        self.register.completed(RequestKind::Erasure, user, channel).await?;
         let details = [("records", erased.to_string()), ("channel", channel.to_string())];
-        self.audit.record("privacy.erase", Some(user), Outcome::Success, &details)?;
+        self.audit.record("privacy.erase", Some(user), Outcome::Success, &details).await?;
         if let Some(a) = &self.alerts {
             a.observe(Signal::Erasure);
         }

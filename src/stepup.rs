@@ -18,7 +18,7 @@ pub mod recovery;
 pub mod totp;
 mod verify;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
@@ -64,7 +64,7 @@ pub struct StepUp {
     settings: StepUpSettings,
     clock: SharedClock,
     /// Serialises read-modify-write of enrolments, so concurrent attempts cannot lose a failure count.
-    attempts: Mutex<()>,
+    attempts: tokio::sync::Mutex<()>,
     alerts: std::sync::OnceLock<Arc<crate::alerts::Alerts>>,
 }
 
@@ -84,7 +84,7 @@ impl StepUp {
             grants: Grants::default(),
             settings,
             clock,
-            attempts: Mutex::new(()),
+            attempts: tokio::sync::Mutex::new(()),
             alerts: std::sync::OnceLock::new(),
         })
     }
@@ -100,32 +100,32 @@ impl StepUp {
     }
 
     /// The user's enrolment (active or being set up).
-    pub fn enrolment(&self, user: &UserRef) -> Result<Option<Enrolment>, StoreError> {
-        self.enrolments.load(user)
+    pub async fn enrolment(&self, user: &UserRef) -> Result<Option<Enrolment>, StoreError> {
+        self.enrolments.load(user).await
     }
 
     /// True when the user has two-factor verification on.
-    pub fn is_enrolled(&self, user: &UserRef) -> Result<bool, StoreError> {
-        Ok(self.enrolments.load(user)?.is_some_and(|e| e.active))
+    pub async fn is_enrolled(&self, user: &UserRef) -> Result<bool, StoreError> {
+        Ok(self.enrolments.load(user).await?.is_some_and(|e| e.active))
     }
 
     /// Starts (or restarts) setup with a fresh 160-bit secret from the OS CSPRNG. An active enrolment stays
     /// in force until the new secret is confirmed, so an abandoned re-enrolment never turns 2FA off.
-    pub fn begin(&self, user: &UserRef) -> Result<Setup, StoreError> {
+    pub async fn begin(&self, user: &UserRef) -> Result<Setup, StoreError> {
         let secret = crate::crypto::random_bytes(totp::SECRET_LEN).map_err(|e| StoreError::MasterKey(e.to_string()))?;
-        let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut e = self.enrolments.load(user)?.unwrap_or_else(|| Enrolment::pending(Vec::new()));
+        let _guard = self.attempts.lock().await;
+        let mut e = self.enrolments.load(user).await?.unwrap_or_else(|| Enrolment::pending(Vec::new()));
         e.candidate = Some(enrolment::SecretBytes(secret.to_vec()));
-        self.enrolments.save(user, &e)?;
+        self.enrolments.save(user, &e).await?;
         let label = self.settings.account_label.replace("{user}", &user.to_string()).replace(':', " ");
         Ok(Setup { uri: totp::Code::uri(&secret, &self.settings.issuer, &label), base32: totp::Code::base32(&secret) })
     }
 
     /// Confirms setup with the first code from the new secret; on success it replaces any old secret, 2FA is
     /// on, and fresh recovery codes are returned (old ones stop working).
-    pub fn confirm(&self, user: &UserRef, code: &str) -> Result<Confirmation, StoreError> {
-        let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(mut e) = self.enrolments.load(user)? else { return Ok(Confirmation::NoSetup) };
+    pub async fn confirm(&self, user: &UserRef, code: &str) -> Result<Confirmation, StoreError> {
+        let _guard = self.attempts.lock().await;
+        let Some(mut e) = self.enrolments.load(user).await? else { return Ok(Confirmation::NoSetup) };
         let Some(candidate) = e.candidate.clone() else { return Ok(Confirmation::NoSetup) };
         let Ok(totp) = totp::Code::standard(&candidate.0, self.settings.skew) else { return Ok(Confirmation::Wrong) };
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
@@ -137,23 +137,23 @@ impl StepUp {
         fresh.last_step = Some(step);
         fresh.recovery = stored;
         e = fresh;
-        self.enrolments.save(user, &e)?;
-        self.audit.note("stepup.enrol", Some(user), audit::Outcome::Success, &[]);
+        self.enrolments.save(user, &e).await?;
+        self.audit.note("stepup.enrol", Some(user), audit::Outcome::Success, &[]).await;
         Ok(Confirmation::Activated(shown))
     }
 
     /// One verification attempt; counters and the replay marker are saved (flushed) whatever the outcome.
-    pub fn attempt(&self, user: &UserRef, input: &str) -> Result<Option<Outcome>, StoreError> {
-        let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(mut e) = self.enrolments.load(user)?.filter(|e| e.active) else { return Ok(None) };
+    pub async fn attempt(&self, user: &UserRef, input: &str) -> Result<Option<Outcome>, StoreError> {
+        let _guard = self.attempts.lock().await;
+        let Some(mut e) = self.enrolments.load(user).await?.filter(|e| e.active) else { return Ok(None) };
         let outcome = verify::attempt(&mut e, input, self.now_ms(), self.settings.skew);
-        self.enrolments.save(user, &e)?;
+        self.enrolments.save(user, &e).await?;
         let result = match outcome {
             Outcome::Accepted | Outcome::Recovered { .. } => audit::Outcome::Success,
             Outcome::Locked { .. } | Outcome::Replayed => audit::Outcome::Denied,
             _ => audit::Outcome::Failure,
         };
-        self.audit.record("stepup.verify", Some(user), result, &[("result", outcome_label(&outcome).into())])?;
+        self.audit.record("stepup.verify", Some(user), result, &[("result", outcome_label(&outcome).into())]).await?;
         tracing::info!(platform = %user.platform, outcome = outcome_label(&outcome), "step-up attempt");
         crate::metrics::stepup(outcome_label(&outcome));
         if matches!(result, audit::Outcome::Failure | audit::Outcome::Denied)
@@ -165,12 +165,12 @@ impl StepUp {
     }
 
     /// Burns a code the user exposed (posted in a group): if valid now, it can no longer be used.
-    pub fn burn(&self, user: &UserRef, code: &str) -> Result<(), StoreError> {
-        let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(mut e) = self.enrolments.load(user)?.filter(|e| e.active) else { return Ok(()) };
+    pub async fn burn(&self, user: &UserRef, code: &str) -> Result<(), StoreError> {
+        let _guard = self.attempts.lock().await;
+        let Some(mut e) = self.enrolments.load(user).await?.filter(|e| e.active) else { return Ok(()) };
         if verify::burn(&mut e, code, self.now_ms(), self.settings.skew) {
-            self.enrolments.save(user, &e)?;
-            self.audit.record("stepup.code_exposed", Some(user), audit::Outcome::Denied, &[])?;
+            self.enrolments.save(user, &e).await?;
+            self.audit.record("stepup.code_exposed", Some(user), audit::Outcome::Denied, &[]).await?;
         }
         Ok(())
     }
@@ -181,11 +181,11 @@ impl StepUp {
     }
 
     /// Turns 2FA off for a user (their own `/2fa disable`, or an admin reset) and revokes their grants.
-    pub fn disable(&self, user: &UserRef) -> Result<bool, StoreError> {
-        let _guard = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+    pub async fn disable(&self, user: &UserRef) -> Result<bool, StoreError> {
+        let _guard = self.attempts.lock().await;
         self.grants.revoke_user(user);
-        let removed = self.enrolments.remove(user)?;
-        self.audit.record("stepup.disable", Some(user), audit::Outcome::Success, &[])?;
+        let removed = self.enrolments.remove(user).await?;
+        self.audit.record("stepup.disable", Some(user), audit::Outcome::Success, &[]).await?;
         Ok(removed)
     }
 

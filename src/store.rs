@@ -18,6 +18,8 @@ mod sled;
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -95,52 +97,53 @@ pub struct NamespaceStats {
 }
 
 /// The state store every part of the framework uses.
+#[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Writes a record, replacing any previous value.
-    fn put(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<(), StoreError>;
+    async fn put(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<(), StoreError>;
 
     /// Reads a record. A record that exists but cannot be read is an error for that record only.
-    fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError>;
+    async fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError>;
 
     /// Deletes a record; returns whether it existed.
-    fn delete(&self, key: RecordKey<'_>, durability: Durability) -> Result<bool, StoreError>;
+    async fn delete(&self, key: RecordKey<'_>, durability: Durability) -> Result<bool, StoreError>;
 
     /// Every readable record in a namespace for one subject (or for no subject), in id order. Unreadable records are
     /// logged (without content) and skipped, so one bad record never hides the others.
-    fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError>;
+    async fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError>;
 
     /// Every readable record in a namespace regardless of subject; for sweeps.
-    fn scan(&self, namespace: &str) -> Result<Vec<Record>, StoreError>;
+    async fn scan(&self, namespace: &str) -> Result<Vec<Record>, StoreError>;
 
     /// Deletes every record about `subject` in every namespace, flushed; returns how many.
-    fn erase_subject(&self, subject: &Subject) -> Result<u64, StoreError>;
+    async fn erase_subject(&self, subject: &Subject) -> Result<u64, StoreError>;
 
     /// Deletes every record in `namespace` written before `cutoff_ms`; returns how many (retention).
-    fn sweep_older_than(&self, namespace: &str, cutoff_ms: u64) -> Result<u64, StoreError>;
+    async fn sweep_older_than(&self, namespace: &str, cutoff_ms: u64) -> Result<u64, StoreError>;
 
     /// Deletes records that can never be read again because their subject's data key is gone (left behind
     /// by an interrupted erasure); returns how many.
-    fn purge_orphans(&self) -> Result<u64, StoreError>;
+    async fn purge_orphans(&self) -> Result<u64, StoreError>;
 
     /// How many data subjects have a data key.
-    fn subject_count(&self) -> Result<u64, StoreError>;
+    async fn subject_count(&self) -> Result<u64, StoreError>;
 
     /// Per-namespace counts, opening every record.
-    fn stats(&self) -> Result<Vec<NamespaceStats>, StoreError>;
+    async fn stats(&self) -> Result<Vec<NamespaceStats>, StoreError>;
 
     /// A keyed BLAKE2b-256 of `data` under a key derived for `purpose` from the store's own (rotation-stable)
     /// keys: pseudonyms and MACs for callers that must not hold key material (the audit trail).
     fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32], StoreError>;
 
     /// Persists everything written so far.
-    fn flush(&self) -> Result<(), StoreError>;
+    async fn flush(&self) -> Result<(), StoreError>;
 }
 
 /// Shared store handle.
 pub type SharedStore = Arc<dyn Store>;
 
 /// Opens the store `[store]` describes: loads the master key, opens the backend, checks the key.
-pub fn open(
+pub async fn open(
     settings: &crate::config::StoreSettings,
     clock: crate::clock::SharedClock,
 ) -> Result<SharedStore, StoreError> {
@@ -149,5 +152,5 @@ pub fn open(
         crate::config::StoreBackend::Sled => Arc::new(SledBackend::open(&settings.path)?),
         crate::config::StoreBackend::Memory => Arc::new(MemoryBackend::new()),
     };
-    Ok(Arc::new(RecordStore::open(backend, &master, clock)?))
+    Ok(Arc::new(RecordStore::open(backend, &master, clock).await?))
 }

@@ -49,8 +49,8 @@ impl std::fmt::Display for Finding {
     }
 }
 
-fn load<T: serde::de::DeserializeOwned>(store: &dyn Store, id: &[u8]) -> Result<Option<T>, ()> {
-    match store.get(RecordKey { namespace: NAMESPACE, subject: None, id }) {
+async fn load<T: serde::de::DeserializeOwned>(store: &dyn Store, id: &[u8]) -> Result<Option<T>, ()> {
+    match store.get(RecordKey { namespace: NAMESPACE, subject: None, id }).await {
         Ok(None) => Ok(None),
         Ok(Some(rec)) => serde_json::from_slice(&rec.value).map(Some).map_err(|_| ()),
         Err(_) => Err(()),
@@ -58,14 +58,14 @@ fn load<T: serde::de::DeserializeOwned>(store: &dyn Store, id: &[u8]) -> Result<
 }
 
 /// Checks the chain in `store`; returns the first finding (empty when the chain is intact).
-pub fn verify(store: &dyn Store) -> Result<Vec<Finding>, StoreError> {
-    let head: Option<Head> = load(store, HEAD).map_err(|()| StoreError::Unreadable {
+pub async fn verify(store: &dyn Store) -> Result<Vec<Finding>, StoreError> {
+    let head: Option<Head> = load(store, HEAD).await.map_err(|()| StoreError::Unreadable {
         namespace: NAMESPACE.into(),
         reason: "the audit chain head cannot be opened".into(),
     })?;
     let Some(head) = head else {
         // No head: fine for an empty trail; with entries, the head was removed (or the tail cut with it).
-        let any = !matches!(load::<Entry>(store, entry_id(1).as_bytes()), Ok(None));
+        let any = !matches!(load::<Entry>(store, entry_id(1).as_bytes()).await, Ok(None));
         return Ok(if any { vec![Finding::HeadAltered] } else { Vec::new() });
     };
     let expected = hex(&store.keyed_hash(MAC_PURPOSE, &Head::canonical(head.seq, &head.mac))?);
@@ -75,7 +75,7 @@ pub fn verify(store: &dyn Store) -> Result<Vec<Finding>, StoreError> {
     let mut prev_mac = String::new();
     let mut seq = 1;
     loop {
-        let entry: Option<Entry> = match load(store, entry_id(seq).as_bytes()) {
+        let entry: Option<Entry> = match load(store, entry_id(seq).as_bytes()).await {
             Ok(e) => e,
             Err(()) => return Ok(vec![Finding::Unreadable(seq)]),
         };
@@ -93,7 +93,10 @@ pub fn verify(store: &dyn Store) -> Result<Vec<Finding>, StoreError> {
     let last = seq - 1;
     if last < head.seq {
         // A gap or a cut tail: is there anything after the hole?
-        let later = (seq + 1..=head.seq).any(|s| !matches!(load::<Entry>(store, entry_id(s).as_bytes()), Ok(None)));
+        let mut later = false;
+        for s in seq + 1..=head.seq {
+            later |= !matches!(load::<Entry>(store, entry_id(s).as_bytes()).await, Ok(None));
+        }
         return Ok(vec![if later { Finding::Missing(seq) } else { Finding::Truncated { head: head.seq, last } }]);
     }
     if last > head.seq || !ct_eq(prev_mac.as_bytes(), head.mac.as_bytes()) {

@@ -28,23 +28,26 @@ pub enum AuditAction {
 }
 
 /// Runs one audit action.
-pub fn run(loaded: &Loaded, action: AuditAction) -> ExitCode {
-    let result = store::open(&loaded.settings.store, TokioClock::shared()).and_then(|store| {
-        let audit = Audit::new(store, TokioClock::shared());
-        match action {
-            AuditAction::Verify => verify(&audit),
-            AuditAction::Export { since, out } => export(&audit, since.as_deref(), out),
+pub async fn run(loaded: &Loaded, action: AuditAction) -> ExitCode {
+    let result = match store::open(&loaded.settings.store, TokioClock::shared()).await {
+        Ok(store) => {
+            let audit = Audit::new(store, TokioClock::shared());
+            match action {
+                AuditAction::Verify => verify(&audit).await,
+                AuditAction::Export { since, out } => export(&audit, since.as_deref(), out).await,
+            }
         }
-    });
+        Err(e) => Err(e),
+    };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");
         ExitCode::FAILURE
     })
 }
 
-fn verify(audit: &Audit) -> Result<ExitCode, StoreError> {
-    let findings = audit.verify()?;
-    let count = audit.entries_since(0)?.len();
+async fn verify(audit: &Audit) -> Result<ExitCode, StoreError> {
+    let findings = audit.verify().await?;
+    let count = audit.entries_since(0).await?.len();
     match findings.first() {
         None => {
             println!("audit trail intact: {count} entries, chain and head verified");
@@ -69,10 +72,10 @@ fn parse_since(since: &str) -> Result<u64, StoreError> {
         })
 }
 
-fn export(audit: &Audit, since: Option<&str>, out: Option<PathBuf>) -> Result<ExitCode, StoreError> {
+async fn export(audit: &Audit, since: Option<&str>, out: Option<PathBuf>) -> Result<ExitCode, StoreError> {
     let since_ms = since.map(parse_since).transpose()?.unwrap_or(0);
     let mut lines = String::new();
-    for e in audit.entries_since(since_ms)? {
+    for e in audit.entries_since(since_ms).await? {
         let mut value = serde_json::to_value(&e)
             .map_err(|err| StoreError::Codec { namespace: "audit".into(), reason: err.to_string() })?;
         if let Some(obj) = value.as_object_mut() {

@@ -50,40 +50,43 @@ fn fail(e: &StoreError) -> ExitCode {
 }
 
 /// Runs one store action.
-pub fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> ExitCode {
+pub async fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> ExitCode {
     let settings = &loaded.settings.store;
     if settings.backend == StoreBackend::Memory {
         eprintln!("error: `store.backend = \"memory\"` keeps nothing to inspect; this works on a sled store");
         return ExitCode::from(2);
     }
     let result = match action {
-        StoreAction::RotateKey { new_key_file } => rotate(loaded, &new_key_file),
+        StoreAction::RotateKey { new_key_file } => rotate(loaded, &new_key_file).await,
         other => {
             let mut manifests = vec![("core".to_string(), crate::privacy::core_manifest())];
             let plugins = registry.build_plugins(&loaded.settings).unwrap_or_default();
             manifests.extend(plugins.iter().map(|p| (p.name().to_string(), p.manifest())));
-            store::open(settings, TokioClock::shared()).and_then(|s| inspect(loaded, &*s, other, &manifests))
+            match store::open(settings, TokioClock::shared()).await {
+                Ok(s) => inspect(loaded, &*s, other, &manifests).await,
+                Err(e) => Err(e),
+            }
         }
     };
     result.unwrap_or_else(|e| fail(&e))
 }
 
-fn inspect(
+async fn inspect(
     loaded: &Loaded,
     store: &dyn store::Store,
     action: StoreAction,
     manifests: &[(String, DataManifest)],
 ) -> Result<ExitCode, StoreError> {
     if matches!(action, StoreAction::Sweep) {
-        return sweep(loaded, store, manifests);
+        return sweep(loaded, store, manifests).await;
     }
-    let stats = store.stats()?;
+    let stats = store.stats().await?;
     match action {
         StoreAction::Stats => {
             for s in &stats {
                 println!("{}: {} record(s)", s.namespace, s.records);
             }
-            println!("data subjects with a key: {}", store.subject_count()?);
+            println!("data subjects with a key: {}", store.subject_count().await?);
             println!("size on disk: {} bytes", crate::health::disk_usage(&loaded.settings.store.path));
             Ok(ExitCode::SUCCESS)
         }
@@ -102,7 +105,7 @@ fn inspect(
     }
 }
 
-fn sweep(
+async fn sweep(
     loaded: &Loaded,
     store: &dyn store::Store,
     manifests: &[(String, DataManifest)],
@@ -116,14 +119,14 @@ fn sweep(
             ttl.insert(ns.name.to_string(), t);
         }
     }
-    let removed = store::sweep_expired(store, &ttl, &TokioClock::new())?;
+    let removed = store::sweep_expired(store, &ttl, &TokioClock::new()).await?;
     for (ns, n) in removed.into_iter().filter(|(_, n)| *n > 0) {
         println!("{ns}: removed {n} record(s)");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreError> {
+async fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreError> {
     let mut settings = loaded.settings.store.clone();
     settings.create_key_file = false; // never invent the old key
     let settings = &settings;
@@ -134,11 +137,11 @@ fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreError> 
     new_settings.create_key_file = false;
     let new = store::load_master_key(&new_settings)?;
     let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&settings.path)?);
-    let progress = store::rotate(&*backend, &old, &new, None)?;
-    let reopened = store::RecordStore::open(backend, &new, TokioClock::shared())?;
+    let progress = store::rotate(&*backend, &old, &new, None).await?;
+    let reopened = store::RecordStore::open(backend, &new, TokioClock::shared()).await?;
     let audit = crate::audit::Audit::new(Arc::new(reopened), TokioClock::shared());
     let details = [("rewrapped", progress.rewrapped.to_string())];
-    audit.record("store.key_rotated", None, crate::audit::Outcome::Info, &details)?;
+    audit.record("store.key_rotated", None, crate::audit::Outcome::Info, &details).await?;
     println!(
         "re-wrapped {} key(s) ({} were already done). Now point `store.master_key_file` at {} (or set \
          PALISADE__STORE__MASTER_KEY to its content), run `palisade store check`, then retire the old key.",

@@ -59,8 +59,12 @@ pub enum UserAction {
 }
 
 /// Runs one user action with the plugins of `registry` (their manifests define what is exported).
-pub fn run(loaded: &Loaded, registry: &Registry, action: UserAction) -> ExitCode {
-    match privacy(loaded, registry).and_then(|p| act(&p, action)) {
+pub async fn run(loaded: &Loaded, registry: &Registry, action: UserAction) -> ExitCode {
+    let result = match privacy(loaded, registry).await {
+        Ok(p) => act(&p, action).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -69,9 +73,9 @@ pub fn run(loaded: &Loaded, registry: &Registry, action: UserAction) -> ExitCode
     }
 }
 
-fn privacy(loaded: &Loaded, registry: &Registry) -> Result<Privacy, StoreError> {
+async fn privacy(loaded: &Loaded, registry: &Registry) -> Result<Privacy, StoreError> {
     let clock = TokioClock::shared();
-    let store = store::open(&loaded.settings.store, clock.clone())?;
+    let store = store::open(&loaded.settings.store, clock.clone()).await?;
     let audit = Audit::new(store.clone(), clock.clone());
     let plugins = registry.build_plugins(&loaded.settings).unwrap_or_default();
     let manifests = plugins.iter().map(|p| (p.name().to_string(), p.manifest())).collect();
@@ -80,10 +84,10 @@ fn privacy(loaded: &Loaded, registry: &Registry) -> Result<Privacy, StoreError> 
     Ok(Privacy::new(store, manifests, audit, loaded.settings.privacy.clone(), clock).with_stepup(stepup))
 }
 
-fn act(privacy: &Privacy, action: UserAction) -> Result<ExitCode, StoreError> {
+async fn act(privacy: &Privacy, action: UserAction) -> Result<ExitCode, StoreError> {
     match action {
         UserAction::Export { platform, id, out } => {
-            let data = privacy.export(&UserRef::new(platform, id), "cli")?;
+            let data = privacy.export(&UserRef::new(platform, id), "cli").await?;
             let text = serde_json::to_string_pretty(&data).unwrap_or_default();
             match out {
                 Some(path) => {
@@ -102,15 +106,15 @@ fn act(privacy: &Privacy, action: UserAction) -> Result<ExitCode, StoreError> {
                 eprintln!("error: erasing cannot be undone; add --yes to confirm");
                 return Ok(ExitCode::from(2));
             }
-            let n = privacy.erase(&UserRef::new(platform, id), "cli")?;
+            let n = privacy.erase(&UserRef::new(platform, id), "cli").await?;
             println!("erased {n} record(s) and destroyed the user's data key");
             Ok(ExitCode::SUCCESS)
         }
-        UserAction::Requests { add, platform, id, close } => requests(privacy, add, platform, id, close),
+        UserAction::Requests { add, platform, id, close } => requests(privacy, add, platform, id, close).await,
     }
 }
 
-fn requests(
+async fn requests(
     privacy: &Privacy,
     add: Option<String>,
     platform: Option<Platform>,
@@ -128,14 +132,14 @@ fn requests(
             "rectification" => RequestKind::Rectification,
             _ => RequestKind::Erasure,
         };
-        let r = register.add(kind, &UserRef::new(platform, id), "manual", false)?;
+        let r = register.add(kind, &UserRef::new(platform, id), "manual", false).await?;
         println!("registered request {} (due {})", r.id, when(r.due_at_ms));
     }
     if let Some(id) = close {
-        println!("{}", if register.close(&id)? { "closed" } else { "no such request" });
+        println!("{}", if register.close(&id).await? { "closed" } else { "no such request" });
     }
     let now = TokioClock::new().now_ms();
-    for r in register.all()? {
+    for r in register.all().await? {
         let status = match r.completed_at_ms {
             Some(t) => format!("done {}", when(t)),
             None if r.is_overdue(now) => "OVERDUE".into(),

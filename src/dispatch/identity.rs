@@ -52,11 +52,19 @@ impl std::fmt::Debug for Access {
 }
 
 impl Access {
+    /// Access with `roles` and an empty blocklist kept in memory only.
+    pub fn with_roles(roles: Roles) -> Arc<Self> {
+        Arc::new(Self { roles: std::sync::RwLock::new(roles), blocked: Default::default(), store: None })
+    }
+
     /// Access with `roles`; the blocklist is loaded from `store` (when given) and kept there.
-    pub fn new(roles: Roles, store: Option<crate::store::SharedStore>) -> Result<Arc<Self>, crate::store::StoreError> {
+    pub async fn new(
+        roles: Roles,
+        store: Option<crate::store::SharedStore>,
+    ) -> Result<Arc<Self>, crate::store::StoreError> {
         let mut blocked = std::collections::HashSet::new();
         if let Some(store) = &store {
-            for rec in store.scan(BLOCKED)? {
+            for rec in store.scan(BLOCKED).await? {
                 if let Ok(user) = String::from_utf8_lossy(&rec.value).parse::<UserRef>() {
                     blocked.insert(user);
                 }
@@ -81,16 +89,16 @@ impl Access {
     }
 
     /// Blocks or unblocks `user` (persisted, flushed); returns whether anything changed.
-    pub fn set_blocked(&self, user: &UserRef, blocked: bool) -> Result<bool, crate::store::StoreError> {
+    pub async fn set_blocked(&self, user: &UserRef, blocked: bool) -> Result<bool, crate::store::StoreError> {
         if let Some(store) = &self.store {
             // Not filed under the user as a subject: a block outlives the erasure of their data (legitimate
             // interest in preventing abuse); the key is a keyed hash of the identity, the value sealed.
             let id = user.to_string();
             let key = crate::store::RecordKey { namespace: BLOCKED, subject: None, id: id.as_bytes() };
             if blocked {
-                store.put(key, user.to_string().as_bytes(), crate::store::Durability::Flushed)?;
+                store.put(key, user.to_string().as_bytes(), crate::store::Durability::Flushed).await?;
             } else {
-                store.delete(key, crate::store::Durability::Flushed)?;
+                store.delete(key, crate::store::Durability::Flushed).await?;
             }
         }
         let mut set = self.blocked.write().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -152,15 +152,15 @@ impl Inner {
     async fn handle(&self, req: Request) -> Result<Response, DispatchError> {
         let conv = req.event.conversation();
         let mut out = Vec::new();
-        let mut active = self.flows.load(&conv)?;
+        let mut active = self.flows.load(&conv).await?;
         if let Some(state) = active.take_if(|s| s.is_expired(self.clock.now_ms(), self.idle_ms)) {
-            self.flows.remove(&conv)?;
+            self.flows.remove(&conv).await?;
             out.push(req.answer(format!("Your unfinished {} timed out and was cancelled.", state.flow.name())));
         }
         let mut rest = match (&req.event.kind, active) {
             (EventKind::Command(c), active) if c.name == "cancel" => match active {
                 Some(state) => {
-                    self.flows.remove(&conv)?;
+                    self.flows.remove(&conv).await?;
                     vec![req.answer(format!("Cancelled your {}.", state.flow.name()))]
                 }
                 None => vec![req.answer("There is nothing to cancel.")],
@@ -235,7 +235,7 @@ impl Inner {
         }
         let plugin = &self.plugins[*idx];
         if let Some(ask) = self.consent.get(plugin.name())
-            && !self.consents.has(&req.event.user, plugin.name(), ask.version)?
+            && !self.consents.has(&req.event.user, plugin.name(), ask.version).await?
         {
             return Ok(vec![self.ask_consent(req, plugin.name(), ask)]);
         }
@@ -246,7 +246,7 @@ impl Inner {
         tracing::debug!(plugin = plugin.name(), command = cmd.name, "running command");
         let mut ctx = self.ctx(req, plugin);
         let result = plugin.command(cmd.name, &mut ctx).await;
-        self.finish(req, plugin, ctx, result)
+        self.finish(req, plugin, ctx, result).await
     }
 
     /// Asks for a plugin's consent, with buttons the privacy commands answer.
@@ -267,13 +267,13 @@ impl Inner {
         let mut ctx = self.ctx(req, plugin);
         let value = crate::plugin::button_value(plugin.name(), data).unwrap_or_default().to_string();
         let result = plugin.button(&value, &mut ctx).await;
-        self.finish(req, plugin, ctx, result)
+        self.finish(req, plugin, ctx, result).await
     }
 
     async fn step(&self, req: &Request, mut state: FlowState) -> Result<Response, DispatchError> {
         let conv = req.event.conversation();
         let Some(plugin) = self.plugins.iter().find(|p| p.name() == state.plugin) else {
-            self.flows.remove(&conv)?;
+            self.flows.remove(&conv).await?;
             return Ok(vec![
                 req.answer(format!("Your {} cannot continue: that feature is turned off.", state.flow.name())),
             ]);
@@ -289,31 +289,31 @@ impl Inner {
                 match step {
                     Step::Next(next) => {
                         state.flow.go_to(next);
-                        self.touch(state)?;
+                        self.touch(state).await?;
                     }
-                    Step::Repeat => self.touch(state)?,
+                    Step::Repeat => self.touch(state).await?,
                     Step::Done | Step::Cancel => {
-                        self.flows.remove(&conv)?;
+                        self.flows.remove(&conv).await?;
                     }
                 }
-                self.finish(req, plugin, ctx, Ok(()))
+                self.finish(req, plugin, ctx, Ok(())).await
             }
             Err(PluginError::User(msg)) => {
-                self.touch(state)?;
+                self.touch(state).await?;
                 ctx.reply(msg);
                 Ok(ctx.replies)
             }
-            Err(e) => self.finish(req, plugin, ctx, Err(e)),
+            Err(e) => self.finish(req, plugin, ctx, Err(e)).await,
         }
     }
 
-    fn touch(&self, mut state: FlowState) -> Result<(), DispatchError> {
+    async fn touch(&self, mut state: FlowState) -> Result<(), DispatchError> {
         state.updated_at_ms = self.clock.now_ms();
-        Ok(self.flows.save(&state)?)
+        Ok(self.flows.save(&state).await?)
     }
 
     /// Turns a handler's outcome into replies, persisting a flow the handler started.
-    fn finish(
+    async fn finish(
         &self,
         req: &Request,
         plugin: &Arc<dyn Plugin>,
@@ -336,7 +336,7 @@ impl Inner {
                 flow,
                 updated_at_ms: self.clock.now_ms(),
             };
-            self.flows.save(&state)?;
+            self.flows.save(&state).await?;
         }
         Ok(ctx.replies)
     }

@@ -26,7 +26,7 @@ pub(crate) async fn sweep_flows(
             () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let expired = match flows.expired(clock.now_ms(), crate::clock::millis(idle)) {
+        let expired = match flows.expired(clock.now_ms(), crate::clock::millis(idle)).await {
             Ok(expired) => expired,
             Err(error) => {
                 tracing::warn!(%error, "flow sweep failed; will retry");
@@ -38,13 +38,14 @@ pub(crate) async fn sweep_flows(
             // The user may have answered since the scan; only remove what is still expired.
             let still_expired = flows
                 .load(&conv)
+                .await
                 .ok()
                 .flatten()
                 .is_some_and(|s| s.is_expired(clock.now_ms(), crate::clock::millis(idle)));
             if !still_expired {
                 continue;
             }
-            if let Err(error) = flows.remove(&conv) {
+            if let Err(error) = flows.remove(&conv).await {
                 tracing::warn!(%error, "could not remove an expired flow");
                 continue;
             }

@@ -53,34 +53,34 @@ impl FlowStore {
     }
 
     /// The running flow in a conversation, if any.
-    pub fn load(&self, conv: &ConversationKey) -> Result<Option<FlowState>, StoreError> {
+    pub async fn load(&self, conv: &ConversationKey) -> Result<Option<FlowState>, StoreError> {
         let subject = Subject::user(&conv.user);
         let key = RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: conv.chat_id.as_bytes() };
-        let Some(rec) = self.store.get(key)? else {
+        let Some(rec) = self.store.get(key).await? else {
             return Ok(None);
         };
         serde_json::from_slice(&rec.value).map(Some).map_err(|e| codec(&e))
     }
 
     /// Saves a flow state. Batched: losing the last step in a crash costs the user one answer, not data.
-    pub fn save(&self, state: &FlowState) -> Result<(), StoreError> {
+    pub async fn save(&self, state: &FlowState) -> Result<(), StoreError> {
         let subject = Subject::user(&state.user);
         let key = RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: state.chat.id.as_bytes() };
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(state).map_err(|e| codec(&e))?);
-        self.store.put(key, &bytes, Durability::Batched)
+        self.store.put(key, &bytes, Durability::Batched).await
     }
 
     /// Ends the flow in a conversation; returns whether one was running.
-    pub fn remove(&self, conv: &ConversationKey) -> Result<bool, StoreError> {
+    pub async fn remove(&self, conv: &ConversationKey) -> Result<bool, StoreError> {
         let subject = Subject::user(&conv.user);
         let key = RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: conv.chat_id.as_bytes() };
-        self.store.delete(key, Durability::Batched)
+        self.store.delete(key, Durability::Batched).await
     }
 
     /// Every flow idle for longer than `idle_ms`; unreadable records are skipped by the store.
-    pub fn expired(&self, now_ms: u64, idle_ms: u64) -> Result<Vec<FlowState>, StoreError> {
+    pub async fn expired(&self, now_ms: u64, idle_ms: u64) -> Result<Vec<FlowState>, StoreError> {
         let mut out = Vec::new();
-        for rec in self.store.scan(NAMESPACE)? {
+        for rec in self.store.scan(NAMESPACE).await? {
             match serde_json::from_slice::<FlowState>(&rec.value) {
                 Ok(state) if state.is_expired(now_ms, idle_ms) => out.push(state),
                 Ok(_) => {}

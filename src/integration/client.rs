@@ -101,7 +101,7 @@ impl HttpClient {
         }
     }
 
-    fn check(&self, url: &str) -> Result<url::Url, IntegrationError> {
+    async fn check(&self, url: &str) -> Result<url::Url, IntegrationError> {
         let parsed = url::Url::parse(url).map_err(|e| IntegrationError::BadUrl(format!("{url}: {e}")))?;
         let refusal = if parsed.scheme() != "https" {
             Some(IntegrationError::NotHttps(url.to_string()))
@@ -116,7 +116,7 @@ impl HttpClient {
                 if let Some(audit) = &self.audit {
                     let host = parsed.host_str().unwrap_or_default().to_string();
                     let details = [("plugin", self.plugin.clone()), ("host", host), ("scheme", parsed.scheme().into())];
-                    audit.note("integration.refused", None, Outcome::Denied, &details);
+                    audit.note("integration.refused", None, Outcome::Denied, &details).await;
                 }
                 Err(e)
             }
@@ -126,13 +126,13 @@ impl HttpClient {
 
     /// `GET url`.
     pub async fn get(&self, url: &str) -> Result<Response, IntegrationError> {
-        let url = self.check(url)?;
+        let url = self.check(url).await?;
         self.read(self.inner.get(url)).await
     }
 
     /// `POST url` with a JSON body, signed with `X-Palisade-Signature` when a webhook secret is configured.
     pub async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<Response, IntegrationError> {
-        let url = self.check(url)?;
+        let url = self.check(url).await?;
         let bytes = serde_json::to_vec(body).map_err(|e| IntegrationError::Transport(e.to_string()))?;
         let mut request = self.inner.post(url).header("content-type", "application/json");
         if let Some(secret) = &self.webhook_secret {

@@ -87,8 +87,8 @@ impl Ctx {
 
     /// Records a successful sensitive action of this plugin in the audit trail (flushed before it returns),
     /// as `plugin.event`-style names. `details` must hold no secrets and no personal data.
-    pub fn audit(&self, event: &str, details: &[(&str, String)]) {
-        self.audit.note(event, Some(&self.event.user), crate::audit::Outcome::Success, details);
+    pub async fn audit(&self, event: &str, details: &[(&str, String)]) {
+        self.audit.note(event, Some(&self.event.user), crate::audit::Outcome::Success, details).await;
     }
 
     /// The plugin's HTTP client: HTTPS only, to hosts the plugin declared and the operator allowed.

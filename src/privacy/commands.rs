@@ -48,18 +48,18 @@ impl PrivacyPlugin {
         ctx.reply_private(lines.join("\n"));
     }
 
-    fn my_data(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
-        if self.privacy.is_enrolled(ctx.user())? {
+    async fn my_data(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        if self.privacy.is_enrolled(ctx.user()).await? {
             ctx.sensitive("export")?;
         }
-        let data = self.privacy.export(ctx.user(), "chat")?;
+        let data = self.privacy.export(ctx.user(), "chat").await?;
         let bytes = serde_json::to_vec_pretty(&data).map_err(PluginError::internal)?;
         ctx.reply_file("my-data.json", bytes, Some("Everything stored about you, as JSON.".into()), true);
         Ok(())
     }
 
     /// Correctable (namespace, record id, field, current value) of this user.
-    fn correctable(&self, ctx: &Ctx) -> Result<Vec<(String, String, String, String)>, PluginError> {
+    async fn correctable(&self, ctx: &Ctx) -> Result<Vec<(String, String, String, String)>, PluginError> {
         let subject = Subject::user(ctx.user());
         let mut out = Vec::new();
         for (_, manifest) in self.privacy.manifests() {
@@ -68,7 +68,7 @@ impl PrivacyPlugin {
                 if fields.is_empty() {
                     continue;
                 }
-                for rec in self.privacy.store().list(ns.name, Some(&subject))? {
+                for rec in self.privacy.store().list(ns.name, Some(&subject)).await? {
                     let value: Value = serde_json::from_slice(&rec.value).unwrap_or(Value::Null);
                     for f in &fields {
                         if let Some(current) = value.get(f.name).and_then(Value::as_str) {
@@ -91,11 +91,11 @@ impl PrivacyPlugin {
         false
     }
 
-    fn start_correct(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+    async fn start_correct(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
         if !Self::private_only(ctx, "correct") {
             return Ok(());
         }
-        let choices = self.correctable(ctx)?;
+        let choices = self.correctable(ctx).await?;
         if choices.is_empty() {
             ctx.reply_private("Nothing stored about you can be corrected here. For anything else, write to the controller (see /privacy).");
             return Ok(());
@@ -112,42 +112,42 @@ impl PrivacyPlugin {
         Ok(())
     }
 
-    fn apply_correction(&self, flow: &Flow, ctx: &mut Ctx, value: &str) -> Result<Step, PluginError> {
+    async fn apply_correction(&self, flow: &Flow, ctx: &mut Ctx, value: &str) -> Result<Step, PluginError> {
         let (ns, id, field): (String, String, String) =
             (flow.require("namespace")?, flow.require("id")?, flow.require("field")?);
         let subject = Subject::user(ctx.user());
         let key = RecordKey { namespace: &ns, subject: Some(&subject), id: id.as_bytes() };
-        let Some(rec) = self.privacy.store().get(key)? else {
+        let Some(rec) = self.privacy.store().get(key).await? else {
             ctx.reply_private("That record is gone; nothing to correct.");
             return Ok(Step::Cancel);
         };
         let mut record: Value = serde_json::from_slice(&rec.value).map_err(PluginError::internal)?;
         record[field.as_str()] = Value::String(value.to_string());
         let bytes = serde_json::to_vec(&record).map_err(PluginError::internal)?;
-        self.privacy.store().put(key, &bytes, Durability::Flushed)?;
-        self.privacy.register().completed(RequestKind::Rectification, ctx.user(), "chat")?;
+        self.privacy.store().put(key, &bytes, Durability::Flushed).await?;
+        self.privacy.register().completed(RequestKind::Rectification, ctx.user(), "chat").await?;
         let details = [("namespace", ns.clone()), ("field", field.clone())];
-        self.privacy.audit().record("privacy.rectify", Some(ctx.user()), Outcome::Success, &details)?;
+        self.privacy.audit().record("privacy.rectify", Some(ctx.user()), Outcome::Success, &details).await?;
         ctx.reply_private(format!("Corrected {field} in {ns}."));
         Ok(Step::Done)
     }
 
-    fn erase(&self, ctx: &mut Ctx) -> Result<Step, PluginError> {
-        if self.privacy.is_enrolled(ctx.user())? {
+    async fn erase(&self, ctx: &mut Ctx) -> Result<Step, PluginError> {
+        if self.privacy.is_enrolled(ctx.user()).await? {
             ctx.sensitive("forget")?;
         }
-        let n = self.privacy.erase(ctx.user(), "chat")?;
+        let n = self.privacy.erase(ctx.user(), "chat").await?;
         ctx.reply_private(format!(
             "Done: everything stored about you was erased ({n} records) and its key destroyed. The audit trail keeps only a pseudonymous note that an erasure happened."
         ));
         Ok(Step::Done)
     }
 
-    fn consents(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+    async fn consents(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
         if !Self::private_only(ctx, "consent") {
             return Ok(());
         }
-        let records = self.privacy.consents().list(ctx.user())?;
+        let records = self.privacy.consents().list(ctx.user()).await?;
         let active: Vec<_> = records.iter().filter(|r| r.withdrawn_at_ms.is_none()).collect();
         if active.is_empty() {
             ctx.reply_private("You have no consents in force.");
@@ -161,8 +161,8 @@ impl PrivacyPlugin {
         Ok(())
     }
 
-    fn withdraw(&self, ctx: &mut Ctx, plugin: &str) -> Result<(), PluginError> {
-        if !self.privacy.consents().withdraw(ctx.user(), plugin)? {
+    async fn withdraw(&self, ctx: &mut Ctx, plugin: &str) -> Result<(), PluginError> {
+        if !self.privacy.consents().withdraw(ctx.user(), plugin).await? {
             ctx.reply_private("There was no consent to withdraw.");
             return Ok(());
         }
@@ -171,14 +171,14 @@ impl PrivacyPlugin {
         let mut removed = 0;
         for (owner, manifest) in self.privacy.manifests() {
             for ns in manifest.namespaces.iter().filter(|_| owner == plugin) {
-                for rec in self.privacy.store().list(ns.name, Some(&subject))? {
+                for rec in self.privacy.store().list(ns.name, Some(&subject)).await? {
                     let key = RecordKey { namespace: ns.name, subject: Some(&subject), id: &rec.id };
-                    removed += u64::from(self.privacy.store().delete(key, Durability::Flushed)?);
+                    removed += u64::from(self.privacy.store().delete(key, Durability::Flushed).await?);
                 }
             }
         }
         let details = [("plugin", plugin.to_string()), ("records", removed.to_string())];
-        self.privacy.audit().record("privacy.consent_withdrawn", Some(ctx.user()), Outcome::Success, &details)?;
+        self.privacy.audit().record("privacy.consent_withdrawn", Some(ctx.user()), Outcome::Success, &details).await?;
         ctx.reply_private(format!("Consent for {plugin} withdrawn; {removed} of its records about you were deleted."));
         Ok(())
     }
@@ -211,9 +211,9 @@ impl Plugin for PrivacyPlugin {
     async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
         match command {
             "privacy" => self.overview(ctx),
-            "mydata" => self.my_data(ctx)?,
-            "correct" => self.start_correct(ctx)?,
-            "consent" => self.consents(ctx)?,
+            "mydata" => self.my_data(ctx).await?,
+            "correct" => self.start_correct(ctx).await?,
+            "consent" => self.consents(ctx).await?,
             _ => {
                 ctx.reply_buttons(
                     "Erase everything stored about you? This cannot be undone.",
@@ -228,7 +228,7 @@ impl Plugin for PrivacyPlugin {
     async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
         let step = flow.step().to_string();
         match (step.as_str(), ctx.input()) {
-            ("confirm", Input::Button("erase")) => self.erase(ctx),
+            ("confirm", Input::Button("erase")) => self.erase(ctx).await,
             ("confirm", Input::Button("keep")) => {
                 ctx.reply_private("Nothing was erased.");
                 Ok(Step::Cancel)
@@ -246,7 +246,7 @@ impl Plugin for PrivacyPlugin {
             }
             ("value", Input::Text(v)) if !v.is_empty() && v.chars().count() <= 4_000 => {
                 let v = v.to_string();
-                self.apply_correction(flow, ctx, &v)
+                self.apply_correction(flow, ctx, &v).await
             }
             _ => {
                 ctx.reply_private("Please use the buttons above, or /cancel.");
@@ -260,13 +260,16 @@ impl Plugin for PrivacyPlugin {
             Some(("agree", rest)) => {
                 let (plugin, version) = rest.split_once(':').unwrap_or((rest, "1"));
                 let version = version.parse().unwrap_or(1);
-                self.privacy.consents().give(ctx.user(), plugin, version)?;
+                self.privacy.consents().give(ctx.user(), plugin, version).await?;
                 let details = [("plugin", plugin.to_string()), ("version", version.to_string())];
-                self.privacy.audit().record("privacy.consent_given", Some(ctx.user()), Outcome::Success, &details)?;
+                self.privacy
+                    .audit()
+                    .record("privacy.consent_given", Some(ctx.user()), Outcome::Success, &details)
+                    .await?;
                 ctx.reply("Thank you. Send your command again.");
             }
             Some(("decline", plugin)) => ctx.reply(format!("OK: {plugin} stays off for you.")),
-            Some(("withdraw", plugin)) => self.withdraw(ctx, plugin)?,
+            Some(("withdraw", plugin)) => self.withdraw(ctx, plugin).await?,
             _ => ctx.reply("That button is no longer active."),
         }
         Ok(())

@@ -49,45 +49,46 @@ impl ConsentBook {
     }
 
     /// The user's record for `plugin`.
-    pub fn get(&self, user: &UserRef, plugin: &str) -> Result<Option<ConsentRecord>, StoreError> {
+    pub async fn get(&self, user: &UserRef, plugin: &str) -> Result<Option<ConsentRecord>, StoreError> {
         let subject = Subject::user(user);
-        let Some(rec) = self.store.get(Self::key(&subject, plugin))? else { return Ok(None) };
+        let Some(rec) = self.store.get(Self::key(&subject, plugin)).await? else { return Ok(None) };
         serde_json::from_slice(&rec.value).map(Some).map_err(|e| codec(&e))
     }
 
     /// True when the user consented to `version` (or later) of `plugin`'s text and has not withdrawn.
-    pub fn has(&self, user: &UserRef, plugin: &str, version: u32) -> Result<bool, StoreError> {
-        Ok(self.get(user, plugin)?.is_some_and(|r| r.withdrawn_at_ms.is_none() && r.version >= version))
+    pub async fn has(&self, user: &UserRef, plugin: &str, version: u32) -> Result<bool, StoreError> {
+        Ok(self.get(user, plugin).await?.is_some_and(|r| r.withdrawn_at_ms.is_none() && r.version >= version))
     }
 
-    fn put(&self, user: &UserRef, record: &ConsentRecord) -> Result<(), StoreError> {
+    async fn put(&self, user: &UserRef, record: &ConsentRecord) -> Result<(), StoreError> {
         let subject = Subject::user(user);
         let bytes = serde_json::to_vec(record).map_err(|e| codec(&e))?;
-        self.store.put(Self::key(&subject, &record.plugin), &bytes, Durability::Flushed)
+        self.store.put(Self::key(&subject, &record.plugin), &bytes, Durability::Flushed).await
     }
 
     /// Records consent to `version` of `plugin`'s text, now.
-    pub fn give(&self, user: &UserRef, plugin: &str, version: u32) -> Result<(), StoreError> {
+    pub async fn give(&self, user: &UserRef, plugin: &str, version: u32) -> Result<(), StoreError> {
         let record =
             ConsentRecord { plugin: plugin.into(), version, given_at_ms: self.clock.now_ms(), withdrawn_at_ms: None };
-        self.put(user, &record)
+        self.put(user, &record).await
     }
 
     /// Records withdrawal, now; returns whether there was a consent to withdraw.
-    pub fn withdraw(&self, user: &UserRef, plugin: &str) -> Result<bool, StoreError> {
-        let Some(mut record) = self.get(user, plugin)?.filter(|r| r.withdrawn_at_ms.is_none()) else {
+    pub async fn withdraw(&self, user: &UserRef, plugin: &str) -> Result<bool, StoreError> {
+        let Some(mut record) = self.get(user, plugin).await?.filter(|r| r.withdrawn_at_ms.is_none()) else {
             return Ok(false);
         };
         record.withdrawn_at_ms = Some(self.clock.now_ms());
-        self.put(user, &record)?;
+        self.put(user, &record).await?;
         Ok(true)
     }
 
     /// Every consent record of the user.
-    pub fn list(&self, user: &UserRef) -> Result<Vec<ConsentRecord>, StoreError> {
+    pub async fn list(&self, user: &UserRef) -> Result<Vec<ConsentRecord>, StoreError> {
         let subject = Subject::user(user);
         self.store
-            .list(NAMESPACE, Some(&subject))?
+            .list(NAMESPACE, Some(&subject))
+            .await?
             .iter()
             .map(|r| serde_json::from_slice(&r.value).map_err(|e| codec(&e)))
             .collect()

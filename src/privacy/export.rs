@@ -15,7 +15,7 @@ fn time(ms: u64) -> String {
 /// JSON of every record about `user` in every declared namespace, their consents, their rights requests and
 /// the audit entries about them. Secrets are summarised, never exported: the TOTP secret and recovery code
 /// hashes stay out; the export says two-factor is on and how many recovery codes are left.
-pub fn export(
+pub async fn export(
     store: &dyn Store,
     manifests: &[(String, DataManifest)],
     audit: &Audit,
@@ -27,7 +27,8 @@ pub fn export(
     for (owner, manifest) in manifests {
         for ns in &manifest.namespaces {
             let records: Vec<Value> = store
-                .list(ns.name, Some(&subject))?
+                .list(ns.name, Some(&subject))
+                .await?
                 .into_iter()
                 .map(|r| {
                     let value = serde_json::from_slice::<Value>(&r.value).unwrap_or(Value::Null);
@@ -50,7 +51,8 @@ pub fn export(
     }
     let pseudonym = audit.pseudonym(user)?;
     let audit_entries: Vec<Value> = audit
-        .entries_since(0)?
+        .entries_since(0)
+        .await?
         .into_iter()
         .filter(|e| e.actor.as_deref() == Some(pseudonym.as_str()))
         .map(|e| json!({ "time": time(e.at_ms), "event": e.event, "outcome": e.outcome }))

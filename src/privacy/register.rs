@@ -85,17 +85,21 @@ impl Register {
         received + days.min().unwrap_or(30) * DAY_MS
     }
 
-    fn save(&self, r: &Request) -> Result<(), StoreError> {
+    async fn save(&self, r: &Request) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(r).map_err(|e| codec(&e))?;
-        self.store.put(
-            RecordKey { namespace: NAMESPACE, subject: None, id: r.id.as_bytes() },
-            &bytes,
-            Durability::Flushed,
-        )
+        self.store
+            .put(RecordKey { namespace: NAMESPACE, subject: None, id: r.id.as_bytes() }, &bytes, Durability::Flushed)
+            .await
     }
 
     /// Registers a request received now; `done` marks it completed at once (in-chat requests are).
-    pub fn add(&self, kind: RequestKind, user: &UserRef, channel: &str, done: bool) -> Result<Request, StoreError> {
+    pub async fn add(
+        &self,
+        kind: RequestKind,
+        user: &UserRef,
+        channel: &str,
+        done: bool,
+    ) -> Result<Request, StoreError> {
         let now = self.clock.now_ms();
         let suffix = crate::crypto::random_bytes(3).map_err(|e| StoreError::MasterKey(e.to_string()))?;
         let id = format!("{now:013}-{}", crate::crypto::hex(&suffix));
@@ -108,34 +112,35 @@ impl Register {
             due_at_ms: self.deadline_ms(now),
             completed_at_ms: done.then_some(now),
         };
-        self.save(&r)?;
+        self.save(&r).await?;
         Ok(r)
     }
 
     /// Registers a request that was received and completed now.
-    pub fn completed(&self, kind: RequestKind, user: &UserRef, channel: &str) -> Result<Request, StoreError> {
-        self.add(kind, user, channel, true)
+    pub async fn completed(&self, kind: RequestKind, user: &UserRef, channel: &str) -> Result<Request, StoreError> {
+        self.add(kind, user, channel, true).await
     }
 
     /// Marks request `id` completed.
-    pub fn close(&self, id: &str) -> Result<bool, StoreError> {
-        let Some(mut r) = self.all()?.into_iter().find(|r| r.id == id) else { return Ok(false) };
+    pub async fn close(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(mut r) = self.all().await?.into_iter().find(|r| r.id == id) else { return Ok(false) };
         r.completed_at_ms = Some(self.clock.now_ms());
-        self.save(&r)?;
+        self.save(&r).await?;
         Ok(true)
     }
 
     /// Every request, oldest first.
-    pub fn all(&self) -> Result<Vec<Request>, StoreError> {
+    pub async fn all(&self) -> Result<Vec<Request>, StoreError> {
         self.store
-            .list(NAMESPACE, None)?
+            .list(NAMESPACE, None)
+            .await?
             .iter()
             .map(|rec| serde_json::from_slice(&rec.value).map_err(|e| codec(&e)))
             .collect()
     }
 
     /// Requests of the subject with this pseudonym.
-    pub fn of(&self, pseudonym: &str) -> Result<Vec<Request>, StoreError> {
-        Ok(self.all()?.into_iter().filter(|r| r.subject == pseudonym).collect())
+    pub async fn of(&self, pseudonym: &str) -> Result<Vec<Request>, StoreError> {
+        Ok(self.all().await?.into_iter().filter(|r| r.subject == pseudonym).collect())
     }
 }

@@ -24,7 +24,7 @@ impl TwoFactor {
         Self { stepup }
     }
 
-    fn setup(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+    async fn setup(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
         if !ctx.chat().is_private() {
             ctx.reply_private(
                 "For your security, set up two-factor verification in a private chat with me: send /2fa setup there.",
@@ -32,10 +32,10 @@ impl TwoFactor {
             ctx.reply("I sent you a private message about /2fa setup.");
             return Ok(());
         }
-        if self.stepup.is_enrolled(ctx.user())? {
+        if self.stepup.is_enrolled(ctx.user()).await? {
             ctx.sensitive("reenrol")?;
         }
-        let setup = self.stepup.begin(ctx.user())?;
+        let setup = self.stepup.begin(ctx.user()).await?;
         ctx.reply_private(format!(
             "Scan this QR code with your authenticator app (or enter the key by hand: {}). Keep it secret; I will not show it again.",
             setup.base32.as_str()
@@ -52,8 +52,8 @@ impl TwoFactor {
         Ok(())
     }
 
-    fn status(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
-        let Some(e) = self.stepup.enrolment(ctx.user())?.filter(|e| e.active) else {
+    async fn status(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let Some(e) = self.stepup.enrolment(ctx.user()).await?.filter(|e| e.active) else {
             ctx.reply_private("Two-factor verification is off. Turn it on with /2fa setup.");
             return Ok(());
         };
@@ -67,13 +67,13 @@ impl TwoFactor {
         Ok(())
     }
 
-    fn disable(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
-        if !self.stepup.is_enrolled(ctx.user())? {
+    async fn disable(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        if !self.stepup.is_enrolled(ctx.user()).await? {
             ctx.reply_private("Two-factor verification is already off.");
             return Ok(());
         }
         ctx.sensitive("disable")?;
-        self.stepup.disable(ctx.user())?;
+        self.stepup.disable(ctx.user()).await?;
         ctx.reply_private("Two-factor verification is now off. Sensitive actions will ask you to set it up again.");
         Ok(())
     }
@@ -94,9 +94,9 @@ impl Plugin for TwoFactor {
 
     async fn command(&self, _command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
         match ctx.args().get(0).unwrap_or("status") {
-            "setup" => self.setup(ctx),
-            "status" => self.status(ctx),
-            "disable" => self.disable(ctx),
+            "setup" => self.setup(ctx).await,
+            "status" => self.status(ctx).await,
+            "disable" => self.disable(ctx).await,
             other => Err(PluginError::user(format!("Unknown /2fa action `{other}`; use setup, status or disable."))),
         }
     }
@@ -108,7 +108,7 @@ impl Plugin for TwoFactor {
         };
         let code = code.to_string();
         ctx.delete_user_message_if_possible();
-        match self.stepup.confirm(ctx.user(), &code)? {
+        match self.stepup.confirm(ctx.user(), &code).await? {
             Confirmation::Activated(codes) => {
                 let list: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
                 ctx.reply_private(format!(

@@ -89,24 +89,29 @@ impl Enrolments {
     }
 
     /// A user's enrolment, active or pending.
-    pub fn load(&self, user: &UserRef) -> Result<Option<Enrolment>, StoreError> {
+    pub async fn load(&self, user: &UserRef) -> Result<Option<Enrolment>, StoreError> {
         let subject = Subject::user(user);
-        let Some(rec) = self.store.get(RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: ID })? else {
+        let Some(rec) = self.store.get(RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: ID }).await?
+        else {
             return Ok(None);
         };
         serde_json::from_slice(&rec.value).map(Some).map_err(|e| codec(&e))
     }
 
     /// Saves and flushes (replay markers and counters must survive a crash).
-    pub fn save(&self, user: &UserRef, enrolment: &Enrolment) -> Result<(), StoreError> {
+    pub async fn save(&self, user: &UserRef, enrolment: &Enrolment) -> Result<(), StoreError> {
         let subject = Subject::user(user);
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(enrolment).map_err(|e| codec(&e))?);
-        self.store.put(RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: ID }, &bytes, Durability::Flushed)
+        self.store
+            .put(RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: ID }, &bytes, Durability::Flushed)
+            .await
     }
 
     /// Removes a user's enrolment (disable, admin reset); flushed.
-    pub fn remove(&self, user: &UserRef) -> Result<bool, StoreError> {
+    pub async fn remove(&self, user: &UserRef) -> Result<bool, StoreError> {
         let subject = Subject::user(user);
-        self.store.delete(RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: ID }, Durability::Flushed)
+        self.store
+            .delete(RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: ID }, Durability::Flushed)
+            .await
     }
 }

@@ -77,16 +77,16 @@ fn retry(req: &Request, t: impl Into<String>) -> Reply {
 impl Gate {
     async fn handle(&self, mut req: Request) -> Result<Response, DispatchError> {
         let mut out = Vec::new();
-        if let Some(pending) = self.stepup.pending().load(&req.event.user)? {
+        if let Some(pending) = self.stepup.pending().load(&req.event.user).await? {
             let age = self.stepup.now_ms().saturating_sub(pending.created_at_ms);
             if age > crate::clock::millis(self.stepup.settings().code_timeout) {
-                self.stepup.pending().clear(&req.event.user)?;
+                self.stepup.pending().clear(&req.event.user).await?;
                 out.push(text(&req, format!("The verification for {} timed out; nothing was done.", pending.scope)));
             } else if is_code_channel(&req, &pending) {
                 return self.answer(req, pending).await;
             } else if looks_like_code(&req) {
                 if let EventKind::Text(posted) = &req.event.kind {
-                    self.stepup.burn(&req.event.user, posted)?;
+                    self.stepup.burn(&req.event.user, posted).await?;
                 }
                 // A code posted where others can read it: take it down where possible and say so privately.
                 if let Some(id) = req.event.message_id.clone().filter(|_| req.capabilities.can_delete_user_messages) {
@@ -99,7 +99,7 @@ impl Gate {
                 // The conversation the action was asked in is frozen until it is verified or cancelled, so
                 // the state the user approved (a flow's amount and recipient) cannot change under the code.
                 if matches!(&req.event.kind, EventKind::Command(c) if c.name == "cancel") {
-                    self.stepup.pending().clear(&req.event.user)?;
+                    self.stepup.pending().clear(&req.event.user).await?;
                     out.push(text(&req, format!("Cancelled: {} was not done.", pending.scope)));
                 } else {
                     return Ok(vec![
@@ -110,7 +110,7 @@ impl Gate {
         }
         req.grants = Arc::new(self.stepup.grants(&req.event.conversation()));
         match self.inner.clone().oneshot(req.clone()).await {
-            Err(DispatchError::StepUpRequired { scope }) => out.append(&mut self.suspend(&req, scope)?),
+            Err(DispatchError::StepUpRequired { scope }) => out.append(&mut self.suspend(&req, scope).await?),
             Ok(mut replies) => out.append(&mut replies),
             Err(e) => return Err(e),
         }
@@ -118,9 +118,9 @@ impl Gate {
     }
 
     /// Suspends `req` until the user proves possession, or explains why it cannot be.
-    fn suspend(&self, req: &Request, scope: String) -> Result<Response, DispatchError> {
+    async fn suspend(&self, req: &Request, scope: String) -> Result<Response, DispatchError> {
         let user = &req.event.user;
-        let enrolment = self.stepup.enrolment(user)?.filter(|e| e.active);
+        let enrolment = self.stepup.enrolment(user).await?.filter(|e| e.active);
         let Some(enrolment) = enrolment else {
             let msg = match self.stepup.settings().unenrolled {
                 Unenrolled::Enrol => format!(
@@ -133,13 +133,11 @@ impl Gate {
             return Ok(vec![req.answer(msg)]);
         };
         let pending = Pending { event: req.event.clone(), scope: scope.clone(), created_at_ms: self.stepup.now_ms() };
-        self.stepup.pending().save(&pending)?;
-        self.stepup.audit().record(
-            "stepup.challenge",
-            Some(user),
-            crate::audit::Outcome::Info,
-            &[("scope", scope.clone())],
-        )?;
+        self.stepup.pending().save(&pending).await?;
+        self.stepup
+            .audit()
+            .record("stepup.challenge", Some(user), crate::audit::Outcome::Info, &[("scope", scope.clone())])
+            .await?;
         let prompt = if enrolment.locked_for_good {
             format!(
                 "To confirm {scope}: verification is locked after too many wrong codes, so send one of your recovery codes (or ask an admin to reset it). Send /cancel to stop."
@@ -162,7 +160,7 @@ impl Gate {
         let user = req.event.user.clone();
         let input = match &req.event.kind {
             EventKind::Command(c) if c.name == "cancel" => {
-                self.stepup.pending().clear(&user)?;
+                self.stepup.pending().clear(&user).await?;
                 let mut out = vec![text(&req, format!("Cancelled: {} was not done.", pending.scope))];
                 if pending.event.chat == req.event.chat {
                     // Also end the flow the action belonged to, as /cancel would have without step-up.
@@ -186,8 +184,8 @@ impl Gate {
                 body: ReplyBody::Delete(id),
             });
         }
-        let Some(outcome) = self.stepup.attempt(&user, &input)? else {
-            self.stepup.pending().clear(&user)?;
+        let Some(outcome) = self.stepup.attempt(&user, &input).await? else {
+            self.stepup.pending().clear(&user).await?;
             out.push(text(&req, "Two-factor verification is no longer set up; nothing was done."));
             return Ok(out);
         };
@@ -199,7 +197,7 @@ impl Gate {
                         format!("You used a recovery code; {left} left. If that was not you, run /2fa setup now."),
                     ));
                 }
-                self.stepup.pending().clear(&user)?;
+                self.stepup.pending().clear(&user).await?;
                 self.stepup.grant(pending.event.conversation(), pending.scope.clone());
                 out.append(&mut self.resume(&req, pending).await?);
             }
@@ -237,9 +235,9 @@ impl Gate {
         let result = self.inner.clone().oneshot(resumed.clone()).await;
         let outcome = if result.is_ok() { crate::audit::Outcome::Success } else { crate::audit::Outcome::Failure };
         let user = Some(&resumed.event.user);
-        self.stepup.audit().note("sensitive.action", user, outcome, &[("scope", pending.scope.clone())]);
+        self.stepup.audit().note("sensitive.action", user, outcome, &[("scope", pending.scope.clone())]).await;
         match result {
-            Err(DispatchError::StepUpRequired { scope }) => self.suspend(&resumed, scope),
+            Err(DispatchError::StepUpRequired { scope }) => self.suspend(&resumed, scope).await,
             other => other,
         }
     }

@@ -46,22 +46,22 @@ impl PendingActions {
     }
 
     /// The user's suspended action, if any.
-    pub fn load(&self, user: &UserRef) -> Result<Option<Pending>, StoreError> {
+    pub async fn load(&self, user: &UserRef) -> Result<Option<Pending>, StoreError> {
         let subject = Subject::user(user);
-        let Some(rec) = self.store.get(Self::key(&subject, user))? else { return Ok(None) };
+        let Some(rec) = self.store.get(Self::key(&subject, user)).await? else { return Ok(None) };
         serde_json::from_slice(&rec.value).map(Some).map_err(|e| codec(&e))
     }
 
     /// Suspends `pending`, replacing any earlier one.
-    pub fn save(&self, pending: &Pending) -> Result<(), StoreError> {
+    pub async fn save(&self, pending: &Pending) -> Result<(), StoreError> {
         let subject = Subject::user(&pending.event.user);
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(pending).map_err(|e| codec(&e))?);
-        self.store.put(Self::key(&subject, &pending.event.user), &bytes, Durability::Batched)
+        self.store.put(Self::key(&subject, &pending.event.user), &bytes, Durability::Batched).await
     }
 
     /// Drops the user's suspended action.
-    pub fn clear(&self, user: &UserRef) -> Result<(), StoreError> {
+    pub async fn clear(&self, user: &UserRef) -> Result<(), StoreError> {
         let subject = Subject::user(user);
-        self.store.delete(Self::key(&subject, user), Durability::Batched).map(|_| ())
+        self.store.delete(Self::key(&subject, user), Durability::Batched).await.map(|_| ())
     }
 }

@@ -1,5 +1,7 @@
 //! The raw ordered key-value interface a storage engine provides.
 
+use async_trait::async_trait;
+
 use super::StoreError;
 
 /// A key-value pair as stored.
@@ -7,17 +9,21 @@ pub type Pair = (Vec<u8>, Vec<u8>);
 
 /// An ordered key-value engine with named trees. It sees only bytes: encoding, sealing and naming of records
 /// happen above it in [`super::RecordStore`].
+///
+/// Every method is async so that an engine behind a network (or one that fsyncs) never blocks the runtime's
+/// worker threads; an engine whose operation would block for long runs it on the blocking pool.
+#[async_trait]
 pub trait Backend: Send + Sync + 'static {
     /// Reads one value.
-    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes one value.
-    fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+    async fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
     /// Removes one value; returns whether it existed.
-    fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError>;
+    async fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError>;
     /// Every pair whose key starts with `prefix`, in key order.
-    fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError>;
+    async fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError>;
     /// The names of all trees holding data.
-    fn trees(&self) -> Result<Vec<String>, StoreError>;
+    async fn trees(&self) -> Result<Vec<String>, StoreError>;
     /// Makes every write so far durable.
-    fn flush(&self) -> Result<(), StoreError>;
+    async fn flush(&self) -> Result<(), StoreError>;
 }

@@ -8,7 +8,9 @@
 //! while a rotation is under way. Destroying a subject's entry makes every copy of their records unreadable.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use tokio::sync::Mutex;
 
 use super::StoreError;
 use super::backend::Backend;
@@ -76,24 +78,17 @@ pub(crate) struct Keyring {
 
 impl Keyring {
     /// Opens the keyring with `master`, creating it in an empty store.
-    pub(crate) fn open(backend: Arc<dyn Backend>, master: &Key) -> Result<Self, StoreError> {
+    pub(crate) async fn open(backend: Arc<dyn Backend>, master: &Key) -> Result<Self, StoreError> {
         let master = Master::new(master)?;
-        if backend.get(META, KCV_NEXT)?.is_some() {
+        if backend.get(META, KCV_NEXT).await?.is_some() {
             return Err(StoreError::RotationInterrupted);
         }
-        match backend.get(META, KCV)? {
+        match backend.get(META, KCV).await? {
             Some(stored) if ct_eq(&stored, &master.kcv) => {}
             Some(_) => return Err(StoreError::WrongKey),
-            None => init(&*backend, &master)?,
+            None => init(&*backend, &master).await?,
         }
-        let load = |name: &[u8]| -> Result<Key, StoreError> {
-            let wrapped = backend.get(KEYRING, name)?.ok_or(StoreError::Unreadable {
-                namespace: KEYRING.into(),
-                reason: format!("the `{}` key is missing", String::from_utf8_lossy(name)),
-            })?;
-            master.unwrap(name, &wrapped)
-        };
-        let (index, system) = (load(b"index")?, load(b"system")?);
+        let (index, system) = (load(&*backend, &master, b"index").await?, load(&*backend, &master, b"system").await?);
         Ok(Self {
             backend,
             master,
@@ -105,24 +100,24 @@ impl Keyring {
     }
 
     /// The data key of a subject; created (and flushed) on first use when `create` is set.
-    pub(crate) fn subject(&self, hash: &[u8; HASH_LEN], create: bool) -> Result<Option<Arc<Key>>, StoreError> {
+    pub(crate) async fn subject(&self, hash: &[u8; HASH_LEN], create: bool) -> Result<Option<Arc<Key>>, StoreError> {
         if let Some(k) = self.subjects.read().unwrap_or_else(PoisonError::into_inner).get(hash) {
             return Ok(Some(k.clone()));
         }
         // Every cache miss takes the lock `destroy` takes, so a key being destroyed cannot be read just before
         // and cached just after (which would let later writes use a key that is no longer in the keyring).
-        let _guard = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
+        let _guard = self.creating.lock().await;
         if let Some(k) = self.subjects.read().unwrap_or_else(PoisonError::into_inner).get(hash) {
             return Ok(Some(k.clone()));
         }
         let name = subject_entry(hash);
-        let key = match self.backend.get(KEYRING, &name)? {
+        let key = match self.backend.get(KEYRING, &name).await? {
             Some(wrapped) => self.master.unwrap(&name, &wrapped)?,
             None if create => {
                 let key = Key::generate().map_err(|e| StoreError::MasterKey(e.to_string()))?;
-                self.backend.insert(KEYRING, &name, &self.master.wrap(&name, &key)?)?;
+                self.backend.insert(KEYRING, &name, &self.master.wrap(&name, &key)?).await?;
                 // The key must be durable before anything sealed with it can be.
-                self.backend.flush()?;
+                self.backend.flush().await?;
                 key
             }
             None => return Ok(None),
@@ -133,31 +128,40 @@ impl Keyring {
     }
 
     /// Destroys a subject's data key (crypto-shredding) and flushes; returns whether it existed.
-    pub(crate) fn destroy(&self, hash: &[u8; HASH_LEN]) -> Result<bool, StoreError> {
-        let _guard = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
+    pub(crate) async fn destroy(&self, hash: &[u8; HASH_LEN]) -> Result<bool, StoreError> {
+        let _guard = self.creating.lock().await;
         self.subjects.write().unwrap_or_else(PoisonError::into_inner).remove(hash);
-        let existed = self.backend.remove(KEYRING, &subject_entry(hash))?;
-        self.backend.flush()?;
+        let existed = self.backend.remove(KEYRING, &subject_entry(hash)).await?;
+        self.backend.flush().await?;
         Ok(existed)
     }
 
     /// How many subjects have a data key.
-    pub(crate) fn subject_count(&self) -> Result<u64, StoreError> {
-        Ok(self.backend.scan_prefix(KEYRING, b"s:")?.len() as u64)
+    pub(crate) async fn subject_count(&self) -> Result<u64, StoreError> {
+        Ok(self.backend.scan_prefix(KEYRING, b"s:").await?.len() as u64)
     }
 }
 
-fn init(backend: &dyn Backend, master: &Master) -> Result<(), StoreError> {
-    let has_data = backend.trees()?.iter().any(|t| !t.starts_with('_'));
-    if has_data || !backend.scan_prefix(KEYRING, b"")?.is_empty() {
+/// Reads and unwraps one of the store's own keys.
+async fn load(backend: &dyn Backend, master: &Master, name: &[u8]) -> Result<Key, StoreError> {
+    let wrapped = backend.get(KEYRING, name).await?.ok_or(StoreError::Unreadable {
+        namespace: KEYRING.into(),
+        reason: format!("the `{}` key is missing", String::from_utf8_lossy(name)),
+    })?;
+    master.unwrap(name, &wrapped)
+}
+
+async fn init(backend: &dyn Backend, master: &Master) -> Result<(), StoreError> {
+    let has_data = backend.trees().await?.iter().any(|t| !t.starts_with('_'));
+    if has_data || !backend.scan_prefix(KEYRING, b"").await?.is_empty() {
         return Err(StoreError::NotEncrypted);
     }
     for name in [&b"index"[..], b"system"] {
         let key = Key::generate().map_err(|e| StoreError::MasterKey(e.to_string()))?;
-        backend.insert(KEYRING, name, &master.wrap(name, &key)?)?;
+        backend.insert(KEYRING, name, &master.wrap(name, &key)?).await?;
     }
-    backend.insert(META, KCV, &master.kcv)?;
-    backend.flush()
+    backend.insert(META, KCV, &master.kcv).await?;
+    backend.flush().await
 }
 
 /// Progress of a master key rotation.
@@ -174,15 +178,20 @@ pub struct RotationProgress {
 /// Re-wraps every key in the keyring from `old` to `new` without touching records. Resumable: a run that
 /// stops part-way leaves a `kcv.next` marker, and the store then refuses to open until a later run with the
 /// same keys finishes. `limit` stops after that many entries (used to test interruption).
-pub fn rotate(backend: &dyn Backend, old: &Key, new: &Key, limit: Option<u64>) -> Result<RotationProgress, StoreError> {
+pub async fn rotate(
+    backend: &dyn Backend,
+    old: &Key,
+    new: &Key,
+    limit: Option<u64>,
+) -> Result<RotationProgress, StoreError> {
     let (old, new) = (Master::new(old)?, Master::new(new)?);
-    let stored = backend.get(META, KCV)?.ok_or(StoreError::NotEncrypted)?;
-    let pending = backend.get(META, KCV_NEXT)?;
+    let stored = backend.get(META, KCV).await?.ok_or(StoreError::NotEncrypted)?;
+    let pending = backend.get(META, KCV_NEXT).await?;
     if ct_eq(&stored, &new.kcv) {
         // Done already; a crash may have left the marker after the check value was switched.
         if pending.is_some() {
-            backend.remove(META, KCV_NEXT)?;
-            backend.flush()?;
+            backend.remove(META, KCV_NEXT).await?;
+            backend.flush().await?;
         }
         return Ok(RotationProgress { rewrapped: 0, already_done: 0, remaining: 0 });
     }
@@ -194,25 +203,25 @@ pub fn rotate(backend: &dyn Backend, old: &Key, new: &Key, limit: Option<u64>) -
             "an interrupted rotation to a different new key is pending; finish it with that key first".into(),
         ));
     }
-    backend.insert(META, KCV_NEXT, &new.kcv)?;
-    backend.flush()?;
+    backend.insert(META, KCV_NEXT, &new.kcv).await?;
+    backend.flush().await?;
     let mut progress = RotationProgress { rewrapped: 0, already_done: 0, remaining: 0 };
-    for (name, wrapped) in backend.scan_prefix(KEYRING, b"")? {
+    for (name, wrapped) in backend.scan_prefix(KEYRING, b"").await? {
         if wrapped.starts_with(new.id()) {
             progress.already_done += 1;
         } else if limit.is_some_and(|l| progress.rewrapped >= l) {
             progress.remaining += 1;
         } else {
             let key = old.unwrap(&name, &wrapped)?;
-            backend.insert(KEYRING, &name, &new.wrap(&name, &key)?)?;
+            backend.insert(KEYRING, &name, &new.wrap(&name, &key)?).await?;
             progress.rewrapped += 1;
         }
     }
-    backend.flush()?;
+    backend.flush().await?;
     if progress.remaining == 0 {
-        backend.insert(META, KCV, &new.kcv)?;
-        backend.remove(META, KCV_NEXT)?;
-        backend.flush()?;
+        backend.insert(META, KCV, &new.kcv).await?;
+        backend.remove(META, KCV_NEXT).await?;
+        backend.flush().await?;
     }
     Ok(progress)
 }

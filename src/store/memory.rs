@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use async_trait::async_trait;
+
 use super::StoreError;
 use super::backend::{Backend, Pair};
 
@@ -29,21 +31,22 @@ impl MemoryBackend {
     }
 }
 
+#[async_trait]
 impl Backend for MemoryBackend {
-    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.with(|t| t.get(tree).and_then(|t| t.get(key)).cloned()))
     }
 
-    fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    async fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         self.with(|t| t.entry(tree.to_string()).or_default().insert(key.to_vec(), value.to_vec()));
         Ok(())
     }
 
-    fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError> {
+    async fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError> {
         Ok(self.with(|t| t.get_mut(tree).is_some_and(|t| t.remove(key).is_some())))
     }
 
-    fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
+    async fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
         Ok(self.with(|t| {
             t.get(tree).map_or_else(Vec::new, |t| {
                 t.range(prefix.to_vec()..)
@@ -54,11 +57,11 @@ impl Backend for MemoryBackend {
         }))
     }
 
-    fn trees(&self) -> Result<Vec<String>, StoreError> {
+    async fn trees(&self) -> Result<Vec<String>, StoreError> {
         Ok(self.with(|t| t.iter().filter(|(_, v)| !v.is_empty()).map(|(k, _)| k.clone()).collect()))
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }

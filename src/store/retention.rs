@@ -8,7 +8,7 @@ use super::{Store, StoreError};
 use crate::clock::{Clock, millis};
 
 /// Deletes records older than each namespace's TTL; returns how many per namespace.
-pub fn sweep_expired(
+pub async fn sweep_expired(
     store: &dyn Store,
     ttl: &BTreeMap<String, Duration>,
     clock: &dyn Clock,
@@ -16,13 +16,13 @@ pub fn sweep_expired(
     let now = clock.now_ms();
     let mut removed = BTreeMap::new();
     for (namespace, ttl) in ttl {
-        let n = store.sweep_older_than(namespace, now.saturating_sub(millis(*ttl)))?;
+        let n = store.sweep_older_than(namespace, now.saturating_sub(millis(*ttl))).await?;
         if n > 0 {
             tracing::info!(namespace, removed = n, "retention sweep removed expired records");
         }
         removed.insert(namespace.clone(), n);
     }
-    let orphans = store.purge_orphans()?;
+    let orphans = store.purge_orphans().await?;
     if orphans > 0 {
         removed.insert("(records of erased subjects)".into(), orphans);
     }
@@ -66,7 +66,7 @@ impl RetentionTask {
                 () = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            if let Err(error) = sweep_expired(&*self.store, &self.ttl, &*self.clock) {
+            if let Err(error) = sweep_expired(&*self.store, &self.ttl, &*self.clock).await {
                 tracing::warn!(%error, "retention sweep failed; will retry");
             }
         }

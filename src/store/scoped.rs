@@ -44,31 +44,31 @@ impl ScopedStore {
     }
 
     /// Saves `value` under `id`.
-    pub fn put<T: Serialize>(&self, id: &str, value: &T, durability: Durability) -> Result<(), StoreError> {
+    pub async fn put<T: Serialize>(&self, id: &str, value: &T, durability: Durability) -> Result<(), StoreError> {
         if !self.declared {
             return Err(StoreError::Undeclared(self.namespace.clone()));
         }
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|e| self.codec(&e))?);
-        self.store.put(self.key(id), &bytes, durability)
+        self.store.put(self.key(id), &bytes, durability).await
     }
 
     /// Reads the value under `id`.
-    pub fn get<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>, StoreError> {
-        let Some(rec) = self.store.get(self.key(id))? else {
+    pub async fn get<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>, StoreError> {
+        let Some(rec) = self.store.get(self.key(id)).await? else {
             return Ok(None);
         };
         serde_json::from_slice(&rec.value).map(Some).map_err(|e| self.codec(&e))
     }
 
     /// Deletes the value under `id`; returns whether it existed.
-    pub fn delete(&self, id: &str, durability: Durability) -> Result<bool, StoreError> {
-        self.store.delete(self.key(id), durability)
+    pub async fn delete(&self, id: &str, durability: Durability) -> Result<bool, StoreError> {
+        self.store.delete(self.key(id), durability).await
     }
 
     /// Every value this user has in the namespace, as `(id, value)` in id order.
-    pub fn list<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, StoreError> {
+    pub async fn list<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, StoreError> {
         let mut out = Vec::new();
-        for rec in self.store.list(&self.namespace, Some(&self.subject))? {
+        for rec in self.store.list(&self.namespace, Some(&self.subject)).await? {
             let value = serde_json::from_slice(&rec.value).map_err(|e| self.codec(&e))?;
             out.push((String::from_utf8_lossy(&rec.id).into_owned(), value));
         }

@@ -1,6 +1,13 @@
 //! The default backend: an embedded sled database in a local directory.
+//!
+//! Point reads and writes run inline: sled serves them from its page cache and log buffer in microseconds,
+//! and handing each to the blocking pool would cost more than the operation. What can block for long — an
+//! fsync ([`Backend::flush`]) and scans over whole trees — runs on tokio's blocking pool, so no worker thread
+//! waits on the disk.
 
 use std::path::Path;
+
+use async_trait::async_trait;
 
 use super::StoreError;
 use super::backend::{Backend, Pair};
@@ -31,47 +38,67 @@ impl SledBackend {
     fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
         self.db.open_tree(name).map_err(|e| backend("open tree", name, &e))
     }
+
+    /// Runs `f` on the blocking pool with a handle to the database.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Self) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || f(&this)).await.map_err(|e| StoreError::Backend {
+            op: "blocking task",
+            namespace: "*".into(),
+            reason: e.to_string(),
+        })?
+    }
 }
 
 fn backend(op: &'static str, namespace: &str, e: &sled::Error) -> StoreError {
     StoreError::Backend { op, namespace: namespace.to_string(), reason: e.to_string() }
 }
 
+#[async_trait]
 impl Backend for SledBackend {
-    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let v = self.tree(tree)?.get(key).map_err(|e| backend("get", tree, &e))?;
         Ok(v.map(|v| v.to_vec()))
     }
 
-    fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    async fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         self.tree(tree)?.insert(key, value).map_err(|e| backend("insert", tree, &e))?;
         Ok(())
     }
 
-    fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError> {
+    async fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError> {
         Ok(self.tree(tree)?.remove(key).map_err(|e| backend("remove", tree, &e))?.is_some())
     }
 
-    fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
-        self.tree(tree)?
-            .scan_prefix(prefix)
-            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(|e| backend("scan", tree, &e)))
-            .collect()
+    async fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
+        let (tree, prefix) = (tree.to_string(), prefix.to_vec());
+        self.blocking(move |this| {
+            this.tree(&tree)?
+                .scan_prefix(&prefix)
+                .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(|e| backend("scan", &tree, &e)))
+                .collect()
+        })
+        .await
     }
 
-    fn trees(&self) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .db
-            .tree_names()
-            .into_iter()
-            .filter_map(|n| String::from_utf8(n.to_vec()).ok())
-            .filter(|n| n != "__sled__default")
-            .filter(|n| self.tree(n).is_ok_and(|t| !t.is_empty()))
-            .collect())
+    async fn trees(&self) -> Result<Vec<String>, StoreError> {
+        self.blocking(|this| {
+            Ok(this
+                .db
+                .tree_names()
+                .into_iter()
+                .filter_map(|n| String::from_utf8(n.to_vec()).ok())
+                .filter(|n| n != "__sled__default")
+                .filter(|n| this.tree(n).is_ok_and(|t| !t.is_empty()))
+                .collect())
+        })
+        .await
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(|e| backend("flush", "*", &e))?;
-        Ok(())
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.blocking(|this| this.db.flush().map(drop).map_err(|e| backend("flush", "*", &e))).await
     }
 }

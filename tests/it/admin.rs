@@ -21,13 +21,13 @@ struct Staff {
     audit: Arc<Audit>,
 }
 
-fn staff(limits: Option<RateLimitSettings>) -> Staff {
-    let store = memory_store();
+async fn staff(limits: Option<RateLimitSettings>) -> Staff {
+    let store = memory_store().await;
     let clock: SharedClock = TokioClock::shared();
     let audit = Audit::new(store.clone(), clock.clone());
     let stepup = StepUp::new(store.clone(), audit.clone(), StepUpSettings::default(), clock.clone());
     let roles = BTreeMap::from([("admin".to_string(), vec!["console:root".to_string(), "slack:T1/U1".to_string()])]);
-    let access = Access::new(Roles::from_config(&roles), Some(store.clone())).unwrap();
+    let access = Access::new(Roles::from_config(&roles), Some(store.clone())).await.unwrap();
     let dir = std::env::temp_dir().join("palisade-admin-test-unused.toml");
     let plugins: Vec<Arc<dyn Plugin>> = vec![
         Probe::shared(),
@@ -66,7 +66,7 @@ impl Staff {
 
 #[tokio::test]
 async fn only_admins_by_id_may_use_admin_commands_on_any_platform() {
-    let s = staff(None);
+    let s = staff(None).await;
     for (platform, id) in
         [(Platform::Telegram, "1"), (Platform::Discord, "80351110224678912"), (Platform::Slack, "T1/U2")]
     {
@@ -84,7 +84,7 @@ async fn only_admins_by_id_may_use_admin_commands_on_any_platform() {
 
 #[tokio::test(start_paused = true)]
 async fn an_admin_verifies_then_resets_a_users_two_factor_and_it_is_audited() {
-    let s = staff(None);
+    let s = staff(None).await;
     s.enrol("victim").await;
     let root = s.enrol("root").await;
     let asked = s.h.say("root", "/admin reset2fa console:victim").await;
@@ -93,7 +93,7 @@ async fn an_admin_verifies_then_resets_a_users_two_factor_and_it_is_audited() {
     assert_eq!(done, ["Two-factor verification of console:victim was reset."]);
     let r = s.h.say("root", "/admin 2fa console:victim").await;
     assert_eq!(r, ["console:victim: two-factor verification is off."], "the grant covers the next admin action");
-    let reset = s.audit.entries_since(0).unwrap().into_iter().find(|e| e.event == "admin.reset_2fa").unwrap();
+    let reset = s.audit.entries_since(0).await.unwrap().into_iter().find(|e| e.event == "admin.reset_2fa").unwrap();
     assert_eq!(reset.details["target"], s.audit.pseudonym(&UserRef::new(Platform::Console, "victim")).unwrap());
     assert_eq!(reset.actor, Some(s.audit.pseudonym(&UserRef::new(Platform::Console, "root")).unwrap()));
     s.h.stop().await;
@@ -101,7 +101,7 @@ async fn an_admin_verifies_then_resets_a_users_two_factor_and_it_is_audited() {
 
 #[tokio::test(start_paused = true)]
 async fn a_blocked_user_is_ignored_until_unblocked() {
-    let s = staff(None);
+    let s = staff(None).await;
     let root = s.enrol("root").await;
     s.h.say("root", "/admin block console:spammer").await;
     assert_eq!(s.h.say("root", &s.code(&root, 1)).await, ["console:spammer blocked."]);
@@ -119,7 +119,7 @@ async fn a_flood_from_one_user_is_limited_while_others_are_served() {
         per_conversation: Rate { count: 0, per: minute },
         global: Rate { count: 0, per: minute },
     };
-    let s = staff(Some(limits));
+    let s = staff(Some(limits)).await;
     let mut answers = Vec::new();
     for _ in 0..10 {
         answers.push(s.h.say("flooder", "/args a b").await);

@@ -11,10 +11,10 @@ fn ann() -> UserRef {
     UserRef::new(Platform::Telegram, "5550001234")
 }
 
-fn trail(store: &SharedStore, n: u64) -> Arc<Audit> {
+async fn trail(store: &SharedStore, n: u64) -> Arc<Audit> {
     let audit = Audit::new(store.clone(), TokioClock::shared());
     for i in 1..=n {
-        let seq = audit.record("test.event", Some(&ann()), Outcome::Success, &[("n", i.to_string())]).unwrap();
+        let seq = audit.record("test.event", Some(&ann()), Outcome::Success, &[("n", i.to_string())]).await.unwrap();
         assert_eq!(seq, i);
     }
     audit
@@ -28,99 +28,99 @@ fn key(id: &str) -> RecordKey<'_> {
     RecordKey { namespace: "core.audit", subject: None, id: id.as_bytes() }
 }
 
-fn raw(store: &SharedStore, seq: u64) -> Vec<u8> {
-    store.get(key(&id(seq))).unwrap().unwrap().value.to_vec()
+async fn raw(store: &SharedStore, seq: u64) -> Vec<u8> {
+    store.get(key(&id(seq))).await.unwrap().unwrap().value.to_vec()
 }
 
-fn put(store: &SharedStore, seq: u64, bytes: &[u8]) {
-    store.put(key(&id(seq)), bytes, Durability::Flushed).unwrap();
+async fn put(store: &SharedStore, seq: u64, bytes: &[u8]) {
+    store.put(key(&id(seq)), bytes, Durability::Flushed).await.unwrap();
 }
 
-#[test]
-fn a_clean_chain_verifies_after_a_restart_and_holds_no_identifiers() {
+#[tokio::test]
+async fn a_clean_chain_verifies_after_a_restart_and_holds_no_identifiers() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = crate::support::sled_store(dir.path());
-        trail(&store, 5).verify().unwrap();
+        let store = crate::support::sled_store(dir.path()).await;
+        trail(&store, 5).await.verify().await.unwrap();
     }
-    let store = crate::support::sled_store(dir.path());
+    let store = crate::support::sled_store(dir.path()).await;
     let audit = Audit::new(store.clone(), TokioClock::shared());
-    assert_eq!(audit.verify().unwrap(), Vec::<Finding>::new());
-    assert_eq!(audit.record("after.restart", None, Outcome::Info, &[]).unwrap(), 6);
-    assert!(audit.verify().unwrap().is_empty());
-    let entries = audit.entries_since(0).unwrap();
+    assert_eq!(audit.verify().await.unwrap(), Vec::<Finding>::new());
+    assert_eq!(audit.record("after.restart", None, Outcome::Info, &[]).await.unwrap(), 6);
+    assert!(audit.verify().await.unwrap().is_empty());
+    let entries = audit.entries_since(0).await.unwrap();
     assert_eq!(entries.len(), 6);
     let json = serde_json::to_string(&entries).unwrap();
     assert!(!json.contains("5550001234"), "the actor is a pseudonym: {json}");
     assert_eq!(entries[0].actor, Some(audit.pseudonym(&ann()).unwrap()));
 }
 
-#[test]
-fn a_changed_entry_is_named() {
-    let store = crate::support::memory_store();
-    let audit = trail(&store, 5);
-    let mut entry: serde_json::Value = serde_json::from_slice(&raw(&store, 3)).unwrap();
+#[tokio::test]
+async fn a_changed_entry_is_named() {
+    let store = crate::support::memory_store().await;
+    let audit = trail(&store, 5).await;
+    let mut entry: serde_json::Value = serde_json::from_slice(&raw(&store, 3).await).unwrap();
     entry["details"]["n"] = "300".into();
-    put(&store, 3, &serde_json::to_vec(&entry).unwrap());
-    assert_eq!(audit.verify().unwrap(), [Finding::Altered(3)]);
+    put(&store, 3, &serde_json::to_vec(&entry).unwrap()).await;
+    assert_eq!(audit.verify().await.unwrap(), [Finding::Altered(3)]);
 }
 
-#[test]
-fn a_flipped_byte_on_disk_is_named() {
+#[tokio::test]
+async fn a_flipped_byte_on_disk_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(dir.path()).unwrap());
     let store: SharedStore =
-        Arc::new(RecordStore::open(backend.clone(), &crate::support::test_key(), TokioClock::shared()).unwrap());
-    let audit = trail(&store, 4);
+        Arc::new(RecordStore::open(backend.clone(), &crate::support::test_key(), TokioClock::shared()).await.unwrap());
+    let audit = trail(&store, 4).await;
     // Find entry 2's stored bytes: the only record whose sealed value changes when entry 2 is rewritten.
-    let before = backend.scan_prefix("core.audit", &[]).unwrap();
-    put(&store, 2, &raw(&store, 2));
-    let after = backend.scan_prefix("core.audit", &[]).unwrap();
+    let before = backend.scan_prefix("core.audit", &[]).await.unwrap();
+    put(&store, 2, &raw(&store, 2).await).await;
+    let after = backend.scan_prefix("core.audit", &[]).await.unwrap();
     let (k, mut v) = after.into_iter().find(|(k, v)| before.iter().any(|(bk, bv)| bk == k && bv != v)).unwrap();
     let last = v.len() - 1;
     v[last] ^= 0x80;
-    backend.insert("core.audit", &k, &v).unwrap();
-    assert_eq!(audit.verify().unwrap(), [Finding::Unreadable(2)]);
+    backend.insert("core.audit", &k, &v).await.unwrap();
+    assert_eq!(audit.verify().await.unwrap(), [Finding::Unreadable(2)]);
 }
 
-#[test]
-fn a_removed_entry_is_named() {
-    let store = crate::support::memory_store();
-    let audit = trail(&store, 5);
-    store.delete(key(&id(3)), Durability::Flushed).unwrap();
-    assert_eq!(audit.verify().unwrap(), [Finding::Missing(3)]);
+#[tokio::test]
+async fn a_removed_entry_is_named() {
+    let store = crate::support::memory_store().await;
+    let audit = trail(&store, 5).await;
+    store.delete(key(&id(3)), Durability::Flushed).await.unwrap();
+    assert_eq!(audit.verify().await.unwrap(), [Finding::Missing(3)]);
 }
 
-#[test]
-fn swapped_entries_are_named() {
-    let store = crate::support::memory_store();
-    let audit = trail(&store, 5);
-    let (two, three) = (raw(&store, 2), raw(&store, 3));
-    put(&store, 2, &three);
-    put(&store, 3, &two);
-    assert_eq!(audit.verify().unwrap(), [Finding::BrokenLink(2)]);
+#[tokio::test]
+async fn swapped_entries_are_named() {
+    let store = crate::support::memory_store().await;
+    let audit = trail(&store, 5).await;
+    let (two, three) = (raw(&store, 2).await, raw(&store, 3).await);
+    put(&store, 2, &three).await;
+    put(&store, 3, &two).await;
+    assert_eq!(audit.verify().await.unwrap(), [Finding::BrokenLink(2)]);
 }
 
-#[test]
-fn an_inserted_forgery_is_named() {
-    let store = crate::support::memory_store();
-    let audit = trail(&store, 5);
+#[tokio::test]
+async fn an_inserted_forgery_is_named() {
+    let store = crate::support::memory_store().await;
+    let audit = trail(&store, 5).await;
     // Shift entries 3..5 up by one and put a forged entry (copied from 2, renumbered) at 3.
     for seq in (3..=5).rev() {
-        let moved = raw(&store, seq);
-        put(&store, seq + 1, &moved);
+        let moved = raw(&store, seq).await;
+        put(&store, seq + 1, &moved).await;
     }
-    let mut forged: serde_json::Value = serde_json::from_slice(&raw(&store, 2)).unwrap();
+    let mut forged: serde_json::Value = serde_json::from_slice(&raw(&store, 2).await).unwrap();
     forged["seq"] = 3.into();
     forged["event"] = "admin.reset".into();
-    put(&store, 3, &serde_json::to_vec(&forged).unwrap());
-    assert_eq!(audit.verify().unwrap(), [Finding::Altered(3)]);
+    put(&store, 3, &serde_json::to_vec(&forged).unwrap()).await;
+    assert_eq!(audit.verify().await.unwrap(), [Finding::Altered(3)]);
 }
 
-#[test]
-fn a_cut_tail_is_named() {
-    let store = crate::support::memory_store();
-    let audit = trail(&store, 5);
-    store.delete(key(&id(5)), Durability::Flushed).unwrap();
-    assert_eq!(audit.verify().unwrap(), [Finding::Truncated { head: 5, last: 4 }]);
+#[tokio::test]
+async fn a_cut_tail_is_named() {
+    let store = crate::support::memory_store().await;
+    let audit = trail(&store, 5).await;
+    store.delete(key(&id(5)), Durability::Flushed).await.unwrap();
+    assert_eq!(audit.verify().await.unwrap(), [Finding::Truncated { head: 5, last: 4 }]);
 }

@@ -17,7 +17,7 @@ fn idle(timeout: Duration, sweep: Duration) -> FlowSettings {
 
 #[tokio::test]
 async fn a_note_is_saved_through_a_flow_listed_and_deleted_with_a_button() {
-    let h = Harness::start(notes(), memory_store());
+    let h = Harness::start(notes(), memory_store().await);
     assert_eq!(h.say("ann", "/note buy  milk").await, ["What title should this note have?"]);
     assert_eq!(h.say("ann", "").await.len(), 1, "an empty title is asked again");
     assert_eq!(h.say("ann", "Shopping").await, ["Saved “Shopping”. /notes lists your notes."]);
@@ -33,7 +33,7 @@ async fn a_note_is_saved_through_a_flow_listed_and_deleted_with_a_button() {
 
 #[tokio::test]
 async fn buttons_of_another_plugin_or_stale_ones_are_refused() {
-    let h = Harness::start(notes(), memory_store());
+    let h = Harness::start(notes(), memory_store().await);
     h.say("ann", "/note x").await;
     h.say("ann", "T").await;
     h.say("ann", "/note delete 1").await;
@@ -46,7 +46,7 @@ async fn buttons_of_another_plugin_or_stale_ones_are_refused() {
 
 #[tokio::test]
 async fn cancel_ends_the_flow_and_other_commands_wait() {
-    let h = Harness::start(notes(), memory_store());
+    let h = Harness::start(notes(), memory_store().await);
     h.say("ann", "/note secret plan").await;
     let busy = h.say("ann", "/notes").await;
     assert_eq!(
@@ -61,7 +61,7 @@ async fn cancel_ends_the_flow_and_other_commands_wait() {
 
 #[tokio::test]
 async fn flows_are_per_user_and_chat() {
-    let h = Harness::start(notes(), memory_store());
+    let h = Harness::start(notes(), memory_store().await);
     h.say("ann", "/note from ann").await;
     assert_eq!(h.say("bob", "Title?").await, ["I only understand commands. Send /help to see what I can do."]);
     assert_eq!(h.say("ann", "Ann's").await, ["Saved “Ann's”. /notes lists your notes."]);
@@ -71,7 +71,7 @@ async fn flows_are_per_user_and_chat() {
 #[tokio::test(start_paused = true)]
 async fn an_idle_flow_times_out_on_the_next_message() {
     let settings = idle(Duration::from_secs(600), Duration::from_secs(86_400));
-    let h = Harness::start_with(notes(), memory_store(), |b| b.flow_settings(settings));
+    let h = Harness::start_with(notes(), memory_store().await, |b| b.flow_settings(settings));
     h.say("ann", "/note buy milk").await;
     tokio::time::advance(Duration::from_secs(599)).await;
     assert_eq!(h.say("ann", "/cancel").await, ["Cancelled your new note."], "still alive before the timeout");
@@ -91,7 +91,7 @@ async fn an_idle_flow_times_out_on_the_next_message() {
 #[tokio::test(start_paused = true)]
 async fn the_sweeper_tells_users_their_flow_expired() {
     let settings = idle(Duration::from_secs(60), Duration::from_secs(10));
-    let h = Harness::start_with(notes(), memory_store(), |b| b.flow_settings(settings));
+    let h = Harness::start_with(notes(), memory_store().await, |b| b.flow_settings(settings));
     h.say("ann", "/note buy milk").await;
     tokio::time::sleep(Duration::from_secs(75)).await;
     let told: Vec<String> = h.capture.take().iter().map(crate::support::text_of).collect();
@@ -104,11 +104,11 @@ async fn the_sweeper_tells_users_their_flow_expired() {
 async fn a_flow_resumes_after_a_restart_on_a_real_sled_directory() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let h = Harness::start(notes(), sled_store(dir.path()));
+        let h = Harness::start(notes(), sled_store(dir.path()).await);
         assert_eq!(h.say("ann", "/note survive the restart").await, ["What title should this note have?"]);
         h.stop().await;
     }
-    let h = Harness::start(notes(), sled_store(dir.path()));
+    let h = Harness::start(notes(), sled_store(dir.path()).await);
     assert_eq!(h.say("ann", "Persistence").await, ["Saved “Persistence”. /notes lists your notes."]);
     assert_eq!(h.say("ann", "/notes").await, ["Your notes:\n1. Persistence — survive the restart"]);
     h.stop().await;

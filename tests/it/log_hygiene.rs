@@ -34,7 +34,7 @@ async fn no_code_or_secret_reaches_the_logs() {
     let subscriber =
         tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || sink.clone()).finish();
     tracing::subscriber::set_global_default(subscriber).unwrap();
-    let bot = start(memory_store(), short_grants());
+    let bot = start(memory_store().await, short_grants());
     let (secret, recovery) = bot.enrol("ann").await;
     bot.h.say("ann", "/transfer").await;
     bot.h.say("ann", "42").await;

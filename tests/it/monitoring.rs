@@ -53,7 +53,7 @@ async fn metrics_health_and_readiness_over_http_and_an_alert_for_a_brute_force()
     assert_eq!(get(addr, "/readyz").await.0, 200);
 
     // A bot with step-up and alerts, the admin reading on the same (loopback) platform.
-    let store = memory_store();
+    let store = memory_store().await;
     let clock: SharedClock = TokioClock::shared();
     let audit = Audit::new(store.clone(), clock.clone());
     let settings = AlertSettings { admin_chats: vec!["console:the-admin".into()], ..AlertSettings::default() };
@@ -105,7 +105,7 @@ async fn metrics_health_and_readiness_over_http_and_an_alert_for_a_brute_force()
     assert!(moved("palisade_stepup_total{outcome=\"wrong\"}"), "{after}");
     assert!(moved("palisade_alerts_total{kind=\"stepup_failures_per_user\"}"), "{after}");
     assert!(after.contains("palisade_handler_seconds_bucket"), "{after}");
-    assert!(audit.entries_since(0).unwrap().iter().any(|e| e.event == "alert.raised"));
+    assert!(audit.entries_since(0).await.unwrap().iter().any(|e| e.event == "alert.raised"));
 
     shutdown.cancel();
     running.await.unwrap();

@@ -24,11 +24,11 @@ struct World {
     backend: Arc<dyn Backend>,
 }
 
-fn world(dir: &Path, consent: bool) -> World {
+async fn world(dir: &Path, consent: bool) -> World {
     let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(dir).unwrap());
     let clock: SharedClock = TokioClock::shared();
     let store: SharedStore =
-        Arc::new(RecordStore::open(backend.clone(), &crate::support::test_key(), clock.clone()).unwrap());
+        Arc::new(RecordStore::open(backend.clone(), &crate::support::test_key(), clock.clone()).await.unwrap());
     let audit = Audit::new(store.clone(), clock.clone());
     let stepup = StepUp::new(store.clone(), audit.clone(), StepUpSettings::default(), clock.clone());
     let notes = Notes::new(NotesSettings { require_consent: consent, ..NotesSettings::default() });
@@ -73,7 +73,7 @@ impl World {
 #[tokio::test]
 async fn an_export_holds_all_of_mine_and_nothing_of_anyone_else() {
     let dir = tempfile::tempdir().unwrap();
-    let w = world(dir.path(), false);
+    let w = world(dir.path(), false).await;
     w.note("ann", "ann-secret-recipe-7731", "Recipe").await;
     w.h.say("ann", "/balance").await;
     w.note("bob", "bob-diary-entry-9912", "Diary").await;
@@ -85,7 +85,10 @@ async fn an_export_holds_all_of_mine_and_nothing_of_anyone_else() {
     assert_eq!(data["controller"], "Acme Ltd");
     assert_eq!(data["data"]["notes"]["records"][0]["value"]["title"], "Recipe");
     assert_eq!(data["data"]["notes"]["legal_basis"], "providing the service you asked for");
-    assert!(w.audit.entries_since(0).unwrap().iter().any(|e| e.event == "privacy.export"), "the export is audited");
+    assert!(
+        w.audit.entries_since(0).await.unwrap().iter().any(|e| e.event == "privacy.export"),
+        "the export is audited"
+    );
     let again = w.export("ann").await;
     assert!(again["audit_trail_about_you"].as_array().unwrap().iter().any(|e| e["event"] == "privacy.export"));
     assert_eq!(again["rights_requests"][0]["kind"], "access");
@@ -95,7 +98,7 @@ async fn an_export_holds_all_of_mine_and_nothing_of_anyone_else() {
 #[tokio::test(start_paused = true)]
 async fn an_enrolled_user_verifies_before_the_export_and_the_secret_is_not_exported() {
     let dir = tempfile::tempdir().unwrap();
-    let w = world(dir.path(), false);
+    let w = world(dir.path(), false).await;
     let shown = w.h.say("ann", "/2fa setup").await.join("\n");
     let b32 = shown.split("by hand: ").nth(1).unwrap().split(')').next().unwrap().to_string();
     let secret = crate::support::stepup::totp_secret(&b32);
@@ -114,22 +117,22 @@ async fn an_enrolled_user_verifies_before_the_export_and_the_secret_is_not_expor
 #[tokio::test]
 async fn forget_erases_everything_of_mine_and_leaves_others_and_a_clean_tombstone() {
     let dir = tempfile::tempdir().unwrap();
-    let w = world(dir.path(), false);
+    let w = world(dir.path(), false).await;
     w.note("ann", "ann-marker-5521", "Mine").await;
     w.h.say("ann", "/balance").await;
     w.note("bob", "bob-marker-8834", "His").await;
-    let before: Vec<_> = w.backend.scan_prefix("notes", &[]).unwrap();
+    let before: Vec<_> = w.backend.scan_prefix("notes", &[]).await.unwrap();
     assert_eq!(w.h.say("ann", "/forget").await, ["Erase everything stored about you? This cannot be undone."]);
     let done = w.h.send(button("ann", "privacy:erase")).await;
     assert!(done[0].starts_with("Done: everything stored about you was erased ("), "{done:?}");
     // None of ann's records opens any more, even restored from a copy taken before.
     for (k, v) in &before {
-        w.backend.insert("notes", k, v).unwrap();
+        w.backend.insert("notes", k, v).await.unwrap();
     }
     assert_eq!(w.h.say("ann", "/notes").await, ["You have no notes yet. Save one with /note <text>."]);
     assert_eq!(w.h.say("bob", "/notes").await, ["Your notes:\n1. His — bob-marker-8834"]);
     // The audit trail keeps a tombstone without personal data.
-    let entries = serde_json::to_string(&w.audit.entries_since(0).unwrap()).unwrap();
+    let entries = serde_json::to_string(&w.audit.entries_since(0).await.unwrap()).unwrap();
     assert!(entries.contains("privacy.erase"));
     for needle in ["console:ann", "ann-marker-5521", "Mine"] {
         assert!(!entries.contains(needle), "`{needle}` in the audit trail: {entries}");
@@ -153,7 +156,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn writes_to_undeclared_namespaces_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let w = world(dir.path(), false);
+    let w = world(dir.path(), false).await;
     let r = w.h.say("ann", "/stash").await;
     assert!(r[0].starts_with("refused: namespace `probe` is not declared in the plugin's data manifest"), "{r:?}");
     w.h.stop().await;
@@ -162,7 +165,7 @@ async fn writes_to_undeclared_namespaces_are_refused() {
 #[tokio::test]
 async fn consent_is_asked_once_recorded_and_withdrawn_with_the_data() {
     let dir = tempfile::tempdir().unwrap();
-    let w = world(dir.path(), true);
+    let w = world(dir.path(), true).await;
     let asked = w.h.say("ann", "/note buy milk").await;
     assert!(asked[0].starts_with("Notes keeps the text of each note you save"), "{asked:?}");
     assert_eq!(w.h.send(button("ann", "privacy:agree:notes:1")).await, ["Thank you. Send your command again."]);
@@ -172,7 +175,7 @@ async fn consent_is_asked_once_recorded_and_withdrawn_with_the_data() {
     let gone = w.h.send(button("ann", "privacy:withdraw:notes")).await;
     assert_eq!(gone, ["Consent for notes withdrawn; 1 of its records about you were deleted."]);
     assert!(w.h.say("ann", "/notes").await[0].starts_with("Notes keeps the text"), "asked again after withdrawal");
-    let entries: Vec<String> = w.audit.entries_since(0).unwrap().into_iter().map(|e| e.event).collect();
+    let entries: Vec<String> = w.audit.entries_since(0).await.unwrap().into_iter().map(|e| e.event).collect();
     assert!(
         entries.contains(&"privacy.consent_given".to_string())
             && entries.contains(&"privacy.consent_withdrawn".to_string())
@@ -183,7 +186,7 @@ async fn consent_is_asked_once_recorded_and_withdrawn_with_the_data() {
 #[tokio::test]
 async fn corrections_change_only_the_chosen_field() {
     let dir = tempfile::tempdir().unwrap();
-    let w = world(dir.path(), false);
+    let w = world(dir.path(), false).await;
     w.note("ann", "call the dentist", "Dentsit").await;
     let choices = w.h.say("ann", "/correct").await;
     assert_eq!(choices, ["Which one is wrong?"]);
@@ -193,13 +196,13 @@ async fn corrections_change_only_the_chosen_field() {
     w.h.stop().await;
 }
 
-#[test]
-fn retention_comes_from_manifests_and_config_can_only_shorten_it() {
+#[tokio::test]
+async fn retention_comes_from_manifests_and_config_can_only_shorten_it() {
     let notes = Notes::default();
     let manifests =
         vec![("notes".to_string(), notes.manifest()), ("core".to_string(), palisade::privacy::core_manifest())];
     let task = palisade::store::RetentionTask {
-        store: crate::support::memory_store(),
+        store: crate::support::memory_store().await,
         clock: TokioClock::shared(),
         ttl: BTreeMap::new(),
         every: Duration::from_secs(60),
@@ -217,7 +220,7 @@ fn retention_comes_from_manifests_and_config_can_only_shorten_it() {
 #[tokio::test]
 async fn rights_commands_that_show_data_stay_out_of_groups() {
     let dir = tempfile::tempdir().unwrap();
-    let w = world(dir.path(), false);
+    let w = world(dir.path(), false).await;
     w.note("ann", "private text", "Private title").await;
     let mut in_group = crate::support::event("ann", "/correct");
     in_group.chat = palisade::ChatRef::new(palisade::Platform::Console, "room", palisade::ChatKind::Group);

@@ -7,16 +7,16 @@ use crate::support::probe::Probe;
 use crate::support::{Harness, memory_store};
 use palisade::dispatch::Roles;
 
-fn harness() -> Harness {
+async fn harness() -> Harness {
     let roles = BTreeMap::from([("operator".to_string(), vec!["console:olivia".to_string()])]);
-    Harness::start_with(vec![Probe::shared(), Arc::new(palisade_echo::Echo)], memory_store(), |b| {
+    Harness::start_with(vec![Probe::shared(), Arc::new(palisade_echo::Echo)], memory_store().await, |b| {
         b.roles(Roles::from_config(&roles))
     })
 }
 
 #[tokio::test]
 async fn arguments_are_split_and_rest_keeps_spacing() {
-    let h = harness();
+    let h = harness().await;
     assert_eq!(h.say("u1", "/args one  two   three").await, ["first=one rest=two   three"]);
     assert_eq!(h.say("u1", "/ARGS@somebot x y").await, ["first=x rest=y"]);
     assert_eq!(h.say("u1", "/echo hello world").await, ["hello world"]);
@@ -25,7 +25,7 @@ async fn arguments_are_split_and_rest_keeps_spacing() {
 
 #[tokio::test]
 async fn missing_arguments_get_the_usage_line() {
-    let h = harness();
+    let h = harness().await;
     let r = h.say("u1", "/args").await;
     assert_eq!(r, ["Usage: /args <first> <rest…> — Echo arguments"]);
     h.stop().await;
@@ -33,7 +33,7 @@ async fn missing_arguments_get_the_usage_line() {
 
 #[tokio::test]
 async fn unknown_commands_and_plain_text_are_answered_helpfully() {
-    let h = harness();
+    let h = harness().await;
     assert_eq!(h.say("u1", "/nope").await, ["I don't know /nope. Send /help to see what I can do."]);
     assert_eq!(h.say("u1", "hello").await, ["I only understand commands. Send /help to see what I can do."]);
     h.stop().await;
@@ -41,7 +41,7 @@ async fn unknown_commands_and_plain_text_are_answered_helpfully() {
 
 #[tokio::test]
 async fn help_lists_only_what_the_user_may_run() {
-    let h = harness();
+    let h = harness().await;
     let plain = h.say("u1", "/help").await.join("\n");
     assert!(plain.contains("/echo <text…> — Repeat what you say"), "{plain}");
     assert!(plain.contains("/secret [words…] — Sensitive (asks for verification)"), "{plain}");
@@ -53,7 +53,7 @@ async fn help_lists_only_what_the_user_may_run() {
 
 #[tokio::test]
 async fn roles_are_matched_by_id_not_by_display_name() {
-    let h = harness();
+    let h = harness().await;
     assert_eq!(h.say("u1", "/staff").await, ["You are not allowed to use /staff."]);
     let mut impostor = crate::support::event("u1", "/staff");
     impostor.display_name = Some("olivia".into());
@@ -64,7 +64,7 @@ async fn roles_are_matched_by_id_not_by_display_name() {
 
 #[tokio::test]
 async fn sensitive_commands_fail_closed_without_step_up() {
-    let h = harness();
+    let h = harness().await;
     let r = h.say("u1", "/secret").await;
     assert_eq!(r.len(), 1);
     assert!(r[0].contains("needs step-up verification"), "{r:?}");
@@ -73,7 +73,7 @@ async fn sensitive_commands_fail_closed_without_step_up() {
 
 #[tokio::test]
 async fn long_replies_are_split_to_the_platform_limit() {
-    let h = harness();
+    let h = harness().await;
     h.sink.submit_and_wait(crate::support::event("u1", "/long")).await.unwrap();
     let parts = h.capture.take();
     assert_eq!(parts.len(), 3, "10000 characters at 4096 per message");
@@ -83,9 +83,10 @@ async fn long_replies_are_split_to_the_platform_limit() {
     h.stop().await;
 }
 
-#[test]
-fn conflicting_commands_are_refused_at_build() {
-    let err =
-        palisade::Dispatcher::builder(vec![Probe::shared(), Probe::shared()], memory_store()).build().unwrap_err();
+#[tokio::test]
+async fn conflicting_commands_are_refused_at_build() {
+    let err = palisade::Dispatcher::builder(vec![Probe::shared(), Probe::shared()], memory_store().await)
+        .build()
+        .unwrap_err();
     assert_eq!(err, "plugins `probe` and `probe` both declare /args");
 }

@@ -13,7 +13,7 @@ use palisade::config::DispatchSettings;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_of_one_conversation_run_in_order_while_others_run_concurrently() {
     let probe = Probe::shared();
-    let h = Harness::start(vec![probe.clone()], memory_store());
+    let h = Harness::start(vec![probe.clone()], memory_store().await);
     let users = ["ann", "bob", "cat", "dan"];
     for n in 0..25 {
         for u in users {
@@ -38,7 +38,7 @@ async fn events_of_one_conversation_run_in_order_while_others_run_concurrently()
 async fn concurrency_is_bounded() {
     let probe = Probe::shared();
     let settings = DispatchSettings { max_concurrency: 2, ..DispatchSettings::default() };
-    let h = Harness::start_with(vec![probe.clone()], memory_store(), |b| b.dispatch_settings(settings));
+    let h = Harness::start_with(vec![probe.clone()], memory_store().await, |b| b.dispatch_settings(settings));
     for n in 0..10 {
         for u in ["a", "b", "c", "d", "e"] {
             h.sink.submit(event(u, &format!("/seq {n}"))).await.unwrap();
@@ -55,7 +55,7 @@ async fn concurrency_is_bounded() {
 async fn a_saturated_dispatcher_pushes_back_then_recovers() {
     let probe = Probe::shared();
     let settings = DispatchSettings { max_concurrency: 1, queue_capacity: 2, ..DispatchSettings::default() };
-    let h = Harness::start_with(vec![probe.clone()], memory_store(), |b| b.dispatch_settings(settings));
+    let h = Harness::start_with(vec![probe.clone()], memory_store().await, |b| b.dispatch_settings(settings));
     let mut accepted = 0;
     let full = loop {
         match h.sink.try_submit(event(&format!("u{accepted}"), "/wait")) {
@@ -79,7 +79,7 @@ async fn a_saturated_dispatcher_pushes_back_then_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_stops_intake_and_drains_accepted_events() {
     let probe = Probe::shared();
-    let h = Harness::start(vec![probe.clone()], memory_store());
+    let h = Harness::start(vec![probe.clone()], memory_store().await);
     for u in ["a", "b", "c", "d", "e", "f"] {
         h.sink.submit(event(u, "/wait")).await.unwrap();
     }

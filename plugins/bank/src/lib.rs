@@ -72,13 +72,13 @@ impl Bank {
         Self { settings }
     }
 
-    fn account(&self, ctx: &Ctx) -> Result<Account, PluginError> {
+    async fn account(&self, ctx: &Ctx) -> Result<Account, PluginError> {
         let fresh = Account { balance_cents: self.settings.opening_balance_cents, transfers: Vec::new() };
-        Ok(ctx.store().get("account")?.unwrap_or(fresh))
+        Ok(ctx.store().get("account").await?.unwrap_or(fresh))
     }
 
-    fn amount_step(&self, flow: &mut Flow, ctx: &mut Ctx, text: &str) -> Result<Step, PluginError> {
-        let balance = self.account(ctx)?.balance_cents;
+    async fn amount_step(&self, flow: &mut Flow, ctx: &mut Ctx, text: &str) -> Result<Step, PluginError> {
+        let balance = self.account(ctx).await?.balance_cents;
         match parse_amount(text) {
             Some(0) | None => ctx.reply("Send an amount like 25 or 25.50."),
             Some(c) if c > balance => {
@@ -112,19 +112,19 @@ impl Bank {
         Ok(Step::next("confirm"))
     }
 
-    fn execute(&self, flow: &Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
+    async fn execute(&self, flow: &Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
         // Step-up comes first: nothing below runs until the user has proved possession of their authenticator.
         ctx.sensitive("transfer")?;
         let (amount, recipient): (u64, String) = (flow.require("amount")?, flow.require("recipient")?);
-        let mut account = self.account(ctx)?;
+        let mut account = self.account(ctx).await?;
         let Some(left) = account.balance_cents.checked_sub(amount) else {
             ctx.reply("Your balance changed and is now too low; nothing was sent.");
             return Ok(Step::Cancel);
         };
         account.balance_cents = left;
         account.transfers.push(Transfer { amount_cents: amount, recipient: recipient.clone(), at_ms: ctx.now_ms() });
-        ctx.store().put("account", &account, Durability::Flushed)?;
-        ctx.audit("bank.transfer", &[("amount_cents", amount.to_string())]);
+        ctx.store().put("account", &account, Durability::Flushed).await?;
+        ctx.audit("bank.transfer", &[("amount_cents", amount.to_string())]).await;
         ctx.reply(format!("Sent {} to {recipient}. Your balance is {}.", money(amount), money(left)));
         Ok(Step::Done)
     }
@@ -159,7 +159,7 @@ impl Plugin for Bank {
 
     async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
         if command == "balance" {
-            let account = self.account(ctx)?;
+            let account = self.account(ctx).await?;
             ctx.reply(format!("Your balance is {}.", money(account.balance_cents)));
         } else {
             ctx.start_flow(Flow::new("transfer", "amount"));
@@ -173,14 +173,14 @@ impl Plugin for Bank {
         match (step.as_str(), ctx.input()) {
             ("amount", Input::Text(t)) => {
                 let t = t.to_string();
-                self.amount_step(flow, ctx, &t)
+                self.amount_step(flow, ctx, &t).await
             }
             ("recipient", Input::Text(t)) => {
                 let t = t.to_string();
                 Self::recipient_step(flow, ctx, &t)
             }
-            ("confirm", Input::Button("confirm")) => self.execute(flow, ctx),
-            ("confirm", Input::Text(t)) if t.eq_ignore_ascii_case("yes") => self.execute(flow, ctx),
+            ("confirm", Input::Button("confirm")) => self.execute(flow, ctx).await,
+            ("confirm", Input::Text(t)) if t.eq_ignore_ascii_case("yes") => self.execute(flow, ctx).await,
             ("confirm", Input::Button("cancel")) => {
                 ctx.reply("Cancelled; nothing was sent.");
                 Ok(Step::Cancel)

@@ -50,8 +50,8 @@ impl Notes {
         Self { settings }
     }
 
-    fn start_new(&self, ctx: &mut Ctx, text: String) -> Result<(), PluginError> {
-        if ctx.store().list::<Note>()?.len() >= self.settings.max_notes {
+    async fn start_new(&self, ctx: &mut Ctx, text: String) -> Result<(), PluginError> {
+        if ctx.store().list::<Note>().await?.len() >= self.settings.max_notes {
             return Err(PluginError::user(format!(
                 "You already have {} notes, the most I keep. Delete one with /note delete <n> first.",
                 self.settings.max_notes
@@ -62,8 +62,8 @@ impl Notes {
         Ok(())
     }
 
-    fn start_delete(&self, ctx: &mut Ctx, number: Option<&str>) -> Result<(), PluginError> {
-        let notes = ctx.store().list::<Note>()?;
+    async fn start_delete(&self, ctx: &mut Ctx, number: Option<&str>) -> Result<(), PluginError> {
+        let notes = ctx.store().list::<Note>().await?;
         let pick = number.and_then(|n| n.parse::<usize>().ok()).and_then(|n| n.checked_sub(1));
         let Some((id, note)) = pick.and_then(|i| notes.get(i)) else {
             return Err(PluginError::user(format!("Give a note number from /notes (you have {}).", notes.len())));
@@ -76,8 +76,8 @@ impl Notes {
         Ok(())
     }
 
-    fn list(ctx: &mut Ctx) -> Result<(), PluginError> {
-        let notes = ctx.store().list::<Note>()?;
+    async fn list(ctx: &mut Ctx) -> Result<(), PluginError> {
+        let notes = ctx.store().list::<Note>().await?;
         if notes.is_empty() {
             ctx.reply("You have no notes yet. Save one with /note <text>.");
             return Ok(());
@@ -88,7 +88,7 @@ impl Notes {
         Ok(())
     }
 
-    fn save(&self, flow: &Flow, ctx: &mut Ctx, title: &str) -> Result<Step, PluginError> {
+    async fn save(&self, flow: &Flow, ctx: &mut Ctx, title: &str) -> Result<Step, PluginError> {
         let count = title.chars().count();
         if count == 0 || count > self.settings.max_title {
             ctx.reply(format!("A title needs 1 to {} characters. What title should it have?", self.settings.max_title));
@@ -98,15 +98,15 @@ impl Notes {
         let store = ctx.store();
         // Ids sort by creation time, so /notes lists oldest first; bump on a same-millisecond clash.
         let mut stamp = note.created_at_ms;
-        while store.get::<Note>(&format!("{stamp:020}"))?.is_some() {
+        while store.get::<Note>(&format!("{stamp:020}")).await?.is_some() {
             stamp += 1;
         }
-        store.put(&format!("{stamp:020}"), &note, Durability::Flushed)?;
+        store.put(&format!("{stamp:020}"), &note, Durability::Flushed).await?;
         ctx.reply(format!("Saved \u{201c}{title}\u{201d}. /notes lists your notes."));
         Ok(Step::Done)
     }
 
-    fn confirm_delete(flow: &Flow, ctx: &mut Ctx, yes: bool) -> Result<Step, PluginError> {
+    async fn confirm_delete(flow: &Flow, ctx: &mut Ctx, yes: bool) -> Result<Step, PluginError> {
         if !yes {
             ctx.reply("Kept it.");
             return Ok(Step::Cancel);
@@ -114,7 +114,7 @@ impl Notes {
         // Operators can require step-up here with `[stepup] require_for = ["notes.delete"]`.
         ctx.checkpoint("delete")?;
         let id: String = flow.require("id")?;
-        let existed = ctx.store().delete(&id, Durability::Flushed)?;
+        let existed = ctx.store().delete(&id, Durability::Flushed).await?;
         ctx.reply(if existed { "Deleted." } else { "That note was already gone." });
         Ok(Step::Done)
     }
@@ -151,14 +151,14 @@ impl Plugin for Notes {
 
     async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
         match (command, ctx.args().get(0)) {
-            ("notes", _) => Self::list(ctx),
+            ("notes", _) => Self::list(ctx).await,
             ("note", Some("delete")) if ctx.args().len() <= 2 => {
                 let n = ctx.args().get(1).map(str::to_string);
-                self.start_delete(ctx, n.as_deref())
+                self.start_delete(ctx, n.as_deref()).await
             }
             _ => {
                 let text = ctx.args().raw().to_string();
-                self.start_new(ctx, text)
+                self.start_new(ctx, text).await
             }
         }
     }
@@ -168,11 +168,11 @@ impl Plugin for Notes {
         match (flow.step(), input) {
             ("title", Input::Text(title)) => {
                 let title = title.to_string();
-                self.save(flow, ctx, &title)
+                self.save(flow, ctx, &title).await
             }
-            ("confirm", Input::Button(v)) => Self::confirm_delete(flow, ctx, v == "yes"),
+            ("confirm", Input::Button(v)) => Self::confirm_delete(flow, ctx, v == "yes").await,
             ("confirm", Input::Text(t)) if ["yes", "no"].contains(&t.to_ascii_lowercase().as_str()) => {
-                Self::confirm_delete(flow, ctx, t.eq_ignore_ascii_case("yes"))
+                Self::confirm_delete(flow, ctx, t.eq_ignore_ascii_case("yes")).await
             }
             ("confirm", _) => {
                 ctx.reply("Press Delete or Keep (or answer yes or no).");

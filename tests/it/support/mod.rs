@@ -50,14 +50,14 @@ pub fn test_key() -> palisade::crypto::Key {
     palisade::crypto::Key::from_bytes(&[7u8; 32]).unwrap()
 }
 
-pub fn memory_store() -> SharedStore {
+pub async fn memory_store() -> SharedStore {
     let backend = Arc::new(MemoryBackend::new());
-    Arc::new(RecordStore::open(backend, &test_key(), palisade::clock::TokioClock::shared()).unwrap())
+    Arc::new(RecordStore::open(backend, &test_key(), palisade::clock::TokioClock::shared()).await.unwrap())
 }
 
-pub fn sled_store(dir: &std::path::Path) -> SharedStore {
+pub async fn sled_store(dir: &std::path::Path) -> SharedStore {
     let backend = Arc::new(SledBackend::open(dir).unwrap());
-    Arc::new(RecordStore::open(backend, &test_key(), palisade::clock::TokioClock::shared()).unwrap())
+    Arc::new(RecordStore::open(backend, &test_key(), palisade::clock::TokioClock::shared()).await.unwrap())
 }
 
 pub fn user(id: &str) -> UserRef {

@@ -83,7 +83,7 @@ impl Plugin for Probe {
             }
             "hang" => std::future::pending::<()>().await,
             "long" => ctx.reply("word ".repeat(2000)),
-            "stash" => match ctx.store().put("x", &"personal", palisade::Durability::Flushed) {
+            "stash" => match ctx.store().put("x", &"personal", palisade::Durability::Flushed).await {
                 Ok(()) => ctx.reply("stored"),
                 Err(e) => ctx.reply(format!("refused: {e}")),
             },

@@ -248,10 +248,10 @@ pub fn settings(fake: &FakeRest, public_key: &str, extra: Value) -> Value {
     s
 }
 
-pub fn sled_store(dir: &Path) -> SharedStore {
+pub async fn sled_store(dir: &Path) -> SharedStore {
     let key = palisade::crypto::Key::from_bytes(&[7u8; 32]).unwrap();
     let backend = Arc::new(SledBackend::open(dir).unwrap());
-    Arc::new(RecordStore::open(backend, &key, palisade::clock::TokioClock::shared()).unwrap())
+    Arc::new(RecordStore::open(backend, &key, palisade::clock::TokioClock::shared()).await.unwrap())
 }
 
 /// A running bot: the Discord adapter feeding a real dispatcher.
@@ -284,7 +284,7 @@ pub async fn start(table: Value, store_dir: &Path, options: Options) -> Running 
         adapter = adapter.with_ack_within(ack);
     }
     let mut listening = adapter.listening();
-    let store = sled_store(store_dir);
+    let store = sled_store(store_dir).await;
     let settings = StepUpSettings { grant_ttl: options.grant_ttl, ..StepUpSettings::default() };
     let clock = palisade::clock::TokioClock::shared();
     let audit = palisade::audit::Audit::new(store.clone(), clock.clone());

@@ -110,10 +110,10 @@ pub fn settings(fake: &FakeSlack, mode: Mode, extra: Value) -> Value {
     s
 }
 
-pub fn sled_store(dir: &Path) -> SharedStore {
+pub async fn sled_store(dir: &Path) -> SharedStore {
     let key = palisade::crypto::Key::from_bytes(&[7u8; 32]).unwrap();
     let backend = Arc::new(SledBackend::open(dir).unwrap());
-    Arc::new(RecordStore::open(backend, &key, palisade::clock::TokioClock::shared()).unwrap())
+    Arc::new(RecordStore::open(backend, &key, palisade::clock::TokioClock::shared()).await.unwrap())
 }
 
 /// A running bot: the Slack adapter feeding a real dispatcher.
@@ -131,7 +131,7 @@ pub async fn start(table: Value, store_dir: &Path, grant_ttl: Duration) -> Runni
     logs();
     let adapter = SlackAdapter::from_section(&Section::new("adapters.slack", table).unwrap()).unwrap();
     let mut listening = adapter.listening();
-    let store = sled_store(store_dir);
+    let store = sled_store(store_dir).await;
     let settings = StepUpSettings { grant_ttl, ..StepUpSettings::default() };
     let clock = palisade::clock::TokioClock::shared();
     let audit = palisade::audit::Audit::new(store.clone(), clock.clone());
