@@ -32,15 +32,15 @@ impl Outbox for Discard {
 fn event(conversation: usize, text: &str) -> Event {
     let id = format!("user{conversation}");
     Event::text(
-        UserRef::new(Platform::Console, id.clone()),
-        ChatRef::new(Platform::Console, id, ChatKind::Direct),
+        UserRef::new(Platform::CONSOLE, id.clone()),
+        ChatRef::new(Platform::CONSOLE, id, ChatKind::Direct),
         text,
     )
 }
 
 async fn start(store: SharedStore) -> (EventSink, CancellationToken) {
     let dispatcher = Dispatcher::builder(vec![Arc::new(palisade_echo::Echo)], store)
-        .outbox(Platform::Console, Arc::new(Discard), Capabilities::CONSOLE)
+        .outbox(Platform::CONSOLE, Arc::new(Discard), Capabilities::CONSOLE)
         .build()
         .expect("dispatcher builds");
     let sink = dispatcher.sink();

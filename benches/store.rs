@@ -21,7 +21,7 @@ fn bench(c: &mut Criterion) {
     let sealed_backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir.path().join("sealed")).expect("sled"));
     let master = Key::generate().expect("key");
     let sealed = rt.block_on(RecordStore::open(sealed_backend, &master, TokioClock::shared())).expect("open");
-    let subject = Subject::user(&UserRef::new(Platform::Telegram, "123456789"));
+    let subject = Subject::user(&UserRef::new(Platform::TELEGRAM, "123456789"));
     let ids: Vec<String> = (0..KEYS).map(|i| format!("record-{i:06}")).collect();
     for size in [64usize, 1024] {
         let value = vec![0xA5u8; size];

@@ -196,3 +196,10 @@ pub async fn deliver(
         outboxes.deliver(replies).await;
     }
 }
+
+impl palisade_core::services::Observer for Alerts {
+    fn rejected(&self, platform: Platform, reason: &str) {
+        tracing::warn!(%platform, reason, "rejected an unauthenticated request");
+        self.webhook_rejected(platform, reason);
+    }
+}

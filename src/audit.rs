@@ -136,3 +136,16 @@ impl Audit {
         verify::verify(&*self.store).await
     }
 }
+
+#[async_trait::async_trait]
+impl palisade_core::services::AuditLog for Audit {
+    async fn record(
+        &self,
+        event: &str,
+        actor: Option<&UserRef>,
+        outcome: Outcome,
+        details: &[(&str, String)],
+    ) -> Result<u64, StoreError> {
+        Audit::record(self, event, actor, outcome, details).await
+    }
+}

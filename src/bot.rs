@@ -169,7 +169,7 @@ impl Bot {
         ready: crate::health::Readiness,
         stop: CancellationToken,
     ) -> Result<impl Future<Output = ()> + use<>, BotError> {
-        let fail = |reason: String| AdapterError::Start { platform: crate::Platform::Console, reason };
+        let fail = |reason: String| AdapterError::Start { platform: crate::Platform::CONSOLE, reason };
         let handle = crate::metrics::install().map_err(fail)?;
         let (local, server) =
             crate::health::serve(addr, handle, ready, self.data_dir.clone(), stop).await.map_err(fail)?;

@@ -7,15 +7,11 @@
 
 mod error;
 mod load;
-mod secret;
-mod section;
 mod settings;
-mod strict;
 
-pub use error::{ConfigError, Problem};
+pub use error::ConfigError;
 pub use load::{Loaded, Loader};
-pub use secret::Secret;
-pub use section::Section;
+pub use palisade_core::config::{Problem, Secret, Section};
 pub use settings::{
     AlertSettings, BotSettings, DispatchSettings, FlowSettings, IntegrationSettings, LogFormat, LogSettings,
     MonitoringSettings, PrivacySettings, Rate, RateLimitSettings, Regime, Settings, StepUpSettings, StoreBackend,

@@ -73,8 +73,8 @@ impl ConsoleAdapter {
     }
 
     fn event(&self, line: &str, seq: u64) -> Event {
-        let user = UserRef::new(Platform::Console, self.user.clone());
-        let chat = ChatRef::new(Platform::Console, self.user.clone(), ChatKind::Direct);
+        let user = UserRef::new(Platform::CONSOLE, self.user.clone());
+        let chat = ChatRef::new(Platform::CONSOLE, self.user.clone(), ChatKind::Direct);
         let kind = match self.outbox.button_for(line) {
             Some(data) => EventKind::Button(data),
             None => EventKind::from_text(line, None),
@@ -93,7 +93,7 @@ impl ConsoleAdapter {
 #[async_trait]
 impl Adapter for ConsoleAdapter {
     fn platform(&self) -> Platform {
-        Platform::Console
+        Platform::CONSOLE
     }
 
     fn capabilities(&self) -> Capabilities {

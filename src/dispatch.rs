@@ -264,7 +264,7 @@ impl Dispatcher {
 
     /// The intake adapters submit to.
     pub fn sink(&self) -> EventSink {
-        EventSink::new(self.tx.clone(), self.alerts.clone())
+        EventSink::new(self.tx.clone(), self.alerts.clone().map(|a| a as Arc<dyn crate::services::Observer>))
     }
 
     /// Where replies go, per platform.

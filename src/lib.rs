@@ -41,12 +41,9 @@ pub mod alerts;
 pub mod audit;
 pub mod bot;
 pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod console;
-pub mod crypto;
 pub mod dispatch;
-pub mod event;
 pub mod flow;
 pub mod health;
 pub mod integration;
@@ -55,9 +52,11 @@ pub mod metrics;
 pub mod plugin;
 pub mod privacy;
 pub mod private_file;
-pub mod reply;
 pub mod stepup;
 pub mod store;
+
+pub use palisade_core::{clock, event, platform, reply, services};
+pub use palisade_crypto as crypto;
 
 pub use adapter::{Adapter, AdapterError, Capabilities, EventSink, Outbox, SendError, SinkError};
 pub use bot::{Bot, BotError};

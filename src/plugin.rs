@@ -1,63 +1,6 @@
-//! The plugin contract: what a plugin declares (commands with help, arguments, sensitivity and role) and the
-//! handlers the router calls.
+//! The plugin contract (from `palisade-core`) and the registry of what a binary can run.
 
-mod args;
-mod command;
-pub(crate) mod context;
-mod error;
-pub mod manifest;
 mod registry;
 
-use async_trait::async_trait;
-
-pub use args::Args;
-pub use command::{Arg, Command};
-pub(crate) use context::button_value;
-pub use context::{Ctx, Input};
-pub use error::PluginError;
-pub use manifest::{DataManifest, LegalBasis, Namespace, days};
+pub use palisade_core::plugin::*;
 pub use registry::{AdapterFactory, PluginFactory, Registry};
-
-use crate::flow::{Flow, Step};
-
-/// A bot feature: a set of commands, optionally multi-step flows and buttons.
-///
-/// Handlers receive a [`Ctx`] with the event, the parsed arguments, a store scoped to the plugin and the
-/// user, and a reply builder. Return [`PluginError::user`] for problems the user should read; any other
-/// error is logged and the user gets a short apology.
-#[async_trait]
-pub trait Plugin: Send + Sync + 'static {
-    /// Unique name; also the plugin's store namespace and its `[plugins.<name>]` table.
-    fn name(&self) -> &'static str;
-
-    /// The commands this plugin answers, with their help text.
-    fn commands(&self) -> Vec<Command>;
-
-    /// The personal data this plugin keeps. A plugin that stores nothing about users keeps the default (empty);
-    /// writes to undeclared namespaces are refused.
-    fn manifest(&self) -> DataManifest {
-        DataManifest::default()
-    }
-
-    /// Outside hosts this plugin calls (exact names). The operator must also allow each in
-    /// `[integrations.<plugin>] allow`; [`Ctx::http`] refuses anything else.
-    fn integrations(&self) -> Vec<&'static str> {
-        Vec::new()
-    }
-
-    /// Runs command `command` (one of [`Plugin::commands`]).
-    async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError>;
-
-    /// Handles the user's answer to the current step of one of this plugin's flows.
-    async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
-        let _ = (flow, ctx);
-        Err(PluginError::internal(format!("plugin `{}` started a flow but has no flow_step", self.name())))
-    }
-
-    /// Handles a press on one of this plugin's buttons outside a flow; `value` is what the plugin attached.
-    async fn button(&self, value: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
-        let _ = value;
-        ctx.reply("That button is no longer active.");
-        Ok(())
-    }
-}

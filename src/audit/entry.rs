@@ -4,22 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use palisade_core::services::Outcome;
+
 use crate::event::Platform;
 use crate::store::StoreError;
-
-/// How the audited action ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// It happened as asked.
-    Success,
-    /// It was attempted and failed (a wrong code, a refused request).
-    Failure,
-    /// It was refused by policy (locked, not allowed, forged).
-    Denied,
-    /// Informational (configuration loaded, key rotated).
-    Info,
-}
 
 /// One entry of the trail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::secret::is_secret_key;
 use super::{ConfigError, Problem, Settings};
 use crate::event::UserRef;
+use palisade_core::config::is_secret_key;
 
 /// A checked configuration.
 #[derive(Clone, Debug)]
@@ -89,7 +89,7 @@ impl Loader {
 }
 
 fn deserialize(merged: config::Config) -> Result<Settings, Vec<Problem>> {
-    super::strict::strict(merged, "")
+    palisade_core::config::strict(merged, "")
 }
 
 fn validate(s: &Settings) -> Vec<Problem> {

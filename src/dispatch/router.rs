@@ -36,7 +36,8 @@ struct Inner {
     /// Consent each plugin asks for before its commands run.
     consent: HashMap<&'static str, crate::plugin::manifest::ConsentRequest>,
     consents: crate::privacy::ConsentBook,
-    http: HashMap<String, crate::integration::HttpClient>,
+    /// Each plugin's HTTP client (a refusing one for plugins with no allowed integrations).
+    http: HashMap<&'static str, Arc<dyn crate::services::Http>>,
 }
 
 impl std::fmt::Debug for Router {
@@ -86,6 +87,16 @@ impl Router {
             .collect();
         let consent = plugins.iter().filter_map(|p| p.manifest().consent.map(|c| (p.name(), c))).collect();
         let consents = crate::privacy::ConsentBook::new(store.clone(), clock.clone());
+        let http = plugins
+            .iter()
+            .map(|p| {
+                let client: Arc<dyn crate::services::Http> = match http.get(p.name()) {
+                    Some(client) => Arc::new(client.clone()),
+                    None => Arc::new(crate::services::Refusing { plugin: p.name().to_string() }),
+                };
+                (p.name(), client)
+            })
+            .collect();
         let inner = Inner {
             plugins,
             commands,
@@ -184,22 +195,23 @@ impl Inner {
     }
 
     fn ctx(&self, req: &Request, plugin: &Arc<dyn Plugin>) -> Ctx {
-        let declared = self.declared.get(plugin.name()).cloned().unwrap_or_default();
-        let (store, clock, audit) = (self.store.clone(), self.clock.clone(), self.audit.clone());
-        let http = self
-            .http
-            .get(plugin.name())
-            .cloned()
-            .unwrap_or_else(|| crate::integration::HttpClient::refusing(plugin.name()));
-        let services = crate::plugin::context::Services {
-            store,
-            clock,
+        let http = match self.http.get(plugin.name()) {
+            Some(client) => client.clone(),
+            None => Arc::new(crate::services::Refusing { plugin: plugin.name().to_string() }),
+        };
+        let parts = crate::plugin::CtxParts {
+            plugin: plugin.name(),
+            capabilities: req.capabilities,
+            roles: req.roles.clone(),
+            grants: req.grants.clone(),
+            store: self.store.clone(),
+            clock: self.clock.clone(),
             require_for: self.require_for.clone(),
-            audit,
-            declared,
+            audit: self.audit.clone(),
+            declared: self.declared.get(plugin.name()).cloned().unwrap_or_default(),
             http,
         };
-        Ctx::new(req, plugin.name(), services)
+        Ctx::new(req.event.clone(), parts)
     }
 
     fn help(&self, req: &Request, call: &CommandCall) -> crate::Reply {
@@ -301,7 +313,7 @@ impl Inner {
             Err(PluginError::User(msg)) => {
                 self.touch(state).await?;
                 ctx.reply(msg);
-                Ok(ctx.replies)
+                Ok(ctx.into_output().0)
             }
             Err(e) => self.finish(req, plugin, ctx, Err(e)).await,
         }
@@ -328,7 +340,8 @@ impl Inner {
                 return Err(DispatchError::Plugin { plugin: plugin.name(), message: e.to_string() });
             }
         }
-        if let Some(flow) = ctx.started_flow.take() {
+        let (replies, started) = ctx.into_output();
+        if let Some(flow) = started {
             let state = FlowState {
                 plugin: plugin.name().to_string(),
                 user: req.event.user.clone(),
@@ -338,6 +351,6 @@ impl Inner {
             };
             self.flows.save(&state).await?;
         }
-        Ok(ctx.replies)
+        Ok(replies)
     }
 }

@@ -7,41 +7,7 @@ use std::time::Duration;
 use crate::audit::{Audit, Outcome};
 use crate::config::Secret;
 
-/// Why a request was refused or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum IntegrationError {
-    /// Only `https://` URLs are allowed.
-    #[error("only HTTPS is allowed for integrations; refused `{0}`")]
-    NotHttps(String),
-    /// The host is not allow-listed for this plugin.
-    #[error(
-        "host `{host}` is not allowed for plugin `{plugin}`; the plugin must declare it and the operator must list it in [integrations.{plugin}] allow"
-    )]
-    HostNotAllowed {
-        /// The host asked for.
-        host: String,
-        /// The plugin.
-        plugin: String,
-    },
-    /// The URL cannot be parsed.
-    #[error("not a valid URL: {0}")]
-    BadUrl(String),
-    /// The response was larger than the cap.
-    #[error("the response exceeded {0} bytes and was dropped")]
-    TooLarge(usize),
-    /// The service did not answer in time or the connection failed.
-    #[error("the request failed: {0}")]
-    Transport(String),
-}
-
-/// A response, fully read (within the size cap).
-#[derive(Debug, Clone)]
-pub struct Response {
-    /// HTTP status code.
-    pub status: u16,
-    /// The body.
-    pub body: Vec<u8>,
-}
+pub use palisade_core::services::{HttpError as IntegrationError, HttpResponse as Response};
 
 /// One plugin's HTTP client.
 #[derive(Clone)]
@@ -60,6 +26,17 @@ impl std::fmt::Debug for HttpClient {
             .field("plugin", &self.plugin)
             .field("allowed", &self.allowed)
             .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl palisade_core::services::Http for HttpClient {
+    async fn get(&self, url: &str) -> Result<Response, IntegrationError> {
+        HttpClient::get(self, url).await
+    }
+
+    async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<Response, IntegrationError> {
+        HttpClient::post_json(self, url, body).await
     }
 }
 
@@ -87,18 +64,6 @@ impl HttpClient {
         }
         let inner = builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self { plugin: plugin.into(), allowed: Arc::new(allowed), max_bytes, webhook_secret, inner, audit })
-    }
-
-    /// A client that refuses everything (the plugin has no integrations allowed).
-    pub fn refusing(plugin: &str) -> Self {
-        Self {
-            plugin: plugin.into(),
-            allowed: Arc::default(),
-            max_bytes: 0,
-            webhook_secret: None,
-            inner: reqwest::Client::new(),
-            audit: None,
-        }
     }
 
     async fn check(&self, url: &str) -> Result<url::Url, IntegrationError> {

@@ -89,14 +89,6 @@ pub(crate) fn decode(namespace: &str, raw: &[u8]) -> Result<Record, StoreError> 
     })
 }
 
-/// Checks a namespace name: 1-64 characters from `a-z0-9_-.`, not starting with `_` (reserved).
-pub fn check_namespace(ns: &str) -> Result<(), StoreError> {
-    let ok = (1..=64).contains(&ns.len())
-        && !ns.starts_with('_')
-        && ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
-    if ok { Ok(()) } else { Err(StoreError::Namespace(ns.to_string())) }
-}
-
 /// A short, non-identifying label of a backend key for reports (its last six bytes, from the id hash).
 pub(crate) fn label(backend_key: &[u8]) -> String {
     backend_key.iter().rev().take(6).map(|b| format!("{b:02x}")).collect()
@@ -118,17 +110,9 @@ mod tests {
     }
 
     #[test]
-    fn namespaces_are_checked() {
-        assert!(check_namespace("core.flows").is_ok());
-        for bad in ["", "Notes", "a/b", "_keyring", &"x".repeat(65)] {
-            assert!(check_namespace(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn keys_carry_no_identifier_and_group_by_subject() {
         let index = Key::generate().unwrap();
-        let s = Subject::user(&crate::UserRef::new(crate::Platform::Telegram, "123456789"));
+        let s = Subject::user(&crate::UserRef::new(crate::Platform::TELEGRAM, "123456789"));
         let (hash, k) = locate(&index, "notes", Some(&s), b"chat-987654321");
         assert_eq!(hash, Some(subject_hash(&index, &s)));
         assert_eq!(k.len(), 1 + 2 * HASH_LEN);

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::backend::Backend;
+use super::check_namespace;
 use super::keyring::Keyring;
-use super::layout::{self, check_namespace};
+use super::layout;
 use super::{Durability, NamespaceStats, Record, RecordKey, Store, StoreError, Subject};
 use crate::clock::SharedClock;
 use crate::crypto::Key;

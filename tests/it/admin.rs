@@ -68,7 +68,7 @@ impl Staff {
 async fn only_admins_by_id_may_use_admin_commands_on_any_platform() {
     let s = staff(None).await;
     for (platform, id) in
-        [(Platform::Telegram, "1"), (Platform::Discord, "80351110224678912"), (Platform::Slack, "T1/U2")]
+        [(Platform::TELEGRAM, "1"), (Platform::DISCORD, "80351110224678912"), (Platform::SLACK, "T1/U2")]
     {
         let r = s.h.send(on(platform, id, "/admin audit")).await;
         assert_eq!(r, ["You are not allowed to use /admin."], "{platform}");
@@ -77,7 +77,7 @@ async fn only_admins_by_id_may_use_admin_commands_on_any_platform() {
     impostor.display_name = Some("root".into());
     assert_eq!(s.h.send(impostor).await, ["You are not allowed to use /admin."]);
     // The Slack admin is recognised by team/user id, and must still verify first.
-    let r = s.h.send(on(Platform::Slack, "T1/U1", "/admin audit")).await;
+    let r = s.h.send(on(Platform::SLACK, "T1/U1", "/admin audit")).await;
     assert!(r[0].contains("needs two-factor verification"), "{r:?}");
     s.h.stop().await;
 }
@@ -94,8 +94,8 @@ async fn an_admin_verifies_then_resets_a_users_two_factor_and_it_is_audited() {
     let r = s.h.say("root", "/admin 2fa console:victim").await;
     assert_eq!(r, ["console:victim: two-factor verification is off."], "the grant covers the next admin action");
     let reset = s.audit.entries_since(0).await.unwrap().into_iter().find(|e| e.event == "admin.reset_2fa").unwrap();
-    assert_eq!(reset.details["target"], s.audit.pseudonym(&UserRef::new(Platform::Console, "victim")).unwrap());
-    assert_eq!(reset.actor, Some(s.audit.pseudonym(&UserRef::new(Platform::Console, "root")).unwrap()));
+    assert_eq!(reset.details["target"], s.audit.pseudonym(&UserRef::new(Platform::CONSOLE, "victim")).unwrap());
+    assert_eq!(reset.actor, Some(s.audit.pseudonym(&UserRef::new(Platform::CONSOLE, "root")).unwrap()));
     s.h.stop().await;
 }
 

@@ -8,7 +8,7 @@ use palisade::store::{Backend, Durability, RecordKey, RecordStore, SharedStore, 
 use palisade::{Platform, UserRef};
 
 fn ann() -> UserRef {
-    UserRef::new(Platform::Telegram, "5550001234")
+    UserRef::new(Platform::TELEGRAM, "5550001234")
 }
 
 async fn trail(store: &SharedStore, n: u64) -> Arc<Audit> {

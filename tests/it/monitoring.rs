@@ -66,7 +66,7 @@ async fn metrics_health_and_readiness_over_http_and_an_alert_for_a_brute_force()
         .step_up(stepup)
         .alerts(alerts.clone())
         .clock(clock)
-        .outbox(Platform::Console, capture.clone(), Capabilities::CONSOLE)
+        .outbox(Platform::CONSOLE, capture.clone(), Capabilities::CONSOLE)
         .build()
         .unwrap();
     let sink = dispatcher.sink();

@@ -223,7 +223,7 @@ async fn rights_commands_that_show_data_stay_out_of_groups() {
     let w = world(dir.path(), false).await;
     w.note("ann", "private text", "Private title").await;
     let mut in_group = crate::support::event("ann", "/correct");
-    in_group.chat = palisade::ChatRef::new(palisade::Platform::Console, "room", palisade::ChatKind::Group);
+    in_group.chat = palisade::ChatRef::new(palisade::Platform::CONSOLE, "room", palisade::ChatKind::Group);
     w.h.sink.submit_and_wait(in_group).await.unwrap();
     let replies = w.h.capture.take();
     assert_eq!(replies.len(), 1);

@@ -61,7 +61,7 @@ async fn a_grant_does_not_carry_over_to_another_chat() {
     bot.h.say("ann", "/secret").await;
     bot.h.say("ann", &bot.code(&secret, 1)).await;
     let mut elsewhere = crate::support::event("ann", "/secret");
-    elsewhere.chat = ChatRef::new(Platform::Console, "other-chat", ChatKind::Direct);
+    elsewhere.chat = ChatRef::new(Platform::CONSOLE, "other-chat", ChatKind::Direct);
     let asked = bot.h.send(elsewhere).await;
     assert!(asked[0].starts_with("<code prompt>"), "{asked:?}");
     bot.h.stop().await;
@@ -71,7 +71,7 @@ async fn a_grant_does_not_carry_over_to_another_chat() {
 async fn a_sensitive_command_in_a_group_is_confirmed_privately_and_answered_in_the_group() {
     let bot = start(memory_store().await, short_grants());
     let (secret, _) = bot.enrol("ann").await;
-    let group = ChatRef::new(Platform::Console, "team-room", ChatKind::Group);
+    let group = ChatRef::new(Platform::CONSOLE, "team-room", ChatKind::Group);
     let mut in_group = crate::support::event("ann", "/secret from the group");
     in_group.chat = group.clone();
     bot.h.sink.submit_and_wait(in_group).await.unwrap();
@@ -184,7 +184,7 @@ fn codes_from_an_independent_implementation_are_accepted() {
 async fn the_conversation_is_frozen_while_an_action_waits_for_its_code() {
     let bot = start(memory_store().await, short_grants());
     let (secret, _) = bot.enrol("ann").await;
-    let group = ChatRef::new(Platform::Console, "team-room", ChatKind::Group);
+    let group = ChatRef::new(Platform::CONSOLE, "team-room", ChatKind::Group);
     let in_group = |text: &str| {
         let mut e = crate::support::event("ann", text);
         e.chat = group.clone();

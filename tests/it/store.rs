@@ -4,7 +4,7 @@ use palisade::store::{Durability, RecordKey, SharedStore, Subject};
 use palisade::{Platform, UserRef};
 
 fn subject(id: &str) -> Subject {
-    Subject::user(&UserRef::new(Platform::Telegram, id))
+    Subject::user(&UserRef::new(Platform::TELEGRAM, id))
 }
 
 fn key<'a>(ns: &'a str, s: Option<&'a Subject>, id: &'a str) -> RecordKey<'a> {

@@ -118,7 +118,7 @@ impl DiscordAdapter {
         }
         let registered = crate::commands::register(&self.rest, self.settings.guild_id, &self.commands).await;
         let registered = registered.map_err(|e| AdapterError::Start {
-            platform: Platform::Discord,
+            platform: Platform::DISCORD,
             reason: format!(
                 "registering the slash commands failed ({e}); check [adapters.discord] token, application_id and guild_id (the bot must be in that guild)"
             ),
@@ -135,7 +135,7 @@ impl DiscordAdapter {
 #[palisade::async_trait]
 impl Adapter for DiscordAdapter {
     fn platform(&self) -> Platform {
-        Platform::Discord
+        Platform::DISCORD
     }
 
     fn capabilities(&self) -> Capabilities {

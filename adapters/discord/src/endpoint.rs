@@ -46,10 +46,10 @@ pub async fn run(
     listening: watch::Sender<Option<SocketAddr>>,
 ) -> Result<(), AdapterError> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| AdapterError::Start {
-        platform: Platform::Discord,
+        platform: Platform::DISCORD,
         reason: format!("cannot listen on {listen}: {e}; is another process using that address?"),
     })?;
-    let failed = |reason: String| AdapterError::Failed { platform: Platform::Discord, reason };
+    let failed = |reason: String| AdapterError::Failed { platform: Platform::DISCORD, reason };
     let addr = listener.local_addr().map_err(|e| failed(format!("the listener has no address: {e}")))?;
     let replays = Mutex::new(Replays::new(auth.freshness() * 2));
     let endpoint = Arc::new(Endpoint { auth, replays, intake });
@@ -72,7 +72,7 @@ fn now_secs() -> u64 {
 
 impl Endpoint {
     fn refuse(&self, why: Rejection) -> Response {
-        self.intake.sink.rejected(Platform::Discord, &why.to_string());
+        self.intake.sink.rejected(Platform::DISCORD, &why.to_string());
         (StatusCode::UNAUTHORIZED, why.to_string()).into_response()
     }
 }

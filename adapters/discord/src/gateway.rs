@@ -46,7 +46,7 @@ pub async fn run(
         .event_handler(handler)
         .await;
     let mut client = client.map_err(|e| AdapterError::Start {
-        platform: Platform::Discord,
+        platform: Platform::DISCORD,
         reason: format!("could not set up the gateway client: {e}"),
     })?;
     let shards = client.shard_manager.clone();
@@ -56,7 +56,7 @@ pub async fn run(
             Ok(())
         }
         ended = client.start() => ended.map_err(|e| AdapterError::Failed {
-            platform: Platform::Discord,
+            platform: Platform::DISCORD,
             reason: format!(
                 "the gateway connection ended: {e}; check the token, and that the intents the bot asks for are enabled in the developer portal"
             ),
@@ -78,11 +78,11 @@ impl Handler {
             },
             Some(_) => return None,
         };
-        let user = UserRef::new(Platform::Discord, msg.author.id.to_string());
+        let user = UserRef::new(Platform::DISCORD, msg.author.id.to_string());
         Some(Event {
             user,
             display_name: Some(msg.author.global_name.clone().unwrap_or_else(|| msg.author.name.clone())),
-            chat: ChatRef::new(Platform::Discord, msg.channel_id.to_string(), chat_kind),
+            chat: ChatRef::new(Platform::DISCORD, msg.channel_id.to_string(), chat_kind),
             message_id: Some(MessageId(msg.id.to_string())),
             kind,
             private_input: false,

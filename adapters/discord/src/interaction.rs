@@ -148,7 +148,7 @@ fn from_raw(raw: Raw) -> Result<Interaction, ParseError> {
         Some(u) => {
             snowflake(&u.id)?;
             let name = nick.or(u.global_name).or(u.username);
-            (Some(UserRef::new(Platform::Discord, u.id)), name)
+            (Some(UserRef::new(Platform::DISCORD, u.id)), name)
         }
         None => (None, None),
     };
@@ -175,7 +175,7 @@ fn chat(
         (None, None) => return Ok(None),
     };
     snowflake(&id)?;
-    Ok(Some(ChatRef::new(Platform::Discord, id, kind)))
+    Ok(Some(ChatRef::new(Platform::DISCORD, id, kind)))
 }
 
 fn action(kind: u8, data: Option<&Value>) -> Action {
@@ -238,9 +238,9 @@ mod tests {
                                                             { "name": "s", "type": 3, "value": " x y " } ] } ] } });
         let i = parse(body.to_string().as_bytes()).unwrap();
         assert_eq!(i.action, Action::Command { name: "2fa".into(), args: "action 12 x y".into() });
-        assert_eq!(i.user, Some(UserRef::new(Platform::Discord, "99")));
+        assert_eq!(i.user, Some(UserRef::new(Platform::DISCORD, "99")));
         assert_eq!(i.display_name.as_deref(), Some("Ann"));
-        assert_eq!(i.chat, Some(ChatRef::new(Platform::Discord, "7", ChatKind::Group)));
+        assert_eq!(i.chat, Some(ChatRef::new(Platform::DISCORD, "7", ChatKind::Group)));
     }
 
     #[test]

@@ -101,14 +101,14 @@ impl SlackAdapter {
             ),
             _ => format!("auth.test failed: {}", describe(error)),
         };
-        AdapterError::Start { platform: Platform::Slack, reason }
+        AdapterError::Start { platform: Platform::SLACK, reason }
     }
 }
 
 #[palisade::async_trait]
 impl Adapter for SlackAdapter {
     fn platform(&self) -> Platform {
-        Platform::Slack
+        Platform::SLACK
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -141,7 +141,7 @@ impl Adapter for SlackAdapter {
             }
             // `new` validated the settings, so this is unreachable in practice.
             _ => Err(AdapterError::Start {
-                platform: Platform::Slack,
+                platform: Platform::SLACK,
                 reason: "incomplete [adapters.slack] settings; run `palisade config check`".into(),
             }),
         }

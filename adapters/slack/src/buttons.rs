@@ -37,7 +37,7 @@ mod tests {
     #[test]
     fn values_are_bound_to_their_channel() {
         let ids = ButtonIds::default();
-        let chat = ChatRef::new(Platform::Slack, "C1", ChatKind::Group);
+        let chat = ChatRef::new(Platform::SLACK, "C1", ChatKind::Group);
         let a = ids.register(&chat, "bank:confirm").unwrap();
         assert!(!a.contains("bank"));
         assert_eq!(ids.resolve(&a, "C1"), Some((chat, "bank:confirm".to_string())));

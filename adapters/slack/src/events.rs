@@ -48,10 +48,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), AdapterError> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| AdapterError::Start {
-        platform: Platform::Slack,
+        platform: Platform::SLACK,
         reason: format!("cannot listen on {listen}: {e}; is another process using that address?"),
     })?;
-    let failed = |reason: String| AdapterError::Failed { platform: Platform::Slack, reason };
+    let failed = |reason: String| AdapterError::Failed { platform: Platform::SLACK, reason };
     let addr = listener.local_addr().map_err(|e| failed(format!("the listener has no address: {e}")))?;
     let app = axum::Router::new().route(path, post(receive)).with_state(Arc::new(Hook { secret, receiver }));
     tracing::info!(%addr, path, "Slack Events API listening");
@@ -68,7 +68,7 @@ fn text_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 impl Hook {
     fn reject(&self, why: Rejection) -> Response {
-        self.receiver.sink().rejected(Platform::Slack, &why.to_string());
+        self.receiver.sink().rejected(Platform::SLACK, &why.to_string());
         StatusCode::UNAUTHORIZED.into_response()
     }
 

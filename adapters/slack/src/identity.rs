@@ -18,7 +18,7 @@ pub fn valid_id(id: &str) -> bool {
 /// The user `user` in `enterprise` (when present and non-empty) or else `team`.
 pub fn user(enterprise: Option<&str>, team: Option<&str>, user: &str) -> Option<UserRef> {
     let scope = enterprise.filter(|e| !e.is_empty()).or(team.filter(|t| !t.is_empty()))?;
-    (valid_id(scope) && valid_id(user)).then(|| UserRef::new(Platform::Slack, format!("{scope}/{user}")))
+    (valid_id(scope) && valid_id(user)).then(|| UserRef::new(Platform::SLACK, format!("{scope}/{user}")))
 }
 
 /// The Slack user id (`U…`) inside an identity made by [`user`].
@@ -36,7 +36,7 @@ pub fn chat(channel: &str, channel_type: Option<&str>) -> Option<ChatRef> {
         None => channel.starts_with('D'),
     };
     let kind = if direct { ChatKind::Direct } else { ChatKind::Group };
-    Some(ChatRef::new(Platform::Slack, channel, kind))
+    Some(ChatRef::new(Platform::SLACK, channel, kind))
 }
 
 #[cfg(test)]

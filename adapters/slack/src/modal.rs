@@ -126,8 +126,8 @@ mod tests {
     #[test]
     fn tickets_are_for_their_user_and_used_once() {
         let tickets = Tickets::default();
-        let (ann, ben) = (UserRef::new(Platform::Slack, "T1/U1"), UserRef::new(Platform::Slack, "T1/U2"));
-        let chat = ChatRef::new(Platform::Slack, "C1", ChatKind::Group);
+        let (ann, ben) = (UserRef::new(Platform::SLACK, "T1/U1"), UserRef::new(Platform::SLACK, "T1/U2"));
+        let chat = ChatRef::new(Platform::SLACK, "C1", ChatKind::Group);
         let t = tickets.issue(&ann, &chat).unwrap();
         assert_eq!(tickets.redeem(&t, &ben), None, "not for another user");
         assert_eq!(tickets.redeem(&t, &ann), Some(chat));

@@ -120,7 +120,7 @@ impl SlackOutbox {
         }
         let user = identity::slack_user_id(&reply.user).ok_or(SendError::Unsupported("a user without a Slack id"))?;
         let dm = self.shared.api.dm(user).await?;
-        Ok(ChatRef::new(Platform::Slack, dm, ChatKind::Direct))
+        Ok(ChatRef::new(Platform::SLACK, dm, ChatKind::Direct))
     }
 
     /// The verification modal if a fresh trigger allows it, else the prompt in the user's direct chat.

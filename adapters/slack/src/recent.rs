@@ -74,7 +74,7 @@ mod tests {
     use super::*;
 
     fn ann() -> UserRef {
-        UserRef::new(Platform::Slack, "T1/U1")
+        UserRef::new(Platform::SLACK, "T1/U1")
     }
 
     #[tokio::test(start_paused = true)]

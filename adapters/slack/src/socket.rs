@@ -59,7 +59,7 @@ pub async fn run(
     });
     let config = SlackClientSocketModeConfig::new().with_max_connections_count(connections);
     manager.register_new_token(&config, token, listener).await.map_err(|e| AdapterError::Start {
-        platform: Platform::Slack,
+        platform: Platform::SLACK,
         reason: format!("cannot start Socket Mode: {}", describe(&e)),
     })?;
     manager.start().await;
@@ -82,7 +82,7 @@ async fn check_app_token(api: &Api, token: &SlackApiToken) -> Result<(), Adapter
             }
             _ => format!("apps.connections.open failed: {}; check the network, app_token and that Socket Mode is enabled for the app", describe(&e)),
         };
-        AdapterError::Start { platform: Platform::Slack, reason }
+        AdapterError::Start { platform: Platform::SLACK, reason }
     })
 }
 

@@ -91,14 +91,14 @@ impl TelegramAdapter {
             ),
             _ => format!("getMe failed: {}", self.api.describe(error)),
         };
-        AdapterError::Start { platform: Platform::Telegram, reason }
+        AdapterError::Start { platform: Platform::TELEGRAM, reason }
     }
 }
 
 #[palisade::async_trait]
 impl Adapter for TelegramAdapter {
     fn platform(&self) -> Platform {
-        Platform::Telegram
+        Platform::TELEGRAM
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -68,7 +68,7 @@ fn map_callback(q: CallbackQuery, buttons: &ButtonIds) -> Inbound {
 
 /// The user by numeric id.
 pub fn user_ref(user: &User) -> UserRef {
-    UserRef::new(Platform::Telegram, user.id.0.to_string())
+    UserRef::new(Platform::TELEGRAM, user.id.0.to_string())
 }
 
 /// The chat by id, with its kind.
@@ -80,7 +80,7 @@ pub fn chat_ref(chat: &Chat) -> ChatRef {
     } else {
         ChatKind::Group
     };
-    ChatRef::new(Platform::Telegram, chat.id.0.to_string(), kind)
+    ChatRef::new(Platform::TELEGRAM, chat.id.0.to_string(), kind)
 }
 
 #[cfg(test)]
@@ -113,7 +113,7 @@ mod tests {
     fn maps_chat_kinds_users_by_id_and_commands_for_this_bot() {
         let private = json!({ "id": 42, "type": "private", "first_name": "Ann" });
         let e = event(map_update(message(private, "/help"), Some("pal_bot"), &ButtonIds::default()));
-        assert_eq!(e.user, UserRef::new(Platform::Telegram, "42"));
+        assert_eq!(e.user, UserRef::new(Platform::TELEGRAM, "42"));
         assert_eq!(e.chat.kind, ChatKind::Direct);
         assert_eq!(e.message_id, Some(MessageId("7".into())));
         let group = json!({ "id": -100, "type": "group", "title": "T" });

@@ -109,7 +109,7 @@ impl Poller {
         let wait = match &error {
             RequestError::Api(ApiError::InvalidToken) => {
                 return Err(AdapterError::Failed {
-                    platform: Platform::Telegram,
+                    platform: Platform::TELEGRAM,
                     reason: "Telegram rejected the bot token; check [adapters.telegram] token (from @BotFather)".into(),
                 });
             }

@@ -52,7 +52,7 @@ pub async fn run(
     listening: watch::Sender<Option<SocketAddr>>,
 ) -> Result<(), AdapterError> {
     let listener = tokio::net::TcpListener::bind(settings.listen).await.map_err(|e| AdapterError::Start {
-        platform: Platform::Telegram,
+        platform: Platform::TELEGRAM,
         reason: format!("cannot listen on {}: {e}; is another process using that address?", settings.listen),
     })?;
     let addr = listener.local_addr().map_err(|e| failed(format!("the listener has no address: {e}")))?;
@@ -78,12 +78,12 @@ pub async fn run(
 }
 
 fn failed(reason: String) -> AdapterError {
-    AdapterError::Failed { platform: Platform::Telegram, reason }
+    AdapterError::Failed { platform: Platform::TELEGRAM, reason }
 }
 
 /// Registers `public_url` and the secret with Telegram.
 async fn set_webhook(api: &Api, settings: &WebhookSettings) -> Result<(), AdapterError> {
-    let start = |reason: String| AdapterError::Start { platform: Platform::Telegram, reason };
+    let start = |reason: String| AdapterError::Start { platform: Platform::TELEGRAM, reason };
     let public = settings.public_url.as_deref().unwrap_or_default();
     let url: url::Url =
         public.parse().map_err(|e| start(format!("webhook.public_url `{public}` is not a URL: {e}")))?;
@@ -110,7 +110,7 @@ async fn receive(State(hook): State<Arc<Hook>>, request: Request) -> StatusCode 
     let given = request.headers().get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
     if !palisade::crypto::ct_eq(given, hook.secret.expose().as_bytes()) {
         let reason = if given.is_empty() { "missing secret token" } else { "wrong secret token" };
-        hook.sink.rejected(Platform::Telegram, reason);
+        hook.sink.rejected(Platform::TELEGRAM, reason);
         return StatusCode::UNAUTHORIZED;
     }
     let Ok(body) = axum::body::to_bytes(request.into_body(), MAX_BODY).await else {

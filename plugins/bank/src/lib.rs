@@ -6,7 +6,7 @@
 //!
 //! Amounts are kept in cents. Nothing leaves the process: there is no real bank behind it.
 
-use palisade::prelude::*;
+use palisade_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// `[plugins.bank]`.

@@ -1,6 +1,6 @@
 //! The echo plugin: `/echo <text>` repeats the text. Also the smallest complete plugin to copy from.
 
-use palisade::prelude::*;
+use palisade_core::prelude::*;
 
 /// Repeats what it is given.
 #[derive(Debug, Default)]

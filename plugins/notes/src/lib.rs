@@ -6,7 +6,7 @@
 //!
 //! Notes are personal data: they are stored per user in the plugin's namespace and never logged.
 
-use palisade::prelude::*;
+use palisade_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// `[plugins.notes]`.

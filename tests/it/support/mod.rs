@@ -61,11 +61,11 @@ pub async fn sled_store(dir: &std::path::Path) -> SharedStore {
 }
 
 pub fn user(id: &str) -> UserRef {
-    UserRef::new(Platform::Console, id)
+    UserRef::new(Platform::CONSOLE, id)
 }
 
 pub fn event(user_id: &str, text: &str) -> Event {
-    let chat = ChatRef::new(Platform::Console, user_id, ChatKind::Direct);
+    let chat = ChatRef::new(Platform::CONSOLE, user_id, ChatKind::Direct);
     Event::text(user(user_id), chat, text)
 }
 
@@ -96,7 +96,7 @@ impl Harness {
         let capture = Arc::new(Capture::default());
         let caps = Capabilities { max_message_len: 4096, ..Capabilities::CONSOLE };
         let mut builder = Dispatcher::builder(plugins, store);
-        for platform in Platform::ALL {
+        for platform in Platform::known() {
             builder = builder.outbox(platform, capture.clone(), caps);
         }
         let dispatcher = tweak(builder).build().unwrap();

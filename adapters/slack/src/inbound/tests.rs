@@ -36,7 +36,7 @@ fn direct_messages_become_events_with_immutable_ids() {
         "channel": "D1", "channel_type": "im", "ts": "1.2" });
     let (e, _) = mapped(map(push(m.clone(), Value::Null), &s, Some("UBOT")));
     assert_eq!(e.user.to_string(), "slack:T9/U1");
-    assert_eq!(e.chat, ChatRef::new(Platform::Slack, "D1", ChatKind::Direct));
+    assert_eq!(e.chat, ChatRef::new(Platform::SLACK, "D1", ChatKind::Direct));
     assert_eq!(e.kind, EventKind::Text("<hi> & bye".into()));
     assert_eq!(e.message_id, Some(MessageId("1.2".into())));
     let (e, _) = mapped(map(push(m, json!("E1")), &s, Some("UBOT")));
@@ -88,7 +88,7 @@ fn press(channel: &str, value: &str) -> Payload {
 #[test]
 fn button_values_resolve_only_in_their_channel() {
     let s = shared();
-    let chat = ChatRef::new(Platform::Slack, "C1", ChatKind::Group);
+    let chat = ChatRef::new(Platform::SLACK, "C1", ChatKind::Group);
     let id = s.buttons.register(&chat, "bank:confirm").unwrap();
     let (e, trigger) = mapped(map(press("C1", &id), &s, None));
     assert_eq!(e.kind, EventKind::Button("bank:confirm".into()));
@@ -111,7 +111,7 @@ fn submission(kind: &str, ticket: &str, user: &str, code: &str) -> Payload {
 fn modal_submissions_are_private_input_for_the_ticket_holder_only() {
     let s = shared();
     let ann = identity::user(None, Some("T1"), "U1").unwrap();
-    let chat = ChatRef::new(Platform::Slack, "C1", ChatKind::Group);
+    let chat = ChatRef::new(Platform::SLACK, "C1", ChatKind::Group);
     let ticket = s.tickets.issue(&ann, &chat).unwrap();
     assert!(matches!(map(submission("view_submission", &ticket, "U2", "1"), &s, None), Inbound::Ignored(_)));
     let (e, _) = mapped(map(submission("view_submission", &ticket, "U1", "123456"), &s, None));

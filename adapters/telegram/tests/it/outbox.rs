@@ -11,8 +11,8 @@ const TEAM: &str = "-100777";
 
 fn reply(chat: &str, kind: ChatKind, private: bool, body: ReplyBody) -> Reply {
     Reply {
-        chat: ChatRef::new(Platform::Telegram, chat, kind),
-        user: UserRef::new(Platform::Telegram, ANN),
+        chat: ChatRef::new(Platform::TELEGRAM, chat, kind),
+        user: UserRef::new(Platform::TELEGRAM, ANN),
         private,
         body,
     }

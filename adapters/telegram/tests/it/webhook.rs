@@ -96,7 +96,7 @@ async fn a_saturated_dispatcher_answers_503_so_telegram_delivers_again() {
         vec![std::sync::Arc::new(palisade_notes::Notes::default())];
     let dispatcher = Dispatcher::builder(plugins, crate::support::sled_store(dir.path()).await)
         .dispatch_settings(DispatchSettings { queue_capacity: 1, ..DispatchSettings::default() })
-        .outbox(Platform::Telegram, adapter.outbox(), adapter.capabilities())
+        .outbox(Platform::TELEGRAM, adapter.outbox(), adapter.capabilities())
         .build()
         .unwrap();
     let stop = tokio_util::sync::CancellationToken::new();

@@ -300,7 +300,7 @@ pub async fn start(table: Value, store_dir: &Path, options: Options) -> Running 
     }
     let dispatcher = Dispatcher::builder(plugins, store)
         .step_up(stepup)
-        .outbox(Platform::Discord, adapter.outbox(), adapter.capabilities())
+        .outbox(Platform::DISCORD, adapter.outbox(), adapter.capabilities())
         .build()
         .unwrap();
     let sink = dispatcher.sink();

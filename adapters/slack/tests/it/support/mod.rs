@@ -140,7 +140,7 @@ pub async fn start(table: Value, store_dir: &Path, grant_ttl: Duration) -> Runni
         vec![Arc::new(palisade_bank::Bank::default()), Arc::new(TwoFactor::new(stepup.clone()))];
     let dispatcher = Dispatcher::builder(plugins, store)
         .step_up(stepup)
-        .outbox(Platform::Slack, adapter.outbox(), adapter.capabilities())
+        .outbox(Platform::SLACK, adapter.outbox(), adapter.capabilities())
         .build()
         .unwrap();
     let sink = dispatcher.sink();

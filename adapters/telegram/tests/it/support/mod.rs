@@ -112,7 +112,7 @@ pub async fn start(table: Value, store_dir: &Path, grant_ttl: Duration) -> Runni
     ];
     let dispatcher = Dispatcher::builder(plugins, store)
         .step_up(stepup)
-        .outbox(Platform::Telegram, adapter.outbox(), adapter.capabilities())
+        .outbox(Platform::TELEGRAM, adapter.outbox(), adapter.capabilities())
         .build()
         .unwrap();
     let sink = dispatcher.sink();

@@ -104,7 +104,7 @@ fn from_file<E: de::Error>(path: &str) -> Result<Secret, E> {
 }
 
 /// True for key names that hold secrets by convention; used to warn about inline values.
-pub(crate) fn is_secret_key(name: &str) -> bool {
+pub fn is_secret_key(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     ["token", "secret", "password", "master_key", "api_key", "private_key"].iter().any(|s| name.ends_with(s))
 }

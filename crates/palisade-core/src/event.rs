@@ -8,50 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The chat platform an event came from or a reply goes to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    /// The terminal chat built into the core (`palisade chat`).
-    Console,
-    /// Telegram Bot API.
-    Telegram,
-    /// Discord gateway or interactions endpoint.
-    Discord,
-    /// Slack Socket Mode or Events API.
-    Slack,
-}
-
-impl Platform {
-    /// Every platform, in a stable order.
-    pub const ALL: [Platform; 4] = [Self::Console, Self::Telegram, Self::Discord, Self::Slack];
-
-    /// The lowercase name used in configuration and identities (`telegram:123`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Console => "console",
-            Self::Telegram => "telegram",
-            Self::Discord => "discord",
-            Self::Slack => "slack",
-        }
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Platform {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| format!("unknown platform `{s}` (expected one of console, telegram, discord, slack)"))
-    }
-}
+pub use crate::platform::Platform;
 
 /// A user, named by the platform's immutable id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -260,7 +217,7 @@ mod tests {
     #[test]
     fn identities_round_trip_and_reject_garbage() {
         let u: UserRef = "slack:T024BE7LD/U0G9QF9C6".parse().unwrap();
-        assert_eq!(u.platform, Platform::Slack);
+        assert_eq!(u.platform, Platform::SLACK);
         assert_eq!(u.to_string(), "slack:T024BE7LD/U0G9QF9C6");
         assert!("alice".parse::<UserRef>().unwrap_err().contains("platform:id"));
         assert!("irc:alice".parse::<UserRef>().unwrap_err().contains("unknown platform"));

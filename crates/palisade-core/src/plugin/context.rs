@@ -4,13 +4,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::adapter::Capabilities;
-use crate::audit::Audit;
 use crate::clock::SharedClock;
-use crate::dispatch::Request;
 use crate::event::{ChatRef, CommandCall, Event, EventKind, UserRef};
 use crate::flow::Flow;
 use crate::plugin::{Args, PluginError};
 use crate::reply::{Button, Reply, ReplyBody};
+use crate::services::{AuditLog, Http, Outcome};
 use crate::store::{ScopedStore, SharedStore, Subject};
 
 /// The user's input as a flow step sees it.
@@ -36,11 +35,11 @@ pub struct Ctx {
     grants: Arc<BTreeSet<String>>,
     require_for: Arc<BTreeSet<String>>,
     capabilities: Capabilities,
-    audit: Arc<Audit>,
+    audit: Arc<dyn AuditLog>,
     declared: Arc<BTreeSet<String>>,
-    http: crate::integration::HttpClient,
-    pub(crate) replies: Vec<Reply>,
-    pub(crate) started_flow: Option<Flow>,
+    http: Arc<dyn Http>,
+    replies: Vec<Reply>,
+    started_flow: Option<Flow>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -49,20 +48,41 @@ impl std::fmt::Debug for Ctx {
     }
 }
 
-/// What the router hands each context besides the request.
-pub(crate) struct Services {
+/// Everything a runtime hands a handler's context besides the event. Plugins never build one; runtimes
+/// (and test kits) do.
+pub struct CtxParts {
+    /// The plugin the context is for (its name scopes store namespaces and step-up scopes).
+    pub plugin: &'static str,
+    /// What the user's platform can do.
+    pub capabilities: Capabilities,
+    /// Roles the user holds.
+    pub roles: Arc<BTreeSet<String>>,
+    /// Step-up scopes granted in this conversation.
+    pub grants: Arc<BTreeSet<String>>,
+    /// The store behind [`Ctx::store`].
     pub store: SharedStore,
+    /// Wall time.
     pub clock: SharedClock,
+    /// Scopes the operator made sensitive (`[stepup] require_for`).
     pub require_for: Arc<BTreeSet<String>>,
-    pub audit: Arc<Audit>,
+    /// The audit trail behind [`Ctx::audit`].
+    pub audit: Arc<dyn AuditLog>,
+    /// Namespaces the plugin's data manifest declares.
     pub declared: Arc<BTreeSet<String>>,
-    pub http: crate::integration::HttpClient,
+    /// The plugin's HTTP client.
+    pub http: Arc<dyn Http>,
+}
+
+impl std::fmt::Debug for CtxParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CtxParts").field("plugin", &self.plugin).finish_non_exhaustive()
+    }
 }
 
 impl Ctx {
-    pub(crate) fn new(req: &Request, plugin: &'static str, services: Services) -> Self {
-        let Services { store, clock, require_for, audit, declared, http } = services;
-        let event = req.event.clone();
+    /// The context for handling `event` (built by runtimes).
+    pub fn new(event: Event, parts: CtxParts) -> Self {
+        let CtxParts { plugin, capabilities, roles, grants, store, clock, require_for, audit, declared, http } = parts;
         let args = match &event.kind {
             EventKind::Command(call) => Args::new(call.raw_args.clone()),
             _ => Args::default(),
@@ -73,10 +93,10 @@ impl Ctx {
             plugin,
             store,
             clock,
-            roles: req.roles.clone(),
-            grants: req.grants.clone(),
+            roles,
+            grants,
             require_for,
-            capabilities: req.capabilities,
+            capabilities,
             audit,
             declared,
             http,
@@ -85,15 +105,20 @@ impl Ctx {
         }
     }
 
+    /// What the handler produced: its replies, and the flow it started, if any (taken by runtimes).
+    pub fn into_output(self) -> (Vec<Reply>, Option<Flow>) {
+        (self.replies, self.started_flow)
+    }
+
     /// Records a successful sensitive action of this plugin in the audit trail (flushed before it returns),
     /// as `plugin.event`-style names. `details` must hold no secrets and no personal data.
     pub async fn audit(&self, event: &str, details: &[(&str, String)]) {
-        self.audit.note(event, Some(&self.event.user), crate::audit::Outcome::Success, details).await;
+        self.audit.note(event, Some(&self.event.user), Outcome::Success, details).await;
     }
 
     /// The plugin's HTTP client: HTTPS only, to hosts the plugin declared and the operator allowed.
-    pub fn http(&self) -> &crate::integration::HttpClient {
-        &self.http
+    pub fn http(&self) -> &dyn Http {
+        &*self.http
     }
 
     /// What the user's platform can do (images, private input, deleting messages…).
@@ -226,6 +251,6 @@ impl Ctx {
 }
 
 /// The plugin-attached value of button `data` if it belongs to `plugin`.
-pub(crate) fn button_value<'a>(plugin: &str, data: &'a str) -> Option<&'a str> {
+pub fn button_value<'a>(plugin: &str, data: &'a str) -> Option<&'a str> {
     data.strip_prefix(plugin).and_then(|rest| rest.strip_prefix(':'))
 }

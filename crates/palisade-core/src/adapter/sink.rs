@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::alerts::Alerts;
 use crate::event::{Event, Platform};
+use crate::services::Observer;
 
 /// An event on its way to the dispatcher, with an optional signal for when it has been fully handled.
 #[derive(Debug)]
@@ -30,24 +30,31 @@ pub enum SinkError {
 
 /// A cloneable handle adapters use to submit events. The queue behind it is bounded: when the dispatcher is
 /// saturated, [`EventSink::submit`] waits, which slows a polling adapter down instead of growing memory.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EventSink {
     tx: mpsc::Sender<Envelope>,
-    alerts: Option<Arc<Alerts>>,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSink").finish_non_exhaustive()
+    }
 }
 
 impl EventSink {
-    pub(crate) fn new(tx: mpsc::Sender<Envelope>, alerts: Option<Arc<Alerts>>) -> Self {
-        Self { tx, alerts }
+    /// A sink feeding `tx`, reporting rejected requests to `observer`. Runtimes create sinks; adapters are
+    /// handed one.
+    pub fn new(tx: mpsc::Sender<Envelope>, observer: Option<Arc<dyn Observer>>) -> Self {
+        Self { tx, observer }
     }
 
     /// Reports a request that failed authentication (bad signature, wrong secret, stale or replayed): it is
     /// counted, audited and may raise an alert. `reason` must not contain the request's content.
     pub fn rejected(&self, platform: Platform, reason: &str) {
-        tracing::warn!(%platform, reason, "rejected an unauthenticated request");
-        match &self.alerts {
-            Some(alerts) => alerts.webhook_rejected(platform, reason),
-            None => crate::metrics::webhook_rejected(platform),
+        match &self.observer {
+            Some(observer) => observer.rejected(platform, reason),
+            None => tracing::warn!(%platform, reason, "rejected an unauthenticated request"),
         }
     }
 

@@ -72,7 +72,8 @@ impl Section {
     }
 }
 
-pub(crate) fn kind(v: &serde_json::Value) -> &'static str {
+/// How a JSON value is described in messages ("a string", "a table", …).
+pub fn kind(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "nothing",
         serde_json::Value::Bool(_) => "a boolean",

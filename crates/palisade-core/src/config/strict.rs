@@ -6,7 +6,7 @@ use serde::de::{Deserialize, Deserializer};
 use super::Problem;
 
 /// Deserialises `T` from `de`, whose keys sit under `prefix` (empty for the file's root).
-pub(crate) fn strict<'de, T, D>(de: D, prefix: &str) -> Result<T, Vec<Problem>>
+pub fn strict<'de, T, D>(de: D, prefix: &str) -> Result<T, Vec<Problem>>
 where
     T: Deserialize<'de>,
     D: Deserializer<'de>,

@@ -1,0 +1,132 @@
+//! State behind one async [`Store`] trait.
+//!
+//! Callers name records by namespace, data subject (the person the record is about, if any) and id. How a
+//! record is laid out and protected is the implementation's business: the runtime's store seals every value
+//! with the data key of its subject and files it under a keyed hash, so nothing below it sees a plaintext
+//! identifier or value. Plugins get a [`ScopedStore`]: their own namespace, the current user, JSON values.
+//!
+//! The trait is async so that a store on a network (Redis) or one that fsyncs never blocks the runtime's
+//! worker threads.
+
+mod error;
+mod names;
+mod scoped;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::event::UserRef;
+
+pub use error::StoreError;
+pub use names::check_namespace;
+pub use scoped::ScopedStore;
+
+/// The person a record is about. Its text form is the immutable identity (`telegram:123456`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Subject(String);
+
+impl Subject {
+    /// The subject for a platform user.
+    pub fn user(user: &UserRef) -> Self {
+        Self(user.to_string())
+    }
+
+    /// The identity text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Names one record.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordKey<'a> {
+    /// Namespace, e.g. `notes` or `core.flows`; not personal data.
+    pub namespace: &'a str,
+    /// The data subject, when the record is about a person.
+    pub subject: Option<&'a Subject>,
+    /// The record's id within namespace and subject.
+    pub id: &'a [u8],
+}
+
+/// How hard a write must be persisted before `put` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// May sit in the write buffer briefly (flow state, caches).
+    Batched,
+    /// On disk before returning: audit entries, replay markers, erasures, sensitive-action results.
+    Flushed,
+}
+
+/// A record as read back.
+#[derive(Debug)]
+pub struct Record {
+    /// The id it was written under.
+    pub id: Vec<u8>,
+    /// The value; wiped from memory when dropped.
+    pub value: Zeroizing<Vec<u8>>,
+    /// When it was written, ms since the Unix epoch.
+    pub written_at_ms: u64,
+}
+
+/// Counts per namespace, for `palisade store stats` and metrics.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct NamespaceStats {
+    /// Namespace name.
+    pub namespace: String,
+    /// Records that opened.
+    pub records: u64,
+    /// Records that could not be read (corrupt or tampered).
+    pub unreadable: u64,
+    /// One line per unreadable record: a non-identifying label and the reason.
+    pub failures: Vec<String>,
+}
+
+/// The state store every part of the framework uses.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Writes a record, replacing any previous value.
+    async fn put(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<(), StoreError>;
+
+    /// Reads a record. A record that exists but cannot be read is an error for that record only.
+    async fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError>;
+
+    /// Deletes a record; returns whether it existed.
+    async fn delete(&self, key: RecordKey<'_>, durability: Durability) -> Result<bool, StoreError>;
+
+    /// Every readable record in a namespace for one subject (or for no subject), in id order. Unreadable records are
+    /// logged (without content) and skipped, so one bad record never hides the others.
+    async fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError>;
+
+    /// Every readable record in a namespace regardless of subject; for sweeps.
+    async fn scan(&self, namespace: &str) -> Result<Vec<Record>, StoreError>;
+
+    /// Deletes every record about `subject` in every namespace, flushed; returns how many.
+    async fn erase_subject(&self, subject: &Subject) -> Result<u64, StoreError>;
+
+    /// Deletes every record in `namespace` written before `cutoff_ms`; returns how many (retention).
+    async fn sweep_older_than(&self, namespace: &str, cutoff_ms: u64) -> Result<u64, StoreError>;
+
+    /// Deletes records that can never be read again because their subject's data key is gone (left behind
+    /// by an interrupted erasure); returns how many.
+    async fn purge_orphans(&self) -> Result<u64, StoreError>;
+
+    /// How many data subjects have a data key.
+    async fn subject_count(&self) -> Result<u64, StoreError>;
+
+    /// Per-namespace counts, opening every record.
+    async fn stats(&self) -> Result<Vec<NamespaceStats>, StoreError>;
+
+    /// A keyed BLAKE2b-256 of `data` under a key derived for `purpose` from the store's own (rotation-stable)
+    /// keys: pseudonyms and MACs for callers that must not hold key material (the audit trail).
+    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32], StoreError>;
+
+    /// Persists everything written so far.
+    async fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Shared store handle.
+pub type SharedStore = Arc<dyn Store>;
