@@ -35,7 +35,6 @@
 //!
 //! Platform adapters live in their own crates under `adapters/`, plugins under `plugins/`.
 
-pub mod adapter;
 pub mod admin;
 pub mod alerts;
 pub mod audit;
@@ -55,7 +54,7 @@ pub mod private_file;
 pub mod stepup;
 pub mod store;
 
-pub use palisade_core::{clock, event, platform, reply, services};
+pub use palisade_core::{adapter, clock, event, platform, reply, services};
 pub use palisade_crypto as crypto;
 
 pub use adapter::{Adapter, AdapterError, Capabilities, EventSink, Outbox, SendError, SinkError};

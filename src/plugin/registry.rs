@@ -10,7 +10,8 @@ use crate::plugin::Plugin;
 /// Builds a plugin from its `[plugins.<name>]` table.
 pub type PluginFactory = Arc<dyn Fn(&Section) -> Result<Arc<dyn Plugin>, Vec<Problem>> + Send + Sync>;
 
-/// Builds an adapter from its `[adapters.<name>]` table and the whole configuration.
+/// Builds an adapter from its `[adapters.<name>]` table and the whole configuration (built-in adapters use
+/// the configuration: the console keeps images in the data directory).
 pub type AdapterFactory = Arc<dyn Fn(&Section, &Settings) -> Result<Box<dyn Adapter>, Vec<Problem>> + Send + Sync>;
 
 /// What this binary can run. Configuration picks from it; a table naming something not registered here is
@@ -33,7 +34,9 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// A registry with the built-in console adapter and no plugins.
     pub fn new() -> Self {
-        Self::default().adapter("console", crate::console::factory)
+        let mut registry = Self::default();
+        registry.adapters.insert("console", Arc::new(crate::console::factory));
+        registry
     }
 
     /// Registers plugin `name`, built by `build` from its table.
@@ -47,13 +50,20 @@ impl Registry {
         self
     }
 
-    /// Registers adapter `name`.
+    /// Registers adapter `name`, built by `build` from its `[adapters.<name>]` table. The name is also the
+    /// platform's: identities like `name:id` parse from now on.
+    ///
+    /// # Panics
+    /// When `name` is not a valid platform name (1-32 characters from `a-z0-9_-`): a programming error in
+    /// the binary, found the first time it runs.
     #[must_use]
     pub fn adapter<F>(mut self, name: &'static str, build: F) -> Self
     where
-        F: Fn(&Section, &Settings) -> Result<Box<dyn Adapter>, Vec<Problem>> + Send + Sync + 'static,
+        F: Fn(&Section) -> Result<Box<dyn Adapter>, Vec<Problem>> + Send + Sync + 'static,
     {
-        self.adapters.insert(name, Arc::new(build));
+        #[allow(clippy::expect_used)]
+        crate::Platform::new(name).register().expect("an adapter name is a valid platform name");
+        self.adapters.insert(name, Arc::new(move |section, _| build(section)));
         self
     }
 

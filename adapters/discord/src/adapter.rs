@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade::config::Problem;
-use palisade::{Adapter, AdapterError, Capabilities, Command, EventSink, Outbox, Platform, Section};
+use palisade_core::config::Problem;
+use palisade_core::{Adapter, AdapterError, Capabilities, Command, EventSink, Outbox, Platform, Section};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -132,7 +132,7 @@ impl DiscordAdapter {
     }
 }
 
-#[palisade::async_trait]
+#[palisade_core::async_trait]
 impl Adapter for DiscordAdapter {
     fn platform(&self) -> Platform {
         Platform::DISCORD

@@ -5,7 +5,7 @@
 //! optional one is optional too). The adapter adds `/answer <text>`, through which a user answers a flow's
 //! question when the bot cannot read typed messages.
 
-use palisade::Command;
+use palisade_core::Command;
 use serenity::all::{CommandOptionType, GuildId};
 use serenity::builder::{CreateCommand, CreateCommandOption};
 use serenity::model::application::Command as DiscordCommand;
@@ -88,7 +88,7 @@ pub async fn register(
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use palisade::Arg;
+    use palisade_core::Arg;
 
     use super::*;
 

@@ -4,16 +4,7 @@
 //! The map is in memory and bounded: the oldest ids are forgotten first, and all at restart. A press on a
 //! forgotten id is answered "expired" and goes no further.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
-
-use palisade::crypto::{CryptoError, random_bytes};
-
-/// Random bytes per id (128 bits, 32 hex digits; Discord allows 100 characters).
-const ID_BYTES: usize = 16;
-
-/// How many ids are remembered by default.
-pub const DEFAULT_CAPACITY: usize = 10_000;
+use palisade_crypto::CryptoError;
 
 /// The `custom_id` of the verification modal and of its text input (the modal's answer is taken from its
 /// first text input whatever the ids; these only label it).
@@ -38,50 +29,24 @@ pub enum Target {
     },
 }
 
-/// The bounded map from opaque id to target.
-#[derive(Debug)]
-pub struct Components {
-    inner: Mutex<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    capacity: usize,
-    by_id: HashMap<String, Target>,
-    order: VecDeque<String>,
-}
-
-impl Default for Components {
-    fn default() -> Self {
-        Self::with_capacity(DEFAULT_CAPACITY)
-    }
-}
+/// The bounded map from opaque id to target (the adapter kit's map).
+#[derive(Debug, Default)]
+pub struct Components(palisade_adapter_kit::OpaqueIds<Target>);
 
 impl Components {
     /// A map remembering at most `capacity` ids.
     pub fn with_capacity(capacity: usize) -> Self {
-        let inner = Inner { capacity: capacity.max(1), by_id: HashMap::new(), order: VecDeque::new() };
-        Self { inner: Mutex::new(inner) }
+        Self(palisade_adapter_kit::OpaqueIds::with_capacity(capacity))
     }
 
     /// A fresh id standing for `target`.
     pub fn register(&self, target: Target) -> Result<String, CryptoError> {
-        let id: String = random_bytes(ID_BYTES)?.iter().map(|b| format!("{b:02x}")).collect();
-        // A std Mutex: held for a few map operations, never across an await.
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        while inner.order.len() >= inner.capacity {
-            if let Some(old) = inner.order.pop_front() {
-                inner.by_id.remove(&old);
-            }
-        }
-        inner.by_id.insert(id.clone(), target);
-        inner.order.push_back(id.clone());
-        Ok(id)
+        self.0.register(target)
     }
 
     /// What `id` stands for, if remembered.
     pub fn resolve(&self, id: &str) -> Option<Target> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).by_id.get(id).cloned()
+        self.0.resolve(id, |_| true)
     }
 }
 

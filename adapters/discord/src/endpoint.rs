@@ -2,7 +2,7 @@
 //!
 //! Order of checks, each failure final: the body is read (at most 1 MiB); the Ed25519 signature over
 //! timestamp ‖ body must verify with the application's public key and the signed timestamp must be within
-//! the freshness window (else 401, reported to [`palisade::EventSink::rejected`]); only then is the JSON parsed, and
+//! the freshness window (else 401, reported to [`palisade_core::EventSink::rejected`]); only then is the JSON parsed, and
 //! an interaction id seen before is refused (401) as a replay. PING is answered PONG; everything else gets
 //! its first answer from [`Intake`].
 //!
@@ -18,7 +18,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use palisade::{AdapterError, Platform};
+use palisade_core::{AdapterError, Platform};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use palisade::Secret;
+use palisade_core::Secret;
 use serenity::builder::CreateInteractionResponse;
 use tokio::sync::oneshot;
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use palisade::{AdapterError, ChatKind, ChatRef, Event, EventKind, MessageId, Platform, UserRef};
+use palisade_core::{AdapterError, ChatKind, ChatRef, Event, EventKind, MessageId, Platform, UserRef};
 use serenity::all::{Context, EventHandler, GatewayIntents, Interaction as SerenityInteraction, Message, Ready};
 use serenity::builder::Builder;
 use serenity::client::ClientBuilder;

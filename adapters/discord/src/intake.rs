@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade::{ChatRef, CommandCall, Event, EventKind, EventSink, SinkError, UserRef};
+use palisade_core::{ChatRef, CommandCall, Event, EventKind, EventSink, SinkError, UserRef};
 use serenity::builder::{CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage};
 use tokio::sync::Semaphore;
 

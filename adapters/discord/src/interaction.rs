@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use palisade::{ChatKind, ChatRef, Platform, Secret, UserRef};
+use palisade_core::{ChatKind, ChatRef, Platform, Secret, UserRef};
 
 /// Discord's interaction types.
 mod kind {

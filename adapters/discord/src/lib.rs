@@ -62,9 +62,9 @@ pub use adapter::{CAPABILITIES, DiscordAdapter};
 pub use outbox::DiscordOutbox;
 pub use settings::{DiscordSettings, Mode, Snowflake};
 
-use palisade::config::{Problem, Section, Settings};
+use palisade_core::config::{Problem, Section};
 
-/// The registry factory for `[adapters.discord]` (a [`palisade::plugin::AdapterFactory`]).
-pub fn factory(section: &Section, _settings: &Settings) -> Result<Box<dyn palisade::Adapter>, Vec<Problem>> {
+/// Builds the adapter from its `[adapters.discord]` table; give it to the runtime's `Registry::adapter("discord", factory)`.
+pub fn factory(section: &Section) -> Result<Box<dyn palisade_core::Adapter>, Vec<Problem>> {
     Ok(Box::new(DiscordAdapter::from_section(section)?))
 }

@@ -4,7 +4,7 @@
 //! Every message is sent with mentions disabled, so text a user supplied (a recipient named `@everyone`)
 //! cannot ping anyone.
 
-use palisade::{Button, Reply, ReplyBody, SendError};
+use palisade_core::{Button, Reply, ReplyBody, SendError};
 use serenity::all::{ButtonStyle, InputTextStyle};
 use serenity::builder::{
     CreateActionRow, CreateAllowedMentions, CreateAttachment, CreateButton, CreateInputText,
@@ -59,7 +59,7 @@ fn no_mentions() -> CreateAllowedMentions {
     CreateAllowedMentions::new()
 }
 
-fn registry_failed(e: palisade::crypto::CryptoError) -> SendError {
+fn registry_failed(e: palisade_crypto::CryptoError) -> SendError {
     SendError::Rejected(format!("could not make a button id: {e}"))
 }
 

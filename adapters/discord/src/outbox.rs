@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use palisade::{ChatKind, MessageId, Outbox, Reply, SendError};
+use palisade_core::{ChatKind, MessageId, Outbox, Reply, SendError};
 use serenity::builder::{Builder, CreateInteractionResponse, CreateInteractionResponseMessage};
 use serenity::model::id::{ChannelId, UserId};
 
@@ -172,7 +172,7 @@ impl DiscordOutbox {
     }
 }
 
-#[palisade::async_trait]
+#[palisade_core::async_trait]
 impl Outbox for DiscordOutbox {
     async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError> {
         let (out, modal) = match crate::message::shape(reply, &self.components)? {

@@ -28,7 +28,7 @@ const UNKNOWN_WEBHOOK: [isize; 2] = [10015, 10062];
 /// The Discord REST client shared by the outbox, the endpoint and command registration.
 pub struct Rest {
     http: Arc<Http>,
-    token: palisade::Secret,
+    token: palisade_core::Secret,
 }
 
 impl std::fmt::Debug for Rest {
@@ -69,12 +69,12 @@ impl RestError {
         }
     }
 
-    /// The equivalent [`palisade::SendError`].
-    pub fn into_send_error(self) -> palisade::SendError {
+    /// The equivalent [`palisade_core::SendError`].
+    pub fn into_send_error(self) -> palisade_core::SendError {
         if self.network {
-            palisade::SendError::Unreachable(self.text)
+            palisade_core::SendError::Unreachable(self.text)
         } else {
-            palisade::SendError::Rejected(self.text)
+            palisade_core::SendError::Rejected(self.text)
         }
     }
 }
@@ -156,6 +156,6 @@ impl Rest {
     /// Removes the bot token (and anything shaped like a credential) from `text`.
     pub fn redact(&self, text: &str) -> String {
         let text = text.replace(self.token.expose(), "[discord-token]");
-        palisade::logging::redact(&text).into_owned()
+        palisade_adapter_kit::redact::redact(&text).into_owned()
     }
 }

@@ -18,8 +18,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use palisade::Secret;
-use palisade::config::Problem;
+use palisade_core::Secret;
+use palisade_core::config::Problem;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
@@ -183,7 +183,7 @@ impl DiscordSettings {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use palisade::Section;
+    use palisade_core::Section;
     use serde_json::json;
 
     use super::*;

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use palisade::config::Problem;
-use palisade::{Adapter, AdapterError, Capabilities, EventSink, Outbox, Platform, Section};
+use palisade_core::config::Problem;
+use palisade_core::{Adapter, AdapterError, Capabilities, EventSink, Outbox, Platform, Section};
 use slack_morphism::errors::SlackClientError;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -105,7 +105,7 @@ impl SlackAdapter {
     }
 }
 
-#[palisade::async_trait]
+#[palisade_core::async_trait]
 impl Adapter for SlackAdapter {
     fn platform(&self) -> Platform {
         Platform::SLACK
@@ -119,7 +119,7 @@ impl Adapter for SlackAdapter {
         self.outbox.clone()
     }
 
-    fn register_commands(&mut self, commands: &[palisade::plugin::Command]) {
+    fn register_commands(&mut self, commands: &[palisade_core::plugin::Command]) {
         self.commands = commands.iter().map(|c| c.name).collect();
     }
 

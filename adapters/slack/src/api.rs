@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use palisade::SendError;
+use palisade_core::SendError;
 use slack_morphism::api::SlackApiConversationsOpenRequest;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::SlackApiRateControlConfig;

@@ -1,28 +1,28 @@
-//! Opaque button values for Block Kit, over the core's bounded map: a button carries a random id, never the
+//! Opaque button values for Block Kit, over the adapter kit's bounded map: a button carries a random id, never the
 //! bot's own data, and a press resolves only in the channel the button was sent to.
 
-use palisade::ChatRef;
-pub use palisade::adapter::buttons::random_id;
-use palisade::crypto::CryptoError;
+pub use palisade_adapter_kit::random_id;
+use palisade_core::ChatRef;
+use palisade_crypto::CryptoError;
 
 /// The bounded map from opaque button value to (chat, data).
 #[derive(Debug, Default)]
-pub struct ButtonIds(palisade::adapter::buttons::ButtonIds<ChatRef>);
+pub struct ButtonIds(palisade_adapter_kit::OpaqueIds<(ChatRef, String)>);
 
 impl ButtonIds {
     /// A map remembering at most `capacity` ids.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self(palisade::adapter::buttons::ButtonIds::with_capacity(capacity))
+        Self(palisade_adapter_kit::OpaqueIds::with_capacity(capacity))
     }
 
     /// A fresh id standing for `data` on a button sent to `chat`.
     pub fn register(&self, chat: &ChatRef, data: &str) -> Result<String, CryptoError> {
-        self.0.register(chat.clone(), data)
+        self.0.register((chat.clone(), data.to_string()))
     }
 
     /// The chat and data behind `id`, if it is remembered and was sent to channel `channel`.
     pub fn resolve(&self, id: &str, channel: &str) -> Option<(ChatRef, String)> {
-        self.0.resolve(id, |chat| chat.id == channel)
+        self.0.resolve(id, |(chat, _)| chat.id == channel)
     }
 }
 
@@ -30,7 +30,7 @@ impl ButtonIds {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use palisade::{ChatKind, Platform};
+    use palisade_core::{ChatKind, Platform};
 
     use super::*;
 

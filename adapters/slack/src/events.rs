@@ -19,7 +19,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use palisade::{AdapterError, Platform, Secret, SinkError};
+use palisade_core::{AdapterError, Platform, Secret, SinkError};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 

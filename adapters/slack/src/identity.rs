@@ -7,7 +7,7 @@
 //! the channel id; `D…` channels (`im`) are direct, everything else (`mpim`, private and public channels) is
 //! a group.
 
-use palisade::{ChatKind, ChatRef, Platform, UserRef};
+use palisade_core::{ChatKind, ChatRef, Platform, UserRef};
 
 /// A Slack id as Slack issues them: 1 to 32 upper-case letters and digits. Anything else is refused, so a
 /// crafted value can never smuggle a `/` into an identity.

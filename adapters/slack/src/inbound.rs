@@ -2,7 +2,7 @@
 //! verification modals. Identity comes from ids only (see [`crate::identity`]); the bot's own messages and
 //! edits, joins and other subtypes are ignored.
 
-use palisade::{ChatKind, CommandCall, Event, EventKind, MessageId, UserRef};
+use palisade_core::{ChatKind, CommandCall, Event, EventKind, MessageId, UserRef};
 
 use crate::blocks::{BUTTON_ACTION_PREFIX, unescape};
 use crate::identity;

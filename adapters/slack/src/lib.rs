@@ -63,9 +63,9 @@ pub use adapter::{CAPABILITIES, SlackAdapter};
 pub use outbox::SlackOutbox;
 pub use settings::{Mode, SlackSettings};
 
-use palisade::config::{Problem, Section, Settings};
+use palisade_core::config::{Problem, Section};
 
-/// The registry factory for `[adapters.slack]` (a [`palisade::plugin::AdapterFactory`]).
-pub fn factory(section: &Section, _settings: &Settings) -> Result<Box<dyn palisade::Adapter>, Vec<Problem>> {
+/// Builds the adapter from its `[adapters.slack]` table; give it to the runtime's `Registry::adapter("slack", factory)`.
+pub fn factory(section: &Section) -> Result<Box<dyn palisade_core::Adapter>, Vec<Problem>> {
     Ok(Box::new(SlackAdapter::from_section(section)?))
 }

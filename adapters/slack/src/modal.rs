@@ -7,8 +7,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
-use palisade::crypto::CryptoError;
-use palisade::{ChatRef, UserRef};
+use palisade_core::{ChatRef, UserRef};
+use palisade_crypto::CryptoError;
 use slack_morphism::blocks::{
     SlackBlock, SlackBlockPlainText, SlackBlockPlainTextInputElement, SlackBlockText, SlackInputBlock, SlackModalView,
     SlackSectionBlock, SlackView,
@@ -97,7 +97,7 @@ impl Tickets {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use palisade::{ChatKind, Platform};
+    use palisade_core::{ChatKind, Platform};
     use serde_json::json;
 
     use super::*;

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use palisade::{ChatKind, ChatRef, MessageId, Outbox, Platform, Reply, ReplyBody, SendError, UserRef};
+use palisade_core::{ChatKind, ChatRef, MessageId, Outbox, Platform, Reply, ReplyBody, SendError, UserRef};
 use slack_morphism::api::SlackApiPostWebhookMessageRequest;
 use slack_morphism::api::{
     SlackApiChatDeleteRequest, SlackApiChatPostEphemeralRequest, SlackApiChatPostMessageRequest,
@@ -49,7 +49,7 @@ impl SlackOutbox {
         &self,
         dest: &ChatRef,
         text: &str,
-        buttons: &[palisade::Button],
+        buttons: &[palisade_core::Button],
     ) -> Result<SlackMessageContent, SendError> {
         let mut ids = Vec::with_capacity(buttons.len());
         for b in buttons {
@@ -63,7 +63,7 @@ impl SlackOutbox {
         &self,
         reply: &Reply,
         text: &str,
-        buttons: &[palisade::Button],
+        buttons: &[palisade_core::Button],
     ) -> Result<Option<MessageId>, SendError> {
         let content = self.content(&reply.chat, text, buttons)?;
         let sent = if reply.private && reply.chat.kind != ChatKind::Direct {
@@ -164,7 +164,7 @@ impl SlackOutbox {
     }
 }
 
-#[palisade::async_trait]
+#[palisade_core::async_trait]
 impl Outbox for SlackOutbox {
     async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError> {
         match &reply.body {

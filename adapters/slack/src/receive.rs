@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade::{EventSink, SinkError, UserRef};
+use palisade_core::{EventSink, SinkError, UserRef};
 use slack_morphism::SlackMessageContent;
 use slack_morphism::api::{SlackApiChatPostEphemeralRequest, SlackApiPostWebhookMessageRequest};
 
@@ -58,7 +58,7 @@ impl Receiver {
     }
 
     /// Claims the payload's id and maps it; `None` when there is nothing (more) to submit.
-    fn prepare(&self, payload: Payload) -> Option<(Option<String>, palisade::Event)> {
+    fn prepare(&self, payload: Payload) -> Option<(Option<String>, palisade_core::Event)> {
         let key = payload.dedupe_key();
         if let Some(k) = &key
             && !self.shared.seen.claim(k)

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use palisade::UserRef;
+use palisade_core::UserRef;
 use tokio::time::Instant;
 
 /// How long a trigger is used after it arrived: under Slack's three seconds, leaving time for the request.
@@ -69,7 +69,7 @@ impl Recent {
 
 #[cfg(test)]
 mod tests {
-    use palisade::Platform;
+    use palisade_core::Platform;
 
     use super::*;
 

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use palisade::adapter::retry::{self, Retry};
+use palisade_adapter_kit::retry::{self, Retry};
 use slack_morphism::errors::SlackClientError as Error;
 
 /// How often and how long to retry one request (the core's policy, with this platform's errors).

@@ -15,8 +15,8 @@
 
 use std::net::SocketAddr;
 
-use palisade::Secret;
-use palisade::config::Problem;
+use palisade_core::Secret;
+use palisade_core::config::Problem;
 use serde::Deserialize;
 
 /// Slack's Web API.
@@ -157,7 +157,7 @@ fn check_api_url(base: &str, at: &str) -> Option<Problem> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use palisade::Section;
+    use palisade_core::Section;
     use serde_json::json;
 
     use super::*;

@@ -61,7 +61,7 @@ pub fn check_timestamp(timestamp: &str, now: i64) -> Result<(), Rejection> {
 /// Checks `signature` over `timestamp` and `body` in constant time.
 pub fn check_signature(secret: &[u8], timestamp: &str, signature: &str, body: &[u8]) -> Result<(), Rejection> {
     let expected = sign(secret, timestamp, body);
-    if palisade::crypto::ct_eq(expected.as_bytes(), signature.trim().as_bytes()) {
+    if palisade_crypto::ct_eq(expected.as_bytes(), signature.trim().as_bytes()) {
         Ok(())
     } else {
         Err(Rejection::Forged)

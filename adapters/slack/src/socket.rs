@@ -11,7 +11,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use palisade::{AdapterError, Platform, Secret, SinkError};
+use palisade_core::{AdapterError, Platform, Secret, SinkError};
 use slack_morphism::api::SlackApiAppsConnectionOpenRequest;
 use slack_morphism::clients_manager::{SlackSocketModeClientsManager, SlackSocketModeClientsManagerFactory};
 use slack_morphism::errors::SlackClientError;
@@ -137,7 +137,7 @@ impl Listener {
     }
 }
 
-#[palisade::async_trait]
+#[palisade_core::async_trait]
 impl SlackSocketModeClientListener for Listener {
     async fn on_message(&self, client_id: &SlackSocketModeWssClientId, message_body: String) -> Option<String> {
         let Ok(envelope) = serde_json::from_str::<Envelope>(&message_body) else {

@@ -2,7 +2,7 @@
 //! upload URL, send the bytes there, then complete the upload into one channel — for a private file, the
 //! user's direct-message channel, so it is shared with nobody else.
 
-use palisade::{MessageId, SendError};
+use palisade_core::{MessageId, SendError};
 use slack_morphism::api::{
     SlackApiFilesComplete, SlackApiFilesCompleteUploadExternalRequest, SlackApiFilesGetUploadUrlExternalRequest,
     SlackApiFilesUploadViaUrlRequest,

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use palisade::config::Problem;
-use palisade::{Adapter, AdapterError, Capabilities, EventSink, Outbox, Platform, Section};
+use palisade_core::config::Problem;
+use palisade_core::{Adapter, AdapterError, Capabilities, EventSink, Outbox, Platform, Section};
 use teloxide::prelude::Requester;
 use teloxide::requests::Request;
 use teloxide::{ApiError, RequestError};
@@ -95,7 +95,7 @@ impl TelegramAdapter {
     }
 }
 
-#[palisade::async_trait]
+#[palisade_core::async_trait]
 impl Adapter for TelegramAdapter {
     fn platform(&self) -> Platform {
         Platform::TELEGRAM

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use palisade::Secret;
-use palisade::config::Problem;
+use palisade_core::Secret;
+use palisade_core::config::Problem;
 use teloxide::adaptors::Throttle;
 use teloxide::adaptors::throttle::{Limits, Settings as ThrottleSettings};
 use teloxide::{Bot, RequestError};

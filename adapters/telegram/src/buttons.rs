@@ -1,26 +1,26 @@
-//! Opaque button ids for Telegram (at most 64 bytes of callback data), over the core's bounded map: chats
+//! Opaque button ids for Telegram (at most 64 bytes of callback data), over the adapter kit's bounded map: chats
 //! are Telegram's numeric chat ids.
 
-use palisade::crypto::CryptoError;
+use palisade_crypto::CryptoError;
 
 /// The bounded map from opaque button id to (chat, data).
 #[derive(Debug, Default)]
-pub struct ButtonIds(palisade::adapter::buttons::ButtonIds<i64>);
+pub struct ButtonIds(palisade_adapter_kit::OpaqueIds<(i64, String)>);
 
 impl ButtonIds {
     /// A map remembering at most `capacity` ids.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self(palisade::adapter::buttons::ButtonIds::with_capacity(capacity))
+        Self(palisade_adapter_kit::OpaqueIds::with_capacity(capacity))
     }
 
     /// A fresh id standing for `data` on a button sent to `chat`.
     pub fn register(&self, chat: i64, data: &str) -> Result<String, CryptoError> {
-        self.0.register(chat, data)
+        self.0.register((chat, data.to_string()))
     }
 
     /// The data behind `id`, if it is remembered and was sent to `chat`.
     pub fn resolve(&self, id: &str, chat: i64) -> Option<String> {
-        self.0.resolve(id, |c| *c == chat).map(|(_, data)| data)
+        self.0.resolve(id, |(c, _)| *c == chat).map(|(_, data)| data)
     }
 }
 

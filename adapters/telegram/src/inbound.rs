@@ -1,7 +1,7 @@
 //! Mapping Telegram updates to neutral events: who (the numeric user id, never the @username), where (private
 //! chat, group, supergroup, channel), and what (text, command, button press).
 
-use palisade::{ChatKind, ChatRef, Event, EventKind, MessageId, Platform, UserRef};
+use palisade_core::{ChatKind, ChatRef, Event, EventKind, MessageId, Platform, UserRef};
 use teloxide::types::{CallbackQuery, CallbackQueryId, Chat, Message, Update, UpdateKind, User};
 
 use crate::buttons::ButtonIds;
@@ -87,7 +87,7 @@ pub fn chat_ref(chat: &Chat) -> ChatRef {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use palisade::CommandCall;
+    use palisade_core::CommandCall;
     use serde_json::json;
 
     use super::*;

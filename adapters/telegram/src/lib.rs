@@ -45,9 +45,9 @@ pub use outbox::TelegramOutbox;
 pub use redact::redact;
 pub use settings::{Mode, SendLimits, TelegramSettings, WebhookSettings};
 
-use palisade::config::{Problem, Section, Settings};
+use palisade_core::config::{Problem, Section};
 
-/// The registry factory for `[adapters.telegram]` (a [`palisade::plugin::AdapterFactory`]).
-pub fn factory(section: &Section, _settings: &Settings) -> Result<Box<dyn palisade::Adapter>, Vec<Problem>> {
+/// Builds the adapter from its `[adapters.telegram]` table; give it to the runtime's `Registry::adapter("telegram", factory)`.
+pub fn factory(section: &Section) -> Result<Box<dyn palisade_core::Adapter>, Vec<Problem>> {
     Ok(Box::new(TelegramAdapter::from_section(section)?))
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use palisade::{Button, ChatKind, MessageId, Outbox, Reply, ReplyBody, SendError};
+use palisade_core::{Button, ChatKind, MessageId, Outbox, Reply, ReplyBody, SendError};
 use teloxide::RequestError;
 use teloxide::payloads::{SendDocumentSetters, SendMessageSetters, SendPhotoSetters};
 use teloxide::prelude::Requester;
@@ -149,7 +149,7 @@ fn dm_refused(error: &RequestError) -> bool {
         || ["initiate conversation", "blocked by the user", "user is deactivated"].iter().any(|s| text.contains(s))
 }
 
-#[palisade::async_trait]
+#[palisade_core::async_trait]
 impl Outbox for TelegramOutbox {
     async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError> {
         let chat = Self::target(reply)?;

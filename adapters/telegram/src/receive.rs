@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use palisade::{Event, EventSink, SinkError};
+use palisade_core::{Event, EventSink, SinkError};
 use teloxide::payloads::AnswerCallbackQuerySetters;
 use teloxide::prelude::Requester;
 use teloxide::requests::Request;

@@ -22,8 +22,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use palisade::Secret;
-use palisade::config::Problem;
+use palisade_core::Secret;
+use palisade_core::config::Problem;
 use serde::Deserialize;
 
 /// The public Bot API.
@@ -208,7 +208,7 @@ impl SendLimits {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use palisade::Section;
+    use palisade_core::Section;
     use serde_json::json;
 
     use super::*;

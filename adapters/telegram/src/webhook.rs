@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use palisade::{AdapterError, EventSink, Platform, Secret, SinkError};
+use palisade_core::{AdapterError, EventSink, Platform, Secret, SinkError};
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::prelude::Requester;
 use teloxide::requests::Request as _;
@@ -108,7 +108,7 @@ async fn set_webhook(api: &Api, settings: &WebhookSettings) -> Result<(), Adapte
 /// One delivery from Telegram.
 async fn receive(State(hook): State<Arc<Hook>>, request: Request) -> StatusCode {
     let given = request.headers().get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
-    if !palisade::crypto::ct_eq(given, hook.secret.expose().as_bytes()) {
+    if !palisade_crypto::ct_eq(given, hook.secret.expose().as_bytes()) {
         let reason = if given.is_empty() { "missing secret token" } else { "wrong secret token" };
         hook.sink.rejected(Platform::TELEGRAM, reason);
         return StatusCode::UNAUTHORIZED;

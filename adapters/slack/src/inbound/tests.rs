@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use palisade::{ChatRef, Platform, Section};
+use palisade_core::{ChatRef, Platform, Section};
 use serde_json::{Value, json};
 
 use super::*;
