@@ -1,38 +1,40 @@
 //! The interactions endpoint: Discord posts each interaction to `listen` + `path`.
 //!
-//! Order of checks, each failure final: the body is read (at most 1 MiB); the Ed25519 signature over
-//! timestamp ‖ body must verify with the application's public key and the signed timestamp must be within
-//! the freshness window (else 401, reported to [`palisade_core::EventSink::rejected`]); only then is the JSON parsed, and
-//! an interaction id seen before is refused (401) as a replay. PING is answered PONG; everything else gets
+//! Order of checks, each failure final: both signature headers must be present and the timestamp fresh
+//! before the body is read (at most 128 KiB, by the adapter kit's bounded listener); the Ed25519 signature
+//! over timestamp ‖ body must verify with the application's public key (else 401, reported to
+//! [`palisade_core::EventSink::rejected`]); only then is the JSON parsed, and an interaction id seen before is
+//! refused (401) as a replay. PING is answered PONG; everything else gets
 //! its first answer from [`Intake`].
 //!
 //! TLS is not terminated here: put a reverse proxy with a certificate in front and forward to `listen`,
 //! which should be a loopback address.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use palisade_adapter_kit::RecentIds;
+use palisade_adapter_kit::webhook::{self, Endpoint, Limits, Listen};
 use palisade_core::{AdapterError, Platform};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::intake::Intake;
-use crate::replay::Replays;
 use crate::verify::{Authenticator, Rejection, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
-/// Largest body read (interactions are a few kilobytes).
-const MAX_BODY: usize = 1 << 20;
+/// Interaction ids remembered at most (a bound on memory if Discord, or an attacker with valid signatures,
+/// floods).
+const RECENT_IDS: usize = 100_000;
 
 /// The endpoint's shared state.
-struct Endpoint {
+struct Interactions {
     auth: Authenticator,
-    replays: Mutex<Replays>,
+    replays: RecentIds,
     intake: Intake,
 }
 
@@ -45,21 +47,13 @@ pub async fn run(
     shutdown: CancellationToken,
     listening: watch::Sender<Option<SocketAddr>>,
 ) -> Result<(), AdapterError> {
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| AdapterError::Start {
-        platform: Platform::DISCORD,
-        reason: format!("cannot listen on {listen}: {e}; is another process using that address?"),
-    })?;
-    let failed = |reason: String| AdapterError::Failed { platform: Platform::DISCORD, reason };
-    let addr = listener.local_addr().map_err(|e| failed(format!("the listener has no address: {e}")))?;
-    let replays = Mutex::new(Replays::new(auth.freshness() * 2));
-    let endpoint = Arc::new(Endpoint { auth, replays, intake });
-    let app = axum::Router::new().route(path, post(receive)).with_state(endpoint);
-    tracing::info!(%addr, path, "Discord interactions endpoint listening");
-    let _ = listening.send(Some(addr));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(|e| failed(format!("the interactions endpoint stopped: {e}")))
+    // Ids are kept for twice the freshness window: a copy with a timestamp skewed either way is still caught.
+    let replays = RecentIds::new(RECENT_IDS, Some(auth.freshness() * 2));
+    let sink = intake.sink.clone();
+    // Interactions are a few kilobytes; resolved data of a message command stays far under this.
+    let limits = Limits { max_body: 128 * 1024, body_timeout: Duration::from_secs(5), ..Limits::default() };
+    let listen = Listen { platform: Platform::DISCORD, addr: listen, path: path.to_string(), limits };
+    webhook::serve(listen, Arc::new(Interactions { auth, replays, intake }), sink, shutdown, listening).await
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -70,37 +64,39 @@ fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-impl Endpoint {
-    fn refuse(&self, why: Rejection) -> Response {
-        self.intake.sink.rejected(Platform::DISCORD, &why.to_string());
-        (StatusCode::UNAUTHORIZED, why.to_string()).into_response()
-    }
-}
-
-/// One delivery from Discord.
-async fn receive(State(ep): State<Arc<Endpoint>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    let (signature, timestamp) = (header(&parts.headers, SIGNATURE_HEADER), header(&parts.headers, TIMESTAMP_HEADER));
-    if let Err(why) = ep.auth.check(signature, timestamp, &body, now_secs()) {
-        return ep.refuse(why);
-    }
-    let interaction = match crate::interaction::parse(&body) {
-        Ok(i) => i,
-        Err(e) => {
-            tracing::warn!(error = %e, "a signed request is not an interaction; ignored");
-            return StatusCode::BAD_REQUEST.into_response();
+#[async_trait::async_trait]
+impl Endpoint for Interactions {
+    /// Both signature headers present and the timestamp fresh, before the body is read.
+    fn check_headers(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+        let timestamp = header(headers, TIMESTAMP_HEADER);
+        if header(headers, SIGNATURE_HEADER).is_none() || timestamp.is_none() {
+            return Err(Rejection::Unsigned.label());
         }
-    };
-    // A std Mutex around a map operation; never held across an await.
-    let first = ep.replays.lock().unwrap_or_else(PoisonError::into_inner).first_time(interaction.id, Instant::now());
-    if !first {
-        return ep.refuse(Rejection::Replayed);
+        self.auth.check_fresh(timestamp, now_secs()).map_err(Rejection::label)
     }
-    match ep.intake.take(interaction).await {
-        Ok(answer) => Json(answer).into_response(),
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+
+    fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
+        let (signature, timestamp) = (header(headers, SIGNATURE_HEADER), header(headers, TIMESTAMP_HEADER));
+        self.auth.check(signature, timestamp, body, now_secs()).map_err(Rejection::label)
+    }
+
+    /// One authenticated delivery from Discord.
+    async fn handle(&self, _headers: HeaderMap, body: Bytes) -> Response {
+        let interaction = match crate::interaction::parse(&body) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!(error = %e, "a signed request is not an interaction; ignored");
+                return StatusCode::BAD_REQUEST.into_response();
+            }
+        };
+        let id = interaction.id.to_string();
+        if !self.replays.claim(&id) {
+            self.intake.sink.rejected(Platform::DISCORD, Rejection::Replayed.label());
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        match self.intake.take(interaction).await {
+            Ok(answer) => Json(answer).into_response(),
+            Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        }
     }
 }

@@ -30,9 +30,8 @@
 //! |---|---|
 //! | [`settings`] | `[adapters.discord]`: token, application, public key, mode, proxy, freshness, and their checks |
 //! | [`adapter`] | [`DiscordAdapter`]: command registration and the choice between endpoint and gateway |
-//! | [`endpoint`] | the axum listener: signature, freshness and replay checks, then the first answer |
+//! | [`endpoint`] | the interactions endpoint: signature, freshness and replay checks, then the first answer |
 //! | [`verify`] | Ed25519 verification (serenity's `Verifier`) and the freshness window |
-//! | [`replay`] | interaction ids already accepted |
 //! | [`interaction`] | reading an interaction's JSON: who, where, what |
 //! | [`intake`] | interactions → events, and the first answer within the acknowledgement window |
 //! | [`exchange`] | the answer state of each interaction, and which interaction a reply answers |
@@ -53,7 +52,6 @@ pub mod intake;
 pub mod interaction;
 pub mod message;
 pub mod outbox;
-pub mod replay;
 pub mod rest;
 pub mod settings;
 pub mod verify;

@@ -13,6 +13,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use palisade_adapter_kit::{Backoff, Retry};
+
 use serenity::http::{Http, HttpBuilder, HttpError};
 use serenity::model::id::ApplicationId;
 
@@ -82,6 +84,7 @@ impl RestError {
 impl Rest {
     /// A client for `settings` (token, application id, optional proxy).
     pub fn new(settings: &DiscordSettings) -> Self {
+        palisade_adapter_kit::redact::register_secret(settings.token.expose());
         Self { http: Arc::new(Self::build_http(settings)), token: settings.token.clone() }
     }
 
@@ -105,25 +108,15 @@ impl Rest {
     /// still processing the initial response.
     pub async fn call<T, F, Fut>(&self, what: &'static str, young_interaction: bool, call: F) -> Result<T, RestError>
     where
-        F: Fn() -> Fut,
+        F: FnMut() -> Fut,
         Fut: Future<Output = serenity::Result<T>>,
     {
-        let mut wait = Duration::from_millis(250);
-        for attempt in 1..=ATTEMPTS {
-            match call().await {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    let error = self.describe(&e);
-                    if attempt == ATTEMPTS || !error.retryable(young_interaction) {
-                        return Err(error);
-                    }
-                    tracing::debug!(what, attempt, error = %error, "Discord call failed; retrying");
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                }
-            }
-        }
-        Err(RestError { status: None, code: None, text: format!("{what}: gave up"), network: true })
+        let backoff = Backoff { attempts: ATTEMPTS, first: Duration::from_millis(250), ..Backoff::default() };
+        let classify = |e: &serenity::Error| {
+            if self.describe(e).retryable(young_interaction) { Retry::Backoff } else { Retry::Never }
+        };
+        let describe = |e: &serenity::Error| self.describe(e).text;
+        backoff.run(what, classify, describe, call).await.map_err(|e| self.describe(&e))
     }
 
     /// A safe description of `error`: status and Discord's error, never the URL.

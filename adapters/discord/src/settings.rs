@@ -158,10 +158,10 @@ impl DiscordSettings {
                 "must be the application's public key: 64 hex digits from General Information → Public Key",
             )),
         }
-        if let Some(proxy) = self.proxy_base()
-            && !(proxy.starts_with("http://") || proxy.starts_with("https://"))
+        if let Some(proxy) = &self.proxy
+            && let Err(p) = palisade_adapter_kit::api_base::check(proxy, &format!("{at}.proxy"))
         {
-            problems.push(Problem::at(format!("{at}.proxy"), format!("`{proxy}` must start with http:// or https://")));
+            problems.push(p);
         }
         if self.freshness.is_zero() || self.freshness > MAX_FRESHNESS {
             problems.push(Problem::at(format!("{at}.freshness"), "must be between 1s and 15m (e.g. \"5m\")"));
@@ -228,7 +228,8 @@ mod tests {
         assert!(with("public_key", json!("abc"))[0].message.contains("64 hex"));
         assert!(with("application_id", json!("abc"))[0].message.contains("not a Discord id"));
         assert!(with("freshness", json!("1h"))[0].message.contains("15m"));
-        assert!(with("proxy", json!("127.0.0.1:3000"))[0].message.contains("http://"));
+        assert!(with("proxy", json!("127.0.0.1:3000"))[0].message.contains("https://"));
+        assert!(with("proxy", json!("http://proxy.internal:3000"))[0].message.contains("loopback"));
         assert!(with("prefix_commands", json!(true))[0].message.contains("gateway"));
         assert!(with("mode", json!("webhook")).iter().any(|p| p.key.as_deref() == Some("adapters.discord.mode")));
     }

@@ -1,6 +1,6 @@
 //! Authenticating an interaction request: the Ed25519 signature over timestamp ‖ body (serenity's
 //! `Verifier`), then the freshness of the signed timestamp. Nothing in the body is looked at before both
-//! pass; repeated interaction ids are caught after parsing by [`crate::replay`].
+//! pass; repeated interaction ids are caught after parsing by the endpoint.
 
 use std::time::Duration;
 
@@ -43,6 +43,18 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
+impl Rejection {
+    /// The fixed reason reported for a refused request.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Unsigned => "missing signature headers",
+            Self::Forged => "bad signature",
+            Self::Stale => "stale timestamp",
+            Self::Replayed => "replayed interaction",
+        }
+    }
+}
+
 impl Authenticator {
     /// An authenticator for the application's hex public key; `None` if the key is not a valid Ed25519 key
     /// (settings validation reports that with a fix).
@@ -69,6 +81,13 @@ impl Authenticator {
             return Err(Rejection::Stale);
         }
         Ok(())
+    }
+
+    /// Checks only that `timestamp` is within the freshness window of `now_secs` (before the body is read;
+    /// the signature over it is checked by [`Authenticator::check`]).
+    pub fn check_fresh(&self, timestamp: Option<&str>, now_secs: u64) -> Result<(), Rejection> {
+        let signed: u64 = timestamp.ok_or(Rejection::Unsigned)?.trim().parse().map_err(|_| Rejection::Stale)?;
+        if now_secs.abs_diff(signed) > self.freshness.as_secs() { Err(Rejection::Stale) } else { Ok(()) }
     }
 
     /// The freshness window.

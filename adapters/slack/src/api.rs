@@ -52,6 +52,10 @@ impl std::fmt::Debug for Api {
 impl Api {
     /// A client for `settings`; the error says what to fix.
     pub fn new(settings: &SlackSettings) -> Result<Self, String> {
+        let secrets = [Some(&settings.bot_token), settings.app_token.as_ref(), settings.signing_secret.as_ref()];
+        for secret in secrets.into_iter().flatten() {
+            palisade_adapter_kit::redact::register_secret(secret.expose());
+        }
         let mut connector = connector::build(settings.api_base())?;
         if settings.rate_tiers {
             connector = connector.with_rate_control(SlackApiRateControlConfig::new());

@@ -48,13 +48,7 @@ pub fn plain_http_allowed(url: &str) -> bool {
 }
 
 fn is_loopback(url: &str) -> bool {
-    let Ok(parsed) = url::Url::parse(url) else { return false };
-    match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    }
+    url::Url::parse(url).is_ok_and(|u| palisade_adapter_kit::api_base::is_loopback(&u))
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! The Events API listener: Slack posts events (JSON), slash commands and interactivity payloads (forms) to
 //! `listen` + `path`.
 //!
-//! Every request is authenticated before its body is parsed: the timestamp header must be within five
-//! minutes of now (checked before the body is read) and the v0 signature over timestamp and raw body must
-//! match (see [`crate::signature`]); otherwise the answer is 401, the sink is told of the rejection, and the
-//! body goes no further. Then `url_verification` is answered with its challenge; anything else is handed to
+//! The adapter kit's listener bounds connections, header and body time and size. Every request is
+//! authenticated before its body is parsed: the timestamp header must be within five minutes of now (checked
+//! before the body is read) and the v0 signature over timestamp and raw body must match (see
+//! [`crate::signature`]); otherwise the answer is 401, the sink is told of the rejection, and the body goes no
+//! further. Then `url_verification` is answered with its challenge; anything else is handed to
 //! the dispatcher without waiting — 200 at once (Slack wants an answer within three seconds; replies follow
 //! through the Web API), or 503 when the dispatcher is saturated so that Slack retries an event. A retried
 //! event (`X-Slack-Retry-Num`) whose first delivery was taken is answered 200 and not handled again.
@@ -15,10 +16,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use palisade_adapter_kit::webhook::{self, Endpoint, Limits, Listen};
 use palisade_core::{AdapterError, Platform, Secret, SinkError};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -27,8 +28,6 @@ use crate::payload::{Payload, Push};
 use crate::receive::Receiver;
 use crate::signature::{self, Rejection, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
-/// Largest body read; Slack's payloads are far smaller.
-const MAX_BODY: usize = 1 << 20;
 /// The header Slack sets on a retried event.
 pub const RETRY_HEADER: &str = "x-slack-retry-num";
 
@@ -47,63 +46,66 @@ pub async fn run(
     listening: watch::Sender<Option<SocketAddr>>,
     shutdown: CancellationToken,
 ) -> Result<(), AdapterError> {
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| AdapterError::Start {
-        platform: Platform::SLACK,
-        reason: format!("cannot listen on {listen}: {e}; is another process using that address?"),
-    })?;
-    let failed = |reason: String| AdapterError::Failed { platform: Platform::SLACK, reason };
-    let addr = listener.local_addr().map_err(|e| failed(format!("the listener has no address: {e}")))?;
-    let app = axum::Router::new().route(path, post(receive)).with_state(Arc::new(Hook { secret, receiver }));
-    tracing::info!(%addr, path, "Slack Events API listening");
-    let _ = listening.send(Some(addr));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(|e| failed(format!("the events listener stopped: {e}")))
+    let sink = receiver.sink().clone();
+    // Slack's payloads are a few kilobytes; interactivity payloads with large views stay well under this.
+    let limits = Limits { max_body: 512 * 1024, ..Limits::default() };
+    let listen = Listen { platform: Platform::SLACK, addr: listen, path: path.to_string(), limits };
+    webhook::serve(listen, Arc::new(Hook { secret, receiver }), sink, shutdown, listening).await
 }
 
 fn text_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-impl Hook {
-    fn reject(&self, why: Rejection) -> Response {
-        self.receiver.sink().rejected(Platform::SLACK, &why.to_string());
-        StatusCode::UNAUTHORIZED.into_response()
+fn reason(why: Rejection) -> &'static str {
+    match why {
+        Rejection::Missing => "missing X-Slack-Signature or X-Slack-Request-Timestamp",
+        Rejection::Malformed => "malformed X-Slack-Request-Timestamp",
+        Rejection::Stale => "stale X-Slack-Request-Timestamp",
+        Rejection::Forged => "bad X-Slack-Signature",
+    }
+}
+
+#[async_trait::async_trait]
+impl Endpoint for Hook {
+    /// The timestamp must be fresh and a signature present before the body is read.
+    fn check_headers(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+        let (Some(timestamp), Some(_)) =
+            (text_header(headers, TIMESTAMP_HEADER), text_header(headers, SIGNATURE_HEADER))
+        else {
+            return Err(reason(Rejection::Missing));
+        };
+        signature::check_timestamp(timestamp, signature::now_secs()).map_err(reason)
     }
 
+    fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
+        let timestamp = text_header(headers, TIMESTAMP_HEADER).unwrap_or_default();
+        let given = text_header(headers, SIGNATURE_HEADER).unwrap_or_default();
+        signature::check_signature(self.secret.expose().as_bytes(), timestamp, given, body).map_err(reason)
+    }
+
+    /// One authenticated request from Slack.
+    async fn handle(&self, headers: HeaderMap, body: Bytes) -> Response {
+        if let Some(n) = text_header(&headers, RETRY_HEADER) {
+            let reason = text_header(&headers, "x-slack-retry-reason").unwrap_or("unknown");
+            tracing::debug!(retry = n, reason, "Slack retried a delivery");
+        }
+        let content_type = text_header(&headers, header::CONTENT_TYPE.as_str());
+        if content_type.is_some_and(|t| t.starts_with("application/json")) {
+            self.json(&body)
+        } else {
+            self.form(&body)
+        }
+    }
+}
+
+impl Hook {
     fn take(&self, payload: Payload) -> Response {
         match self.receiver.try_take(payload) {
             Ok(()) => StatusCode::OK.into_response(),
             Err(SinkError::Full | SinkError::Closed) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
         }
     }
-}
-
-/// One request from Slack.
-async fn receive(State(hook): State<Arc<Hook>>, request: Request) -> Response {
-    let headers = request.headers().clone();
-    let (Some(timestamp), Some(given)) =
-        (text_header(&headers, TIMESTAMP_HEADER), text_header(&headers, SIGNATURE_HEADER))
-    else {
-        return hook.reject(Rejection::Missing);
-    };
-    if let Err(why) = signature::check_timestamp(timestamp, signature::now_secs()) {
-        return hook.reject(why);
-    }
-    let Ok(body) = axum::body::to_bytes(request.into_body(), MAX_BODY).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    if let Err(why) = signature::check_signature(hook.secret.expose().as_bytes(), timestamp, given, &body) {
-        return hook.reject(why);
-    }
-    // Authenticated from here on.
-    if let Some(n) = text_header(&headers, RETRY_HEADER) {
-        let reason = text_header(&headers, "x-slack-retry-reason").unwrap_or("unknown");
-        tracing::debug!(retry = n, reason, "Slack retried a delivery");
-    }
-    let json = text_header(&headers, header::CONTENT_TYPE.as_str()).is_some_and(|t| t.starts_with("application/json"));
-    if json { hook.json(&body) } else { hook.form(&body) }
 }
 
 impl Hook {

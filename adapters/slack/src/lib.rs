@@ -35,7 +35,6 @@
 //! | [`upload`] | Slack's external file upload |
 //! | [`buttons`] | opaque button values resolved server-side |
 //! | [`recent`] | the latest trigger ids and response URLs |
-//! | [`dedupe`] | the bounded set of payloads already handled |
 //! | [`shared`] | the state the receiving and sending sides share |
 
 pub mod adapter;
@@ -43,7 +42,6 @@ pub mod api;
 pub mod blocks;
 pub mod buttons;
 pub mod connector;
-pub mod dedupe;
 pub mod events;
 pub mod identity;
 pub mod inbound;

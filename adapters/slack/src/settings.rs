@@ -142,15 +142,17 @@ impl SlackSettings {
     }
 }
 
-/// `https://` always; plain `http://` only to a loopback address and only in builds with `loopback-http`.
+/// The adapter kit's rule (`https://`, or `http://` to loopback), and plain `http://` only in builds with
+/// `loopback-http` (test builds): a production build speaks TLS to Slack whatever is configured.
 fn check_api_url(base: &str, at: &str) -> Option<Problem> {
-    if base.starts_with("https://") {
-        return None;
+    let key = format!("{at}.api_url");
+    if let Err(p) = palisade_adapter_kit::api_base::check(base, &key) {
+        return Some(p);
     }
-    if base.starts_with("http://") && crate::connector::plain_http_allowed(base) {
-        return None;
+    if base.starts_with("http://") && !crate::connector::plain_http_allowed(base) {
+        return Some(Problem::at(key, format!("`{base}` must be an https:// URL (this build speaks TLS only)")));
     }
-    Some(Problem::at(format!("{at}.api_url"), format!("`{base}` must be an https:// URL")))
+    None
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use crate::api::Api;
 use crate::buttons::ButtonIds;
-use crate::dedupe::RecentIds;
 use crate::modal::Tickets;
 use crate::recent::Recent;
+use palisade_adapter_kit::RecentIds;
 
 /// Shared by every part of one adapter.
 #[derive(Debug)]

@@ -2,9 +2,7 @@
 //! `v0:` ‖ `X-Slack-Request-Timestamp` ‖ `:` ‖ raw body)), compared in constant time, and the timestamp no
 //! more than five minutes from now in either direction (so a captured request cannot be replayed later).
 //!
-//! HMAC-SHA256 comes from the `hmac` and `sha2` crates because orion has none; it is used for this check only.
-
-use hmac::{KeyInit, Mac};
+//! The MAC and the comparison are `palisade-crypto`'s (the one cryptography module).
 
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
@@ -12,8 +10,6 @@ pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
 /// Largest accepted difference between the request's timestamp and now, in seconds (Slack's advice).
 pub const MAX_SKEW_SECS: i64 = 300;
-
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// Why a request was refused. The text never includes the request's content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -32,25 +28,15 @@ pub enum Rejection {
     Forged,
 }
 
-/// The signature Slack would send for `body` at `timestamp` (`v0=` and 64 hex digits).
+/// The signature Slack would send for `body` at `timestamp` (`v0=` and 64 hex digits); empty when the secret
+/// is unusable (empty).
 pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
-    // `new_from_slice` accepts keys of any length for HMAC, so this cannot fail.
-    let Ok(mut mac) = HmacSha256::new_from_slice(secret) else { return String::new() };
-    mac.update(b"v0:");
-    mac.update(timestamp.as_bytes());
-    mac.update(b":");
-    mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(3 + 2 * digest.len());
-    out.push_str("v0=");
-    for b in digest.iter() {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    let message = [b"v0:", timestamp.as_bytes(), b":", body].concat();
+    match palisade_crypto::hmac_sha256(secret, &message) {
+        Ok(mac) => format!("v0={}", palisade_crypto::hex(&mac)),
+        Err(_) => String::new(),
     }
-    out
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Checks the timestamp header against `now` (Unix seconds) — before the body is even read.
 pub fn check_timestamp(timestamp: &str, now: i64) -> Result<(), Rejection> {
@@ -61,7 +47,7 @@ pub fn check_timestamp(timestamp: &str, now: i64) -> Result<(), Rejection> {
 /// Checks `signature` over `timestamp` and `body` in constant time.
 pub fn check_signature(secret: &[u8], timestamp: &str, signature: &str, body: &[u8]) -> Result<(), Rejection> {
     let expected = sign(secret, timestamp, body);
-    if palisade_crypto::ct_eq(expected.as_bytes(), signature.trim().as_bytes()) {
+    if !expected.is_empty() && palisade_crypto::ct_eq(expected.as_bytes(), signature.trim().as_bytes()) {
         Ok(())
     } else {
         Err(Rejection::Forged)

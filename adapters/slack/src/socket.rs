@@ -23,9 +23,9 @@ use slack_morphism::{
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Api, describe};
-use crate::dedupe::RecentIds;
 use crate::payload::Envelope;
 use crate::receive::Receiver;
+use palisade_adapter_kit::RecentIds;
 
 /// How long an envelope may wait for room in the dispatcher's intake; Slack expects the acknowledgement
 /// within three seconds.

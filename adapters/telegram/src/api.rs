@@ -5,7 +5,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use palisade_core::Secret;
 use palisade_core::config::Problem;
 use teloxide::adaptors::Throttle;
 use teloxide::adaptors::throttle::{Limits, Settings as ThrottleSettings};
@@ -24,7 +23,6 @@ pub struct Api {
     /// The throttle's worker, spawned on first use: the adapter may be built outside a runtime
     /// (`palisade config check`), and a throttle without its worker would never send.
     worker: Mutex<Option<Worker>>,
-    token: Secret,
     username: OnceLock<String>,
     buttons: ButtonIds,
     backoff: Backoff,
@@ -46,6 +44,7 @@ impl Api {
             .timeout(settings.poll_timeout + std::time::Duration::from_secs(15))
             .build()
             .map_err(|e| vec![Problem::at(at, format!("cannot set up the HTTP client: {e}"))])?;
+        crate::redact::protect(settings.token.expose());
         let bot = Bot::with_client(settings.token.expose(), client).set_api_url(url);
         let l = settings.limits;
         let limits = Limits {
@@ -65,7 +64,6 @@ impl Api {
             bot,
             throttle,
             worker: Mutex::new(Some(Box::pin(worker))),
-            token: settings.token.clone(),
             username,
             buttons: ButtonIds::default(),
             backoff: Backoff::default(),
@@ -102,7 +100,7 @@ impl Api {
 
     /// A description of `error` safe to log: no token, no message content.
     pub fn describe(&self, error: &RequestError) -> String {
-        crate::redact::describe(error, self.token.expose())
+        crate::redact::describe(error)
     }
 
     /// Runs `call` with retries (429 `retry_after`, network errors with backoff).

@@ -23,14 +23,12 @@
 //! | [`inbound`] | mapping updates to neutral events |
 //! | [`outbox`] | delivering replies: text, keyboards, photos, deletions, group → private |
 //! | [`buttons`] | opaque button ids resolved server-side |
-//! | [`dedupe`] | the bounded set of recent update ids |
 //! | [`retry`] | retry policy for 429 and network errors |
 //! | [`redact`] | keeping the token out of every text this crate logs or returns |
 
 pub mod adapter;
 pub mod api;
 pub mod buttons;
-pub mod dedupe;
 pub mod inbound;
 pub mod outbox;
 pub mod polling;
@@ -42,7 +40,6 @@ pub mod webhook;
 
 pub use adapter::{CAPABILITIES, TelegramAdapter};
 pub use outbox::TelegramOutbox;
-pub use redact::redact;
 pub use settings::{Mode, SendLimits, TelegramSettings, WebhookSettings};
 
 use palisade_core::config::{Problem, Section};

@@ -142,9 +142,8 @@ impl TelegramSettings {
                 "does not look like a bot token (`123456789:AA…` as @BotFather gives it); check the variable or file it comes from",
             ));
         }
-        let base = self.api_base();
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            problems.push(Problem::at(format!("{at}.api_url"), format!("`{base}` must start with https://")));
+        if let Err(p) = palisade_adapter_kit::api_base::check(&self.api_url, &format!("{at}.api_url")) {
+            problems.push(p);
         }
         if self.poll_timeout.as_secs() > 50 {
             problems.push(Problem::at(format!("{at}.poll_timeout"), "must be at most 50s (Telegram's limit)"));
@@ -176,9 +175,10 @@ impl WebhookSettings {
             ));
         }
         match &self.public_url {
-            Some(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
-                problems.push(Problem::at(format!("{at}.public_url"), format!("`{url}` must be an https:// URL")))
-            }
+            Some(url) if !url.starts_with("https://") => problems.push(Problem::at(
+                format!("{at}.public_url"),
+                format!("`{url}` must be an https:// URL (Telegram posts webhooks over TLS only)"),
+            )),
             None if self.set_webhook_on_start => problems.push(Problem::at(
                 format!("{at}.public_url"),
                 "set_webhook_on_start needs the public https:// URL Telegram should post to",

@@ -1,19 +1,22 @@
 //! The webhook listener: Telegram posts each update to `listen` + `path`.
 //!
-//! A request is authenticated first: the `X-Telegram-Bot-Api-Secret-Token` header must equal the configured
-//! secret (compared in constant time), otherwise the answer is 401 and the body is not even read. Then the
-//! update is parsed, dropped if its `update_id` was seen recently, and handed to the dispatcher without
-//! waiting: 200 at once, or 503 when the dispatcher is saturated so that Telegram delivers it again later.
+//! The adapter kit's listener bounds connections, header and body time and size. A request is authenticated
+//! first: the `X-Telegram-Bot-Api-Secret-Token` header must equal the configured secret (compared in
+//! constant time), otherwise the answer is 401 and the body is not even read. Then the update is parsed,
+//! dropped if its `update_id` was seen recently, and handed to the dispatcher without waiting: 200 at once,
+//! or 503 when the dispatcher is saturated so that Telegram delivers it again later.
 //!
 //! TLS is not terminated here: put a reverse proxy (nginx, Caddy) with a certificate in front and forward to
 //! `listen`, which should then be a loopback address.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::routing::post;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use palisade_adapter_kit::RecentIds;
+use palisade_adapter_kit::webhook::{self, Endpoint, Limits, Listen};
 use palisade_core::{AdapterError, EventSink, Platform, Secret, SinkError};
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::prelude::Requester;
@@ -23,7 +26,6 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Api;
-use crate::dedupe::RecentIds;
 use crate::polling::ALLOWED;
 use crate::receive::Receiver;
 use crate::settings::WebhookSettings;
@@ -31,16 +33,15 @@ use crate::settings::WebhookSettings;
 /// The header Telegram sends the secret in.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
-/// Largest update body read (Telegram's updates are far smaller).
-const MAX_BODY: usize = 1 << 20;
+/// Update ids remembered, so a delivery Telegram repeats is handled once (it retries within minutes, not
+/// tens of thousands of updates later).
+const RECENT_UPDATES: usize = 50_000;
 
 /// The listener's shared state.
 struct Hook {
     secret: Secret,
     receiver: Receiver,
-    recent: Mutex<RecentIds>,
-    /// For reporting refused requests (metrics, audit, alerts).
-    sink: EventSink,
+    recent: RecentIds,
 }
 
 /// Listens until `shutdown`; publishes the bound address on `listening` once ready.
@@ -51,11 +52,6 @@ pub async fn run(
     settings: &WebhookSettings,
     listening: watch::Sender<Option<SocketAddr>>,
 ) -> Result<(), AdapterError> {
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.map_err(|e| AdapterError::Start {
-        platform: Platform::TELEGRAM,
-        reason: format!("cannot listen on {}: {e}; is another process using that address?", settings.listen),
-    })?;
-    let addr = listener.local_addr().map_err(|e| failed(format!("the listener has no address: {e}")))?;
     if settings.set_webhook_on_start {
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
@@ -65,20 +61,12 @@ pub async fn run(
     let hook = Hook {
         secret: settings.secret_token.clone(),
         receiver: Receiver::new(api, sink.clone()),
-        recent: Mutex::new(RecentIds::default()),
-        sink,
+        recent: RecentIds::new(RECENT_UPDATES, None),
     };
-    let app = axum::Router::new().route(&settings.path, post(receive)).with_state(Arc::new(hook));
-    tracing::info!(%addr, path = settings.path, "Telegram webhook listening");
-    let _ = listening.send(Some(addr));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(|e| failed(format!("the webhook listener stopped: {e}")))
-}
-
-fn failed(reason: String) -> AdapterError {
-    AdapterError::Failed { platform: Platform::TELEGRAM, reason }
+    // Telegram's updates are small; a megabyte leaves room for long captions and entities.
+    let limits = Limits { max_body: 1 << 20, ..Limits::default() };
+    let listen = Listen { platform: Platform::TELEGRAM, addr: settings.listen, path: settings.path.clone(), limits };
+    webhook::serve(listen, Arc::new(hook), sink, shutdown, listening).await
 }
 
 /// Registers `public_url` and the secret with Telegram.
@@ -105,34 +93,37 @@ async fn set_webhook(api: &Api, settings: &WebhookSettings) -> Result<(), Adapte
     Ok(())
 }
 
-/// One delivery from Telegram.
-async fn receive(State(hook): State<Arc<Hook>>, request: Request) -> StatusCode {
-    let given = request.headers().get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
-    if !palisade_crypto::ct_eq(given, hook.secret.expose().as_bytes()) {
-        let reason = if given.is_empty() { "missing secret token" } else { "wrong secret token" };
-        hook.sink.rejected(Platform::TELEGRAM, reason);
-        return StatusCode::UNAUTHORIZED;
-    }
-    let Ok(body) = axum::body::to_bytes(request.into_body(), MAX_BODY).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE;
-    };
-    let Ok(update) = serde_json::from_slice::<Update>(&body) else {
-        tracing::warn!("webhook body is not a Telegram update; ignored");
-        return StatusCode::BAD_REQUEST;
-    };
-    let id = update.id.0;
-    // A std Mutex held across the (non-blocking) submission, so a repeated delivery racing the first cannot
-    // pass the check twice.
-    let mut recent = hook.recent.lock().unwrap_or_else(PoisonError::into_inner);
-    if recent.contains(id) {
-        tracing::debug!(update_id = id, "repeated Telegram update dropped");
-        return StatusCode::OK;
-    }
-    match hook.receiver.try_take(update) {
-        Ok(()) => {
-            recent.insert(id);
-            StatusCode::OK
+#[async_trait::async_trait]
+impl Endpoint for Hook {
+    fn check_headers(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+        let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+        if given.is_empty() {
+            Err("missing secret token")
+        } else if palisade_crypto::ct_eq(given, self.secret.expose().as_bytes()) {
+            Ok(())
+        } else {
+            Err("wrong secret token")
         }
-        Err(SinkError::Full) | Err(SinkError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+
+    /// One delivery from Telegram.
+    async fn handle(&self, _headers: HeaderMap, body: Bytes) -> Response {
+        let Ok(update) = serde_json::from_slice::<Update>(&body) else {
+            tracing::warn!("webhook body is not a Telegram update; ignored");
+            return StatusCode::BAD_REQUEST.into_response();
+        };
+        let id = update.id.0.to_string();
+        if !self.recent.claim(&id) {
+            tracing::debug!(update_id = %id, "repeated Telegram update dropped");
+            return StatusCode::OK.into_response();
+        }
+        match self.receiver.try_take(update) {
+            Ok(()) => StatusCode::OK.into_response(),
+            Err(SinkError::Full | SinkError::Closed) => {
+                // Not taken: Telegram delivers it again, and that copy must pass.
+                self.recent.release(&id);
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
+        }
     }
 }
