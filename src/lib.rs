@@ -31,7 +31,6 @@
 //! | [`bot`] | assembling and running a bot from configuration |
 //! | [`integration`] | the integration policy: an HTTPS-only, allow-listed, bounded HTTP client for plugins; signed outgoing webhooks |
 //! | [`logging`] | log output setup |
-//! | [`cli`] | the `palisade` command line |
 //!
 //! Platform adapters live in their own crates under `adapters/`, plugins under `plugins/`.
 
@@ -39,7 +38,6 @@ pub mod admin;
 pub mod alerts;
 pub mod audit;
 pub mod bot;
-pub mod cli;
 pub mod config;
 pub mod console;
 pub mod dispatch;

@@ -16,5 +16,5 @@ fn main() -> ExitCode {
         .adapter("telegram", palisade_telegram::factory)
         .adapter("discord", palisade_discord::factory)
         .adapter("slack", palisade_slack::factory);
-    palisade::cli::main(registry)
+    palisade_cli::main(registry)
 }

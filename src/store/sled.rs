@@ -24,7 +24,7 @@ impl SledBackend {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let fail = |reason: String| StoreError::Open { path: dir.display().to_string(), reason };
         std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
-        let db = sled::Config::new().path(dir).open().map_err(|e| {
+        let db = open_waiting_for_lock(dir).map_err(|e| {
             let hint = if e.to_string().contains("lock") {
                 " (is another palisade process using this data directory?)"
             } else {
@@ -50,6 +50,20 @@ impl SledBackend {
             namespace: "*".into(),
             reason: e.to_string(),
         })?
+    }
+}
+
+/// Opens the database; a lock held by a handle that is just closing (sled releases it from a background
+/// thread shortly after the last handle drops) is waited for, up to two seconds.
+fn open_waiting_for_lock(dir: &Path) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match sled::Config::new().path(dir).open() {
+            Err(e) if e.to_string().contains("WouldBlock") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -14,11 +14,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use palisade_adapter_kit::RecentIds;
+use palisade_adapter_kit::webhook::http::{Bytes, HeaderMap, IntoResponse, Json, Response, StatusCode};
 use palisade_adapter_kit::webhook::{self, Endpoint, Limits, Listen};
 use palisade_core::{AdapterError, Platform};
 use tokio::sync::watch;

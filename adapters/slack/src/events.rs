@@ -16,9 +16,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use palisade_adapter_kit::webhook::http::{Bytes, HeaderMap, IntoResponse, Json, Response, StatusCode, header};
 use palisade_adapter_kit::webhook::{self, Endpoint, Limits, Listen};
 use palisade_core::{AdapterError, Platform, Secret, SinkError};
 use tokio::sync::watch;
@@ -112,7 +110,7 @@ impl Hook {
     fn json(&self, body: &[u8]) -> Response {
         match serde_json::from_slice::<Push>(body) {
             Ok(Push::UrlVerification { challenge }) => {
-                axum::Json(serde_json::json!({ "challenge": challenge })).into_response()
+                Json(serde_json::json!({ "challenge": challenge })).into_response()
             }
             Ok(Push::EventCallback(event)) => self.take(Payload::Event(*event)),
             Ok(Push::Other) => StatusCode::OK.into_response(),

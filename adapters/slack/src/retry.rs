@@ -74,8 +74,8 @@ mod tests {
         assert_eq!(b.network(30), Duration::from_secs(8));
     }
 
-    fn http_status(code: u16) -> axum::http::StatusCode {
-        axum::http::StatusCode::from_u16(code).unwrap_or_default()
+    fn http_status(code: u16) -> palisade_adapter_kit::webhook::http::StatusCode {
+        palisade_adapter_kit::webhook::http::StatusCode::from_u16(code).unwrap_or_default()
     }
 
     #[tokio::test(start_paused = true)]

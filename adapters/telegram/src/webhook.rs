@@ -12,10 +12,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use palisade_adapter_kit::RecentIds;
+use palisade_adapter_kit::webhook::http::{Bytes, HeaderMap, IntoResponse, Response, StatusCode};
 use palisade_adapter_kit::webhook::{self, Endpoint, Limits, Listen};
 use palisade_core::{AdapterError, EventSink, Platform, Secret, SinkError};
 use teloxide::payloads::SetWebhookSetters;

@@ -12,6 +12,14 @@
 //!
 //! TLS is not terminated here: put a reverse proxy with a certificate in front and listen on loopback.
 
+/// The HTTP types an endpoint works with, so adapters need no web framework of their own.
+pub mod http {
+    pub use axum::Json;
+    pub use axum::body::Bytes;
+    pub use axum::http::{HeaderMap, StatusCode, header};
+    pub use axum::response::{IntoResponse, Response};
+}
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

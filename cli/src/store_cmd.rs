@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 
-use crate::clock::TokioClock;
-use crate::config::{Loaded, StoreBackend};
-use crate::plugin::{DataManifest, Registry};
-use crate::store::{self, Backend, SledBackend, StoreError};
+use palisade::clock::TokioClock;
+use palisade::config::{Loaded, StoreBackend};
+use palisade::plugin::{DataManifest, Registry};
+use palisade::store::{self, Backend, SledBackend, StoreError};
 
 /// `palisade store …`.
 #[derive(Debug, Subcommand)]
@@ -59,7 +59,7 @@ pub async fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> E
     let result = match action {
         StoreAction::RotateKey { new_key_file } => rotate(loaded, &new_key_file).await,
         other => {
-            let mut manifests = vec![("core".to_string(), crate::privacy::core_manifest())];
+            let mut manifests = vec![("core".to_string(), palisade::privacy::core_manifest())];
             let plugins = registry.build_plugins(&loaded.settings).unwrap_or_default();
             manifests.extend(plugins.iter().map(|p| (p.name().to_string(), p.manifest())));
             match store::open(settings, TokioClock::shared()).await {
@@ -87,7 +87,7 @@ async fn inspect(
                 println!("{}: {} record(s)", s.namespace, s.records);
             }
             println!("data subjects with a key: {}", store.subject_count().await?);
-            println!("size on disk: {} bytes", crate::health::disk_usage(&loaded.settings.store.path));
+            println!("size on disk: {} bytes", palisade::health::disk_usage(&loaded.settings.store.path));
             Ok(ExitCode::SUCCESS)
         }
         _ => {
@@ -139,9 +139,9 @@ async fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreE
     let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&settings.path)?);
     let progress = store::rotate(&*backend, &old, &new, None).await?;
     let reopened = store::RecordStore::open(backend, &new, TokioClock::shared()).await?;
-    let audit = crate::audit::Audit::new(Arc::new(reopened), TokioClock::shared());
+    let audit = palisade::audit::Audit::new(Arc::new(reopened), TokioClock::shared());
     let details = [("rewrapped", progress.rewrapped.to_string())];
-    audit.record("store.key_rotated", None, crate::audit::Outcome::Info, &details).await?;
+    audit.record("store.key_rotated", None, palisade::audit::Outcome::Info, &details).await?;
     println!(
         "re-wrapped {} key(s) ({} were already done). Now point `store.master_key_file` at {} (or set \
          PALISADE__STORE__MASTER_KEY to its content), run `palisade store check`, then retire the old key.",

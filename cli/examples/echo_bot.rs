@@ -1,12 +1,13 @@
 //! The smallest complete bot: one inline plugin that repeats what it is told, run by the `palisade` command line.
 //!
 //! ```text
-//! cargo run --example echo_bot -- chat --config examples/echo_bot.toml
+//! cargo run -p palisade-cli --example echo_bot -- chat --config cli/examples/echo_bot.toml
 //! ```
 
 use std::process::ExitCode;
 
-use palisade::prelude::*;
+use palisade::Registry;
+use palisade_core::prelude::*;
 
 /// `/echo <text>` repeats the text.
 struct Echo;
@@ -31,6 +32,6 @@ impl Plugin for Echo {
 fn main() -> ExitCode {
     // `[plugins.echo]` in the configuration enables the plugin; the closure builds it from that table
     // (an echo has no settings, so it ignores the table).
-    let registry = palisade::Registry::new().plugin("echo", |_| Ok(Echo));
-    palisade::cli::main(registry)
+    let registry = Registry::new().plugin("echo", |_| Ok(Echo));
+    palisade_cli::main(registry)
 }

@@ -5,13 +5,13 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::audit::Audit;
-use crate::clock::{Clock, TokioClock};
-use crate::config::Loaded;
-use crate::event::{Platform, UserRef};
-use crate::plugin::Registry;
-use crate::privacy::{Privacy, RequestKind};
-use crate::store::{self, StoreError};
+use palisade::audit::Audit;
+use palisade::clock::{Clock, TokioClock};
+use palisade::config::Loaded;
+use palisade::event::{Platform, UserRef};
+use palisade::plugin::Registry;
+use palisade::privacy::{Privacy, RequestKind};
+use palisade::store::{self, StoreError};
 
 /// `palisade user …`.
 #[derive(Debug, Subcommand)]
@@ -80,7 +80,7 @@ async fn privacy(loaded: &Loaded, registry: &Registry) -> Result<Privacy, StoreE
     let plugins = registry.build_plugins(&loaded.settings).unwrap_or_default();
     let manifests = plugins.iter().map(|p| (p.name().to_string(), p.manifest())).collect();
     let stepup =
-        crate::stepup::StepUp::new(store.clone(), audit.clone(), loaded.settings.stepup.clone(), clock.clone());
+        palisade::stepup::StepUp::new(store.clone(), audit.clone(), loaded.settings.stepup.clone(), clock.clone());
     Ok(Privacy::new(store, manifests, audit, loaded.settings.privacy.clone(), clock).with_stepup(stepup))
 }
 
@@ -91,7 +91,7 @@ async fn act(privacy: &Privacy, action: UserAction) -> Result<ExitCode, StoreErr
             let text = serde_json::to_string_pretty(&data).unwrap_or_default();
             match out {
                 Some(path) => {
-                    crate::private_file::write_private(&path, text.as_bytes()).map_err(|e| StoreError::Codec {
+                    palisade::private_file::write_private(&path, text.as_bytes()).map_err(|e| StoreError::Codec {
                         namespace: "cli".into(),
                         reason: format!("cannot write {}: {e}", path.display()),
                     })?;

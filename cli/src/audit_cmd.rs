@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::audit::Audit;
-use crate::clock::TokioClock;
-use crate::config::Loaded;
-use crate::store::{self, StoreError};
+use palisade::audit::Audit;
+use palisade::clock::TokioClock;
+use palisade::config::Loaded;
+use palisade::store::{self, StoreError};
 
 /// `palisade audit …`.
 #[derive(Debug, Subcommand)]
@@ -65,7 +65,7 @@ fn parse_since(since: &str) -> Result<u64, StoreError> {
     humantime::parse_rfc3339_weak(&full)
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(crate::clock::millis)
+        .map(palisade::clock::millis)
         .ok_or_else(|| StoreError::Codec {
             namespace: "cli".into(),
             reason: format!("--since `{since}` is not a date like 2026-11-01 or 2026-11-01T12:00:00Z"),

@@ -1,4 +1,16 @@
-//! The `palisade` command line. A binary calls [`main`] with the plugins it was built with.
+//! The `palisade` command line. A binary calls [`main`] with the plugins and adapters it was built with; the
+//! `palisade` binary of this crate registers the demo plugins and the three platform adapters.
+//!
+//! # Layout
+//!
+//! | module | owns |
+//! |---|---|
+//! | this file | the commands (`run`, `chat`, `config check`, `keygen`) and [`main`] |
+//! | `store_cmd` | `palisade store …`: check, stats, sweep, rotate-key |
+//! | `audit_cmd` | `palisade audit …`: verify, export |
+//! | `user_cmd` | `palisade user …`: export, erase, the rights-request register |
+//!
+//! clap lives only in this crate.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,9 +18,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::bot::{AdapterChoice, Bot, BotError, Plan};
-use crate::config::{Loaded, Loader};
-use crate::plugin::Registry;
+use palisade::bot::{AdapterChoice, Bot, BotError, Plan};
+use palisade::config::{Loaded, Loader};
+use palisade::plugin::Registry;
 
 mod audit_cmd;
 mod store_cmd;
@@ -177,7 +189,7 @@ async fn run(config: &PathBuf, registry: &Registry, choice: AdapterChoice) -> Ex
     let Ok(loaded) = load(config) else {
         return ExitCode::from(2);
     };
-    crate::logging::init(&loaded.settings.logging);
+    palisade::logging::init(&loaded.settings.logging);
     let bot = match Bot::build(&loaded, registry, choice).await {
         Ok(bot) => bot,
         Err(e) => return failure(&e),

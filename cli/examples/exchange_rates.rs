@@ -1,11 +1,12 @@
 //! A plugin that calls an outside HTTPS API through the integration policy: `/rate EUR USD`.
 //!
 //! The plugin declares the one host it needs; the operator allows it in `[integrations.rates]` (see
-//! examples/exchange_rates.toml). Any other host, or plain HTTP, is refused and audited.
+//! cli/examples/exchange_rates.toml). Any other host, or plain HTTP, is refused and audited.
 //!
-//! Run: `cargo run --example exchange_rates -- chat --config examples/exchange_rates.toml`
+//! Run: `cargo run -p palisade-cli --example exchange_rates -- chat --config cli/examples/exchange_rates.toml`
 
-use palisade::prelude::*;
+use palisade::Registry;
+use palisade_core::prelude::*;
 
 struct Rates;
 
@@ -49,5 +50,5 @@ impl Plugin for Rates {
 }
 
 fn main() -> std::process::ExitCode {
-    palisade::cli::main(Registry::new().plugin("rates", |s| s.no_settings().map(|()| Rates)))
+    palisade_cli::main(Registry::new().plugin("rates", |s| s.no_settings().map(|()| Rates)))
 }

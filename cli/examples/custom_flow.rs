@@ -1,7 +1,7 @@
 //! A plugin with a three-step conversation flow: ask a name, ask an age (validated), confirm with buttons.
 //!
 //! ```text
-//! cargo run --example custom_flow -- chat --config examples/custom_flow.toml
+//! cargo run -p palisade-cli --example custom_flow -- chat --config cli/examples/custom_flow.toml
 //! ```
 //!
 //! The flow's state is persisted after every step, so stopping the bot in the middle and starting it again
@@ -9,7 +9,8 @@
 
 use std::process::ExitCode;
 
-use palisade::prelude::*;
+use palisade::Registry;
+use palisade_core::prelude::*;
 
 /// `/profile` asks for a name and an age, then saves them for the user after a confirmation.
 struct Profile;
@@ -66,6 +67,6 @@ impl Plugin for Profile {
 }
 
 fn main() -> ExitCode {
-    let registry = palisade::Registry::new().plugin("profile", |_| Ok(Profile));
-    palisade::cli::main(registry)
+    let registry = Registry::new().plugin("profile", |_| Ok(Profile));
+    palisade_cli::main(registry)
 }
