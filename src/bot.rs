@@ -11,13 +11,15 @@ use crate::adapter::{Adapter, AdapterError};
 use crate::alerts::Alerts;
 use crate::clock::{SharedClock, TokioClock};
 use crate::config::{ConfigError, Loaded, Problem};
-use crate::dispatch::{Access, Dispatcher, Roles};
+use crate::dispatch::Dispatcher;
 use crate::plugin::Registry;
 use crate::store::StoreError;
 
 mod plan;
+mod services;
 
 pub use plan::{AdapterChoice, Plan};
+pub use services::Services;
 
 /// Why a bot could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -52,65 +54,34 @@ impl std::fmt::Debug for Bot {
 impl Bot {
     /// Builds the bot `loaded` describes, running the adapters `choice` picks.
     pub async fn build(loaded: &Loaded, registry: &Registry, choice: AdapterChoice) -> Result<Self, BotError> {
-        let Plan { mut plugins, adapters } = Plan::new(loaded, registry, choice)?;
+        let Plan { plugins, mut adapters } = Plan::new(loaded, registry, choice)?;
         let settings = &loaded.settings;
+        let config_error = |p: Problem| ConfigError { file: loaded.file.clone(), problems: vec![p] };
         let clock: SharedClock = Arc::new(TokioClock::new());
         let store = crate::store::open(&settings.store, clock.clone()).await?;
+        let mut services = Services::new(store.clone(), clock.clone(), settings, loaded.file.clone()).await?;
+        let config_hash = crate::crypto::hex(&crate::crypto::digest(loaded.text.as_bytes()));
+        services.audit.record("config.loaded", None, crate::audit::Outcome::Info, &[("sha", config_hash)]).await?;
+        let http = plan::http_clients(settings, &services.audit).map_err(config_error)?;
+        let (plugins, privacy) = services.with_builtins(plugins);
         let retention = crate::store::RetentionTask {
-            store: store.clone(),
-            clock: clock.clone(),
+            store,
+            clock,
             ttl: settings.store.retention(),
             every: settings.store.sweep_interval,
-        };
-        let audit = crate::audit::Audit::new(store.clone(), clock.clone());
-        let config_hash: String = crate::crypto::hex(&crate::crypto::digest(loaded.text.as_bytes()));
-        audit.record("config.loaded", None, crate::audit::Outcome::Info, &[("sha", config_hash)]).await?;
-        let (alerts, alert_rx) = Alerts::new(settings.alerts.clone(), clock.clone(), Some(audit.clone()));
-        let audit_for_privacy = audit.clone();
-        let stepup = crate::stepup::StepUp::new(store.clone(), audit, settings.stepup.clone(), clock.clone());
-        stepup.set_alerts(alerts.clone());
-        plugins.push(Arc::new(crate::stepup::TwoFactor::new(stepup.clone())));
-        let http = plan::http_clients(settings, &audit_for_privacy)
-            .map_err(|p| ConfigError { file: loaded.file.clone(), problems: vec![p] })?;
-        let access = Access::new(Roles::from_config(&settings.roles), Some(store.clone())).await?;
-        let admin =
-            crate::admin::Admin::new(stepup.clone(), access.clone(), audit_for_privacy.clone(), loaded.file.clone());
-        plugins.push(Arc::new(admin));
-        let manifests = plugins.iter().map(|p| (p.name().to_string(), p.manifest())).collect();
-        let privacy = crate::privacy::Privacy::new(
-            store.clone(),
-            manifests,
-            audit_for_privacy,
-            settings.privacy.clone(),
-            clock.clone(),
-        )
-        .with_stepup(stepup.clone())
-        .with_alerts(alerts.clone());
-        let retention = retention.with_manifests(privacy.manifests(), &settings.store.retention());
-        plugins.push(Arc::new(crate::privacy::PrivacyPlugin::new(Arc::new(privacy))));
-        let mut commands: Vec<crate::plugin::Command> = plugins.iter().flat_map(|p| p.commands()).collect();
-        commands.push(crate::plugin::Command::new("cancel", "Stop what you are in the middle of"));
-        commands.push(crate::plugin::Command::new("help", "What I can do"));
-        let mut builder = Dispatcher::builder(plugins, store)
-            .step_up(stepup)
-            .alerts(alerts.clone())
-            .clock(clock)
-            .dispatch_settings(settings.dispatch.clone())
-            .flow_settings(settings.flows.clone())
-            .access(access.clone())
-            .integrations(http)
-            .rate_limit(settings.ratelimit)
-            .bot_name(settings.bot.name.clone());
-        let mut adapters = adapters;
+        }
+        .with_manifests(privacy.manifests(), &settings.store.retention());
+        let commands = commands_of(&plugins);
+        let mut builder = services.dispatcher(plugins).integrations(http);
         for a in &mut adapters {
             a.register_commands(&commands);
             builder = builder.outbox(a.platform(), a.outbox(), a.capabilities());
         }
-        let dispatcher = builder
-            .build()
-            .map_err(|e| ConfigError { file: loaded.file.clone(), problems: vec![Problem::at("plugins", e)] })?;
+        let dispatcher = builder.build().map_err(|e| config_error(Problem::at("plugins", e)))?;
+        let notices = services.notices.take();
+        let alerts = (services.alerts.clone(), notices.unwrap_or_else(|| mpsc::unbounded_channel().1));
         let (monitoring, data_dir) = (settings.monitoring.listen, settings.store.path.clone());
-        Ok(Self { dispatcher, adapters, retention, alerts: (alerts, alert_rx), monitoring, data_dir })
+        Ok(Self { dispatcher, adapters, retention, alerts, monitoring, data_dir })
     }
 
     /// Runs until `shutdown` is cancelled or every adapter has finished (the console at end of input). Then
@@ -176,4 +147,12 @@ impl Bot {
         tracing::info!(%local, "monitoring endpoint listening");
         Ok(server)
     }
+}
+
+/// Every command the bot answers, for platforms that register commands up front.
+fn commands_of(plugins: &[Arc<dyn crate::plugin::Plugin>]) -> Vec<crate::plugin::Command> {
+    let mut commands: Vec<crate::plugin::Command> = plugins.iter().flat_map(|p| p.commands()).collect();
+    commands.push(crate::plugin::Command::new("cancel", "Stop what you are in the middle of"));
+    commands.push(crate::plugin::Command::new("help", "What I can do"));
+    commands
 }

@@ -1,14 +1,14 @@
 //! The dispatcher: takes events from every adapter, keeps them in order per conversation, runs them through
 //! the layer stack with bounded concurrency across conversations, and delivers the replies.
 //!
-//! Layers, outermost first: [`TraceLayer`] → [`RateLimitLayer`] → [`RecoverLayer`] → [`TimeoutLayer`] → [`CatchPanicLayer`] →
-//! [`IdentityLayer`] → the extra layers given to [`DispatcherBuilder::layer`] (rate limit, audit) → the
-//! step-up [`crate::stepup::Gate`] → [`Router`].
+//! Layers, outermost first: [`TraceLayer`] → [`RateLimitLayer`] → [`RecoverLayer`] → [`TimeoutLayer`] →
+//! [`CatchPanicLayer`] → [`IdentityLayer`] → the layers given to [`DispatcherBuilder::layer`], last added
+//! outermost → [`Router`]. The dispatcher knows none of the services composed around it: a bot adds the
+//! step-up gate, consent and alert counting with `.layer(..)` (see `crate::bot`).
 
 mod catch_panic;
 mod error;
 mod identity;
-mod outboxes;
 mod ratelimit;
 mod recover;
 mod request;
@@ -25,10 +25,10 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
+pub use crate::outboxes::Outboxes;
 pub use catch_panic::{CatchPanic, CatchPanicLayer};
 pub use error::DispatchError;
 pub use identity::{Access, Identity, IdentityLayer, Roles};
-pub use outboxes::Outboxes;
 pub use ratelimit::{Limiter, RateLimit, RateLimitLayer};
 pub use recover::{APOLOGY, Recover, RecoverLayer};
 pub use request::{Request, Response};
@@ -60,11 +60,10 @@ pub struct DispatcherBuilder {
     outboxes: Outboxes,
     layers: Vec<LayerFn>,
     require_for: std::collections::BTreeSet<String>,
-    stepup: Option<Arc<crate::stepup::StepUp>>,
-    audit: Option<Arc<crate::audit::Audit>>,
-    alerts: Option<Arc<crate::alerts::Alerts>>,
+    audit: Option<Arc<dyn crate::services::AuditLog>>,
+    observer: Option<Arc<dyn crate::services::Observer>>,
     limiter: Option<Arc<Limiter>>,
-    http: std::collections::HashMap<String, crate::integration::HttpClient>,
+    http: std::collections::HashMap<String, Arc<dyn crate::services::Http>>,
 }
 
 impl std::fmt::Debug for DispatcherBuilder {
@@ -123,13 +122,12 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Installs step-up verification: the gate goes just outside the router, and `[stepup] require_for`
-    /// makes more actions sensitive. Without it, sensitive actions are refused (fail closed).
+    /// Scopes (`plugin.action`) that need step-up verification besides commands declared sensitive
+    /// (`[stepup] require_for`). Without a step-up gate among the layers, sensitive actions are refused
+    /// (fail closed).
     #[must_use]
-    pub fn step_up(mut self, stepup: Arc<crate::stepup::StepUp>) -> Self {
-        self.audit = Some(stepup.audit().clone());
-        self.require_for = stepup.settings().require_for.iter().cloned().collect();
-        self.stepup = Some(stepup);
+    pub fn require_for(mut self, scopes: impl IntoIterator<Item = String>) -> Self {
+        self.require_for = scopes.into_iter().collect();
         self
     }
 
@@ -140,28 +138,29 @@ impl DispatcherBuilder {
         self
     }
 
-    /// The HTTP client of each plugin with allowed integrations.
+    /// The HTTP client of each plugin with allowed integrations, by plugin name.
     #[must_use]
-    pub fn integrations(mut self, clients: std::collections::HashMap<String, crate::integration::HttpClient>) -> Self {
+    pub fn integrations(mut self, clients: std::collections::HashMap<String, Arc<dyn crate::services::Http>>) -> Self {
         self.http = clients;
         self
     }
 
-    /// Where signals (message floods, rejected webhooks) are counted for alerts.
+    /// Who counts requests that adapters rejected (forged, stale, replayed) for metrics and alerts.
     #[must_use]
-    pub fn alerts(mut self, alerts: Arc<crate::alerts::Alerts>) -> Self {
-        self.alerts = Some(alerts);
+    pub fn observer(mut self, observer: Arc<dyn crate::services::Observer>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
-    /// The audit trail handlers write to (default: one over the dispatcher's store). Step-up brings its own.
+    /// The audit trail handlers write to with `Ctx::audit` (default: one over the dispatcher's store).
     #[must_use]
-    pub fn audit(mut self, audit: Arc<crate::audit::Audit>) -> Self {
+    pub fn audit(mut self, audit: Arc<dyn crate::services::AuditLog>) -> Self {
         self.audit = Some(audit);
         self
     }
 
-    /// Adds a layer just outside the router (and the step-up gate); layers added later wrap those added earlier.
+    /// Adds a layer just outside the router; layers added later wrap those added earlier (so add the step-up
+    /// gate first: it must sit right outside the router it runs suspended events through again).
     #[must_use]
     pub fn layer<L>(mut self, layer: L) -> Self
     where
@@ -189,9 +188,6 @@ impl DispatcherBuilder {
         };
         let router = Router::new(self.plugins, parts)?;
         let mut svc: EventService = BoxCloneSyncService::new(router.clone());
-        if let Some(stepup) = self.stepup {
-            svc = BoxCloneSyncService::new(tower::Layer::layer(&crate::stepup::GateLayer::new(stepup), svc));
-        }
         for layer in self.layers {
             svc = layer(svc);
         }
@@ -214,7 +210,7 @@ impl DispatcherBuilder {
             outboxes: self.outboxes,
             tx,
             rx,
-            alerts: self.alerts,
+            observer: self.observer,
         })
     }
 }
@@ -231,7 +227,7 @@ pub struct Dispatcher {
     outboxes: Outboxes,
     tx: mpsc::Sender<Envelope>,
     rx: mpsc::Receiver<Envelope>,
-    alerts: Option<Arc<crate::alerts::Alerts>>,
+    observer: Option<Arc<dyn crate::services::Observer>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -254,9 +250,8 @@ impl Dispatcher {
             outboxes: Outboxes::default(),
             layers: Vec::new(),
             require_for: Default::default(),
-            stepup: None,
             audit: None,
-            alerts: None,
+            observer: None,
             limiter: None,
             http: Default::default(),
         }
@@ -264,7 +259,7 @@ impl Dispatcher {
 
     /// The intake adapters submit to.
     pub fn sink(&self) -> EventSink {
-        EventSink::new(self.tx.clone(), self.alerts.clone().map(|a| a as Arc<dyn crate::services::Observer>))
+        EventSink::new(self.tx.clone(), self.observer.clone())
     }
 
     /// Where replies go, per platform.
@@ -280,7 +275,7 @@ impl Dispatcher {
     /// Handles events until `shutdown` is cancelled and every accepted event is done, then flushes the
     /// store. After cancellation, submissions fail with [`crate::SinkError::Closed`].
     pub async fn run(self, shutdown: CancellationToken) {
-        let Self { service, router, store, clock, settings, flow_settings, outboxes, tx, rx, alerts } = self;
+        let Self { service, router, store, clock, settings, flow_settings, outboxes, tx, rx, observer: _ } = self;
         drop(tx);
         let sweeper_stop = CancellationToken::new();
         let sweeper = tokio::spawn(sweeper::sweep_flows(
@@ -291,7 +286,7 @@ impl Dispatcher {
             flow_settings.sweep_interval,
             sweeper_stop.clone(),
         ));
-        scheduler::Scheduler::new(service, outboxes, &settings, alerts).run(rx, shutdown).await;
+        scheduler::Scheduler::new(service, outboxes, &settings).run(rx, shutdown).await;
         sweeper_stop.cancel();
         let _ = sweeper.await;
         match store.flush().await {

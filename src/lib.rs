@@ -15,6 +15,7 @@
 //! | [`reply`] | outbound [`Reply`]s, [`Button`]s, and splitting long text |
 //! | [`audit`] | the tamper-evident audit trail: MAC-chained, sealed, flushed entries; verification and export |
 //! | [`alerts`] | anomaly thresholds over sliding windows; alerts to the log, the audit trail and admin chats |
+//! | [`outboxes`] | delivering replies to each platform's adapter, split to its message limit |
 //! | [`metrics`] | counters and histograms (Prometheus) — platforms, outcomes and kinds only |
 //! | [`health`] | the local `/metrics`, `/healthz` and `/readyz` endpoint |
 //! | [`admin`] | `/admin`: staff commands (2FA inspect/reset, block, audit, alerts, reload), role-gated and behind step-up |
@@ -46,6 +47,7 @@ pub mod health;
 pub mod integration;
 pub mod logging;
 pub mod metrics;
+pub mod outboxes;
 pub mod plugin;
 pub mod privacy;
 pub mod private_file;

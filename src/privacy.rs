@@ -11,6 +11,7 @@
 
 mod commands;
 mod consent;
+mod consent_layer;
 mod export;
 mod register;
 
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 pub use commands::PrivacyPlugin;
 pub use consent::{ConsentBook, ConsentRecord};
+pub use consent_layer::{Consent, ConsentLayer};
 pub use export::export;
 pub use register::{Register, Request, RequestKind};
 

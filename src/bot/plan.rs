@@ -122,7 +122,7 @@ fn check_integrations(settings: &Settings, plugins: &[Arc<dyn Plugin>]) -> Vec<P
 pub fn http_clients(
     settings: &Settings,
     audit: &Arc<crate::audit::Audit>,
-) -> Result<std::collections::HashMap<String, crate::integration::HttpClient>, Problem> {
+) -> Result<std::collections::HashMap<String, Arc<dyn crate::services::Http>>, Problem> {
     let mut clients = std::collections::HashMap::new();
     for (name, t) in &settings.integrations {
         let ca = t
@@ -142,7 +142,7 @@ pub fn http_clients(
             Some(audit.clone()),
         )
         .map_err(|e| Problem::at(format!("integrations.{name}"), e))?;
-        clients.insert(name.clone(), client);
+        clients.insert(name.clone(), Arc::new(client) as Arc<dyn crate::services::Http>);
     }
     Ok(clients)
 }

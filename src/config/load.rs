@@ -133,7 +133,7 @@ fn validate(s: &Settings) -> Vec<Problem> {
         problems.push(Problem::at("store.master_key_file", "set either `master_key` or `master_key_file`, not both"));
     }
     for (ns, ttl) in &s.store.retention {
-        if let Err(e) = crate::store::check_namespace(ns) {
+        if let Err(e) = palisade_core::store::check_namespace(ns) {
             problems.push(Problem::at(format!("store.retention.{ns}"), e.to_string()));
         }
         if ttl.is_zero() {

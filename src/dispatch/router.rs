@@ -30,12 +30,9 @@ struct Inner {
     idle_ms: u64,
     bot_name: String,
     require_for: Arc<BTreeSet<String>>,
-    audit: Arc<crate::audit::Audit>,
+    audit: Arc<dyn crate::services::AuditLog>,
     /// Namespaces each plugin's data manifest declares.
     declared: HashMap<&'static str, Arc<BTreeSet<String>>>,
-    /// Consent each plugin asks for before its commands run.
-    consent: HashMap<&'static str, crate::plugin::manifest::ConsentRequest>,
-    consents: crate::privacy::ConsentBook,
     /// Each plugin's HTTP client (a refusing one for plugins with no allowed integrations).
     http: HashMap<&'static str, Arc<dyn crate::services::Http>>,
 }
@@ -59,9 +56,9 @@ pub struct RouterParts {
     /// Extra sensitive scopes (`[stepup] require_for`).
     pub require_for: BTreeSet<String>,
     /// The audit trail handlers write to.
-    pub audit: Arc<crate::audit::Audit>,
-    /// Plugins' HTTP clients.
-    pub http: HashMap<String, crate::integration::HttpClient>,
+    pub audit: Arc<dyn crate::services::AuditLog>,
+    /// Plugins' HTTP clients, by plugin name (plugins without one get a client that refuses everything).
+    pub http: HashMap<String, Arc<dyn crate::services::Http>>,
 }
 
 impl std::fmt::Debug for RouterParts {
@@ -85,33 +82,18 @@ impl Router {
             .iter()
             .map(|p| (p.name(), Arc::new(p.manifest().namespaces.iter().map(|n| n.name.to_string()).collect())))
             .collect();
-        let consent = plugins.iter().filter_map(|p| p.manifest().consent.map(|c| (p.name(), c))).collect();
-        let consents = crate::privacy::ConsentBook::new(store.clone(), clock.clone());
         let http = plugins
             .iter()
             .map(|p| {
                 let client: Arc<dyn crate::services::Http> = match http.get(p.name()) {
-                    Some(client) => Arc::new(client.clone()),
+                    Some(client) => client.clone(),
                     None => Arc::new(crate::services::Refusing { plugin: p.name().to_string() }),
                 };
                 (p.name(), client)
             })
             .collect();
-        let inner = Inner {
-            plugins,
-            commands,
-            flows,
-            store,
-            clock,
-            idle_ms,
-            bot_name,
-            require_for,
-            audit,
-            declared,
-            consent,
-            consents,
-            http,
-        };
+        let inner =
+            Inner { plugins, commands, flows, store, clock, idle_ms, bot_name, require_for, audit, declared, http };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -246,11 +228,6 @@ impl Inner {
             return Ok(vec![req.answer(usage)]);
         }
         let plugin = &self.plugins[*idx];
-        if let Some(ask) = self.consent.get(plugin.name())
-            && !self.consents.has(&req.event.user, plugin.name(), ask.version).await?
-        {
-            return Ok(vec![self.ask_consent(req, plugin.name(), ask)]);
-        }
         let scope = format!("{}.{}", plugin.name(), cmd.name);
         if (cmd.sensitive || self.require_for.contains(&scope)) && !req.grants.contains(&scope) {
             return Err(DispatchError::StepUpRequired { scope });
@@ -259,16 +236,6 @@ impl Inner {
         let mut ctx = self.ctx(req, plugin);
         let result = plugin.command(cmd.name, &mut ctx).await;
         self.finish(req, plugin, ctx, result).await
-    }
-
-    /// Asks for a plugin's consent, with buttons the privacy commands answer.
-    fn ask_consent(&self, req: &Request, plugin: &str, ask: &crate::plugin::manifest::ConsentRequest) -> crate::Reply {
-        let mut reply = req.answer(format!("{}\nDo you agree? (You can withdraw any time with /consent.)", ask.text));
-        if let crate::ReplyBody::Text { buttons, .. } = &mut reply.body {
-            buttons.push(crate::Button::new("I agree", format!("privacy:agree:{plugin}:{}", ask.version)));
-            buttons.push(crate::Button::new("No", format!("privacy:decline:{plugin}")));
-        }
-        reply
     }
 
     async fn button(&self, req: &Request, data: &str) -> Result<Response, DispatchError> {

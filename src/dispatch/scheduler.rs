@@ -27,7 +27,6 @@ pub(super) struct Scheduler {
     max_pending: usize,
     done_tx: mpsc::UnboundedSender<ConversationKey>,
     done_rx: mpsc::UnboundedReceiver<ConversationKey>,
-    alerts: Option<std::sync::Arc<crate::alerts::Alerts>>,
 }
 
 /// Reports a finished event to the scheduler when dropped, so even a task that dies early frees its slot.
@@ -45,12 +44,7 @@ impl Drop for DoneGuard {
 }
 
 impl Scheduler {
-    pub(super) fn new(
-        service: EventService,
-        outboxes: Outboxes,
-        settings: &DispatchSettings,
-        alerts: Option<std::sync::Arc<crate::alerts::Alerts>>,
-    ) -> Self {
+    pub(super) fn new(service: EventService, outboxes: Outboxes, settings: &DispatchSettings) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Self {
             service,
@@ -63,7 +57,6 @@ impl Scheduler {
             max_pending: settings.queue_capacity.max(1),
             done_tx,
             done_rx,
-            alerts,
         }
     }
 
@@ -95,9 +88,6 @@ impl Scheduler {
 
     fn enqueue(&mut self, envelope: Envelope) {
         crate::metrics::event_in(envelope.event.chat.platform);
-        if let Some(alerts) = &self.alerts {
-            alerts.observe(crate::alerts::Signal::Message(envelope.event.user.clone()));
-        }
         let key = envelope.event.conversation();
         let queue = self.queues.entry(key.clone()).or_default();
         queue.push_back(envelope);

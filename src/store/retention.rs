@@ -46,7 +46,7 @@ impl RetentionTask {
     #[must_use]
     pub fn with_manifests(
         mut self,
-        manifests: &[(String, crate::plugin::DataManifest)],
+        manifests: &[(String, palisade_core::plugin::DataManifest)],
         overrides: &BTreeMap<String, Duration>,
     ) -> Self {
         for (_, manifest) in manifests {

@@ -6,43 +6,24 @@ use std::time::Duration;
 
 use crate::support::probe::Probe;
 use crate::support::{Harness, memory_store};
-use palisade::admin::Admin;
 use palisade::audit::Audit;
-use palisade::clock::{SharedClock, TokioClock};
-use palisade::config::{Rate, RateLimitSettings, StepUpSettings};
-use palisade::dispatch::{Access, Roles};
-use palisade::stepup::totp::Code;
-use palisade::stepup::{StepUp, TwoFactor};
-use palisade::{ChatKind, ChatRef, Event, Platform, Plugin, UserRef};
+use palisade::config::{Rate, RateLimitSettings, Settings};
+use palisade::{ChatKind, ChatRef, Event, Platform, UserRef};
 
 struct Staff {
     h: Harness,
-    clock: SharedClock,
     audit: Arc<Audit>,
 }
 
 async fn staff(limits: Option<RateLimitSettings>) -> Staff {
-    let store = memory_store().await;
-    let clock: SharedClock = TokioClock::shared();
-    let audit = Audit::new(store.clone(), clock.clone());
-    let stepup = StepUp::new(store.clone(), audit.clone(), StepUpSettings::default(), clock.clone());
     let roles = BTreeMap::from([("admin".to_string(), vec!["console:root".to_string(), "slack:T1/U1".to_string()])]);
-    let access = Access::new(Roles::from_config(&roles), Some(store.clone())).await.unwrap();
-    let dir = std::env::temp_dir().join("palisade-admin-test-unused.toml");
-    let plugins: Vec<Arc<dyn Plugin>> = vec![
-        Probe::shared(),
-        Arc::new(TwoFactor::new(stepup.clone())),
-        Arc::new(Admin::new(stepup.clone(), access.clone(), audit.clone(), dir)),
-    ];
-    let c = clock.clone();
-    let h = Harness::start_with(plugins, store, move |b| {
-        let b = b.clock(c).step_up(stepup).access(access);
-        match limits {
-            Some(l) => b.rate_limit(l),
-            None => b,
-        }
-    });
-    Staff { h, clock, audit }
+    // Without limits given, the limits are off (counts of 0), so a test's many messages are never refused.
+    let off = Rate { count: 0, per: Duration::from_secs(1) };
+    let ratelimit = limits.unwrap_or(RateLimitSettings { per_user: off, per_conversation: off, global: off });
+    let settings = Settings { roles, ratelimit, ..Settings::default() };
+    let h = Harness::bot(vec![Probe::shared()], memory_store().await, settings).await;
+    let audit = h.services().audit.clone();
+    Staff { h, audit }
 }
 
 fn on(platform: Platform, id: &str, text: &str) -> Event {
@@ -52,15 +33,11 @@ fn on(platform: Platform, id: &str, text: &str) -> Event {
 
 impl Staff {
     async fn enrol(&self, id: &str) -> Vec<u8> {
-        let shown = self.h.say(id, "/2fa setup").await.join("\n");
-        let b32 = shown.split("by hand: ").nth(1).unwrap().split(')').next().unwrap().to_string();
-        let secret = crate::support::stepup::totp_secret(&b32);
-        self.h.say(id, &self.code(&secret, 0)).await;
-        secret
+        self.h.enrol(id).await.secret
     }
 
-    fn code(&self, secret: &[u8], steps: u64) -> String {
-        Code::standard(secret, 0).unwrap().at(self.clock.now_ms() / 1000 + steps * 30).to_string()
+    fn code(&self, secret: &[u8], steps: i64) -> String {
+        self.h.code(secret, steps)
     }
 }
 

@@ -94,7 +94,7 @@ async fn the_sweeper_tells_users_their_flow_expired() {
     let h = Harness::start_with(notes(), memory_store().await, |b| b.flow_settings(settings));
     h.say("ann", "/note buy milk").await;
     tokio::time::sleep(Duration::from_secs(75)).await;
-    let told: Vec<String> = h.capture.take().iter().map(crate::support::text_of).collect();
+    let told: Vec<String> = h.captured.take().iter().map(crate::support::text_of).collect();
     assert_eq!(told, ["Your unfinished new note timed out and was cancelled."]);
     assert_eq!(h.say("ann", "/cancel").await, ["There is nothing to cancel."]);
     h.stop().await;

@@ -1,19 +1,11 @@
 //! Metrics over HTTP, health endpoints, and alerts reaching the admin chat exactly once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::probe::Probe;
-use crate::support::{Capture, memory_store, text_of};
-use palisade::adapter::Capabilities;
-use palisade::alerts::Alerts;
-use palisade::audit::Audit;
-use palisade::clock::{SharedClock, TokioClock};
-use palisade::config::{AlertSettings, StepUpSettings};
+use crate::support::{Harness, memory_store, text_of};
+use palisade::config::{AlertSettings, Settings};
 use palisade::health::Readiness;
-use palisade::stepup::totp::Code;
-use palisade::stepup::{StepUp, TwoFactor};
-use palisade::{Dispatcher, Platform, Plugin};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -53,46 +45,22 @@ async fn metrics_health_and_readiness_over_http_and_an_alert_for_a_brute_force()
     assert_eq!(get(addr, "/readyz").await.0, 200);
 
     // A bot with step-up and alerts, the admin reading on the same (loopback) platform.
-    let store = memory_store().await;
-    let clock: SharedClock = TokioClock::shared();
-    let audit = Audit::new(store.clone(), clock.clone());
-    let settings = AlertSettings { admin_chats: vec!["console:the-admin".into()], ..AlertSettings::default() };
-    let (alerts, alert_rx) = Alerts::new(settings, clock.clone(), Some(audit.clone()));
-    let stepup = StepUp::new(store.clone(), audit.clone(), StepUpSettings::default(), clock.clone());
-    stepup.set_alerts(alerts.clone());
-    let capture = Arc::new(Capture::default());
-    let plugins: Vec<Arc<dyn Plugin>> = vec![Probe::shared(), Arc::new(TwoFactor::new(stepup.clone()))];
-    let dispatcher = Dispatcher::builder(plugins, store)
-        .step_up(stepup)
-        .alerts(alerts.clone())
-        .clock(clock)
-        .outbox(Platform::CONSOLE, capture.clone(), Capabilities::CONSOLE)
-        .build()
-        .unwrap();
-    let sink = dispatcher.sink();
-    tokio::spawn(palisade::alerts::deliver(alerts.clone(), alert_rx, dispatcher.outboxes().clone()));
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(dispatcher.run(shutdown.clone()));
-
+    let alerts = AlertSettings { admin_chats: vec!["console:the-admin".into()], ..AlertSettings::default() };
+    let h = Harness::bot(vec![Probe::shared()], memory_store().await, Settings { alerts, ..Settings::default() }).await;
+    let audit = h.services().audit.clone();
     let before = get(addr, "/metrics").await.1;
-    let say = |text: &str| sink.submit_and_wait(crate::support::event("mallory", text));
-    say("/2fa setup").await.unwrap();
-    let shown: Vec<String> = capture.take().iter().map(text_of).collect();
-    let b32 = shown[0].split("by hand: ").nth(1).unwrap().split(')').next().unwrap().to_string();
-    let secret = crate::support::stepup::totp_secret(&b32);
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    say(&Code::standard(&secret, 0).unwrap().at(now())).await.unwrap();
+    let say = |text: &str| h.sink.submit_and_wait(crate::support::event("mallory", text));
+    let secret = h.enrol("mallory").await.secret;
     say("/secret").await.unwrap();
-    capture.take();
+    h.captured.take();
     // A brute force: twelve wrong codes. Five failures cross the per-user threshold; the rest are in cooldown.
-    let valid: Vec<String> =
-        (0..3).map(|i| Code::standard(&secret, 0).unwrap().at(now() + i * 30 - 30).to_string()).collect();
+    let valid: Vec<String> = (-1..=1).map(|i| h.code(&secret, i)).collect();
     let wrong = (0..1_000_000).map(|n| format!("{n:06}")).find(|c| !valid.contains(c)).unwrap();
     for _ in 0..12 {
         say(&wrong).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(50)).await; // let the alert task deliver
-    let to_admin: Vec<_> = capture.take().into_iter().filter(|r| r.chat.id == "the-admin").collect();
+    let to_admin: Vec<_> = h.captured.take().into_iter().filter(|r| r.chat.id == "the-admin").collect();
     assert_eq!(to_admin.len(), 1, "exactly one alert: {to_admin:?}");
     let text = text_of(&to_admin[0]);
     assert!(text.starts_with("Security alert: 5 × stepup_failures_per_user by user "), "{text}");
@@ -107,8 +75,7 @@ async fn metrics_health_and_readiness_over_http_and_an_alert_for_a_brute_force()
     assert!(after.contains("palisade_handler_seconds_bucket"), "{after}");
     assert!(audit.entries_since(0).await.unwrap().iter().any(|e| e.event == "alert.raised"));
 
-    shutdown.cancel();
-    running.await.unwrap();
+    h.stop().await;
     stop.cancel();
     server.await.unwrap();
 }

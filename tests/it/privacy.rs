@@ -8,45 +8,30 @@ use std::time::Duration;
 use crate::support::probe::Probe;
 use crate::support::{Harness, button, text_of};
 use palisade::audit::Audit;
-use palisade::clock::{SharedClock, TokioClock};
-use palisade::config::{PrivacySettings, StepUpSettings};
-use palisade::privacy::{Privacy, PrivacyPlugin};
-use palisade::stepup::totp::Code;
-use palisade::stepup::{StepUp, TwoFactor};
+use palisade::clock::TokioClock;
+use palisade::config::{PrivacySettings, Settings};
 use palisade::store::{Backend, RecordStore, SharedStore, SledBackend};
 use palisade::{Plugin, ReplyBody};
 use palisade_notes::{Notes, NotesSettings};
 
 struct World {
     h: Harness,
-    clock: SharedClock,
     audit: Arc<Audit>,
     backend: Arc<dyn Backend>,
 }
 
 async fn world(dir: &Path, consent: bool) -> World {
     let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(dir).unwrap());
-    let clock: SharedClock = TokioClock::shared();
     let store: SharedStore =
-        Arc::new(RecordStore::open(backend.clone(), &crate::support::test_key(), clock.clone()).await.unwrap());
-    let audit = Audit::new(store.clone(), clock.clone());
-    let stepup = StepUp::new(store.clone(), audit.clone(), StepUpSettings::default(), clock.clone());
+        Arc::new(RecordStore::open(backend.clone(), &crate::support::test_key(), TokioClock::shared()).await.unwrap());
     let notes = Notes::new(NotesSettings { require_consent: consent, ..NotesSettings::default() });
-    let mut plugins: Vec<Arc<dyn Plugin>> = vec![
-        Arc::new(notes),
-        Arc::new(palisade_bank::Bank::default()),
-        Probe::shared(),
-        Arc::new(TwoFactor::new(stepup.clone())),
-    ];
-    let manifests = plugins.iter().map(|p| (p.name().to_string(), p.manifest())).collect();
-    let settings =
-        PrivacySettings { controller: "Acme Ltd".into(), contact: "dpo@acme.example".into(), ..Default::default() };
+    let plugins: Vec<Arc<dyn Plugin>> =
+        vec![Arc::new(notes), Arc::new(palisade_bank::Bank::default()), Probe::shared()];
     let privacy =
-        Privacy::new(store.clone(), manifests, audit.clone(), settings, clock.clone()).with_stepup(stepup.clone());
-    plugins.push(Arc::new(PrivacyPlugin::new(Arc::new(privacy))));
-    let c = clock.clone();
-    let h = Harness::start_with(plugins, store, move |b| b.clock(c).step_up(stepup));
-    World { h, clock, audit, backend }
+        PrivacySettings { controller: "Acme Ltd".into(), contact: "dpo@acme.example".into(), ..Default::default() };
+    let h = Harness::bot(plugins, store, Settings { privacy, ..Settings::default() }).await;
+    let audit = h.services().audit.clone();
+    World { h, audit, backend }
 }
 
 impl World {
@@ -58,7 +43,7 @@ impl World {
     /// The JSON of `/mydata`, read from the file reply.
     async fn export(&self, user: &str) -> serde_json::Value {
         self.h.sink.submit_and_wait(crate::support::event(user, "/mydata")).await.unwrap();
-        let replies = self.h.capture.take();
+        let replies = self.h.captured.take();
         let file = replies.iter().find_map(|r| match &r.body {
             ReplyBody::File { name, bytes, .. } if r.private => Some((name.clone(), bytes.clone())),
             _ => None,
@@ -101,12 +86,11 @@ async fn an_enrolled_user_verifies_before_the_export_and_the_secret_is_not_expor
     let w = world(dir.path(), false).await;
     let shown = w.h.say("ann", "/2fa setup").await.join("\n");
     let b32 = shown.split("by hand: ").nth(1).unwrap().split(')').next().unwrap().to_string();
-    let secret = crate::support::stepup::totp_secret(&b32);
-    let now = || w.clock.now_ms() / 1000;
-    let done = w.h.say("ann", &Code::standard(&secret, 0).unwrap().at(now())).await.join("\n");
+    let secret = palisade_testkit::totp::base32(&b32);
+    let done = w.h.say("ann", &w.h.code(&secret, 0)).await.join("\n");
     let recovery = done.lines().nth(2).unwrap().to_string();
     assert!(w.h.say("ann", "/mydata").await[0].contains("To confirm privacy.export"));
-    w.h.say("ann", &Code::standard(&secret, 0).unwrap().at(now() + 30)).await;
+    w.h.say("ann", &w.h.code(&secret, 1)).await;
     // The export was delivered as the resumed action; fetch again within the grant.
     let data = w.export("ann").await.to_string();
     assert!(data.contains("\"two_factor_enabled\":true"), "{data}");
@@ -225,7 +209,7 @@ async fn rights_commands_that_show_data_stay_out_of_groups() {
     let mut in_group = crate::support::event("ann", "/correct");
     in_group.chat = palisade::ChatRef::new(palisade::Platform::CONSOLE, "room", palisade::ChatKind::Group);
     w.h.sink.submit_and_wait(in_group).await.unwrap();
-    let replies = w.h.capture.take();
+    let replies = w.h.captured.take();
     assert_eq!(replies.len(), 1);
     assert!(replies[0].private, "only a private pointer, no data in the group");
     assert_eq!(text_of(&replies[0]), "Your data stays private: send /correct to me in our private chat.");

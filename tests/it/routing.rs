@@ -75,7 +75,7 @@ async fn sensitive_commands_fail_closed_without_step_up() {
 async fn long_replies_are_split_to_the_platform_limit() {
     let h = harness().await;
     h.sink.submit_and_wait(crate::support::event("u1", "/long")).await.unwrap();
-    let parts = h.capture.take();
+    let parts = h.captured.take();
     assert_eq!(parts.len(), 3, "10000 characters at 4096 per message");
     let texts: Vec<String> = parts.iter().map(crate::support::text_of).collect();
     assert!(texts.iter().all(|t| t.chars().count() <= 4096));

@@ -84,14 +84,14 @@ async fn shutdown_stops_intake_and_drains_accepted_events() {
         h.sink.submit(event(u, "/wait")).await.unwrap();
     }
     let sink = h.sink.clone();
-    let capture = Arc::clone(&h.capture);
-    h.shutdown.cancel();
+    let captured = Arc::clone(&h.captured);
+    h.close_intake();
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(sink.submit(event("late", "/args a b")).await, Err(SinkError::Closed));
     assert_eq!(probe.finished.load(Ordering::SeqCst), 0, "handlers are still waiting on the gate");
     probe.gate.add_permits(6);
     h.stop().await;
     assert_eq!(probe.finished.load(Ordering::SeqCst), 6);
-    let replies = capture.take();
+    let replies = captured.take();
     assert_eq!(replies.iter().filter(|r| crate::support::text_of(r) == "waited").count(), 6);
 }

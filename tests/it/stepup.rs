@@ -15,7 +15,7 @@ fn short_grants() -> StepUpSettings {
 
 #[tokio::test(start_paused = true)]
 async fn a_suspended_action_resumes_exactly_as_asked() {
-    let bot = start(memory_store().await, short_grants());
+    let bot = start(memory_store().await, short_grants()).await;
     let (secret, _) = bot.enrol("ann").await;
     let asked = bot.h.say("ann", "/secret keep  these   words").await;
     assert_eq!(asked.len(), 1);
@@ -37,7 +37,7 @@ async fn a_suspended_action_resumes_exactly_as_asked() {
 #[tokio::test(start_paused = true)]
 async fn replayed_codes_are_refused_and_grants_expire() {
     let settings = StepUpSettings { grant_ttl: Duration::from_secs(30), ..StepUpSettings::default() };
-    let bot = start(memory_store().await, settings);
+    let bot = start(memory_store().await, settings).await;
     let (secret, _) = bot.enrol("ann").await;
     bot.h.say("ann", "/secret").await;
     let code = bot.code(&secret, 1);
@@ -56,7 +56,7 @@ async fn replayed_codes_are_refused_and_grants_expire() {
 
 #[tokio::test]
 async fn a_grant_does_not_carry_over_to_another_chat() {
-    let bot = start(memory_store().await, short_grants());
+    let bot = start(memory_store().await, short_grants()).await;
     let (secret, _) = bot.enrol("ann").await;
     bot.h.say("ann", "/secret").await;
     bot.h.say("ann", &bot.code(&secret, 1)).await;
@@ -69,13 +69,13 @@ async fn a_grant_does_not_carry_over_to_another_chat() {
 
 #[tokio::test(start_paused = true)]
 async fn a_sensitive_command_in_a_group_is_confirmed_privately_and_answered_in_the_group() {
-    let bot = start(memory_store().await, short_grants());
+    let bot = start(memory_store().await, short_grants()).await;
     let (secret, _) = bot.enrol("ann").await;
     let group = ChatRef::new(Platform::CONSOLE, "team-room", ChatKind::Group);
     let mut in_group = crate::support::event("ann", "/secret from the group");
     in_group.chat = group.clone();
     bot.h.sink.submit_and_wait(in_group).await.unwrap();
-    let replies = bot.h.capture.take();
+    let replies = bot.h.captured.take();
     assert_eq!(replies.len(), 2);
     assert!(replies[0].private && matches!(replies[0].body, ReplyBody::CodePrompt { .. }));
     assert_eq!(crate::support::text_of(&replies[1]), "I sent you a private message to confirm this.");
@@ -94,7 +94,7 @@ async fn a_sensitive_command_in_a_group_is_confirmed_privately_and_answered_in_t
     assert_eq!(refused, ["That code was already used. Wait for the next code in your app and send it."]);
     tokio::time::advance(Duration::from_secs(30)).await;
     bot.h.sink.submit_and_wait(crate::support::event("ann", &bot.code(&secret, 1))).await.unwrap();
-    let replies = bot.h.capture.take();
+    let replies = bot.h.captured.take();
     assert_eq!(replies.len(), 1);
     assert_eq!(crate::support::text_of(&replies[0]), "ran secret: from the group");
     assert_eq!(replies[0].chat, group, "the resumed action answers where it was asked");
@@ -103,7 +103,7 @@ async fn a_sensitive_command_in_a_group_is_confirmed_privately_and_answered_in_t
 
 #[tokio::test]
 async fn unenrolled_users_are_told_how_to_enrol_and_cancel_drops_the_action() {
-    let bot = start(memory_store().await, short_grants());
+    let bot = start(memory_store().await, short_grants()).await;
     let r = bot.h.say("bob", "/secret").await;
     assert_eq!(
         r,
@@ -120,7 +120,7 @@ async fn unenrolled_users_are_told_how_to_enrol_and_cancel_drops_the_action() {
 
 #[tokio::test]
 async fn recovery_codes_work_once_and_the_user_is_told() {
-    let bot = start(memory_store().await, short_grants());
+    let bot = start(memory_store().await, short_grants()).await;
     let (_, codes) = bot.enrol("ann").await;
     assert_eq!(codes.len(), 10);
     bot.h.say("ann", "/secret").await;
@@ -140,7 +140,7 @@ async fn lockout_persists_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let secret;
     {
-        let bot = start(crate::support::sled_store(dir.path()).await, short_grants());
+        let bot = start(crate::support::sled_store(dir.path()).await, short_grants()).await;
         secret = bot.enrol("ann").await.0;
         bot.h.say("ann", "/secret").await;
         for _ in 0..4 {
@@ -150,7 +150,7 @@ async fn lockout_persists_across_a_restart() {
         assert_eq!(paused, ["Wrong code. Too many wrong codes: verification is paused for a while."]);
         bot.h.stop().await;
     }
-    let bot = start(crate::support::sled_store(dir.path()).await, short_grants());
+    let bot = start(crate::support::sled_store(dir.path()).await, short_grants()).await;
     let r = bot.h.say("ann", &bot.code(&secret, 1)).await;
     assert!(r[0].starts_with("Verification is paused after wrong codes; try again in"), "{r:?}");
     bot.h.stop().await;
@@ -182,7 +182,7 @@ fn codes_from_an_independent_implementation_are_accepted() {
 
 #[tokio::test(start_paused = true)]
 async fn the_conversation_is_frozen_while_an_action_waits_for_its_code() {
-    let bot = start(memory_store().await, short_grants());
+    let bot = start(memory_store().await, short_grants()).await;
     let (secret, _) = bot.enrol("ann").await;
     let group = ChatRef::new(Platform::CONSOLE, "team-room", ChatKind::Group);
     let in_group = |text: &str| {

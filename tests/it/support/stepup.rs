@@ -1,12 +1,6 @@
-//! A dispatcher with step-up installed, and helpers to enrol and compute codes.
+//! The whole bot stack (step-up, consent, alerts, built-in commands) with the probe and bank plugins.
 
-use std::sync::Arc;
-
-use palisade::Plugin;
-use palisade::clock::{SharedClock, TokioClock};
-use palisade::config::StepUpSettings;
-use palisade::stepup::totp::Code;
-use palisade::stepup::{StepUp, TwoFactor};
+use palisade::config::{Settings, StepUpSettings};
 use palisade::store::SharedStore;
 
 use super::Harness;
@@ -14,25 +8,19 @@ use super::probe::Probe;
 
 pub struct Bot {
     pub h: Harness,
-    pub clock: SharedClock,
 }
 
-pub fn start(store: SharedStore, settings: StepUpSettings) -> Bot {
-    let clock: SharedClock = TokioClock::shared();
-    let audit = palisade::audit::Audit::new(store.clone(), clock.clone());
-    let stepup = StepUp::new(store.clone(), audit, settings, clock.clone());
-    let plugins: Vec<Arc<dyn Plugin>> =
-        vec![Probe::shared(), Arc::new(palisade_bank::Bank::default()), Arc::new(TwoFactor::new(stepup.clone()))];
-    let c = clock.clone();
-    let h = Harness::start_with(plugins, store, move |b| b.clock(c).step_up(stepup));
-    Bot { h, clock }
+pub async fn start(store: SharedStore, stepup: StepUpSettings) -> Bot {
+    let settings = Settings { stepup, ..Settings::default() };
+    let plugins: Vec<std::sync::Arc<dyn palisade::Plugin>> =
+        vec![Probe::shared(), std::sync::Arc::new(palisade_bank::Bank::default())];
+    Bot { h: Harness::bot(plugins, store, settings).await }
 }
 
 impl Bot {
+    /// The code `offset_steps` steps from now for the base32 `secret` shown at setup.
     pub fn code(&self, secret: &str, offset_steps: i64) -> String {
-        let secret = totp_secret(secret);
-        let now = self.clock.now_ms() / 1000;
-        Code::standard(&secret, 0).unwrap().at(now.checked_add_signed(offset_steps * 30).unwrap()).to_string()
+        self.h.code(&palisade_testkit::totp::base32(secret), offset_steps)
     }
 
     /// Enrols `user`; returns the base32 secret and the recovery codes.
@@ -45,19 +33,4 @@ impl Bot {
         let codes = done.lines().skip(2).map(str::to_string).collect();
         (secret, codes)
     }
-}
-
-pub fn totp_secret(b32: &str) -> Vec<u8> {
-    // RFC 4648 base32 without padding, decoded independently of totp-rs.
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
-    for c in b32.bytes() {
-        acc = (acc << 5) | alphabet.iter().position(|a| *a == c).unwrap() as u64;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
 }

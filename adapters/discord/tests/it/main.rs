@@ -5,6 +5,7 @@
 #[allow(dead_code)]
 mod support;
 
+mod conformance;
 mod endpoint;
 mod gateway;
 mod stepup;

@@ -5,6 +5,7 @@
 #[allow(dead_code)]
 mod support;
 
+mod conformance;
 mod events;
 mod signature;
 mod socket;

@@ -19,7 +19,7 @@ fn reply(chat: &str, kind: ChatKind, private: bool, body: ReplyBody) -> Reply {
 }
 
 async fn adapter(fake: &FakeApi) -> TelegramAdapter {
-    crate::support::logs();
+    palisade_testkit::logs::capture();
     let table = crate::support::settings(fake, json!({ "bot_username": "palisade_test_bot" }));
     TelegramAdapter::from_section(&Section::new("adapters.telegram", table).unwrap()).unwrap()
 }

@@ -134,7 +134,7 @@ async fn a_rejected_token_stops_the_adapter_with_advice_and_network_errors_are_r
                         "poll_timeout": "1s" });
     let bot = crate::support::start(table, dir.path(), Duration::from_secs(60)).await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !crate::support::log_text().contains("network error") {
+    while !palisade_testkit::logs::text().contains("network error") {
         assert!(Instant::now() < deadline, "no network error was logged");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -1,30 +1,14 @@
 //! The Telegram adapter in webhook mode: setWebhook with the secret at start, deliveries with the right
 //! secret processed, wrong or missing secrets refused with 401 and never processed, repeated updates dropped.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::support::fake::FakeApi;
+use crate::support::post;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ANN: i64 = 4242;
 const SECRET: &str = "webhook-Secret_0123456789";
-
-/// Posts `update` to the webhook with `secret` (if any); returns the HTTP status.
-async fn post(addr: SocketAddr, path: &str, secret: Option<&str>, update: &Value) -> u16 {
-    let body = update.to_string();
-    let header = secret.map(|s| format!("X-Telegram-Bot-Api-Secret-Token: {s}\r\n")).unwrap_or_default();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    answer.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 /// A message update with an explicit id (the webhook is not fed through the fake's queue).
 fn update(fake: &FakeApi, id: u32, text: &str) -> Value {
@@ -73,7 +57,7 @@ async fn webhook_deliveries_are_authenticated_and_deduplicated() {
     bot.stop().await.unwrap();
     assert!(!fake.calls().iter().any(|c| c.method == "getupdates"), "no polling in webhook mode");
     crate::support::assert_token_never_logged();
-    assert!(!crate::support::log_text().contains(SECRET), "the webhook secret is never logged");
+    assert!(!palisade_testkit::logs::text().contains(SECRET), "the webhook secret is never logged");
 }
 
 #[tokio::test]
@@ -88,13 +72,13 @@ async fn a_saturated_dispatcher_answers_503_so_telegram_delivers_again() {
         json!({ "mode": "webhook", "bot_username": "palisade_test_bot",
                 "webhook": { "listen": "127.0.0.1:0", "secret_token": SECRET } }),
     );
-    crate::support::logs();
+    palisade_testkit::logs::capture();
     let adapter =
         palisade_telegram::TelegramAdapter::from_section(&Section::new("adapters.telegram", table).unwrap()).unwrap();
     let mut listening = adapter.listening();
     let plugins: Vec<std::sync::Arc<dyn palisade::Plugin>> =
         vec![std::sync::Arc::new(palisade_notes::Notes::default())];
-    let dispatcher = Dispatcher::builder(plugins, crate::support::sled_store(dir.path()).await)
+    let dispatcher = Dispatcher::builder(plugins, palisade_testkit::sled_store(dir.path()).await)
         .dispatch_settings(DispatchSettings { queue_capacity: 1, ..DispatchSettings::default() })
         .outbox(Platform::TELEGRAM, adapter.outbox(), adapter.capabilities())
         .build()

@@ -6,11 +6,11 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use palisade_testkit::fake::Recorder;
 use serde_json::{Value, json};
 
 /// One recorded call.
@@ -52,7 +52,7 @@ impl Call {
 
 #[derive(Default)]
 struct Shared {
-    calls: Mutex<Vec<Call>>,
+    calls: Recorder<Call>,
     failures: Mutex<VecDeque<(Method, String, u16, Value)>>,
     next_id: AtomicU64,
     gateway_url: Mutex<String>,
@@ -69,14 +69,17 @@ impl FakeRest {
     pub async fn start() -> Self {
         let shared = Arc::new(Shared { next_id: AtomicU64::new(9_000_000), ..Shared::default() });
         let app = axum::Router::new().fallback(handle).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let url = format!("http://{}", palisade_testkit::fake::serve(app).await);
         Self { url, shared }
     }
 
     pub fn calls(&self) -> Vec<Call> {
-        self.shared.calls.lock().unwrap().clone()
+        self.shared.calls.all()
+    }
+
+    /// Takes and returns the calls not yet taken.
+    pub fn take(&self) -> Vec<Call> {
+        self.shared.calls.take()
     }
 
     /// The next `method` call whose path contains `path_part` fails with `status` and `body`.
@@ -88,16 +91,9 @@ impl FakeRest {
         *self.shared.gateway_url.lock().unwrap() = url.to_string();
     }
 
-    /// Waits (at most 10 s) until a call satisfies `pred`; returns it.
+    /// Waits (at most 20 s) until a call satisfies `pred`; returns it.
     pub async fn until(&self, what: &str, pred: impl Fn(&Call) -> bool) -> Call {
-        for _ in 0..200 {
-            if let Some(c) = self.calls().into_iter().find(|c| pred(c)) {
-                return c;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        super::dump_logs();
-        panic!("no call {what}; calls: {:#?}", self.calls());
+        self.shared.calls.eventually(what, pred).await
     }
 
     /// Waits for a call whose content contains `text`.
@@ -147,13 +143,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let path = req.uri().path().trim_start_matches("/api/v10").to_string();
     let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let (body, files) = read_body(req).await;
-    shared.calls.lock().unwrap().push(Call {
-        method: method.clone(),
-        path: path.clone(),
-        body: body.clone(),
-        files,
-        auth,
-    });
+    shared.calls.record(Call { method: method.clone(), path: path.clone(), body: body.clone(), files, auth });
     let failure = {
         let mut failures = shared.failures.lock().unwrap();
         let at = failures.iter().position(|(m, p, _, _)| *m == method && path.contains(p.as_str()));

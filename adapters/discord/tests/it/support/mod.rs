@@ -5,23 +5,18 @@
 pub mod fake;
 pub mod gateway;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::{Signer as _, SigningKey};
-use palisade::config::StepUpSettings;
-use palisade::stepup::totp::Code;
-use palisade::stepup::{StepUp, TwoFactor};
-use palisade::store::{RecordStore, SharedStore, SledBackend};
-use palisade::{Adapter, AdapterError, Dispatcher, Platform, Plugin, Section};
+use palisade::config::{Settings, StepUpSettings};
+use palisade::{AdapterError, Plugin, Section};
 use palisade_discord::DiscordAdapter;
+use palisade_testkit::Running;
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use fake::FakeRest;
 
@@ -33,53 +28,13 @@ pub const GUILD: &str = "300000000000000001";
 pub const TEAM: &str = "400000000000000001";
 pub const ANN_DM: &str = "500000000000000001";
 
-/// Every log line of this test binary, from every thread and task.
-pub fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Capture(sink.clone()))
-            .try_init()
-            .unwrap();
-        buffer
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 pub fn log_text() -> String {
-    String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
-}
-
-/// Writes the captured logs to `$DISCORD_TEST_LOG_DUMP`, when set (for debugging a failure).
-pub fn dump_logs() {
-    if let Ok(path) = std::env::var("DISCORD_TEST_LOG_DUMP") {
-        std::fs::write(path, log_text()).unwrap();
-    }
+    palisade_testkit::logs::text()
 }
 
 /// Asserts that the bot token never reached the logs (and that logging did happen).
 pub fn assert_token_never_logged() {
-    dump_logs();
-    let text = log_text();
-    assert!(text.contains("palisade"), "the capture saw no logs at all");
-    let secret = TOKEN.rsplit('.').next().unwrap();
-    assert!(!text.contains(TOKEN) && !text.contains(secret), "the bot token appeared in the logs");
+    palisade_testkit::logs::assert_never_logged(&[TOKEN, TOKEN.rsplit('.').next().unwrap()]);
     assert_interaction_tokens_not_logged_at_info();
 }
 
@@ -248,18 +203,9 @@ pub fn settings(fake: &FakeRest, public_key: &str, extra: Value) -> Value {
     s
 }
 
-pub async fn sled_store(dir: &Path) -> SharedStore {
-    let key = palisade::crypto::Key::from_bytes(&[7u8; 32]).unwrap();
-    let backend = Arc::new(SledBackend::open(dir).unwrap());
-    Arc::new(RecordStore::open(backend, &key, palisade::clock::TokioClock::shared()).await.unwrap())
-}
-
-/// A running bot: the Discord adapter feeding a real dispatcher.
-pub struct Running {
-    adapter_stop: CancellationToken,
-    adapter: JoinHandle<Result<(), AdapterError>>,
-    dispatch_stop: CancellationToken,
-    dispatcher: JoinHandle<()>,
+/// A running bot with its endpoint's address (interactions mode).
+pub struct Bot {
+    pub running: Running,
     pub listening: Option<SocketAddr>,
 }
 
@@ -267,96 +213,52 @@ pub struct Running {
 pub struct Options {
     pub grant_ttl: Duration,
     pub ack_within: Option<Duration>,
-    pub commands: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { grant_ttl: Duration::from_secs(60), ack_within: None, commands: true }
+        Self { grant_ttl: Duration::from_secs(60), ack_within: None }
     }
 }
 
 /// Starts a bot whose `[adapters.discord]` table is `table`, storing in `store_dir`.
-pub async fn start(table: Value, store_dir: &Path, options: Options) -> Running {
-    logs();
+pub async fn start(table: Value, store_dir: &Path, options: Options) -> Bot {
     let mut adapter = DiscordAdapter::from_section(&Section::new("adapters.discord", table).unwrap()).unwrap();
     if let Some(ack) = options.ack_within {
         adapter = adapter.with_ack_within(ack);
     }
     let mut listening = adapter.listening();
-    let store = sled_store(store_dir).await;
-    let settings = StepUpSettings { grant_ttl: options.grant_ttl, ..StepUpSettings::default() };
-    let clock = palisade::clock::TokioClock::shared();
-    let audit = palisade::audit::Audit::new(store.clone(), clock.clone());
-    let stepup = StepUp::new(store.clone(), audit, settings, clock);
-    let plugins: Vec<Arc<dyn Plugin>> = vec![
-        Arc::new(palisade_bank::Bank::default()),
-        Arc::new(palisade_echo::Echo),
-        Arc::new(TwoFactor::new(stepup.clone())),
-    ];
-    if options.commands {
-        let commands: Vec<palisade::Command> = plugins.iter().flat_map(|p| p.commands()).collect();
-        adapter.register_commands(&commands);
-    }
-    let dispatcher = Dispatcher::builder(plugins, store)
-        .step_up(stepup)
-        .outbox(Platform::DISCORD, adapter.outbox(), adapter.capabilities())
-        .build()
-        .unwrap();
-    let sink = dispatcher.sink();
-    let dispatch_stop = CancellationToken::new();
-    let dispatcher = tokio::spawn(dispatcher.run(dispatch_stop.clone()));
-    let adapter_stop = CancellationToken::new();
     let endpoint = adapter.mode() == palisade_discord::Mode::Interactions;
-    let adapter = tokio::spawn(Box::new(adapter).run(sink, adapter_stop.clone()));
-    let mut running = Running { adapter_stop, adapter, dispatch_stop, dispatcher, listening: None };
+    let settings = Settings {
+        stepup: StepUpSettings { grant_ttl: options.grant_ttl, ..StepUpSettings::default() },
+        ..Settings::default()
+    };
+    let plugins: Vec<Arc<dyn Plugin>> = vec![Arc::new(palisade_bank::Bank::default()), Arc::new(palisade_echo::Echo)];
+    let store = palisade_testkit::sled_store(store_dir).await;
+    let running = Running::start(Box::new(adapter), store, plugins, settings).await;
+    let mut bot = Bot { running, listening: None };
     if endpoint {
         let addr = tokio::time::timeout(Duration::from_secs(20), listening.wait_for(Option::is_some)).await;
-        running.listening = *addr.expect("the endpoint did not start listening").unwrap();
+        bot.listening = *addr.expect("the endpoint did not start listening").unwrap();
     }
-    running
+    bot
 }
 
-impl Running {
+impl Bot {
     /// Stops the adapter, then the dispatcher; returns the adapter's result.
     pub async fn stop(self) -> Result<(), AdapterError> {
-        self.adapter_stop.cancel();
-        let result = self.adapter.await.unwrap();
-        self.dispatch_stop.cancel();
-        self.dispatcher.await.unwrap();
-        result
+        self.running.stop().await
     }
 
     /// Waits (at most 20 s) for the adapter to end by itself, then stops the dispatcher.
     pub async fn ended(self) -> Result<(), AdapterError> {
-        let result = tokio::time::timeout(Duration::from_secs(20), self.adapter).await;
-        self.dispatch_stop.cancel();
-        self.dispatcher.await.unwrap();
-        result.expect("the adapter did not end").unwrap()
+        self.running.ended().await
     }
-}
-
-/// RFC 4648 base32 without padding, decoded independently of totp-rs.
-pub fn base32(text: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
-    for c in text.bytes() {
-        acc = (acc << 5) | alphabet.iter().position(|a| *a == c).unwrap() as u64;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
 }
 
 /// The TOTP code `steps_ahead` 30-second steps from now.
 pub fn code(secret: &[u8], steps_ahead: u64) -> String {
-    Code::standard(secret, 0).unwrap().at(now_secs() + steps_ahead * 30).to_string()
+    palisade_testkit::totp::code_now(secret, steps_ahead as i64)
 }
 
-/// The base32 secret shown in the `/2fa setup` text.
-pub fn secret_from(text: &str) -> Vec<u8> {
-    base32(text.split("by hand: ").nth(1).unwrap().split(')').next().unwrap())
-}
+pub use palisade_testkit::totp::secret_from_setup as secret_from;

@@ -4,9 +4,10 @@
 //! carried; failures can be injected.
 
 use std::collections::{HashMap, VecDeque};
+
+use palisade_testkit::fake::{Failures, Recorder};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, Request, State};
@@ -14,7 +15,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub const BOT_TOKEN: &str = "xoxb-1111111111-2222222222-Bx9fakeBotTokenValue";
@@ -71,26 +71,21 @@ pub enum Failure {
 #[derive(Default)]
 struct Shared {
     url: Mutex<String>,
-    calls: Mutex<Vec<Call>>,
-    failures: Mutex<HashMap<String, VecDeque<Failure>>>,
+    calls: Recorder<Call>,
+    failures: Failures<Failure>,
     envelopes: Mutex<VecDeque<String>>,
     acks: Mutex<Vec<Value>>,
     connections: AtomicU32,
     next: AtomicU32,
-    changed: Option<watch::Sender<u64>>,
 }
 
 impl Shared {
     fn bump(&self) {
-        if let Some(tx) = &self.changed {
-            tx.send_modify(|v| *v += 1);
-        }
+        self.calls.bump();
     }
 
     fn record(&self, method: &str, params: Value, status: u16, token: Option<String>) {
-        let call = Call { method: method.into(), params, status, token, at: Instant::now() };
-        self.calls.lock().unwrap().push(call);
-        self.bump();
+        self.calls.record(Call { method: method.into(), params, status, token, at: Instant::now() });
     }
 
     fn next(&self) -> u32 {
@@ -105,24 +100,20 @@ pub struct FakeSlack {
     /// The server's base URL.
     pub base: String,
     state: Arc<Shared>,
-    cursor: Mutex<usize>,
 }
 
 impl FakeSlack {
     pub async fn start() -> Self {
-        let state =
-            Arc::new(Shared { next: AtomicU32::new(1), changed: Some(watch::Sender::new(0)), ..Shared::default() });
+        let state = Arc::new(Shared { next: AtomicU32::new(1), ..Shared::default() });
         let app = axum::Router::new()
             .route("/api/{method}", any(api))
             .route("/upload/{file}", post(upload))
             .route("/response/{id}", post(response))
             .route("/socket", get(socket))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let base = format!("http://{}", palisade_testkit::fake::serve(app).await);
         *state.url.lock().unwrap() = base.clone();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { api_url: format!("{base}/api/"), base, state, cursor: Mutex::new(0) }
+        Self { api_url: format!("{base}/api/"), base, state }
     }
 
     /// A fresh number for ids.
@@ -132,12 +123,12 @@ impl FakeSlack {
 
     /// Makes the next call of `method` fail with `failure`.
     pub fn fail_next(&self, method: &str, failure: Failure) {
-        self.state.failures.lock().unwrap().entry(method.into()).or_default().push_back(failure);
+        self.state.failures.inject(method, failure);
     }
 
     /// Every call so far.
     pub fn calls(&self) -> Vec<Call> {
-        self.state.calls.lock().unwrap().clone()
+        self.state.calls.all()
     }
 
     /// Queues a Socket Mode envelope of `kind` around `payload`; returns its envelope id.
@@ -181,32 +172,18 @@ impl FakeSlack {
     }
 
     async fn wait<T>(&self, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-        let mut rx = self.state.changed.as_ref().unwrap().subscribe();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(found) = check() {
-                return found;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if tokio::time::timeout(left, rx.changed()).await.is_err() {
-                let seen: Vec<String> = self.calls().iter().map(|c| format!("{} {}", c.method, c.params)).collect();
-                panic!("timed out waiting for {what}; calls:\n{}", seen.join("\n"));
-            }
-        }
+        self.state.calls.wait_for(what, |_| check()).await
     }
 
     /// Waits for the first call after those already taken that satisfies `pred`; returns the calls up to and
     /// including it and takes them.
     pub async fn until(&self, what: &str, pred: impl Fn(&Call) -> bool) -> Vec<Call> {
-        self.wait(what, || {
-            let calls = self.state.calls.lock().unwrap();
-            let mut cursor = self.cursor.lock().unwrap();
-            let i = calls[*cursor..].iter().position(&pred)?;
-            let taken = calls[*cursor..=*cursor + i].to_vec();
-            *cursor += i + 1;
-            Some(taken)
-        })
-        .await
+        self.state.calls.until(what, pred).await
+    }
+
+    /// Takes and returns the calls not yet taken.
+    pub fn take(&self) -> Vec<Call> {
+        self.state.calls.take()
     }
 
     /// Waits for a message (posted, ephemeral or through a response URL) containing `needle`.
@@ -216,7 +193,7 @@ impl FakeSlack {
 
     /// Takes every call so far.
     pub fn skip_all(&self) {
-        *self.cursor.lock().unwrap() = self.state.calls.lock().unwrap().len();
+        self.state.calls.skip_all();
     }
 }
 
@@ -246,7 +223,7 @@ async fn api(
         state.record(&method, params, 400, token);
         return reply(json!({ "ok": false, "error": "invalid_auth" }));
     }
-    let failure = state.failures.lock().unwrap().get_mut(&method).and_then(VecDeque::pop_front);
+    let failure = state.failures.next(&method);
     match failure {
         Some(Failure::RetryAfter(secs)) => {
             state.record(&method, params, 429, token);
@@ -338,7 +315,7 @@ async fn exchange(state: &Shared, socket: &mut WebSocket, unacked: &mut Vec<(Str
     if socket.send(Message::Text(hello.to_string().into())).await.is_err() {
         return;
     }
-    let mut changed = state.changed.as_ref().unwrap().subscribe();
+    let mut changed = state.calls.subscribe();
     loop {
         let next = state.envelopes.lock().unwrap().pop_front();
         if let Some(frame) = next {

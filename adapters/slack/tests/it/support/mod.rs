@@ -13,79 +13,38 @@ pub use driver::{Driver, dm, user_id};
 #[allow(unused_imports)]
 pub use signed::{Post, now, post, python_sign};
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
-use palisade::config::StepUpSettings;
-use palisade::stepup::totp::Code;
-use palisade::stepup::{StepUp, TwoFactor};
-use palisade::store::{RecordStore, SharedStore, SledBackend};
-use palisade::{Adapter, AdapterError, Dispatcher, Platform, Plugin, Section};
+use palisade::config::{Settings, StepUpSettings};
+use palisade::{AdapterError, Plugin, Section};
 use palisade_slack::{Mode, SlackAdapter};
+use palisade_testkit::Running;
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use fake::{APP_TOKEN, BOT_TOKEN, FakeSlack};
 
 pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
-/// Every log line of this test binary, at every level, from every target.
-pub fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Capture(sink.clone()))
-            .try_init()
-            .unwrap();
-        buffer
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The captured log text.
-pub fn log_text() -> String {
-    String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
-}
-
 /// Asserts that no token or the signing secret was ever logged, at any level, by anyone.
 pub fn assert_secrets_never_logged() {
-    let text = log_text();
-    if let Ok(path) = std::env::var("SLACK_TEST_LOG_DUMP") {
-        std::fs::write(path, &text).unwrap();
-    }
-    assert!(text.contains("palisade"), "the capture saw no logs at all");
-    for secret in [BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, "fakeBotTokenValue", "fakeAppTokenValue"] {
-        assert!(!text.contains(secret), "a secret appeared in the logs");
-    }
+    palisade_testkit::logs::assert_never_logged(&[
+        BOT_TOKEN,
+        APP_TOKEN,
+        SIGNING_SECRET,
+        "fakeBotTokenValue",
+        "fakeAppTokenValue",
+    ]);
 }
 
 /// Asserts `code` appears in no log line of this crate or the core. (slack-morphism's own TRACE output of
 /// raw Socket Mode frames is excluded: see the crate's notes on logging.)
 pub fn assert_never_logged_by_palisade(code: &str) {
-    let leaked: Vec<String> = log_text()
-        .lines()
-        .filter(|l| l.contains(code) && !l.contains("slack_morphism") && !l.contains("tungstenite"))
-        .map(str::to_string)
+    let leaked: Vec<String> = palisade_testkit::logs::mentions(code)
+        .into_iter()
+        .filter(|l| !l.contains("slack_morphism") && !l.contains("tungstenite"))
         .collect();
     assert!(leaked.is_empty(), "a code was logged: {leaked:?}");
 }
@@ -110,94 +69,45 @@ pub fn settings(fake: &FakeSlack, mode: Mode, extra: Value) -> Value {
     s
 }
 
-pub async fn sled_store(dir: &Path) -> SharedStore {
-    let key = palisade::crypto::Key::from_bytes(&[7u8; 32]).unwrap();
-    let backend = Arc::new(SledBackend::open(dir).unwrap());
-    Arc::new(RecordStore::open(backend, &key, palisade::clock::TokioClock::shared()).await.unwrap())
-}
-
-/// A running bot: the Slack adapter feeding a real dispatcher.
-pub struct Running {
-    adapter_stop: CancellationToken,
-    adapter: JoinHandle<Result<(), AdapterError>>,
-    dispatch_stop: CancellationToken,
-    dispatcher: JoinHandle<()>,
-    /// The events listener's address (events mode).
+/// A running bot with its events listener's address (events mode).
+pub struct Bot {
+    pub running: Running,
     pub listening: Option<SocketAddr>,
 }
 
 /// Starts a bot whose `[adapters.slack]` table is `table`, storing in `store_dir`.
-pub async fn start(table: Value, store_dir: &Path, grant_ttl: Duration) -> Running {
-    logs();
+pub async fn start(table: Value, store_dir: &Path, grant_ttl: Duration) -> Bot {
     let adapter = SlackAdapter::from_section(&Section::new("adapters.slack", table).unwrap()).unwrap();
     let mut listening = adapter.listening();
-    let store = sled_store(store_dir).await;
-    let settings = StepUpSettings { grant_ttl, ..StepUpSettings::default() };
-    let clock = palisade::clock::TokioClock::shared();
-    let audit = palisade::audit::Audit::new(store.clone(), clock.clone());
-    let stepup = StepUp::new(store.clone(), audit, settings, clock);
-    let plugins: Vec<Arc<dyn Plugin>> =
-        vec![Arc::new(palisade_bank::Bank::default()), Arc::new(TwoFactor::new(stepup.clone()))];
-    let dispatcher = Dispatcher::builder(plugins, store)
-        .step_up(stepup)
-        .outbox(Platform::SLACK, adapter.outbox(), adapter.capabilities())
-        .build()
-        .unwrap();
-    let sink = dispatcher.sink();
-    let dispatch_stop = CancellationToken::new();
-    let dispatcher = tokio::spawn(dispatcher.run(dispatch_stop.clone()));
-    let adapter_stop = CancellationToken::new();
     let events = adapter.mode() == Mode::Events;
-    let adapter = tokio::spawn(Box::new(adapter).run(sink, adapter_stop.clone()));
-    let mut running = Running { adapter_stop, adapter, dispatch_stop, dispatcher, listening: None };
+    let settings =
+        Settings { stepup: StepUpSettings { grant_ttl, ..StepUpSettings::default() }, ..Settings::default() };
+    let plugins: Vec<Arc<dyn Plugin>> = vec![Arc::new(palisade_bank::Bank::default())];
+    let store = palisade_testkit::sled_store(store_dir).await;
+    let running = Running::start(Box::new(adapter), store, plugins, settings).await;
+    let mut bot = Bot { running, listening: None };
     if events {
         let addr = tokio::time::timeout(Duration::from_secs(20), listening.wait_for(Option::is_some)).await;
-        running.listening = *addr.expect("the events listener did not start").unwrap();
+        bot.listening = *addr.expect("the events listener did not start").unwrap();
     }
-    running
+    bot
 }
 
-impl Running {
+impl Bot {
     /// Stops the adapter, then the dispatcher; returns the adapter's result.
     pub async fn stop(self) -> Result<(), AdapterError> {
-        self.adapter_stop.cancel();
-        let result = self.adapter.await.unwrap();
-        self.dispatch_stop.cancel();
-        self.dispatcher.await.unwrap();
-        result
+        self.running.stop().await
     }
 
     /// Waits (at most 20 s) for the adapter to end by itself, then stops the dispatcher.
     pub async fn ended(self) -> Result<(), AdapterError> {
-        let result = tokio::time::timeout(Duration::from_secs(20), self.adapter).await;
-        self.dispatch_stop.cancel();
-        self.dispatcher.await.unwrap();
-        result.expect("the adapter did not end").unwrap()
+        self.running.ended().await
     }
-}
-
-/// RFC 4648 base32 without padding, decoded independently of totp-rs.
-pub fn base32(text: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
-    for c in text.bytes() {
-        acc = (acc << 5) | alphabet.iter().position(|a| *a == c).unwrap() as u64;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
 }
 
 /// The TOTP code `steps_ahead` 30-second steps from now.
 pub fn code(secret: &[u8], steps_ahead: u64) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    Code::standard(secret, 0).unwrap().at(now + steps_ahead * 30).to_string()
+    palisade_testkit::totp::code_now(secret, steps_ahead as i64)
 }
 
-/// The base32 secret shown in the `/2fa setup` text.
-pub fn secret_from(text: &str) -> Vec<u8> {
-    base32(text.split("by hand: ").nth(1).unwrap().split(')').next().unwrap())
-}
+pub use palisade_testkit::totp::secret_from_setup as secret_from;

@@ -2,7 +2,6 @@
 //! every call recorded, failures injectable. Method names match case-insensitively (teloxide sends
 //! `POST /bot<TOKEN>/GetUpdates`).
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,8 +9,8 @@ use std::time::Duration;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use palisade_testkit::fake::{Failures, Recorder};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// A token of the real shape (digits, colon, 35 characters), so teloxide's own redaction is exercised too.
@@ -51,25 +50,17 @@ pub enum Failure {
 
 #[derive(Default)]
 struct Shared {
-    calls: Mutex<Vec<Call>>,
+    calls: Recorder<Call>,
     updates: Mutex<Vec<Value>>,
-    failures: Mutex<HashMap<String, VecDeque<Failure>>>,
+    failures: Failures<Failure>,
     next_update: AtomicU32,
     next_message: AtomicI32,
     next_callback: AtomicU32,
-    changed: Option<watch::Sender<u64>>,
 }
 
 impl Shared {
-    fn bump(&self) {
-        if let Some(tx) = &self.changed {
-            tx.send_modify(|v| *v += 1);
-        }
-    }
-
     fn record(&self, method: &str, params: Value, status: u16) {
-        self.calls.lock().unwrap().push(Call { method: method.into(), params, status });
-        self.bump();
+        self.calls.record(Call { method: method.into(), params, status });
     }
 }
 
@@ -78,7 +69,6 @@ pub struct FakeApi {
     /// Base URL to give the adapter as `api_url` (with a trailing slash, which the adapter must strip).
     pub url: String,
     state: Arc<Shared>,
-    cursor: Mutex<usize>,
 }
 
 impl FakeApi {
@@ -87,14 +77,11 @@ impl FakeApi {
             next_update: AtomicU32::new(1000),
             next_message: AtomicI32::new(1),
             next_callback: AtomicU32::new(1),
-            changed: Some(watch::Sender::new(0)),
             ..Shared::default()
         });
         let app = axum::Router::new().route("/{bot}/{method}", axum::routing::post(handle)).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, state, cursor: Mutex::new(0) }
+        let addr = palisade_testkit::fake::serve(app).await;
+        Self { url: format!("http://{addr}/"), state }
     }
 
     /// Queues an update (given without `update_id`); returns its id.
@@ -102,7 +89,7 @@ impl FakeApi {
         let id = self.state.next_update.fetch_add(1, Ordering::SeqCst);
         update["update_id"] = json!(id);
         self.state.updates.lock().unwrap().push(update);
-        self.state.bump();
+        self.state.calls.bump();
         id
     }
 
@@ -139,51 +126,23 @@ impl FakeApi {
 
     /// Makes the next call of `method` (lowercase) fail with `failure`.
     pub fn fail_next(&self, method: &str, failure: Failure) {
-        self.state.failures.lock().unwrap().entry(method.into()).or_default().push_back(failure);
+        self.state.failures.inject(method, failure);
     }
 
     /// Every call so far.
     pub fn calls(&self) -> Vec<Call> {
-        self.state.calls.lock().unwrap().clone()
+        self.state.calls.all()
     }
 
     /// Waits (at most 20 s) for the first call after those already taken that satisfies `pred`; returns the
     /// calls up to and including it and takes them.
     pub async fn until(&self, what: &str, pred: impl Fn(&Call) -> bool) -> Vec<Call> {
-        let mut rx = self.state.changed.as_ref().unwrap().subscribe();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            {
-                let calls = self.state.calls.lock().unwrap();
-                let mut cursor = self.cursor.lock().unwrap();
-                if let Some(i) = calls[*cursor..].iter().position(&pred) {
-                    let taken = calls[*cursor..=*cursor + i].to_vec();
-                    *cursor += i + 1;
-                    return taken;
-                }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if tokio::time::timeout(left, rx.changed()).await.is_err() {
-                let calls = self.calls();
-                let seen: Vec<String> = calls.iter().map(|c| format!("{} {}", c.method, c.params)).collect();
-                panic!("timed out waiting for {what}; calls:\n{}", seen.join("\n"));
-            }
-        }
+        self.state.calls.until(what, pred).await
     }
 
     /// Waits (at most 20 s) until any call so far, taken or not, satisfies `pred`; takes nothing.
     pub async fn eventually(&self, what: &str, pred: impl Fn(&Call) -> bool) -> Call {
-        let mut rx = self.state.changed.as_ref().unwrap().subscribe();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(c) = self.state.calls.lock().unwrap().iter().find(|c| pred(c)) {
-                return c.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if tokio::time::timeout(left, rx.changed()).await.is_err() {
-                panic!("timed out waiting for {what}; calls: {:?}", self.calls());
-            }
-        }
+        self.state.calls.eventually(what, pred).await
     }
 
     /// Waits for a successful sendMessage whose text contains `needle`; returns the calls up to it.
@@ -196,13 +155,17 @@ impl FakeApi {
 
     /// Takes every call so far.
     pub fn skip_all(&self) {
-        *self.cursor.lock().unwrap() = self.state.calls.lock().unwrap().len();
+        self.state.calls.skip_all();
     }
 
     /// The calls not yet taken.
     pub fn untaken(&self) -> Vec<Call> {
-        let calls = self.state.calls.lock().unwrap();
-        calls[*self.cursor.lock().unwrap()..].to_vec()
+        self.state.calls.untaken()
+    }
+
+    /// Takes and returns the calls not yet taken.
+    pub fn take(&self) -> Vec<Call> {
+        self.state.calls.take()
     }
 }
 
@@ -275,7 +238,7 @@ async fn handle(
         state.record(&method, params, 401);
         return error(401, "Unauthorized", None);
     }
-    let failure = state.failures.lock().unwrap().get_mut(&method).and_then(VecDeque::pop_front);
+    let failure = state.failures.next(&method);
     match failure {
         Some(Failure::RetryAfter(secs)) => {
             state.record(&method, params, 429);
@@ -330,7 +293,7 @@ async fn updates(state: &Shared, params: &Value) -> Value {
     let limit = as_i64(&params["limit"]).map_or(100, |l| l.clamp(1, 100)) as usize;
     let wait = Duration::from_secs(as_i64(&params["timeout"]).unwrap_or(0).max(0) as u64);
     let deadline = Instant::now() + wait;
-    let mut rx = state.changed.as_ref().unwrap().subscribe();
+    let mut rx = state.calls.subscribe();
     loop {
         {
             let mut pending = state.updates.lock().unwrap();

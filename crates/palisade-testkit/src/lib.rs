@@ -1,0 +1,28 @@
+//! palisade-testkit: test support for Palisade bots, plugins and adapters (a dev-dependency only).
+//!
+//! # Layout
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`harness`] | [`Harness`]: plugins through the real dispatcher (bare, or the whole stack of `palisade run`) |
+//! | [`capture`] | an outbox that records replies, and their plain text |
+//! | [`stores`] | encrypted test stores in memory or on sled, with a fixed key |
+//! | [`totp`] | RFC 6238 codes computed independently of the runtime |
+//! | [`logs`] | capturing every log line, and "no secret in the logs" |
+//! | [`fake`] | the base of platform fakes: serving on loopback, recording calls, injecting failures |
+//! | [`running`] | a real adapter with the whole runtime stack, against a fake of its platform |
+//! | [`conformance`] | the suite every adapter runs against its own fake |
+
+pub mod capture;
+pub mod conformance;
+pub mod fake;
+pub mod harness;
+pub mod logs;
+pub mod running;
+pub mod stores;
+pub mod totp;
+
+pub use capture::{Captured, text_of};
+pub use harness::{Enrolled, Harness, button, event, user};
+pub use running::Running;
+pub use stores::{memory_store, sled_store, test_key};

@@ -1,0 +1,45 @@
+//! Encrypted stores for tests: in memory, or sled in a directory, sealed with a fixed key so a sled store can
+//! be reopened by the next step of a test (or by a restarted process).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use palisade::clock::TokioClock;
+use palisade::crypto::Key;
+use palisade::store::{MemoryBackend, RecordStore, SharedStore, SledBackend};
+
+/// The key every test store is sealed with.
+///
+/// # Panics
+/// Never: the key has the right length.
+pub fn test_key() -> Key {
+    let Ok(key) = Key::from_bytes(&[7u8; 32]) else { unreachable!("32 bytes make a key") };
+    key
+}
+
+/// A fresh encrypted store in memory.
+///
+/// # Panics
+/// When the store cannot be opened (a bug the test should show).
+pub async fn memory_store() -> SharedStore {
+    let backend = Arc::new(MemoryBackend::new());
+    match RecordStore::open(backend, &test_key(), TokioClock::shared()).await {
+        Ok(store) => Arc::new(store),
+        Err(e) => panic!("a memory store opens: {e}"),
+    }
+}
+
+/// The encrypted sled store in `dir` (created when missing).
+///
+/// # Panics
+/// When the store cannot be opened (a bug the test should show).
+pub async fn sled_store(dir: &Path) -> SharedStore {
+    let backend = match SledBackend::open(dir) {
+        Ok(backend) => Arc::new(backend),
+        Err(e) => panic!("sled opens in {}: {e}", dir.display()),
+    };
+    match RecordStore::open(backend, &test_key(), TokioClock::shared()).await {
+        Ok(store) => Arc::new(store),
+        Err(e) => panic!("the sled store opens: {e}"),
+    }
+}
