@@ -25,6 +25,16 @@ impl Plugin for Profile {
         vec![Command::new("profile", "Tell me your name and age")]
     }
 
+    /// What is kept (the name and age), why, on what basis and for how long: writes to undeclared
+    /// namespaces are refused, and `/privacy`, `/mydata` and `/forget` are built from this.
+    fn manifest(&self) -> DataManifest {
+        DataManifest::with(
+            Namespace::new("profile", "your name and age", "greet you by name", LegalBasis::Contract, days(365))
+                .field("0", "your name", true)
+                .field("1", "your age", true),
+        )
+    }
+
     async fn command(&self, _command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
         ctx.start_flow(Flow::new("profile setup", "name"));
         ctx.reply("What is your name?");
@@ -66,7 +76,33 @@ impl Plugin for Profile {
     }
 }
 
+fn registry() -> Registry {
+    Registry::new().plugin("profile", |s| s.no_settings().map(|()| Profile))
+}
+
 fn main() -> ExitCode {
-    let registry = Registry::new().plugin("profile", |_| Ok(Profile));
-    palisade_cli::main(registry)
+    palisade_cli::main(registry())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_three_steps_validate_confirm_and_save() {
+        palisade_testkit::examples::config_checks("examples/custom_flow.toml", &registry());
+        let store = palisade_testkit::memory_store().await;
+        let h = palisade_testkit::Harness::bot(vec![std::sync::Arc::new(Profile)], store, Default::default()).await;
+        assert_eq!(h.say("ann", "/profile").await, ["What is your name?"]);
+        assert_eq!(h.say("ann", "Ann").await, ["Hello, Ann! How old are you?"]);
+        assert_eq!(h.say("ann", "old").await, ["Please give your age as a number from 1 to 150."]);
+        assert_eq!(h.say("ann", "41").await, ["Save Ann, 41?"]);
+        assert_eq!(h.say("ann", "maybe").await, ["Save Ann, 41?"], "any other answer asks again");
+        assert_eq!(h.press("ann", "profile:yes").await, ["Saved."]);
+        let export = h.say("ann", "/mydata").await.join("\n");
+        assert!(export.contains("<file my-data.json>"), "{export}");
+        h.stop().await;
+    }
 }

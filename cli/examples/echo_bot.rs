@@ -29,9 +29,33 @@ impl Plugin for Echo {
     }
 }
 
+/// `[plugins.echo]` in the configuration enables the plugin; the closure builds it from that table (an echo
+/// has no settings, so it takes none).
+fn registry() -> Registry {
+    Registry::new().plugin("echo", |s| s.no_settings().map(|()| Echo))
+}
+
 fn main() -> ExitCode {
-    // `[plugins.echo]` in the configuration enables the plugin; the closure builds it from that table
-    // (an echo has no settings, so it ignores the table).
-    let registry = Registry::new().plugin("echo", |_| Ok(Echo));
-    palisade_cli::main(registry)
+    palisade_cli::main(registry())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn echoes_through_the_whole_stack_and_its_configuration_checks() {
+        palisade_testkit::examples::config_checks("examples/echo_bot.toml", &registry());
+        let h = palisade_testkit::Harness::bot(
+            vec![std::sync::Arc::new(Echo)],
+            palisade_testkit::memory_store().await,
+            Default::default(),
+        )
+        .await;
+        assert_eq!(h.say("ann", "/echo hello there").await, ["hello there"]);
+        assert!(h.say("ann", "/echo").await[0].starts_with("Usage: /echo <text…>"));
+        h.stop().await;
+    }
 }

@@ -49,6 +49,31 @@ impl Plugin for Rates {
     }
 }
 
+fn registry() -> Registry {
+    Registry::new().plugin("rates", |s| s.no_settings().map(|()| Rates))
+}
+
 fn main() -> std::process::ExitCode {
-    palisade_cli::main(Registry::new().plugin("rates", |s| s.no_settings().map(|()| Rates)))
+    palisade_cli::main(registry())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Offline: without the operator's `[integrations.rates]` table the host is refused, and saying why is
+    /// the plugin's answer. (The allow-listed HTTPS client itself is tested against a local TLS server in the
+    /// runtime's tests.)
+    #[tokio::test]
+    async fn checks_its_arguments_and_is_refused_without_the_operators_allow_list() {
+        palisade_testkit::examples::config_checks("examples/exchange_rates.toml", &registry());
+        let store = palisade_testkit::memory_store().await;
+        let h = palisade_testkit::Harness::bot(vec![std::sync::Arc::new(Rates)], store, Default::default()).await;
+        assert_eq!(h.say("ann", "/rate euro dollar").await, ["Use three-letter currency codes, e.g. /rate EUR USD."]);
+        let refused = h.say("ann", "/rate EUR USD").await;
+        assert!(refused[0].contains("host `api.frankfurter.app` is not allowed for plugin `rates`"), "{refused:?}");
+        h.stop().await;
+    }
 }

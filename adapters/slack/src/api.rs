@@ -15,8 +15,8 @@ use slack_morphism::prelude::SlackApiRateControlConfig;
 use slack_morphism::{SlackApiToken, SlackApiTokenValue, SlackClient, SlackClientSession, SlackUserId};
 
 use crate::connector::{self, Connector};
-use crate::retry::Backoff;
 use crate::settings::SlackSettings;
+use palisade_adapter_kit::Backoff;
 
 /// The slack-morphism client type used throughout this crate.
 pub type Client = SlackClient<Connector>;
@@ -87,7 +87,7 @@ impl Api {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SlackClientError>>,
     {
-        self.backoff.run(op, call).await
+        self.backoff.run(op, crate::retry::classify, describe, call).await
     }
 
     /// Asks `auth.test` who the bot is; proves the token works.

@@ -2,18 +2,13 @@
 //! answers, give up after a bound. (Pacing to Slack's per-method tiers, so that 429s stay rare, is
 //! slack-morphism's rate controller, switched on by `rate_tiers`.)
 
-use std::future::Future;
 use std::time::Duration;
 
-use palisade_adapter_kit::retry::{self, Retry};
+use palisade_adapter_kit::retry::Retry;
 use slack_morphism::errors::SlackClientError as Error;
 
-/// How often and how long to retry one request (the core's policy, with this platform's errors).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Backoff(retry::Backoff);
-
 /// Which Web API errors are worth another try.
-fn classify(error: &Error) -> Retry {
+pub fn classify(error: &Error) -> Retry {
     match error {
         // Slack always sends Retry-After with a 429; one second is the floor if a proxy dropped it.
         Error::RateLimitError(e) => Retry::After(e.retry_after.unwrap_or(Duration::from_secs(1))),
@@ -23,33 +18,13 @@ fn classify(error: &Error) -> Retry {
     }
 }
 
-impl Backoff {
-    /// The wait after failed attempt number `attempt` (1-based) with `error`, or `None` to give up.
-    pub fn wait(&self, attempt: u32, error: &Error) -> Option<Duration> {
-        self.0.wait(attempt, classify(error))
-    }
-
-    /// The wait after the `attempt`-th consecutive network failure.
-    pub fn network(&self, attempt: u32) -> Duration {
-        self.0.network(attempt)
-    }
-
-    /// Runs `call` until it succeeds, fails for good, or the attempts run out. `op` names the Web API method
-    /// in logs; errors are logged only through [`crate::api::describe`].
-    pub async fn run<T, F, Fut>(&self, op: &'static str, call: F) -> Result<T, Error>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
-    {
-        self.0.run(op, classify, crate::api::describe, call).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use slack_morphism::errors::{SlackClientApiError, SlackClientHttpError, SlackRateLimitError};
+
+    use palisade_adapter_kit::Backoff;
 
     use super::*;
     use slack_morphism::errors::SlackClientError;
@@ -61,16 +36,16 @@ mod tests {
     #[test]
     fn waits_follow_the_error() {
         let b = Backoff::default();
-        assert_eq!(b.wait(1, &limited(Some(7))), Some(Duration::from_secs(7)));
-        assert_eq!(b.wait(1, &limited(None)), Some(Duration::from_secs(1)));
-        assert_eq!(b.wait(1, &limited(Some(3600))), None, "too long: report instead of blocking");
-        assert_eq!(b.wait(5, &limited(Some(1))), None, "attempts exhausted");
+        assert_eq!(b.wait(1, classify(&limited(Some(7)))), Some(Duration::from_secs(7)));
+        assert_eq!(b.wait(1, classify(&limited(None))), Some(Duration::from_secs(1)));
+        assert_eq!(b.wait(1, classify(&limited(Some(3600)))), None, "too long: report instead of blocking");
+        assert_eq!(b.wait(5, classify(&limited(Some(1)))), None, "attempts exhausted");
         let api = SlackClientError::ApiError(SlackClientApiError::new("channel_not_found".into()));
-        assert_eq!(b.wait(1, &api), None);
+        assert_eq!(b.wait(1, classify(&api)), None);
         let bad_gateway = SlackClientError::HttpError(SlackClientHttpError::new(http_status(502)));
-        assert_eq!(b.wait(2, &bad_gateway), Some(Duration::from_secs(1)));
+        assert_eq!(b.wait(2, classify(&bad_gateway)), Some(Duration::from_secs(1)));
         let not_found = SlackClientError::HttpError(SlackClientHttpError::new(http_status(404)));
-        assert_eq!(b.wait(1, &not_found), None);
+        assert_eq!(b.wait(1, classify(&not_found)), None);
         assert_eq!(b.network(30), Duration::from_secs(8));
     }
 
@@ -83,7 +58,7 @@ mod tests {
         let calls = AtomicU32::new(0);
         let started = tokio::time::Instant::now();
         let out = Backoff::default()
-            .run("chat.postMessage", || async {
+            .run("chat.postMessage", classify, crate::api::describe, || async {
                 if calls.fetch_add(1, Ordering::SeqCst) == 0 { Err(limited(Some(2))) } else { Ok(5) }
             })
             .await;
@@ -96,7 +71,7 @@ mod tests {
     async fn gives_up_after_the_bound() {
         let calls = AtomicU32::new(0);
         let out: Result<(), _> = Backoff::default()
-            .run("chat.postMessage", || async {
+            .run("chat.postMessage", classify, crate::api::describe, || async {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Err(limited(Some(1)))
             })

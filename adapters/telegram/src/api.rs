@@ -11,8 +11,8 @@ use teloxide::adaptors::throttle::{Limits, Settings as ThrottleSettings};
 use teloxide::{Bot, RequestError};
 
 use crate::buttons::ButtonIds;
-use crate::retry::Backoff;
 use crate::settings::TelegramSettings;
+use palisade_adapter_kit::Backoff;
 
 type Worker = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -109,6 +109,6 @@ impl Api {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, RequestError>>,
     {
-        self.backoff.run(op, |e| self.describe(e), call).await
+        self.backoff.run(op, crate::retry::classify, |e| self.describe(e), call).await
     }
 }

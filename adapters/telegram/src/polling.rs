@@ -132,7 +132,7 @@ impl Poller {
 
     fn next_backoff(&mut self) -> Duration {
         self.failures = self.failures.saturating_add(1);
-        crate::retry::Backoff::default().network(self.failures)
+        palisade_adapter_kit::Backoff::default().network(self.failures)
     }
 
     /// Tells Telegram which updates were handled, so they are not delivered again after a restart.

@@ -1,48 +1,14 @@
 //! Retrying Bot API calls: wait as long as a 429 asks, back off on network errors, give up after a bound.
 
-use std::future::Future;
-use std::time::Duration;
-
-use palisade_adapter_kit::retry::{self, Retry};
+use palisade_adapter_kit::retry::Retry;
 use teloxide::RequestError as Error;
 
-/// How often and how long to retry one request (the core's policy, with this platform's errors).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Backoff(retry::Backoff);
-
 /// Which Bot API errors are worth another try.
-fn classify(error: &Error) -> Retry {
+pub fn classify(error: &Error) -> Retry {
     match error {
         Error::RetryAfter(s) => Retry::After(s.duration()),
         Error::Network(_) => Retry::Backoff,
         _ => Retry::Never,
-    }
-}
-
-impl Backoff {
-    /// The wait after failed attempt number `attempt` (1-based) with `error`, or `None` to give up.
-    pub fn wait(&self, attempt: u32, error: &Error) -> Option<Duration> {
-        self.0.wait(attempt, classify(error))
-    }
-
-    /// The wait after the `attempt`-th consecutive network failure.
-    pub fn network(&self, attempt: u32) -> Duration {
-        self.0.network(attempt)
-    }
-
-    /// Runs `call` until it succeeds, fails for good, or the attempts run out. `op` names the request in
-    /// logs; `describe` renders errors safely (see [`crate::redact::describe`]).
-    pub async fn run<T, F, Fut>(
-        &self,
-        op: &'static str,
-        describe: impl Fn(&Error) -> String,
-        call: F,
-    ) -> Result<T, Error>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
-    {
-        self.0.run(op, classify, describe, call).await
     }
 }
 
@@ -51,6 +17,10 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use teloxide::types::Seconds;
+
+    use std::time::Duration;
+
+    use palisade_adapter_kit::Backoff;
 
     use super::*;
     use teloxide::RequestError;
@@ -62,10 +32,10 @@ mod tests {
     #[test]
     fn waits_follow_the_error() {
         let b = Backoff::default();
-        assert_eq!(b.wait(1, &flood(7)), Some(Duration::from_secs(7)));
-        assert_eq!(b.wait(1, &flood(3600)), None, "too long: report instead of blocking");
-        assert_eq!(b.wait(5, &flood(1)), None, "attempts exhausted");
-        assert_eq!(b.wait(1, &RequestError::Api(teloxide::ApiError::BotBlocked)), None);
+        assert_eq!(b.wait(1, classify(&flood(7))), Some(Duration::from_secs(7)));
+        assert_eq!(b.wait(1, classify(&flood(3600))), None, "too long: report instead of blocking");
+        assert_eq!(b.wait(5, classify(&flood(1))), None, "attempts exhausted");
+        assert_eq!(b.wait(1, classify(&RequestError::Api(teloxide::ApiError::BotBlocked))), None);
         assert_eq!(b.network(1), Duration::from_millis(500));
         assert_eq!(b.network(3), Duration::from_secs(2));
         assert_eq!(b.network(30), Duration::from_secs(8));
@@ -78,6 +48,7 @@ mod tests {
         let out = Backoff::default()
             .run(
                 "test",
+                classify,
                 |e| e.to_string(),
                 || async { if calls.fetch_add(1, Ordering::SeqCst) == 0 { Err(flood(2)) } else { Ok(5) } },
             )
@@ -93,6 +64,7 @@ mod tests {
         let out: Result<(), _> = Backoff::default()
             .run(
                 "test",
+                classify,
                 |e| e.to_string(),
                 || async {
                     calls.fetch_add(1, Ordering::SeqCst);

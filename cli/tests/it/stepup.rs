@@ -4,9 +4,9 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use palisade::stepup::totp::Code;
+use palisade_testkit::totp::base32;
 
 struct Console {
     child: Child,
@@ -55,23 +55,8 @@ impl Console {
     }
 }
 
-fn base32(text: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
-    for c in text.bytes() {
-        acc = (acc << 5) | alphabet.iter().position(|a| *a == c).unwrap() as u64;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
-
-fn code(secret: &[u8], steps_ahead: u64) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    Code::standard(secret, 0).unwrap().at(now + steps_ahead * 30).to_string()
+fn code(secret: &[u8], steps_ahead: i64) -> String {
+    palisade_testkit::totp::code_now(secret, steps_ahead)
 }
 
 #[test]

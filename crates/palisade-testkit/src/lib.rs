@@ -12,9 +12,11 @@
 //! | [`fake`] | the base of platform fakes: serving on loopback, recording calls, injecting failures |
 //! | [`running`] | a real adapter with the whole runtime stack, against a fake of its platform |
 //! | [`conformance`] | the suite every adapter runs against its own fake |
+//! | [`examples`] | checking an example bot's configuration file against its registry |
 
 pub mod capture;
 pub mod conformance;
+pub mod examples;
 pub mod fake;
 pub mod harness;
 pub mod logs;

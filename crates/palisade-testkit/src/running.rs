@@ -33,6 +33,8 @@ impl Rejections {
 pub struct Running {
     /// What the adapter reported as rejected.
     pub rejections: Arc<Rejections>,
+    /// Where the adapter's webhook listens, once it does (see [`Running::listening`]).
+    pub listening: Option<std::net::SocketAddr>,
     stop_adapter: CancellationToken,
     adapter: JoinHandle<Result<(), AdapterError>>,
     stop_dispatch: CancellationToken,
@@ -83,7 +85,24 @@ impl Running {
         let dispatcher = tokio::spawn(dispatcher.run(stop_dispatch.clone()));
         let stop_adapter = CancellationToken::new();
         let adapter = tokio::spawn(adapter.run(sink, stop_adapter.clone()));
-        Self { rejections, stop_adapter, adapter, stop_dispatch, dispatcher }
+        Self { rejections, listening: None, stop_adapter, adapter, stop_dispatch, dispatcher }
+    }
+
+    /// Waits (at most 20 s) until `listening` (the adapter's published address) has an address, and keeps it.
+    ///
+    /// # Panics
+    /// When the adapter does not listen in time.
+    #[must_use]
+    pub async fn listening(
+        mut self,
+        mut listening: tokio::sync::watch::Receiver<Option<std::net::SocketAddr>>,
+    ) -> Self {
+        let bound = tokio::time::timeout(Duration::from_secs(20), listening.wait_for(Option::is_some)).await;
+        self.listening = match bound {
+            Ok(Ok(addr)) => *addr,
+            _ => panic!("the adapter did not start listening within 20 s"),
+        };
+        self
     }
 
     /// Stops the adapter, then the dispatcher; returns how the adapter ended.

@@ -10,7 +10,7 @@ use crate::support::{ANN, APP, BEN, Client, Options, Place, Signer, TEAM, TOKEN}
 use axum::http::Method;
 use serde_json::json;
 
-async fn bot(options: Options) -> (FakeRest, Client, crate::support::Bot, tempfile::TempDir) {
+async fn bot(options: Options) -> (FakeRest, Client, palisade_testkit::Running, tempfile::TempDir) {
     let fake = FakeRest::start().await;
     let signer = Signer::generate();
     let dir = tempfile::tempdir().unwrap();
@@ -72,7 +72,7 @@ async fn ping_pong_and_unauthenticated_requests_are_refused_before_processing() 
     assert!(!first.ephemeral());
     assert_eq!(client.post_raw(&balance, Some(&signature), Some(&ts)).await.status, 401);
 
-    let reported = bot.running.rejections.all();
+    let reported = bot.rejections.all();
     for reason in ["missing signature headers", "bad signature", "stale timestamp", "replayed interaction"] {
         assert!(reported.iter().any(|r| r == reason), "`{reason}` not reported: {reported:?}");
     }

@@ -10,7 +10,7 @@ use crate::support::fake::FakeRest;
 use crate::support::{ANN, ANN_DM, BEN, Client, Options, Place, Signer, TEAM};
 use serde_json::json;
 
-async fn bot(options: Options) -> (FakeRest, Client, crate::support::Bot, tempfile::TempDir) {
+async fn bot(options: Options) -> (FakeRest, Client, palisade_testkit::Running, tempfile::TempDir) {
     let fake = FakeRest::start().await;
     let signer = Signer::generate();
     let dir = tempfile::tempdir().unwrap();
@@ -36,7 +36,7 @@ async fn enrol(fake: &FakeRest, client: &Client) -> Vec<u8> {
     let qr = fake.until("with the QR code", |c| c.files == ["image.png"]).await;
     assert!(qr.is_followup() && qr.ephemeral(), "the QR is an ephemeral attachment: {qr:?}");
     fake.until_content("Then send the 6-digit code").await;
-    let code = crate::support::code(&secret, 0);
+    let code = palisade_testkit::totp::code_now(&secret, 0);
     let done = client.post(&crate::support::command(ANN, dm, "answer", &[("text", &code)])).await;
     if done.kind() == 4 {
         assert!(done.content().starts_with("Two-factor verification is on."), "{done:?}");
@@ -74,7 +74,7 @@ async fn enrol_then_transfer_through_a_modal_then_a_replayed_code_is_refused() {
     // A wrong code is refused privately; the right one resumes the transfer exactly as asked.
     let wrong = client.post(&crate::support::modal(ANN, team, "000000")).await;
     assert!(wrong.ephemeral() && wrong.content().starts_with("Wrong code."), "{wrong:?}");
-    let used = crate::support::code(&secret, 1);
+    let used = palisade_testkit::totp::code_now(&secret, 1);
     let submit = crate::support::modal(ANN, team, &used).to_string();
     let ts = crate::support::now_secs().to_string();
     let signature = client.signer.sign(&ts, &submit);
@@ -130,7 +130,7 @@ async fn where_a_modal_cannot_be_the_first_answer_an_enter_code_button_opens_it(
     assert!(other.content().contains("someone else"));
     let form = client.post(&crate::support::button(ANN, team, &enter)).await;
     assert_eq!(form.kind(), 9);
-    client.post(&crate::support::modal(ANN, team, &crate::support::code(&secret, 1))).await;
+    client.post(&crate::support::modal(ANN, team, &palisade_testkit::totp::code_now(&secret, 1))).await;
     fake.until_content("Sent 7.00 to Dan. Your balance is 993.00.").await;
 
     bot.stop().await.unwrap();

@@ -13,7 +13,7 @@ use serde_json::json;
 
 const ANN: u32 = 1;
 
-async fn events_bot(fake: &FakeSlack, dir: &std::path::Path) -> crate::support::Bot {
+async fn events_bot(fake: &FakeSlack, dir: &std::path::Path) -> palisade_testkit::Running {
     crate::support::start(crate::support::settings(fake, Mode::Events, json!({})), dir, Duration::from_secs(60)).await
 }
 
@@ -82,7 +82,7 @@ async fn only_authentic_fresh_requests_are_handled() {
     assert_eq!(said.iter().filter(|c| c.is_message()).count(), 1, "{said:?}");
     assert_eq!(said.last().unwrap().channel(), dm(ANN));
 
-    let reported = bot.running.rejections.all();
+    let reported = bot.rejections.all();
     for reason in ["bad X-Slack-Signature", "stale X-Slack-Request-Timestamp", "missing X-Slack-Signature"] {
         assert!(reported.iter().any(|r| r.starts_with(reason)), "`{reason}` not reported: {reported:?}");
     }
@@ -136,7 +136,7 @@ async fn a_transfer_with_step_up_through_a_modal_over_the_events_api() {
     let shown = fake.until_said("send the 6-digit code your app shows").await;
     let text: String = shown.iter().filter(|c| c.is_message()).map(|c| c.text()).collect();
     let secret = crate::support::secret_from(&text);
-    d.message(ANN, &dm(ANN), &crate::support::code(&secret, 0)).await;
+    d.message(ANN, &dm(ANN), &palisade_testkit::totp::code_now(&secret, 0)).await;
     fake.until_said("Two-factor verification is on.").await;
 
     d.command(ANN, &dm(ANN), "/transfer").await;
@@ -149,7 +149,7 @@ async fn a_transfer_with_step_up_through_a_modal_over_the_events_api() {
     let trigger = d.press(ANN, &dm(ANN), &confirm).await;
     let open = fake.until("views.open", |c| c.method == "views.open").await;
     assert_eq!(open.last().unwrap().params["trigger_id"], trigger);
-    let code = crate::support::code(&secret, 1);
+    let code = palisade_testkit::totp::code_now(&secret, 1);
     d.submit(ANN, &open.last().unwrap().params["view"], &code).await;
     fake.until_said("Sent 25.00 to Dora. Your balance is 975.00.").await;
 

@@ -25,7 +25,7 @@ async fn enrol(d: &Driver<'_>, n: u32) -> Vec<u8> {
     assert_eq!(shared.channel(), dm(n), "the QR code is shared only in the direct chat");
     assert!(shown.iter().filter(|c| c.is_message()).all(|c| c.channel() == dm(n)));
     let secret = crate::support::secret_from(&text);
-    d.message(n, &dm(n), &crate::support::code(&secret, 0)).await;
+    d.message(n, &dm(n), &palisade_testkit::totp::code_now(&secret, 0)).await;
     d.fake.until_said("Two-factor verification is on.").await;
     secret
 }
@@ -64,7 +64,7 @@ async fn enrol_then_transfer_with_a_modal_then_a_replayed_code_is_refused() {
     let secret = enrol(&d, ANN).await;
 
     let open = transfer_until_modal(&d, &dm(ANN), "10", "Bob").await;
-    let used = crate::support::code(&secret, 1);
+    let used = palisade_testkit::totp::code_now(&secret, 1);
     d.submit(ANN, &open.params["view"], &used).await;
     let sent = fake.until_said("Sent 10.00 to Bob. Your balance is 990.00.").await;
     assert_eq!(sent.last().unwrap().channel(), dm(ANN));
@@ -112,13 +112,13 @@ async fn in_a_channel_private_replies_are_ephemeral_and_codes_go_into_a_modal() 
     let calls = fake.until("views.open", |c| c.method == "views.open").await;
     assert_eq!(calls.last().unwrap().params["trigger_id"], trigger);
     let view: Value = calls.last().unwrap().params["view"].clone();
-    d.submit(BEN, &view, &crate::support::code(&secret, 1)).await;
+    d.submit(BEN, &view, &palisade_testkit::totp::code_now(&secret, 1)).await;
     let status = fake.until_said("Recovery codes left").await;
     let status = status.last().unwrap();
     assert_eq!((status.method.as_str(), status.channel()), ("chat.postEphemeral", CHANNEL));
 
     // Someone else submitting that modal (a forged or replayed view) gets nowhere.
-    d.submit(ANN, &view, &crate::support::code(&secret, 1)).await;
+    d.submit(ANN, &view, &palisade_testkit::totp::code_now(&secret, 1)).await;
     d.command(ANN, CHANNEL, "/balance").await;
     let calls = fake.until_said("Your balance is 1000.00.").await;
     assert!(!calls.iter().any(|c| c.text().contains("Recovery codes")), "{calls:?}");
@@ -159,7 +159,7 @@ async fn without_a_usable_trigger_the_code_is_asked_for_in_the_direct_chat() {
     assert!(users == &json!(user_id(ANN)) || users == &json!([user_id(ANN)]), "{users}");
     let prompt = calls.iter().find(|c| c.is_message() && c.text().contains("To confirm bank.transfer")).unwrap();
     assert_eq!(prompt.channel(), dm(ANN));
-    d.message(ANN, &dm(ANN), &crate::support::code(&secret, 1)).await;
+    d.message(ANN, &dm(ANN), &palisade_testkit::totp::code_now(&secret, 1)).await;
     let sent = fake.until_said("Sent 7.00 to Eve.").await;
     assert_eq!(sent.last().unwrap().channel(), CHANNEL, "the action resumes where it was asked");
 

@@ -31,7 +31,7 @@ async fn enrol(fake: &FakeApi, user: u64) -> Vec<u8> {
             .any(|c| c.method == "sendphoto" && c.chat_id() == Some(dm(user)) && c.params["photo"]["png"] == true)
     );
     let secret = crate::support::secret_from(&text);
-    let (_, code_message) = fake.message(user, dm(user), &crate::support::code(&secret, 0));
+    let (_, code_message) = fake.message(user, dm(user), &palisade_testkit::totp::code_now(&secret, 0));
     fake.until_sent("Two-factor verification is on.").await;
     fake.eventually("the message with the code deleted", |c| deleted(std::slice::from_ref(c), dm(user), code_message))
         .await;
@@ -62,7 +62,7 @@ async fn enrol_then_transfer_with_step_up_then_a_replayed_code_is_refused() {
     let secret = enrol(&fake, ANN).await;
 
     transfer_until_prompt(&fake, "10", "Bob").await;
-    let used = crate::support::code(&secret, 1);
+    let used = palisade_testkit::totp::code_now(&secret, 1);
     let (_, code_message) = fake.message(ANN, dm(ANN), &used);
     let sent = fake.until_sent("Sent 10.00 to Bob. Your balance is 990.00.").await;
     assert!(deleted(&sent, dm(ANN), code_message), "the code message is deleted before the action resumes");
@@ -107,7 +107,7 @@ async fn sensitive_commands_in_a_group_are_answered_privately() {
     let prompt = calls.iter().find(|c| c.text().contains("To confirm twofactor.status")).unwrap();
     assert_eq!(prompt.chat_id(), Some(dm(BEN)));
     assert_eq!(calls.last().unwrap().chat_id(), Some(TEAM));
-    fake.message(BEN, dm(BEN), &crate::support::code(&secret, 1));
+    fake.message(BEN, dm(BEN), &palisade_testkit::totp::code_now(&secret, 1));
     let status = fake.until_sent("Recovery codes left").await;
     assert_eq!(status.last().unwrap().chat_id(), Some(dm(BEN)));
 

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::{Signer as _, SigningKey};
 use palisade::config::{Settings, StepUpSettings};
-use palisade::{AdapterError, Plugin, Section};
+use palisade::{Plugin, Section};
 use palisade_discord::DiscordAdapter;
 use palisade_testkit::Running;
 use serde_json::{Value, json};
@@ -203,12 +203,6 @@ pub fn settings(fake: &FakeRest, public_key: &str, extra: Value) -> Value {
     s
 }
 
-/// A running bot with its endpoint's address (interactions mode).
-pub struct Bot {
-    pub running: Running,
-    pub listening: Option<SocketAddr>,
-}
-
 /// Options for [`start`].
 pub struct Options {
     pub grant_ttl: Duration,
@@ -222,12 +216,12 @@ impl Default for Options {
 }
 
 /// Starts a bot whose `[adapters.discord]` table is `table`, storing in `store_dir`.
-pub async fn start(table: Value, store_dir: &Path, options: Options) -> Bot {
+pub async fn start(table: Value, store_dir: &Path, options: Options) -> Running {
     let mut adapter = DiscordAdapter::from_section(&Section::new("adapters.discord", table).unwrap()).unwrap();
     if let Some(ack) = options.ack_within {
         adapter = adapter.with_ack_within(ack);
     }
-    let mut listening = adapter.listening();
+    let listening = adapter.listening();
     let endpoint = adapter.mode() == palisade_discord::Mode::Interactions;
     let settings = Settings {
         stepup: StepUpSettings { grant_ttl: options.grant_ttl, ..StepUpSettings::default() },
@@ -236,29 +230,7 @@ pub async fn start(table: Value, store_dir: &Path, options: Options) -> Bot {
     let plugins: Vec<Arc<dyn Plugin>> = vec![Arc::new(palisade_bank::Bank::default()), Arc::new(palisade_echo::Echo)];
     let store = palisade_testkit::sled_store(store_dir).await;
     let running = Running::start(Box::new(adapter), store, plugins, settings).await;
-    let mut bot = Bot { running, listening: None };
-    if endpoint {
-        let addr = tokio::time::timeout(Duration::from_secs(20), listening.wait_for(Option::is_some)).await;
-        bot.listening = *addr.expect("the endpoint did not start listening").unwrap();
-    }
-    bot
-}
-
-impl Bot {
-    /// Stops the adapter, then the dispatcher; returns the adapter's result.
-    pub async fn stop(self) -> Result<(), AdapterError> {
-        self.running.stop().await
-    }
-
-    /// Waits (at most 20 s) for the adapter to end by itself, then stops the dispatcher.
-    pub async fn ended(self) -> Result<(), AdapterError> {
-        self.running.ended().await
-    }
-}
-
-/// The TOTP code `steps_ahead` 30-second steps from now.
-pub fn code(secret: &[u8], steps_ahead: u64) -> String {
-    palisade_testkit::totp::code_now(secret, steps_ahead as i64)
+    if endpoint { running.listening(listening).await } else { running }
 }
 
 pub use palisade_testkit::totp::secret_from_setup as secret_from;

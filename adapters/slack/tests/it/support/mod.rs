@@ -13,13 +13,12 @@ pub use driver::{Driver, dm, user_id};
 #[allow(unused_imports)]
 pub use signed::{Post, now, post, python_sign};
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use palisade::config::{Settings, StepUpSettings};
-use palisade::{AdapterError, Plugin, Section};
+use palisade::{Plugin, Section};
 use palisade_slack::{Mode, SlackAdapter};
 use palisade_testkit::Running;
 use serde_json::{Value, json};
@@ -69,45 +68,17 @@ pub fn settings(fake: &FakeSlack, mode: Mode, extra: Value) -> Value {
     s
 }
 
-/// A running bot with its events listener's address (events mode).
-pub struct Bot {
-    pub running: Running,
-    pub listening: Option<SocketAddr>,
-}
-
 /// Starts a bot whose `[adapters.slack]` table is `table`, storing in `store_dir`.
-pub async fn start(table: Value, store_dir: &Path, grant_ttl: Duration) -> Bot {
+pub async fn start(table: Value, store_dir: &Path, grant_ttl: Duration) -> Running {
     let adapter = SlackAdapter::from_section(&Section::new("adapters.slack", table).unwrap()).unwrap();
-    let mut listening = adapter.listening();
+    let listening = adapter.listening();
     let events = adapter.mode() == Mode::Events;
     let settings =
         Settings { stepup: StepUpSettings { grant_ttl, ..StepUpSettings::default() }, ..Settings::default() };
     let plugins: Vec<Arc<dyn Plugin>> = vec![Arc::new(palisade_bank::Bank::default())];
     let store = palisade_testkit::sled_store(store_dir).await;
     let running = Running::start(Box::new(adapter), store, plugins, settings).await;
-    let mut bot = Bot { running, listening: None };
-    if events {
-        let addr = tokio::time::timeout(Duration::from_secs(20), listening.wait_for(Option::is_some)).await;
-        bot.listening = *addr.expect("the events listener did not start").unwrap();
-    }
-    bot
-}
-
-impl Bot {
-    /// Stops the adapter, then the dispatcher; returns the adapter's result.
-    pub async fn stop(self) -> Result<(), AdapterError> {
-        self.running.stop().await
-    }
-
-    /// Waits (at most 20 s) for the adapter to end by itself, then stops the dispatcher.
-    pub async fn ended(self) -> Result<(), AdapterError> {
-        self.running.ended().await
-    }
-}
-
-/// The TOTP code `steps_ahead` 30-second steps from now.
-pub fn code(secret: &[u8], steps_ahead: u64) -> String {
-    palisade_testkit::totp::code_now(secret, steps_ahead as i64)
+    if events { running.listening(listening).await } else { running }
 }
 
 pub use palisade_testkit::totp::secret_from_setup as secret_from;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use palisade::config::{Settings, StepUpSettings};
-use palisade::{AdapterError, Plugin, Section};
+use palisade::{Plugin, Section};
 use palisade_telegram::{Mode, TelegramAdapter};
 use palisade_testkit::Running;
 use serde_json::{Value, json};
@@ -37,16 +37,10 @@ pub fn settings(fake: &FakeApi, extra: Value) -> Value {
     s
 }
 
-/// A running bot with its webhook's address (webhook mode).
-pub struct Bot {
-    pub running: Running,
-    pub listening: Option<SocketAddr>,
-}
-
 /// Starts a bot whose `[adapters.telegram]` table is `table`, storing in `store_dir`.
-pub async fn start(table: Value, store_dir: &Path, grant_ttl: Duration) -> Bot {
+pub async fn start(table: Value, store_dir: &Path, grant_ttl: Duration) -> Running {
     let adapter = TelegramAdapter::from_section(&Section::new("adapters.telegram", table).unwrap()).unwrap();
-    let mut listening = adapter.listening();
+    let listening = adapter.listening();
     let webhook = adapter.mode() == Mode::Webhook;
     let plugins: Vec<Arc<dyn Plugin>> =
         vec![Arc::new(palisade_notes::Notes::default()), Arc::new(palisade_bank::Bank::default())];
@@ -54,29 +48,7 @@ pub async fn start(table: Value, store_dir: &Path, grant_ttl: Duration) -> Bot {
         Settings { stepup: StepUpSettings { grant_ttl, ..StepUpSettings::default() }, ..Settings::default() };
     let store = palisade_testkit::sled_store(store_dir).await;
     let running = Running::start(Box::new(adapter), store, plugins, settings).await;
-    let mut bot = Bot { running, listening: None };
-    if webhook {
-        let addr = tokio::time::timeout(Duration::from_secs(20), listening.wait_for(Option::is_some)).await;
-        bot.listening = *addr.expect("the webhook did not start listening").unwrap();
-    }
-    bot
-}
-
-impl Bot {
-    /// Stops the adapter (confirming the polling offset), then the dispatcher; returns the adapter's result.
-    pub async fn stop(self) -> Result<(), AdapterError> {
-        self.running.stop().await
-    }
-
-    /// Waits (at most 20 s) for the adapter to end by itself, then stops the dispatcher.
-    pub async fn ended(self) -> Result<(), AdapterError> {
-        self.running.ended().await
-    }
-}
-
-/// The TOTP code `steps_ahead` 30-second steps from now.
-pub fn code(secret: &[u8], steps_ahead: u64) -> String {
-    palisade_testkit::totp::code_now(secret, steps_ahead as i64)
+    if webhook { running.listening(listening).await } else { running }
 }
 
 /// Posts `update` to the webhook at `addr` + `path` with `secret` (if any); returns the HTTP status.
