@@ -1,19 +1,19 @@
 //! The dispatcher: takes events from every adapter, keeps them in order per conversation, runs them through
 //! the layer stack with bounded concurrency across conversations, and delivers the replies.
 //!
-//! Layers, outermost first: [`TraceLayer`] → [`RateLimitLayer`] → [`RecoverLayer`] → [`TimeoutLayer`] →
-//! [`CatchPanicLayer`] → [`IdentityLayer`] → the layers given to [`DispatcherBuilder::layer`], last added
+//! Layers, outermost first: [`TraceLayer`] → [`RateLimitLayer`] → [`ApologizeLayer`] → [`TimeoutLayer`] →
+//! [`CatchPanicLayer`] → [`AccessLayer`] → the layers given to [`DispatcherBuilder::layer`], last added
 //! outermost → [`Router`]. The dispatcher knows none of the services composed around it: a bot adds the
 //! step-up gate, consent and alert counting with `.layer(..)` (see `crate::bot`).
 
 mod catch_panic;
 mod error;
-mod identity;
+mod access;
 mod ratelimit;
-mod recover;
+mod apology;
 mod request;
 mod router;
-mod scheduler;
+mod conversations;
 mod sweeper;
 mod timeout;
 mod trace;
@@ -28,9 +28,9 @@ use tower::util::BoxCloneSyncService;
 pub use crate::outboxes::Outboxes;
 pub use catch_panic::{CatchPanic, CatchPanicLayer};
 pub use error::DispatchError;
-pub use identity::{Access, Identity, IdentityLayer, Roles};
+pub use access::{Access, AccessControl, AccessLayer, Roles};
 pub use ratelimit::{Limiter, RateLimit, RateLimitLayer};
-pub use recover::{APOLOGY, Recover, RecoverLayer};
+pub use apology::{APOLOGY, Apologize, ApologizeLayer};
 pub use request::{Request, Response};
 pub use router::{RESERVED, Router, RouterParts};
 pub use timeout::{Timeout, TimeoutLayer};
@@ -194,10 +194,10 @@ impl DispatcherBuilder {
         let svc = ServiceBuilder::new()
             .layer(TraceLayer)
             .option_layer(self.limiter.map(RateLimitLayer::new))
-            .layer(RecoverLayer)
+            .layer(ApologizeLayer)
             .layer(TimeoutLayer::new(self.dispatch.handler_timeout))
             .layer(CatchPanicLayer)
-            .layer(IdentityLayer::new(self.access.unwrap_or_else(|| Arc::new(Access::default()))))
+            .layer(AccessLayer::new(self.access.unwrap_or_else(|| Arc::new(Access::default()))))
             .service(svc);
         let (tx, rx) = mpsc::channel(self.dispatch.queue_capacity);
         Ok(Dispatcher {
@@ -286,7 +286,7 @@ impl Dispatcher {
             flow_settings.sweep_interval,
             sweeper_stop.clone(),
         ));
-        scheduler::Scheduler::new(service, outboxes, &settings).run(rx, shutdown).await;
+        conversations::Conversations::new(service, outboxes, &settings).run(rx, shutdown).await;
         sweeper_stop.cancel();
         let _ = sweeper.await;
         match store.flush().await {

@@ -1,4 +1,5 @@
-//! Attaches the user's roles from `[roles]`, matched by immutable platform id (never by display name).
+//! Who may do what: roles from `[roles]`, matched by immutable platform id (never by display name), and the
+//! blocklist; the layer attaches a user's roles to each request and drops events from blocked users.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -106,34 +107,34 @@ impl Access {
     }
 }
 
-/// Layer adding [`Identity`].
+/// Layer adding [`AccessControl`].
 #[derive(Clone, Debug)]
-pub struct IdentityLayer {
+pub struct AccessLayer {
     access: Arc<Access>,
 }
 
-impl IdentityLayer {
+impl AccessLayer {
     /// Uses `access`.
     pub fn new(access: Arc<Access>) -> Self {
         Self { access }
     }
 }
 
-impl<S> Layer<S> for IdentityLayer {
-    type Service = Identity<S>;
+impl<S> Layer<S> for AccessLayer {
+    type Service = AccessControl<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Identity { inner, access: self.access.clone() }
+        AccessControl { inner, access: self.access.clone() }
     }
 }
 
 /// Fills [`Request::roles`] and drops events from blocked users (silently: a blocked user learns nothing).
 #[derive(Clone, Debug)]
-pub struct Identity<S> {
+pub struct AccessControl<S> {
     inner: S,
     access: Arc<Access>,
 }
 
-impl<S> Service<Request> for Identity<S>
+impl<S> Service<Request> for AccessControl<S>
 where
     S: Service<Request, Response = super::Response, Error = super::DispatchError>,
     S::Future: Send + 'static,

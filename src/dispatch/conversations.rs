@@ -16,7 +16,7 @@ use crate::adapter::Envelope;
 use crate::config::DispatchSettings;
 use crate::event::ConversationKey;
 
-pub(super) struct Scheduler {
+pub(super) struct Conversations {
     service: EventService,
     outboxes: Outboxes,
     queues: HashMap<ConversationKey, VecDeque<Envelope>>,
@@ -43,7 +43,7 @@ impl Drop for DoneGuard {
     }
 }
 
-impl Scheduler {
+impl Conversations {
     pub(super) fn new(service: EventService, outboxes: Outboxes, settings: &DispatchSettings) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Self {
@@ -129,7 +129,7 @@ impl Scheduler {
             let _guard = guard;
             let Envelope { event, done } = envelope;
             let caps = outboxes.capabilities(event.chat.platform);
-            // Recover (inside the service) turns every failure into an apology, so Err is not expected here.
+            // Apologize (inside the service) turns every failure into an apology, so Err is not expected here.
             let replies = service.oneshot(Request::new(event, caps)).await.unwrap_or_default();
             outboxes.deliver(replies).await;
             if let Some(done) = done {

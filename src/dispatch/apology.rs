@@ -11,24 +11,24 @@ use super::{DispatchError, Request, Response};
 pub const APOLOGY: &str = "Sorry, something went wrong on our side while handling that. Nothing else was affected; please try again \
      in a moment (or send /cancel to start over).";
 
-/// Layer adding [`Recover`].
+/// Layer adding [`Apologize`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RecoverLayer;
+pub struct ApologizeLayer;
 
-impl<S> Layer<S> for RecoverLayer {
-    type Service = Recover<S>;
+impl<S> Layer<S> for ApologizeLayer {
+    type Service = Apologize<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Recover { inner }
+        Apologize { inner }
     }
 }
 
 /// Answers errors from the inner service with [`APOLOGY`] and logs them (without message content).
 #[derive(Clone, Debug)]
-pub struct Recover<S> {
+pub struct Apologize<S> {
     inner: S,
 }
 
-impl<S> Service<Request> for Recover<S>
+impl<S> Service<Request> for Apologize<S>
 where
     S: Service<Request, Response = Response, Error = DispatchError>,
     S::Future: Send + 'static,
