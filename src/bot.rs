@@ -78,6 +78,7 @@ impl Bot {
             builder = builder.outbox(a.platform(), a.outbox(), a.capabilities());
         }
         let dispatcher = builder.build().map_err(|e| config_error(Problem::at("plugins", e)))?;
+        services.connect(&dispatcher);
         let notices = services.notices.take();
         let alerts = (services.alerts.clone(), notices.unwrap_or_else(|| mpsc::unbounded_channel().1));
         let (monitoring, data_dir) = (settings.monitoring.listen, settings.store.path.clone());

@@ -6,14 +6,14 @@
 //! outermost → [`Router`]. The dispatcher knows none of the services composed around it: a bot adds the
 //! step-up gate, consent and alert counting with `.layer(..)` (see `crate::bot`).
 
-mod catch_panic;
-mod error;
 mod access;
-mod ratelimit;
 mod apology;
+mod catch_panic;
+mod conversations;
+mod error;
+mod ratelimit;
 mod request;
 mod router;
-mod conversations;
 mod sweeper;
 mod timeout;
 mod trace;
@@ -26,12 +26,12 @@ use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
 pub use crate::outboxes::Outboxes;
+pub use access::{Access, AccessControl, AccessLayer, Roles};
+pub use apology::{APOLOGY, Apologize, ApologizeLayer};
 pub use catch_panic::{CatchPanic, CatchPanicLayer};
 pub use error::DispatchError;
-pub use access::{Access, AccessControl, AccessLayer, Roles};
 pub use ratelimit::{Limiter, RateLimit, RateLimitLayer};
-pub use apology::{APOLOGY, Apologize, ApologizeLayer};
-pub use request::{Request, Response};
+pub use request::{Done, Request, Response};
 pub use router::{RESERVED, Router, RouterParts};
 pub use timeout::{Timeout, TimeoutLayer};
 pub use trace::{Trace, TraceLayer};

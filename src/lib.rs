@@ -1,4 +1,4 @@
-//! Palisade: a security-first chat-bot framework.
+//! Palisade: a security-first chat-bot framework. This crate is its runtime.
 //!
 //! One process runs a bot on several chat platforms at once. Adapters turn each platform's traffic into one
 //! neutral [`Event`] model; the [`Dispatcher`] keeps every conversation in order, runs events through a
@@ -9,31 +9,32 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`event`] | the inbound model: [`Event`], [`EventKind`], [`Platform`], [`UserRef`], [`ChatRef`] (immutable ids) |
-//! | [`privacy`] | data-subject rights built from data manifests: /privacy, /mydata, /correct, /forget, /consent; the request register |
-//! | [`private_file`] | writing files that hold personal data (exports) with owner-only permissions |
-//! | [`reply`] | outbound [`Reply`]s, [`Button`]s, and splitting long text |
-//! | [`audit`] | the tamper-evident audit trail: MAC-chained, sealed, flushed entries; verification and export |
-//! | [`alerts`] | anomaly thresholds over sliding windows; alerts to the log, the audit trail and admin chats |
-//! | [`outboxes`] | delivering replies to each platform's adapter, split to its message limit |
-//! | [`metrics`] | counters and histograms (Prometheus) — platforms, outcomes and kinds only |
-//! | [`health`] | the local `/metrics`, `/healthz` and `/readyz` endpoint |
 //! | [`admin`] | `/admin`: staff commands (2FA inspect/reset, block, audit, alerts, reload), role-gated and behind step-up |
-//! | [`adapter`] | the [`Adapter`] contract, [`Capabilities`], the [`Outbox`] and the bounded [`EventSink`] |
-//! | [`plugin`] | the [`Plugin`] trait, [`Command`] metadata, the handler context [`Ctx`], the [`Registry`] |
-//! | [`flow`] | conversation flows: [`Flow`], [`Step`], and their persistence per (user, chat) |
-//! | [`dispatch`] | the [`Dispatcher`]: per-conversation ordering, bounded concurrency, the tower layers, the router |
-//! | [`stepup`] | step-up TOTP verification: enrolment (`/2fa`), the gate that suspends and resumes sensitive actions, grants, lockout, recovery codes |
-//! | [`store`] | the [`Store`] trait, the record layout, the sled and memory backends, plugin-scoped views |
-//! | [`config`] | TOML + environment configuration, strict checking, [`Secret`]s |
-//! | [`crypto`] | the one place that seals, opens, derives, hashes and compares (orion) |
-//! | [`clock`] | wall time that follows tokio's (pausable) clock |
+//! | [`alerts`] | anomaly thresholds over sliding windows; alerts to the log, the audit trail and admin chats; the [`alerts::CountLayer`] |
+//! | [`audit`] | the tamper-evident audit trail: MAC-chained, sealed, flushed entries; verification and export |
+//! | [`bot`] | assembling and running a bot from configuration; [`bot::Services`] builds audit, alerts, step-up, access and privacy and layers them around the dispatcher |
+//! | [`config`] | TOML + environment configuration, strict checking, the runtime's settings |
 //! | [`console`] | the console adapter (`palisade chat`) |
-//! | [`bot`] | assembling and running a bot from configuration |
+//! | [`dispatch`] | the [`Dispatcher`]: per-conversation ordering, bounded concurrency, the layer stack (trace, rate limits, apologies, timeouts, panics, roles and blocks), the router |
+//! | [`flow`] | persistence of conversation flows per (user, chat) |
+//! | [`health`] | the local `/metrics`, `/healthz` and `/readyz` endpoint |
 //! | [`integration`] | the integration policy: an HTTPS-only, allow-listed, bounded HTTP client for plugins; signed outgoing webhooks |
-//! | [`logging`] | log output setup |
+//! | [`locks`] | async locks per key (per user, say): callers for one key take turns, others never wait |
+//! | [`logging`] | log output setup and the redacting writer |
+//! | [`metrics`] | counters and histograms (Prometheus): platforms, outcomes and kinds only |
+//! | [`outboxes`] | delivering replies to each platform's adapter, split to its message limit |
+//! | [`plugin`] | the [`Registry`] of plugins and adapters a binary can run |
+//! | [`privacy`] | data-subject rights built from data manifests: /privacy, /mydata, /correct, /forget, /consent; the request register; the [`privacy::ConsentLayer`] |
+//! | [`private_file`] | writing files that hold personal data (exports) with owner-only permissions |
+//! | [`stepup`] | step-up TOTP verification: enrolment (`/2fa`), the [`stepup::GateLayer`] that suspends and resumes sensitive actions, grants, lockout, recovery codes |
+//! | [`store`] | the encrypted [`store::RecordStore`]: record layout, keys and rotation, retention, the sled and memory backends |
 //!
-//! Platform adapters live in their own crates under `adapters/`, plugins under `plugins/`.
+//! The contract between the runtime, plugins and adapters comes from `palisade-core` and is re-exported
+//! here: [`adapter`], [`clock`], [`event`], [`platform`], [`reply`] and [`services`], the plugin and store
+//! traits in [`plugin`] and [`store`], and the flow types in [`flow`]. [`crypto`] is `palisade-crypto`, the
+//! one cryptography module. The other crates: `palisade-adapter-kit` (what adapters share),
+//! `palisade-cli` (the `palisade` command line), `palisade-testkit` (test support), the platform adapters
+//! under `adapters/` and the demo plugins under `plugins/`.
 
 pub mod admin;
 pub mod alerts;
@@ -45,6 +46,7 @@ pub mod dispatch;
 pub mod flow;
 pub mod health;
 pub mod integration;
+pub mod locks;
 pub mod logging;
 pub mod metrics;
 pub mod outboxes;

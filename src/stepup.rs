@@ -3,7 +3,7 @@
 //!
 //! How an action becomes sensitive: a command declared [`crate::Command::sensitive`], a `plugin.action`
 //! listed in `[stepup] require_for`, or a handler calling [`crate::Ctx::sensitive`] /
-//! [`crate::Ctx::checkpoint`]. The router then fails the event with "step-up required"; the [`gate`] layer
+//! [`crate::Ctx::checkpoint`]. The router then fails the event with "step-up required"; the gate layer ([`GateLayer`])
 //! suspends the event, asks for a code (privately when the action came from a group), verifies it, grants
 //! the scope for `grant_ttl` in that conversation only, and runs the original event again. Handlers must
 //! reach their checkpoint before any side effect, so running them again is exactly the requested action.
@@ -27,6 +27,7 @@ pub use enrolment::{Enrolment, Enrolments};
 pub use gate::{Gate, GateLayer};
 pub use grants::Grants;
 pub use pending::{Pending, PendingActions};
+
 pub use verify::{LOCK_AFTER, Outcome, PAUSE_AFTER};
 
 use crate::audit::{self, Audit};
@@ -55,6 +56,17 @@ pub enum Confirmation {
     NoSetup,
 }
 
+/// What verifying a code for a suspended action came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// The code was checked; on success the action was claimed and its scope granted.
+    Attempted(Outcome),
+    /// The action is no longer waiting (a concurrent code resumed it, or it was cancelled).
+    Gone,
+    /// Two-factor verification was turned off meanwhile; the action was dropped.
+    NotEnrolled,
+}
+
 /// The step-up service shared by the gate and the `/2fa` commands.
 pub struct StepUp {
     audit: Arc<Audit>,
@@ -63,8 +75,16 @@ pub struct StepUp {
     grants: Grants,
     settings: StepUpSettings,
     clock: SharedClock,
-    /// Serialises read-modify-write of enrolments, so concurrent attempts cannot lose a failure count.
-    attempts: tokio::sync::Mutex<()>,
+    /// Serialises read-modify-write of a user's enrolment and pending action, so concurrent attempts cannot
+    /// lose a failure count and two codes cannot both resume one action. Per user: one user's fsync never
+    /// delays another's verification.
+    users: crate::locks::KeyedLocks<UserRef>,
+    /// Where a verified action goes back in (the dispatcher's intake), so it runs in its own conversation's
+    /// queue; set once the dispatcher is built.
+    resubmit: std::sync::OnceLock<crate::adapter::EventSink>,
+    /// Conversations whose suspended action was just verified and resubmitted, with its scope: the gate audits
+    /// the action's outcome when it runs.
+    resuming: std::sync::Mutex<std::collections::HashMap<ConversationKey, String>>,
     alerts: std::sync::OnceLock<Arc<crate::alerts::Alerts>>,
 }
 
@@ -84,7 +104,9 @@ impl StepUp {
             grants: Grants::default(),
             settings,
             clock,
-            attempts: tokio::sync::Mutex::new(()),
+            users: crate::locks::KeyedLocks::default(),
+            resubmit: std::sync::OnceLock::new(),
+            resuming: std::sync::Mutex::default(),
             alerts: std::sync::OnceLock::new(),
         })
     }
@@ -113,7 +135,7 @@ impl StepUp {
     /// in force until the new secret is confirmed, so an abandoned re-enrolment never turns 2FA off.
     pub async fn begin(&self, user: &UserRef) -> Result<Setup, StoreError> {
         let secret = crate::crypto::random_bytes(totp::SECRET_LEN).map_err(|e| StoreError::MasterKey(e.to_string()))?;
-        let _guard = self.attempts.lock().await;
+        let _guard = self.users.lock(user).await;
         let mut e = self.enrolments.load(user).await?.unwrap_or_else(|| Enrolment::pending(Vec::new()));
         e.candidate = Some(enrolment::SecretBytes(secret.to_vec()));
         self.enrolments.save(user, &e).await?;
@@ -124,7 +146,7 @@ impl StepUp {
     /// Confirms setup with the first code from the new secret; on success it replaces any old secret, 2FA is
     /// on, and fresh recovery codes are returned (old ones stop working).
     pub async fn confirm(&self, user: &UserRef, code: &str) -> Result<Confirmation, StoreError> {
-        let _guard = self.attempts.lock().await;
+        let _guard = self.users.lock(user).await;
         let Some(mut e) = self.enrolments.load(user).await? else { return Ok(Confirmation::NoSetup) };
         let Some(candidate) = e.candidate.clone() else { return Ok(Confirmation::NoSetup) };
         let Ok(totp) = totp::Code::standard(&candidate.0, self.settings.skew) else { return Ok(Confirmation::Wrong) };
@@ -144,7 +166,32 @@ impl StepUp {
 
     /// One verification attempt; counters and the replay marker are saved (flushed) whatever the outcome.
     pub async fn attempt(&self, user: &UserRef, input: &str) -> Result<Option<Outcome>, StoreError> {
-        let _guard = self.attempts.lock().await;
+        let _guard = self.users.lock(user).await;
+        self.attempt_locked(user, input).await
+    }
+
+    /// Verifies `input` for the action `expected` waits for. Under the user's lock, the action is read again
+    /// (a concurrent code may have taken it: then `Verified::Gone`), the code checked, and on success the
+    /// action is claimed — deleted, flushed, before anything runs — and its scope granted in its conversation.
+    pub async fn verify_pending(&self, expected: &Pending, input: &str) -> Result<Verified, StoreError> {
+        let user = &expected.event.user;
+        let _guard = self.users.lock(user).await;
+        let current = self.pending.load(user).await?;
+        if current.as_ref().is_none_or(|p| p.created_at_ms != expected.created_at_ms || p.scope != expected.scope) {
+            return Ok(Verified::Gone);
+        }
+        let Some(outcome) = self.attempt_locked(user, input).await? else {
+            self.pending.clear(user).await?;
+            return Ok(Verified::NotEnrolled);
+        };
+        if outcome.is_success() {
+            self.pending.claim(user).await?;
+            self.grant(expected.event.conversation(), expected.scope.clone());
+        }
+        Ok(Verified::Attempted(outcome))
+    }
+
+    async fn attempt_locked(&self, user: &UserRef, input: &str) -> Result<Option<Outcome>, StoreError> {
         let Some(mut e) = self.enrolments.load(user).await?.filter(|e| e.active) else { return Ok(None) };
         let outcome = verify::attempt(&mut e, input, self.now_ms(), self.settings.skew);
         self.enrolments.save(user, &e).await?;
@@ -166,7 +213,7 @@ impl StepUp {
 
     /// Burns a code the user exposed (posted in a group): if valid now, it can no longer be used.
     pub async fn burn(&self, user: &UserRef, code: &str) -> Result<(), StoreError> {
-        let _guard = self.attempts.lock().await;
+        let _guard = self.users.lock(user).await;
         let Some(mut e) = self.enrolments.load(user).await?.filter(|e| e.active) else { return Ok(()) };
         if verify::burn(&mut e, code, self.now_ms(), self.settings.skew) {
             self.enrolments.save(user, &e).await?;
@@ -182,7 +229,7 @@ impl StepUp {
 
     /// Turns 2FA off for a user (their own `/2fa disable`, or an admin reset) and revokes their grants.
     pub async fn disable(&self, user: &UserRef) -> Result<bool, StoreError> {
-        let _guard = self.attempts.lock().await;
+        let _guard = self.users.lock(user).await;
         self.grants.revoke_user(user);
         let removed = self.enrolments.remove(user).await?;
         self.audit.record("stepup.disable", Some(user), audit::Outcome::Success, &[]).await?;
@@ -213,6 +260,31 @@ impl StepUp {
     /// The suspended actions.
     pub fn pending(&self) -> &PendingActions {
         &self.pending
+    }
+
+    /// Where verified actions go back in: the dispatcher's intake (set once, after the dispatcher is built).
+    /// Without it, a verified action runs at once in the task that received the code.
+    pub fn set_resubmit(&self, sink: crate::adapter::EventSink) {
+        let _ = self.resubmit.set(sink);
+    }
+
+    /// The intake verified actions go back into, if set.
+    pub fn resubmit(&self) -> Option<&crate::adapter::EventSink> {
+        self.resubmit.get()
+    }
+
+    /// Notes that the action suspended in `conv` was verified and resubmitted for `scope`.
+    pub fn note_resuming(&self, conv: ConversationKey, scope: String) {
+        let mut resuming = self.resuming.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if resuming.len() > 10_000 {
+            resuming.clear();
+        }
+        resuming.insert(conv, scope);
+    }
+
+    /// The scope of the verified action now running in `conv`, once.
+    pub fn take_resuming(&self, conv: &ConversationKey) -> Option<String> {
+        self.resuming.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(conv)
     }
 }
 

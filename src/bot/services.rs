@@ -96,6 +96,12 @@ impl Services {
         (plugins, privacy)
     }
 
+    /// Connects the services to the built dispatcher: verified actions go back in through its intake, so they
+    /// run in their own conversation's queue.
+    pub fn connect(&self, dispatcher: &Dispatcher) {
+        self.stepup.set_resubmit(dispatcher.sink());
+    }
+
     /// A dispatcher over `plugins` (built-ins included, see [`Services::with_builtins`]) with the settings'
     /// limits and every service layered around the router: step-up gate (innermost), consent, alert counting.
     pub fn dispatcher(&self, plugins: Vec<Arc<dyn Plugin>>) -> DispatcherBuilder {

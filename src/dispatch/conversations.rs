@@ -129,10 +129,14 @@ impl Conversations {
             let _guard = guard;
             let Envelope { event, done } = envelope;
             let caps = outboxes.capabilities(event.chat.platform);
+            let mut request = Request::new(event, caps);
+            request.done = super::Done::new(done);
+            let done = request.done.clone();
             // Apologize (inside the service) turns every failure into an apology, so Err is not expected here.
-            let replies = service.oneshot(Request::new(event, caps)).await.unwrap_or_default();
+            let replies = service.oneshot(request).await.unwrap_or_default();
             outboxes.deliver(replies).await;
-            if let Some(done) = done {
+            // Unless a layer handed the signal on with the work it started (then that work fires it).
+            if let Some(done) = done.take() {
                 let _ = done.send(());
             }
         });

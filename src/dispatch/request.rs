@@ -19,12 +19,32 @@ pub struct Request {
     /// Step-up scopes (`bank.transfer`) the user holds a fresh grant for in this conversation, filled by the
     /// step-up gate. A sensitive action whose scope is missing fails with "step-up required" (fail closed).
     pub grants: Arc<BTreeSet<String>>,
+    /// Who waits for this event to be handled (an adapter answering its platform). A layer that hands the
+    /// event's work on to another event (step-up resubmitting the action a code approved) takes it along, so
+    /// the waiter is told only when that work is done too.
+    pub done: Done,
+}
+
+/// The signal that an event, and whatever it handed its work on to, is done; shared by a request's clones.
+#[derive(Clone, Debug, Default)]
+pub struct Done(Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>);
+
+impl Done {
+    /// A slot holding `sender`.
+    pub fn new(sender: Option<tokio::sync::oneshot::Sender<()>>) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(sender)))
+    }
+
+    /// Takes the signal (to hand it on, or to fire it); `None` when already taken.
+    pub fn take(&self) -> Option<tokio::sync::oneshot::Sender<()>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
 }
 
 impl Request {
     /// A request for `event` from a platform with `capabilities`, with no roles and no grants.
     pub fn new(event: Event, capabilities: Capabilities) -> Self {
-        Self { event, capabilities, roles: Arc::default(), grants: Arc::default() }
+        Self { event, capabilities, roles: Arc::default(), grants: Arc::default(), done: Done::default() }
     }
 
     /// A text reply to the event's user in the event's chat.

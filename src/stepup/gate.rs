@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use futures::future::BoxFuture;
 use tower::{Layer, Service, ServiceExt};
 
-use super::{Outcome, Pending, StepUp};
+use super::{Outcome, Pending, StepUp, Verified};
 use crate::config::Unenrolled;
 use crate::dispatch::{DispatchError, EventService, Request, Response};
 use crate::event::{ChatKind, EventKind};
@@ -109,6 +109,10 @@ impl Gate {
             }
         }
         req.grants = Arc::new(self.stepup.grants(&req.event.conversation()));
+        if let Some(scope) = self.stepup.take_resuming(&req.event.conversation()) {
+            out.append(&mut self.run_verified(req, scope).await?);
+            return Ok(out);
+        }
         match self.inner.clone().oneshot(req.clone()).await {
             Err(DispatchError::StepUpRequired { scope }) => out.append(&mut self.suspend(&req, scope).await?),
             Ok(mut replies) => out.append(&mut replies),
@@ -184,10 +188,19 @@ impl Gate {
                 body: ReplyBody::Delete(id),
             });
         }
-        let Some(outcome) = self.stepup.attempt(&user, &input).await? else {
-            self.stepup.pending().clear(&user).await?;
-            out.push(text(&req, "Two-factor verification is no longer set up; nothing was done."));
-            return Ok(out);
+        let outcome = match self.stepup.verify_pending(&pending, &input).await? {
+            Verified::Attempted(outcome) => outcome,
+            Verified::Gone => {
+                out.push(text(
+                    &req,
+                    format!("Nothing is waiting for a code any more ({} was already answered).", pending.scope),
+                ));
+                return Ok(out);
+            }
+            Verified::NotEnrolled => {
+                out.push(text(&req, "Two-factor verification is no longer set up; nothing was done."));
+                return Ok(out);
+            }
         };
         match outcome {
             Outcome::Accepted | Outcome::Recovered { .. } => {
@@ -197,8 +210,6 @@ impl Gate {
                         format!("You used a recovery code; {left} left. If that was not you, run /2fa setup now."),
                     ));
                 }
-                self.stepup.pending().clear(&user).await?;
-                self.stepup.grant(pending.event.conversation(), pending.scope.clone());
                 out.append(&mut self.resume(&req, pending).await?);
             }
             Outcome::Replayed => {
@@ -227,17 +238,36 @@ impl Gate {
         Ok(out)
     }
 
-    /// Runs the suspended event again, now with its scope granted.
+    /// Runs the verified action again, now with its scope granted: through the dispatcher's intake, so it
+    /// runs in its own conversation's queue after whatever that conversation is doing (never alongside it);
+    /// without an intake to go back into, right here.
     async fn resume(&self, req: &Request, pending: Pending) -> Result<Response, DispatchError> {
+        let conv = pending.event.conversation();
+        if let Some(sink) = self.stepup.resubmit() {
+            self.stepup.note_resuming(conv, pending.scope.clone());
+            // Whoever waits for the code's answer waits for the action's too.
+            let envelope = crate::adapter::Envelope { event: pending.event, done: req.done.take() };
+            if let Err(refused) = sink.try_submit_envelope(envelope) {
+                let (e, envelope) = *refused;
+                let sink = sink.clone();
+                tracing::debug!(error = %e, "intake full; the verified action waits for room");
+                tokio::spawn(async move { sink.submit_envelope(envelope).await });
+            }
+            return Ok(Vec::new());
+        }
         let mut resumed = Request::new(pending.event, req.capabilities);
         resumed.roles = req.roles.clone();
-        resumed.grants = Arc::new(self.stepup.grants(&resumed.event.conversation()));
-        let result = self.inner.clone().oneshot(resumed.clone()).await;
+        resumed.grants = Arc::new(self.stepup.grants(&conv));
+        self.run_verified(resumed, pending.scope).await
+    }
+
+    /// Runs a request whose action was just verified for `scope`, and audits how it went.
+    async fn run_verified(&self, req: Request, scope: String) -> Result<Response, DispatchError> {
+        let result = self.inner.clone().oneshot(req.clone()).await;
         let outcome = if result.is_ok() { crate::audit::Outcome::Success } else { crate::audit::Outcome::Failure };
-        let user = Some(&resumed.event.user);
-        self.stepup.audit().note("sensitive.action", user, outcome, &[("scope", pending.scope.clone())]).await;
+        self.stepup.audit().note("sensitive.action", Some(&req.event.user), outcome, &[("scope", scope)]).await;
         match result {
-            Err(DispatchError::StepUpRequired { scope }) => self.suspend(&resumed, scope).await,
+            Err(DispatchError::StepUpRequired { scope }) => self.suspend(&req, scope).await,
             other => other,
         }
     }

@@ -59,6 +59,13 @@ impl PendingActions {
         self.store.put(Self::key(&subject, &pending.event.user), &bytes, Durability::Batched).await
     }
 
+    /// Takes the user's suspended action for running: deleted and flushed before the caller runs it, so a
+    /// crash afterwards can never run it a second time.
+    pub async fn claim(&self, user: &UserRef) -> Result<bool, StoreError> {
+        let subject = Subject::user(user);
+        self.store.delete(Self::key(&subject, user), Durability::Flushed).await
+    }
+
     /// Drops the user's suspended action.
     pub async fn clear(&self, user: &UserRef) -> Result<(), StoreError> {
         let subject = Subject::user(user);

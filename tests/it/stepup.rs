@@ -199,3 +199,69 @@ async fn the_conversation_is_frozen_while_an_action_waits_for_its_code() {
     assert_eq!(bot.h.send(in_group("/args a b")).await, ["first=a rest=b"], "unfrozen afterwards");
     bot.h.stop().await;
 }
+
+fn in_group(user: &str, text: &str) -> palisade::Event {
+    let chat = ChatRef::new(Platform::CONSOLE, "team", ChatKind::Group);
+    palisade::Event::text(palisade_testkit::user(user), chat, text)
+}
+
+fn pressed_in_group(user: &str, data: &str) -> palisade::Event {
+    let mut e = in_group(user, "");
+    e.kind = palisade::EventKind::Button(data.into());
+    e
+}
+
+/// A transfer asked in a group, suspended at Confirm; a second tap on Confirm and the code race each other,
+/// and two codes (one from a private form, one typed in the DM) race each other: money moves once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_action_runs_once_however_the_confirmations_race() {
+    let bot = start(memory_store().await, short_grants()).await;
+    let (secret, _) = bot.enrol("ann").await;
+    for text in ["/transfer", "10", "Bob"] {
+        bot.h.send(in_group("ann", text)).await;
+    }
+    let asked = bot.h.send(pressed_in_group("ann", "bank:confirm")).await.join("\n");
+    assert!(asked.contains("To confirm bank.transfer"), "{asked}");
+    let mut in_form = palisade_testkit::event("ann", &bot.code(&secret, 0));
+    in_form.private_input = true;
+    let (tap, form, typed) = tokio::join!(
+        bot.h.sink.submit_and_wait(pressed_in_group("ann", "bank:confirm")),
+        bot.h.sink.submit_and_wait(in_form),
+        bot.h.sink.submit_and_wait(palisade_testkit::event("ann", &bot.code(&secret, 1))),
+    );
+    tap.unwrap();
+    form.unwrap();
+    typed.unwrap();
+    let said: Vec<String> = bot.h.captured.take().iter().map(palisade_testkit::text_of).collect();
+    let sent = said.iter().filter(|t| t.starts_with("Sent 10.00 to Bob")).count();
+    assert_eq!(sent, 1, "{said:?}");
+    assert_eq!(bot.h.say("ann", "/balance").await, ["Your balance is 990.00."]);
+    let audit = bot.h.services().audit.entries_since(0).await.unwrap();
+    assert_eq!(audit.iter().filter(|e| e.event == "bank.transfer").count(), 1);
+    bot.h.stop().await;
+}
+
+/// The dangerous moment: the code was accepted and the action claimed, and the process dies before the
+/// action ran. After the restart nothing waits for a code any more, so no later code can run it (twice).
+#[tokio::test]
+async fn an_action_claimed_before_a_crash_is_never_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret;
+    {
+        let bot = start(crate::support::sled_store(dir.path()).await, short_grants()).await;
+        secret = bot.enrol("ann").await.0;
+        bot.h.say("ann", "/secret once").await;
+        let stepup = bot.h.stepup().clone();
+        let pending = stepup.pending().load(&palisade_testkit::user("ann")).await.unwrap().unwrap();
+        let verified = stepup.verify_pending(&pending, &bot.code(&secret, 1)).await.unwrap();
+        assert_eq!(verified, palisade::stepup::Verified::Attempted(palisade::stepup::Outcome::Accepted));
+        // "Crash": the claimed action is never handed back in; everything is dropped.
+        drop(stepup);
+        bot.h.stop().await;
+    }
+    let bot = start(crate::support::sled_store(dir.path()).await, short_grants()).await;
+    let answer = bot.h.say("ann", &bot.code(&secret, 2)).await;
+    assert!(!answer.iter().any(|t| t.contains("ran secret")), "{answer:?}");
+    assert_eq!(bot.h.say("ann", "/secret again").await.len(), 1, "a new request asks for a new code");
+    bot.h.stop().await;
+}

@@ -132,6 +132,9 @@ impl Harness {
             Err(e) => panic!("the dispatcher builds: {e}"),
         };
         let sink = dispatcher.sink();
+        if let Some(services) = &services {
+            services.connect(&dispatcher);
+        }
         // Alerts reach the admin chats (captured like every reply), as in a running bot.
         let alerts = services.as_mut().and_then(|s| {
             let notices = s.notices.take()?;
@@ -212,10 +215,13 @@ impl Harness {
         if let Err(e) = task.await {
             panic!("the dispatcher stopped cleanly: {e}");
         }
-        // The alert task ends when the last handle on the alerts is gone.
+        // The alert task ends when the last handle on the alerts is gone (a test may still hold one: then it
+        // is stopped after a moment).
         drop(services);
-        if let Some(alerts) = alerts {
-            let _ = alerts.await;
+        if let Some(mut alerts) = alerts
+            && tokio::time::timeout(std::time::Duration::from_secs(2), &mut alerts).await.is_err()
+        {
+            alerts.abort();
         }
     }
 }

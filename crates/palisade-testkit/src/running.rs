@@ -80,6 +80,7 @@ impl Running {
             .outbox(adapter.platform(), adapter.outbox(), adapter.capabilities())
             .build()
             .unwrap_or_else(|e| panic!("the dispatcher builds: {e}"));
+        services.connect(&dispatcher);
         let sink = dispatcher.sink();
         let stop_dispatch = CancellationToken::new();
         let dispatcher = tokio::spawn(dispatcher.run(stop_dispatch.clone()));

@@ -71,6 +71,21 @@ impl EventSink {
         })
     }
 
+    /// Submits an envelope as is, without waiting (for runtimes handing work back in, with its done signal).
+    pub fn try_submit_envelope(&self, envelope: Envelope) -> Result<(), Box<(SinkError, Envelope)>> {
+        self.tx.try_send(envelope).map_err(|e| {
+            Box::new(match e {
+                mpsc::error::TrySendError::Full(e) => (SinkError::Full, e),
+                mpsc::error::TrySendError::Closed(e) => (SinkError::Closed, e),
+            })
+        })
+    }
+
+    /// Submits an envelope as is, waiting while the intake is full.
+    pub async fn submit_envelope(&self, envelope: Envelope) -> Result<(), SinkError> {
+        self.tx.send(envelope).await.map_err(|_| SinkError::Closed)
+    }
+
     /// Submits an event and waits until it was handled and its replies were delivered.
     pub async fn submit_and_wait(&self, event: Event) -> Result<(), SinkError> {
         let (done, handled) = oneshot::channel();
