@@ -44,7 +44,7 @@ impl Admin {
     async fn record(&self, ctx: &Ctx, action: &str, target: Option<&UserRef>) -> Result<(), PluginError> {
         let mut details = vec![("action", action.to_string())];
         if let Some(t) = target {
-            details.push(("target", self.audit.pseudonym(t)?));
+            details.push(("target", self.audit.pseudonym(t).await?));
         }
         self.audit.record(&format!("admin.{action}"), Some(ctx.user()), Outcome::Success, &details).await?;
         Ok(())

@@ -1,17 +1,23 @@
 //! Anomaly alerts: sliding-window counts of suspicious signals; when one crosses its `[alerts]` threshold an
 //! alert goes to the log, the audit trail and the configured admin chats — at most once per kind per
-//! cooldown, so an attack cannot turn alerts into a flood of their own.
+//! cooldown, so an attack cannot turn alerts into a flood of their own. Rejected webhook requests are only
+//! counted here; [`deliver`] writes their summaries.
 
-use std::collections::{HashMap, VecDeque};
+mod delivery;
+mod layer;
+
+pub use delivery::{Notice, deliver};
+pub use layer::{Count, CountLayer};
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::mpsc;
 
-use crate::audit::{Audit, Outcome};
+use crate::audit::Audit;
 use crate::clock::{SharedClock, millis};
 use crate::config::AlertSettings;
 use crate::event::{ChatKind, ChatRef, Platform, UserRef};
-use crate::reply::{Reply, ReplyBody};
 
 /// Something worth counting.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,8 +39,12 @@ pub enum Signal {
 pub struct Alert {
     /// Which rule (`stepup_failures_per_user`, …).
     pub kind: &'static str,
-    /// What to tell the admins (no personal data: users appear as audit pseudonyms).
-    pub text: String,
+    /// How many signals crossed the threshold, within how many minutes.
+    pub count: usize,
+    /// The window, in minutes.
+    pub minutes: u64,
+    /// The user the rule counts, if it counts per user (admins see only their audit pseudonym).
+    pub user: Option<UserRef>,
 }
 
 #[derive(Default)]
@@ -48,10 +58,15 @@ pub struct Alerts {
     settings: AlertSettings,
     clock: SharedClock,
     audit: Option<Arc<Audit>>,
-    // std Mutex: short map updates, never held across an await.
+    // std Mutexes: short map updates, never held across an await.
     windows: Mutex<Windows>,
+    /// Rejected requests per (platform, reason) since the last summary.
+    rejected: Mutex<BTreeMap<(Platform, String), u64>>,
     tx: mpsc::UnboundedSender<Notice>,
 }
+
+/// Most distinct (platform, reason) pairs counted between summaries; more are counted as "other".
+const REJECTION_KINDS: usize = 64;
 
 impl std::fmt::Debug for Alerts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,7 +82,7 @@ impl Alerts {
         audit: Option<Arc<Audit>>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<Notice>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Arc::new(Self { settings, clock, audit, windows: Mutex::default(), tx }), rx)
+        (Arc::new(Self { settings, clock, audit, windows: Mutex::default(), rejected: Mutex::default(), tx }), rx)
     }
 
     fn rule(&self, signal: &Signal) -> (&'static str, u32, Option<UserRef>) {
@@ -120,24 +135,35 @@ impl Alerts {
             return None;
         }
         w.last_alert.insert(kind, now);
-        let who = match (&user, &self.audit) {
-            (Some(u), Some(a)) => a.pseudonym(u).map(|p| format!(" by user {p}")).unwrap_or_default(),
-            _ => String::new(),
-        };
-        let minutes = self.settings.window.as_secs() / 60;
-        Some(Alert { kind, text: format!("Security alert: {count} × {kind}{who} within {minutes} min.") })
+        Some(Alert { kind, count, minutes: self.settings.window.as_secs() / 60, user })
     }
 
     fn raise(&self, alert: Alert) {
         crate::metrics::alert(alert.kind);
-        tracing::warn!(kind = alert.kind, "{}", alert.text);
+        tracing::warn!(kind = alert.kind, count = alert.count, "security alert raised");
         let _ = self.tx.send(Notice::Alert(alert));
     }
 
-    /// Records a webhook request that failed authentication: metrics, audit, and the alert rule.
+    /// Counts a webhook request that failed authentication, in memory only (an attacker controls the rate):
+    /// metrics, the alert rule, and a summary the alert task writes once per minute (one log line and one
+    /// audit entry per platform and reason).
     pub fn webhook_rejected(&self, platform: Platform, reason: &str) {
-        let _ = self.tx.send(Notice::Rejected(platform, reason.to_string()));
+        {
+            let mut rejected = self.rejected.lock().unwrap_or_else(PoisonError::into_inner);
+            let key = (platform, reason.to_string());
+            let key = if rejected.len() < REJECTION_KINDS || rejected.contains_key(&key) {
+                key
+            } else {
+                (platform, "other".to_string())
+            };
+            *rejected.entry(key).or_default() += 1;
+        }
         self.observe(Signal::WebhookRejected(platform));
+    }
+
+    /// The rejections counted since the last call.
+    pub fn take_rejections(&self) -> BTreeMap<(Platform, String), u64> {
+        std::mem::take(&mut *self.rejected.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The admins' direct chats.
@@ -151,101 +177,9 @@ impl Alerts {
     }
 }
 
-/// What the alert task writes to the audit trail and sends to admins.
-#[derive(Debug)]
-pub enum Notice {
-    /// An alert was raised.
-    Alert(Alert),
-    /// A webhook request on this platform was rejected, for this reason.
-    Rejected(Platform, String),
-}
-
-/// Audits raised alerts and rejected requests, and sends alerts to the admin chats through `outboxes`, until
-/// the channel closes.
-pub async fn deliver(
-    alerts: Arc<Alerts>,
-    mut rx: mpsc::UnboundedReceiver<Notice>,
-    outboxes: crate::outboxes::Outboxes,
-) {
-    let targets = alerts.admin_chats();
-    let audit = alerts.audit.clone();
-    drop(alerts);
-    while let Some(notice) = rx.recv().await {
-        let alert = match notice {
-            Notice::Rejected(platform, reason) => {
-                if let Some(audit) = &audit {
-                    let details = [("platform", platform.as_str().to_string()), ("reason", reason)];
-                    audit.note("webhook.rejected", None, Outcome::Denied, &details).await;
-                }
-                continue;
-            }
-            Notice::Alert(alert) => alert,
-        };
-        if let Some(audit) = &audit {
-            audit.note("alert.raised", None, Outcome::Info, &[("kind", alert.kind.to_string())]).await;
-        }
-        let replies = targets
-            .iter()
-            .map(|(chat, user)| Reply {
-                chat: chat.clone(),
-                user: user.clone(),
-                private: true,
-                body: ReplyBody::Text { text: alert.text.clone(), buttons: Vec::new() },
-            })
-            .collect();
-        outboxes.deliver(replies).await;
-    }
-}
-
 impl palisade_core::services::Observer for Alerts {
     fn rejected(&self, platform: Platform, reason: &str) {
-        tracing::warn!(%platform, reason, "rejected an unauthenticated request");
         self.webhook_rejected(platform, reason);
     }
 }
 
-/// Layer counting every handled message toward the `messages_per_user` rule (a bot adds it with
-/// `DispatcherBuilder::layer`).
-#[derive(Clone, Debug)]
-pub struct CountLayer {
-    alerts: Arc<Alerts>,
-}
-
-impl CountLayer {
-    /// Counts into `alerts`.
-    pub fn new(alerts: Arc<Alerts>) -> Self {
-        Self { alerts }
-    }
-}
-
-impl<S> tower::Layer<S> for CountLayer {
-    type Service = Count<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        Count { inner, alerts: self.alerts.clone() }
-    }
-}
-
-/// Counts each request's user, then hands it on.
-#[derive(Clone, Debug)]
-pub struct Count<S> {
-    inner: S,
-    alerts: Arc<Alerts>,
-}
-
-impl<S> tower::Service<crate::dispatch::Request> for Count<S>
-where
-    S: tower::Service<crate::dispatch::Request>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: crate::dispatch::Request) -> Self::Future {
-        self.alerts.observe(Signal::Message(req.event.user.clone()));
-        self.inner.call(req)
-    }
-}

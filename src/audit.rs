@@ -7,12 +7,14 @@
 //! changed, removed, inserted or reordered.
 
 mod entry;
+mod pseudonym;
 mod verify;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use entry::{Entry, Outcome};
+pub use pseudonym::Pseudonyms;
 pub use verify::{Finding, verify};
 
 use crate::clock::SharedClock;
@@ -23,7 +25,15 @@ use crate::store::{Durability, RecordKey, SharedStore, StoreError};
 pub(crate) const NAMESPACE: &str = "core.audit";
 pub(crate) const HEAD: &[u8] = b"head";
 pub(crate) const MAC_PURPOSE: &str = "palisade/audit-mac/v1";
-const ACTOR_PURPOSE: &str = "palisade/audit-actor/v1";
+
+/// Who did something, as the audit trail names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// Their pseudonym (see [`Pseudonyms`]).
+    pub pseudonym: String,
+    /// Their platform.
+    pub platform: crate::event::Platform,
+}
 
 /// The audit trail of one store.
 pub struct Audit {
@@ -31,6 +41,7 @@ pub struct Audit {
     clock: SharedClock,
     /// Appends are serialised so sequence numbers and the chain never fork.
     append: tokio::sync::Mutex<()>,
+    pseudonyms: Pseudonyms,
 }
 
 impl std::fmt::Debug for Audit {
@@ -46,12 +57,19 @@ pub(crate) fn entry_id(seq: u64) -> String {
 impl Audit {
     /// The audit trail kept in `store`.
     pub fn new(store: SharedStore, clock: SharedClock) -> Arc<Self> {
-        Arc::new(Self { store, clock, append: tokio::sync::Mutex::new(()) })
+        let pseudonyms = Pseudonyms::new(store.clone());
+        Arc::new(Self { store, clock, append: tokio::sync::Mutex::new(()), pseudonyms })
     }
 
-    /// The pseudonym of `user` in audit entries: stable, not reversible without the store's keys.
-    pub fn pseudonym(&self, user: &UserRef) -> Result<String, StoreError> {
-        Ok(hex(&self.store.keyed_hash(ACTOR_PURPOSE, user.to_string().as_bytes())?[..8]))
+    /// The pseudonym of `user` in audit entries: stable until their data is erased, not reversible, and not
+    /// linkable to them at all once they are erased (see [`Pseudonyms`]).
+    pub async fn pseudonym(&self, user: &UserRef) -> Result<String, StoreError> {
+        self.pseudonyms.of(user).await
+    }
+
+    /// Forgets `user`'s pseudonym: called when their data (and so their salt) is erased.
+    pub fn forget(&self, user: &UserRef) {
+        self.pseudonyms.forget(user);
     }
 
     /// Appends an entry and flushes it; returns its sequence number. `details` must not hold secrets or
@@ -63,7 +81,22 @@ impl Audit {
         outcome: Outcome,
         details: &[(&str, String)],
     ) -> Result<u64, StoreError> {
-        let actor_pseudonym = actor.map(|u| self.pseudonym(u)).transpose()?;
+        let actor = match actor {
+            Some(user) => Some(Actor { pseudonym: self.pseudonym(user).await?, platform: user.platform }),
+            None => None,
+        };
+        self.record_as(event, actor.as_ref(), outcome, details).await
+    }
+
+    /// Like [`Audit::record`], for an actor whose pseudonym was taken earlier (before their data was erased:
+    /// asking for it afterwards would give them a new salt, and so new data).
+    pub async fn record_as(
+        &self,
+        event: &str,
+        actor: Option<&Actor>,
+        outcome: Outcome,
+        details: &[(&str, String)],
+    ) -> Result<u64, StoreError> {
         let _guard = self.append.lock().await;
         let (last_seq, prev_mac) = match self.head().await? {
             Some(head) => (head.seq, head.mac),
@@ -73,8 +106,8 @@ impl Audit {
             seq: last_seq + 1,
             at_ms: self.clock.now_ms(),
             event: event.to_string(),
-            actor: actor_pseudonym,
-            platform: actor.map(|u| u.platform),
+            actor: actor.map(|a| a.pseudonym.clone()),
+            platform: actor.map(|a| a.platform),
             outcome,
             details: details.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
             prev_mac,

@@ -24,7 +24,7 @@ pub use export::export;
 pub use register::{Register, Request, RequestKind};
 
 use crate::alerts::{Alerts, Signal};
-use crate::audit::{Audit, Outcome};
+use crate::audit::{Actor, Audit, Outcome};
 use crate::config::PrivacySettings;
 use crate::event::UserRef;
 use crate::plugin::{DataManifest, LegalBasis, Namespace, days};
@@ -53,6 +53,13 @@ pub fn core_manifest() -> DataManifest {
         "resume the action once you are verified",
         LegalBasis::Contract,
         days(1),
+    ))
+    .and(Namespace::new(
+        "core.audit.pseudonym",
+        "a random value from which the name the audit trail gives you is derived",
+        "keep a tamper-evident record of security events without naming you",
+        LegalBasis::LegitimateInterests,
+        days(3650),
     ))
     .and(Namespace::new(
         "core.admin.blocked",
@@ -150,7 +157,7 @@ impl Privacy {
     pub async fn export(&self, user: &UserRef, channel: &str) -> Result<serde_json::Value, StoreError> {
         let mut data = export::export(&*self.store, &self.manifests, &self.audit, user, &self.settings).await?;
         self.register.completed(RequestKind::Access, user, channel).await?;
-        let requests = self.register.of(&self.audit.pseudonym(user)?).await?;
+        let requests = self.register.of(&self.audit.pseudonym(user).await?).await?;
         data["rights_requests"] = serde_json::to_value(requests).unwrap_or(serde_json::Value::Null);
         self.audit.record("privacy.export", Some(user), Outcome::Success, &[("channel", channel.into())]).await?;
         if let Some(a) = &self.alerts {
@@ -166,10 +173,14 @@ impl Privacy {
         if let Some(s) = &self.stepup {
             s.forget_grants(user);
         }
+        // The pseudonym is taken before the erasure shreds its salt: the erasure is recorded under the name the
+        // person's earlier entries carry, which nothing links to them afterwards.
+        let actor = Actor { pseudonym: self.audit.pseudonym(user).await?, platform: user.platform };
+        self.audit.forget(user);
         let erased = self.store.erase_subject(&Subject::user(user)).await?;
-        self.register.completed(RequestKind::Erasure, user, channel).await?;
+        self.register.add_for(RequestKind::Erasure, actor.pseudonym.clone(), channel, true).await?;
         let details = [("records", erased.to_string()), ("channel", channel.to_string())];
-        self.audit.record("privacy.erase", Some(user), Outcome::Success, &details).await?;
+        self.audit.record_as("privacy.erase", Some(&actor), Outcome::Success, &details).await?;
         if let Some(a) = &self.alerts {
             a.observe(Signal::Erasure);
         }

@@ -44,7 +44,9 @@ pub struct Access {
     store: Option<crate::store::SharedStore>,
 }
 
-const BLOCKED: &str = "core.admin.blocked";
+/// Where blocks are kept: not under the blocked user as a data subject, so a block outlives the erasure of
+/// their data (legitimate interest in stopping abuse); the key is a keyed hash of the identity, the value sealed.
+pub const BLOCKED: &str = "core.admin.blocked";
 
 impl std::fmt::Debug for Access {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,6 +84,13 @@ impl Access {
     /// Replaces the role assignments (configuration reload).
     pub fn set_roles(&self, roles: Roles) {
         *self.roles.write().unwrap_or_else(std::sync::PoisonError::into_inner) = roles;
+    }
+
+    /// Whether the store holds a block for `user` (what exports and `/forget` report).
+    pub async fn is_blocked_in(store: &dyn crate::store::Store, user: &UserRef) -> Result<bool, crate::store::StoreError> {
+        let id = user.to_string();
+        let key = crate::store::RecordKey { namespace: BLOCKED, subject: None, id: id.as_bytes() };
+        Ok(store.get(key).await?.is_some())
     }
 
     /// True when `user` is blocked.

@@ -136,9 +136,11 @@ impl PrivacyPlugin {
         if self.privacy.is_enrolled(ctx.user()).await? {
             ctx.sensitive("forget")?;
         }
+        let blocked = crate::dispatch::Access::is_blocked_in(&**self.privacy.store(), ctx.user()).await?;
         let n = self.privacy.erase(ctx.user(), "chat").await?;
+        let block = if blocked { " Staff blocked you earlier; that block stays, to stop abuse." } else { "" };
         ctx.reply_private(format!(
-            "Done: everything stored about you was erased ({n} records) and its key destroyed. The audit trail keeps only a pseudonymous note that an erasure happened."
+            "Done: your data was erased ({n} records) and its key destroyed. What remains: the audit trail's entries about your past actions and this erasure, under a name that can no longer be linked to you, and the register entry of this request, which the law asks us to keep.{block}"
         ));
         Ok(Step::Done)
     }

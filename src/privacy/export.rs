@@ -49,7 +49,7 @@ pub async fn export(
             );
         }
     }
-    let pseudonym = audit.pseudonym(user)?;
+    let pseudonym = audit.pseudonym(user).await?;
     let audit_entries: Vec<Value> = audit
         .entries_since(0)
         .await?
@@ -57,11 +57,16 @@ pub async fn export(
         .filter(|e| e.actor.as_deref() == Some(pseudonym.as_str()))
         .map(|e| json!({ "time": time(e.at_ms), "event": e.event, "outcome": e.outcome }))
         .collect();
+    let blocked = crate::dispatch::Access::is_blocked_in(store, user).await?;
     Ok(json!({
         "subject": user.to_string(),
         "controller": settings.controller,
         "contact": settings.contact,
         "data": data,
+        "blocked": {
+            "blocked_by_staff": blocked,
+            "note": "a block is kept apart from your data and stays when your data is erased (legitimate interest in stopping abuse)",
+        },
         "audit_trail_about_you": audit_entries,
     }))
 }

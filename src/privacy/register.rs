@@ -100,13 +100,25 @@ impl Register {
         channel: &str,
         done: bool,
     ) -> Result<Request, StoreError> {
+        let subject = self.audit.pseudonym(user).await?;
+        self.add_for(kind, subject, channel, done).await
+    }
+
+    /// Registers a request by the person whose audit pseudonym is `subject` (taken before their erasure).
+    pub async fn add_for(
+        &self,
+        kind: RequestKind,
+        subject: String,
+        channel: &str,
+        done: bool,
+    ) -> Result<Request, StoreError> {
         let now = self.clock.now_ms();
         let suffix = crate::crypto::random_bytes(3).map_err(|e| StoreError::MasterKey(e.to_string()))?;
         let id = format!("{now:013}-{}", crate::crypto::hex(&suffix));
         let r = Request {
             id,
             kind,
-            subject: self.audit.pseudonym(user)?,
+            subject,
             channel: channel.to_string(),
             received_at_ms: now,
             due_at_ms: self.deadline_ms(now),

@@ -71,8 +71,8 @@ async fn an_admin_verifies_then_resets_a_users_two_factor_and_it_is_audited() {
     let r = s.h.say("root", "/admin 2fa console:victim").await;
     assert_eq!(r, ["console:victim: two-factor verification is off."], "the grant covers the next admin action");
     let reset = s.audit.entries_since(0).await.unwrap().into_iter().find(|e| e.event == "admin.reset_2fa").unwrap();
-    assert_eq!(reset.details["target"], s.audit.pseudonym(&UserRef::new(Platform::CONSOLE, "victim")).unwrap());
-    assert_eq!(reset.actor, Some(s.audit.pseudonym(&UserRef::new(Platform::CONSOLE, "root")).unwrap()));
+    assert_eq!(reset.details["target"], s.audit.pseudonym(&UserRef::new(Platform::CONSOLE, "victim")).await.unwrap());
+    assert_eq!(reset.actor, Some(s.audit.pseudonym(&UserRef::new(Platform::CONSOLE, "root")).await.unwrap()));
     s.h.stop().await;
 }
 

@@ -52,7 +52,7 @@ async fn a_clean_chain_verifies_after_a_restart_and_holds_no_identifiers() {
     assert_eq!(entries.len(), 6);
     let json = serde_json::to_string(&entries).unwrap();
     assert!(!json.contains("5550001234"), "the actor is a pseudonym: {json}");
-    assert_eq!(entries[0].actor, Some(audit.pseudonym(&ann()).unwrap()));
+    assert_eq!(entries[0].actor, Some(audit.pseudonym(&ann()).await.unwrap()));
 }
 
 #[tokio::test]

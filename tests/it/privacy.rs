@@ -107,8 +107,15 @@ async fn forget_erases_everything_of_mine_and_leaves_others_and_a_clean_tombston
     w.note("bob", "bob-marker-8834", "His").await;
     let before: Vec<_> = w.backend.scan_prefix("notes", &[]).await.unwrap();
     assert_eq!(w.h.say("ann", "/forget").await, ["Erase everything stored about you? This cannot be undone."]);
+    let ann = palisade_testkit::user("ann");
+    let known_as = w.audit.pseudonym(&ann).await.unwrap();
     let done = w.h.send(button("ann", "privacy:erase")).await;
-    assert!(done[0].starts_with("Done: everything stored about you was erased ("), "{done:?}");
+    assert!(done[0].starts_with("Done: your data was erased ("), "{done:?}");
+    assert!(done[0].contains("can no longer be linked to you"), "{done:?}");
+    // The erasure is recorded under the old name; after it, nothing links that name to ann.
+    let erase = w.audit.entries_since(0).await.unwrap().into_iter().find(|e| e.event == "privacy.erase").unwrap();
+    assert_eq!(erase.actor.as_deref(), Some(known_as.as_str()));
+    assert_ne!(w.audit.pseudonym(&ann).await.unwrap(), known_as, "a returning user gets a new name");
     // None of ann's records opens any more, even restored from a copy taken before.
     for (k, v) in &before {
         w.backend.insert("notes", k, v).await.unwrap();

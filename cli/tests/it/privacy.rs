@@ -36,7 +36,7 @@ fn mydata_then_forget_in_the_console() {
         assert_eq!(std::fs::metadata(path).unwrap().permissions().mode() & 0o777, 0o600, "the export is private");
     }
     assert!(text.contains("Erase everything stored about you?"), "{text}");
-    assert!(text.contains("Done: everything stored about you was erased"), "{text}");
+    assert!(text.contains("Done: your data was erased"), "{text}");
     assert!(text.contains("You have no notes yet."), "{text}");
 }
 
