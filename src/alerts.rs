@@ -182,4 +182,3 @@ impl palisade_core::services::Observer for Alerts {
         self.webhook_rejected(platform, reason);
     }
 }
-

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapter::{Adapter, AdapterError};
 use crate::alerts::Alerts;
-use crate::clock::{SharedClock, TokioClock};
+use crate::clock::SharedClock;
 use crate::config::{ConfigError, Loaded, Problem};
 use crate::dispatch::Dispatcher;
 use crate::plugin::Registry;
@@ -57,7 +57,7 @@ impl Bot {
         let Plan { plugins, mut adapters } = Plan::new(loaded, registry, choice)?;
         let settings = &loaded.settings;
         let config_error = |p: Problem| ConfigError { file: loaded.file.clone(), problems: vec![p] };
-        let clock: SharedClock = Arc::new(TokioClock::new());
+        let clock: SharedClock = crate::clock::SystemClock::shared();
         let store = crate::store::open(&settings.store, clock.clone()).await?;
         let mut services = Services::new(store.clone(), clock.clone(), settings, loaded.file.clone()).await?;
         let config_hash = crate::crypto::hex(&crate::crypto::digest(loaded.text.as_bytes()));

@@ -37,7 +37,7 @@ pub use timeout::{Timeout, TimeoutLayer};
 pub use trace::{Trace, TraceLayer};
 
 use crate::adapter::{Capabilities, Envelope, EventSink, Outbox};
-use crate::clock::{SharedClock, TokioClock};
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DispatchSettings, FlowSettings};
 use crate::event::Platform;
 use crate::plugin::Plugin;
@@ -73,7 +73,7 @@ impl std::fmt::Debug for DispatcherBuilder {
 }
 
 impl DispatcherBuilder {
-    /// Uses `clock` for timestamps (default: [`TokioClock`]).
+    /// Uses `clock` for timestamps (default: [`SystemClock`]; tests pass a `TokioClock`).
     #[must_use]
     pub fn clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
@@ -242,7 +242,7 @@ impl Dispatcher {
         DispatcherBuilder {
             plugins,
             store,
-            clock: Arc::new(TokioClock::new()),
+            clock: SystemClock::shared(),
             dispatch: DispatchSettings::default(),
             flows: FlowSettings::default(),
             access: None,

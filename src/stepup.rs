@@ -28,7 +28,7 @@ pub use gate::{Gate, GateLayer};
 pub use grants::Grants;
 pub use pending::{Pending, PendingActions};
 
-pub use verify::{LOCK_AFTER, Outcome, PAUSE_AFTER};
+pub use verify::{Burned, LOCK_AFTER, Outcome, PAUSE_AFTER};
 
 use crate::audit::{self, Audit};
 use crate::clock::SharedClock;
@@ -69,6 +69,7 @@ pub enum Verified {
 
 /// The step-up service shared by the gate and the `/2fa` commands.
 pub struct StepUp {
+    store: SharedStore,
     audit: Arc<Audit>,
     enrolments: Enrolments,
     pending: PendingActions,
@@ -98,6 +99,7 @@ impl StepUp {
     /// Step-up over `store` with `settings`.
     pub fn new(store: SharedStore, audit: Arc<Audit>, settings: StepUpSettings, clock: SharedClock) -> Arc<Self> {
         Arc::new(Self {
+            store: store.clone(),
             audit,
             enrolments: Enrolments::new(store.clone()),
             pending: PendingActions::new(store),
@@ -152,12 +154,15 @@ impl StepUp {
         let Ok(totp) = totp::Code::standard(&candidate.0, self.settings.skew) else { return Ok(Confirmation::Wrong) };
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         let Some(step) = totp.matching_step(&digits, self.now_ms() / 1000) else { return Ok(Confirmation::Wrong) };
-        let (shown, stored) = recovery::generate().map_err(|e| StoreError::MasterKey(e.to_string()))?;
+        let salt = crate::crypto::random_bytes(16).map_err(|e| StoreError::MasterKey(e.to_string()))?;
+        let (shown, stored) =
+            recovery::generate(&|d| self.mac(d), &salt).map_err(|e| StoreError::MasterKey(e.to_string()))?;
         let mut fresh = Enrolment::pending(candidate.0.clone());
         fresh.active = true;
         fresh.enrolled_at_ms = self.now_ms();
         fresh.last_step = Some(step);
         fresh.recovery = stored;
+        fresh.recovery_salt = salt.to_vec();
         e = fresh;
         self.enrolments.save(user, &e).await?;
         self.audit.note("stepup.enrol", Some(user), audit::Outcome::Success, &[]).await;
@@ -193,7 +198,7 @@ impl StepUp {
 
     async fn attempt_locked(&self, user: &UserRef, input: &str) -> Result<Option<Outcome>, StoreError> {
         let Some(mut e) = self.enrolments.load(user).await?.filter(|e| e.active) else { return Ok(None) };
-        let outcome = verify::attempt(&mut e, input, self.now_ms(), self.settings.skew);
+        let outcome = verify::attempt(&mut e, input, self.now_ms(), self.settings.skew, &|d| self.mac(d));
         self.enrolments.save(user, &e).await?;
         let result = match outcome {
             Outcome::Accepted | Outcome::Recovered { .. } => audit::Outcome::Success,
@@ -212,14 +217,23 @@ impl StepUp {
     }
 
     /// Burns a code the user exposed (posted in a group): if valid now, it can no longer be used.
-    pub async fn burn(&self, user: &UserRef, code: &str) -> Result<(), StoreError> {
+    pub async fn burn(&self, user: &UserRef, code: &str) -> Result<Burned, StoreError> {
         let _guard = self.users.lock(user).await;
-        let Some(mut e) = self.enrolments.load(user).await?.filter(|e| e.active) else { return Ok(()) };
-        if verify::burn(&mut e, code, self.now_ms(), self.settings.skew) {
+        let Some(mut e) = self.enrolments.load(user).await?.filter(|e| e.active) else { return Ok(Burned::Nothing) };
+        let burned = verify::burn(&mut e, code, self.now_ms(), self.settings.skew, &|d| self.mac(d));
+        if burned != Burned::Nothing {
             self.enrolments.save(user, &e).await?;
-            self.audit.record("stepup.code_exposed", Some(user), audit::Outcome::Denied, &[]).await?;
+            let kind = if matches!(burned, Burned::Recovery { .. }) { "recovery code" } else { "code" };
+            self.audit
+                .record("stepup.code_exposed", Some(user), audit::Outcome::Denied, &[("kind", kind.into())])
+                .await?;
         }
-        Ok(())
+        Ok(burned)
+    }
+
+    /// The keyed hash recovery codes are stored under (a key derived from the store's own keys).
+    fn mac(&self, data: &[u8]) -> Option<[u8; 32]> {
+        self.store.keyed_hash("palisade/recovery-codes/v2", data).ok()
     }
 
     /// Drops every grant of `user` (their data is being erased).

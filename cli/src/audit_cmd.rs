@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use palisade::audit::Audit;
-use palisade::clock::TokioClock;
+use palisade::clock::SystemClock;
 use palisade::config::Loaded;
 use palisade::store::{self, StoreError};
 
@@ -29,9 +29,9 @@ pub enum AuditAction {
 
 /// Runs one audit action.
 pub async fn run(loaded: &Loaded, action: AuditAction) -> ExitCode {
-    let result = match store::open(&loaded.settings.store, TokioClock::shared()).await {
+    let result = match store::open(&loaded.settings.store, SystemClock::shared()).await {
         Ok(store) => {
-            let audit = Audit::new(store, TokioClock::shared());
+            let audit = Audit::new(store, SystemClock::shared());
             match action {
                 AuditAction::Verify => verify(&audit).await,
                 AuditAction::Export { since, out } => export(&audit, since.as_deref(), out).await,

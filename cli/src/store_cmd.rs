@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 
-use palisade::clock::TokioClock;
+use palisade::clock::SystemClock;
 use palisade::config::{Loaded, StoreBackend};
 use palisade::plugin::{DataManifest, Registry};
 use palisade::store::{self, Backend, SledBackend, StoreError};
@@ -62,7 +62,7 @@ pub async fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> E
             let mut manifests = vec![("core".to_string(), palisade::privacy::core_manifest())];
             let plugins = registry.build_plugins(&loaded.settings).unwrap_or_default();
             manifests.extend(plugins.iter().map(|p| (p.name().to_string(), p.manifest())));
-            match store::open(settings, TokioClock::shared()).await {
+            match store::open(settings, SystemClock::shared()).await {
                 Ok(s) => inspect(loaded, &*s, other, &manifests).await,
                 Err(e) => Err(e),
             }
@@ -119,7 +119,7 @@ async fn sweep(
             ttl.insert(ns.name.to_string(), t);
         }
     }
-    let removed = store::sweep_expired(store, &ttl, &TokioClock::new()).await?;
+    let removed = store::sweep_expired(store, &ttl, &SystemClock).await?;
     for (ns, n) in removed.into_iter().filter(|(_, n)| *n > 0) {
         println!("{ns}: removed {n} record(s)");
     }
@@ -138,8 +138,8 @@ async fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreE
     let new = store::load_master_key(&new_settings)?;
     let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&settings.path)?);
     let progress = store::rotate(&*backend, &old, &new, None).await?;
-    let reopened = store::RecordStore::open(backend, &new, TokioClock::shared()).await?;
-    let audit = palisade::audit::Audit::new(Arc::new(reopened), TokioClock::shared());
+    let reopened = store::RecordStore::open(backend, &new, SystemClock::shared()).await?;
+    let audit = palisade::audit::Audit::new(Arc::new(reopened), SystemClock::shared());
     let details = [("rewrapped", progress.rewrapped.to_string())];
     audit.record("store.key_rotated", None, palisade::audit::Outcome::Info, &details).await?;
     println!(

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use palisade::audit::Audit;
-use palisade::clock::{Clock, TokioClock};
+use palisade::clock::{Clock, SystemClock};
 use palisade::config::Loaded;
 use palisade::event::{Platform, UserRef};
 use palisade::plugin::Registry;
@@ -74,7 +74,7 @@ pub async fn run(loaded: &Loaded, registry: &Registry, action: UserAction) -> Ex
 }
 
 async fn privacy(loaded: &Loaded, registry: &Registry) -> Result<Privacy, StoreError> {
-    let clock = TokioClock::shared();
+    let clock = SystemClock::shared();
     let store = store::open(&loaded.settings.store, clock.clone()).await?;
     let audit = Audit::new(store.clone(), clock.clone());
     let plugins = registry.build_plugins(&loaded.settings).unwrap_or_default();
@@ -138,7 +138,7 @@ async fn requests(
     if let Some(id) = close {
         println!("{}", if register.close(&id).await? { "closed" } else { "no such request" });
     }
-    let now = TokioClock::new().now_ms();
+    let now = SystemClock.now_ms();
     for r in register.all().await? {
         let status = match r.completed_at_ms {
             Some(t) => format!("done {}", when(t)),

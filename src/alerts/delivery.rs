@@ -74,7 +74,8 @@ async fn summarise(alerts: Option<&Alerts>, audit: Option<&Audit>) {
     for ((platform, reason), count) in alerts.take_rejections() {
         tracing::warn!(%platform, reason, count, "rejected unauthenticated requests in the last minute");
         if let Some(audit) = audit {
-            let details = [("platform", platform.as_str().to_string()), ("reason", reason), ("count", count.to_string())];
+            let details =
+                [("platform", platform.as_str().to_string()), ("reason", reason), ("count", count.to_string())];
             audit.note("webhook.rejected", None, Outcome::Denied, &details).await;
         }
     }

@@ -87,7 +87,10 @@ impl Access {
     }
 
     /// Whether the store holds a block for `user` (what exports and `/forget` report).
-    pub async fn is_blocked_in(store: &dyn crate::store::Store, user: &UserRef) -> Result<bool, crate::store::StoreError> {
+    pub async fn is_blocked_in(
+        store: &dyn crate::store::Store,
+        user: &UserRef,
+    ) -> Result<bool, crate::store::StoreError> {
         let id = user.to_string();
         let key = crate::store::RecordKey { namespace: BLOCKED, subject: None, id: id.as_bytes() };
         Ok(store.get(key).await?.is_some())

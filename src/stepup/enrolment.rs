@@ -42,6 +42,9 @@ pub struct Enrolment {
     pub locked_for_good: bool,
     /// Recovery codes, hashed.
     pub recovery: Vec<RecoveryCode>,
+    /// The random salt the recovery codes are hashed with (empty in enrolments from before salts).
+    #[serde(default)]
+    pub recovery_salt: Vec<u8>,
 }
 
 impl Enrolment {
@@ -57,6 +60,7 @@ impl Enrolment {
             locked_until_ms: 0,
             locked_for_good: false,
             recovery: Vec::new(),
+            recovery_salt: Vec::new(),
         }
     }
 

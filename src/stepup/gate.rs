@@ -85,15 +85,21 @@ impl Gate {
             } else if is_code_channel(&req, &pending) {
                 return self.answer(req, pending).await;
             } else if looks_like_code(&req) {
-                if let EventKind::Text(posted) = &req.event.kind {
-                    self.stepup.burn(&req.event.user, posted).await?;
-                }
+                let burned = match &req.event.kind {
+                    EventKind::Text(posted) => self.stepup.burn(&req.event.user, posted).await?,
+                    _ => super::Burned::Nothing,
+                };
                 // A code posted where others can read it: take it down where possible and say so privately.
                 if let Some(id) = req.event.message_id.clone().filter(|_| req.capabilities.can_delete_user_messages) {
                     let (chat, user) = (req.event.chat.clone(), req.event.user.clone());
                     out.push(Reply { chat, user, private: false, body: ReplyBody::Delete(id) });
                 }
-                out.push(text(&req, "Never post codes in a group. Send it to me in our private chat; if that was your current code, wait for the next one."));
+                out.push(text(&req, match burned {
+                    super::Burned::Recovery { left } => format!(
+                        "Never post codes in a group. That recovery code was seen there, so it no longer works ({left} left); send a code to me in our private chat."
+                    ),
+                    _ => "Never post codes in a group. Send it to me in our private chat; if that was your current code, wait for the next one.".to_string(),
+                }));
                 return Ok(out);
             } else if req.event.conversation() == pending.event.conversation() {
                 // The conversation the action was asked in is frozen until it is verified or cancelled, so

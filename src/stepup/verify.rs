@@ -51,29 +51,52 @@ pub fn pause_ms(failures: u32) -> u64 {
     FIRST_PAUSE_MS.saturating_mul(1 << doublings).min(LONGEST_PAUSE_MS)
 }
 
-/// Marks a code as used without it counting as an attempt (it was exposed, e.g. posted in a group): if it is
-/// valid now, its time step becomes the last accepted one, so it can never be accepted later.
-pub fn burn(enrolment: &mut Enrolment, input: &str, now_ms: u64, skew: u8) -> bool {
+/// What exposing a code cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Burned {
+    /// It was no valid code.
+    Nothing,
+    /// A valid TOTP code: its time step can never be accepted now.
+    Code,
+    /// An unused recovery code: it is revoked; `left` remain.
+    Recovery {
+        /// Unused codes left.
+        left: usize,
+    },
+}
+
+/// Makes a code unusable without it counting as an attempt (it was exposed, e.g. posted in a group): a valid
+/// TOTP code's time step becomes the last accepted one; a recovery code is marked used.
+pub fn burn(enrolment: &mut Enrolment, input: &str, now_ms: u64, skew: u8, mac: recovery::Mac<'_>) -> Burned {
+    if recovery::looks_like(input) {
+        let salt = enrolment.recovery_salt.clone();
+        return if recovery::redeem(&mut enrolment.recovery, input, now_ms, mac, &salt) {
+            Burned::Recovery { left: enrolment.recovery_left() }
+        } else {
+            Burned::Nothing
+        };
+    }
     let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
-    let Ok(code) = Code::standard(&enrolment.secret.0, skew) else { return false };
+    let Ok(code) = Code::standard(&enrolment.secret.0, skew) else { return Burned::Nothing };
     match code.matching_step(&digits, now_ms / 1000) {
         Some(step) if enrolment.last_step.is_none_or(|last| step > last) => {
             enrolment.last_step = Some(step);
-            true
+            Burned::Code
         }
-        _ => false,
+        _ => Burned::Nothing,
     }
 }
 
 /// Checks `input` at `now_ms`, updating `enrolment` (the caller persists it, flushed, whatever the outcome).
-pub fn attempt(enrolment: &mut Enrolment, input: &str, now_ms: u64, skew: u8) -> Outcome {
+pub fn attempt(enrolment: &mut Enrolment, input: &str, now_ms: u64, skew: u8, mac: recovery::Mac<'_>) -> Outcome {
     let input = input.trim();
     if recovery::looks_like(input) {
         // Recovery codes lift the permanent lock, but wait out a running pause like any other attempt.
         if now_ms < enrolment.locked_until_ms {
             return Outcome::Locked { until_ms: Some(enrolment.locked_until_ms) };
         }
-        return if recovery::redeem(&mut enrolment.recovery, input, now_ms) {
+        let salt = enrolment.recovery_salt.clone();
+        return if recovery::redeem(&mut enrolment.recovery, input, now_ms, mac, &salt) {
             enrolment.failures = 0;
             enrolment.locked_until_ms = 0;
             enrolment.locked_for_good = false;
@@ -127,6 +150,10 @@ fn fail(enrolment: &mut Enrolment, now_ms: u64) -> Outcome {
 mod tests {
     use super::*;
 
+    fn mac(data: &[u8]) -> Option<[u8; 32]> {
+        Some(crate::crypto::Key::from_bytes(&[9u8; 32]).ok()?.hash(data))
+    }
+
     fn enrolled() -> Enrolment {
         let mut e = Enrolment::pending(b"12345678901234567890".to_vec());
         e.active = true;
@@ -142,38 +169,39 @@ mod tests {
     #[test]
     fn a_code_is_accepted_once() {
         let mut e = enrolled();
-        assert_eq!(attempt(&mut e, &code_at(NOW), NOW, 1), Outcome::Accepted);
-        assert_eq!(attempt(&mut e, &code_at(NOW), NOW + 1_000, 1), Outcome::Replayed);
-        assert_eq!(attempt(&mut e, &code_at(NOW - 30_000), NOW, 1), Outcome::Replayed, "older steps too");
-        assert_eq!(attempt(&mut e, &code_at(NOW + 30_000), NOW + 30_000, 1), Outcome::Accepted);
+        assert_eq!(attempt(&mut e, &code_at(NOW), NOW, 1, &mac), Outcome::Accepted);
+        assert_eq!(attempt(&mut e, &code_at(NOW), NOW + 1_000, 1, &mac), Outcome::Replayed);
+        assert_eq!(attempt(&mut e, &code_at(NOW - 30_000), NOW, 1, &mac), Outcome::Replayed, "older steps too");
+        assert_eq!(attempt(&mut e, &code_at(NOW + 30_000), NOW + 30_000, 1, &mac), Outcome::Accepted);
     }
 
     #[test]
     fn five_failures_pause_with_growing_delays_and_a_hundred_lock() {
         let mut e = enrolled();
         for left in [4, 3, 2, 1] {
-            assert_eq!(attempt(&mut e, "000000", NOW, 1), Outcome::Wrong { before_pause: left });
+            assert_eq!(attempt(&mut e, "000000", NOW, 1, &mac), Outcome::Wrong { before_pause: left });
         }
-        assert_eq!(attempt(&mut e, "000000", NOW, 1), Outcome::Wrong { before_pause: 0 });
-        assert_eq!(attempt(&mut e, &code_at(NOW), NOW, 1), Outcome::Locked { until_ms: Some(NOW + 30_000) });
+        assert_eq!(attempt(&mut e, "000000", NOW, 1, &mac), Outcome::Wrong { before_pause: 0 });
+        assert_eq!(attempt(&mut e, &code_at(NOW), NOW, 1, &mac), Outcome::Locked { until_ms: Some(NOW + 30_000) });
         assert_eq!(pause_ms(6), 60_000);
         assert_eq!(pause_ms(50), 3_600_000);
         e.failures = LOCK_AFTER - 1;
         e.locked_until_ms = 0;
-        assert_eq!(attempt(&mut e, "000000", NOW, 1), Outcome::Locked { until_ms: None });
-        assert_eq!(attempt(&mut e, &code_at(NOW), NOW + 86_400_000, 1), Outcome::Locked { until_ms: None });
+        assert_eq!(attempt(&mut e, "000000", NOW, 1, &mac), Outcome::Locked { until_ms: None });
+        assert_eq!(attempt(&mut e, &code_at(NOW), NOW + 86_400_000, 1, &mac), Outcome::Locked { until_ms: None });
     }
 
     #[test]
     fn a_recovery_code_unlocks() {
         let mut e = enrolled();
-        let (shown, stored) = crate::stepup::recovery::generate().unwrap();
+        let (shown, stored) = crate::stepup::recovery::generate(&mac, b"salt").unwrap();
         e.recovery = stored;
+        e.recovery_salt = b"salt".to_vec();
         e.locked_for_good = true;
         e.failures = LOCK_AFTER;
-        assert_eq!(attempt(&mut e, &shown[3], NOW, 1), Outcome::Recovered { left: 9 });
+        assert_eq!(attempt(&mut e, &shown[3], NOW, 1, &mac), Outcome::Recovered { left: 9 });
         assert!(!e.locked_for_good);
-        assert_eq!(attempt(&mut e, &code_at(NOW), NOW, 1), Outcome::Accepted);
-        assert_eq!(attempt(&mut e, "hello", NOW, 1), Outcome::Malformed);
+        assert_eq!(attempt(&mut e, &code_at(NOW), NOW, 1, &mac), Outcome::Accepted);
+        assert_eq!(attempt(&mut e, "hello", NOW, 1, &mac), Outcome::Malformed);
     }
 }

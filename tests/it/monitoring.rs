@@ -79,3 +79,36 @@ async fn metrics_health_and_readiness_over_http_and_an_alert_for_a_brute_force()
     stop.cancel();
     server.await.unwrap();
 }
+
+/// A flood of forged requests costs counters, not disk: one audit entry (and one log line) per platform and
+/// reason per minute, with the count.
+#[tokio::test(start_paused = true)]
+async fn rejected_requests_are_summarised_not_written_one_by_one() {
+    use palisade::services::Observer;
+    let h = Harness::bot(vec![Probe::shared()], memory_store().await, Settings::default()).await;
+    let alerts = h.services().alerts.clone();
+    for _ in 0..1000 {
+        alerts.rejected(palisade::Platform::SLACK, "bad X-Slack-Signature");
+    }
+    alerts.rejected(palisade::Platform::DISCORD, "stale timestamp");
+    let audit = h.services().audit.clone();
+    let written = |audit: &std::sync::Arc<palisade::audit::Audit>| {
+        let audit = audit.clone();
+        async move {
+            audit
+                .entries_since(0)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.event == "webhook.rejected")
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(written(&audit).await.is_empty(), "nothing is written per request");
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let entries = written(&audit).await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let slack = entries.iter().find(|e| e.details["platform"] == "slack").unwrap();
+    assert_eq!((slack.details["reason"].as_str(), slack.details["count"].as_str()), ("bad X-Slack-Signature", "1000"));
+    h.stop().await;
+}

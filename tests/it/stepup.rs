@@ -265,3 +265,20 @@ async fn an_action_claimed_before_a_crash_is_never_run_again() {
     assert_eq!(bot.h.say("ann", "/secret again").await.len(), 1, "a new request asks for a new code");
     bot.h.stop().await;
 }
+
+/// A recovery code posted in a group is revoked like a code: it no longer works, even in private, and the
+/// user is told how many are left.
+#[tokio::test]
+async fn a_recovery_code_posted_in_a_group_is_revoked() {
+    let bot = start(memory_store().await, short_grants()).await;
+    let (_, recovery) = bot.enrol("ann").await;
+    bot.h.send(in_group("ann", "/secret")).await;
+    let warned = bot.h.send(in_group("ann", &recovery[0])).await;
+    assert_eq!(warned.len(), 1);
+    assert!(warned[0].contains("That recovery code was seen there, so it no longer works (9 left)"), "{warned:?}");
+    let refused = bot.h.say("ann", &recovery[0]).await;
+    assert!(!refused.iter().any(|t| t.contains("ran secret")), "a revoked code does not verify: {refused:?}");
+    let audit = bot.h.services().audit.entries_since(0).await.unwrap();
+    assert!(audit.iter().any(|e| e.event == "stepup.code_exposed" && e.details["kind"] == "recovery code"));
+    bot.h.stop().await;
+}

@@ -1,8 +1,10 @@
 //! Wall-clock time as the framework sees it.
 //!
-//! Persisted timestamps (flow idle timeouts, record ages) must survive restarts, so they are wall-clock
-//! milliseconds. Tests must still be able to move time without sleeping, so the default clock advances with
-//! tokio's clock: under `tokio::time::pause()` and `advance()`, it moves exactly as far as tokio's does.
+//! Persisted timestamps (flow idle timeouts, record ages) and TOTP codes are wall-clock milliseconds. A
+//! running bot uses [`SystemClock`], which reads the system clock every time: after an NTP step or a host
+//! suspend, codes and timeouts follow the corrected time at once. Tests must be able to move time without
+//! sleeping, so they use [`TokioClock`], which advances with tokio's clock: under `tokio::time::pause()` and
+//! `advance()`, it moves exactly as far as tokio's does.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,7 +18,25 @@ pub trait Clock: Send + Sync + 'static {
 /// Shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
 
-/// Wall time read once at creation, then advanced by tokio's monotonic clock.
+/// The system's wall clock, read on every call: what a running bot uses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl SystemClock {
+    /// A shared handle.
+    pub fn shared() -> SharedClock {
+        Arc::new(Self)
+    }
+}
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        system_now_ms()
+    }
+}
+
+/// Wall time read once at creation, then advanced by tokio's monotonic clock: for tests (it does not follow
+/// changes of the system clock).
 #[derive(Debug)]
 pub struct TokioClock {
     base_ms: u64,
@@ -65,6 +85,13 @@ fn system_now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_system_clock_is_read_every_time() {
+        let before = system_now_ms();
+        let now = SystemClock.now_ms();
+        assert!(now >= before && now - before < 1_000);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn follows_tokio_time() {
