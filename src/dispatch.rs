@@ -199,6 +199,8 @@ impl DispatcherBuilder {
             .layer(CatchPanicLayer)
             .layer(AccessLayer::new(self.access.unwrap_or_else(|| Arc::new(Access::default()))))
             .service(svc);
+        let mut outboxes = self.outboxes;
+        outboxes.remember_retractable(crate::retractions::Retractions::new(self.store.clone(), self.clock.clone()));
         let (tx, rx) = mpsc::channel(self.dispatch.queue_capacity);
         Ok(Dispatcher {
             service: BoxCloneSyncService::new(svc),
@@ -207,7 +209,7 @@ impl DispatcherBuilder {
             clock: self.clock,
             settings: self.dispatch,
             flow_settings: self.flows,
-            outboxes: self.outboxes,
+            outboxes,
             tx,
             rx,
             observer: self.observer,

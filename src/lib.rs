@@ -26,6 +26,8 @@
 //! | [`plugin`] | the [`Registry`] of plugins and adapters a binary can run |
 //! | [`privacy`] | data-subject rights built from data manifests: /privacy, /mydata, /correct, /forget, /consent; the request register; the [`privacy::ConsentLayer`] |
 //! | [`private_file`] | writing files that hold personal data (exports) with owner-only permissions |
+//! | [`retractions`] | where retractable messages (second factors, data exports) landed, to delete them later |
+//! | [`retractions`] | where retractable messages (second factors, data exports) landed, to delete them later |
 //! | [`stepup`] | step-up TOTP verification: enrolment (`/2fa`), the [`stepup::GateLayer`] that suspends and resumes sensitive actions, grants, lockout, recovery codes |
 //! | [`store`] | the encrypted [`store::RecordStore`]: record layout, keys and rotation, retention, the sled and memory backends |
 //!
@@ -53,6 +55,7 @@ pub mod outboxes;
 pub mod plugin;
 pub mod privacy;
 pub mod private_file;
+pub mod retractions;
 pub mod stepup;
 pub mod store;
 

@@ -49,12 +49,34 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 /// about to be logged in debug mode.
 pub fn redact_content(text: &str) -> String {
     static CODES: OnceLock<Option<Regex>> = OnceLock::new();
-    let codes = CODES.get_or_init(|| Regex::new(r"(?i)\b\d[\d ]{2,10}\d\b|\b[a-z2-9]{5}[-\s]?[a-z2-9]{5}\b").ok());
+    // Digit runs (codes typed with any separators), and ten letters or digits of the recovery-code alphabet
+    // with any punctuation or spacing between them (the verifier ignores everything but letters and digits).
+    let codes = CODES.get_or_init(|| {
+        Regex::new(
+            r"(?i)\d(?:[^\p{L}\p{N}\n]{0,2}\d){3,11}|\b[a-hjkmnp-z2-9](?:[^\p{L}\p{N}\n]{0,2}[a-hjkmnp-z2-9]){9}\b",
+        )
+        .ok()
+    });
     let text = redact(text);
-    match codes {
+    let masked = match codes {
         Some(re) => re.replace_all(&text, "[digits]").into_owned(),
         None => text.into_owned(),
+    };
+    escape_controls(&masked)
+}
+
+/// `text` with control characters (new lines, carriage returns, escapes) written as escapes, so a message can
+/// never start a forged log line or drive the terminal reading the log.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
+    out
 }
 
 /// A writer that redacts each write before passing it to stderr.
@@ -155,5 +177,13 @@ mod tests {
         assert_eq!(redact_content("my code is 123 456 ok"), "my code is [digits] ok");
         assert_eq!(redact_content("send 25 euros"), "send 25 euros");
         assert_eq!(redact_content("k7m2p-9qrst"), "[digits]", "recovery-code shapes are masked too");
+        for shape in ["k7m2p.9qrst", "K7M2P_9QRST", "k7 m2p 9q-rst", "k7m2p9qrst", "123-456", "1 2 3 4 5 6"] {
+            assert_eq!(redact_content(&format!("code {shape} now")), "code [digits] now", "{shape}");
+        }
+        assert_eq!(
+            redact_content("hi\n  INFO forged line\r\u{1b}[31m"),
+            "hi\\n  INFO forged line\\r\\u{1b}[31m",
+            "control characters cannot start a line or drive a terminal"
+        );
     }
 }

@@ -62,6 +62,13 @@ pub fn core_manifest() -> DataManifest {
         days(3650),
     ))
     .and(Namespace::new(
+        "core.sent",
+        "where messages carrying your two-factor key, recovery codes or a copy of your data landed",
+        "delete those messages from the chat once they are no longer needed",
+        LegalBasis::LegitimateInterests,
+        days(365),
+    ))
+    .and(Namespace::new(
         "core.admin.blocked",
         "whether staff blocked you",
         "stop abuse of the bot",
@@ -151,6 +158,19 @@ impl Privacy {
             Some(s) => s.is_enrolled(user).await,
             None => Ok(false),
         }
+    }
+
+    /// Whether anything is stored about `user`: a record in any declared namespace, or a block.
+    pub async fn holds_anything(&self, user: &UserRef) -> Result<bool, StoreError> {
+        let subject = Subject::user(user);
+        for (_, manifest) in &self.manifests {
+            for ns in &manifest.namespaces {
+                if !self.store.list(ns.name, Some(&subject)).await?.is_empty() {
+                    return Ok(true);
+                }
+            }
+        }
+        crate::dispatch::Access::is_blocked_in(&*self.store, user).await
     }
 
     /// Everything about `user` as JSON (see [`export`]); audited and registered.

@@ -1,5 +1,5 @@
-//! Writing files that hold personal data (exports): readable by their owner only, whether the file is new or
-//! already existed with a looser mode.
+//! Files that hold personal or audit data (exports, the store, the console's saved files): readable by their
+//! owner only, in directories only their owner can enter, whether new or already there with looser modes.
 
 use std::io::Write;
 use std::path::Path;
@@ -22,6 +22,39 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+/// Creates `dir` (and its parents) and makes it enterable by its owner only (0700 on Unix).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Makes every file directly in `dir` readable by its owner only (0600), and subdirectories 0700, recursively:
+/// for directories a library fills with files of its own choosing (sled's database files).
+pub fn tighten(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o700))?;
+                tighten(&entry.path())?;
+            } else if kind.is_file() {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 #[cfg(all(test, unix))]

@@ -84,10 +84,24 @@ async fn privacy(loaded: &Loaded, registry: &Registry) -> Result<Privacy, StoreE
     Ok(Privacy::new(store, manifests, audit, loaded.settings.privacy.clone(), clock).with_stepup(stepup))
 }
 
+/// The user `id` names on `platform`, or `None` (after saying why) when it cannot be a user id there.
+fn user(platform: Platform, id: String) -> Option<UserRef> {
+    if let Some(problem) = UserRef::id_problem(platform, &id) {
+        eprintln!("error: {problem}");
+        return None;
+    }
+    Some(UserRef::new(platform, id))
+}
+
 async fn act(privacy: &Privacy, action: UserAction) -> Result<ExitCode, StoreError> {
     match action {
         UserAction::Export { platform, id, out } => {
-            let data = privacy.export(&UserRef::new(platform, id), "cli").await?;
+            let Some(user) = user(platform, id) else { return Ok(ExitCode::from(2)) };
+            if !privacy.holds_anything(&user).await? {
+                println!("nothing is stored about {user}; there is nothing to export");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let data = privacy.export(&user, "cli").await?;
             let text = serde_json::to_string_pretty(&data).unwrap_or_default();
             match out {
                 Some(path) => {
@@ -106,7 +120,12 @@ async fn act(privacy: &Privacy, action: UserAction) -> Result<ExitCode, StoreErr
                 eprintln!("error: erasing cannot be undone; add --yes to confirm");
                 return Ok(ExitCode::from(2));
             }
-            let n = privacy.erase(&UserRef::new(platform, id), "cli").await?;
+            let Some(user) = user(platform, id) else { return Ok(ExitCode::from(2)) };
+            if !privacy.holds_anything(&user).await? {
+                println!("nothing is stored about {user}; nothing was erased and no request was registered");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let n = privacy.erase(&user, "cli").await?;
             println!("erased {n} record(s) and destroyed the user's data key");
             Ok(ExitCode::SUCCESS)
         }

@@ -49,6 +49,7 @@ pub async fn deliver(alerts: Arc<Alerts>, mut rx: mpsc::UnboundedReceiver<Notice
                 user: user.clone(),
                 private: true,
                 body: ReplyBody::Text { text: text.clone(), buttons: Vec::new() },
+                retract: None,
             })
             .collect();
         outboxes.deliver(replies).await;

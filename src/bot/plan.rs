@@ -73,6 +73,9 @@ impl Plan {
         }
         problems.append(&mut check_integrations(settings, &plugins));
         for p in &plugins {
+            if let Some(reason) = reserved_name(p.name()) {
+                problems.push(Problem::at(format!("plugins.{}", p.name()), reason));
+            }
             if p.commands().iter().any(|c| c.name == "2fa") {
                 problems.push(Problem::at(format!("plugins.{}", p.name()), "declares /2fa, which is built in"));
             }
@@ -145,4 +148,14 @@ pub fn http_clients(
         clients.insert(name.clone(), Arc::new(client) as Arc<dyn crate::services::Http>);
     }
     Ok(clients)
+}
+
+/// Why a plugin may not be called `name`: a plugin's name is its store namespace, and these belong to the
+/// runtime's own records (flows, two-factor state, the audit trail, rights requests).
+fn reserved_name(name: &str) -> Option<String> {
+    let taken = ["core", "twofactor", "privacy", "admin"];
+    let shadows = taken.contains(&name) || name.starts_with("core.") || name.starts_with("core_");
+    shadows.then(|| {
+        format!("the name `{name}` is reserved for the runtime's own records ({}); rename the plugin", taken.join(", "))
+    })
 }

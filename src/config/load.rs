@@ -2,10 +2,18 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::{ConfigError, Problem, Settings};
 use crate::event::UserRef;
 use palisade_core::config::is_secret_key;
+
+/// Namespaces whose records must outlive any retention period an operator might set, and why.
+const KEPT_AS_RECORDS: [(&str, &str); 3] = [
+    ("core.audit", "the audit trail must stay complete, or `palisade audit verify` reports it truncated"),
+    ("core.privacy.requests", "the register proves that rights requests were answered within their deadlines"),
+    ("core.stepup", "expiring two-factor enrolments would silently turn verification off"),
+];
 
 /// A checked configuration.
 #[derive(Clone, Debug)]
@@ -112,10 +120,21 @@ fn validate(s: &Settings) -> Vec<Problem> {
     if s.stepup.skew > 3 {
         problems.push(Problem::at("stepup.skew", "at most 3 steps (RFC 6238 recommends 1)"));
     }
-    for (key, d) in [("stepup.grant_ttl", s.stepup.grant_ttl), ("stepup.code_timeout", s.stepup.code_timeout)] {
+    let stepup_durations = [
+        ("stepup.grant_ttl", s.stepup.grant_ttl),
+        ("stepup.code_timeout", s.stepup.code_timeout),
+        ("stepup.secret_message_ttl", s.stepup.secret_message_ttl),
+    ];
+    for (key, d) in stepup_durations {
         if d.is_zero() {
             problems.push(Problem::at(key, "must be longer than zero, e.g. \"5m\""));
         }
+    }
+    if s.stepup.secret_message_ttl > Duration::from_secs(24 * 3600) {
+        problems.push(Problem::at(
+            "stepup.secret_message_ttl",
+            "at most 24h: a two-factor key or recovery codes must not stay in a chat longer",
+        ));
     }
     for (i, scope) in s.stepup.require_for.iter().enumerate() {
         let ok = scope.split_once('.').is_some_and(|(p, a)| !p.is_empty() && !a.is_empty());
@@ -138,6 +157,13 @@ fn validate(s: &Settings) -> Vec<Problem> {
         }
         if ttl.is_zero() {
             problems.push(Problem::at(format!("store.retention.{ns}"), "must be longer than zero, e.g. \"365d\""));
+        }
+        let kept = |k: &str| ns == k || (k == "core.audit" && ns.starts_with("core.audit."));
+        if let Some(why) = KEPT_AS_RECORDS.iter().find(|(k, _)| kept(k)) {
+            problems.push(Problem::at(
+                format!("store.retention.{ns}"),
+                format!("`{ns}` cannot be given a retention period: {}; remove this key", why.1),
+            ));
         }
     }
     if s.store.path.as_os_str().is_empty() {

@@ -207,6 +207,11 @@ pub struct StepUpSettings {
     pub unenrolled: Unenrolled,
     /// More actions that need step-up, as `plugin.action` (e.g. `notes.delete`).
     pub require_for: Vec<String>,
+    /// How long a message showing the two-factor key, its QR code or the recovery codes may stay in the chat
+    /// at most before the bot deletes it (it is deleted as soon as setup ends, or the user says the codes are
+    /// saved).
+    #[serde(with = "humantime_serde")]
+    pub secret_message_ttl: Duration,
 }
 
 impl Default for StepUpSettings {
@@ -219,6 +224,7 @@ impl Default for StepUpSettings {
             code_timeout: Duration::from_secs(300),
             unenrolled: Unenrolled::Enrol,
             require_for: Vec::new(),
+            secret_message_ttl: Duration::from_secs(600),
         }
     }
 }

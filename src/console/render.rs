@@ -66,41 +66,59 @@ impl ConsoleOutbox {
         s
     }
 
-    fn file(&self, name: &str, bytes: &[u8], caption: Option<&str>) -> Result<String, SendError> {
-        let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
-        std::fs::create_dir_all(&self.image_dir)
+    /// Saves `bytes` as a file readable by its owner only, in a directory only its owner can enter.
+    fn save(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, SendError> {
+        crate::private_file::create_private_dir(&self.image_dir)
             .map_err(|e| SendError::Rejected(format!("cannot create {}: {e}", self.image_dir.display())))?;
+        let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
         let safe: String =
             name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
         let path = self.image_dir.join(format!("{}-{n}-{safe}", std::process::id()));
         crate::private_file::write_private(&path, bytes)
             .map_err(|e| SendError::Rejected(format!("cannot write {}: {e}", path.display())))?;
-        let caption = caption.map(|c| format!(" {c}")).unwrap_or_default();
-        Ok(format!("bot (only you)> [file saved to {}]{caption}\n", path.display()))
+        Ok(path)
     }
 
-    fn image(&self, png: &[u8], caption: Option<&str>) -> Result<String, SendError> {
-        let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
-        std::fs::create_dir_all(&self.image_dir)
-            .map_err(|e| SendError::Rejected(format!("cannot create {}: {e}", self.image_dir.display())))?;
-        let path = self.image_dir.join(format!("image-{}-{n}.png", std::process::id()));
-        std::fs::write(&path, png).map_err(|e| SendError::Rejected(format!("cannot write {}: {e}", path.display())))?;
-        let caption = caption.map(|c| format!(" {c}")).unwrap_or_default();
-        Ok(format!("bot> [image saved to {}]{caption}\n", path.display()))
+    /// Takes back what `id` names: a file this outbox saved is deleted; text already printed cannot be.
+    fn delete(&self, id: &MessageId) -> Result<String, SendError> {
+        if let Some(path) = id.0.strip_prefix("file:") {
+            return match std::fs::remove_file(path) {
+                Ok(()) => Ok(format!("bot> (deleted {path})\n")),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+                Err(e) => Err(SendError::Rejected(format!("cannot delete {path}: {e}"))),
+            };
+        }
+        if id.0.starts_with("text:") {
+            return Err(SendError::Unsupported("text shown in a terminal cannot be taken back"));
+        }
+        Ok(format!("bot> (your message #{} was removed)\n", id.0))
     }
 }
 
 #[async_trait]
 impl Outbox for ConsoleOutbox {
     async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError> {
-        let rendered = match &reply.body {
-            ReplyBody::Text { text, buttons } => self.text(text, buttons, reply.private),
-            ReplyBody::Image { png, caption } => self.image(png, caption.as_deref())?,
-            ReplyBody::Delete(id) => format!("bot> (your message #{} was removed)\n", id.0),
-            ReplyBody::CodePrompt { text } => self.text(text, &[], true),
-            ReplyBody::File { name, bytes, caption } => self.file(name, bytes, caption.as_deref())?,
+        let who = if reply.private { "bot (only you)> " } else { "bot> " };
+        let caption = |c: &Option<String>| c.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+        let (rendered, id) = match &reply.body {
+            ReplyBody::Text { text, buttons } => (self.text(text, buttons, reply.private), None),
+            ReplyBody::CodePrompt { text } => (self.text(text, &[], true), None),
+            ReplyBody::Image { png, caption: c } => {
+                let path = self.save("image.png", png)?;
+                (format!("{who}[image saved to {}]{}\n", path.display(), caption(c)), Some(path))
+            }
+            ReplyBody::File { name, bytes, caption: c } => {
+                let path = self.save(name, bytes)?;
+                (format!("{who}[file saved to {}]{}\n", path.display(), caption(c)), Some(path))
+            }
+            ReplyBody::Delete(id) => (self.delete(id)?, None),
+            _ => return Err(SendError::Unsupported("this kind of reply in a terminal")),
         };
         self.write(&rendered);
-        Ok(None)
+        let n = self.sent.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(MessageId(match id {
+            Some(path) => format!("file:{}", path.display()),
+            None => format!("text:{n}"),
+        })))
     }
 }

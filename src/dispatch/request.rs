@@ -54,6 +54,7 @@ impl Request {
             user: self.event.user.clone(),
             private: false,
             body: ReplyBody::Text { text: text.into(), buttons: Vec::new() },
+            retract: None,
         }
     }
 }

@@ -149,12 +149,15 @@ impl Inner {
         if let Some(state) = active.take_if(|s| s.is_expired(self.clock.now_ms(), self.idle_ms)) {
             self.flows.remove(&conv).await?;
             out.push(req.answer(format!("Your unfinished {} timed out and was cancelled.", state.flow.name())));
+            out.append(&mut self.cancelled(&req, &state).await);
         }
         let mut rest = match (&req.event.kind, active) {
             (EventKind::Command(c), active) if c.name == "cancel" => match active {
                 Some(state) => {
                     self.flows.remove(&conv).await?;
-                    vec![req.answer(format!("Cancelled your {}.", state.flow.name()))]
+                    let mut out = vec![req.answer(format!("Cancelled your {}.", state.flow.name()))];
+                    out.append(&mut self.cancelled(&req, &state).await);
+                    out
                 }
                 None => vec![req.answer("There is nothing to cancel.")],
             },
@@ -194,6 +197,20 @@ impl Inner {
             http,
         };
         Ctx::new(req.event.clone(), parts)
+    }
+
+    /// Tells the flow's plugin that its flow ended without completing; its replies (or none, if it fails:
+    /// the flow is gone either way).
+    async fn cancelled(&self, req: &Request, state: &FlowState) -> Response {
+        let Some(plugin) = self.plugins.iter().find(|p| p.name() == state.plugin) else { return Vec::new() };
+        let mut ctx = self.ctx(req, plugin);
+        match plugin.flow_cancelled(&state.flow, &mut ctx).await {
+            Ok(()) => ctx.into_output().0,
+            Err(e) => {
+                tracing::warn!(plugin = plugin.name(), error = %e, "a plugin failed while its flow was cancelled");
+                Vec::new()
+            }
+        }
     }
 
     fn help(&self, req: &Request, call: &CommandCall) -> crate::Reply {

@@ -1,4 +1,5 @@
-//! Tells users when a flow they left idle was cancelled, without waiting for them to write again.
+//! Tells users when a flow they left idle was cancelled, without waiting for them to write again, and
+//! deletes retractable messages whose time is up.
 
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub(crate) async fn sweep_flows(
             () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
+        // Messages that must not stay in a chat past their time (second factors) go first.
+        outboxes.retract_due().await;
         let expired = match flows.expired(clock.now_ms(), crate::clock::millis(idle)).await {
             Ok(expired) => expired,
             Err(error) => {
@@ -55,6 +58,7 @@ pub(crate) async fn sweep_flows(
                 user: state.user,
                 private: false,
                 body: ReplyBody::Text { text, buttons: Vec::new() },
+                retract: None,
             };
             outboxes.deliver(vec![reply]).await;
         }

@@ -3,6 +3,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+use crate::reply::{ReplyBody, Retract};
+
+/// The tag of data exports sent into chats.
+const EXPORTS: &str = "privacy.export";
 use serde_json::Value;
 
 use super::{Privacy, RequestKind};
@@ -54,7 +59,13 @@ impl PrivacyPlugin {
         }
         let data = self.privacy.export(ctx.user(), "chat").await?;
         let bytes = serde_json::to_vec_pretty(&data).map_err(PluginError::internal)?;
-        ctx.reply_file("my-data.json", bytes, Some("Everything stored about you, as JSON.".into()), true);
+        // The copy in the chat is taken back when the user asks for their data to be erased.
+        let file = ReplyBody::File {
+            name: "my-data.json".into(),
+            bytes,
+            caption: Some("Everything stored about you, as JSON.".into()),
+        };
+        ctx.reply_retractable(true, file, Retract::new(EXPORTS, None));
         Ok(())
     }
 
@@ -138,6 +149,8 @@ impl PrivacyPlugin {
         }
         let blocked = crate::dispatch::Access::is_blocked_in(&**self.privacy.store(), ctx.user()).await?;
         let n = self.privacy.erase(ctx.user(), "chat").await?;
+        // The exports sent earlier are deleted from the chat too (or the user is asked to, where that cannot be).
+        ctx.retract(EXPORTS);
         let block = if blocked { " Staff blocked you earlier; that block stays, to stop abuse." } else { "" };
         ctx.reply_private(format!(
             "Done: your data was erased ({n} records) and its key destroyed. What remains: the audit trail's entries about your past actions and this erasure, under a name that can no longer be linked to you, and the register entry of this request, which the law asks us to keep.{block}"

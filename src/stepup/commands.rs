@@ -5,12 +5,23 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use zeroize::Zeroizing;
+
 use super::{Confirmation, StepUp};
 use crate::flow::{Flow, Step};
 use crate::plugin::{Arg, Command, Ctx, Input, Plugin, PluginError};
+use crate::reply::{Button, ReplyBody, Retract};
 
 /// Most wrong codes accepted while confirming a setup before it is abandoned.
 const SETUP_TRIES: u32 = 5;
+/// The tag of the messages that show a new key (text, QR code, `otpauth://` link).
+const SETUP: &str = "twofactor.setup";
+/// The tag of the message that shows the recovery codes.
+const RECOVERY: &str = "twofactor.recovery";
+
+fn text(t: &str) -> ReplyBody {
+    ReplyBody::Text { text: t.to_string(), buttons: Vec::new() }
+}
 
 /// The `/2fa` command.
 #[derive(Debug, Clone)]
@@ -36,16 +47,22 @@ impl TwoFactor {
             ctx.sensitive("reenrol")?;
         }
         let setup = self.stepup.begin(ctx.user()).await?;
-        ctx.reply_private(format!(
-            "Scan this QR code with your authenticator app (or enter the key by hand: {}). Keep it secret; I will not show it again.",
+        // Everything that shows the key is taken back when setup ends (or after `secret_message_ttl`), so
+        // whoever takes over the chat later cannot scroll up and copy the second factor.
+        let keep_for = Some(self.stepup.settings().secret_message_ttl);
+        let key = Zeroizing::new(format!(
+            "Scan this QR code with your authenticator app (or enter the key by hand: {}). Keep it secret; I will delete this message when setup ends.",
             setup.base32.as_str()
         ));
+        ctx.reply_retractable(true, text(&key), Retract::new(SETUP, keep_for));
         if ctx.capabilities().images {
             let png = super::qr::png(&setup.uri).map_err(PluginError::internal)?;
-            ctx.reply_image(png, Some("Two-factor setup".into()), true);
+            let image = ReplyBody::Image { png, caption: Some("Two-factor setup".into()) };
+            ctx.reply_retractable(true, image, Retract::new(SETUP, keep_for));
         } else {
             let art = super::qr::unicode(&setup.uri).map_err(PluginError::internal)?;
-            ctx.reply_private(format!("{art}\n{}", setup.uri.as_str()));
+            let shown = Zeroizing::new(format!("{art}\n{}", setup.uri.as_str()));
+            ctx.reply_retractable(true, text(&shown), Retract::new(SETUP, keep_for));
         }
         ctx.reply_private("Then send the 6-digit code your app shows, to finish. (/cancel to stop.)");
         ctx.start_flow(Flow::new("two-factor setup", "confirm").with("tries", 0u32));
@@ -101,6 +118,21 @@ impl Plugin for TwoFactor {
         }
     }
 
+    async fn button(&self, value: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        if value == "saved" {
+            ctx.retract(RECOVERY);
+            ctx.reply_private("Good. I deleted the recovery codes from this chat.");
+        } else {
+            ctx.reply("That button is no longer active.");
+        }
+        Ok(())
+    }
+
+    async fn flow_cancelled(&self, _flow: &Flow, ctx: &mut Ctx) -> Result<(), PluginError> {
+        ctx.retract(SETUP);
+        Ok(())
+    }
+
     async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
         let Input::Text(code) = ctx.input() else {
             ctx.reply_private("Send the 6-digit code from your app (or /cancel).");
@@ -110,20 +142,27 @@ impl Plugin for TwoFactor {
         ctx.delete_user_message_if_possible();
         match self.stepup.confirm(ctx.user(), &code).await? {
             Confirmation::Activated(codes) => {
+                ctx.retract(SETUP);
                 let list: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
-                ctx.reply_private(format!(
+                let shown = Zeroizing::new(format!(
                     "Two-factor verification is on.\nYour recovery codes (each works once; store them safely, they will not be shown again):\n{}",
                     list.join("\n")
                 ));
+                let saved = vec![Button::new("I have saved them", "twofactor:saved")];
+                let body = ReplyBody::Text { text: shown.to_string(), buttons: saved };
+                let keep_for = Some(self.stepup.settings().secret_message_ttl);
+                ctx.reply_retractable(true, body, Retract::new(RECOVERY, keep_for));
                 Ok(Step::Done)
             }
             Confirmation::NoSetup => {
+                ctx.retract(SETUP);
                 ctx.reply_private("There is no setup in progress; start again with /2fa setup.");
                 Ok(Step::Cancel)
             }
             Confirmation::Wrong => {
                 let tries: u32 = flow.get("tries").unwrap_or(0) + 1;
                 if tries >= SETUP_TRIES {
+                    ctx.retract(SETUP);
                     ctx.reply_private("That code did not match several times; setup stopped. Check your phone's clock and start again with /2fa setup.");
                     return Ok(Step::Cancel);
                 }

@@ -62,7 +62,7 @@ impl Service<Request> for Gate {
 }
 
 fn private(req: &Request, body: ReplyBody) -> Reply {
-    Reply { chat: req.event.chat.clone(), user: req.event.user.clone(), private: true, body }
+    Reply { chat: req.event.chat.clone(), user: req.event.user.clone(), private: true, body, retract: None }
 }
 
 fn text(req: &Request, t: impl Into<String>) -> Reply {
@@ -92,7 +92,7 @@ impl Gate {
                 // A code posted where others can read it: take it down where possible and say so privately.
                 if let Some(id) = req.event.message_id.clone().filter(|_| req.capabilities.can_delete_user_messages) {
                     let (chat, user) = (req.event.chat.clone(), req.event.user.clone());
-                    out.push(Reply { chat, user, private: false, body: ReplyBody::Delete(id) });
+                    out.push(Reply { chat, user, private: false, body: ReplyBody::Delete(id), retract: None });
                 }
                 out.push(text(&req, match burned {
                     super::Burned::Recovery { left } => format!(
@@ -192,6 +192,7 @@ impl Gate {
                 user: user.clone(),
                 private: false,
                 body: ReplyBody::Delete(id),
+                retract: None,
             });
         }
         let outcome = match self.stepup.verify_pending(&pending, &input).await? {

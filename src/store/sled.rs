@@ -23,7 +23,7 @@ impl SledBackend {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let fail = |reason: String| StoreError::Open { path: dir.display().to_string(), reason };
-        std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
+        crate::private_file::create_private_dir(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
         let db = open_waiting_for_lock(dir).map_err(|e| {
             let hint = if e.to_string().contains("lock") {
                 " (is another palisade process using this data directory?)"
@@ -32,6 +32,9 @@ impl SledBackend {
             };
             fail(format!("{e}{hint}"))
         })?;
+        // sled creates its files with the process's umask; the directory is 0700 already, and the files are
+        // made 0600 too, so a later change of the directory's mode exposes nothing.
+        crate::private_file::tighten(dir).map_err(|e| fail(format!("cannot restrict the files' permissions: {e}")))?;
         Ok(Self { db })
     }
 

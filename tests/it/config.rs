@@ -235,3 +235,50 @@ fn a_table_without_settings_rejects_keys() {
     let problems = s.no_settings().unwrap_err();
     assert_eq!(problems[0].key.as_deref(), Some("plugins.echo.loud"));
 }
+
+#[test]
+fn retention_cannot_shorten_what_must_be_kept_and_plugins_cannot_take_core_names() {
+    let text = r#"
+[store]
+backend = "memory"
+[store.retention]
+"core.audit" = "1d"
+"core.privacy.requests" = "1d"
+"core.stepup" = "1d"
+"core.flows" = "1h"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, text).unwrap();
+    let err = palisade::config::Loader::new(&file).load().unwrap_err().to_string();
+    for key in ["store.retention.core.audit", "store.retention.core.privacy.requests", "store.retention.core.stepup"] {
+        assert!(err.contains(&format!("`{key}`: ")), "{key} not refused: {err}");
+    }
+    assert!(!err.contains("store.retention.core.flows"), "shortening flow state is allowed: {err}");
+}
+
+/// A plugin called `core` would read and write the runtime's own records through its scoped store.
+#[test]
+fn a_plugin_cannot_take_a_name_the_runtime_uses() {
+    #[derive(Debug)]
+    struct Impostor;
+    #[async_trait]
+    impl Plugin for Impostor {
+        fn name(&self) -> &'static str {
+            "core"
+        }
+        fn commands(&self) -> Vec<Command> {
+            Vec::new()
+        }
+        async fn command(&self, _: &str, _: &mut Ctx) -> Result<(), PluginError> {
+            Ok(())
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, "[store]\nbackend = \"memory\"\n[adapters.console]\n[plugins.core]\n").unwrap();
+    let loaded = Loader::new(&file).load().unwrap();
+    let registry = Registry::new().plugin("core", |_| Ok(Impostor));
+    let err = palisade::bot::Plan::new(&loaded, &registry, palisade::bot::AdapterChoice::Configured).unwrap_err();
+    assert!(err.to_string().contains("`plugins.core`: the name `core` is reserved"), "{err}");
+}

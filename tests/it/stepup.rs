@@ -282,3 +282,23 @@ async fn a_recovery_code_posted_in_a_group_is_revoked() {
     assert!(audit.iter().any(|e| e.event == "stepup.code_exposed" && e.details["kind"] == "recovery code"));
     bot.h.stop().await;
 }
+
+/// The second factor leaves the chat: setup messages when setup is confirmed, the recovery codes when the
+/// user says they are saved or, at the latest, after `secret_message_ttl`.
+#[tokio::test(start_paused = true)]
+async fn second_factor_messages_are_taken_back() {
+    let settings = StepUpSettings { secret_message_ttl: Duration::from_secs(600), ..short_grants() };
+    let bot = start(memory_store().await, settings).await;
+    let shown = bot.h.say("ann", "/2fa setup").await;
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    let secret = palisade_testkit::totp::secret_from_setup(&shown.join("\n"));
+    let done = bot.h.say("ann", &bot.h.code(&secret, 0)).await;
+    // Capture numbers its messages m1, m2, …: the key text and the QR code (m1, m2) are deleted at once.
+    assert_eq!(&done[..2], ["<delete m1>", "<delete m2>"], "{done:?}");
+    assert!(done[2].starts_with("Two-factor verification is on."));
+    // Nobody presses "I have saved them": ten minutes later the codes are deleted anyway.
+    tokio::time::sleep(Duration::from_secs(601)).await;
+    let later: Vec<String> = bot.h.captured.take().iter().map(palisade_testkit::text_of).collect();
+    assert!(later.iter().any(|t| t.starts_with("<delete m")), "{later:?}");
+    bot.h.stop().await;
+}

@@ -96,7 +96,9 @@ pub fn modal(prompt: &str) -> CreateModal {
 
 /// What `reply` becomes; button ids are registered in `components`.
 pub fn shape(reply: &Reply, components: &Components) -> Result<Shape, SendError> {
-    let ephemeral = reply.private;
+    // A reply the bot must take back (a second factor, a copy of someone's data) is never a message that
+    // stays: as an interaction answer it is ephemeral (gone when the user leaves), as a DM it is deleted.
+    let ephemeral = reply.private || reply.retract.is_some();
     Ok(match &reply.body {
         ReplyBody::Text { text, buttons } => Shape::Message(Outgoing {
             text: text.clone(),
@@ -130,6 +132,7 @@ pub fn shape(reply: &Reply, components: &Components) -> Result<Shape, SendError>
             Shape::Modal { modal: modal(text), fallback }
         }
         ReplyBody::Delete(_) => Shape::Nothing,
+        _ => return Err(SendError::Unsupported("this kind of reply on Discord")),
     })
 }
 

@@ -75,7 +75,9 @@ impl DiscordOutbox {
                 Next::Answered
             }
             State::Deferred { ephemeral } => {
-                let same = *ephemeral == out.ephemeral || ex.direct;
+                // Ephemerality is kept even in a DM: a private reply never relies on the chat being direct,
+                // and a second factor must not become a message that stays.
+                let same = *ephemeral == out.ephemeral;
                 *state = State::Answered;
                 if same { Next::EditOriginal } else { Next::ReplaceOriginal }
             }
@@ -93,26 +95,30 @@ impl DiscordOutbox {
         let http = self.rest.http().as_ref();
         let token = ex.token.expose();
         let young = ex.young();
-        match Self::next(ex, out, modal) {
-            Next::Answered => Ok(None),
-            Next::EditOriginal => {
-                let msg = self.rest.call("edit response", young, || out.edit().execute(http, token)).await;
-                msg.map(|m| Some(MessageId(m.id.to_string()))).map_err(|e| e.into_send_error())
-            }
+        let sent = match Self::next(ex, out, modal) {
+            Next::Answered => return Ok(None),
+            Next::EditOriginal => self.rest.call("edit response", young, || out.edit().execute(http, token)).await,
             Next::ReplaceOriginal => {
                 self.delete_original(ex).await;
                 self.follow_up(ex, out).await
             }
             Next::FollowUp => self.follow_up(ex, out).await,
-            Next::Plain => self.plain(reply, out).await,
-        }
+            Next::Plain => return self.plain(reply, out).await,
+        };
+        let message = sent.map_err(|e| e.into_send_error())?;
+        // An ephemeral answer leaves nothing to delete later (it is gone when the user leaves); any other
+        // is a message in the interaction's channel.
+        Ok((!out.ephemeral).then(|| MessageId(format!("{}:{}", reply.chat.id, message.id))))
     }
 
-    async fn follow_up(&self, ex: &Exchange, out: &Outgoing) -> Result<Option<MessageId>, SendError> {
+    async fn follow_up(
+        &self,
+        ex: &Exchange,
+        out: &Outgoing,
+    ) -> Result<serenity::model::channel::Message, crate::rest::RestError> {
         let http = self.rest.http().as_ref();
         let token = ex.token.expose();
-        let msg = self.rest.call("follow-up", ex.young(), || out.followup().execute(http, (None, token))).await;
-        msg.map(|m| Some(MessageId(m.id.to_string()))).map_err(|e| e.into_send_error())
+        self.rest.call("follow-up", ex.young(), || out.followup().execute(http, (None, token))).await
     }
 
     /// Deletes a deferred "thinking…" original response; a failure only leaves that placeholder behind.
@@ -149,7 +155,24 @@ impl DiscordOutbox {
         };
         let http = self.rest.http().as_ref();
         let msg = self.rest.call("send message", false, || out.channel_message().execute(http, (channel, None))).await;
-        msg.map(|m| Some(MessageId(m.id.to_string()))).map_err(|e| e.into_send_error())
+        // The channel travels with the message id: a private reply lands in a DM the reply did not name, and
+        // deleting it later needs both.
+        msg.map(|m| Some(MessageId(format!("{channel}:{}", m.id)))).map_err(|e| e.into_send_error())
+    }
+
+    /// Deletes one of the bot's channel messages (`CHANNEL:MESSAGE`). Interactions carry no user messages to
+    /// delete, and ephemeral answers cannot be deleted later (they vanish for the user on their own).
+    async fn delete(&self, sent: &MessageId) -> Result<Option<MessageId>, SendError> {
+        let Some((channel, message)) = sent.0.split_once(':') else {
+            return Err(SendError::Unsupported("deleting a user's message (interactions have none)"));
+        };
+        let (channel, message) = (ChannelId::new(id(channel)?), serenity::model::id::MessageId::new(id(message)?));
+        let http = self.rest.http().as_ref();
+        self.rest
+            .call("delete message", false, || http.delete_message(channel, message, None))
+            .await
+            .map_err(|e| e.into_send_error())?;
+        Ok(None)
     }
 
     async fn dm_channel(&self, user: &str) -> Result<ChannelId, SendError> {
@@ -178,7 +201,12 @@ impl Outbox for DiscordOutbox {
         let (out, modal) = match crate::message::shape(reply, &self.components)? {
             Shape::Message(out) => (out, None),
             Shape::Modal { modal, fallback } => (fallback, Some(modal)),
-            Shape::Nothing => return Err(SendError::Unsupported("deleting a user's message (interactions have none)")),
+            Shape::Nothing => {
+                let palisade_core::ReplyBody::Delete(id) = &reply.body else {
+                    return Err(SendError::Unsupported("nothing to send"));
+                };
+                return self.delete(id).await;
+            }
         };
         match self.exchanges.current(&reply.user.id, &reply.chat.id) {
             Some(ex) => self.answer(&ex, reply, &out, modal.as_ref()).await,

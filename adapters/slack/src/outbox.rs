@@ -16,7 +16,7 @@ use palisade_core::{ChatKind, ChatRef, MessageId, Outbox, Platform, Reply, Reply
 use slack_morphism::api::SlackApiPostWebhookMessageRequest;
 use slack_morphism::api::{
     SlackApiChatDeleteRequest, SlackApiChatPostEphemeralRequest, SlackApiChatPostMessageRequest,
-    SlackApiViewsOpenRequest,
+    SlackApiFilesDeleteRequest, SlackApiViewsOpenRequest,
 };
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::{SlackMessageContent, SlackResponseUrl};
@@ -83,7 +83,9 @@ impl SlackOutbox {
         let api = &self.shared.api;
         let req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content);
         let sent = api.call("chat.postMessage", || async { api.session().chat_post_message(&req).await }).await?;
-        Ok(Some(MessageId(sent.ts.to_string())))
+        // The channel travels with the timestamp: a private reply may land in a direct chat the reply did not
+        // name, and deleting it later needs both.
+        Ok(Some(MessageId(format!("{channel}:{}", sent.ts))))
     }
 
     async fn ephemeral(
@@ -153,10 +155,20 @@ impl SlackOutbox {
         upload::file(&self.shared.api, &channel, file).await
     }
 
+    /// Deletes one of the bot's messages (`CHANNEL:TS`, or a bare timestamp in the reply's channel) or files
+    /// (`file:ID`). Only the bot's own messages can be deleted with a bot token (see
+    /// `can_delete_user_messages`).
     async fn delete(&self, reply: &Reply, id: &MessageId) -> Result<Option<MessageId>, SendError> {
-        // Only the bot's own messages can be deleted with a bot token (see `can_delete_user_messages`).
         let api = &self.shared.api;
-        let req = SlackApiChatDeleteRequest::new(reply.chat.id.clone().into(), id.0.clone().into());
+        if let Some(file) = id.0.strip_prefix("file:") {
+            let req = SlackApiFilesDeleteRequest::new(file.to_string().into());
+            api.call("files.delete", || async { api.session().files_delete(&req).await })
+                .await
+                .map_err(|e| send_error(&e))?;
+            return Ok(None);
+        }
+        let (channel, ts) = id.0.split_once(':').unwrap_or((&reply.chat.id, &id.0));
+        let req = SlackApiChatDeleteRequest::new(channel.to_string().into(), ts.to_string().into());
         api.call("chat.delete", || async { api.session().chat_delete(&req).await })
             .await
             .map_err(|e| send_error(&e))?;
@@ -179,6 +191,7 @@ impl Outbox for SlackOutbox {
             }
             ReplyBody::Delete(id) => self.delete(reply, id).await,
             ReplyBody::CodePrompt { text } => self.code_prompt(reply, text).await,
+            _ => Err(SendError::Unsupported("this kind of reply on Slack")),
         }
     }
 }

@@ -46,7 +46,7 @@ pub async fn file(api: &Api, channel: &str, file: Upload<'_>) -> Result<Option<M
     })
     .await
     .map_err(|e| send_error(&e))?;
-    Ok(Some(MessageId(file_id(&target.file_id))))
+    Ok(Some(MessageId(format!("file:{}", file_id(&target.file_id)))))
 }
 
 fn file_id(id: &SlackFileId) -> String {

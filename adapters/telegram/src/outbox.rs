@@ -105,11 +105,13 @@ impl TelegramOutbox {
         Ok(MessageId(msg.id.0.to_string()))
     }
 
+    /// Deletes a message: `CHAT:MESSAGE` (one the bot sent, wherever it landed) or a bare message id in the
+    /// reply's chat (a user's message).
     async fn delete(&self, reply: &Reply, id: &MessageId) -> Result<(), SendError> {
-        let chat =
-            reply.chat.id.parse().map(ChatId).map_err(|_| SendError::Rejected("not a Telegram chat id".into()))?;
+        let (chat, msg) = id.0.rsplit_once(':').unwrap_or((&reply.chat.id, &id.0));
+        let chat = chat.parse().map(ChatId).map_err(|_| SendError::Rejected("not a Telegram chat id".into()))?;
         let msg =
-            id.0.parse().map(teloxide::types::MessageId).map_err(|_| SendError::Rejected("not a message id".into()))?;
+            msg.parse().map(teloxide::types::MessageId).map_err(|_| SendError::Rejected("not a message id".into()))?;
         let bot = self.api.bot();
         match self.api.call("deleteMessage", || bot.delete_message(chat, msg).send()).await {
             Ok(_) => Ok(()),
@@ -162,9 +164,12 @@ impl Outbox for TelegramOutbox {
             ReplyBody::Image { png, caption } => self.send_photo(chat, png, caption.as_deref()).await,
             ReplyBody::File { name, bytes, caption } => self.send_file(chat, name, bytes, caption.as_deref()).await,
             ReplyBody::Delete(id) => return self.delete(reply, id).await.map(|()| None),
+            _ => return Err(SendError::Unsupported("this kind of reply on Telegram")),
         };
         match sent {
-            Ok(id) => Ok(Some(id)),
+            // The chat travels with the message id: a private reply lands in the user's private chat, and
+            // deleting it later needs both.
+            Ok(id) => Ok(Some(MessageId(format!("{}:{}", chat.0, id.0)))),
             Err(e) => {
                 if reply.private && reply.chat.kind != ChatKind::Direct && dm_refused(&e) {
                     self.explain_blocked_dm(reply).await;

@@ -20,10 +20,7 @@ fn config(dir: &Path) -> String {
 fn mydata_then_forget_in_the_console() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    let run = palisade(
-        &["chat", "--config", &cfg],
-        "/note carol-marker-4471\nGroceries\n/privacy\n/mydata\n/forget\n1\n/notes\n",
-    );
+    let run = palisade(&["chat", "--config", &cfg], "/note carol-marker-4471\nGroceries\n/privacy\n/mydata\n");
     let text = text(&run);
     assert!(run.status.success(), "{text}");
     assert!(text.contains("Who is responsible for your data: Acme Ltd. Contact: dpo@acme.example."), "{text}");
@@ -35,9 +32,13 @@ fn mydata_then_forget_in_the_console() {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(path).unwrap().permissions().mode() & 0o777, 0o600, "the export is private");
     }
+    // Erasure also deletes the copy of the export the console saved.
+    let run = palisade(&["chat", "--config", &cfg], "/forget\n1\n/notes\n");
+    let text = crate::support::text(&run);
     assert!(text.contains("Erase everything stored about you?"), "{text}");
     assert!(text.contains("Done: your data was erased"), "{text}");
     assert!(text.contains("You have no notes yet."), "{text}");
+    assert!(!Path::new(path).exists(), "the export file was removed by /forget");
 }
 
 #[test]
@@ -62,4 +63,23 @@ fn the_operator_exports_erases_and_tracks_requests() {
     assert!(!list.contains("console:carol") && !list.contains("telegram:42"), "subjects are pseudonyms: {list}");
     let chat = palisade(&["chat", "--config", &cfg], "/notes\n");
     assert!(text(&chat).contains("You have no notes yet."), "{}", text(&chat));
+}
+
+#[test]
+fn ids_are_checked_and_an_unknown_person_is_said_to_have_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    palisade(&["chat", "--config", &cfg], "/note kept\nTodo\n");
+    let bad = palisade(&["user", "export", "--config", &cfg, "--platform", "telegram", "--id", "@carol"], "");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("`@carol` is not a telegram user id: a Telegram user id is a positive number"));
+    let slack = palisade(&["user", "erase", "--config", &cfg, "--platform", "slack", "--id", "U123", "--yes"], "");
+    assert!(text(&slack).contains("a Slack user id is TEAM/USER"), "{}", text(&slack));
+    let nobody = palisade(&["user", "erase", "--config", &cfg, "--platform", "telegram", "--id", "42", "--yes"], "");
+    assert!(nobody.status.success());
+    assert!(
+        text(&nobody).contains("nothing is stored about telegram:42; nothing was erased and no request was registered")
+    );
+    let requests = palisade(&["user", "requests", "--config", &cfg], "");
+    assert!(!text(&requests).contains("Erasure"), "an erasure of nobody is not registered: {}", text(&requests));
 }

@@ -26,6 +26,37 @@ impl UserRef {
     }
 }
 
+impl UserRef {
+    /// Why `id` cannot be a user id on `platform`, for the platforms whose id shapes are known: Telegram
+    /// user ids are positive integers, Discord's are snowflakes (17 to 20 digits), Slack's are
+    /// `TEAM/USER` (`T…/U…` or `W…`), the console's have no spaces. Other platforms' ids are taken as given.
+    pub fn id_problem(platform: Platform, id: &str) -> Option<String> {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let slack_part = |s: &str, first: &[u8]| {
+            s.len() >= 2
+                && first.contains(&s.as_bytes()[0])
+                && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        };
+        let problem = match platform {
+            p if id.is_empty() || id.chars().any(char::is_whitespace) => {
+                Some(format!("a {p} id is never empty and has no spaces"))
+            }
+            Platform::TELEGRAM if !digits(id) || id.starts_with('0') => {
+                Some("a Telegram user id is a positive number, e.g. 123456789".to_string())
+            }
+            Platform::DISCORD if !(digits(id) && (17..=20).contains(&id.len())) => {
+                Some("a Discord user id is a snowflake of 17 to 20 digits, e.g. 80351110224678912".to_string())
+            }
+            Platform::SLACK => match id.split_once('/') {
+                Some((team, user)) if slack_part(team, b"TE") && slack_part(user, b"UW") => None,
+                _ => Some("a Slack user id is TEAM/USER, e.g. T024BE7LD/U0G9QF9C6".to_string()),
+            },
+            _ => None,
+        };
+        problem.map(|p| format!("`{id}` is not a {platform} user id: {p}"))
+    }
+}
+
 impl fmt::Display for UserRef {
     /// Renders the identity form used in configuration: `platform:id`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -212,6 +243,18 @@ mod tests {
         assert_eq!(CommandCall::parse("hello /help", None), None);
         assert_eq!(CommandCall::parse("/", None), None);
         assert_eq!(CommandCall::parse("/ä", None), None);
+    }
+
+    #[test]
+    fn known_platforms_check_id_shapes() {
+        assert_eq!(UserRef::id_problem(Platform::TELEGRAM, "123456789"), None);
+        assert!(UserRef::id_problem(Platform::TELEGRAM, "@ann").unwrap().contains("positive number"));
+        assert_eq!(UserRef::id_problem(Platform::DISCORD, "80351110224678912"), None);
+        assert!(UserRef::id_problem(Platform::DISCORD, "12345").is_some());
+        assert_eq!(UserRef::id_problem(Platform::SLACK, "T024BE7LD/U0G9QF9C6"), None);
+        assert!(UserRef::id_problem(Platform::SLACK, "U0G9QF9C6").unwrap().contains("TEAM/USER"));
+        assert_eq!(UserRef::id_problem(Platform::CONSOLE, "ann"), None);
+        assert!(UserRef::id_problem(Platform::CONSOLE, "a b").is_some());
     }
 
     #[test]

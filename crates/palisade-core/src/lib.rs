@@ -39,7 +39,7 @@ pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKin
 pub use flow::{Flow, Step};
 pub use platform::Platform;
 pub use plugin::{Arg, Args, Command, Ctx, DataManifest, Input, LegalBasis, Namespace, Plugin, PluginError};
-pub use reply::{Button, Reply, ReplyBody};
+pub use reply::{Button, Reply, ReplyBody, Retract};
 pub use services::{AuditLog, Http, HttpError, HttpResponse, Observer, Outcome};
 pub use store::{Durability, ScopedStore, Store, StoreError};
 

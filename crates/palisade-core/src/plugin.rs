@@ -52,6 +52,13 @@ pub trait Plugin: Send + Sync + 'static {
         Err(PluginError::internal(format!("plugin `{}` started a flow but has no flow_step", self.name())))
     }
 
+    /// Called when one of this plugin's flows ends without completing: the user sent `/cancel`, or it was
+    /// idle past `[flows] idle_timeout`. Replies go to the user; use it to take back what the flow showed.
+    async fn flow_cancelled(&self, flow: &Flow, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let _ = (flow, ctx);
+        Ok(())
+    }
+
     /// Handles a press on one of this plugin's buttons outside a flow; `value` is what the plugin attached.
     async fn button(&self, value: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
         let _ = value;

@@ -20,6 +20,7 @@ impl Button {
 
 /// What to deliver.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReplyBody {
     /// Text, optionally with buttons under it.
     Text {
@@ -52,6 +53,31 @@ pub enum ReplyBody {
         /// What is being confirmed and how to answer.
         text: String,
     },
+    /// Take back (delete) every message sent to this reply's user that was tagged `tag` with a [`Retract`].
+    /// The runtime turns it into deletions; adapters never receive it.
+    Retract {
+        /// The tag the messages were sent with.
+        tag: String,
+    },
+}
+
+/// A message the bot takes back later because it carries something that must not stay in the chat: a second
+/// factor, or a copy of someone's personal data. The runtime remembers where each part landed and deletes
+/// them all when a [`ReplyBody::Retract`] with the same tag is delivered, or `within` at the latest. Where a
+/// platform cannot delete, the user is asked to delete it themselves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retract {
+    /// What kind of message it is (`twofactor.setup`): retracted together.
+    pub tag: String,
+    /// Delete it after this long at the latest.
+    pub within: Option<std::time::Duration>,
+}
+
+impl Retract {
+    /// Messages tagged `tag`, deleted when retracted or after `within`.
+    pub fn new(tag: impl Into<String>, within: Option<std::time::Duration>) -> Self {
+        Self { tag: tag.into(), within }
+    }
 }
 
 /// One outbound action for one adapter.
@@ -65,6 +91,8 @@ pub struct Reply {
     pub private: bool,
     /// The content.
     pub body: ReplyBody,
+    /// Whether (and when) the bot takes this message back.
+    pub retract: Option<Retract>,
 }
 
 impl Reply {
@@ -76,6 +104,7 @@ impl Reply {
             ReplyBody::Delete(_) => "delete",
             ReplyBody::CodePrompt { .. } => "code prompt",
             ReplyBody::File { .. } => "file",
+            ReplyBody::Retract { .. } => "retract",
         }
     }
 

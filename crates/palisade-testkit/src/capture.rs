@@ -34,5 +34,7 @@ pub fn text_of(reply: &Reply) -> String {
         ReplyBody::Delete(id) => format!("<delete {}>", id.0),
         ReplyBody::CodePrompt { text } => format!("<code prompt> {text}"),
         ReplyBody::File { name, .. } => format!("<file {name}>"),
+        ReplyBody::Retract { tag } => format!("<retract {tag}>"),
+        _ => "<other>".into(),
     }
 }

@@ -44,6 +44,13 @@ async fn enrol(fake: &FakeRest, client: &Client) -> Vec<u8> {
     } else {
         fake.until_content("Two-factor verification is on.").await;
     }
+    // On Discord the second factor is only ever shown ephemerally: nothing stays to be deleted.
+    for call in fake.calls() {
+        let secretive =
+            call.content().contains("by hand") || call.content().contains("recovery codes") || !call.files.is_empty();
+        assert!(!secretive || call.ephemeral(), "a second factor left in the chat: {call:?}");
+        assert!(!call.content().contains("delete it yourself"), "{call:?}");
+    }
     secret
 }
 

@@ -179,3 +179,41 @@ async fn without_a_usable_trigger_the_code_is_asked_for_in_the_direct_chat() {
 
     bot.stop().await.unwrap();
 }
+
+/// The key, its QR code and the recovery codes do not stay in the chat: the key message is deleted and the
+/// QR file deleted once setup is confirmed, and the recovery codes when Ann says they are saved.
+#[tokio::test]
+async fn second_factor_messages_and_files_are_deleted() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = crate::support::start(
+        crate::support::settings(&fake, Mode::Socket, json!({})),
+        dir.path(),
+        Duration::from_secs(60),
+    )
+    .await;
+    let d = Driver { fake: &fake, events: None };
+    d.command(ANN, &dm(ANN), "/2fa setup").await;
+    let shown = fake.until_said("send the 6-digit code your app shows").await;
+    let key = shown.iter().find(|c| c.is_message() && c.text().contains("by hand")).unwrap();
+    let key_ts = key.answer["ts"].as_str().unwrap().to_string();
+    let file = shown.iter().find(|c| c.method == "files.getUploadURLExternal").unwrap().answer["file_id"].clone();
+    let secret =
+        crate::support::secret_from(&shown.iter().filter(|c| c.is_message()).map(Call::text).collect::<String>());
+    d.message(ANN, &dm(ANN), &palisade_testkit::totp::code_now(&secret, 0)).await;
+    let confirmed = fake.until_said("Two-factor verification is on.").await;
+    let recovery =
+        confirmed.iter().rev().find(|c| c.text().starts_with("Two-factor verification is on.")).unwrap().clone();
+    // The setup messages are taken back before the recovery codes are shown.
+    let calls = fake.calls();
+    assert!(calls.iter().any(|c| c.method == "chat.delete" && c.params["ts"] == key_ts.as_str()), "the key stays");
+    assert!(calls.iter().any(|c| c.method == "files.delete" && c.params["file"] == file), "the QR code stays");
+    let saved = recovery.button("I have saved them").expect("a button to say the codes are saved");
+    d.press(ANN, &dm(ANN), &saved).await;
+    let recovery_ts = recovery.answer["ts"].as_str().unwrap().to_string();
+    fake.until("the recovery codes deleted", |c| {
+        c.method == "chat.delete" && c.params["ts"] == recovery_ts.as_str() && c.params["channel"] == dm(ANN).as_str()
+    })
+    .await;
+    bot.stop().await.unwrap();
+}

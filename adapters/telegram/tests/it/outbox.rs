@@ -15,6 +15,7 @@ fn reply(chat: &str, kind: ChatKind, private: bool, body: ReplyBody) -> Reply {
         user: UserRef::new(Platform::TELEGRAM, ANN),
         private,
         body,
+        retract: None,
     }
 }
 

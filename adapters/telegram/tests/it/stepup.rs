@@ -122,3 +122,38 @@ async fn sensitive_commands_in_a_group_are_answered_privately() {
     bot.stop().await.unwrap();
     crate::support::assert_token_never_logged();
 }
+
+/// The key, its QR code and the recovery codes do not stay in the chat: the setup messages are deleted once
+/// setup is confirmed, and the recovery codes when Ann says they are saved.
+#[tokio::test]
+async fn second_factor_messages_are_deleted_from_the_chat() {
+    let fake = FakeApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot =
+        crate::support::start(crate::support::settings(&fake, json!({})), dir.path(), Duration::from_secs(60)).await;
+    fake.message(ANN, dm(ANN), "/2fa setup");
+    let shown = fake.until_sent("send the 6-digit code your app shows").await;
+    let key = shown.iter().find(|c| c.text().contains("by hand")).unwrap().message_id.unwrap();
+    let qr = shown.iter().find(|c| c.method == "sendphoto").unwrap().message_id.unwrap();
+    let secret = crate::support::secret_from(&shown.iter().map(Call::text).collect::<String>());
+    fake.message(ANN, dm(ANN), &palisade_testkit::totp::code_now(&secret, 0));
+    let confirmed = fake.until_sent("Two-factor verification is on.").await;
+    let recovery = confirmed.last().unwrap();
+    let recovery_id = recovery.message_id.unwrap();
+    for message in [key, qr] {
+        let gone = |c: &Call| deleted(std::slice::from_ref(c), dm(ANN), i32::try_from(message).unwrap());
+        fake.eventually(&format!("message {message} with the key deleted"), gone).await;
+    }
+    assert!(!fake.calls().iter().any(|c| deleted(
+        std::slice::from_ref(c),
+        dm(ANN),
+        i32::try_from(recovery_id).unwrap()
+    )));
+    // "I have saved them" takes the recovery codes away.
+    let saved = recovery.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"].as_str().unwrap().to_string();
+    fake.press(ANN, dm(ANN), i32::try_from(recovery_id).unwrap(), &saved);
+    fake.until_sent("I deleted the recovery codes from this chat").await;
+    let gone = |c: &Call| deleted(std::slice::from_ref(c), dm(ANN), i32::try_from(recovery_id).unwrap());
+    fake.eventually("the recovery codes deleted", gone).await;
+    bot.stop().await.unwrap();
+}

@@ -8,7 +8,7 @@ use crate::clock::SharedClock;
 use crate::event::{ChatRef, CommandCall, Event, EventKind, UserRef};
 use crate::flow::Flow;
 use crate::plugin::{Args, PluginError};
-use crate::reply::{Button, Reply, ReplyBody};
+use crate::reply::{Button, Reply, ReplyBody, Retract};
 use crate::services::{AuditLog, Http, Outcome};
 use crate::store::{ScopedStore, SharedStore, Subject};
 
@@ -201,7 +201,7 @@ impl Ctx {
 
     fn push(&mut self, private: bool, body: ReplyBody) {
         let (chat, user) = (self.event.chat.clone(), self.event.user.clone());
-        self.replies.push(Reply { chat, user, private, body });
+        self.replies.push(Reply { chat, user, private, body, retract: None });
     }
 
     /// Replies in the chat.
@@ -228,6 +228,19 @@ impl Ctx {
     /// Sends a file (e.g. a data export); `private` delivers it to this user only.
     pub fn reply_file(&mut self, name: impl Into<String>, bytes: Vec<u8>, caption: Option<String>, private: bool) {
         self.push(private, ReplyBody::File { name: name.into(), bytes, caption });
+    }
+
+    /// Sends `body` (privately when `private`) and remembers where it landed, so that it can be taken back
+    /// with [`Ctx::retract`] — or is deleted after `retract.within` at the latest. For messages that must not
+    /// stay in the chat: a second factor, a copy of someone's data.
+    pub fn reply_retractable(&mut self, private: bool, body: ReplyBody, retract: Retract) {
+        let (chat, user) = (self.event.chat.clone(), self.event.user.clone());
+        self.replies.push(Reply { chat, user, private, body, retract: Some(retract) });
+    }
+
+    /// Deletes every message sent to this user with a [`Retract`] tagged `tag`.
+    pub fn retract(&mut self, tag: impl Into<String>) {
+        self.push(false, ReplyBody::Retract { tag: tag.into() });
     }
 
     /// Deletes the message that triggered this event (e.g. a typed code) on platforms where the bot may

@@ -35,6 +35,8 @@ pub struct Call {
     pub token: Option<String>,
     /// When it arrived.
     pub at: Instant,
+    /// What the fake answered (Web API methods), `Null` otherwise.
+    pub answer: Value,
 }
 
 impl Call {
@@ -85,7 +87,11 @@ impl Shared {
     }
 
     fn record(&self, method: &str, params: Value, status: u16, token: Option<String>) {
-        self.calls.record(Call { method: method.into(), params, status, token, at: Instant::now() });
+        self.record_answer(method, params, status, token, Value::Null);
+    }
+
+    fn record_answer(&self, method: &str, params: Value, status: u16, token: Option<String>, answer: Value) {
+        self.calls.record(Call { method: method.into(), params, status, token, at: Instant::now(), answer });
     }
 
     fn next(&self) -> u32 {
@@ -238,7 +244,7 @@ async fn api(
     }
     let answer = answer(&state, &method, &params);
     let status = if answer["ok"] == true { 200 } else { 400 };
-    state.record(&method, params, status, token);
+    state.record_answer(&method, params, status, token, answer.clone());
     reply(answer)
 }
 
@@ -254,6 +260,7 @@ fn answer(state: &Shared, method: &str, params: &Value) -> Value {
             "message": { "type": "message", "ts": ts, "text": params["text"], "user": BOT_USER, "bot_id": "B0BOT" } }),
         "chat.postEphemeral" => json!({ "ok": true, "message_ts": ts }),
         "chat.delete" => json!({ "ok": true, "channel": params["channel"], "ts": params["ts"] }),
+        "files.delete" => json!({ "ok": true }),
         "views.open" => {
             let mut view = params["view"].clone();
             view["id"] = json!(format!("V{n}"));

@@ -27,6 +27,8 @@ pub struct Call {
     pub params: Value,
     /// The HTTP status answered.
     pub status: u16,
+    /// The message the fake created, for sends (its `message_id`).
+    pub message_id: Option<i64>,
 }
 
 impl Call {
@@ -60,7 +62,12 @@ struct Shared {
 
 impl Shared {
     fn record(&self, method: &str, params: Value, status: u16) {
-        self.calls.record(Call { method: method.into(), params, status });
+        self.record_result(method, params, status, &Value::Null);
+    }
+
+    fn record_result(&self, method: &str, params: Value, status: u16, result: &Value) {
+        let message_id = result["message_id"].as_i64();
+        self.calls.record(Call { method: method.into(), params, status, message_id });
     }
 }
 
@@ -266,7 +273,7 @@ async fn handle(
             return error(404, "Not Found: method not found", None);
         }
     };
-    state.record(&method, params, 200);
+    state.record_result(&method, params, 200, &result);
     ok(result)
 }
 
