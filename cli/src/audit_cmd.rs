@@ -86,7 +86,7 @@ async fn export(audit: &Audit, since: Option<&str>, out: Option<PathBuf>) -> Res
         lines.push('\n');
     }
     let written = match &out {
-        Some(path) => std::fs::write(path, &lines),
+        Some(path) => palisade::private_file::write_private(path, lines.as_bytes()),
         None => std::io::stdout().write_all(lines.as_bytes()),
     };
     written.map_err(|e| StoreError::Codec {

@@ -239,6 +239,10 @@ impl Inner {
             return Ok(vec![req.answer(format!("I don't know /{}. Send /help to see what I can do.", call.name))]);
         };
         if cmd.role.is_some_and(|r| !req.roles.contains(r)) {
+            // Refusals are audited (under the user's pseudonym) like other refused attempts: someone probing
+            // staff commands shows up in the trail.
+            let details = [("command", cmd.name.to_string()), ("role", cmd.role.unwrap_or_default().to_string())];
+            self.audit.note("access.refused", Some(&req.event.user), crate::services::Outcome::Denied, &details).await;
             return Ok(vec![req.answer(format!("You are not allowed to use /{}.", cmd.name))]);
         }
         if let Err(usage) = cmd.check_arity(call.words().len()) {

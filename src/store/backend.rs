@@ -20,6 +20,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
     /// Removes one value; returns whether it existed.
     async fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError>;
+    /// Removes one value only if it still is `expected` (nobody rewrote it since it was read); returns whether
+    /// it was removed.
+    async fn remove_if_unchanged(&self, tree: &str, key: &[u8], expected: &[u8]) -> Result<bool, StoreError>;
     /// Every pair whose key starts with `prefix`, in key order.
     async fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError>;
     /// The names of all trees holding data.

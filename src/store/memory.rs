@@ -46,6 +46,13 @@ impl Backend for MemoryBackend {
         Ok(self.with(|t| t.get_mut(tree).is_some_and(|t| t.remove(key).is_some())))
     }
 
+    async fn remove_if_unchanged(&self, tree: &str, key: &[u8], expected: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.with(|t| {
+            let Some(tree) = t.get_mut(tree) else { return false };
+            if tree.get(key).map(Vec::as_slice) == Some(expected) { tree.remove(key).is_some() } else { false }
+        }))
+    }
+
     async fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
         Ok(self.with(|t| {
             t.get(tree).map_or_else(Vec::new, |t| {

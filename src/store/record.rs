@@ -152,10 +152,11 @@ impl Store for RecordStore {
         check_namespace(namespace)?;
         let mut removed = 0;
         for (key, sealed) in self.backend.scan_prefix(namespace, &[]).await? {
+            // Removed only if it is still the value judged too old: a record rewritten meanwhile is fresh.
             if let Ok(record) = self.open_raw(namespace, &key, &sealed).await
                 && record.written_at_ms < cutoff_ms
             {
-                removed += u64::from(self.backend.remove(namespace, &key).await?);
+                removed += u64::from(self.backend.remove_if_unchanged(namespace, &key, &sealed).await?);
             }
         }
         self.backend.flush().await?;

@@ -90,6 +90,14 @@ impl Backend for SledBackend {
         Ok(self.tree(tree)?.remove(key).map_err(|e| backend("remove", tree, &e))?.is_some())
     }
 
+    async fn remove_if_unchanged(&self, tree: &str, key: &[u8], expected: &[u8]) -> Result<bool, StoreError> {
+        let swapped = self
+            .tree(tree)?
+            .compare_and_swap(key, Some(expected), None::<&[u8]>)
+            .map_err(|e| backend("compare and remove", tree, &e))?;
+        Ok(swapped.is_ok())
+    }
+
     async fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
         let (tree, prefix) = (tree.to_string(), prefix.to_vec());
         self.blocking(move |this| {

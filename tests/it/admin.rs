@@ -53,6 +53,12 @@ async fn only_admins_by_id_may_use_admin_commands_on_any_platform() {
     let mut impostor = crate::support::event("mallory", "/admin audit");
     impostor.display_name = Some("root".into());
     assert_eq!(s.h.send(impostor).await, ["You are not allowed to use /admin."]);
+    let refusals = s.audit.entries_since(0).await.unwrap().into_iter().filter(|e| e.event == "access.refused");
+    let refusals: Vec<_> = refusals.collect();
+    assert_eq!(refusals.len(), 4, "every refused attempt is audited");
+    assert!(refusals.iter().all(|e| e.actor.is_some() && e.details["role"] == "admin"));
+    let mallory = s.audit.pseudonym(&palisade_testkit::user("mallory")).await.unwrap();
+    assert_eq!(refusals[3].actor.as_deref(), Some(mallory.as_str()), "under the impostor's pseudonym, not a name");
     // The Slack admin is recognised by team/user id, and must still verify first.
     let r = s.h.send(on(Platform::SLACK, "T1/U1", "/admin audit")).await;
     assert!(r[0].contains("needs two-factor verification"), "{r:?}");
