@@ -59,7 +59,7 @@ pub struct DispatcherBuilder {
     bot_name: String,
     outboxes: Outboxes,
     layers: Vec<LayerFn>,
-    require_for: std::collections::BTreeSet<String>,
+    policy: crate::plugin::ScopePolicy,
     audit: Option<Arc<dyn crate::services::AuditLog>>,
     observer: Option<Arc<dyn crate::services::Observer>>,
     limiter: Option<Arc<Limiter>>,
@@ -127,7 +127,15 @@ impl DispatcherBuilder {
     /// (fail closed).
     #[must_use]
     pub fn require_for(mut self, scopes: impl IntoIterator<Item = String>) -> Self {
-        self.require_for = scopes.into_iter().collect();
+        self.policy.require_for = scopes.into_iter().collect();
+        self
+    }
+
+    /// Scopes whose verification approves one execution only (`[stepup] single_use`), instead of granting
+    /// the scope in that conversation for `grant_ttl`.
+    #[must_use]
+    pub fn single_use(mut self, scopes: impl IntoIterator<Item = String>) -> Self {
+        self.policy.single_use = scopes.into_iter().collect();
         self
     }
 
@@ -177,15 +185,8 @@ impl DispatcherBuilder {
         let idle_ms = crate::clock::millis(self.flows.idle_timeout);
         let audit = self.audit.unwrap_or_else(|| crate::audit::Audit::new(self.store.clone(), self.clock.clone()));
         let (store, clock) = (self.store.clone(), self.clock.clone());
-        let parts = RouterParts {
-            store,
-            clock,
-            idle_ms,
-            bot_name: self.bot_name,
-            require_for: self.require_for,
-            audit,
-            http: self.http,
-        };
+        let parts =
+            RouterParts { store, clock, idle_ms, bot_name: self.bot_name, policy: self.policy, audit, http: self.http };
         let router = Router::new(self.plugins, parts)?;
         let mut svc: EventService = BoxCloneSyncService::new(router.clone());
         for layer in self.layers {
@@ -251,7 +252,7 @@ impl Dispatcher {
             bot_name: "Palisade".into(),
             outboxes: Outboxes::default(),
             layers: Vec::new(),
-            require_for: Default::default(),
+            policy: Default::default(),
             audit: None,
             observer: None,
             limiter: None,

@@ -83,9 +83,9 @@ pub struct StepUp {
     /// Where a verified action goes back in (the dispatcher's intake), so it runs in its own conversation's
     /// queue; set once the dispatcher is built.
     resubmit: std::sync::OnceLock<crate::adapter::EventSink>,
-    /// Conversations whose suspended action was just verified and resubmitted, with its scope: the gate audits
-    /// the action's outcome when it runs.
-    resuming: std::sync::Mutex<std::collections::HashMap<ConversationKey, String>>,
+    /// Conversations whose suspended action was just verified and resubmitted, with what was approved: the
+    /// gate hands a single-use approval to that one run and audits the action's outcome.
+    resuming: std::sync::Mutex<std::collections::HashMap<ConversationKey, crate::plugin::Approval>>,
     alerts: std::sync::OnceLock<Arc<crate::alerts::Alerts>>,
 }
 
@@ -182,7 +182,8 @@ impl StepUp {
         let user = &expected.event.user;
         let _guard = self.users.lock(user).await;
         let current = self.pending.load(user).await?;
-        if current.as_ref().is_none_or(|p| p.created_at_ms != expected.created_at_ms || p.scope != expected.scope) {
+        if current.as_ref().is_none_or(|p| p.created_at_ms != expected.created_at_ms || p.approval != expected.approval)
+        {
             return Ok(Verified::Gone);
         }
         let Some(outcome) = self.attempt_locked(user, input).await? else {
@@ -191,7 +192,10 @@ impl StepUp {
         };
         if outcome.is_success() {
             self.pending.claim(user).await?;
-            self.grant(expected.event.conversation(), expected.scope.clone());
+            // A single-use approval is no grant: it travels with the one run of the action (see the gate).
+            if !expected.approval.single_use {
+                self.grant(expected.event.conversation(), expected.approval.scope.clone());
+            }
         }
         Ok(Verified::Attempted(outcome))
     }
@@ -287,17 +291,17 @@ impl StepUp {
         self.resubmit.get()
     }
 
-    /// Notes that the action suspended in `conv` was verified and resubmitted for `scope`.
-    pub fn note_resuming(&self, conv: ConversationKey, scope: String) {
+    /// Notes that the action suspended in `conv` was verified (`approval`) and resubmitted.
+    pub fn note_resuming(&self, conv: ConversationKey, approval: crate::plugin::Approval) {
         let mut resuming = self.resuming.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if resuming.len() > 10_000 {
             resuming.clear();
         }
-        resuming.insert(conv, scope);
+        resuming.insert(conv, approval);
     }
 
-    /// The scope of the verified action now running in `conv`, once.
-    pub fn take_resuming(&self, conv: &ConversationKey) -> Option<String> {
+    /// What was approved for the verified action now running in `conv`, once.
+    pub fn take_resuming(&self, conv: &ConversationKey) -> Option<crate::plugin::Approval> {
         self.resuming.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(conv)
     }
 }

@@ -60,15 +60,18 @@ impl Plan {
         if !created_on_start && let Err(e) = crate::store::load_master_key(&settings.store) {
             problems.push(Problem::at("store", e.to_string()));
         }
-        for (i, scope) in settings.stepup.require_for.iter().enumerate() {
-            let plugin = scope.split('.').next().unwrap_or_default();
-            if plugin != "twofactor" && !plugins.iter().any(|p| p.name() == plugin) {
-                let names: Vec<_> = plugins.iter().map(|p| p.name()).collect();
-                let msg = format!(
-                    "`{scope}` names no enabled plugin (enabled: {}); a typo here protects nothing",
-                    names.join(", ")
-                );
-                problems.push(Problem::at(format!("stepup.require_for[{i}]"), msg));
+        let scoped = [("require_for", &settings.stepup.require_for), ("single_use", &settings.stepup.single_use)];
+        for (key, scopes) in scoped {
+            for (i, scope) in scopes.iter().enumerate() {
+                let plugin = scope.split('.').next().unwrap_or_default();
+                if plugin != "twofactor" && !plugins.iter().any(|p| p.name() == plugin) {
+                    let names: Vec<_> = plugins.iter().map(|p| p.name()).collect();
+                    let msg = format!(
+                        "`{scope}` names no enabled plugin (enabled: {}); a typo here protects nothing",
+                        names.join(", ")
+                    );
+                    problems.push(Problem::at(format!("stepup.{key}[{i}]"), msg));
+                }
             }
         }
         problems.append(&mut check_integrations(settings, &plugins));

@@ -117,6 +117,7 @@ impl Services {
             .audit(self.audit.clone())
             .observer(self.alerts.clone())
             .require_for(s.stepup.require_for.iter().cloned())
+            .single_use(s.stepup.single_use.iter().cloned())
             .layer(GateLayer::new(self.stepup.clone()))
             .layer(consent)
             .layer(CountLayer::new(self.alerts.clone()))

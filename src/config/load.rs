@@ -136,13 +136,15 @@ fn validate(s: &Settings) -> Vec<Problem> {
             "at most 24h: a two-factor key or recovery codes must not stay in a chat longer",
         ));
     }
-    for (i, scope) in s.stepup.require_for.iter().enumerate() {
-        let ok = scope.split_once('.').is_some_and(|(p, a)| !p.is_empty() && !a.is_empty());
-        if !ok {
-            problems.push(Problem::at(
-                format!("stepup.require_for[{i}]"),
-                format!("`{scope}` must look like `plugin.action`, e.g. `notes.delete`"),
-            ));
+    for (key, scopes) in [("require_for", &s.stepup.require_for), ("single_use", &s.stepup.single_use)] {
+        for (i, scope) in scopes.iter().enumerate() {
+            let ok = scope.split_once('.').is_some_and(|(p, a)| !p.is_empty() && !a.is_empty());
+            if !ok {
+                problems.push(Problem::at(
+                    format!("stepup.{key}[{i}]"),
+                    format!("`{scope}` must look like `plugin.action`, e.g. `notes.delete`"),
+                ));
+            }
         }
     }
     if s.store.sweep_interval.is_zero() {

@@ -207,6 +207,10 @@ pub struct StepUpSettings {
     pub unenrolled: Unenrolled,
     /// More actions that need step-up, as `plugin.action` (e.g. `notes.delete`).
     pub require_for: Vec<String>,
+    /// Scopes (`plugin.action`) whose verification approves one execution only, with the details the plugin
+    /// shows in the prompt (amount, recipient), instead of covering the scope for `grant_ttl`: every
+    /// transfer asks for its own code.
+    pub single_use: Vec<String>,
     /// How long a message showing the two-factor key, its QR code or the recovery codes may stay in the chat
     /// at most before the bot deletes it (it is deleted as soon as setup ends, or the user says the codes are
     /// saved).
@@ -224,6 +228,7 @@ impl Default for StepUpSettings {
             code_timeout: Duration::from_secs(300),
             unenrolled: Unenrolled::Enrol,
             require_for: Vec::new(),
+            single_use: Vec::new(),
             secret_message_ttl: Duration::from_secs(600),
         }
     }

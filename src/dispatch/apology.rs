@@ -48,11 +48,12 @@ where
         Box::pin(async move {
             match fut.await {
                 Ok(replies) => Ok(replies),
-                Err(DispatchError::StepUpRequired { scope }) => {
+                Err(DispatchError::StepUpRequired(approval)) => {
                     let mut refusal = apology;
                     refusal.body = crate::reply::ReplyBody::Text {
                         text: format!(
-                            "{scope} needs step-up verification, which this bot does not have set up; ask its operator."
+                            "{} needs step-up verification, which this bot does not have set up; ask its operator.",
+                            approval.scope
                         ),
                         buttons: Vec::new(),
                     };

@@ -21,13 +21,11 @@ pub enum DispatchError {
     /// A handler panicked; the panic was contained.
     #[error("a handler panicked: {0}")]
     Panicked(String),
-    /// The action needs step-up verification for `scope` first. The step-up gate turns this into a code
-    /// prompt; without a gate the user is told verification is not available.
-    #[error("step-up verification required for `{scope}`")]
-    StepUpRequired {
-        /// `plugin.action`.
-        scope: String,
-    },
+    /// The action needs step-up verification first (its scope, `plugin.action`, and for single-use
+    /// approvals its details). The step-up gate turns this into a code prompt; without a gate the user is
+    /// told verification is not available.
+    #[error("step-up verification required for `{}`", .0.scope)]
+    StepUpRequired(crate::plugin::Approval),
     /// A handler ran longer than `[dispatch] handler_timeout`.
     #[error("a handler ran longer than {0:?} and was abandoned")]
     TimedOut(Duration),

@@ -29,7 +29,7 @@ struct Inner {
     clock: SharedClock,
     idle_ms: u64,
     bot_name: String,
-    require_for: Arc<BTreeSet<String>>,
+    policy: Arc<crate::plugin::ScopePolicy>,
     audit: Arc<dyn crate::services::AuditLog>,
     /// Namespaces each plugin's data manifest declares.
     declared: HashMap<&'static str, Arc<BTreeSet<String>>>,
@@ -53,8 +53,8 @@ pub struct RouterParts {
     pub idle_ms: u64,
     /// For greetings.
     pub bot_name: String,
-    /// Extra sensitive scopes (`[stepup] require_for`).
-    pub require_for: BTreeSet<String>,
+    /// The operator's step-up policy (`[stepup] require_for`, `single_use`).
+    pub policy: crate::plugin::ScopePolicy,
     /// The audit trail handlers write to.
     pub audit: Arc<dyn crate::services::AuditLog>,
     /// Plugins' HTTP clients, by plugin name (plugins without one get a client that refuses everything).
@@ -74,10 +74,10 @@ impl Router {
     /// A router over `plugins`. Fails with a readable message when two plugins claim the same command or a
     /// plugin claims a built-in one.
     pub fn new(plugins: Vec<Arc<dyn Plugin>>, parts: RouterParts) -> Result<Self, String> {
-        let RouterParts { store, clock, idle_ms, bot_name, require_for, audit, http } = parts;
+        let RouterParts { store, clock, idle_ms, bot_name, policy, audit, http } = parts;
         let commands = Self::command_table(&plugins)?;
         let flows = FlowStore::new(store.clone());
-        let require_for = Arc::new(require_for);
+        let policy = Arc::new(policy);
         let declared = plugins
             .iter()
             .map(|p| (p.name(), Arc::new(p.manifest().namespaces.iter().map(|n| n.name.to_string()).collect())))
@@ -92,8 +92,7 @@ impl Router {
                 (p.name(), client)
             })
             .collect();
-        let inner =
-            Inner { plugins, commands, flows, store, clock, idle_ms, bot_name, require_for, audit, declared, http };
+        let inner = Inner { plugins, commands, flows, store, clock, idle_ms, bot_name, policy, audit, declared, http };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -191,7 +190,7 @@ impl Inner {
             grants: req.grants.clone(),
             store: self.store.clone(),
             clock: self.clock.clone(),
-            require_for: self.require_for.clone(),
+            policy: self.policy.clone(),
             audit: self.audit.clone(),
             declared: self.declared.get(plugin.name()).cloned().unwrap_or_default(),
             http,
@@ -223,7 +222,7 @@ impl Inner {
             for c in p.commands() {
                 if c.role.is_none_or(|r| req.roles.contains(r)) {
                     let scope = format!("{}.{}", p.name(), c.name);
-                    let sensitive = c.sensitive || self.require_for.contains(&scope);
+                    let sensitive = c.sensitive || self.policy.require_for.contains(&scope);
                     let lock = if sensitive { " (asks for verification)" } else { "" };
                     lines.push(format!("{} — {}{lock}", c.usage(), c.help));
                 }
@@ -250,8 +249,11 @@ impl Inner {
         }
         let plugin = &self.plugins[*idx];
         let scope = format!("{}.{}", plugin.name(), cmd.name);
-        if (cmd.sensitive || self.require_for.contains(&scope)) && !req.grants.contains(&scope) {
-            return Err(DispatchError::StepUpRequired { scope });
+        if cmd.sensitive || self.policy.require_for.contains(&scope) {
+            let approval = self.policy.approval(&scope);
+            if !approval.is_granted(&req.grants) {
+                return Err(DispatchError::StepUpRequired(approval));
+            }
         }
         tracing::debug!(plugin = plugin.name(), command = cmd.name, "running command");
         let mut ctx = self.ctx(req, plugin);
@@ -323,7 +325,7 @@ impl Inner {
         match result {
             Ok(()) => {}
             Err(PluginError::User(msg)) => ctx.reply(msg),
-            Err(PluginError::StepUp(scope)) => return Err(DispatchError::StepUpRequired { scope }),
+            Err(PluginError::StepUp(approval)) => return Err(DispatchError::StepUpRequired(approval)),
             Err(e) => {
                 return Err(DispatchError::Plugin { plugin: plugin.name(), message: e.to_string() });
             }

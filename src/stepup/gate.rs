@@ -81,7 +81,8 @@ impl Gate {
             let age = self.stepup.now_ms().saturating_sub(pending.created_at_ms);
             if age > crate::clock::millis(self.stepup.settings().code_timeout) {
                 self.stepup.pending().clear(&req.event.user).await?;
-                out.push(text(&req, format!("The verification for {} timed out; nothing was done.", pending.scope)));
+                let scope = &pending.approval.scope;
+                out.push(text(&req, format!("The verification for {scope} timed out; nothing was done.")));
             } else if is_code_channel(&req, &pending) {
                 return self.answer(req, pending).await;
             } else if looks_like_code(&req) {
@@ -106,7 +107,7 @@ impl Gate {
                 // the state the user approved (a flow's amount and recipient) cannot change under the code.
                 if matches!(&req.event.kind, EventKind::Command(c) if c.name == "cancel") {
                     self.stepup.pending().clear(&req.event.user).await?;
-                    out.push(text(&req, format!("Cancelled: {} was not done.", pending.scope)));
+                    out.push(text(&req, format!("Cancelled: {} was not done.", pending.approval.scope)));
                 } else {
                     return Ok(vec![
                         req.answer("Finish the verification first: send your code in our private chat, or /cancel."),
@@ -115,12 +116,12 @@ impl Gate {
             }
         }
         req.grants = Arc::new(self.stepup.grants(&req.event.conversation()));
-        if let Some(scope) = self.stepup.take_resuming(&req.event.conversation()) {
-            out.append(&mut self.run_verified(req, scope).await?);
+        if let Some(approval) = self.stepup.take_resuming(&req.event.conversation()) {
+            out.append(&mut self.run_verified(req, approval).await?);
             return Ok(out);
         }
         match self.inner.clone().oneshot(req.clone()).await {
-            Err(DispatchError::StepUpRequired { scope }) => out.append(&mut self.suspend(&req, scope).await?),
+            Err(DispatchError::StepUpRequired(approval)) => out.append(&mut self.suspend(&req, approval).await?),
             Ok(mut replies) => out.append(&mut replies),
             Err(e) => return Err(e),
         }
@@ -128,8 +129,9 @@ impl Gate {
     }
 
     /// Suspends `req` until the user proves possession, or explains why it cannot be.
-    async fn suspend(&self, req: &Request, scope: String) -> Result<Response, DispatchError> {
+    async fn suspend(&self, req: &Request, approval: crate::plugin::Approval) -> Result<Response, DispatchError> {
         let user = &req.event.user;
+        let scope = approval.scope.clone();
         let enrolment = self.stepup.enrolment(user).await?.filter(|e| e.active);
         let Some(enrolment) = enrolment else {
             let msg = match self.stepup.settings().unenrolled {
@@ -142,21 +144,32 @@ impl Gate {
             };
             return Ok(vec![req.answer(msg)]);
         };
-        let pending = Pending { event: req.event.clone(), scope: scope.clone(), created_at_ms: self.stepup.now_ms() };
-        self.stepup.pending().save(&pending).await?;
-        self.stepup
-            .audit()
-            .record("stepup.challenge", Some(user), crate::audit::Outcome::Info, &[("scope", scope.clone())])
-            .await?;
-        let prompt = if enrolment.locked_for_good {
-            format!(
-                "To confirm {scope}: verification is locked after too many wrong codes, so send one of your recovery codes (or ask an admin to reset it). Send /cancel to stop."
-            )
+        // The details are shown to the user only; the trail records that they were bound, not what they are.
+        let mut details = vec![("scope", scope.clone())];
+        if approval.single_use {
+            details.push(("single_use", "true".into()));
+        }
+        self.stepup.audit().record("stepup.challenge", Some(user), crate::audit::Outcome::Info, &details).await?;
+        let ask = if enrolment.locked_for_good {
+            "verification is locked after too many wrong codes, so send one of your recovery codes (or ask an admin to reset it)."
         } else {
+            "send the 6-digit code from your authenticator app (or a recovery code)."
+        };
+        let prompt = if approval.details.is_empty() {
+            let once = if approval.single_use { " It approves this action once." } else { "" };
+            format!("To confirm {scope}, {ask}{once} Send /cancel to stop.")
+        } else {
+            // One detail per line, so the user reads exactly what the code will approve.
+            let lines: Vec<String> = approval.details.iter().map(|(k, v)| format!("• {k}: {v}")).collect();
+            let mut ask = ask.to_string();
+            ask[..1].make_ascii_uppercase();
             format!(
-                "To confirm {scope}, send the 6-digit code from your authenticator app (or a recovery code). Send /cancel to stop."
+                "To confirm {scope}:\n{}\n{ask} The code approves exactly this, once. Send /cancel to stop.",
+                lines.join("\n")
             )
         };
+        let pending = Pending { event: req.event.clone(), approval, created_at_ms: self.stepup.now_ms() };
+        self.stepup.pending().save(&pending).await?;
         let mut replies = vec![private(req, ReplyBody::CodePrompt { text: prompt })];
         // Platforms with private input (modals) ask right there; others move the question to a DM.
         if req.event.chat.kind != ChatKind::Direct && !req.capabilities.private_input {
@@ -171,7 +184,7 @@ impl Gate {
         let input = match &req.event.kind {
             EventKind::Command(c) if c.name == "cancel" => {
                 self.stepup.pending().clear(&user).await?;
-                let mut out = vec![text(&req, format!("Cancelled: {} was not done.", pending.scope))];
+                let mut out = vec![text(&req, format!("Cancelled: {} was not done.", pending.approval.scope))];
                 if pending.event.chat == req.event.chat {
                     // Also end the flow the action belonged to, as /cancel would have without step-up.
                     let mut rest = self.inner.clone().oneshot(req).await?;
@@ -200,7 +213,10 @@ impl Gate {
             Verified::Gone => {
                 out.push(text(
                     &req,
-                    format!("Nothing is waiting for a code any more ({} was already answered).", pending.scope),
+                    format!(
+                        "Nothing is waiting for a code any more ({} was already answered).",
+                        pending.approval.scope
+                    ),
                 ));
                 return Ok(out);
             }
@@ -251,7 +267,7 @@ impl Gate {
     async fn resume(&self, req: &Request, pending: Pending) -> Result<Response, DispatchError> {
         let conv = pending.event.conversation();
         if let Some(sink) = self.stepup.resubmit() {
-            self.stepup.note_resuming(conv, pending.scope.clone());
+            self.stepup.note_resuming(conv, pending.approval.clone());
             // Whoever waits for the code's answer waits for the action's too.
             let envelope = crate::adapter::Envelope { event: pending.event, done: req.done.take() };
             if let Err(refused) = sink.try_submit_envelope(envelope) {
@@ -265,16 +281,39 @@ impl Gate {
         let mut resumed = Request::new(pending.event, req.capabilities);
         resumed.roles = req.roles.clone();
         resumed.grants = Arc::new(self.stepup.grants(&conv));
-        self.run_verified(resumed, pending.scope).await
+        self.run_verified(resumed, pending.approval).await
     }
 
-    /// Runs a request whose action was just verified for `scope`, and audits how it went.
-    async fn run_verified(&self, req: Request, scope: String) -> Result<Response, DispatchError> {
+    /// Runs a request whose action was just verified (`approval`), and audits how it went. A single-use
+    /// approval is handed to this run only; if the action now asks for different details (the amount
+    /// changed meanwhile), it is suspended again and a new code asked.
+    async fn run_verified(
+        &self,
+        mut req: Request,
+        approval: crate::plugin::Approval,
+    ) -> Result<Response, DispatchError> {
+        if approval.single_use {
+            let mut grants = (*req.grants).clone();
+            grants.insert(approval.grant());
+            req.grants = Arc::new(grants);
+        }
         let result = self.inner.clone().oneshot(req.clone()).await;
-        let outcome = if result.is_ok() { crate::audit::Outcome::Success } else { crate::audit::Outcome::Failure };
+        let outcome = match &result {
+            Ok(_) => crate::audit::Outcome::Success,
+            Err(DispatchError::StepUpRequired(_)) => crate::audit::Outcome::Denied,
+            Err(_) => crate::audit::Outcome::Failure,
+        };
+        let scope = approval.scope.clone();
         self.stepup.audit().note("sensitive.action", Some(&req.event.user), outcome, &[("scope", scope)]).await;
         match result {
-            Err(DispatchError::StepUpRequired { scope }) => self.suspend(&req, scope).await,
+            Err(DispatchError::StepUpRequired(again)) => {
+                let mut out = Vec::new();
+                if again.scope == approval.scope && approval.single_use {
+                    out.push(text(&req, "The details changed since you approved them; nothing was done."));
+                }
+                out.append(&mut self.suspend(&req, again).await?);
+                Ok(out)
+            }
             other => other,
         }
     }

@@ -1,4 +1,4 @@
-//! The action waiting for a code: the original event, exactly as the user sent it, and the scope it needs.
+//! The action waiting for a code: the original event, exactly as the user sent it, and what it needs approved.
 //! One per user and platform, kept sealed in `core.stepup.pending` so it survives a restart.
 
 use serde::{Deserialize, Serialize};
@@ -13,8 +13,9 @@ const NAMESPACE: &str = "core.stepup.pending";
 pub struct Pending {
     /// The event to run again once verified.
     pub event: Event,
-    /// The scope that must be granted (`bank.transfer`).
-    pub scope: String,
+    /// What must be approved: the scope (`bank.transfer`) and, for single-use approvals, the details.
+    #[serde(flatten)]
+    pub approval: crate::plugin::Approval,
     /// When it was suspended, ms since the epoch.
     pub created_at_ms: u64,
 }

@@ -302,3 +302,70 @@ async fn second_factor_messages_are_taken_back() {
     assert!(later.iter().any(|t| t.starts_with("<delete m")), "{later:?}");
     bot.h.stop().await;
 }
+
+/// Runs the bank flow up to its confirmation and presses Confirm; returns what the bot answered.
+async fn transfer(bot: &crate::support::stepup::Bot, amount: &str, to: &str) -> Vec<String> {
+    bot.h.say("ann", "/transfer").await;
+    bot.h.say("ann", amount).await;
+    bot.h.say("ann", to).await;
+    bot.h.send(crate::support::button("ann", "bank:confirm")).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transfer_is_approved_with_its_details_and_each_needs_its_own_code() {
+    let bot = start(memory_store().await, short_grants()).await;
+    let (secret, _) = bot.enrol("ann").await;
+    let asked = transfer(&bot, "12.50", "Alice").await;
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].starts_with("<code prompt> To confirm bank.transfer:\n• amount: 12.50\n• to: Alice\n"),
+        "{asked:?}"
+    );
+    assert!(asked[0].contains("approves exactly this, once"), "{asked:?}");
+    assert_eq!(bot.h.say("ann", &bot.code(&secret, 1)).await, ["Sent 12.50 to Alice. Your balance is 987.50."]);
+    // Within grant_ttl, a second transfer still needs its own code (a grant would have covered it).
+    let asked = transfer(&bot, "900", "Mallory").await;
+    assert!(
+        asked[0].starts_with("<code prompt> To confirm bank.transfer:\n• amount: 900.00\n• to: Mallory"),
+        "{asked:?}"
+    );
+    assert_eq!(
+        bot.h.say("ann", "/cancel").await,
+        ["Cancelled: bank.transfer was not done.", "Cancelled your transfer."]
+    );
+    assert_eq!(bot.h.say("ann", "/balance").await, ["Your balance is 987.50."]);
+    bot.h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn changed_details_need_a_new_code() {
+    use std::sync::atomic::Ordering;
+    let bot = start(memory_store().await, short_grants()).await;
+    let (secret, _) = bot.enrol("ann").await;
+    let asked = bot.h.say("ann", "/pay").await;
+    assert!(asked[0].contains("• amount: 5\n• to: the shop"), "{asked:?}");
+    // The price changes between the prompt and the code: the code approved 5, so 7 is not paid.
+    bot.probe.price.store(7, Ordering::SeqCst);
+    let answer = bot.h.say("ann", &bot.code(&secret, 1)).await;
+    assert_eq!(answer[0], "The details changed since you approved them; nothing was done.", "{answer:?}");
+    assert!(answer[1].contains("• amount: 7"), "asked again with the new details: {answer:?}");
+    assert_eq!(bot.probe.paid.load(Ordering::SeqCst), 0);
+    tokio::time::advance(Duration::from_secs(30)).await;
+    assert_eq!(bot.h.say("ann", &bot.code(&secret, 1)).await, ["paid 7"]);
+    assert_eq!(bot.probe.paid.load(Ordering::SeqCst), 1);
+    bot.h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_operator_can_make_a_scope_single_use() {
+    let settings = StepUpSettings { single_use: vec!["probe.secret".into()], ..short_grants() };
+    let bot = start(memory_store().await, settings).await;
+    let (secret, _) = bot.enrol("ann").await;
+    let asked = bot.h.say("ann", "/secret").await;
+    assert!(asked[0].contains("It approves this action once."), "{asked:?}");
+    assert_eq!(bot.h.say("ann", &bot.code(&secret, 1)).await, ["ran secret"]);
+    assert!(bot.h.say("ann", "/secret").await[0].starts_with("<code prompt>"), "no grant was left behind");
+    tokio::time::advance(Duration::from_secs(30)).await;
+    assert_eq!(bot.h.say("ann", &bot.code(&secret, 1)).await, ["ran secret"]);
+    bot.h.stop().await;
+}

@@ -55,6 +55,11 @@ fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
+/// `text` as an input label: Discord's limit, with an ellipsis where it was cut.
+fn label(text: &str) -> String {
+    if text.chars().count() <= TITLE_MAX { text.to_string() } else { format!("{}…", truncate(text, TITLE_MAX - 1)) }
+}
+
 fn no_mentions() -> CreateAllowedMentions {
     CreateAllowedMentions::new()
 }
@@ -81,12 +86,17 @@ pub fn rows(components: &Components, chat: &str, buttons: &[Button]) -> Result<V
     Ok(rows)
 }
 
-/// The verification modal for a code prompt: its title names what is being confirmed.
+/// The verification modal for a code prompt: its title names what is being confirmed, and the details the
+/// code approves (the prompt's `• key: value` lines) label the input — cut to Discord's 45 characters, so
+/// the full details stay in the message the user confirmed from.
 pub fn modal(prompt: &str) -> CreateModal {
-    let end = [", ", ": ", ". "].iter().filter_map(|sep| prompt.find(sep)).min().unwrap_or(prompt.len());
+    let end = [", ", ": ", ". ", ":\n", "\n"].iter().filter_map(|sep| prompt.find(sep)).min().unwrap_or(prompt.len());
     let head = prompt[..end].trim();
     let title = if head.is_empty() { "Verification".to_string() } else { truncate(head, TITLE_MAX) };
-    let input = CreateInputText::new(InputTextStyle::Short, "Authenticator or recovery code", "code")
+    let details: Vec<&str> = prompt.lines().filter_map(|l| l.strip_prefix("• ")).collect();
+    let label =
+        if details.is_empty() { "Authenticator or recovery code".to_string() } else { label(&details.join(", ")) };
+    let input = CreateInputText::new(InputTextStyle::Short, label, "code")
         .placeholder("6-digit code")
         .min_length(6)
         .max_length(32)
@@ -213,5 +223,17 @@ mod tests {
         assert_eq!(file_name("../../etc/passwd"), ".._.._etc_passwd");
         assert_eq!(file_name("export 2025.json"), "export_2025.json");
         assert_eq!(file_name("…"), "file");
+    }
+
+    #[test]
+    fn a_single_use_modal_labels_its_input_with_the_details() {
+        let prompt = "To confirm bank.transfer:\n• amount: 10.00\n• to: Bob\nSend the 6-digit code. The code approves exactly this, once.";
+        let m = serde_json::to_value(modal(prompt)).unwrap_or_default();
+        assert_eq!(m["title"], "To confirm bank.transfer");
+        assert_eq!(m["components"][0]["components"][0]["label"], "amount: 10.00, to: Bob");
+        let long = format!("To confirm bank.transfer:\n• to: {}\nSend it.", "x".repeat(80));
+        let m = serde_json::to_value(modal(&long)).unwrap_or_default();
+        let label = m["components"][0]["components"][0]["label"].as_str().unwrap_or_default().to_string();
+        assert!(label.ends_with('…') && label.chars().count() == TITLE_MAX, "{label}");
     }
 }

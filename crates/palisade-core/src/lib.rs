@@ -38,7 +38,7 @@ pub use config::{Problem, Secret, Section};
 pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, MessageId, UserRef};
 pub use flow::{Flow, Step};
 pub use platform::Platform;
-pub use plugin::{Arg, Args, Command, Ctx, DataManifest, Input, LegalBasis, Namespace, Plugin, PluginError};
+pub use plugin::{Approval, Arg, Args, Command, Ctx, DataManifest, Input, LegalBasis, Namespace, Plugin, PluginError};
 pub use reply::{Button, Reply, ReplyBody, Retract};
 pub use services::{AuditLog, Http, HttpError, HttpResponse, Observer, Outcome};
 pub use store::{Durability, ScopedStore, Store, StoreError};

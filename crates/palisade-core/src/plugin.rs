@@ -1,6 +1,7 @@
 //! The plugin contract: what a plugin declares (commands with help, arguments, sensitivity and role) and the
 //! handlers the router calls.
 
+mod approval;
 mod args;
 mod command;
 mod context;
@@ -9,6 +10,7 @@ pub mod manifest;
 
 use async_trait::async_trait;
 
+pub use approval::{Approval, ScopePolicy};
 pub use args::Args;
 pub use command::{Arg, Command};
 pub use context::{Ctx, Input};

@@ -2,7 +2,8 @@
 //!
 //! - `/balance` shows your balance (not sensitive).
 //! - `/transfer` asks for an amount and a recipient, shows a confirmation with buttons, then — after step-up
-//!   verification — performs the (simulated) transfer and records it, flushed to disk before you are told.
+//!   verification of exactly that amount and recipient (each transfer needs its own code) — performs the
+//!   (simulated) transfer and records it, flushed to disk before you are told.
 //!
 //! Amounts are kept in cents. Nothing leaves the process: there is no real bank behind it.
 
@@ -113,9 +114,10 @@ impl Bank {
     }
 
     async fn execute(&self, flow: &Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
-        // Step-up comes first: nothing below runs until the user has proved possession of their authenticator.
-        ctx.sensitive("transfer")?;
         let (amount, recipient): (u64, String) = (flow.require("amount")?, flow.require("recipient")?);
+        // Step-up comes before any side effect: nothing below runs until the user has approved exactly this
+        // amount to exactly this recipient with a code; the next transfer asks for its own code.
+        ctx.sensitive_once("transfer", &[("amount", money(amount)), ("to", recipient.clone())])?;
         let mut account = self.account(ctx).await?;
         let Some(left) = account.balance_cents.checked_sub(amount) else {
             ctx.reply("Your balance changed and is now too low; nothing was sent.");

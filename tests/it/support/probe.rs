@@ -1,6 +1,6 @@
 //! A plugin whose commands exercise the dispatcher: echo arguments, panic, fail, sleep, record order.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +14,10 @@ pub struct Probe {
     pub finished: AtomicUsize,
     /// When set, `wait` blocks until a permit is added.
     pub gate: tokio::sync::Semaphore,
+    /// What `/pay` pays (and asks to approve); tests change it under a waiting approval.
+    pub price: AtomicU64,
+    /// How many times `/pay` paid.
+    pub paid: AtomicUsize,
 }
 
 impl Default for Probe {
@@ -24,6 +28,8 @@ impl Default for Probe {
             max_running: AtomicUsize::default(),
             finished: AtomicUsize::default(),
             gate: tokio::sync::Semaphore::new(0),
+            price: AtomicU64::new(5),
+            paid: AtomicUsize::default(),
         }
     }
 }
@@ -50,6 +56,7 @@ impl Plugin for Probe {
             Command::new("wait", "Block until the gate opens"),
             Command::new("hang", "Never finish"),
             Command::new("secret", "Sensitive").arg(Arg { name: "words", required: false, rest: true }).sensitive(),
+            Command::new("pay", "Pay the current price after approving exactly it"),
             Command::new("staff", "Operators only").role("operator"),
             Command::new("long", "A long reply"),
             Command::new("stash", "Try to store something without a data manifest"),
@@ -82,6 +89,12 @@ impl Plugin for Probe {
                 ctx.reply("waited");
             }
             "hang" => std::future::pending::<()>().await,
+            "pay" => {
+                let price = self.price.load(Ordering::SeqCst);
+                ctx.sensitive_once("pay", &[("amount", price.to_string()), ("to", "the shop".into())])?;
+                self.paid.fetch_add(1, Ordering::SeqCst);
+                ctx.reply(format!("paid {price}"));
+            }
             "long" => ctx.reply("word ".repeat(2000)),
             "stash" => match ctx.store().put("x", &"personal", palisade::Durability::Flushed).await {
                 Ok(()) => ctx.reply("stored"),

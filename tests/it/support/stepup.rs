@@ -8,13 +8,15 @@ use super::probe::Probe;
 
 pub struct Bot {
     pub h: Harness,
+    pub probe: std::sync::Arc<Probe>,
 }
 
 pub async fn start(store: SharedStore, stepup: StepUpSettings) -> Bot {
     let settings = Settings { stepup, ..Settings::default() };
+    let probe = Probe::shared();
     let plugins: Vec<std::sync::Arc<dyn palisade::Plugin>> =
-        vec![Probe::shared(), std::sync::Arc::new(palisade_bank::Bank::default())];
-    Bot { h: Harness::bot(plugins, store, settings).await }
+        vec![probe.clone(), std::sync::Arc::new(palisade_bank::Bank::default())];
+    Bot { h: Harness::bot(plugins, store, settings).await, probe }
 }
 
 impl Bot {

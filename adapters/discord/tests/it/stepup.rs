@@ -77,6 +77,8 @@ async fn enrol_then_transfer_through_a_modal_then_a_replayed_code_is_refused() {
     assert_eq!(form.kind(), 9, "a modal: {form:?}");
     assert_eq!(form.body["data"]["title"], "To confirm bank.transfer");
     assert_eq!(form.body["data"]["components"][0]["components"][0]["type"], 4);
+    // The modal says what the code approves: this amount, to this recipient.
+    assert_eq!(form.body["data"]["components"][0]["components"][0]["label"], "amount: 10.00, to: Bob");
 
     // A wrong code is refused privately; the right one resumes the transfer exactly as asked.
     let wrong = client.post(&crate::support::modal(ANN, team, "000000")).await;

@@ -7,7 +7,7 @@ use crate::adapter::Capabilities;
 use crate::clock::SharedClock;
 use crate::event::{ChatRef, CommandCall, Event, EventKind, UserRef};
 use crate::flow::Flow;
-use crate::plugin::{Args, PluginError};
+use crate::plugin::{Approval, Args, PluginError, ScopePolicy};
 use crate::reply::{Button, Reply, ReplyBody, Retract};
 use crate::services::{AuditLog, Http, Outcome};
 use crate::store::{ScopedStore, SharedStore, Subject};
@@ -33,7 +33,7 @@ pub struct Ctx {
     clock: SharedClock,
     roles: Arc<BTreeSet<String>>,
     grants: Arc<BTreeSet<String>>,
-    require_for: Arc<BTreeSet<String>>,
+    policy: Arc<ScopePolicy>,
     capabilities: Capabilities,
     audit: Arc<dyn AuditLog>,
     declared: Arc<BTreeSet<String>>,
@@ -57,14 +57,15 @@ pub struct CtxParts {
     pub capabilities: Capabilities,
     /// Roles the user holds.
     pub roles: Arc<BTreeSet<String>>,
-    /// Step-up scopes granted in this conversation.
+    /// Step-up grants held for this event: scopes granted in this conversation, and the single-use grant of
+    /// an action that was just verified ([`Approval::grant`]).
     pub grants: Arc<BTreeSet<String>>,
     /// The store behind [`Ctx::store`].
     pub store: SharedStore,
     /// Wall time.
     pub clock: SharedClock,
-    /// Scopes the operator made sensitive (`[stepup] require_for`).
-    pub require_for: Arc<BTreeSet<String>>,
+    /// The operator's step-up policy (`[stepup] require_for`, `single_use`).
+    pub policy: Arc<ScopePolicy>,
     /// The audit trail behind [`Ctx::audit`].
     pub audit: Arc<dyn AuditLog>,
     /// Namespaces the plugin's data manifest declares.
@@ -82,7 +83,7 @@ impl std::fmt::Debug for CtxParts {
 impl Ctx {
     /// The context for handling `event` (built by runtimes).
     pub fn new(event: Event, parts: CtxParts) -> Self {
-        let CtxParts { plugin, capabilities, roles, grants, store, clock, require_for, audit, declared, http } = parts;
+        let CtxParts { plugin, capabilities, roles, grants, store, clock, policy, audit, declared, http } = parts;
         let args = match &event.kind {
             EventKind::Command(call) => Args::new(call.raw_args.clone()),
             _ => Args::default(),
@@ -95,7 +96,7 @@ impl Ctx {
             clock,
             roles,
             grants,
-            require_for,
+            policy,
             capabilities,
             audit,
             declared,
@@ -129,14 +130,34 @@ impl Ctx {
     /// Requires step-up verification for `action` (scope `plugin.action`) before going on: returns `Ok`
     /// when the user holds a fresh grant, otherwise an error to return with `?`, which suspends this event
     /// until the user sends a valid code and then runs it again. Call it before any side effect.
+    ///
+    /// The grant lasts `[stepup] grant_ttl` in this conversation, unless the operator listed the scope in
+    /// `[stepup] single_use`: then it covers this one execution.
     pub fn sensitive(&self, action: &str) -> Result<(), PluginError> {
-        let scope = format!("{}.{action}", self.plugin);
-        if self.grants.contains(&scope) { Ok(()) } else { Err(PluginError::StepUp(scope)) }
+        self.require(self.policy.approval(&format!("{}.{action}", self.plugin)))
+    }
+
+    /// Requires a verification that approves exactly this execution of `action` with these `details`
+    /// (PSD2-style dynamic linking): the prompt shows them (`amount: €50.00, to: Bob`), the code approves them
+    /// and nothing else, and it covers one execution. If the details differ when the verified event runs
+    /// again (the balance or the recipient changed meanwhile), a new code is asked. Compute the details from
+    /// the state the action will use, then call this before any side effect. Details are shown to the user
+    /// in their private chat; they are not written to the audit trail.
+    pub fn sensitive_once(&self, action: &str, details: &[(&str, String)]) -> Result<(), PluginError> {
+        self.require(Approval::once(format!("{}.{action}", self.plugin), details))
+    }
+
+    fn require(&self, approval: Approval) -> Result<(), PluginError> {
+        if approval.is_granted(&self.grants) { Ok(()) } else { Err(PluginError::StepUp(approval)) }
     }
 
     /// Like [`Ctx::sensitive`], but only when the operator listed `plugin.action` in `[stepup] require_for`.
     pub fn checkpoint(&self, action: &str) -> Result<(), PluginError> {
-        if self.require_for.contains(&format!("{}.{action}", self.plugin)) { self.sensitive(action) } else { Ok(()) }
+        if self.policy.require_for.contains(&format!("{}.{action}", self.plugin)) {
+            self.sensitive(action)
+        } else {
+            Ok(())
+        }
     }
 
     /// The user (immutable platform id).

@@ -12,10 +12,11 @@ pub enum PluginError {
     /// The store failed; the user gets an apology and the error is logged.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The action needs step-up verification for this scope (`plugin.action`) first; returned by
-    /// [`crate::Ctx::sensitive`] and [`crate::Ctx::checkpoint`]. Return it before any side effect.
-    #[error("step-up verification required for `{0}`")]
-    StepUp(String),
+    /// The action needs step-up verification first (for its scope, `plugin.action`, and for single-use
+    /// approvals its details); returned by [`crate::Ctx::sensitive`], [`crate::Ctx::sensitive_once`] and
+    /// [`crate::Ctx::checkpoint`]. Return it before any side effect.
+    #[error("step-up verification required for `{}`", .0.scope)]
+    StepUp(crate::plugin::Approval),
     /// Any other failure; logged, and the user gets an apology.
     #[error("{0}")]
     Internal(String),
