@@ -8,6 +8,7 @@
 
 mod access;
 mod apology;
+mod buttons;
 mod catch_panic;
 mod conversations;
 mod error;
@@ -28,6 +29,7 @@ use tower::util::BoxCloneSyncService;
 pub use crate::outboxes::Outboxes;
 pub use access::{Access, AccessControl, AccessLayer, Roles};
 pub use apology::{APOLOGY, Apologize, ApologizeLayer};
+pub use buttons::{Pressed, open as open_button, seal as seal_button};
 pub use catch_panic::{CatchPanic, CatchPanicLayer};
 pub use error::DispatchError;
 pub use ratelimit::{Limiter, RateLimit, RateLimitLayer};

@@ -129,11 +129,50 @@ pub fn init(settings: &LogSettings) {
     CONTENT.store(settings.content, std::sync::atomic::Ordering::Relaxed);
     let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.level.clone());
     let filter = EnvFilter::try_new(with_quiet_libraries(&wanted)).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(RedactingStderr);
-    let _ = match settings.format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    // Colours only for a person at a terminal: a journal or a file gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(RedactingStderr).with_ansi(ansi);
+    let installed = match settings.format {
+        LogFormat::Human => tracing::subscriber::set_global_default(builder.finish()),
+        LogFormat::Json => tracing::subscriber::set_global_default(builder.json().finish()),
     };
+    if installed.is_ok() {
+        bridge_library_logs();
+    }
+}
+
+/// Libraries that log through the `log` crate (sled) reach the log at warn and error, by way of a thread of
+/// their own: sled logs from epoch-reclamation code that runs while a thread is exiting, when the
+/// subscriber's thread-local buffers are already gone, and formatting there would abort the process. Here
+/// such a record is only queued (or dropped when 1024 are waiting) and written by the forwarding thread.
+fn bridge_library_logs() {
+    struct Bridge(std::sync::mpsc::SyncSender<(log::Level, String, String)>);
+    impl log::Log for Bridge {
+        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+            metadata.level() <= log::Level::Warn
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                let _ = self.0.try_send((record.level(), record.target().to_string(), record.args().to_string()));
+            }
+        }
+        fn flush(&self) {}
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(log::Level, String, String)>(1024);
+    let forward = move || {
+        for (level, library, message) in rx {
+            if level == log::Level::Error {
+                tracing::error!(target: "library", library, "{message}");
+            } else {
+                tracing::warn!(target: "library", library, "{message}");
+            }
+        }
+    };
+    if std::thread::Builder::new().name("palisade-library-logs".into()).spawn(forward).is_ok()
+        && log::set_boxed_logger(Box::new(Bridge(tx))).is_ok()
+    {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
 }
 
 #[cfg(test)]

@@ -141,7 +141,21 @@ impl Service<Request> for Router {
 }
 
 impl Inner {
-    async fn handle(&self, req: Request) -> Result<Response, DispatchError> {
+    async fn handle(&self, mut req: Request) -> Result<Response, DispatchError> {
+        // A pressed button must have been shown to this user; its origin command is checked again.
+        let mut origin = None;
+        if let EventKind::Button(sealed) = &req.event.kind {
+            let (data, from) = match super::buttons::open(&*self.store, &req.event.user, sealed) {
+                super::buttons::Pressed::Bound { data, origin } => (data.to_string(), origin.map(str::to_string)),
+                super::buttons::Pressed::NotYours => return Ok(vec![req.answer("That button is not for you.")]),
+                super::buttons::Pressed::Unbound => return Ok(vec![req.answer("That button is no longer active.")]),
+            };
+            if let Some(refused) = self.recheck(&req, from.as_deref()).await? {
+                return Ok(vec![refused]);
+            }
+            req.event.kind = EventKind::Button(data);
+            origin = from;
+        }
         let conv = req.event.conversation();
         let mut out = Vec::new();
         let mut active = self.flows.load(&conv).await?;
@@ -168,7 +182,7 @@ impl Inner {
             ))],
             (_, Some(state)) => self.step(&req, state).await?,
             (EventKind::Command(c), None) => self.command(&req, c).await?,
-            (EventKind::Button(data), None) => self.button(&req, data).await?,
+            (EventKind::Button(data), None) => self.button(&req, data, origin.as_deref()).await?,
             (EventKind::Text(_), None) if req.event.chat.is_private() => {
                 vec![req.answer("I only understand commands. Send /help to see what I can do.")]
             }
@@ -258,10 +272,42 @@ impl Inner {
         tracing::debug!(plugin = plugin.name(), command = cmd.name, "running command");
         let mut ctx = self.ctx(req, plugin);
         let result = plugin.command(cmd.name, &mut ctx).await;
-        self.finish(req, plugin, ctx, result).await
+        self.finish(req, plugin, ctx, result, Some(cmd.name)).await
     }
 
-    async fn button(&self, req: &Request, data: &str) -> Result<Response, DispatchError> {
+    /// Checks a pressed button's origin command again: the presser must still hold its role, and a
+    /// sensitive command's scope must be granted now. Returns the refusal, if any.
+    async fn recheck(&self, req: &Request, origin: Option<&str>) -> Result<Option<crate::Reply>, DispatchError> {
+        let Some((idx, cmd)) = origin.and_then(|o| self.commands.get(o)) else { return Ok(None) };
+        if cmd.role.is_some_and(|r| !req.roles.contains(r)) {
+            let details = [("command", cmd.name.to_string()), ("role", cmd.role.unwrap_or_default().to_string())];
+            self.audit.note("access.refused", Some(&req.event.user), crate::services::Outcome::Denied, &details).await;
+            return Ok(Some(req.answer(format!("You are no longer allowed to use /{}.", cmd.name))));
+        }
+        let scope = format!("{}.{}", self.plugins[*idx].name(), cmd.name);
+        if cmd.sensitive || self.policy.require_for.contains(&scope) {
+            let approval = self.policy.approval(&scope);
+            if !approval.is_granted(&req.grants) {
+                return Err(DispatchError::StepUpRequired(approval));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Seals the buttons of `replies` for the users they are for, with the command they came from.
+    fn seal(&self, replies: &mut [crate::Reply], origin: Option<&str>) {
+        for reply in replies {
+            if let crate::ReplyBody::Text { buttons, .. } = &mut reply.body {
+                for b in buttons {
+                    if let Some(sealed) = super::buttons::seal(&*self.store, &reply.user, origin, &b.data) {
+                        b.data = sealed;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn button(&self, req: &Request, data: &str, origin: Option<&str>) -> Result<Response, DispatchError> {
         let owner = data.split_once(':').map(|(p, _)| p);
         let Some(plugin) = self.plugins.iter().find(|p| Some(p.name()) == owner) else {
             return Ok(vec![req.answer("That button is no longer active.")]);
@@ -269,7 +315,7 @@ impl Inner {
         let mut ctx = self.ctx(req, plugin);
         let value = crate::plugin::button_value(plugin.name(), data).unwrap_or_default().to_string();
         let result = plugin.button(&value, &mut ctx).await;
-        self.finish(req, plugin, ctx, result).await
+        self.finish(req, plugin, ctx, result, origin).await
     }
 
     async fn step(&self, req: &Request, mut state: FlowState) -> Result<Response, DispatchError> {
@@ -286,6 +332,7 @@ impl Inner {
             return Ok(vec![req.answer("That button is no longer active.")]);
         }
         let mut ctx = self.ctx(req, plugin);
+        let origin = state.origin.clone();
         match plugin.flow_step(&mut state.flow, &mut ctx).await {
             Ok(step) => {
                 match step {
@@ -298,14 +345,16 @@ impl Inner {
                         self.flows.remove(&conv).await?;
                     }
                 }
-                self.finish(req, plugin, ctx, Ok(())).await
+                self.finish(req, plugin, ctx, Ok(()), origin.as_deref()).await
             }
             Err(PluginError::User(msg)) => {
                 self.touch(state).await?;
                 ctx.reply(msg);
-                Ok(ctx.into_output().0)
+                let mut replies = ctx.into_output().0;
+                self.seal(&mut replies, origin.as_deref());
+                Ok(replies)
             }
-            Err(e) => self.finish(req, plugin, ctx, Err(e)).await,
+            Err(e) => self.finish(req, plugin, ctx, Err(e), origin.as_deref()).await,
         }
     }
 
@@ -314,13 +363,15 @@ impl Inner {
         Ok(self.flows.save(&state).await?)
     }
 
-    /// Turns a handler's outcome into replies, persisting a flow the handler started.
+    /// Turns a handler's outcome into replies (their buttons sealed, see `buttons`), persisting a flow the
+    /// handler started; `origin` is the command the handling goes back to.
     async fn finish(
         &self,
         req: &Request,
         plugin: &Arc<dyn Plugin>,
         mut ctx: Ctx,
         result: Result<(), PluginError>,
+        origin: Option<&str>,
     ) -> Result<Response, DispatchError> {
         match result {
             Ok(()) => {}
@@ -330,7 +381,8 @@ impl Inner {
                 return Err(DispatchError::Plugin { plugin: plugin.name(), message: e.to_string() });
             }
         }
-        let (replies, started) = ctx.into_output();
+        let (mut replies, started) = ctx.into_output();
+        self.seal(&mut replies, origin);
         if let Some(flow) = started {
             let state = FlowState {
                 plugin: plugin.name().to_string(),
@@ -338,6 +390,7 @@ impl Inner {
                 chat: req.event.chat.clone(),
                 flow,
                 updated_at_ms: self.clock.now_ms(),
+                origin: origin.map(str::to_string),
             };
             self.flows.save(&state).await?;
         }

@@ -21,6 +21,10 @@ pub struct FlowState {
     pub flow: Flow,
     /// Last activity, ms since the Unix epoch.
     pub updated_at_ms: u64,
+    /// The command that started the flow (its role and step-up requirement are checked again when one of the
+    /// flow's buttons is pressed).
+    #[serde(default)]
+    pub origin: Option<String>,
 }
 
 impl FlowState {

@@ -28,6 +28,13 @@ pub struct ConsentBook {
     clock: SharedClock,
 }
 
+impl ConsentBook {
+    /// The store consents are kept in.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+}
+
 impl std::fmt::Debug for ConsentBook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ConsentBook")

@@ -93,18 +93,22 @@ where
             if rules.book.has(&req.event.user, plugin, ask.version).await? {
                 inner.call(req).await
             } else {
-                Ok(vec![ask_for(&req, plugin, &ask)])
+                Ok(vec![ask_for(&req, plugin, &ask, &**rules.book.store())])
             }
         })
     }
 }
 
-/// The question, with buttons the privacy commands answer.
-fn ask_for(req: &Request, plugin: &str, ask: &ConsentRequest) -> Reply {
+/// The question, with buttons the privacy commands answer (sealed for the user, like every button).
+fn ask_for(req: &Request, plugin: &str, ask: &ConsentRequest, store: &dyn crate::store::Store) -> Reply {
     let text = format!("{}\nDo you agree? (You can withdraw any time with /consent.)", ask.text);
+    let button = |label: &str, data: String| {
+        let sealed = crate::dispatch::seal_button(store, &req.event.user, None, &data);
+        Button::new(label, sealed.unwrap_or(data))
+    };
     let buttons = vec![
-        Button::new("I agree", format!("privacy:agree:{plugin}:{}", ask.version)),
-        Button::new("No", format!("privacy:decline:{plugin}")),
+        button("I agree", format!("privacy:agree:{plugin}:{}", ask.version)),
+        button("No", format!("privacy:decline:{plugin}")),
     ];
     Reply { body: ReplyBody::Text { text, buttons }, ..req.answer("") }
 }

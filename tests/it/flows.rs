@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::{Harness, button, memory_store, sled_store};
+use crate::support::{Harness, memory_store, sled_store};
 use palisade::config::FlowSettings;
 use palisade_notes::{Notes, NotesSettings};
 
@@ -26,7 +26,7 @@ async fn a_note_is_saved_through_a_flow_listed_and_deleted_with_a_button() {
 
     assert_eq!(h.say("ann", "/note delete 1").await, ["Delete the note “Shopping”?"]);
     assert_eq!(h.say("ann", "maybe").await, ["Press Delete or Keep (or answer yes or no)."]);
-    assert_eq!(h.send(button("ann", "notes:yes")).await, ["Deleted."]);
+    assert_eq!(h.press("ann", "notes:yes").await, ["Deleted."]);
     assert_eq!(h.say("ann", "/notes").await, ["You have no notes yet. Save one with /note <text>."]);
     h.stop().await;
 }
@@ -37,9 +37,9 @@ async fn buttons_of_another_plugin_or_stale_ones_are_refused() {
     h.say("ann", "/note x").await;
     h.say("ann", "T").await;
     h.say("ann", "/note delete 1").await;
-    assert_eq!(h.send(button("ann", "bank:yes")).await, ["That button is no longer active."]);
-    assert_eq!(h.send(button("ann", "notes:no")).await, ["Kept it."]);
-    assert_eq!(h.send(button("ann", "notes:yes")).await, ["That button is no longer active."]);
+    assert_eq!(h.press("ann", "bank:yes").await, ["That button is no longer active."]);
+    assert_eq!(h.press("ann", "notes:no").await, ["Kept it."]);
+    assert_eq!(h.press("ann", "notes:yes").await, ["That button is no longer active."]);
     assert_eq!(h.say("ann", "/notes").await, ["Your notes:\n1. T — x"]);
     h.stop().await;
 }

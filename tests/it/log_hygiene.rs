@@ -18,7 +18,7 @@ async fn no_code_or_secret_reaches_the_logs() {
     bot.h.say("ann", "/transfer").await;
     bot.h.say("ann", "42").await;
     bot.h.say("ann", "Mallory-Recipient").await;
-    bot.h.send(crate::support::button("ann", "bank:confirm")).await;
+    bot.h.press("ann", "bank:confirm").await;
     let code = bot.code(&secret, 1);
     assert!(bot.h.say("ann", &code).await[0].starts_with("Sent 42.00 to Mallory-Recipient"));
     bot.h.say("ann", "/boom").await;

@@ -7,6 +7,7 @@ mod support;
 
 mod admin;
 mod audit;
+mod buttons;
 mod config;
 mod encryption;
 mod flows;

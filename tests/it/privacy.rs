@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::probe::Probe;
-use crate::support::{Harness, button, text_of};
+use crate::support::{Harness, text_of};
 use palisade::audit::Audit;
 use palisade::clock::TokioClock;
 use palisade::config::{PrivacySettings, Settings};
@@ -109,7 +109,7 @@ async fn forget_erases_everything_of_mine_and_leaves_others_and_a_clean_tombston
     assert_eq!(w.h.say("ann", "/forget").await, ["Erase everything stored about you? This cannot be undone."]);
     let ann = palisade_testkit::user("ann");
     let known_as = w.audit.pseudonym(&ann).await.unwrap();
-    let done = w.h.send(button("ann", "privacy:erase")).await;
+    let done = w.h.press("ann", "privacy:erase").await;
     assert!(done[0].starts_with("Done: your data was erased ("), "{done:?}");
     assert!(done[0].contains("can no longer be linked to you"), "{done:?}");
     // The erasure is recorded under the old name; after it, nothing links that name to ann.
@@ -159,11 +159,11 @@ async fn consent_is_asked_once_recorded_and_withdrawn_with_the_data() {
     let w = world(dir.path(), true).await;
     let asked = w.h.say("ann", "/note buy milk").await;
     assert!(asked[0].starts_with("Notes keeps the text of each note you save"), "{asked:?}");
-    assert_eq!(w.h.send(button("ann", "privacy:agree:notes:1")).await, ["Thank you. Send your command again."]);
+    assert_eq!(w.h.press("ann", "privacy:agree:notes:1").await, ["Thank you. Send your command again."]);
     w.note("ann", "buy milk", "Shopping").await;
     let shown = w.h.say("ann", "/consent").await;
     assert_eq!(shown, ["Consents you gave:\n• notes (version 1)"]);
-    let gone = w.h.send(button("ann", "privacy:withdraw:notes")).await;
+    let gone = w.h.press("ann", "privacy:withdraw:notes").await;
     assert_eq!(gone, ["Consent for notes withdrawn; 1 of its records about you were deleted."]);
     assert!(w.h.say("ann", "/notes").await[0].starts_with("Notes keeps the text"), "asked again after withdrawal");
     let entries: Vec<String> = w.audit.entries_since(0).await.unwrap().into_iter().map(|e| e.event).collect();
@@ -181,7 +181,7 @@ async fn corrections_change_only_the_chosen_field() {
     w.note("ann", "call the dentist", "Dentsit").await;
     let choices = w.h.say("ann", "/correct").await;
     assert_eq!(choices, ["Which one is wrong?"]);
-    assert_eq!(w.h.send(button("ann", "privacy:0")).await, ["Send the correct title."]);
+    assert_eq!(w.h.press("ann", "privacy:0").await, ["Send the correct title."]);
     assert_eq!(w.h.say("ann", "Dentist").await, ["Corrected title in notes."]);
     assert_eq!(w.h.say("ann", "/notes").await, ["Your notes:\n1. Dentist — call the dentist"]);
     w.h.stop().await;

@@ -26,7 +26,7 @@ async fn a_suspended_action_resumes_exactly_as_asked() {
     bot.h.say("ann", "/transfer").await;
     bot.h.say("ann", "12.50").await;
     bot.h.say("ann", "Alice").await;
-    let asked = bot.h.send(crate::support::button("ann", "bank:confirm")).await;
+    let asked = bot.h.press("ann", "bank:confirm").await;
     assert!(asked[0].contains("To confirm bank.transfer"), "{asked:?}");
     assert_eq!(bot.h.say("ann", "/balance").await, ["Send your verification code first, or /cancel."]);
     assert_eq!(bot.h.say("ann", &bot.code(&secret, 0)).await, ["Sent 12.50 to Alice. Your balance is 987.50."]);
@@ -205,9 +205,9 @@ fn in_group(user: &str, text: &str) -> palisade::Event {
     palisade::Event::text(palisade_testkit::user(user), chat, text)
 }
 
-fn pressed_in_group(user: &str, data: &str) -> palisade::Event {
+fn pressed_in_group(bot: &crate::support::stepup::Bot, user: &str, data: &str) -> palisade::Event {
     let mut e = in_group(user, "");
-    e.kind = palisade::EventKind::Button(data.into());
+    e.kind = bot.h.pressed(user, data).kind;
     e
 }
 
@@ -220,12 +220,12 @@ async fn a_verified_action_runs_once_however_the_confirmations_race() {
     for text in ["/transfer", "10", "Bob"] {
         bot.h.send(in_group("ann", text)).await;
     }
-    let asked = bot.h.send(pressed_in_group("ann", "bank:confirm")).await.join("\n");
+    let asked = bot.h.send(pressed_in_group(&bot, "ann", "bank:confirm")).await.join("\n");
     assert!(asked.contains("To confirm bank.transfer"), "{asked}");
     let mut in_form = palisade_testkit::event("ann", &bot.code(&secret, 0));
     in_form.private_input = true;
     let (tap, form, typed) = tokio::join!(
-        bot.h.sink.submit_and_wait(pressed_in_group("ann", "bank:confirm")),
+        bot.h.sink.submit_and_wait(pressed_in_group(&bot, "ann", "bank:confirm")),
         bot.h.sink.submit_and_wait(in_form),
         bot.h.sink.submit_and_wait(palisade_testkit::event("ann", &bot.code(&secret, 1))),
     );
@@ -308,7 +308,7 @@ async fn transfer(bot: &crate::support::stepup::Bot, amount: &str, to: &str) -> 
     bot.h.say("ann", "/transfer").await;
     bot.h.say("ann", amount).await;
     bot.h.say("ann", to).await;
-    bot.h.send(crate::support::button("ann", "bank:confirm")).await
+    bot.h.press("ann", "bank:confirm").await
 }
 
 #[tokio::test(start_paused = true)]

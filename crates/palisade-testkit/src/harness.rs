@@ -163,9 +163,17 @@ impl Harness {
         self.send(event(id, text)).await
     }
 
-    /// Presses the button carrying `data` as console user `id`; returns the texts of the replies.
+    /// Presses the latest button shown to console user `id` that carries `data` (`plugin:value`), as the
+    /// platform would send it back (sealed for that user by the runtime); returns the texts of the replies.
+    /// With no such button shown, sends `data` as it is (which the runtime refuses as inactive).
     pub async fn press(&self, id: &str, data: &str) -> Vec<String> {
-        self.send(button(id, data)).await
+        self.send(self.pressed(id, data)).await
+    }
+
+    /// The press event of [`Harness::press`], for sending elsewhere (another chat, concurrently).
+    pub fn pressed(&self, id: &str, data: &str) -> Event {
+        let shown = self.captured.shown_button(&user(id), data);
+        button(id, shown.as_deref().unwrap_or(data))
     }
 
     /// Sends `event` and waits until it was handled and its replies delivered; returns their texts.

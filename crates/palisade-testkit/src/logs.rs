@@ -13,14 +13,16 @@ fn buffer() -> &'static Buffer {
         let sink = buffer.clone();
         // A second subscriber (another test framework's) keeps ours from installing; the text is then empty
         // and `assert_never_logged` says so instead of passing vacuously.
-        let _ = tracing_subscriber::fmt()
+        // No `log` bridge: sled logs while threads exit, after the subscriber's thread-locals are gone.
+        let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
             .with_ansi(false)
             // No timestamps: their microseconds would be six random digits on every line, and a test looking for
             // a leaked one-time code would find one by chance.
             .without_time()
             .with_writer(move || Capture(sink.clone()))
-            .try_init();
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
         buffer
     })
 }

@@ -58,6 +58,8 @@ impl Plugin for Probe {
             Command::new("secret", "Sensitive").arg(Arg { name: "words", required: false, rest: true }).sensitive(),
             Command::new("pay", "Pay the current price after approving exactly it"),
             Command::new("staff", "Operators only").role("operator"),
+            Command::new("menu", "Operators' buttons").role("operator"),
+            Command::new("vault", "Buttons behind step-up").sensitive(),
             Command::new("long", "A long reply"),
             Command::new("stash", "Try to store something without a data manifest"),
         ]
@@ -89,6 +91,8 @@ impl Plugin for Probe {
                 ctx.reply("waited");
             }
             "hang" => std::future::pending::<()>().await,
+            "menu" => ctx.reply_buttons("Menu", &[("Go", "go")]),
+            "vault" => ctx.reply_buttons("Vault", &[("Open", "open")]),
             "pay" => {
                 let price = self.price.load(Ordering::SeqCst);
                 ctx.sensitive_once("pay", &[("amount", price.to_string()), ("to", "the shop".into())])?;
@@ -106,6 +110,11 @@ impl Plugin for Probe {
             }
             _ => ctx.reply(format!("ran {command}")),
         }
+        Ok(())
+    }
+
+    async fn button(&self, value: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        ctx.reply(format!("pressed {value}"));
         Ok(())
     }
 }
