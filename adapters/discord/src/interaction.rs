@@ -93,7 +93,14 @@ struct Raw {
     member: Option<RawMember>,
     #[serde(default)]
     user: Option<RawUser>,
+    /// Where the interaction happened: 0 a guild, 1 the bot's DM with the user, 2 any other private channel
+    /// (a DM or group DM between people, where a user-installed app can be used). Absent in older payloads.
+    #[serde(default)]
+    context: Option<u8>,
 }
+
+/// `context` of an interaction in the user's DM with the bot.
+const BOT_DM: u8 = 1;
 
 #[derive(Deserialize)]
 struct RawChannel {
@@ -152,26 +159,25 @@ fn from_raw(raw: Raw) -> Result<Interaction, ParseError> {
         }
         None => (None, None),
     };
-    let chat = chat(raw.channel, raw.channel_id, raw.guild_id.is_some())?;
+    // Only the bot's own DM with the user is private; a DM between people (context 2) is read by others.
+    let shared = raw.guild_id.is_some() || raw.context.is_some_and(|c| c != BOT_DM);
+    let chat = chat(raw.channel, raw.channel_id, shared)?;
     if action != Action::Ping && (user.is_none() || chat.is_none()) {
         return Err(ParseError("no user or channel".into()));
     }
     Ok(Interaction { id, token: Secret::new(raw.token), action, user, display_name, chat })
 }
 
-/// The chat: the channel, direct only for a DM channel (or, in old payloads without a channel object, when
-/// there is no guild). Anything unclear counts as a group, where secrets are not shown.
-fn chat(
-    channel: Option<RawChannel>,
-    channel_id: Option<String>,
-    in_guild: bool,
-) -> Result<Option<ChatRef>, ParseError> {
+/// The chat: the channel, direct only for a DM channel outside a guild that is the bot's own (or, in old
+/// payloads without a channel object, when there is no guild). Anything unclear counts as a group, where
+/// secrets are not shown.
+fn chat(channel: Option<RawChannel>, channel_id: Option<String>, shared: bool) -> Result<Option<ChatRef>, ParseError> {
     let (id, kind) = match (channel, channel_id) {
         (Some(c), _) => {
-            let kind = if c.kind == DM_CHANNEL && !in_guild { ChatKind::Direct } else { ChatKind::Group };
+            let kind = if c.kind == DM_CHANNEL && !shared { ChatKind::Direct } else { ChatKind::Group };
             (c.id, kind)
         }
-        (None, Some(id)) => (id, if in_guild { ChatKind::Group } else { ChatKind::Direct }),
+        (None, Some(id)) => (id, if shared { ChatKind::Group } else { ChatKind::Direct }),
         (None, None) => return Ok(None),
     };
     snowflake(&id)?;
@@ -265,5 +271,17 @@ mod tests {
             "channel": { "id": "4", "type": 1 }, "member": { "user": { "id": "9" } }, "data": { "custom_id": "c" } });
         let i = parse(no_guild_unknown_channel.to_string().as_bytes()).unwrap();
         assert_eq!(i.chat.unwrap().kind, ChatKind::Group, "a DM type inside a guild is not trusted as direct");
+    }
+
+    #[test]
+    fn only_the_bots_own_dm_is_direct() {
+        let in_context = |context: u8| {
+            let body = json!({ "id": "12", "type": 2, "token": "t", "channel": { "id": "8", "type": 1 },
+                "user": { "id": "99" }, "context": context, "data": { "name": "balance" } });
+            parse(body.to_string().as_bytes()).unwrap().chat.unwrap().kind
+        };
+        assert_eq!(in_context(1), ChatKind::Direct, "the user's DM with the bot");
+        assert_eq!(in_context(2), ChatKind::Group, "a DM between two people, with a user-installed app");
+        assert_eq!(in_context(0), ChatKind::Group);
     }
 }

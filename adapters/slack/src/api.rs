@@ -103,6 +103,21 @@ impl Api {
         self.me.get()
     }
 
+    /// The direct-message channel between the bot and `user` (`U…`), if already known.
+    pub fn known_dm(&self, user: &str) -> Option<String> {
+        self.dms.lock().unwrap_or_else(PoisonError::into_inner).get(user).cloned()
+    }
+
+    /// Notes that `channel` is the direct-message channel between the bot and `user` (a message event in it
+    /// said `channel_type: im`; only the bot's own DMs deliver those).
+    pub fn remember_dm(&self, user: &str, channel: &str) {
+        let mut dms = self.dms.lock().unwrap_or_else(PoisonError::into_inner);
+        if dms.len() >= 100_000 && !dms.contains_key(user) {
+            dms.clear();
+        }
+        dms.insert(user.to_string(), channel.to_string());
+    }
+
     /// The direct-message channel between the bot and `user` (`U…`), opened with `conversations.open` once.
     pub async fn dm(&self, user: &str) -> Result<String, SendError> {
         if let Some(id) = self.dms.lock().unwrap_or_else(PoisonError::into_inner).get(user) {

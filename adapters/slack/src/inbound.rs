@@ -38,7 +38,7 @@ pub enum Inbound {
 /// Maps `payload`; `bot_user` is the bot's own user id, whose messages are ignored.
 pub fn map(payload: Payload, shared: &Shared, bot_user: Option<&str>) -> Inbound {
     match payload {
-        Payload::Event(e) => message(e, bot_user),
+        Payload::Event(e) => message(e, shared, bot_user),
         Payload::Command(c) => command(c),
         Payload::Interaction(Interaction::BlockActions(a)) => actions(a, shared),
         Payload::Interaction(Interaction::ViewSubmission(v)) => view(v, shared, false),
@@ -51,7 +51,7 @@ fn event(event: Event, trigger_id: Option<String>, response_url: Option<String>)
     Inbound::Event { event: Box::new(event), trigger_id, response_url }
 }
 
-fn message(e: EventCallback, bot_user: Option<&str>) -> Inbound {
+fn message(e: EventCallback, shared: &Shared, bot_user: Option<&str>) -> Inbound {
     let m = e.event;
     if m.kind != "message" {
         return Inbound::Ignored("not a message event");
@@ -72,6 +72,9 @@ fn message(e: EventCallback, bot_user: Option<&str>) -> Inbound {
     let Some(chat) = identity::chat(channel, m.channel_type.as_deref()) else {
         return Inbound::Ignored("a message with a malformed channel id");
     };
+    if m.channel_type.as_deref() == Some("im") {
+        shared.api.remember_dm(author, channel);
+    }
     let text = strip_mention(&unescape(text), bot_user);
     let event = Event {
         user,
@@ -100,6 +103,8 @@ fn command(c: SlashCommand) -> Inbound {
     let Some(mut chat) = identity::chat(&c.channel_id, None) else {
         return Inbound::Ignored("a command with a malformed channel id");
     };
+    // Any DM says "directmessage", a DM between two people too; the receiver confirms it is the user's DM
+    // with the bot before it counts as private.
     if c.channel_name.as_deref() == Some("directmessage") {
         chat.kind = ChatKind::Direct;
     }

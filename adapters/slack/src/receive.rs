@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_core::{EventSink, SinkError, UserRef};
+use palisade_core::{ChatKind, EventSink, SinkError, UserRef};
 use slack_morphism::SlackMessageContent;
 use slack_morphism::api::{SlackApiChatPostEphemeralRequest, SlackApiPostWebhookMessageRequest};
 
@@ -41,12 +41,26 @@ impl Receiver {
     /// payload is accepted and dropped.
     pub fn try_take(&self, payload: Payload) -> Result<(), SinkError> {
         let Some((key, event)) = self.prepare(payload) else { return Ok(()) };
+        if let Some(user) = self.unconfirmed_direct(&event) {
+            // Rare (a command in a DM not seen before): confirm in the background, then wait for room.
+            let this = self.clone();
+            tokio::spawn(async move {
+                let event = this.confirm_direct(event, &user).await;
+                if this.sink.submit(event).await.is_err() {
+                    this.release(key.as_deref());
+                }
+            });
+            return Ok(());
+        }
         self.sink.try_submit(event).inspect_err(|_| self.release(key.as_deref()))
     }
 
     /// Like [`Receiver::try_take`], but waits up to `wait` for room in the dispatcher's intake.
     pub async fn take(&self, payload: Payload, wait: Duration) -> Result<(), SinkError> {
-        let Some((key, event)) = self.prepare(payload) else { return Ok(()) };
+        let Some((key, mut event)) = self.prepare(payload) else { return Ok(()) };
+        if let Some(user) = self.unconfirmed_direct(&event) {
+            event = self.confirm_direct(event, &user).await;
+        }
         let submitted = match self.sink.try_submit(event.clone()) {
             Err(SinkError::Full) => match tokio::time::timeout(wait, self.sink.submit(event)).await {
                 Ok(result) => result,
@@ -86,6 +100,30 @@ impl Receiver {
                 None
             }
         }
+    }
+
+    /// The Slack user of an event that claims a direct chat not yet known to be their DM with the bot (a
+    /// slash command typed in a DM: between two people it says the same).
+    fn unconfirmed_direct(&self, event: &palisade_core::Event) -> Option<String> {
+        if event.chat.kind != ChatKind::Direct {
+            return None;
+        }
+        let user = crate::identity::slack_user_id(&event.user)?;
+        (self.shared.api.known_dm(user).as_deref() != Some(event.chat.id.as_str())).then(|| user.to_string())
+    }
+
+    /// `event` counted as direct only if its chat is the user's DM with the bot (`conversations.open` says
+    /// which); otherwise, or when Slack cannot say, as a group, where nothing private is shown.
+    async fn confirm_direct(&self, mut event: palisade_core::Event, user: &str) -> palisade_core::Event {
+        match self.shared.api.dm(user).await {
+            Ok(dm) if dm == event.chat.id => {}
+            Ok(_) => event.chat.kind = ChatKind::Group,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not tell whether a DM is with the bot; treating it as a group");
+                event.chat.kind = ChatKind::Group;
+            }
+        }
+        event
     }
 
     fn release(&self, key: Option<&str>) {

@@ -153,7 +153,9 @@ async fn without_a_usable_trigger_the_code_is_asked_for_in_the_direct_chat() {
     let pointer = calls.last().unwrap();
     assert_eq!((pointer.method.as_str(), pointer.channel()), ("chat.postEphemeral", CHANNEL));
     assert!(!calls.iter().any(|c| c.method == "views.open"));
-    let opened = calls.iter().find(|c| c.method == "conversations.open").expect("the direct chat is opened");
+    // The direct chat was opened once (when Ann's /2fa setup in it was confirmed as her DM with the bot).
+    let all = fake.calls();
+    let opened = all.iter().find(|c| c.method == "conversations.open").expect("the direct chat is opened");
     // slack-morphism sends `users` as a JSON array; Slack documents a comma-separated string. Either names Ann.
     let users = &opened.params["users"];
     assert!(users == &json!(user_id(ANN)) || users == &json!([user_id(ANN)]), "{users}");
@@ -215,5 +217,31 @@ async fn second_factor_messages_and_files_are_deleted() {
         c.method == "chat.delete" && c.params["ts"] == recovery_ts.as_str() && c.params["channel"] == dm(ANN).as_str()
     })
     .await;
+    bot.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dm_between_two_people_is_not_a_private_chat_with_the_bot() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = crate::support::start(
+        crate::support::settings(&fake, Mode::Socket, json!({})),
+        dir.path(),
+        Duration::from_secs(60),
+    )
+    .await;
+    let d = Driver { fake: &fake, events: None };
+
+    // Ben types /2fa setup in his DM with Ann: Slack calls it "directmessage" too, but Ann reads it.
+    let between = "D0ANNANDBEN";
+    d.command(BEN, between, "/2fa setup").await;
+    let calls = fake.until_said("I sent you a private message about /2fa setup.").await;
+    assert!(calls.iter().any(|c| c.method == "conversations.open"), "the bot asked which DM is its own: {calls:?}");
+    let private = calls.iter().find(|c| c.text().contains("For your security")).expect("setup is refused there");
+    assert_eq!(private.method, "chat.postEphemeral", "only Ben sees it: {private:?}");
+    assert!(!calls.iter().any(|c| c.text().contains("otpauth") || c.method == "upload"), "{calls:?}");
+
+    // In his own DM with the bot the same command shows the setup.
+    enrol(&d, BEN).await;
     bot.stop().await.unwrap();
 }
