@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::audit::Audit;
 use crate::clock::{SharedClock, millis};
 use crate::config::AlertSettings;
-use crate::event::{ChatKind, ChatRef, Platform, UserRef};
+use crate::event::{ChatRef, Platform, UserRef};
 
 /// Something worth counting.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,7 +172,7 @@ impl Alerts {
             .admin_chats
             .iter()
             .filter_map(|s| s.parse::<UserRef>().ok())
-            .map(|u| (ChatRef::new(u.platform, u.id.clone(), ChatKind::Direct), u))
+            .map(|u| (ChatRef::direct_with(&u), u))
             .collect()
     }
 }

@@ -148,7 +148,8 @@ impl DiscordOutbox {
 
     /// Sends without an interaction: to the chat, or to the user's DM channel when private in a group.
     async fn plain(&self, reply: &Reply, out: &Outgoing) -> Result<Option<MessageId>, SendError> {
-        let channel = if reply.private && reply.chat.kind != ChatKind::Direct {
+        let to_user = reply.chat.is_direct_with(&reply.user);
+        let channel = if to_user || (reply.private && reply.chat.kind != ChatKind::Direct) {
             self.dm_channel(&reply.user.id).await?
         } else {
             ChannelId::new(id(&reply.chat.id)?)

@@ -117,7 +117,7 @@ impl SlackOutbox {
 
     /// The user's direct chat with the bot: the reply's own chat if it is one, else opened.
     async fn direct_chat(&self, reply: &Reply) -> Result<ChatRef, SendError> {
-        if reply.chat.kind == ChatKind::Direct {
+        if reply.chat.kind == ChatKind::Direct && !reply.chat.is_direct_with(&reply.user) {
             return Ok(reply.chat.clone());
         }
         let user = identity::slack_user_id(&reply.user).ok_or(SendError::Unsupported("a user without a Slack id"))?;
@@ -179,6 +179,14 @@ impl SlackOutbox {
 #[palisade_core::async_trait]
 impl Outbox for SlackOutbox {
     async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError> {
+        if reply.chat.is_direct_with(&reply.user) {
+            // "The user's DM with the bot" (an alert to an admin): find out which channel that is first.
+            let user =
+                identity::slack_user_id(&reply.user).ok_or(SendError::Unsupported("a user without a Slack id"))?;
+            let dm = self.shared.api.dm(user).await?;
+            let resolved = Reply { chat: ChatRef::new(Platform::SLACK, dm, ChatKind::Direct), ..reply.clone() };
+            return Box::pin(self.deliver(&resolved)).await;
+        }
         match &reply.body {
             ReplyBody::Text { text, buttons } => self.text(reply, text, buttons).await,
             ReplyBody::Image { png, caption } => {

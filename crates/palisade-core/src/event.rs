@@ -112,6 +112,19 @@ impl ChatRef {
     pub fn is_private(&self) -> bool {
         self.kind == ChatKind::Direct
     }
+
+    /// The user's direct chat with the bot, wherever the platform keeps it: a reply addressed here reaches
+    /// the user privately even when nothing was ever received from that chat (an alert to an admin). Adapters
+    /// resolve it: a Telegram private chat has the user's id, Slack opens the DM with `conversations.open`,
+    /// Discord creates the DM channel.
+    pub fn direct_with(user: &UserRef) -> Self {
+        Self::new(user.platform, user.id.clone(), ChatKind::Direct)
+    }
+
+    /// True for [`ChatRef::direct_with`] `user`.
+    pub fn is_direct_with(&self, user: &UserRef) -> bool {
+        self.kind == ChatKind::Direct && self.platform == user.platform && self.id == user.id
+    }
 }
 
 /// The unit of ordering and of conversation state: one user in one chat.

@@ -8,4 +8,5 @@ mod support;
 mod conformance;
 mod endpoint;
 mod gateway;
+mod outbox;
 mod stepup;

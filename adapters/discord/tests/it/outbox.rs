@@ -1,0 +1,29 @@
+//! Replies addressed to a user's DM with the bot without a channel (alerts to admins) reach it.
+
+use axum::http::Method;
+use palisade_core::{Adapter, ChatRef, Platform, Reply, ReplyBody, Section, UserRef};
+use palisade_discord::DiscordAdapter;
+use serde_json::json;
+
+use crate::support::Signer;
+use crate::support::fake::FakeRest;
+
+#[tokio::test]
+async fn a_reply_to_the_users_dm_creates_the_dm_channel_first() {
+    let fake = FakeRest::start().await;
+    let table = crate::support::settings(&fake, &Signer::generate().public_hex(), json!({}));
+    let adapter = DiscordAdapter::from_section(&Section::new("adapters.discord", table).unwrap()).unwrap();
+    let admin = UserRef::new(Platform::DISCORD, "80351110224678912");
+    let reply = Reply {
+        chat: ChatRef::direct_with(&admin),
+        user: admin.clone(),
+        private: true,
+        body: ReplyBody::Text { text: "Security alert: 5 × step-up failure".into(), buttons: Vec::new() },
+        retract: None,
+    };
+    adapter.outbox().deliver(&reply).await.unwrap();
+    let sent = fake.until_content("Security alert").await;
+    let opened = fake.calls().into_iter().find(|c| c.method == Method::POST && c.path == "/users/@me/channels");
+    assert_eq!(opened.expect("the DM channel was created").body["recipient_id"], "80351110224678912");
+    assert_eq!(sent.path, "/channels/780351110224678912/messages", "posted in the DM channel, not at the user id");
+}
