@@ -53,8 +53,12 @@ impl Outboxes {
                 continue;
             };
             let (user, chat, retract) = (reply.user.clone(), reply.chat.clone(), reply.retract.clone());
-            for part in reply.split(caps.max_message_len) {
+            for mut part in reply.split(caps.max_message_len) {
                 let result = outbox.deliver(&part).await;
+                if retract.is_some() {
+                    // A second factor or a copy of someone's data: no plain copy stays behind in memory.
+                    part.wipe();
+                }
                 crate::metrics::reply_out(platform, result.is_ok());
                 match (result, &retract, &self.retractions) {
                     (Err(error), _, _) => {

@@ -109,8 +109,8 @@ impl Reply {
     }
 
     /// Splits a text reply longer than `max_chars` into several, keeping buttons on the last part.
-    /// Other replies are returned unchanged.
-    pub fn split(self, max_chars: usize) -> Vec<Reply> {
+    /// Other replies are returned unchanged. A retractable reply's original text is wiped once split.
+    pub fn split(mut self, max_chars: usize) -> Vec<Reply> {
         let ReplyBody::Text { text, buttons } = &self.body else {
             return vec![self];
         };
@@ -119,14 +119,42 @@ impl Reply {
             return vec![self];
         }
         let last = parts.len() - 1;
-        parts
+        let split = parts
             .into_iter()
             .enumerate()
             .map(|(i, part)| Reply {
+                chat: self.chat.clone(),
+                user: self.user.clone(),
+                private: self.private,
                 body: ReplyBody::Text { text: part, buttons: if i == last { buttons.clone() } else { vec![] } },
-                ..self.clone()
+                retract: self.retract.clone(),
             })
-            .collect()
+            .collect();
+        if self.retract.is_some() {
+            self.wipe();
+        }
+        split
+    }
+
+    /// Overwrites the content with zeros (texts, captions, file and image bytes). The runtime calls it on
+    /// replies it takes back later (second factors, copies of personal data) once they are delivered, so
+    /// its plain copies do not linger in freed memory; copies a platform library made while sending are
+    /// beyond its reach.
+    pub fn wipe(&mut self) {
+        use zeroize::Zeroize;
+        match &mut self.body {
+            ReplyBody::Text { text, .. } | ReplyBody::CodePrompt { text } => text.zeroize(),
+            ReplyBody::Image { png, caption } => {
+                png.zeroize();
+                caption.zeroize();
+            }
+            ReplyBody::File { name, bytes, caption } => {
+                name.zeroize();
+                bytes.zeroize();
+                caption.zeroize();
+            }
+            _ => {}
+        }
     }
 }
 
@@ -202,5 +230,24 @@ mod tests {
             let squeezed: String = text.split_whitespace().collect();
             assert_eq!(joined.split_whitespace().collect::<String>(), squeezed, "max {max}");
         }
+    }
+
+    #[test]
+    fn a_wiped_reply_keeps_no_content_and_split_parts_keep_their_retraction() {
+        let user = crate::UserRef::new(crate::Platform::CONSOLE, "ann");
+        let reply = Reply {
+            chat: ChatRef::direct_with(&user),
+            user,
+            private: true,
+            body: ReplyBody::Text { text: "codes ".repeat(10), buttons: Vec::new() },
+            retract: Some(Retract::new("twofactor.recovery", None)),
+        };
+        let mut parts = reply.clone().split(20);
+        assert!(parts.len() > 1 && parts.iter().all(|p| p.retract == reply.retract));
+        parts[0].wipe();
+        assert_eq!(parts[0].body, ReplyBody::Text { text: String::new(), buttons: Vec::new() });
+        let mut file = Reply { body: ReplyBody::File { name: "x".into(), bytes: vec![1; 8], caption: None }, ..reply };
+        file.wipe();
+        assert!(matches!(&file.body, ReplyBody::File { name, bytes, .. } if name.is_empty() && bytes.is_empty()));
     }
 }
