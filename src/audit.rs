@@ -98,10 +98,35 @@ impl Audit {
         details: &[(&str, String)],
     ) -> Result<u64, StoreError> {
         let _guard = self.append.lock().await;
-        let (last_seq, prev_mac) = match self.head().await? {
+        let (mut last_seq, mut prev_mac) = match self.head().await? {
             Some(head) => (head.seq, head.mac),
             None => (0, String::new()),
         };
+        // An entry past the head: a crash came between writing an entry and its head. A whole, linked entry
+        // is adopted; anything else is left where it is (never overwritten) and the new entry goes after it,
+        // so `audit verify` reports it.
+        loop {
+            let next = entry_id(last_seq + 1);
+            let key = RecordKey { namespace: NAMESPACE, subject: None, id: next.as_bytes() };
+            let Some(rec) = self.store.get(key).await.ok().flatten() else { break };
+            let intact = serde_json::from_slice::<Entry>(&rec.value).ok().filter(|e| {
+                let mac = self.store.keyed_hash(MAC_PURPOSE, &e.canonical()).map(|m| hex(&m)).unwrap_or_default();
+                e.seq == last_seq + 1
+                    && e.prev_mac == prev_mac
+                    && crate::crypto::ct_eq(mac.as_bytes(), e.mac.as_bytes())
+            });
+            match intact {
+                Some(e) => {
+                    tracing::warn!(audit_seq = e.seq, "adopted an audit entry whose head a crash did not write");
+                    prev_mac = e.mac;
+                }
+                None => tracing::error!(
+                    audit_seq = last_seq + 1,
+                    "an audit entry past the head is damaged (an interrupted append); it is kept for `palisade audit verify`"
+                ),
+            }
+            last_seq += 1;
+        }
         let mut entry = Entry {
             seq: last_seq + 1,
             at_ms: self.clock.now_ms(),
@@ -114,9 +139,13 @@ impl Audit {
             mac: String::new(),
         };
         entry.mac = hex(&self.store.keyed_hash(MAC_PURPOSE, &entry.canonical())?);
-        self.put(entry_id(entry.seq).as_bytes(), &entry).await?;
+        // The entry and its head reach the disk with one flush; the store's anchor (outside its files)
+        // records the new head with it.
+        self.put(entry_id(entry.seq).as_bytes(), &entry, Durability::Batched).await?;
         let head = entry::Head::new(entry.seq, entry.mac.clone(), |b| self.store.keyed_hash(MAC_PURPOSE, b))?;
-        self.put(HEAD, &head).await?;
+        self.store.note_audit_head(entry.seq, &head.head_mac);
+        self.put(HEAD, &head, Durability::Flushed).await?;
+        tracing::info!(audit_seq = entry.seq, event, "audit entry appended");
         Ok(entry.seq)
     }
 
@@ -128,10 +157,10 @@ impl Audit {
         }
     }
 
-    async fn put<T: serde::Serialize>(&self, id: &[u8], value: &T) -> Result<(), StoreError> {
+    async fn put<T: serde::Serialize>(&self, id: &[u8], value: &T, durability: Durability) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(value)
             .map_err(|e| StoreError::Codec { namespace: NAMESPACE.into(), reason: e.to_string() })?;
-        self.store.put(RecordKey { namespace: NAMESPACE, subject: None, id }, &bytes, Durability::Flushed).await
+        self.store.put(RecordKey { namespace: NAMESPACE, subject: None, id }, &bytes, durability).await
     }
 
     async fn head(&self) -> Result<Option<entry::Head>, StoreError> {
@@ -164,9 +193,19 @@ impl Audit {
         Ok(all[all.len().saturating_sub(n)..].to_vec())
     }
 
-    /// Checks the whole chain; see [`verify`].
-    pub async fn verify(&self) -> Result<Vec<Finding>, StoreError> {
-        verify::verify(&*self.store).await
+    /// Checks the whole chain, and that it reaches at least the head the store's anchor recorded and
+    /// `expect_seq` (a number the operator kept elsewhere); see [`verify`].
+    pub async fn verify(&self, expect_seq: Option<u64>) -> Result<Vec<Finding>, StoreError> {
+        verify::verify(&*self.store, expect_seq).await
+    }
+
+    /// Records the current head in the store's anchor (after `palisade store accept-loss`).
+    pub async fn reanchor(&self) -> Result<(), StoreError> {
+        let _guard = self.append.lock().await;
+        if let Some(head) = self.head().await? {
+            self.store.note_audit_head(head.seq, &head.head_mac);
+        }
+        self.store.flush().await
     }
 }
 

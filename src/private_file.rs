@@ -24,6 +24,20 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Replaces `path` atomically with `bytes` (mode 0600): written beside it, synced, renamed over it, and the
+/// directory synced, so a crash leaves either the old content or the new, never a mix.
+pub fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".new");
+    let aside = std::path::PathBuf::from(aside);
+    write_private(&aside, bytes)?;
+    std::fs::rename(&aside, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Creates `dir` (and its parents) and makes it enterable by its owner only (0700 on Unix).
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;

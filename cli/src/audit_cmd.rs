@@ -14,8 +14,14 @@ use palisade::store::{self, StoreError};
 /// `palisade audit …`.
 #[derive(Debug, Subcommand)]
 pub enum AuditAction {
-    /// Check the whole chain; names the first entry changed, removed, inserted or reordered (exit 1).
-    Verify,
+    /// Check the whole chain; names the first entry changed, removed, inserted or reordered (exit 1). The
+    /// chain must also reach the entry the store's anchor recorded.
+    Verify {
+        /// The chain must reach at least this entry: a sequence number kept outside this machine (every
+        /// append logs `audit_seq` at info), which an older copy of the whole data directory cannot show.
+        #[arg(long, value_name = "N")]
+        expect_seq: Option<u64>,
+    },
     /// Write entries as JSON lines (for a SIEM).
     Export {
         /// Only entries at or after this time: RFC 3339 (`2026-11-01T00:00:00Z`) or a date (`2026-11-01`).
@@ -33,7 +39,7 @@ pub async fn run(loaded: &Loaded, action: AuditAction) -> ExitCode {
         Ok(store) => {
             let audit = Audit::new(store, SystemClock::shared());
             match action {
-                AuditAction::Verify => verify(&audit).await,
+                AuditAction::Verify { expect_seq } => verify(&audit, expect_seq).await,
                 AuditAction::Export { since, out } => export(&audit, since.as_deref(), out).await,
             }
         }
@@ -45,12 +51,13 @@ pub async fn run(loaded: &Loaded, action: AuditAction) -> ExitCode {
     })
 }
 
-async fn verify(audit: &Audit) -> Result<ExitCode, StoreError> {
-    let findings = audit.verify().await?;
+async fn verify(audit: &Audit, expect_seq: Option<u64>) -> Result<ExitCode, StoreError> {
+    let findings = audit.verify(expect_seq).await?;
     let count = audit.entries_since(0).await?.len();
     match findings.first() {
         None => {
-            println!("audit trail intact: {count} entries, chain and head verified");
+            let entries = if count == 1 { "1 entry".to_string() } else { format!("{count} entries") };
+            println!("audit trail intact: {entries}, chain and head verified");
             Ok(ExitCode::SUCCESS)
         }
         Some(f) => {

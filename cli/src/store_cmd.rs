@@ -28,6 +28,9 @@ pub enum StoreAction {
         #[arg(long)]
         new_key_file: PathBuf,
     },
+    /// Go on with a store that lost writes it had confirmed (or its anchor file): re-anchor it where it is
+    /// now and record that in the audit trail. Restoring a backup is the better way; this is the knowing one.
+    AcceptLoss,
 }
 
 /// `palisade keygen --out FILE`.
@@ -58,6 +61,7 @@ pub async fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> E
     }
     let result = match action {
         StoreAction::RotateKey { new_key_file } => rotate(loaded, &new_key_file).await,
+        StoreAction::AcceptLoss => accept_loss(loaded).await,
         other => {
             let mut manifests = vec![("core".to_string(), palisade::privacy::core_manifest())];
             let plugins = registry.build_plugins(&loaded.settings).unwrap_or_default();
@@ -136,9 +140,16 @@ async fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreE
     new_settings.master_key_file = Some(new_key_file.to_path_buf());
     new_settings.create_key_file = false;
     let new = store::load_master_key(&new_settings)?;
+    if palisade::crypto::ct_eq(old.expose(), new.expose()) {
+        return Err(StoreError::MasterKey(format!(
+            "{} holds the key already configured; make a new one with `palisade keygen --out FILE`",
+            new_key_file.display()
+        )));
+    }
     let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&settings.path)?);
     let progress = store::rotate(&*backend, &old, &new, None).await?;
-    let reopened = store::RecordStore::open(backend, &new, SystemClock::shared()).await?;
+    let anchor = store::anchor_path(settings);
+    let reopened = store::RecordStore::open_anchored(backend, &new, SystemClock::shared(), &anchor).await?;
     let audit = palisade::audit::Audit::new(Arc::new(reopened), SystemClock::shared());
     let details = [("rewrapped", progress.rewrapped.to_string())];
     audit.record("store.key_rotated", None, palisade::audit::Outcome::Info, &details).await?;
@@ -149,5 +160,40 @@ async fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreE
         progress.already_done,
         new_key_file.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn accept_loss(loaded: &Loaded) -> Result<ExitCode, StoreError> {
+    let settings = &loaded.settings.store;
+    let master = store::load_master_key(settings)?;
+    let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&settings.path)?);
+    let anchor = store::anchor_path(settings);
+    let (reopened, accepted) =
+        store::RecordStore::accept_loss(backend, &master, SystemClock::shared(), &anchor).await?;
+    let audit = palisade::audit::Audit::new(Arc::new(reopened), SystemClock::shared());
+    let before = accepted.anchored.clone().unwrap_or_default();
+    let trail = audit.verify(None).await?;
+    audit.reanchor().await?;
+    let details = [
+        ("anchored_writes", if accepted.anchored.is_some() { before.writes.to_string() } else { "unknown".into() }),
+        ("stored_writes", accepted.stored.to_string()),
+        ("anchored_audit_seq", before.audit_seq.to_string()),
+    ];
+    let seq = audit.record("store.loss_accepted", None, palisade::audit::Outcome::Info, &details).await?;
+    match &accepted.anchored {
+        Some(a) => println!(
+            "the anchor recorded {} flushed writes and audit entry {}; the store holds {} writes. Re-anchored \
+             there; recorded as audit entry {seq}.",
+            a.writes, a.audit_seq, accepted.stored
+        ),
+        None => println!(
+            "the anchor file was missing or unreadable; the store holds {} writes. Re-anchored there; recorded as \
+             audit entry {seq}.",
+            accepted.stored
+        ),
+    }
+    if let Some(f) = trail.first() {
+        println!("note: the audit trail itself is not intact ({f}); `palisade audit verify` will keep saying so.");
+    }
     Ok(ExitCode::SUCCESS)
 }

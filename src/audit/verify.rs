@@ -27,6 +27,17 @@ pub enum Finding {
     },
     /// The head record itself was changed or removed.
     HeadAltered,
+    /// The chain ends before an entry known to exist: the store's anchor (or the operator, with
+    /// `--expect-seq`) knows of entry `expected`, the chain's head is entry `head`. The trail was cut, or
+    /// the store replaced by an older copy.
+    Behind {
+        /// The entry known to exist.
+        expected: u64,
+        /// Where the chain's head is.
+        head: u64,
+        /// Who knows: "the store's anchor" or "--expect-seq".
+        source: &'static str,
+    },
 }
 
 impl std::fmt::Display for Finding {
@@ -45,6 +56,10 @@ impl std::fmt::Display for Finding {
                 )
             }
             Self::HeadAltered => write!(f, "the chain head was changed or removed"),
+            Self::Behind { expected, head, source } => write!(
+                f,
+                "the chain ends at entry {head} but {source} knows of entry {expected}: the trail was cut or the store replaced by an older copy"
+            ),
         }
     }
 }
@@ -57,15 +72,40 @@ async fn load<T: serde::de::DeserializeOwned>(store: &dyn Store, id: &[u8]) -> R
     }
 }
 
-/// Checks the chain in `store`; returns the first finding (empty when the chain is intact).
-pub async fn verify(store: &dyn Store) -> Result<Vec<Finding>, StoreError> {
+/// Checks the chain in `store`; returns the first finding (empty when the chain is intact). The chain must
+/// also reach the head the store's anchor recorded, and entry `expect_seq` when given.
+pub async fn verify(store: &dyn Store, expect_seq: Option<u64>) -> Result<Vec<Finding>, StoreError> {
+    let findings = walk(store).await?;
+    if !findings.is_empty() {
+        return Ok(findings);
+    }
+    let head: Option<Head> = load(store, HEAD).await.unwrap_or(None);
+    let (seq, head_mac) = head.map(|h| (h.seq, h.head_mac)).unwrap_or_default();
+    if let Some((anchored, mac)) = store.anchored_audit_head() {
+        if seq < anchored {
+            return Ok(vec![Finding::Behind { expected: anchored, head: seq, source: "the store's anchor" }]);
+        }
+        if seq == anchored && !ct_eq(mac.as_bytes(), head_mac.as_bytes()) {
+            return Ok(vec![Finding::HeadAltered]);
+        }
+    }
+    if let Some(expected) = expect_seq.filter(|n| seq < *n) {
+        return Ok(vec![Finding::Behind { expected, head: seq, source: "--expect-seq" }]);
+    }
+    Ok(Vec::new())
+}
+
+/// Walks the chain from entry 1 to the head.
+async fn walk(store: &dyn Store) -> Result<Vec<Finding>, StoreError> {
     let head: Option<Head> = load(store, HEAD).await.map_err(|()| StoreError::Unreadable {
         namespace: NAMESPACE.into(),
         reason: "the audit chain head cannot be opened".into(),
     })?;
     let Some(head) = head else {
-        // No head: fine for an empty trail; with entries, the head was removed (or the tail cut with it).
-        let any = !matches!(load::<Entry>(store, entry_id(1).as_bytes()).await, Ok(None));
+        // No head: fine for an empty trail; with any entry left, the head was removed (or the tail cut with
+        // it). Every record of the trail is looked at, not only the first.
+        let any = store.list(NAMESPACE, None).await.map(|all| !all.is_empty()).unwrap_or(true)
+            || !matches!(load::<Entry>(store, entry_id(1).as_bytes()).await, Ok(None));
         return Ok(if any { vec![Finding::HeadAltered] } else { Vec::new() });
     };
     let expected = hex(&store.keyed_hash(MAC_PURPOSE, &Head::canonical(head.seq, &head.mac))?);

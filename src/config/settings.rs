@@ -81,6 +81,9 @@ pub struct StoreSettings {
     pub master_key_file: Option<PathBuf>,
     /// Create `master_key_file` with a fresh key if it does not exist (demos and development only).
     pub create_key_file: bool,
+    /// The store's anchor file (flushed-write counter and audit head, MACed), which lets the store notice
+    /// lost writes. Default: `palisade.anchor` in the data directory; another volume protects it better.
+    pub anchor_file: Option<PathBuf>,
     /// Time-to-live per namespace (`notes = "365d"`); older records are deleted.
     pub retention: BTreeMap<String, humantime_serde::Serde<Duration>>,
     /// How often the retention sweep runs.
@@ -96,6 +99,7 @@ impl Default for StoreSettings {
             master_key: None,
             master_key_file: None,
             create_key_file: false,
+            anchor_file: None,
             retention: BTreeMap::new(),
             sweep_interval: Duration::from_secs(3600),
         }

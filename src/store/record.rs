@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::anchor::{Anchor, AnchorState};
 use super::backend::Backend;
 use super::check_namespace;
 use super::keyring::Keyring;
@@ -18,7 +19,22 @@ pub struct RecordStore {
     backend: Arc<dyn Backend>,
     keys: Keyring,
     clock: SharedClock,
+    anchor: Option<Anchor>,
+    /// The audit head the anchor held at open.
+    anchored_audit: Option<(u64, String)>,
 }
+
+/// What `palisade store accept-loss` accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcceptedLoss {
+    /// What the anchor said before (`None`: it was missing or unreadable).
+    pub anchored: Option<AnchorState>,
+    /// Flushed writes the store holds.
+    pub stored: u64,
+}
+
+/// The purpose the anchor's MAC key is derived for.
+const ANCHOR_PURPOSE: &str = "palisade/store-anchor/v1";
 
 impl std::fmt::Debug for RecordStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -31,7 +47,116 @@ impl RecordStore {
     /// wrong key ([`StoreError::WrongKey`]) and a store whose key rotation was interrupted.
     pub async fn open(backend: Arc<dyn Backend>, master: &Key, clock: SharedClock) -> Result<Self, StoreError> {
         let keys = Keyring::open(backend.clone(), master).await?;
-        Ok(Self { backend, keys, clock })
+        Ok(Self { backend, keys, clock, anchor: None, anchored_audit: None })
+    }
+
+    /// Like [`RecordStore::open`], with the anchor file at `anchor` (see [`super::anchor`]): a store that
+    /// holds fewer flushed writes than its anchor recorded is refused ([`StoreError::LostWrites`]), and so is
+    /// an anchored store whose anchor file is missing or altered.
+    pub async fn open_anchored(
+        backend: Arc<dyn Backend>,
+        master: &Key,
+        clock: SharedClock,
+        anchor: &std::path::Path,
+    ) -> Result<Self, StoreError> {
+        Self::anchored(backend, master, clock, anchor, false).await.map(|(store, _)| store)
+    }
+
+    /// Opens a store that is behind its anchor (or lost it) as it is, and re-anchors it there: what
+    /// `palisade store accept-loss` does after the operator chose to go on without a backup.
+    pub async fn accept_loss(
+        backend: Arc<dyn Backend>,
+        master: &Key,
+        clock: SharedClock,
+        anchor: &std::path::Path,
+    ) -> Result<(Self, AcceptedLoss), StoreError> {
+        Self::anchored(backend, master, clock, anchor, true).await
+    }
+
+    async fn anchored(
+        backend: Arc<dyn Backend>,
+        master: &Key,
+        clock: SharedClock,
+        path: &std::path::Path,
+        accept: bool,
+    ) -> Result<(Self, AcceptedLoss), StoreError> {
+        let keys = Keyring::open(backend.clone(), master).await?;
+        let key = keys.index.derive(ANCHOR_PURPOSE).map_err(|e| StoreError::MasterKey(e.to_string()))?;
+        let shown = path.display().to_string();
+        let stored = match backend.get(super::anchor::TREE, super::anchor::COUNTER).await? {
+            None => None,
+            Some(value) => match Anchor::open_counter(&key, &value) {
+                Some(n) => Some(n),
+                None if accept => Some(0),
+                None => {
+                    return Err(StoreError::Open {
+                        path: shown,
+                        reason: "its write counter was altered. Restore the data directory from a backup, or run `palisade store accept-loss` to go on knowingly (audited)".into(),
+                    });
+                }
+            },
+        };
+        let file = match Anchor::read(path, &key) {
+            Err(_) if accept => None,
+            other => other?,
+        };
+        let writes = stored.unwrap_or(0);
+        let state = match (&file, stored) {
+            (None, Some(_)) if !accept => {
+                return Err(StoreError::Open {
+                    path: shown,
+                    reason: format!(
+                        "its anchor file {} is missing. Restore the data directory (with its anchor) from a backup, or run `palisade store accept-loss` to go on knowingly (audited)",
+                        path.display()
+                    ),
+                });
+            }
+            (Some(a), _) if writes < a.writes && !accept => {
+                return Err(StoreError::LostWrites { path: shown, anchored: a.writes, stored: writes });
+            }
+            (Some(a), _) if !accept => AnchorState { writes: writes.max(a.writes), ..a.clone() },
+            _ => AnchorState { writes, ..AnchorState::default() },
+        };
+        let anchored_audit = (state.audit_seq > 0).then(|| (state.audit_seq, state.audit_head.clone()));
+        let accepted = AcceptedLoss { anchored: file.clone(), stored: writes };
+        let fresh = file.as_ref() != Some(&state) || stored.is_none();
+        let anchor = Anchor::new(path.to_path_buf(), key, state);
+        let store = Self { backend, keys, clock, anchor: Some(anchor), anchored_audit };
+        if fresh {
+            store.anchor_now().await?;
+        }
+        Ok((store, accepted))
+    }
+
+    /// The anchor, if the store has one.
+    pub fn anchor(&self) -> Option<&Anchor> {
+        self.anchor.as_ref()
+    }
+
+    /// Writes the counter and the anchor file as they are now.
+    async fn anchor_now(&self) -> Result<(), StoreError> {
+        let Some(anchor) = &self.anchor else { return self.backend.flush().await };
+        let _guard = anchor.lock().await;
+        let writes = anchor.counted();
+        self.backend
+            .insert(super::anchor::TREE, super::anchor::COUNTER, &Anchor::seal_counter(anchor.key(), writes))
+            .await?;
+        self.backend.flush().await?;
+        anchor.write(writes)
+    }
+
+    /// Makes every write so far durable and, with an anchor, counts it: the counter goes into the backend,
+    /// the backend is flushed, then the anchor file records the counter. Concurrent callers share one
+    /// anchor write.
+    async fn flushed(&self) -> Result<(), StoreError> {
+        let Some(anchor) = &self.anchor else { return self.backend.flush().await };
+        let n = anchor.count();
+        let Some((_guard, writes)) = anchor.begin(n).await else { return Ok(()) };
+        self.backend
+            .insert(super::anchor::TREE, super::anchor::COUNTER, &Anchor::seal_counter(anchor.key(), writes))
+            .await?;
+        self.backend.flush().await?;
+        anchor.write(writes)
     }
 
     fn unreadable(namespace: &str, reason: &str) -> StoreError {
@@ -84,7 +209,7 @@ impl RecordStore {
 
     async fn durable(&self, durability: Durability) -> Result<(), StoreError> {
         match durability {
-            Durability::Flushed => self.backend.flush().await,
+            Durability::Flushed => self.flushed().await,
             Durability::Batched => Ok(()),
         }
     }
@@ -144,7 +269,7 @@ impl Store for RecordStore {
                 erased += u64::from(self.backend.remove(&tree, &key).await?);
             }
         }
-        self.backend.flush().await?;
+        self.flushed().await?;
         Ok(erased)
     }
 
@@ -159,7 +284,7 @@ impl Store for RecordStore {
                 removed += u64::from(self.backend.remove_if_unchanged(namespace, &key, &sealed).await?);
             }
         }
-        self.backend.flush().await?;
+        self.flushed().await?;
         Ok(removed)
     }
 
@@ -177,10 +302,20 @@ impl Store for RecordStore {
             }
         }
         if removed > 0 {
-            self.backend.flush().await?;
+            self.flushed().await?;
             tracing::info!(removed, "removed records left behind by an interrupted erasure");
         }
         Ok(removed)
+    }
+
+    fn note_audit_head(&self, seq: u64, mac: &str) {
+        if let Some(anchor) = &self.anchor {
+            anchor.note_audit_head(seq, mac);
+        }
+    }
+
+    fn anchored_audit_head(&self) -> Option<(u64, String)> {
+        self.anchored_audit.clone()
     }
 
     fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32], StoreError> {
@@ -207,6 +342,6 @@ impl Store for RecordStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.backend.flush().await
+        self.flushed().await
     }
 }

@@ -24,13 +24,22 @@ impl SledBackend {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let fail = |reason: String| StoreError::Open { path: dir.display().to_string(), reason };
         crate::private_file::create_private_dir(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
-        let db = open_waiting_for_lock(dir).map_err(|e| {
-            let hint = if e.to_string().contains("lock") {
-                " (is another palisade process using this data directory?)"
-            } else {
-                " (check the directory's permissions and free space)"
-            };
-            fail(format!("{e}{hint}"))
+        let opened = match open_waiting_for_lock(dir) {
+            // A crash while sled wrote a snapshot leaves `snap.<n>.generating` behind, and sled then refuses
+            // every open (spacejam/sled#1527). The half-written snapshot is useless: remove it and try again.
+            Err(sled::Error::Corruption { .. }) if remove_half_written_snapshots(dir) > 0 => open_waiting_for_lock(dir),
+            other => other,
+        };
+        let db = opened.map_err(|e| match e {
+            sled::Error::Corruption { .. } => fail(
+                "its files are damaged (the database engine found corrupted data). Restore the data directory from \
+                 a backup (see \"Backups\" in docs/operations.md); the master key is not the problem"
+                    .into(),
+            ),
+            e if e.to_string().contains("lock") || e.to_string().contains("WouldBlock") => {
+                fail(format!("{e} (is another palisade process using this data directory?)"))
+            }
+            e => fail(format!("{e} (check the directory's permissions and free space)")),
         })?;
         // sled creates its files with the process's umask; the directory is 0700 already, and the files are
         // made 0600 too, so a later change of the directory's mode exposes nothing.
@@ -54,6 +63,20 @@ impl SledBackend {
             reason: e.to_string(),
         })?
     }
+}
+
+/// Removes the `snap.*.generating` files a crash left in `dir`; returns how many.
+fn remove_half_written_snapshots(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("snap.") && name.ends_with(".generating") && std::fs::remove_file(entry.path()).is_ok() {
+            tracing::warn!(file = %name, "removed a half-written snapshot a crash left behind");
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Opens the database; a lock held by a handle that is just closing (sled releases it from a background

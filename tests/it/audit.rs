@@ -41,13 +41,13 @@ async fn a_clean_chain_verifies_after_a_restart_and_holds_no_identifiers() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = crate::support::sled_store(dir.path()).await;
-        trail(&store, 5).await.verify().await.unwrap();
+        trail(&store, 5).await.verify(None).await.unwrap();
     }
     let store = crate::support::sled_store(dir.path()).await;
     let audit = Audit::new(store.clone(), TokioClock::shared());
-    assert_eq!(audit.verify().await.unwrap(), Vec::<Finding>::new());
+    assert_eq!(audit.verify(None).await.unwrap(), Vec::<Finding>::new());
     assert_eq!(audit.record("after.restart", None, Outcome::Info, &[]).await.unwrap(), 6);
-    assert!(audit.verify().await.unwrap().is_empty());
+    assert!(audit.verify(None).await.unwrap().is_empty());
     let entries = audit.entries_since(0).await.unwrap();
     assert_eq!(entries.len(), 6);
     let json = serde_json::to_string(&entries).unwrap();
@@ -62,7 +62,7 @@ async fn a_changed_entry_is_named() {
     let mut entry: serde_json::Value = serde_json::from_slice(&raw(&store, 3).await).unwrap();
     entry["details"]["n"] = "300".into();
     put(&store, 3, &serde_json::to_vec(&entry).unwrap()).await;
-    assert_eq!(audit.verify().await.unwrap(), [Finding::Altered(3)]);
+    assert_eq!(audit.verify(None).await.unwrap(), [Finding::Altered(3)]);
 }
 
 #[tokio::test]
@@ -80,7 +80,7 @@ async fn a_flipped_byte_on_disk_is_named() {
     let last = v.len() - 1;
     v[last] ^= 0x80;
     backend.insert("core.audit", &k, &v).await.unwrap();
-    assert_eq!(audit.verify().await.unwrap(), [Finding::Unreadable(2)]);
+    assert_eq!(audit.verify(None).await.unwrap(), [Finding::Unreadable(2)]);
 }
 
 #[tokio::test]
@@ -88,7 +88,7 @@ async fn a_removed_entry_is_named() {
     let store = crate::support::memory_store().await;
     let audit = trail(&store, 5).await;
     store.delete(key(&id(3)), Durability::Flushed).await.unwrap();
-    assert_eq!(audit.verify().await.unwrap(), [Finding::Missing(3)]);
+    assert_eq!(audit.verify(None).await.unwrap(), [Finding::Missing(3)]);
 }
 
 #[tokio::test]
@@ -98,7 +98,7 @@ async fn swapped_entries_are_named() {
     let (two, three) = (raw(&store, 2).await, raw(&store, 3).await);
     put(&store, 2, &three).await;
     put(&store, 3, &two).await;
-    assert_eq!(audit.verify().await.unwrap(), [Finding::BrokenLink(2)]);
+    assert_eq!(audit.verify(None).await.unwrap(), [Finding::BrokenLink(2)]);
 }
 
 #[tokio::test]
@@ -114,7 +114,7 @@ async fn an_inserted_forgery_is_named() {
     forged["seq"] = 3.into();
     forged["event"] = "admin.reset".into();
     put(&store, 3, &serde_json::to_vec(&forged).unwrap()).await;
-    assert_eq!(audit.verify().await.unwrap(), [Finding::Altered(3)]);
+    assert_eq!(audit.verify(None).await.unwrap(), [Finding::Altered(3)]);
 }
 
 #[tokio::test]
@@ -122,5 +122,5 @@ async fn a_cut_tail_is_named() {
     let store = crate::support::memory_store().await;
     let audit = trail(&store, 5).await;
     store.delete(key(&id(5)), Durability::Flushed).await.unwrap();
-    assert_eq!(audit.verify().await.unwrap(), [Finding::Truncated { head: 5, last: 4 }]);
+    assert_eq!(audit.verify(None).await.unwrap(), [Finding::Truncated { head: 5, last: 4 }]);
 }

@@ -6,6 +6,7 @@
 mod support;
 
 mod admin;
+mod anchor;
 mod audit;
 mod buttons;
 mod config;

@@ -126,6 +126,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Persists everything written so far.
     async fn flush(&self) -> Result<(), StoreError>;
+
+    /// Notes the audit trail's new head (`seq`, its MAC in hex) so the store's anchor, kept outside the
+    /// store's own files, records it with the next flushed write. Stores without an anchor ignore it.
+    fn note_audit_head(&self, seq: u64, mac: &str) {
+        let _ = (seq, mac);
+    }
+
+    /// The audit head the store's anchor recorded when the store was opened (`None` without an anchor, or
+    /// before any audit entry was anchored).
+    fn anchored_audit_head(&self) -> Option<(u64, String)> {
+        None
+    }
 }
 
 /// Shared store handle.

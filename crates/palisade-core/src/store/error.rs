@@ -43,6 +43,21 @@ pub enum StoreError {
          with, or finish a rotation with `palisade store rotate-key`"
     )]
     WrongKey,
+    /// The store is behind its anchor: flushed writes it confirmed are gone (its files were damaged, or
+    /// replaced by an older copy).
+    #[error(
+        "the store at {path} is missing writes it confirmed: its anchor records {anchored} flushed writes, the \
+         store holds {stored}, so its files were damaged or replaced by an older copy. Restore the data \
+         directory from a backup, or run `palisade store accept-loss` to go on with what is left (audited)"
+    )]
+    LostWrites {
+        /// The data directory.
+        path: String,
+        /// Flushed writes the anchor recorded.
+        anchored: u64,
+        /// Flushed writes the store holds.
+        stored: u64,
+    },
     /// A master key rotation was started and not finished.
     #[error(
         "a master key rotation was interrupted; keep the old key configured and run `palisade store rotate-key \
