@@ -40,6 +40,7 @@ pub struct Bot {
     dispatcher: Dispatcher,
     adapters: Vec<Box<dyn Adapter>>,
     retention: crate::store::RetentionTask,
+    backups: Option<crate::store::BackupTask>,
     alerts: (Arc<Alerts>, mpsc::UnboundedReceiver<crate::alerts::Notice>),
     monitoring: Option<std::net::SocketAddr>,
     data_dir: std::path::PathBuf,
@@ -58,7 +59,8 @@ impl Bot {
         let settings = &loaded.settings;
         let config_error = |p: Problem| ConfigError { file: loaded.file.clone(), problems: vec![p] };
         let clock: SharedClock = crate::clock::SystemClock::shared();
-        let store = crate::store::open(&settings.store, clock.clone()).await?;
+        let records = crate::store::open_records(&settings.store, clock.clone()).await?;
+        let store: crate::store::SharedStore = records.clone();
         let mut services = Services::new(store.clone(), clock.clone(), settings, loaded.file.clone()).await?;
         let config_hash = crate::crypto::hex(&crate::crypto::digest(loaded.text.as_bytes()));
         services.audit.record("config.loaded", None, crate::audit::Outcome::Info, &[("sha", config_hash)]).await?;
@@ -71,23 +73,37 @@ impl Bot {
             every: settings.store.sweep_interval,
         }
         .with_manifests(privacy.manifests(), &settings.store.retention());
+        let backups = settings.store.backup.dir.clone().map(|dir| crate::store::BackupTask {
+            store: records,
+            dir,
+            every: settings.store.backup.every,
+            keep: settings.store.backup.keep,
+            audit: services.audit.clone(),
+        });
         let commands = commands_of(&plugins);
         let mut builder = services.dispatcher(plugins).integrations(http);
         for a in &mut adapters {
             a.register_commands(&commands);
-            builder = builder.outbox(a.platform(), a.outbox(), a.capabilities());
+            builder = builder.adapter(&**a);
         }
         let dispatcher = builder.build().map_err(|e| config_error(Problem::at("plugins", e)))?;
         services.connect(&dispatcher);
         let notices = services.notices.take();
         let alerts = (services.alerts.clone(), notices.unwrap_or_else(|| mpsc::unbounded_channel().1));
         let (monitoring, data_dir) = (settings.monitoring.listen, settings.store.path.clone());
-        Ok(Self { dispatcher, adapters, retention, alerts, monitoring, data_dir })
+        Ok(Self { dispatcher, adapters, retention, backups, alerts, monitoring, data_dir })
     }
 
-    /// Runs until `shutdown` is cancelled or every adapter has finished (the console at end of input). Then
-    /// stops intake, lets accepted events finish and flushes the store.
+    /// Runs until `shutdown` is cancelled or every adapter has finished (the console at end of input); see
+    /// [`Bot::run_until`].
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), BotError> {
+        self.run_until(shutdown, CancellationToken::new()).await
+    }
+
+    /// Runs until `shutdown` is cancelled or every adapter has finished. Then stops intake, lets running
+    /// handlers finish and queued replies leave within `[dispatch] shutdown_grace`, and flushes the store;
+    /// cancelling `now` skips the waiting (unfinished work stays in the journal for the next start).
+    pub async fn run_until(self, shutdown: CancellationToken, now: CancellationToken) -> Result<(), BotError> {
         let stop_dispatch = CancellationToken::new();
         let ready = crate::health::Readiness::default();
         let monitor = match self.monitoring {
@@ -97,8 +113,9 @@ impl Bot {
         let sink = self.dispatcher.sink();
         let (alerts, alert_rx) = self.alerts;
         let alert_task = tokio::spawn(crate::alerts::deliver(alerts, alert_rx, self.dispatcher.outboxes().clone()));
-        let dispatcher = tokio::spawn(self.dispatcher.run(stop_dispatch.clone()));
+        let dispatcher = tokio::spawn(self.dispatcher.run_until(stop_dispatch.clone(), now.clone()));
         let retention = tokio::spawn(self.retention.run(stop_dispatch.clone()));
+        let backups = self.backups.map(|task| tokio::spawn(task.run(stop_dispatch.clone())));
         let mut adapters = JoinSet::new();
         for adapter in self.adapters {
             let platform = adapter.platform();
@@ -124,6 +141,9 @@ impl Bot {
         while adapters.join_next().await.is_some() {}
         stop_dispatch.cancel();
         let _ = retention.await;
+        if let Some(backups) = backups {
+            let _ = backups.await;
+        }
         if let Err(e) = dispatcher.await {
             tracing::error!(error = %e, "the dispatcher task panicked");
         }

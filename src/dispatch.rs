@@ -1,7 +1,11 @@
 //! The dispatcher: takes events from every adapter, keeps them in order per conversation, runs them through
 //! the layer stack with bounded concurrency across conversations, and delivers the replies.
 //!
-//! Layers, outermost first: [`TraceLayer`] → [`RateLimitLayer`] → [`ApologizeLayer`] → [`TimeoutLayer`] →
+//! Before the layers, the intake (`intake`) drops repeated deliveries and events over their rate limits, and
+//! journals the rest; the scheduler (`conversations`) runs them fairly, one at a time per conversation; the
+//! send scheduler ([`Outboxes`]) delivers the replies, paced to each platform's limits.
+//!
+//! Layers, outermost first: [`TraceLayer`] → [`ApologizeLayer`] → [`TimeoutLayer`] →
 //! [`CatchPanicLayer`] → [`AccessLayer`] → the layers given to [`DispatcherBuilder::layer`], last added
 //! outermost → [`Router`]. The dispatcher knows none of the services composed around it: a bot adds the
 //! step-up gate, consent and alert counting with `.layer(..)` (see `crate::bot`).
@@ -12,6 +16,7 @@ mod buttons;
 mod catch_panic;
 mod conversations;
 mod error;
+mod intake;
 mod ratelimit;
 mod request;
 mod router;
@@ -31,8 +36,9 @@ pub use access::{Access, AccessControl, AccessLayer, Roles};
 pub use apology::{APOLOGY, Apologize, ApologizeLayer};
 pub use buttons::{Pressed, open as open_button, seal as seal_button};
 pub use catch_panic::{CatchPanic, CatchPanicLayer};
+pub use conversations::SKIPPED;
 pub use error::DispatchError;
-pub use ratelimit::{Limiter, RateLimit, RateLimitLayer};
+pub use ratelimit::{Limiter, SLOW_DOWN, Verdict};
 pub use request::{Done, Request, Response};
 pub use router::{RESERVED, Router, RouterParts};
 pub use timeout::{Timeout, TimeoutLayer};
@@ -117,10 +123,18 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Delivers replies for `platform` through `outbox`.
+    /// Delivers replies for `platform` through `outbox`, unpaced.
     #[must_use]
     pub fn outbox(mut self, platform: Platform, outbox: Arc<dyn Outbox>, caps: Capabilities) -> Self {
         self.outboxes.insert(platform, outbox, caps);
+        self
+    }
+
+    /// Delivers replies for `adapter`'s platform through its outbox, paced by its send policy.
+    #[must_use]
+    pub fn adapter(mut self, adapter: &dyn crate::adapter::Adapter) -> Self {
+        let (outbox, caps, policy) = (adapter.outbox(), adapter.capabilities(), adapter.send_policy());
+        self.outboxes.insert_paced(adapter.platform(), outbox, caps, policy);
         self
     }
 
@@ -196,14 +210,18 @@ impl DispatcherBuilder {
         }
         let svc = ServiceBuilder::new()
             .layer(TraceLayer)
-            .option_layer(self.limiter.map(RateLimitLayer::new))
             .layer(ApologizeLayer)
             .layer(TimeoutLayer::new(self.dispatch.handler_timeout))
             .layer(CatchPanicLayer)
             .layer(AccessLayer::new(self.access.unwrap_or_else(|| Arc::new(Access::default()))))
             .service(svc);
         let mut outboxes = self.outboxes;
+        outboxes.bound(self.dispatch.send_queue);
         outboxes.remember_retractable(crate::retractions::Retractions::new(self.store.clone(), self.clock.clone()));
+        let journal = self.dispatch.journal.then(|| Arc::new(crate::journal::Journal::new(self.store.clone())));
+        if let Some(journal) = &journal {
+            outboxes.journal(journal.clone());
+        }
         let (tx, rx) = mpsc::channel(self.dispatch.queue_capacity);
         Ok(Dispatcher {
             service: BoxCloneSyncService::new(svc),
@@ -216,6 +234,8 @@ impl DispatcherBuilder {
             tx,
             rx,
             observer: self.observer,
+            journal,
+            limiter: self.limiter,
         })
     }
 }
@@ -233,6 +253,8 @@ pub struct Dispatcher {
     tx: mpsc::Sender<Envelope>,
     rx: mpsc::Receiver<Envelope>,
     observer: Option<Arc<dyn crate::services::Observer>>,
+    journal: Option<Arc<crate::journal::Journal>>,
+    limiter: Option<Arc<Limiter>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -277,27 +299,106 @@ impl Dispatcher {
         &self.router
     }
 
-    /// Handles events until `shutdown` is cancelled and every accepted event is done, then flushes the
-    /// store. After cancellation, submissions fail with [`crate::SinkError::Closed`].
+    /// Handles events until `shutdown` is cancelled, then stops in bounded time; see
+    /// [`Dispatcher::run_until`].
     pub async fn run(self, shutdown: CancellationToken) {
-        let Self { service, router, store, clock, settings, flow_settings, outboxes, tx, rx, observer: _ } = self;
+        self.run_until(shutdown, CancellationToken::new()).await;
+    }
+
+    /// Handles events until `shutdown` is cancelled. First the events and replies an earlier run left in the
+    /// journal are taken up again. On `shutdown`: submissions are refused ([`crate::SinkError::Closed`]),
+    /// queued events are left in the journal, running handlers finish (each bounded by `handler_timeout`),
+    /// queued replies get `shutdown_grace` to leave, and the store is flushed; what was not sent stays in
+    /// the journal for the next start. Cancelling `now` (a second signal) skips the waiting.
+    pub async fn run_until(self, shutdown: CancellationToken, now: CancellationToken) {
+        let Self {
+            service,
+            router,
+            store,
+            clock,
+            settings,
+            flow_settings,
+            outboxes,
+            tx,
+            rx,
+            observer: _,
+            journal,
+            limiter,
+        } = self;
         drop(tx);
         let sweeper_stop = CancellationToken::new();
         let sweeper = tokio::spawn(sweeper::sweep_flows(
             router.flows().clone(),
             outboxes.clone(),
-            clock,
+            clock.clone(),
             flow_settings.idle_timeout,
             flow_settings.sweep_interval,
             sweeper_stop.clone(),
         ));
-        conversations::Conversations::new(service, outboxes, &settings).run(rx, shutdown).await;
+        let mut conversations =
+            conversations::Conversations::new(service, outboxes.clone(), &settings, journal.clone());
+        if let Some(journal) = &journal {
+            recover(journal, &outboxes, &mut conversations).await;
+        }
+        let (accepted_tx, accepted_rx) = mpsc::channel(settings.queue_capacity);
+        let intake = intake::Intake { journal, limiter, outboxes: outboxes.clone(), clock };
+        let intake = tokio::spawn(intake.run(rx, accepted_tx, shutdown.clone()));
+        tokio::select! {
+            () = conversations.run(accepted_rx, shutdown.clone()) => {}
+            () = now.cancelled() => tracing::warn!("stopping at once; unfinished work stays in the journal"),
+        }
+        let _ = intake.await;
+        if !now.is_cancelled() {
+            tokio::select! {
+                drained = outboxes.drain(settings.shutdown_grace) => if !drained {
+                    tracing::warn!(
+                        replies = outboxes.queued(),
+                        grace = ?settings.shutdown_grace,
+                        "replies still queued after the shutdown grace; they are sent at the next start"
+                    );
+                },
+                () = now.cancelled() => {}
+            }
+        }
+        if now.is_cancelled() {
+            outboxes.stop_now();
+        }
         sweeper_stop.cancel();
         let _ = sweeper.await;
         match store.flush().await {
             Ok(()) => tracing::info!("dispatcher stopped; store flushed"),
             Err(error) => {
                 tracing::error!(%error, "dispatcher stopped but the final store flush failed")
+            }
+        }
+    }
+}
+
+/// Takes up what an earlier run left in the journal: replies still to send, and events not yet handled.
+async fn recover(
+    journal: &Arc<crate::journal::Journal>,
+    outboxes: &Outboxes,
+    conversations: &mut conversations::Conversations,
+) {
+    let entries = match journal.recover().await {
+        Ok(entries) => entries,
+        Err(error) => {
+            tracing::error!(%error, "could not read the journal; events an earlier run accepted may be lost");
+            return;
+        }
+    };
+    if entries.is_empty() {
+        return;
+    }
+    crate::metrics::recovered(entries.len() as u64);
+    tracing::info!(entries = entries.len(), "taking up events and replies an earlier run left unfinished");
+    for entry in entries {
+        let ticket = crate::journal::Ticket { seq: entry.seq, user: entry.event.user.clone() };
+        match entry.replies {
+            Some(replies) => outboxes.send(entry.event.conversation(), replies, None, Some(ticket)).await,
+            None => {
+                let envelope = Envelope::new(entry.event).resumed();
+                conversations.enqueue(intake::Accepted { envelope, ticket: Some(ticket) }).await;
             }
         }
     }

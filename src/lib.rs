@@ -19,14 +19,14 @@
 //! | [`flow`] | persistence of conversation flows per (user, chat) |
 //! | [`health`] | the local `/metrics`, `/healthz` and `/readyz` endpoint |
 //! | [`integration`] | the integration policy: an HTTPS-only, allow-listed, bounded HTTP client for plugins; signed outgoing webhooks |
+//! | [`journal`] | the journal of accepted events (none is lost by a crash) and the deliveries already seen |
 //! | [`locks`] | async locks per key (per user, say): callers for one key take turns, others never wait |
 //! | [`logging`] | log output setup and the redacting writer |
 //! | [`metrics`] | counters and histograms (Prometheus): platforms, outcomes and kinds only |
-//! | [`outboxes`] | delivering replies to each platform's adapter, split to its message limit |
+//! | [`outboxes`] | the send scheduler: replies in order per conversation, paced to each platform's limits, split to its message size |
 //! | [`plugin`] | the [`Registry`] of plugins and adapters a binary can run |
 //! | [`privacy`] | data-subject rights built from data manifests: /privacy, /mydata, /correct, /forget, /consent; the request register; the [`privacy::ConsentLayer`] |
 //! | [`private_file`] | writing files that hold personal data (exports) with owner-only permissions |
-//! | [`retractions`] | where retractable messages (second factors, data exports) landed, to delete them later |
 //! | [`retractions`] | where retractable messages (second factors, data exports) landed, to delete them later |
 //! | [`stepup`] | step-up TOTP verification: enrolment (`/2fa`), the [`stepup::GateLayer`] that suspends and resumes sensitive actions, grants, lockout, recovery codes |
 //! | [`store`] | the encrypted [`store::RecordStore`]: record layout, keys and rotation, retention, the sled and memory backends |
@@ -48,6 +48,7 @@ pub mod dispatch;
 pub mod flow;
 pub mod health;
 pub mod integration;
+pub mod journal;
 pub mod locks;
 pub mod logging;
 pub mod metrics;
@@ -62,7 +63,9 @@ pub mod store;
 pub use palisade_core::{adapter, clock, event, platform, reply, services};
 pub use palisade_crypto as crypto;
 
-pub use adapter::{Adapter, AdapterError, Capabilities, EventSink, Outbox, SendError, SinkError};
+pub use adapter::{
+    Adapter, AdapterError, Capabilities, Envelope, EventSink, Outbox, SendError, SendPolicy, SendRate, SinkError,
+};
 pub use bot::{Bot, BotError};
 pub use config::{Secret, Section};
 pub use dispatch::{Dispatcher, Request, Response};

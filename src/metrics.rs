@@ -13,6 +13,10 @@
 //! | `palisade_webhook_rejected_total` | counter | `platform` |
 //! | `palisade_alerts_total` | counter | `kind` |
 //! | `palisade_store_bytes` | gauge | — |
+//! | `palisade_send_paced_seconds` | histogram | `platform` |
+//! | `palisade_events_dropped_total` | counter | `reason` |
+//! | `palisade_events_duplicate_total` | counter | — |
+//! | `palisade_journal_recovered_total` | counter | — |
 
 use std::sync::OnceLock;
 
@@ -82,6 +86,26 @@ pub fn webhook_rejected(platform: Platform) {
 /// An alert was raised.
 pub fn alert(kind: &'static str) {
     metrics::counter!("palisade_alerts_total", "kind" => kind).increment(1);
+}
+
+/// A send waited `wait` for its platform's limits.
+pub fn send_paced(platform: Platform, wait: std::time::Duration) {
+    metrics::histogram!("palisade_send_paced_seconds", "platform" => platform.as_str()).record(wait.as_secs_f64());
+}
+
+/// An accepted event was dropped (`conversation_queue_full`, `ratelimit`).
+pub fn dropped(reason: &'static str) {
+    metrics::counter!("palisade_events_dropped_total", "reason" => reason).increment(1);
+}
+
+/// A delivery seen before was dropped.
+pub fn duplicate() {
+    metrics::counter!("palisade_events_duplicate_total").increment(1);
+}
+
+/// Journal entries from an earlier run were taken up again.
+pub fn recovered(n: u64) {
+    metrics::counter!("palisade_journal_recovered_total").increment(n);
 }
 
 /// The data directory's size.

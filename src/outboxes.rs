@@ -1,21 +1,90 @@
-//! Delivery of replies to the adapter of each reply's platform, split to fit its message limit.
+//! Delivery of replies: one send scheduler for all platforms.
+//!
+//! Handlers hand their replies over and go on (their concurrency slot is free at once); the replies of one
+//! conversation leave in order, one after the other, on that conversation's *lane*, while lanes run side by
+//! side. Every send is paced to its platform's limits with exact timers ([`pace`]): a reply under its limits
+//! leaves immediately, one over them waits exactly as long as needed, and other chats are not held up. The
+//! queue is bounded (`[dispatch] send_queue` replies): a handler whose replies find it full waits, which slows
+//! intake down instead of growing memory. A reply is split to fit its platform's message limit; a failed
+//! send is logged (never with content) and the rest go on.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+mod lane;
+pub mod pace;
 
-use crate::adapter::{Capabilities, Outbox, SendError};
-use crate::event::{Platform, UserRef};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::adapter::{Capabilities, Outbox, SendError, SendPolicy};
+use crate::event::{ConversationKey, Platform, UserRef};
+use crate::journal::{Journal, Ticket};
 use crate::reply::{Reply, ReplyBody};
 use crate::retractions::{Retractions, Sent};
 
 /// What a user reads when a message that must not stay could not be deleted on their platform.
 pub const DELETE_IT_YOURSELF: &str = "I could not delete a message I sent you earlier that carried sensitive content (your two-factor key or recovery codes, or a copy of your data). Please delete it yourself.";
 
-/// The outbox and capabilities of every running adapter.
+/// Replies queued at most before handlers wait (the default of `[dispatch] send_queue`).
+pub const SEND_QUEUE: usize = 10_000;
+/// Sends in flight at once over all platforms.
+const IN_FLIGHT: usize = 256;
+
+/// One platform's outbox, capabilities and pacing.
+struct Destination {
+    outbox: Arc<dyn Outbox>,
+    caps: Capabilities,
+    pace: Mutex<pace::Pace>,
+}
+
+/// The replies of one handled event (or one notice), delivered in order, then `done` fired and the journal
+/// entry cleared.
+struct Batch {
+    replies: Vec<Reply>,
+    done: Option<oneshot::Sender<()>>,
+    ticket: Option<Ticket>,
+    _room: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// The lanes with work, and the bounds.
+struct Lanes {
+    queues: Mutex<HashMap<ConversationKey, VecDeque<Batch>>>,
+    room: Arc<Semaphore>,
+    room_size: usize,
+    in_flight: Semaphore,
+    idle: Notify,
+    stop: CancellationToken,
+}
+
+impl Default for Lanes {
+    fn default() -> Self {
+        Self::with_room(SEND_QUEUE)
+    }
+}
+
+impl Lanes {
+    fn with_room(size: usize) -> Self {
+        let size = size.clamp(1, Semaphore::MAX_PERMITS);
+        Self {
+            queues: Mutex::default(),
+            room: Arc::new(Semaphore::new(size)),
+            room_size: size,
+            in_flight: Semaphore::new(IN_FLIGHT),
+            idle: Notify::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+}
+
+/// The send scheduler and the outbox of every running adapter.
 #[derive(Clone, Default)]
 pub struct Outboxes {
-    map: HashMap<Platform, (Arc<dyn Outbox>, Capabilities)>,
+    map: HashMap<Platform, Arc<Destination>>,
     retractions: Option<Retractions>,
+    journal: Option<Arc<Journal>>,
+    lanes: Arc<Lanes>,
 }
 
 impl std::fmt::Debug for Outboxes {
@@ -25,14 +94,31 @@ impl std::fmt::Debug for Outboxes {
 }
 
 impl Outboxes {
-    /// Adds (or replaces) the outbox for `platform`.
+    /// Adds (or replaces) the outbox for `platform`, unpaced.
     pub fn insert(&mut self, platform: Platform, outbox: Arc<dyn Outbox>, caps: Capabilities) {
-        self.map.insert(platform, (outbox, caps));
+        self.insert_paced(platform, outbox, caps, SendPolicy::default());
+    }
+
+    /// Adds (or replaces) the outbox for `platform`, paced by `policy`.
+    pub fn insert_paced(
+        &mut self,
+        platform: Platform,
+        outbox: Arc<dyn Outbox>,
+        caps: Capabilities,
+        policy: SendPolicy,
+    ) {
+        let pace = Mutex::new(pace::Pace::new(policy));
+        self.map.insert(platform, Arc::new(Destination { outbox, caps, pace }));
+    }
+
+    /// Bounds the queue to `replies` (before any send; the default is [`SEND_QUEUE`]).
+    pub fn bound(&mut self, replies: usize) {
+        self.lanes = Arc::new(Lanes::with_room(replies));
     }
 
     /// The capabilities of `platform`, or the console's when no adapter is registered for it.
     pub fn capabilities(&self, platform: Platform) -> Capabilities {
-        self.map.get(&platform).map_or(Capabilities::CONSOLE, |(_, c)| *c)
+        self.map.get(&platform).map_or(Capabilities::CONSOLE, |d| d.caps)
     }
 
     /// Remembers where retractable messages land in `retractions`, so they can be deleted later.
@@ -40,39 +126,86 @@ impl Outboxes {
         self.retractions = Some(retractions);
     }
 
-    /// Delivers `replies` in order. A failed delivery is logged (never with content) and the rest go on.
-    pub async fn deliver(&self, replies: Vec<Reply>) {
-        for reply in replies {
-            if let ReplyBody::Retract { tag } = &reply.body {
-                self.retract(&reply.user, tag).await;
-                continue;
-            }
-            let platform = reply.chat.platform;
-            let Some((outbox, caps)) = self.map.get(&platform) else {
-                tracing::warn!(%platform, "no adapter running for this platform; reply dropped");
-                continue;
-            };
-            let (user, chat, retract) = (reply.user.clone(), reply.chat.clone(), reply.retract.clone());
-            for mut part in reply.split(caps.max_message_len) {
-                let result = outbox.deliver(&part).await;
-                if retract.is_some() {
-                    // A second factor or a copy of someone's data: no plain copy stays behind in memory.
-                    part.wipe();
-                }
-                crate::metrics::reply_out(platform, result.is_ok());
-                match (result, &retract, &self.retractions) {
-                    (Err(error), _, _) => {
-                        tracing::warn!(%platform, kind = part.kind_label(), %error, "delivery failed");
-                    }
-                    (Ok(Some(id)), Some(retract), Some(retractions)) => {
-                        if let Err(error) = retractions.record(&user, &chat, id, retract).await {
-                            tracing::error!(%error, "could not remember a message to delete later");
-                        }
-                    }
-                    _ => {}
-                }
-            }
+    /// Clears journal entries once their replies are delivered.
+    pub fn journal(&mut self, journal: Arc<Journal>) {
+        self.journal = Some(journal);
+    }
+
+    /// Queues `replies` on `lane` (after whatever that lane has queued) and returns once they are queued,
+    /// waiting while the queue is full. `done` fires after the last one was delivered (or given up), and
+    /// the journal entry `ticket` is then cleared.
+    pub async fn send(
+        &self,
+        lane: ConversationKey,
+        replies: Vec<Reply>,
+        done: Option<oneshot::Sender<()>>,
+        ticket: Option<Ticket>,
+    ) {
+        if replies.is_empty() {
+            self.finish(done, ticket).await;
+            return;
         }
+        let wanted = u32::try_from(replies.len().min(self.lanes.room_size)).unwrap_or(u32::MAX);
+        let room = self.lanes.room.clone().acquire_many_owned(wanted).await.ok();
+        let batch = Batch { replies, done, ticket, _room: room };
+        let start = {
+            let mut queues = self.lanes.queues.lock().unwrap_or_else(PoisonError::into_inner);
+            let queue = queues.entry(lane.clone()).or_default();
+            queue.push_back(batch);
+            queue.len() == 1
+        };
+        if start {
+            tokio::spawn(lane::run(self.clone(), lane));
+        }
+    }
+
+    /// Delivers `replies` and waits until they are delivered (for callers outside a conversation: alerts,
+    /// timeouts), on the lane of the first reply's user and chat.
+    pub async fn deliver(&self, replies: Vec<Reply>) {
+        let Some(first) = replies.first() else { return };
+        let lane = ConversationKey { user: first.user.clone(), chat_id: first.chat.id.clone() };
+        let (done, delivered) = oneshot::channel();
+        self.send(lane, replies, Some(done), None).await;
+        let _ = delivered.await;
+    }
+
+    async fn finish(&self, done: Option<oneshot::Sender<()>>, ticket: Option<Ticket>) {
+        if let (Some(journal), Some(ticket)) = (&self.journal, &ticket) {
+            journal.done(ticket).await;
+        }
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+
+    /// Replies queued or being sent.
+    pub fn queued(&self) -> usize {
+        self.lanes.room_size - self.lanes.room.available_permits()
+    }
+
+    /// Waits until every queued reply was delivered, at most `grace`; then stops the lanes (what is left
+    /// stays in the journal for the next start). Returns whether everything was delivered.
+    pub async fn drain(&self, grace: Duration) -> bool {
+        let drained = tokio::time::timeout(grace, async {
+            loop {
+                let idle = self.lanes.idle.notified();
+                if self.lanes.queues.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
+                    return;
+                }
+                idle.await;
+            }
+        })
+        .await
+        .is_ok();
+        if !drained {
+            self.lanes.stop.cancel();
+        }
+        drained
+    }
+
+    /// Stops every lane at once (a second signal): replies not yet delivered stay in the journal.
+    pub fn stop_now(&self) {
+        self.lanes.stop.cancel();
     }
 
     /// Deletes every message tagged `tag` sent to `user`.
@@ -97,7 +230,7 @@ impl Outboxes {
     pub async fn delete(&self, sent: Vec<Sent>) {
         let mut asked: Vec<UserRef> = Vec::new();
         for s in sent {
-            let Some((outbox, _)) = self.map.get(&s.chat.platform) else { continue };
+            let Some(outbox) = self.map.get(&s.chat.platform).map(|d| d.outbox.clone()) else { continue };
             let delete = Reply {
                 chat: s.chat.clone(),
                 user: s.user.clone(),

@@ -76,6 +76,13 @@ pub fn core_manifest() -> DataManifest {
         days(3650),
     ))
     .and(Namespace::new(
+        "core.journal",
+        "a message you sent that is being handled, or the answers to it not yet delivered",
+        "answer every message the bot accepted, even after a crash",
+        LegalBasis::Contract,
+        days(7),
+    ))
+    .and(Namespace::new(
         "core.privacy.consent",
         "the consents you gave or withdrew, with time and version",
         "prove and respect your choices",

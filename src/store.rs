@@ -7,6 +7,7 @@
 
 mod anchor;
 mod backend;
+pub mod backup;
 mod keyring;
 mod layout;
 mod master;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 pub use anchor::{Anchor, AnchorState};
 pub use backend::Backend;
+pub use backup::{BackupSummary, BackupTask};
 pub use keyring::{RotationProgress, rotate};
 pub use master::{load_master_key, write_key_file};
 pub use memory::MemoryBackend;
@@ -29,10 +31,24 @@ pub use sled::SledBackend;
 pub use palisade_core::store::*;
 
 /// Opens the store `[store]` describes: loads the master key, opens the backend, checks the key.
+///
+/// # Errors
+/// When the key cannot be loaded, the backend cannot be opened, or the key or anchor do not match.
 pub async fn open(
     settings: &crate::config::StoreSettings,
     clock: crate::clock::SharedClock,
 ) -> Result<SharedStore, StoreError> {
+    Ok(open_records(settings, clock).await?)
+}
+
+/// Like [`open`], as the concrete [`RecordStore`] (for backups).
+///
+/// # Errors
+/// As [`open`].
+pub async fn open_records(
+    settings: &crate::config::StoreSettings,
+    clock: crate::clock::SharedClock,
+) -> Result<Arc<RecordStore>, StoreError> {
     let master = load_master_key(settings)?;
     match settings.backend {
         crate::config::StoreBackend::Sled => {
@@ -48,4 +64,40 @@ pub async fn open(
 /// Where the store's anchor file is: `[store] anchor_file`, or `palisade.anchor` in the data directory.
 pub fn anchor_path(settings: &crate::config::StoreSettings) -> std::path::PathBuf {
     settings.anchor_file.clone().unwrap_or_else(|| settings.path.join("palisade.anchor"))
+}
+
+/// Restores the backup `file` into the data directory `[store]` names, which must not hold a store yet:
+/// checks the whole backup against the configured master key first (nothing is written if it fails), then
+/// writes it, flushes it and anchors it. Returns the restored store and what the backup held.
+///
+/// # Errors
+/// When the directory already holds a store, the backup is damaged or made with another key, or the
+/// directory cannot be written.
+pub async fn restore(
+    file: &std::path::Path,
+    settings: &crate::config::StoreSettings,
+    clock: crate::clock::SharedClock,
+) -> Result<(RecordStore, BackupSummary), StoreError> {
+    let master = load_master_key(settings)?;
+    let dir = &settings.path;
+    let occupied = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+    let anchor = anchor_path(settings);
+    if occupied || anchor.exists() {
+        return Err(StoreError::Open {
+            path: dir.display().to_string(),
+            reason: format!(
+                "it is not empty{}; restore only into an empty directory: move the damaged one aside first",
+                if anchor.exists() {
+                    format!(" (or its anchor file {} exists)", anchor.display())
+                } else {
+                    String::new()
+                }
+            ),
+        });
+    }
+    let verified = backup::verify(file, &master).await?;
+    let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(dir)?);
+    backup::load(&verified, &*backend).await?;
+    let (store, _) = RecordStore::accept_loss(backend, &master, clock, &anchor).await?;
+    Ok((store, verified.summary.clone()))
 }

@@ -194,9 +194,9 @@ async fn run(config: &PathBuf, registry: &Registry, choice: AdapterChoice) -> Ex
         Ok(bot) => bot,
         Err(e) => return failure(&e),
     };
-    let shutdown = CancellationToken::new();
-    tokio::spawn(stop_on_signal(shutdown.clone()));
-    match bot.run(shutdown).await {
+    let (shutdown, now) = (CancellationToken::new(), CancellationToken::new());
+    tokio::spawn(stop_on_signal(shutdown.clone(), now.clone()));
+    match bot.run_until(shutdown, now).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => failure(&e),
     }
@@ -211,7 +211,10 @@ fn failure(e: &BotError) -> ExitCode {
     }
 }
 
-async fn stop_on_signal(shutdown: CancellationToken) {
+/// The first SIGTERM or SIGINT stops the bot in bounded time (running handlers finish, queued replies get
+/// `[dispatch] shutdown_grace`); a second one stops it at once. Either way the store is flushed and what
+/// was not done stays in the journal for the next start.
+async fn stop_on_signal(shutdown: CancellationToken, now: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -223,11 +226,22 @@ async fn stop_on_signal(shutdown: CancellationToken) {
             _ = term.recv() => {}
             _ = int.recv() => {}
         }
+        tracing::info!(
+            "shutting down: running handlers finish, queued replies get the shutdown grace; signal again to stop at once"
+        );
+        shutdown.cancel();
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::warn!("second signal: stopping at once; unfinished work is kept for the next start");
+        now.cancel();
     }
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+        shutdown.cancel();
+        let _ = tokio::signal::ctrl_c().await;
+        now.cancel();
     }
-    tracing::info!("shutting down: finishing accepted events, then flushing the store");
-    shutdown.cancel();
 }

@@ -28,6 +28,19 @@ pub enum StoreAction {
         #[arg(long)]
         new_key_file: PathBuf,
     },
+    /// Write a consistent, sealed backup of the whole store to a file (while the bot is stopped; a running bot
+    /// takes its own backups, see `[store.backup]`).
+    Backup {
+        /// The backup file to write (replaced atomically, mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into the configured data directory, which must be empty or absent: the backup is
+    /// checked against the master key before anything is written, and the restore is audited.
+    Restore {
+        /// A file written by `palisade store backup` or by the bot's scheduled backups.
+        file: PathBuf,
+    },
     /// Go on with a store that lost writes it had confirmed (or its anchor file): re-anchor it where it is
     /// now and record that in the audit trail. Restoring a backup is the better way; this is the knowing one.
     AcceptLoss,
@@ -62,6 +75,8 @@ pub async fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> E
     let result = match action {
         StoreAction::RotateKey { new_key_file } => rotate(loaded, &new_key_file).await,
         StoreAction::AcceptLoss => accept_loss(loaded).await,
+        StoreAction::Backup { out } => backup(loaded, &out).await,
+        StoreAction::Restore { file } => restore(loaded, &file).await,
         other => {
             let mut manifests = vec![("core".to_string(), palisade::privacy::core_manifest())];
             let plugins = registry.build_plugins(&loaded.settings).unwrap_or_default();
@@ -161,6 +176,57 @@ async fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreE
         new_key_file.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+async fn backup(loaded: &Loaded, out: &Path) -> Result<ExitCode, StoreError> {
+    let store = store::open_records(&loaded.settings.store, SystemClock::shared()).await.map_err(|e| match e {
+        StoreError::Open { path, reason } if reason.contains("another palisade process") => StoreError::Open {
+            path,
+            reason: format!(
+                "{reason}. A running bot takes its own backups: set `[store.backup] dir` (see \"Backups\" in \
+                 docs/operations.md), or stop it first"
+            ),
+        },
+        other => other,
+    })?;
+    let audit = palisade::audit::Audit::new(store.clone(), SystemClock::shared());
+    let detail = [("file", out.display().to_string())];
+    audit.record("store.backup", None, palisade::audit::Outcome::Info, &detail).await?;
+    let summary = store.backup(out).await?;
+    println!(
+        "wrote {} record(s) of {} tree(s) to {} ({} bytes, sealed: restoring it needs the master key).",
+        summary.records,
+        summary.trees,
+        out.display(),
+        summary.bytes
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn restore(loaded: &Loaded, file: &Path) -> Result<ExitCode, StoreError> {
+    let (restored, summary) = store::restore(file, &loaded.settings.store, SystemClock::shared()).await?;
+    let audit = palisade::audit::Audit::new(Arc::new(restored), SystemClock::shared());
+    let trail = audit.verify(None).await?;
+    audit.reanchor().await?;
+    let taken =
+        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(summary.created_ms))
+            .to_string();
+    let details =
+        [("file", file.display().to_string()), ("taken", taken.clone()), ("records", summary.records.to_string())];
+    let seq = audit.record("store.restored", None, palisade::audit::Outcome::Info, &details).await?;
+    println!(
+        "restored {} record(s) from {} (taken {taken}) into {}; recorded as audit entry {seq}.",
+        summary.records,
+        file.display(),
+        loaded.settings.store.path.display()
+    );
+    match trail.first() {
+        Some(f) => {
+            println!("warning: the restored audit trail is not intact ({f}).");
+            Ok(ExitCode::FAILURE)
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 async fn accept_loss(loaded: &Loaded) -> Result<ExitCode, StoreError> {

@@ -75,6 +75,7 @@ impl Plan {
             }
         }
         problems.append(&mut check_integrations(settings, &plugins));
+        problems.append(&mut check_listeners(settings, &adapters));
         for p in &plugins {
             if let Some(reason) = reserved_name(p.name()) {
                 problems.push(Problem::at(format!("plugins.{}", p.name()), reason));
@@ -98,6 +99,28 @@ fn console_only(settings: &Settings, user: Option<String>) -> Result<Vec<Box<dyn
     let table = settings.adapters.get("console").cloned().unwrap_or_default();
     let section = Section::new("adapters.console", table).map_err(|p| vec![p])?;
     Ok(vec![Box::new(crate::console::from_section(&section, settings, user)?)])
+}
+
+/// No two listeners (the adapters' and `[monitoring] listen`) may share an address: the second would fail
+/// to bind at start with a message that points at another process.
+fn check_listeners(settings: &Settings, adapters: &[Box<dyn Adapter>]) -> Vec<Problem> {
+    let mut listeners: Vec<(String, std::net::SocketAddr)> = adapters.iter().flat_map(|a| a.listens()).collect();
+    if let Some(addr) = settings.monitoring.listen {
+        listeners.push(("monitoring.listen".into(), addr));
+    }
+    let mut problems = Vec::new();
+    for (i, (key, addr)) in listeners.iter().enumerate() {
+        let clash = listeners[..i].iter().find(|(_, other)| {
+            addr.port() != 0
+                && other.port() == addr.port()
+                && (other.ip() == addr.ip() || other.ip().is_unspecified() || addr.ip().is_unspecified())
+        });
+        if let Some((first, other)) = clash {
+            let msg = format!("{addr} is already taken by `{first}` ({other}); give each listener its own port");
+            problems.push(Problem::at(key.clone(), msg));
+        }
+    }
+    problems
 }
 
 /// Every `[integrations.<plugin>]` table must name an enabled plugin, and allow only hosts it declares.

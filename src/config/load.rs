@@ -102,14 +102,23 @@ fn deserialize(merged: config::Config) -> Result<Settings, Vec<Problem>> {
 
 fn validate(s: &Settings) -> Vec<Problem> {
     let mut problems = Vec::new();
-    if s.dispatch.max_concurrency == 0 {
-        problems.push(Problem::at("dispatch.max_concurrency", "must be at least 1"));
+    let d = &s.dispatch;
+    let counts = [
+        ("dispatch.max_concurrency", d.max_concurrency, 100_000),
+        ("dispatch.queue_capacity", d.queue_capacity, 1_000_000),
+        ("dispatch.conversation_queue", d.conversation_queue, 10_000),
+        ("dispatch.send_queue", d.send_queue, 1_000_000),
+    ];
+    for (key, value, max) in counts {
+        if value == 0 || value > max {
+            problems.push(Problem::at(key, format!("must be between 1 and {max} (it is {value})")));
+        }
     }
-    if s.dispatch.queue_capacity == 0 {
-        problems.push(Problem::at("dispatch.queue_capacity", "must be at least 1"));
+    if d.handler_timeout.is_zero() || d.handler_timeout > Duration::from_secs(3600) {
+        problems.push(Problem::at("dispatch.handler_timeout", "must be between 1ms and 1h, e.g. \"30s\""));
     }
-    if s.dispatch.handler_timeout.is_zero() {
-        problems.push(Problem::at("dispatch.handler_timeout", "must be longer than zero, e.g. \"30s\""));
+    if d.shutdown_grace > Duration::from_secs(600) {
+        problems.push(Problem::at("dispatch.shutdown_grace", "at most 10m: a stopping bot must stop"));
     }
     if s.flows.idle_timeout.is_zero() {
         problems.push(Problem::at("flows.idle_timeout", "must be longer than zero, e.g. \"10m\""));
@@ -146,6 +155,15 @@ fn validate(s: &Settings) -> Vec<Problem> {
                 ));
             }
         }
+    }
+    if s.store.backup.every < Duration::from_secs(60) {
+        problems.push(Problem::at("store.backup.every", "must be at least a minute, e.g. \"24h\""));
+    }
+    if s.store.backup.keep == 0 || s.store.backup.keep > 1000 {
+        problems.push(Problem::at("store.backup.keep", "must be between 1 and 1000"));
+    }
+    if s.store.backup.dir.is_some() && s.store.backend == crate::config::StoreBackend::Memory {
+        problems.push(Problem::at("store.backup.dir", "backups need the sled store; the memory store keeps nothing"));
     }
     if s.store.sweep_interval.is_zero() {
         problems.push(Problem::at("store.sweep_interval", "must be longer than zero, e.g. \"1h\""));

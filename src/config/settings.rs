@@ -89,6 +89,29 @@ pub struct StoreSettings {
     /// How often the retention sweep runs.
     #[serde(with = "humantime_serde")]
     pub sweep_interval: Duration,
+    /// `[store.backup]`: backups the running bot takes itself.
+    pub backup: BackupSettings,
+}
+
+/// `[store.backup]`: the running bot writes a consistent, sealed backup into `dir` every `every` and keeps
+/// the newest `keep`. Unset `dir`: no scheduled backups (`palisade store backup` still works while the bot
+/// is stopped).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct BackupSettings {
+    /// Where backups go; best on another volume than the data directory.
+    pub dir: Option<PathBuf>,
+    /// How often.
+    #[serde(with = "humantime_serde")]
+    pub every: Duration,
+    /// How many to keep (older ones are deleted).
+    pub keep: usize,
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        Self { dir: None, every: Duration::from_secs(24 * 3600), keep: 7 }
+    }
 }
 
 impl Default for StoreSettings {
@@ -102,6 +125,7 @@ impl Default for StoreSettings {
             anchor_file: None,
             retention: BTreeMap::new(),
             sweep_interval: Duration::from_secs(3600),
+            backup: BackupSettings::default(),
         }
     }
 }
@@ -124,11 +148,29 @@ pub struct DispatchSettings {
     /// A handler running longer is abandoned and the user gets an apology.
     #[serde(with = "humantime_serde")]
     pub handler_timeout: Duration,
+    /// Events one conversation may have waiting; more are dropped with one notice.
+    pub conversation_queue: usize,
+    /// Replies waiting to be sent before handlers wait (backpressure).
+    pub send_queue: usize,
+    /// On shutdown, how long queued replies may still be sent (after running handlers finished); what is
+    /// left is kept in the journal and sent at the next start.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Record each accepted event before the platform is told it arrived, so a crash loses none.
+    pub journal: bool,
 }
 
 impl Default for DispatchSettings {
     fn default() -> Self {
-        Self { max_concurrency: 64, queue_capacity: 1024, handler_timeout: Duration::from_secs(30) }
+        Self {
+            max_concurrency: 64,
+            queue_capacity: 1024,
+            handler_timeout: Duration::from_secs(30),
+            conversation_queue: 20,
+            send_queue: 10_000,
+            shutdown_grace: Duration::from_secs(10),
+            journal: true,
+        }
     }
 }
 

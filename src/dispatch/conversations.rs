@@ -2,6 +2,13 @@
 //! most `max_concurrency` events in flight overall, and at most `queue_capacity` accepted-but-not-started
 //! events before intake stops pulling (which makes adapters wait: backpressure).
 //!
+//! Fairness: conversations take turns (a conversation whose event finished goes to the back of the line), and
+//! each conversation's queue holds at most `conversation_queue` events — beyond that its events are dropped
+//! with one notice, so one chatty user can neither fill the shared queue nor delay anyone else.
+//!
+//! A handler hands its replies to the send scheduler ([`Outboxes::send`]) and frees its slot at once; the
+//! replies then leave in order, paced to the platform's limits.
+//!
 //! All bookkeeping lives in this one task; handler tasks only report back through a channel, so there are
 //! no locks and no window in which two events of one conversation run at once.
 
@@ -11,20 +18,30 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use super::intake::Accepted;
 use super::{EventService, Outboxes, Request};
-use crate::adapter::Envelope;
 use crate::config::DispatchSettings;
 use crate::event::ConversationKey;
+use crate::journal::Journal;
+use crate::reply::{Reply, ReplyBody};
+
+/// What a user whose messages overflow their conversation's queue reads, once per overflow.
+pub const SKIPPED: &str =
+    "You sent more messages than I can keep up with, so I skipped some. Please send them again after I answer.";
 
 pub(super) struct Conversations {
     service: EventService,
     outboxes: Outboxes,
-    queues: HashMap<ConversationKey, VecDeque<Envelope>>,
+    queues: HashMap<ConversationKey, VecDeque<Accepted>>,
     running: HashSet<ConversationKey>,
     ready: VecDeque<ConversationKey>,
+    /// Conversations told about dropped events since their queue last had room.
+    overflowed: HashSet<ConversationKey>,
     pending: usize,
     max_concurrency: usize,
     max_pending: usize,
+    per_conversation: usize,
+    journal: Option<std::sync::Arc<Journal>>,
     done_tx: mpsc::UnboundedSender<ConversationKey>,
     done_rx: mpsc::UnboundedReceiver<ConversationKey>,
 }
@@ -44,7 +61,12 @@ impl Drop for DoneGuard {
 }
 
 impl Conversations {
-    pub(super) fn new(service: EventService, outboxes: Outboxes, settings: &DispatchSettings) -> Self {
+    pub(super) fn new(
+        service: EventService,
+        outboxes: Outboxes,
+        settings: &DispatchSettings,
+        journal: Option<std::sync::Arc<Journal>>,
+    ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Self {
             service,
@@ -52,45 +74,67 @@ impl Conversations {
             queues: HashMap::new(),
             running: HashSet::new(),
             ready: VecDeque::new(),
+            overflowed: HashSet::new(),
             pending: 0,
             max_concurrency: settings.max_concurrency.max(1),
             max_pending: settings.queue_capacity.max(1),
+            per_conversation: settings.conversation_queue.max(1),
+            journal,
             done_tx,
             done_rx,
         }
     }
 
-    pub(super) async fn run(mut self, mut intake: mpsc::Receiver<Envelope>, shutdown: CancellationToken) {
-        let mut closing = false;
+    /// Runs accepted events until the intake closes; then lets the running handlers finish (they are bounded
+    /// by `handler_timeout`) and returns. Events still queued stay in the journal for the next start.
+    pub(super) async fn run(mut self, mut intake: mpsc::Receiver<Accepted>, stop: CancellationToken) {
         let mut intake_open = true;
         loop {
-            self.start_ready();
-            if !intake_open && self.running.is_empty() && self.pending == 0 {
+            if !stop.is_cancelled() {
+                self.start_ready();
+            }
+            if (!intake_open || stop.is_cancelled()) && self.running.is_empty() {
                 break;
             }
-            let can_take = intake_open && self.pending < self.max_pending;
+            let can_take = intake_open && self.pending < self.max_pending && !stop.is_cancelled();
             tokio::select! {
                 biased;
                 Some(key) = self.done_rx.recv() => self.finished(key),
-                () = shutdown.cancelled(), if !closing => {
-                    // Stop intake: adapters' submissions now fail; events already accepted still run.
-                    closing = true;
-                    intake.close();
-                }
-                envelope = intake.recv(), if can_take => match envelope {
-                    Some(envelope) => self.enqueue(envelope),
+                () = stop.cancelled(), if intake_open => intake_open = false,
+                accepted = intake.recv(), if can_take => match accepted {
+                    Some(accepted) => self.enqueue(accepted).await,
                     None => intake_open = false,
                 },
             }
         }
-        tracing::debug!("scheduler drained");
+        if self.pending > 0 {
+            tracing::info!(events = self.pending, "stopping with events not yet handled; they run at the next start");
+        }
+        tracing::debug!("scheduler stopped");
     }
 
-    fn enqueue(&mut self, envelope: Envelope) {
-        crate::metrics::event_in(envelope.event.chat.platform);
-        let key = envelope.event.conversation();
+    /// Queues an accepted event on its conversation, or drops it (telling the user once) when that
+    /// conversation's queue is full.
+    pub(super) async fn enqueue(&mut self, accepted: Accepted) {
+        let event = &accepted.envelope.event;
+        crate::metrics::event_in(event.chat.platform);
+        let key = event.conversation();
+        let queued = self.queues.get(&key).map_or(0, VecDeque::len);
+        if queued >= self.per_conversation {
+            crate::metrics::dropped("conversation_queue_full");
+            let notice = self.overflowed.insert(key.clone()).then(|| Reply {
+                chat: event.chat.clone(),
+                user: event.user.clone(),
+                private: false,
+                body: ReplyBody::Text { text: SKIPPED.into(), buttons: Vec::new() },
+                retract: None,
+            });
+            let Accepted { mut envelope, ticket } = accepted;
+            self.outboxes.send(key, notice.into_iter().collect(), envelope.done.take(), ticket).await;
+            return;
+        }
         let queue = self.queues.entry(key.clone()).or_default();
-        queue.push_back(envelope);
+        queue.push_back(accepted);
         self.pending += 1;
         if queue.len() == 1 && !self.running.contains(&key) {
             self.ready.push_back(key);
@@ -99,6 +143,7 @@ impl Conversations {
 
     fn finished(&mut self, key: ConversationKey) {
         self.running.remove(&key);
+        self.overflowed.remove(&key);
         match self.queues.get(&key) {
             Some(q) if !q.is_empty() => self.ready.push_back(key),
             _ => {
@@ -112,33 +157,39 @@ impl Conversations {
             let Some(key) = self.ready.pop_front() else {
                 return;
             };
-            let Some(envelope) = self.queues.get_mut(&key).and_then(VecDeque::pop_front) else {
+            let Some(accepted) = self.queues.get_mut(&key).and_then(VecDeque::pop_front) else {
                 continue;
             };
             self.pending -= 1;
             self.running.insert(key.clone());
-            self.spawn(key, envelope);
+            self.spawn(key, accepted);
         }
     }
 
-    fn spawn(&self, key: ConversationKey, envelope: Envelope) {
-        let guard = DoneGuard { key: Some(key), tx: self.done_tx.clone() };
+    fn spawn(&self, key: ConversationKey, accepted: Accepted) {
+        let guard = DoneGuard { key: Some(key.clone()), tx: self.done_tx.clone() };
         let service = self.service.clone();
         let outboxes = self.outboxes.clone();
+        let journal = self.journal.clone();
         tokio::spawn(async move {
-            let _guard = guard;
-            let Envelope { event, done } = envelope;
+            let Accepted { mut envelope, ticket } = accepted;
+            let event = envelope.event.clone();
             let caps = outboxes.capabilities(event.chat.platform);
-            let mut request = Request::new(event, caps);
-            request.done = super::Done::new(done);
+            let mut request = Request::new(envelope.event, caps);
+            request.done = super::Done::new(envelope.done.take());
             let done = request.done.clone();
             // Apologize (inside the service) turns every failure into an apology, so Err is not expected here.
             let replies = service.oneshot(request).await.unwrap_or_default();
-            outboxes.deliver(replies).await;
-            // Unless a layer handed the signal on with the work it started (then that work fires it).
-            if let Some(done) = done.take() {
-                let _ = done.send(());
+            if let (Some(journal), Some(ticket)) = (&journal, &ticket)
+                && !replies.is_empty()
+                && let Err(error) = journal.handled(ticket, &event, &replies).await
+            {
+                tracing::error!(%error, "could not record an event's replies; a restart may handle it again");
             }
+            // The slot is free once the replies are queued; they leave on the conversation's lane. Unless a
+            // layer handed the done signal on with the work it started (then that work fires it).
+            outboxes.send(key, replies, done.take(), ticket).await;
+            drop(guard);
         });
     }
 }

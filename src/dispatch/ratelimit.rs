@@ -1,17 +1,17 @@
-//! Rate limits: token buckets per user, per conversation and overall. A limited user gets one polite
-//! notice, then silence until their bucket refills; every refusal is counted in the metrics.
+//! Rate limits: token buckets per user, per conversation and overall, applied at intake — before an event
+//! is journaled or queued, so a flood costs almost nothing and never delays anyone else. A limited user gets
+//! one polite notice, then silence until their bucket refills; every refusal is counted in the metrics.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 
-use futures::future::BoxFuture;
 use tokio::time::Instant;
-use tower::{Layer, Service};
 
-use super::{DispatchError, Request, Response};
 use crate::config::{Rate, RateLimitSettings};
 use crate::event::{ConversationKey, UserRef};
+
+/// What a limited user is told, once.
+pub const SLOW_DOWN: &str = "You are sending messages faster than I can answer. Please wait a moment.";
 
 /// A token bucket.
 #[derive(Debug, Clone)]
@@ -34,11 +34,14 @@ impl Bucket {
     }
 }
 
-/// Whether an event may pass, and if not, whether to tell the user.
+/// Whether an event may pass, and if not, whether to tell the user (and which limit refused it).
 #[derive(Debug, PartialEq, Eq)]
-enum Verdict {
+pub enum Verdict {
+    /// Under every limit.
     Pass,
+    /// Over a limit for the first time since it last passed: tell the user.
     Notify(&'static str),
+    /// Over a limit again: drop quietly.
     Silent(&'static str),
 }
 
@@ -68,7 +71,8 @@ impl Limiter {
         Arc::new(Self { settings, buckets: Mutex::default() })
     }
 
-    fn check(&self, user: &UserRef, conv: &ConversationKey) -> Verdict {
+    /// Takes one token from each bucket `user` in `conv` falls under, or says which limit refused.
+    pub fn check(&self, user: &UserRef, conv: &ConversationKey) -> Verdict {
         let s = &self.settings;
         let mut b = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         // Forget buckets that have refilled completely (idle for a whole period), so the maps cannot grow
@@ -104,61 +108,5 @@ impl Limiter {
             bucket.notified = false;
         }
         Verdict::Pass
-    }
-}
-
-/// Layer adding [`RateLimit`].
-#[derive(Clone, Debug)]
-pub struct RateLimitLayer {
-    limiter: Arc<Limiter>,
-}
-
-impl RateLimitLayer {
-    /// Limits with `limiter`.
-    pub fn new(limiter: Arc<Limiter>) -> Self {
-        Self { limiter }
-    }
-}
-
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimit<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        RateLimit { inner, limiter: self.limiter.clone() }
-    }
-}
-
-/// Refuses events over the limits.
-#[derive(Clone, Debug)]
-pub struct RateLimit<S> {
-    inner: S,
-    limiter: Arc<Limiter>,
-}
-
-impl<S> Service<Request> for RateLimit<S>
-where
-    S: Service<Request, Response = Response, Error = DispatchError>,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = DispatchError;
-    type Future = BoxFuture<'static, Result<Response, DispatchError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        match self.limiter.check(&req.event.user, &req.event.conversation()) {
-            Verdict::Pass => Box::pin(self.inner.call(req)),
-            Verdict::Notify(scope) => {
-                crate::metrics::rate_limited(scope);
-                let notice = req.answer("You are sending messages faster than I can answer. Please wait a moment.");
-                Box::pin(async move { Ok(vec![notice]) })
-            }
-            Verdict::Silent(scope) => {
-                crate::metrics::rate_limited(scope);
-                Box::pin(async { Ok(Vec::new()) })
-            }
-        }
     }
 }

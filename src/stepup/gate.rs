@@ -269,7 +269,8 @@ impl Gate {
         if let Some(sink) = self.stepup.resubmit() {
             self.stepup.note_resuming(conv, pending.approval.clone());
             // Whoever waits for the code's answer waits for the action's too.
-            let envelope = crate::adapter::Envelope { event: pending.event, done: req.done.take() };
+            let mut envelope = crate::adapter::Envelope::new(pending.event).resumed();
+            envelope.done = req.done.take();
             if let Err(refused) = sink.try_submit_envelope(envelope) {
                 let (e, envelope) = *refused;
                 let sink = sink.clone();

@@ -22,6 +22,8 @@ pub struct RecordStore {
     anchor: Option<Anchor>,
     /// The audit head the anchor held at open.
     anchored_audit: Option<(u64, String)>,
+    /// Writers share it; a backup takes it alone, so it copies one moment of the store.
+    gate: tokio::sync::RwLock<()>,
 }
 
 /// What `palisade store accept-loss` accepted.
@@ -47,10 +49,10 @@ impl RecordStore {
     /// wrong key ([`StoreError::WrongKey`]) and a store whose key rotation was interrupted.
     pub async fn open(backend: Arc<dyn Backend>, master: &Key, clock: SharedClock) -> Result<Self, StoreError> {
         let keys = Keyring::open(backend.clone(), master).await?;
-        Ok(Self { backend, keys, clock, anchor: None, anchored_audit: None })
+        Ok(Self { backend, keys, clock, anchor: None, anchored_audit: None, gate: tokio::sync::RwLock::new(()) })
     }
 
-    /// Like [`RecordStore::open`], with the anchor file at `anchor` (see [`super::anchor`]): a store that
+    /// Like [`RecordStore::open`], with the anchor file at `anchor`: a store that
     /// holds fewer flushed writes than its anchor recorded is refused ([`StoreError::LostWrites`]), and so is
     /// an anchored store whose anchor file is missing or altered.
     pub async fn open_anchored(
@@ -121,11 +123,23 @@ impl RecordStore {
         let accepted = AcceptedLoss { anchored: file.clone(), stored: writes };
         let fresh = file.as_ref() != Some(&state) || stored.is_none();
         let anchor = Anchor::new(path.to_path_buf(), key, state);
-        let store = Self { backend, keys, clock, anchor: Some(anchor), anchored_audit };
+        let store =
+            Self { backend, keys, clock, anchor: Some(anchor), anchored_audit, gate: tokio::sync::RwLock::new(()) };
         if fresh {
             store.anchor_now().await?;
         }
         Ok((store, accepted))
+    }
+
+    /// Writes a consistent backup of the whole store to `out` (see [`super::backup`]): writers wait while the
+    /// trees are copied, readers do not.
+    ///
+    /// # Errors
+    /// When the backend cannot be read or `out` cannot be written.
+    pub async fn backup(&self, out: &std::path::Path) -> Result<super::BackupSummary, StoreError> {
+        let _alone = self.gate.write().await;
+        self.backend.flush().await?;
+        super::backup::write(&*self.backend, &self.keys, self.clock.now_ms(), out).await
     }
 
     /// The anchor, if the store has one.
@@ -219,6 +233,7 @@ impl RecordStore {
 impl Store for RecordStore {
     async fn put(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<(), StoreError> {
         check_namespace(key.namespace)?;
+        let _writing = self.gate.read().await;
         let (hash, bk) = layout::locate(&self.keys.index, key.namespace, key.subject, key.id);
         let envelope = layout::encode(key.id, value, self.clock.now_ms());
         let sealed = self
@@ -241,6 +256,7 @@ impl Store for RecordStore {
 
     async fn delete(&self, key: RecordKey<'_>, durability: Durability) -> Result<bool, StoreError> {
         check_namespace(key.namespace)?;
+        let _writing = self.gate.read().await;
         let (_, bk) = layout::locate(&self.keys.index, key.namespace, key.subject, key.id);
         let existed = self.backend.remove(key.namespace, &bk).await?;
         self.durable(durability).await?;
@@ -258,6 +274,7 @@ impl Store for RecordStore {
     }
 
     async fn erase_subject(&self, subject: &Subject) -> Result<u64, StoreError> {
+        let _writing = self.gate.read().await;
         let hash = layout::subject_hash(&self.keys.index, subject);
         // Shred first: once the data key is gone, every copy of the records is unreadable, even if deleting
         // them below is interrupted.
@@ -275,6 +292,7 @@ impl Store for RecordStore {
 
     async fn sweep_older_than(&self, namespace: &str, cutoff_ms: u64) -> Result<u64, StoreError> {
         check_namespace(namespace)?;
+        let _writing = self.gate.read().await;
         let mut removed = 0;
         for (key, sealed) in self.backend.scan_prefix(namespace, &[]).await? {
             // Removed only if it is still the value judged too old: a record rewritten meanwhile is fresh.
@@ -289,6 +307,7 @@ impl Store for RecordStore {
     }
 
     async fn purge_orphans(&self) -> Result<u64, StoreError> {
+        let _writing = self.gate.read().await;
         let mut removed = 0;
         for tree in self.backend.trees().await?.into_iter().filter(|t| !t.starts_with('_')) {
             for (key, _) in self.backend.scan_prefix(&tree, &[1]).await? {
@@ -342,6 +361,7 @@ impl Store for RecordStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
+        let _writing = self.gate.read().await;
         self.flushed().await
     }
 }

@@ -55,6 +55,9 @@ impl RetentionTask {
                 self.ttl.insert(ns.name.to_string(), ttl);
             }
         }
+        // Delivery ids the journal remembers (no personal data): kept as long as a replay could come.
+        let seen = Duration::from_millis(crate::journal::SEEN_FOR_MS);
+        self.ttl.entry("core.seen".to_string()).or_insert(seen);
         self
     }
 

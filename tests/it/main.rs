@@ -17,6 +17,7 @@ mod isolation;
 mod log_hygiene;
 mod monitoring;
 mod privacy;
+mod reliability;
 mod routing;
 mod scheduling;
 mod stepup;

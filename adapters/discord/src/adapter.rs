@@ -146,6 +146,22 @@ impl Adapter for DiscordAdapter {
         self.outbox.clone()
     }
 
+    fn listens(&self) -> Vec<(String, std::net::SocketAddr)> {
+        match self.settings.mode {
+            crate::settings::Mode::Interactions => vec![("adapters.discord.listen".into(), self.settings.listen)],
+            crate::settings::Mode::Gateway => Vec::new(),
+        }
+    }
+
+    /// Discord's global limit (50 requests per second). Most replies answer an interaction (its callback or
+    /// a follow-up through the interaction's webhook), which no channel limit applies to; for the rest,
+    /// serenity keeps each route's bucket as the API reports it in its headers and waits out a 429.
+    fn send_policy(&self) -> palisade_core::SendPolicy {
+        use palisade_core::SendRate;
+        use std::time::Duration;
+        palisade_core::SendPolicy { overall: vec![SendRate::new(50, Duration::from_secs(1))], ..Default::default() }
+    }
+
     fn register_commands(&mut self, commands: &[Command]) {
         self.commands = commands.to_vec();
     }

@@ -117,7 +117,7 @@ impl EventHandler for Handler {
         let Some(event) = self.event(&msg) else { return };
         // A typed message is answered with messages, not through an earlier interaction's token.
         self.intake.exchanges.forget(&event.user.id, &event.chat.id);
-        if self.intake.sink.submit(event).await.is_err() {
+        if self.intake.sink.submit_delivery(event, format!("discord:message:{}", msg.id)).await.is_err() {
             tracing::debug!("dispatcher closed; message dropped");
         }
     }

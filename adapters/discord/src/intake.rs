@@ -121,9 +121,12 @@ impl Intake {
         let (ex, mut first) = Exchange::new(i.id, i.token, !private_input, is_component, direct);
         self.exchanges.insert(&user.id, &chat.id, ex.clone());
         let event = Event { user, display_name: i.display_name, chat, message_id: None, kind, private_input };
+        // Interaction ids are unique: a repeated one (a replayed request, a gateway dispatch sent twice) runs
+        // once, even across a restart.
+        let envelope = palisade_core::Envelope::new(event).delivery(format!("discord:interaction:{}", i.id));
         let (sink, outbox, handled) = (self.sink.clone(), self.outbox.clone(), ex.clone());
         let mut done = tokio::spawn(async move {
-            let result = sink.submit_and_wait(event).await;
+            let result = sink.submit_and_wait_envelope(envelope).await;
             outbox.close(&handled).await;
             drop(permit);
             result

@@ -119,6 +119,20 @@ impl Adapter for SlackAdapter {
         self.outbox.clone()
     }
 
+    /// Slack allows about one message per second per channel, with short bursts (`chat.postMessage`'s
+    /// special limit); a 429 beyond that is waited out as its `Retry-After` says.
+    fn send_policy(&self) -> palisade_core::SendPolicy {
+        let burst = palisade_core::SendRate::new(5, std::time::Duration::from_secs(5));
+        palisade_core::SendPolicy { per_chat: vec![burst], ..palisade_core::SendPolicy::default() }
+    }
+
+    fn listens(&self) -> Vec<(String, std::net::SocketAddr)> {
+        match (self.settings.mode, self.settings.listen) {
+            (Mode::Events, Some(addr)) => vec![("adapters.slack.listen".into(), addr)],
+            _ => Vec::new(),
+        }
+    }
+
     fn register_commands(&mut self, commands: &[palisade_core::plugin::Command]) {
         self.commands = commands.iter().map(|c| c.name).collect();
     }

@@ -90,29 +90,34 @@ impl Endpoint for Hook {
         }
         let content_type = text_header(&headers, header::CONTENT_TYPE.as_str());
         if content_type.is_some_and(|t| t.starts_with("application/json")) {
-            self.json(&body)
+            self.json(&body).await
         } else {
-            self.form(&body)
+            self.form(&body).await
         }
     }
 }
 
+/// How long a request may wait for the dispatcher to accept its event: Slack wants an answer within 3 s.
+const ACCEPT_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Hook {
-    fn take(&self, payload: Payload) -> Response {
-        match self.receiver.try_take(payload) {
+    async fn take(&self, payload: Payload) -> Response {
+        match self.receiver.take(payload, ACCEPT_WITHIN).await {
             Ok(()) => StatusCode::OK.into_response(),
-            Err(SinkError::Full | SinkError::Closed) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            Err(SinkError::Full | SinkError::Closed | SinkError::Journal(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
         }
     }
 }
 
 impl Hook {
-    fn json(&self, body: &[u8]) -> Response {
+    async fn json(&self, body: &[u8]) -> Response {
         match serde_json::from_slice::<Push>(body) {
             Ok(Push::UrlVerification { challenge }) => {
                 Json(serde_json::json!({ "challenge": challenge })).into_response()
             }
-            Ok(Push::EventCallback(event)) => self.take(Payload::Event(*event)),
+            Ok(Push::EventCallback(event)) => self.take(Payload::Event(*event)).await,
             Ok(Push::Other) => StatusCode::OK.into_response(),
             Err(_) => {
                 tracing::warn!("a signed Events API body that is not an event; ignored");
@@ -121,7 +126,7 @@ impl Hook {
         }
     }
 
-    fn form(&self, body: &[u8]) -> Response {
+    async fn form(&self, body: &[u8]) -> Response {
         let Ok(fields) = serde_urlencoded::from_bytes::<HashMap<String, String>>(body) else {
             return StatusCode::BAD_REQUEST.into_response();
         };
@@ -131,7 +136,7 @@ impl Hook {
             Payload::command_from_form(body)
         };
         match parsed {
-            Ok(payload) => self.take(payload),
+            Ok(payload) => self.take(payload).await,
             Err(reason) => {
                 tracing::warn!(reason, "a signed form that is neither a slash command nor an interaction; ignored");
                 StatusCode::BAD_REQUEST.into_response()

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_core::{ChatKind, EventSink, SinkError, UserRef};
+use palisade_core::{ChatKind, Envelope, EventSink, SinkError, UserRef};
 use slack_morphism::SlackMessageContent;
 use slack_morphism::api::{SlackApiChatPostEphemeralRequest, SlackApiPostWebhookMessageRequest};
 
@@ -37,38 +37,19 @@ impl Receiver {
         &self.sink
     }
 
-    /// Submits the payload's event without waiting; [`SinkError::Full`] means "let Slack retry". A repeated
-    /// payload is accepted and dropped.
-    pub fn try_take(&self, payload: Payload) -> Result<(), SinkError> {
-        let Some((key, event)) = self.prepare(payload) else { return Ok(()) };
-        if let Some(user) = self.unconfirmed_direct(&event) {
-            // Rare (a command in a DM not seen before): confirm in the background, then wait for room.
-            let this = self.clone();
-            tokio::spawn(async move {
-                let event = this.confirm_direct(event, &user).await;
-                if this.sink.submit(event).await.is_err() {
-                    this.release(key.as_deref());
-                }
-            });
-            return Ok(());
-        }
-        self.sink.try_submit(event).inspect_err(|_| self.release(key.as_deref()))
-    }
-
-    /// Like [`Receiver::try_take`], but waits up to `wait` for room in the dispatcher's intake.
+    /// Submits the payload's event and waits (at most `wait`) until the dispatcher accepted it: recorded,
+    /// and checked against the deliveries it saw before (even before a restart). Only then may Slack be told
+    /// it arrived; [`SinkError::Full`] means "let Slack retry". A repeated payload is accepted and dropped.
     pub async fn take(&self, payload: Payload, wait: Duration) -> Result<(), SinkError> {
         let Some((key, mut event)) = self.prepare(payload) else { return Ok(()) };
         if let Some(user) = self.unconfirmed_direct(&event) {
             event = self.confirm_direct(event, &user).await;
         }
-        let submitted = match self.sink.try_submit(event.clone()) {
-            Err(SinkError::Full) => match tokio::time::timeout(wait, self.sink.submit(event)).await {
-                Ok(result) => result,
-                Err(_) => Err(SinkError::Full),
-            },
-            other => other,
-        };
-        submitted.inspect_err(|_| self.release(key.as_deref()))
+        let mut envelope = Envelope::new(event);
+        if let Some(k) = &key {
+            envelope = envelope.delivery(format!("slack:{k}"));
+        }
+        self.sink.submit_within(envelope, wait).await.inspect_err(|_| self.release(key.as_deref()))
     }
 
     /// Claims the payload's id and maps it; `None` when there is nothing (more) to submit.

@@ -7,7 +7,7 @@
 //! app_token = { env = "SLACK_APP_TOKEN" }            # xapp-… with connections:write (socket mode)
 //! signing_secret = { env = "SLACK_SIGNING_SECRET" }  # from "Basic Information" (events mode)
 //! api_url = "https://slack.com/api"                  # a Slack-compatible endpoint (GovSlack, a proxy)
-//! listen = "127.0.0.1:8082"                          # events mode: behind a TLS-terminating proxy
+//! listen = "127.0.0.1:8083"                          # events mode: behind a TLS-terminating proxy
 //! path = "/slack/events"                             # events, slash commands and interactivity
 //! rate_tiers = true                                  # pace calls to Slack's per-method rate tiers
 //! socket_connections = 2                             # parallel Socket Mode connections
@@ -135,7 +135,7 @@ impl SlackSettings {
         if self.listen.is_none() {
             problems.push(Problem::at(
                 format!("{at}.listen"),
-                "events mode needs a local address to listen on, e.g. \"127.0.0.1:8082\", behind a TLS-terminating proxy",
+                "events mode needs a local address to listen on, e.g. \"127.0.0.1:8083\", behind a TLS-terminating proxy",
             ));
         }
         problems

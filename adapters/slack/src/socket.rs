@@ -116,9 +116,9 @@ impl Listener {
         };
         match self.receiver.take(payload, ACK_BUDGET).await {
             Ok(()) => ack,
-            Err(SinkError::Full) => {
+            Err(error @ (SinkError::Full | SinkError::Journal(_))) => {
                 self.envelopes.release(&id);
-                tracing::warn!("the dispatcher is saturated; leaving a Slack envelope for redelivery");
+                tracing::warn!(%error, "leaving a Slack envelope for redelivery");
                 None
             }
             Err(SinkError::Closed) => {

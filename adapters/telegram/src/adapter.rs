@@ -109,6 +109,19 @@ impl Adapter for TelegramAdapter {
         self.outbox.clone()
     }
 
+    fn listens(&self) -> Vec<(String, std::net::SocketAddr)> {
+        match (&self.settings.webhook, self.settings.mode) {
+            (Some(hook), crate::settings::Mode::Webhook) => {
+                vec![("adapters.telegram.webhook.listen".into(), hook.listen)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn send_policy(&self) -> palisade_core::SendPolicy {
+        self.settings.limits.policy()
+    }
+
     async fn run(self: Box<Self>, sink: EventSink, shutdown: CancellationToken) -> Result<(), AdapterError> {
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),

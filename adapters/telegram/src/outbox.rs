@@ -55,7 +55,7 @@ impl TelegramOutbox {
         text: &str,
         keyboard: Option<InlineKeyboardMarkup>,
     ) -> Result<MessageId, RequestError> {
-        let sender = self.api.sender();
+        let sender = self.api.bot();
         let msg = self
             .api
             .call("sendMessage", || {
@@ -70,7 +70,7 @@ impl TelegramOutbox {
     }
 
     async fn send_photo(&self, chat: ChatId, png: &[u8], caption: Option<&str>) -> Result<MessageId, RequestError> {
-        let sender = self.api.sender();
+        let sender = self.api.bot();
         let msg = self
             .api
             .call("sendPhoto", || {
@@ -91,7 +91,7 @@ impl TelegramOutbox {
         bytes: &[u8],
         caption: Option<&str>,
     ) -> Result<MessageId, RequestError> {
-        let sender = self.api.sender();
+        let sender = self.api.bot();
         let msg = self
             .api
             .call("sendDocument", || {

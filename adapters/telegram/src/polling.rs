@@ -93,12 +93,18 @@ impl Poller {
             let next = i32::try_from(update.id.0).ok().and_then(|id| id.checked_add(1));
             let taken = tokio::select! {
                 () = shutdown.cancelled() => return false,
-                taken = self.receiver.take(update) => taken,
+                taken = self.receiver.take(update, None) => taken,
             };
-            if !taken {
-                return false;
+            match taken {
+                Ok(()) => self.offset = next.or(self.offset),
+                Err(palisade_core::SinkError::Closed) => return false,
+                Err(error) => {
+                    // Not confirmed: the next poll asks for this update again.
+                    tracing::warn!(%error, "an update was not accepted; asking Telegram for it again");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    return true;
+                }
             }
-            self.offset = next.or(self.offset);
         }
         true
     }

@@ -1,9 +1,13 @@
 //! Handing mapped updates to the dispatcher, and answering button presses so the client stops spinning.
-//! Shared by polling (which waits while the dispatcher is full) and the webhook (which must not).
+//! Shared by polling (which waits while the dispatcher is full) and the webhook (which waits briefly).
+//! A submission returns once the dispatcher recorded the update (and checked its `update_id` against the
+//! ones it saw, even before a restart); only then is Telegram told it arrived.
 
 use std::sync::Arc;
 
-use palisade_core::{Event, EventSink, SinkError};
+use std::time::Duration;
+
+use palisade_core::{Envelope, Event, EventSink, SinkError};
 use teloxide::payloads::AnswerCallbackQuerySetters;
 use teloxide::prelude::Requester;
 use teloxide::requests::Request;
@@ -28,11 +32,12 @@ impl Receiver {
         Self { api, sink }
     }
 
-    fn map(&self, update: Update) -> Option<(Option<CallbackQueryId>, Option<Event>)> {
+    fn map(&self, update: Update) -> Option<(Option<CallbackQueryId>, Option<Envelope>)> {
         let id = update.id.0;
+        let envelope = |e: Event| Envelope::new(e).delivery(format!("telegram:update:{id}"));
         match map_update(update, self.api.username(), self.api.buttons()) {
-            Inbound::Event(e) => Some((None, Some(e))),
-            Inbound::Callback { query, event } => Some((Some(query), event)),
+            Inbound::Event(e) => Some((None, Some(envelope(e)))),
+            Inbound::Callback { query, event } => Some((Some(query), event.map(envelope))),
             Inbound::Ignored(reason) => {
                 tracing::debug!(update_id = id, reason, "Telegram update ignored");
                 None
@@ -40,27 +45,16 @@ impl Receiver {
         }
     }
 
-    /// Submits the update's event, waiting while the dispatcher is full. False when the dispatcher has closed.
-    pub async fn take(&self, update: Update) -> bool {
-        let Some((query, event)) = self.map(update) else { return true };
-        let known = event.is_some();
-        if let Some(event) = event
-            && self.sink.submit(event).await.is_err()
-        {
-            return false;
-        }
-        if let Some(query) = query {
-            self.answer(query, known);
-        }
-        true
-    }
-
-    /// Submits the update's event without waiting; [`SinkError::Full`] means "ask Telegram to retry".
-    pub fn try_take(&self, update: Update) -> Result<(), SinkError> {
-        let Some((query, event)) = self.map(update) else { return Ok(()) };
-        let known = event.is_some();
-        if let Some(event) = event {
-            self.sink.try_submit(event)?;
+    /// Submits the update's event and waits until the dispatcher accepted it (at most `within`, when given:
+    /// then [`SinkError::Full`] means "ask Telegram to retry").
+    pub async fn take(&self, update: Update, within: Option<Duration>) -> Result<(), SinkError> {
+        let Some((query, envelope)) = self.map(update) else { return Ok(()) };
+        let known = envelope.is_some();
+        if let Some(envelope) = envelope {
+            match within {
+                Some(within) => self.sink.submit_within(envelope, within).await?,
+                None => self.sink.submit_envelope(envelope).await?,
+            }
         }
         if let Some(query) = query {
             self.answer(query, known);

@@ -86,7 +86,8 @@ pub struct WebhookSettings {
     pub set_webhook_on_start: bool,
 }
 
-/// `[adapters.telegram.limits]`: how fast the bot may send, so Telegram does not answer 429.
+/// `[adapters.telegram.limits]`: how fast the bot may send, so Telegram does not answer 429. The runtime's
+/// send scheduler keeps them with exact timers; `0` turns a limit off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SendLimits {
@@ -192,15 +193,32 @@ impl WebhookSettings {
 impl SendLimits {
     fn validate(&self, at: &str) -> Vec<Problem> {
         let all = [
-            ("per_chat_per_second", self.per_chat_per_second),
-            ("per_chat_per_minute", self.per_chat_per_minute),
-            ("per_group_per_minute", self.per_group_per_minute),
-            ("overall_per_second", self.overall_per_second),
+            ("per_chat_per_second", self.per_chat_per_second, 1_000),
+            ("per_chat_per_minute", self.per_chat_per_minute, 60_000),
+            ("per_group_per_minute", self.per_group_per_minute, 60_000),
+            ("overall_per_second", self.overall_per_second, 100_000),
         ];
         all.iter()
-            .filter(|(_, v)| *v == 0)
-            .map(|(k, _)| Problem::at(format!("{at}.{k}"), "must be at least 1 (0 would stop all sending)"))
+            .filter(|(_, v, max)| v > max)
+            .map(|(k, v, max)| {
+                Problem::at(format!("{at}.{k}"), format!("at most {max} (it is {v}); 0 turns the limit off"))
+            })
             .collect()
+    }
+
+    /// The limits as the runtime's send scheduler applies them.
+    pub fn policy(&self) -> palisade_core::SendPolicy {
+        use std::time::Duration;
+        let rate =
+            |count: u32, secs: u64| (count > 0).then(|| palisade_core::SendRate::new(count, Duration::from_secs(secs)));
+        palisade_core::SendPolicy {
+            per_chat: [rate(self.per_chat_per_second, 1), rate(self.per_chat_per_minute, 60)]
+                .into_iter()
+                .flatten()
+                .collect(),
+            per_group: rate(self.per_group_per_minute, 60).into_iter().collect(),
+            overall: rate(self.overall_per_second, 1).into_iter().collect(),
+        }
     }
 }
 
@@ -240,8 +258,12 @@ mod tests {
         assert!(e[0].message.contains("BotFather") && !e[0].message.contains("not-a-token"));
         let e = parse(json!({ "token": TOKEN, "mode": "webhook" })).unwrap_err();
         assert!(e[0].message.contains("secret_token"), "{e:?}");
-        let e = parse(json!({ "token": TOKEN, "limits": { "per_chat_per_second": 0 } })).unwrap_err();
-        assert_eq!(e[0].key.as_deref(), Some("adapters.telegram.limits.per_chat_per_second"));
+        let e = parse(json!({ "token": TOKEN, "limits": { "overall_per_second": 4_294_967_295_u64 } })).unwrap_err();
+        assert_eq!(e[0].key.as_deref(), Some("adapters.telegram.limits.overall_per_second"));
+        assert!(e[0].message.contains("at most 100000"), "{e:?}");
+        // 0 turns a limit off.
+        let off = parse(json!({ "token": TOKEN, "limits": { "per_chat_per_second": 0 } })).unwrap();
+        assert_eq!(off.limits.policy().per_chat.len(), 1, "only the per-minute limit is left");
     }
 
     #[test]

@@ -91,6 +91,9 @@ async fn set_webhook(api: &Api, settings: &WebhookSettings) -> Result<(), Adapte
     Ok(())
 }
 
+/// How long a delivery may wait for the dispatcher to accept it before Telegram is asked to retry.
+const ACCEPT_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[async_trait::async_trait]
 impl Endpoint for Hook {
     fn check_headers(&self, headers: &HeaderMap) -> Result<(), &'static str> {
@@ -115,9 +118,9 @@ impl Endpoint for Hook {
             tracing::debug!(update_id = %id, "repeated Telegram update dropped");
             return StatusCode::OK.into_response();
         }
-        match self.receiver.try_take(update) {
+        match self.receiver.take(update, Some(ACCEPT_WITHIN)).await {
             Ok(()) => StatusCode::OK.into_response(),
-            Err(SinkError::Full | SinkError::Closed) => {
+            Err(SinkError::Full | SinkError::Closed | SinkError::Journal(_)) => {
                 // Not taken: Telegram delivers it again, and that copy must pass.
                 self.recent.release(&id);
                 StatusCode::SERVICE_UNAVAILABLE.into_response()

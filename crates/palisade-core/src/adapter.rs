@@ -42,6 +42,34 @@ impl Capabilities {
     };
 }
 
+/// At most `count` messages per `per`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendRate {
+    /// Messages.
+    pub count: u32,
+    /// Per this long.
+    pub per: std::time::Duration,
+}
+
+impl SendRate {
+    /// `count` per `per`.
+    pub const fn new(count: u32, per: std::time::Duration) -> Self {
+        Self { count, per }
+    }
+}
+
+/// How fast the runtime may send to a platform: its documented limits, which the runtime's send scheduler
+/// keeps with exact timers (a message under its limits leaves at once). Empty lists mean no limit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SendPolicy {
+    /// Limits for each chat on its own.
+    pub per_chat: Vec<SendRate>,
+    /// Further limits for each group or channel on its own.
+    pub per_group: Vec<SendRate>,
+    /// Limits over all chats together.
+    pub overall: Vec<SendRate>,
+}
+
 /// Why a delivery failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -97,6 +125,18 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// The outbox delivering replies to this platform; may be called before [`Adapter::run`].
     fn outbox(&self) -> Arc<dyn Outbox>;
+
+    /// How fast replies may be sent (the platform's limits, as configured). The runtime paces every send
+    /// with it; the outbox itself sends at once.
+    fn send_policy(&self) -> SendPolicy {
+        SendPolicy::default()
+    }
+
+    /// The local addresses this adapter will listen on, each with the configuration key that sets it, so
+    /// that `config check` can refuse two listeners on one address before anything starts.
+    fn listens(&self) -> Vec<(String, std::net::SocketAddr)> {
+        Vec::new()
+    }
 
     /// The commands the bot answers (plugins' and built-in), given once before [`Adapter::run`], for
     /// platforms that register commands up front (Discord slash commands, Telegram's command menu).

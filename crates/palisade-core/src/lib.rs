@@ -33,7 +33,9 @@ pub mod reply;
 pub mod services;
 pub mod store;
 
-pub use adapter::{Adapter, AdapterError, Capabilities, Envelope, EventSink, Outbox, SendError, SinkError};
+pub use adapter::{
+    Adapter, AdapterError, Capabilities, Envelope, EventSink, Outbox, SendError, SendPolicy, SendRate, SinkError,
+};
 pub use config::{Problem, Secret, Section};
 pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, MessageId, UserRef};
 pub use flow::{Flow, Step};

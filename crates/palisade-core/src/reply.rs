@@ -3,7 +3,7 @@
 use crate::event::{ChatRef, MessageId, UserRef};
 
 /// A button under a message. `data` is opaque to the platform: the bot chose it and resolves it itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Button {
     /// What the user sees.
     pub label: String,
@@ -19,7 +19,7 @@ impl Button {
 }
 
 /// What to deliver.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum ReplyBody {
     /// Text, optionally with buttons under it.
@@ -65,7 +65,7 @@ pub enum ReplyBody {
 /// factor, or a copy of someone's personal data. The runtime remembers where each part landed and deletes
 /// them all when a [`ReplyBody::Retract`] with the same tag is delivered, or `within` at the latest. Where a
 /// platform cannot delete, the user is asked to delete it themselves.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Retract {
     /// What kind of message it is (`twofactor.setup`): retracted together.
     pub tag: String,
@@ -81,7 +81,7 @@ impl Retract {
 }
 
 /// One outbound action for one adapter.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reply {
     /// The chat the conversation happens in.
     pub chat: ChatRef,

@@ -77,7 +77,7 @@ impl Running {
         let dispatcher = services
             .dispatcher(plugins)
             .observer(rejections.clone())
-            .outbox(adapter.platform(), adapter.outbox(), adapter.capabilities())
+            .adapter(&*adapter)
             .build()
             .unwrap_or_else(|e| panic!("the dispatcher builds: {e}"));
         services.connect(&dispatcher);

@@ -12,6 +12,8 @@ pub struct Probe {
     pub running: AtomicUsize,
     pub max_running: AtomicUsize,
     pub finished: AtomicUsize,
+    /// How many `/wait` handlers have started.
+    pub waiting: AtomicUsize,
     /// When set, `wait` blocks until a permit is added.
     pub gate: tokio::sync::Semaphore,
     /// What `/pay` pays (and asks to approve); tests change it under a waiting approval.
@@ -27,6 +29,7 @@ impl Default for Probe {
             running: AtomicUsize::default(),
             max_running: AtomicUsize::default(),
             finished: AtomicUsize::default(),
+            waiting: AtomicUsize::default(),
             gate: tokio::sync::Semaphore::new(0),
             price: AtomicU64::new(5),
             paid: AtomicUsize::default(),
@@ -86,6 +89,7 @@ impl Plugin for Probe {
                 ctx.reply(format!("seq {n}"));
             }
             "wait" => {
+                self.waiting.fetch_add(1, Ordering::SeqCst);
                 self.gate.acquire().await.map_err(PluginError::internal)?.forget();
                 self.finished.fetch_add(1, Ordering::SeqCst);
                 ctx.reply("waited");

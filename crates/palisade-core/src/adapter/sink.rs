@@ -1,35 +1,81 @@
 //! The bounded intake through which adapters hand events to the dispatcher.
+//!
+//! A submission returns once the runtime has *accepted* the event: journaled (sealed, on disk) when the
+//! runtime journals, and checked against the deliveries it has seen before. Only then may an adapter
+//! acknowledge the event to its platform (a 200 to a webhook, a confirmed polling offset, a Socket Mode ack):
+//! an acknowledged event is never lost, and a delivery the platform repeats (or an attacker replays, even
+//! after a restart) runs once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::event::{Event, Platform};
 use crate::services::Observer;
 
-/// An event on its way to the dispatcher, with an optional signal for when it has been fully handled.
+/// An event on its way to the dispatcher.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Envelope {
     /// The event.
     pub event: Event,
     /// Fired after the event was handled and its replies delivered (or dropped on shutdown).
     pub done: Option<oneshot::Sender<()>>,
+    /// The platform's id for this delivery (`telegram:update:…`, `slack:event:…`): a delivery already seen is
+    /// accepted and dropped.
+    pub delivery: Option<String>,
+    /// Answered once the runtime accepted (or refused) the event.
+    pub accepted: Option<oneshot::Sender<Result<(), SinkError>>>,
+    /// The runtime handing work back in (a verified action): not counted against rate limits again.
+    pub resumed: bool,
+}
+
+impl Envelope {
+    /// An envelope for `event`.
+    pub fn new(event: Event) -> Self {
+        Self { event, done: None, delivery: None, accepted: None, resumed: false }
+    }
+
+    /// With the platform's id for this delivery.
+    #[must_use]
+    pub fn delivery(mut self, id: impl Into<String>) -> Self {
+        self.delivery = Some(id.into());
+        self
+    }
+
+    /// With a signal fired once the event was handled and its replies delivered.
+    #[must_use]
+    pub fn done(mut self, done: oneshot::Sender<()>) -> Self {
+        self.done = Some(done);
+        self
+    }
+
+    /// Marked as work the runtime hands back in.
+    #[must_use]
+    pub fn resumed(mut self) -> Self {
+        self.resumed = true;
+        self
+    }
 }
 
 /// Why the sink did not take an event.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SinkError {
     /// The dispatcher is shutting down; the adapter should stop too.
     #[error("the dispatcher is shutting down and takes no more events")]
     Closed,
-    /// The intake is full right now (only from [`EventSink::try_submit`]); a webhook should answer 503 so the
-    /// platform retries later.
+    /// The intake is full, or could not accept the event in time; a webhook should answer 503 so the platform
+    /// retries later.
     #[error("the dispatcher is saturated; try again later")]
     Full,
+    /// The event could not be recorded (the store failed); the platform should retry later.
+    #[error("the event could not be recorded: {0}")]
+    Journal(String),
 }
 
 /// A cloneable handle adapters use to submit events. The queue behind it is bounded: when the dispatcher is
-/// saturated, [`EventSink::submit`] waits, which slows a polling adapter down instead of growing memory.
+/// saturated, a submission waits, which slows a polling adapter down instead of growing memory.
 #[derive(Clone)]
 pub struct EventSink {
     tx: mpsc::Sender<Envelope>,
@@ -58,20 +104,38 @@ impl EventSink {
         }
     }
 
-    /// Submits an event, waiting while the intake is full.
+    /// Submits an event and waits until the runtime accepted it (see the module docs); acknowledge the
+    /// event to the platform only after `Ok`.
     pub async fn submit(&self, event: Event) -> Result<(), SinkError> {
-        self.tx.send(Envelope { event, done: None }).await.map_err(|_| SinkError::Closed)
+        self.submit_envelope(Envelope::new(event)).await
     }
 
-    /// Submits an event without waiting; fails with [`SinkError::Full`] when saturated.
-    pub fn try_submit(&self, event: Event) -> Result<(), SinkError> {
-        self.tx.try_send(Envelope { event, done: None }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SinkError::Full,
-            mpsc::error::TrySendError::Closed(_) => SinkError::Closed,
-        })
+    /// Like [`EventSink::submit`], for a delivery the platform identifies with `delivery` (an update id, an
+    /// event id): a delivery seen before is accepted and dropped.
+    pub async fn submit_delivery(&self, event: Event, delivery: impl Into<String>) -> Result<(), SinkError> {
+        self.submit_envelope(Envelope::new(event).delivery(delivery)).await
     }
 
-    /// Submits an envelope as is, without waiting (for runtimes handing work back in, with its done signal).
+    /// Like [`EventSink::submit_delivery`], but gives up with [`SinkError::Full`] after `within` (for a
+    /// webhook that must answer its platform in time).
+    pub async fn submit_within(&self, envelope: Envelope, within: Duration) -> Result<(), SinkError> {
+        match tokio::time::timeout(within, self.submit_envelope(envelope)).await {
+            Ok(result) => result,
+            Err(_) => Err(SinkError::Full),
+        }
+    }
+
+    /// Submits an envelope and waits until the runtime accepted it.
+    pub async fn submit_envelope(&self, mut envelope: Envelope) -> Result<(), SinkError> {
+        let (accepted, answer) = oneshot::channel();
+        envelope.accepted = Some(accepted);
+        self.tx.send(envelope).await.map_err(|_| SinkError::Closed)?;
+        // A runtime that drops the answer without replying took the event as it is.
+        answer.await.unwrap_or(Ok(()))
+    }
+
+    /// Hands an envelope in without waiting for room or acceptance (for runtimes handing work back in);
+    /// gives the envelope back when the intake is full or closed.
     pub fn try_submit_envelope(&self, envelope: Envelope) -> Result<(), Box<(SinkError, Envelope)>> {
         self.tx.try_send(envelope).map_err(|e| {
             Box::new(match e {
@@ -81,15 +145,16 @@ impl EventSink {
         })
     }
 
-    /// Submits an envelope as is, waiting while the intake is full.
-    pub async fn submit_envelope(&self, envelope: Envelope) -> Result<(), SinkError> {
-        self.tx.send(envelope).await.map_err(|_| SinkError::Closed)
-    }
-
     /// Submits an event and waits until it was handled and its replies were delivered.
     pub async fn submit_and_wait(&self, event: Event) -> Result<(), SinkError> {
+        self.submit_and_wait_envelope(Envelope::new(event)).await
+    }
+
+    /// Submits an envelope and waits until its event was handled and its replies were delivered (or, for a
+    /// delivery seen before or one over its rate limits, dropped).
+    pub async fn submit_and_wait_envelope(&self, envelope: Envelope) -> Result<(), SinkError> {
         let (done, handled) = oneshot::channel();
-        self.tx.send(Envelope { event, done: Some(done) }).await.map_err(|_| SinkError::Closed)?;
+        self.submit_envelope(envelope.done(done)).await?;
         handled.await.map_err(|_| SinkError::Closed)
     }
 }

@@ -69,6 +69,14 @@ pub enum StoreError {
         "the store holds data but no key check value: it was not created by this version; move it aside and start fresh"
     )]
     NotEncrypted,
+    /// A backup file could not be written, read or trusted; the text says why and what to do.
+    #[error("backup {file}: {reason}")]
+    Backup {
+        /// The backup file.
+        file: String,
+        /// What failed and what to do.
+        reason: String,
+    },
     /// The master key could not be obtained; the text says where it was looked for and what to do.
     #[error("master key: {0}")]
     MasterKey(String),

@@ -1,0 +1,170 @@
+//! The intake: what happens to a submitted event before an adapter may acknowledge it to its platform.
+//!
+//! In order, for a batch of whatever is waiting (so one flush covers many events): a delivery seen before is
+//! accepted and dropped; an event over its rate limits is dropped (with one notice to the user); the rest
+//! are journaled, the journal is flushed once, and only then is each submission answered and its event
+//! handed to the scheduler. A flood therefore costs a token-bucket check per event, never a disk write, and
+//! never queues ahead of anyone else.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::Limiter;
+use super::ratelimit::{SLOW_DOWN, Verdict};
+use crate::adapter::{Envelope, SinkError};
+use crate::clock::SharedClock;
+use crate::journal::{Journal, Ticket};
+use crate::outboxes::Outboxes;
+use crate::reply::{Reply, ReplyBody};
+
+/// Most events accepted with one flush.
+const BATCH: usize = 256;
+
+/// An event accepted for handling, with its journal entry.
+pub(super) struct Accepted {
+    pub envelope: Envelope,
+    pub ticket: Option<Ticket>,
+}
+
+pub(super) struct Intake {
+    pub journal: Option<Arc<Journal>>,
+    pub limiter: Option<Arc<Limiter>>,
+    pub outboxes: Outboxes,
+    pub clock: SharedClock,
+}
+
+fn answer(envelope: &mut Envelope, result: Result<(), SinkError>) {
+    if let Some(accepted) = envelope.accepted.take() {
+        let _ = accepted.send(result);
+    }
+}
+
+impl Intake {
+    /// Accepts events from `rx` until `shutdown`, handing them to `tx`. After `shutdown`, waiting and new
+    /// submissions are refused ([`SinkError::Closed`]).
+    pub(super) async fn run(
+        self,
+        mut rx: mpsc::Receiver<Envelope>,
+        tx: mpsc::Sender<Accepted>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let first = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                next = rx.recv() => match next {
+                    Some(envelope) => envelope,
+                    None => break,
+                },
+            };
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(envelope) => batch.push(envelope),
+                    Err(_) => break,
+                }
+            }
+            for accepted in self.accept(batch).await {
+                if tx.send(accepted).await.is_err() {
+                    break;
+                }
+            }
+        }
+        rx.close();
+        while let Ok(mut envelope) = rx.try_recv() {
+            answer(&mut envelope, Err(SinkError::Closed));
+        }
+    }
+
+    async fn accept(&self, batch: Vec<Envelope>) -> Vec<Accepted> {
+        let mut out = Vec::with_capacity(batch.len());
+        let now_ms = self.clock.now_ms();
+        for mut envelope in batch {
+            if let (Some(journal), Some(delivery)) = (&self.journal, &envelope.delivery) {
+                match journal.seen(delivery, now_ms).await {
+                    Ok(true) => {
+                        crate::metrics::duplicate();
+                        tracing::debug!("a delivery seen before was dropped");
+                        answer(&mut envelope, Ok(()));
+                        if let Some(done) = envelope.done.take() {
+                            let _ = done.send(());
+                        }
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(error) => {
+                        answer(&mut envelope, Err(SinkError::Journal(error.to_string())));
+                        continue;
+                    }
+                }
+            }
+            if !envelope.resumed
+                && let Some(limiter) = &self.limiter
+            {
+                let event = &envelope.event;
+                match limiter.check(&event.user, &event.conversation()) {
+                    Verdict::Pass => {}
+                    verdict @ (Verdict::Notify(scope) | Verdict::Silent(scope)) => {
+                        crate::metrics::rate_limited(scope);
+                        crate::metrics::dropped("ratelimit");
+                        if matches!(verdict, Verdict::Notify(_)) {
+                            let notice = Reply {
+                                chat: event.chat.clone(),
+                                user: event.user.clone(),
+                                private: false,
+                                body: ReplyBody::Text { text: SLOW_DOWN.into(), buttons: Vec::new() },
+                                retract: None,
+                            };
+                            self.outboxes.send(event.conversation(), vec![notice], None, None).await;
+                        }
+                        // Dropped on purpose: the platform must not retry it.
+                        answer(&mut envelope, Ok(()));
+                        if let Some(done) = envelope.done.take() {
+                            let _ = done.send(());
+                        }
+                        continue;
+                    }
+                }
+            }
+            let ticket = match &self.journal {
+                None => None,
+                Some(journal) => {
+                    let remembered = match &envelope.delivery {
+                        Some(delivery) => journal.remember(delivery).await,
+                        None => Ok(()),
+                    };
+                    match remembered {
+                        Ok(()) => match journal.accept(&envelope.event).await {
+                            Ok(ticket) => Some(ticket),
+                            Err(error) => {
+                                answer(&mut envelope, Err(SinkError::Journal(error.to_string())));
+                                continue;
+                            }
+                        },
+                        Err(error) => {
+                            answer(&mut envelope, Err(SinkError::Journal(error.to_string())));
+                            continue;
+                        }
+                    }
+                }
+            };
+            out.push(Accepted { envelope, ticket });
+        }
+        if let Some(journal) = &self.journal
+            && !out.is_empty()
+            && let Err(error) = journal.flush().await
+        {
+            tracing::error!(%error, "could not record accepted events; the platform is asked to retry");
+            for accepted in &mut out {
+                answer(&mut accepted.envelope, Err(SinkError::Journal(error.to_string())));
+            }
+            return Vec::new();
+        }
+        for accepted in &mut out {
+            answer(&mut accepted.envelope, Ok(()));
+        }
+        out
+    }
+}

@@ -1,0 +1,139 @@
+//! The journal of accepted events, and the deliveries already seen.
+//!
+//! An event an adapter acknowledged to its platform must not be lost by a crash. Before the acknowledgement,
+//! the intake records the event here (sealed under its user's data key, in `core.journal`) and flushes; once
+//! handled, the record is replaced by the replies still to send; once they are delivered, it is deleted. On
+//! start, the dispatcher runs the events recorded and sends the replies recorded — each once.
+//!
+//! Deliveries the platform identifies (a Telegram update id, a Slack event id, a Discord interaction id) are
+//! remembered in `core.seen` (under their keyed hash, for a day), so a repeated or replayed delivery is
+//! dropped even after a restart.
+//!
+//! What a crash can still do: an event whose handler had already run (and written its effects) when the
+//! process died, but whose replies were not yet recorded, runs again. Handlers with effects ask for step-up
+//! first (a fresh code, which a user does not give twice by accident) or write their effect last.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, UserRef};
+use crate::reply::Reply;
+use crate::store::{Durability, RecordKey, SharedStore, StoreError, Subject};
+
+const JOURNAL: &str = "core.journal";
+const SEEN: &str = "core.seen";
+
+/// How long a delivery id is remembered: longer than any platform's retry or replay window.
+pub const SEEN_FOR_MS: u64 = 24 * 3600 * 1000;
+
+/// One journaled event.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Entry {
+    /// Its number (order of acceptance).
+    pub seq: u64,
+    /// The event as accepted.
+    pub event: Event,
+    /// Once handled: the replies still to deliver.
+    #[serde(default)]
+    pub replies: Option<Vec<Reply>>,
+}
+
+/// Where an entry is: its number and its user (the record is filed under them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    /// The entry's number.
+    pub seq: u64,
+    /// Its user.
+    pub user: UserRef,
+}
+
+/// The journal over one store.
+pub struct Journal {
+    store: SharedStore,
+    next: AtomicU64,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").finish_non_exhaustive()
+    }
+}
+
+fn id(seq: u64) -> String {
+    format!("j{seq:016}")
+}
+
+fn codec(e: &serde_json::Error) -> StoreError {
+    StoreError::Codec { namespace: JOURNAL.into(), reason: e.to_string() }
+}
+
+impl Journal {
+    /// The journal in `store`, numbering after the entries it holds (see [`Journal::recover`]).
+    pub fn new(store: SharedStore) -> Self {
+        Self { store, next: AtomicU64::new(1) }
+    }
+
+    async fn put(&self, entry: &Entry) -> Result<(), StoreError> {
+        let subject = Subject::user(&entry.event.user);
+        let key = id(entry.seq);
+        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(entry).map_err(|e| codec(&e))?);
+        let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: key.as_bytes() };
+        self.store.put(at, &bytes, Durability::Batched).await
+    }
+
+    /// Records an accepted event (not flushed: the intake flushes once for a batch of events).
+    pub async fn accept(&self, event: &Event) -> Result<Ticket, StoreError> {
+        let seq = self.next.fetch_add(1, Ordering::SeqCst);
+        self.put(&Entry { seq, event: event.clone(), replies: None }).await?;
+        Ok(Ticket { seq, user: event.user.clone() })
+    }
+
+    /// Records that the event was handled and what is left to deliver.
+    pub async fn handled(&self, ticket: &Ticket, event: &Event, replies: &[Reply]) -> Result<(), StoreError> {
+        debug_assert_eq!(ticket.user, event.user);
+        self.put(&Entry { seq: ticket.seq, event: event.clone(), replies: Some(replies.to_vec()) }).await
+    }
+
+    /// Drops the entry: its replies were delivered (or it was dropped on purpose).
+    pub async fn done(&self, ticket: &Ticket) {
+        let subject = Subject::user(&ticket.user);
+        let key = id(ticket.seq);
+        let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: key.as_bytes() };
+        if let Err(error) = self.store.delete(at, Durability::Batched).await {
+            tracing::error!(%error, "could not clear a journal entry; it may be handled again after a restart");
+        }
+    }
+
+    /// Every entry left by an earlier run, oldest first; numbering continues after them.
+    pub async fn recover(&self) -> Result<Vec<Entry>, StoreError> {
+        let mut entries: Vec<Entry> = Vec::new();
+        for record in self.store.scan(JOURNAL).await? {
+            match serde_json::from_slice::<Entry>(&record.value) {
+                Ok(entry) => entries.push(entry),
+                Err(error) => tracing::error!(%error, "a journal entry cannot be read; it is skipped"),
+            }
+        }
+        entries.sort_by_key(|e| e.seq);
+        let last = entries.last().map_or(0, |e| e.seq);
+        self.next.fetch_max(last + 1, Ordering::SeqCst);
+        Ok(entries)
+    }
+
+    /// Whether `delivery` was seen (and is still remembered) at `now_ms`.
+    pub async fn seen(&self, delivery: &str, now_ms: u64) -> Result<bool, StoreError> {
+        let at = RecordKey { namespace: SEEN, subject: None, id: delivery.as_bytes() };
+        Ok(self.store.get(at).await?.is_some_and(|r| r.written_at_ms + SEEN_FOR_MS > now_ms))
+    }
+
+    /// Remembers `delivery` (not flushed: the intake flushes once for a batch).
+    pub async fn remember(&self, delivery: &str) -> Result<(), StoreError> {
+        let at = RecordKey { namespace: SEEN, subject: None, id: delivery.as_bytes() };
+        self.store.put(at, b"", Durability::Batched).await
+    }
+
+    /// Makes every record so far durable (one flush for a batch of accepted events).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.store.flush().await
+    }
+}

@@ -1,0 +1,317 @@
+//! Floods, shutdowns and crashes: one user cannot stall the others, a conversation's backlog is bounded,
+//! shutdown takes bounded time, events acknowledged before a kill -9 are answered exactly once after the
+//! restart, and a delivery seen before a restart is not handled again.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::probe::Probe;
+use crate::support::{Harness, event, memory_store, sled_store, text_of};
+use palisade::adapter::{Capabilities, Outbox, SendError};
+use palisade::config::{DispatchSettings, Settings};
+use palisade::event::{MessageId, Platform};
+use palisade::reply::Reply;
+use palisade::{Dispatcher, Envelope};
+
+#[tokio::test(start_paused = true)]
+async fn a_flooding_user_is_limited_at_intake_and_cannot_delay_another() {
+    let h = Harness::bot(vec![Probe::shared()], memory_store().await, Settings::default()).await;
+    // 1,100 commands at once, as fast as the adapter can submit them: each is accepted (the platform gets
+    // its 200) but only the rate limit's worth is queued.
+    let flooder = {
+        let sink = h.sink.clone();
+        tokio::spawn(async move {
+            for n in 0..1100 {
+                sink.submit(event("flooder", &format!("/args {n} x"))).await.unwrap();
+            }
+        })
+    };
+    tokio::task::yield_now().await;
+    let started = tokio::time::Instant::now();
+    h.sink.submit_and_wait(event("neighbour", "/args c d")).await.unwrap();
+    let waited = started.elapsed();
+    flooder.await.unwrap();
+    assert!(waited <= Duration::from_secs(2), "the neighbour waited {waited:?}");
+    // Let whatever the flooder got through finish, then count what it got.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let texts: Vec<String> = h.captured.take().iter().map(text_of).collect();
+    assert!(texts.iter().any(|t| t == "first=c rest=d"), "the neighbour was answered: {texts:?}");
+    let per_user = Settings::default().ratelimit.per_user.count as usize;
+    let answered = texts.iter().filter(|t| t.starts_with("first=") && t.ends_with("rest=x")).count();
+    assert!(answered <= per_user + 1, "{answered} of the flood were handled (per-user limit {per_user})");
+    let notices = texts.iter().filter(|t| t.contains("faster than I can answer")).count();
+    assert_eq!(notices, 1, "one notice for the whole flood: {texts:?}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_over_its_queue_loses_the_excess_with_one_notice() {
+    let probe = Probe::shared();
+    let settings = DispatchSettings { conversation_queue: 3, ..DispatchSettings::default() };
+    let h = Harness::start_with(vec![probe.clone()], memory_store().await, |b| b.dispatch_settings(settings));
+    // The first runs (and waits on the gate); three wait in the queue; the other six are dropped.
+    for _ in 0..10 {
+        h.sink.submit(event("chatty", "/wait")).await.unwrap();
+    }
+    let skipped = loop {
+        let texts: Vec<String> = h.captured.take().iter().map(text_of).collect();
+        if !texts.is_empty() {
+            break texts;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(skipped, [palisade::dispatch::SKIPPED], "one notice for six dropped events");
+    probe.gate.add_permits(10);
+    while probe.finished.load(Ordering::SeqCst) < 4 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Another conversation was never affected, and the dropped ones never ran.
+    assert_eq!(h.say("quiet", "/args a b").await.iter().filter(|t| *t == "first=a rest=b").count(), 1);
+    assert_eq!(probe.finished.load(Ordering::SeqCst), 4);
+    h.stop().await;
+}
+
+/// An outbox that takes `each` per reply, one at a time, and counts what it delivered.
+struct Slow {
+    each: Duration,
+    one_at_a_time: tokio::sync::Mutex<()>,
+    delivered: Delivered,
+}
+
+#[async_trait]
+impl Outbox for Slow {
+    async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError> {
+        let _turn = self.one_at_a_time.lock().await;
+        tokio::time::sleep(self.each).await;
+        self.delivered.lock().unwrap().push(text_of(reply));
+        Ok(None)
+    }
+}
+
+fn dispatcher(
+    store: palisade::store::SharedStore,
+    probe: Arc<Probe>,
+    each: Duration,
+    delivered: &Delivered,
+) -> Dispatcher {
+    let settings = DispatchSettings {
+        handler_timeout: Duration::from_secs(5),
+        shutdown_grace: Duration::from_secs(10),
+        ..DispatchSettings::default()
+    };
+    let slow = Arc::new(Slow { each, one_at_a_time: tokio::sync::Mutex::new(()), delivered: delivered.clone() });
+    Dispatcher::builder(vec![probe], store)
+        .clock(palisade::clock::TokioClock::shared())
+        .dispatch_settings(settings)
+        .outbox(Platform::CONSOLE, slow, Capabilities::CONSOLE)
+        .build()
+        .unwrap()
+}
+
+type Delivered = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Starts a dispatcher over the sled store in `dir` whose outbox takes `each` per reply, submits `/args n x`
+/// from `count` users, stops it (at once too, with `at_once`) and returns how long the stop took.
+async fn run_then_stop(dir: &Path, count: usize, each: Duration, delivered: &Delivered, at_once: bool) -> Duration {
+    let dispatcher = dispatcher(sled_store(dir).await, Probe::shared(), each, delivered);
+    let sink = dispatcher.sink();
+    let (shutdown, now) = (CancellationToken::new(), CancellationToken::new());
+    let task = tokio::spawn(dispatcher.run_until(shutdown.clone(), now.clone()));
+    for n in 0..count {
+        sink.submit(event(&format!("u{n}"), &format!("/args {n} x"))).await.unwrap();
+    }
+    drop(sink);
+    tokio::time::sleep(Duration::from_secs(if count == 0 { 5 } else { 0 }) + Duration::from_millis(10)).await;
+    let started = tokio::time::Instant::now();
+    shutdown.cancel();
+    if at_once {
+        now.cancel();
+    }
+    task.await.unwrap();
+    started.elapsed()
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_is_bounded_and_unsent_replies_leave_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let delivered = Delivered::default();
+    // 30 replies queued behind an outbox that needs 3 s for each: 90 s to send them all.
+    let took = run_then_stop(dir.path(), 30, Duration::from_secs(3), &delivered, false).await;
+    assert!(took <= Duration::from_secs(5 + 10 + 1), "shutdown took {took:?}");
+    let sent_before = delivered.lock().unwrap().len();
+    assert!((1..30).contains(&sent_before), "{sent_before} sent within the grace");
+
+    // The next start sends the rest, each once.
+    run_then_stop(dir.path(), 0, Duration::from_millis(1), &delivered, false).await;
+    let mut all = delivered.lock().unwrap().clone();
+    all.sort();
+    let mut expected: Vec<String> = (0..30).map(|n| format!("first={n} rest=x")).collect();
+    expected.sort();
+    assert_eq!(all, expected, "every reply delivered exactly once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_signal_stops_at_once_and_keeps_what_was_not_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let delivered = Delivered::default();
+    let took = run_then_stop(dir.path(), 5, Duration::from_secs(3), &delivered, true).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    run_then_stop(dir.path(), 0, Duration::from_millis(1), &delivered, false).await;
+    assert_eq!(delivered.lock().unwrap().len(), 5, "{:?}", delivered.lock().unwrap());
+}
+
+#[tokio::test]
+async fn a_delivery_seen_before_a_restart_is_not_handled_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let delivery = || Envelope::new(event("ann", "/args once x")).delivery("test:update:1001");
+    let h = Harness::start(vec![Probe::shared()], sled_store(dir.path()).await);
+    h.sink.submit_and_wait_envelope(delivery()).await.unwrap();
+    assert_eq!(h.captured.take().iter().map(text_of).collect::<Vec<_>>(), ["first=once rest=x"]);
+    h.sink.submit_and_wait_envelope(delivery()).await.unwrap();
+    h.stop().await;
+
+    let h = Harness::start(vec![Probe::shared()], sled_store(dir.path()).await);
+    h.sink.submit_and_wait_envelope(delivery()).await.unwrap();
+    // A later event of the same conversation is answered, so the replay would have been by now.
+    h.sink.submit_and_wait(event("ann", "/args later x")).await.unwrap();
+    assert_eq!(h.captured.take().iter().map(text_of).collect::<Vec<_>>(), ["first=later rest=x"]);
+    h.stop().await;
+}
+
+/// The child of [`acknowledged_events_survive_kill_9_and_are_answered_once`]: accepts `/wait` events whose
+/// handlers never finish, printing each acknowledgement, until it is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "child process of acknowledged_events_survive_kill_9_and_are_answered_once"]
+async fn crash_child() {
+    let Some(dir) = std::env::var_os("PALISADE_CRASH_DIR") else {
+        return;
+    };
+    let h = Harness::start(vec![Probe::shared()], sled_store(Path::new(&dir)).await);
+    for n in 0.. {
+        let envelope = Envelope::new(event(&format!("u{n}"), "/wait")).delivery(format!("test:update:{n}"));
+        h.sink.submit_envelope(envelope).await.unwrap();
+        println!("ack {n}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_kill_9_and_are_answered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["reliability::crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("PALISADE_CRASH_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut acked = 0;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        if line.unwrap().starts_with("ack ") {
+            acked += 1;
+            if acked == 30 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL, with 30 acknowledged and none answered
+    child.wait().unwrap();
+    assert_eq!(acked, 30);
+
+    let probe = Probe::shared();
+    probe.gate.add_permits(1000);
+    let h = Harness::start(vec![probe.clone()], sled_store(dir.path()).await);
+    let mut users = Vec::new();
+    for _ in 0..2000 {
+        for reply in h.captured.take() {
+            assert_eq!(text_of(&reply), "waited");
+            users.push(reply.user.id.clone());
+        }
+        // The child may have accepted a few more after its 30th acknowledgement: those are answered too.
+        if (0..30).all(|n| users.contains(&format!("u{n}"))) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut unique = users.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), users.len(), "someone was answered twice: {users:?}");
+    for n in 0..30 {
+        assert!(users.contains(&format!("u{n}")), "u{n} was never answered: {users:?}");
+    }
+    // The same deliveries, retried by the platform, are not handled again (a handled one would have been
+    // answered by the time its submission returns).
+    for n in 0..30 {
+        let envelope = Envelope::new(event(&format!("u{n}"), "/wait")).delivery(format!("test:update:{n}"));
+        h.sink.submit_and_wait_envelope(envelope).await.unwrap();
+    }
+    let first_thirty =
+        |replies: Vec<Reply>| replies.into_iter().filter(|r| (0..30).any(|n| r.user.id == format!("u{n}"))).count();
+    assert_eq!(first_thirty(h.captured.take()), 0, "a retried delivery was handled again");
+    h.stop().await;
+    // Nor are they run again at the next start: their journal entries are done.
+    let h = Harness::start(vec![probe.clone()], sled_store(dir.path()).await);
+    h.sink.submit_and_wait(event("u0", "/args after restart")).await.unwrap();
+    let replies = h.captured.take();
+    assert!(replies.iter().any(|r| text_of(r) == "first=after rest=restart"));
+    assert_eq!(first_thirty(replies), 1, "only the new command of u0 was answered");
+    h.stop().await;
+}
+
+/// The running bot's scheduled backups: taken while audit entries keep being appended, each one is a single
+/// moment (its audit chain verifies after a restore), and only the newest `keep` stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_are_consistent_while_writes_go_on_and_old_ones_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("master.key");
+    palisade::store::write_key_file(&key_file).unwrap();
+    let settings = palisade::config::StoreSettings {
+        path: dir.path().join("data"),
+        master_key_file: Some(key_file.clone()),
+        ..Default::default()
+    };
+    let clock = palisade::clock::SystemClock::shared();
+    let records = palisade::store::open_records(&settings, clock.clone()).await.unwrap();
+    let audit = palisade::audit::Audit::new(records.clone(), clock.clone());
+    let writer = {
+        let audit = audit.clone();
+        tokio::spawn(async move {
+            for n in 0..300 {
+                let detail = [("n", n.to_string())];
+                audit.record("test.write", None, palisade::audit::Outcome::Info, &detail).await.unwrap();
+            }
+        })
+    };
+    let task = palisade::store::BackupTask {
+        store: records.clone(),
+        dir: dir.path().join("backups"),
+        every: Duration::from_secs(3600),
+        keep: 2,
+        audit: audit.clone(),
+    };
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        taken.push(task.take().await.unwrap().0);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    writer.await.unwrap();
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("backups")).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(!left.contains(&taken[0]) && left.contains(&taken[1]) && left.contains(&taken[2]));
+
+    // Each restores into a store whose audit chain is intact.
+    let master = palisade::store::load_master_key(&settings).unwrap();
+    for file in &taken[1..] {
+        let verified = palisade::store::backup::verify(file, &master).await.unwrap();
+        let backend = Arc::new(palisade::store::MemoryBackend::new());
+        palisade::store::backup::load(&verified, &*backend).await.unwrap();
+        let restored = palisade::store::RecordStore::open(backend, &master, clock.clone()).await.unwrap();
+        let audit = palisade::audit::Audit::new(Arc::new(restored), clock.clone());
+        assert_eq!(audit.verify(None).await.unwrap(), [], "backup {} is not one moment", file.display());
+    }
+}
