@@ -5,7 +5,7 @@
 //! of its subject and files it under a keyed hash, over a raw ordered key-value [`Backend`] (sled by default,
 //! memory for tests). Nothing here or below it sees a plaintext identifier in a key or a plaintext value.
 
-mod anchor;
+pub mod anchor;
 mod backend;
 pub mod backup;
 mod keyring;
@@ -21,7 +21,7 @@ use std::sync::Arc;
 pub use anchor::{Anchor, AnchorState};
 pub use backend::Backend;
 pub use backup::{BackupSummary, BackupTask};
-pub use keyring::{RotationProgress, rotate};
+pub use keyring::{RotationProgress, key_id, rotate};
 pub use master::{load_master_key, write_key_file};
 pub use memory::MemoryBackend;
 pub use record::{AcceptedLoss, RecordStore};
@@ -52,12 +52,29 @@ pub async fn open_records(
     let master = load_master_key(settings)?;
     match settings.backend {
         crate::config::StoreBackend::Sled => {
+            let anchor = anchor_path(settings);
+            check_key_before_open(settings, &master)?;
             let backend = Arc::new(SledBackend::open(&settings.path)?);
-            Ok(Arc::new(RecordStore::open_anchored(backend, &master, clock, &anchor_path(settings)).await?))
+            Ok(Arc::new(RecordStore::open_anchored(backend, &master, clock, &anchor).await?))
         }
         crate::config::StoreBackend::Memory => {
             Ok(Arc::new(RecordStore::open(Arc::new(MemoryBackend::new()), &master, clock).await?))
         }
+    }
+}
+
+/// Refuses a master key the anchor file does not name, before the database is opened: opening sled
+/// rewrites its files (it recovers and starts a new segment), and a refused open must change nothing.
+///
+/// # Errors
+/// [`StoreError::WrongKey`] when the anchor names other keys.
+pub fn check_key_before_open(
+    settings: &crate::config::StoreSettings,
+    master: &crate::crypto::Key,
+) -> Result<(), StoreError> {
+    match anchor::key_ids(&anchor_path(settings)) {
+        Some(ids) if !ids.contains(&key_id(master)?) => Err(StoreError::WrongKey),
+        _ => Ok(()),
     }
 }
 

@@ -161,9 +161,12 @@ async fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreE
             new_key_file.display()
         )));
     }
+    store::check_key_before_open(settings, &old)?;
+    let anchor = store::anchor_path(settings);
+    // While the rotation runs (and until the store is next anchored) either key may open the store.
+    store::anchor::allow_key(&anchor, &store::key_id(&new)?)?;
     let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&settings.path)?);
     let progress = store::rotate(&*backend, &old, &new, None).await?;
-    let anchor = store::anchor_path(settings);
     let reopened = store::RecordStore::open_anchored(backend, &new, SystemClock::shared(), &anchor).await?;
     let audit = palisade::audit::Audit::new(Arc::new(reopened), SystemClock::shared());
     let details = [("rewrapped", progress.rewrapped.to_string())];
@@ -232,6 +235,7 @@ async fn restore(loaded: &Loaded, file: &Path) -> Result<ExitCode, StoreError> {
 async fn accept_loss(loaded: &Loaded) -> Result<ExitCode, StoreError> {
     let settings = &loaded.settings.store;
     let master = store::load_master_key(settings)?;
+    store::check_key_before_open(settings, &master)?;
     let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&settings.path)?);
     let anchor = store::anchor_path(settings);
     let (reopened, accepted) =

@@ -46,6 +46,37 @@ struct OnDisk {
     audit_seq: u64,
     audit_head: String,
     mac: String,
+    /// Which master keys may open the store (ids derived from them, as in the keyring): checked before the
+    /// database is opened at all, because opening it rewrites its files. Two during a key rotation.
+    #[serde(default)]
+    key_ids: Vec<String>,
+}
+
+/// The master key ids the anchor file at `path` names; `None` when there is no readable anchor (the store's
+/// own key check then decides). Read without its MAC: a wrong id can only make the store refuse to open.
+pub fn key_ids(path: &Path) -> Option<Vec<String>> {
+    let disk: OnDisk = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    Some(disk.key_ids).filter(|ids| !ids.is_empty())
+}
+
+/// Adds `id` to the master keys the anchor file at `path` accepts (before a rotation to that key).
+///
+/// # Errors
+/// When the file cannot be read or written.
+pub fn allow_key(path: &Path, id: &str) -> Result<(), StoreError> {
+    let fail = |e: String| unreadable(path, &format!("{}: {e}", path.display()));
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(fail(e.to_string())),
+    };
+    let mut disk: OnDisk = serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))?;
+    if disk.key_ids.is_empty() || disk.key_ids.iter().any(|k| k == id) {
+        return Ok(());
+    }
+    disk.key_ids.push(id.to_string());
+    let bytes = serde_json::to_vec(&disk).map_err(|e| fail(e.to_string()))?;
+    crate::private_file::replace_private(path, &bytes).map_err(|e| fail(e.to_string()))
 }
 
 fn canonical(state: &AnchorState) -> Vec<u8> {
@@ -60,6 +91,8 @@ fn canonical(state: &AnchorState) -> Vec<u8> {
 pub struct Anchor {
     path: PathBuf,
     key: Key,
+    /// The id of the master key the store is open with.
+    key_id: String,
     /// What was last written to the file.
     written: Mutex<AnchorState>,
     /// The audit head to write with the next anchor write.
@@ -119,11 +152,13 @@ impl Anchor {
 
     /// The anchor at `path`, whose last written state is `state`, keyed with `key` (derived from the master
     /// key for this purpose only).
-    pub fn new(path: PathBuf, key: Key, state: AnchorState) -> Self {
+    /// `key_id` names the master key the store is open with ([`super::key_id`]).
+    pub fn new(path: PathBuf, key: Key, state: AnchorState, key_id: String) -> Self {
         let audit = (state.audit_seq, state.audit_head.clone());
         Self {
             path,
             key,
+            key_id,
             counted: AtomicU64::new(state.writes),
             written: Mutex::new(state),
             audit: Mutex::new(audit),
@@ -186,6 +221,7 @@ impl Anchor {
             audit_seq: state.audit_seq,
             audit_head: state.audit_head.clone(),
             mac: hex(&self.key.hash(&canonical(&state))),
+            key_ids: vec![self.key_id.clone()],
         };
         let bytes = serde_json::to_vec(&disk).map_err(|e| StoreError::Backend {
             op: "anchor",
@@ -221,7 +257,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("palisade.anchor");
         assert_eq!(Anchor::read(&path, &key()).ok(), Some(None));
-        let anchor = Anchor::new(path.clone(), key(), AnchorState::default());
+        let anchor = Anchor::new(path.clone(), key(), AnchorState::default(), "0011223344556677".into());
         anchor.note_audit_head(7, "abcd");
         anchor.write(12).unwrap_or_else(|e| panic!("{e}"));
         let read = Anchor::read(&path, &key()).ok().flatten();

@@ -39,7 +39,18 @@ impl Master {
     fn id(&self) -> &[u8] {
         &self.kcv[..KEK_ID_LEN]
     }
+}
 
+/// The id of `master` (the first bytes of its key check value, as the keyring tags wrapped keys with), in
+/// hex: names a master key without revealing anything about it.
+///
+/// # Errors
+/// When the key cannot be derived from.
+pub fn key_id(master: &Key) -> Result<String, StoreError> {
+    Ok(crate::crypto::hex(Master::new(master)?.id()))
+}
+
+impl Master {
     fn wrap(&self, name: &[u8], key: &Key) -> Result<Vec<u8>, StoreError> {
         let sealed = self
             .kek
@@ -77,6 +88,11 @@ pub(crate) struct Keyring {
 }
 
 impl Keyring {
+    /// The id of the master key the keyring is open with ([`key_id`]).
+    pub(crate) fn key_id(&self) -> String {
+        crate::crypto::hex(self.master.id())
+    }
+
     /// Opens the keyring with `master`, creating it in an empty store.
     pub(crate) async fn open(backend: Arc<dyn Backend>, master: &Key) -> Result<Self, StoreError> {
         let master = Master::new(master)?;

@@ -122,7 +122,7 @@ impl RecordStore {
         let anchored_audit = (state.audit_seq > 0).then(|| (state.audit_seq, state.audit_head.clone()));
         let accepted = AcceptedLoss { anchored: file.clone(), stored: writes };
         let fresh = file.as_ref() != Some(&state) || stored.is_none();
-        let anchor = Anchor::new(path.to_path_buf(), key, state);
+        let anchor = Anchor::new(path.to_path_buf(), key, state, keys.key_id());
         let store =
             Self { backend, keys, clock, anchor: Some(anchor), anchored_audit, gate: tokio::sync::RwLock::new(()) };
         if fresh {

@@ -357,3 +357,31 @@ async fn a_crash_after_switching_the_check_value_finishes_on_the_next_run() {
     palisade::store::rotate(&*backend, &old, &new, None).await.unwrap();
     assert_all_readable(&open(&backend, &new).await.unwrap(), &written).await;
 }
+
+/// A refused open must leave the data directory exactly as it was: nothing rewritten, nothing grown.
+#[tokio::test]
+async fn a_refused_open_with_the_wrong_key_leaves_the_files_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let (right, wrong) = (dir.path().join("right.key"), dir.path().join("wrong.key"));
+    palisade::store::write_key_file(&right).unwrap();
+    palisade::store::write_key_file(&wrong).unwrap();
+    let settings = |key: &Path| palisade::config::StoreSettings {
+        path: dir.path().join("data"),
+        master_key_file: Some(key.to_path_buf()),
+        ..Default::default()
+    };
+    let store = palisade::store::open(&settings(&right), TokioClock::shared()).await.unwrap();
+    store.put(key("notes", Some(&subject("1")), "a"), b"kept", Durability::Flushed).await.unwrap();
+    drop(store);
+    tokio::time::sleep(Duration::from_millis(300)).await; // sled's background flusher lets go
+    let before = all_bytes(&dir.path().join("data"));
+    let err = palisade::store::open_records(&settings(&wrong), TokioClock::shared()).await.unwrap_err();
+    assert!(matches!(err, StoreError::WrongKey), "{err}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = all_bytes(&dir.path().join("data"));
+    let sizes = |files: &[(String, Vec<u8>)]| files.iter().map(|(f, b)| (f.clone(), b.len())).collect::<Vec<_>>();
+    assert_eq!(sizes(&before), sizes(&after));
+    assert!(before == after, "a refused open rewrote the data files");
+    let store = palisade::store::open(&settings(&right), TokioClock::shared()).await.unwrap();
+    assert!(store.get(key("notes", Some(&subject("1")), "a")).await.unwrap().is_some());
+}
