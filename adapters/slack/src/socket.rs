@@ -33,6 +33,21 @@ pub const ACK_BUDGET: Duration = Duration::from_secs(2);
 
 type Manager = dyn SlackSocketModeClientsManager + Send + Sync;
 
+/// Seconds between pings on each connection; a connection with no pong for `PING_EVERY × PINGS_MISSED`
+/// seconds is dropped and opened again (slack-morphism's defaults, 15 × 5, took about 85 s to notice a
+/// half-open connection).
+const PING_EVERY: u64 = 4;
+/// Missed pongs that end a connection.
+const PINGS_MISSED: u64 = 3;
+
+/// Seconds to wait before opening a failed connection again: 1 to 3, chosen per process so that replicas
+/// cut off together do not all come back at the same moment. slack-morphism waits the same time before
+/// each attempt (its default is a fixed 30 s) and offers no per-attempt jitter.
+fn reconnect_after() -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    1 + u64::from(nanos % 3)
+}
+
 /// Receives over Socket Mode until `shutdown` (or until the dispatcher closes).
 pub async fn run(
     api: Arc<Api>,
@@ -57,7 +72,11 @@ pub async fn run(
         envelopes: RecentIds::default(),
         stop: stop.clone(),
     });
-    let config = SlackClientSocketModeConfig::new().with_max_connections_count(connections);
+    let config = SlackClientSocketModeConfig::new()
+        .with_max_connections_count(connections)
+        .with_reconnect_timeout_in_seconds(reconnect_after())
+        .with_ping_interval_in_seconds(PING_EVERY)
+        .with_ping_failure_threshold_times(PINGS_MISSED);
     manager.register_new_token(&config, token, listener).await.map_err(|e| AdapterError::Start {
         platform: Platform::SLACK,
         reason: format!("cannot start Socket Mode: {}", describe(&e)),

@@ -86,6 +86,16 @@ async fn a_disconnect_request_makes_the_client_reconnect() {
     fake.until_said("Your balance is").await;
     assert!(fake.connections() >= 2, "reconnected after `disconnect`");
 
+    // A failed handshake is retried within seconds (slack-morphism's default waits 30 s, longer than
+    // `until_said` waits).
+    let before = fake.connections();
+    fake.refuse_handshakes(1);
+    fake.disconnect();
+    d.command(ANN, &dm(ANN), "/balance").await;
+    fake.until_said("Your balance is").await;
+    assert!(fake.refused_all(), "the client tried (and was refused) before it reconnected");
+    assert!(fake.connections() > before, "reconnected after a refused handshake");
+
     bot.stop().await.unwrap();
 }
 

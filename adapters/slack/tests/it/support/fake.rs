@@ -78,6 +78,8 @@ struct Shared {
     envelopes: Mutex<VecDeque<String>>,
     acks: Mutex<Vec<Value>>,
     connections: AtomicU32,
+    /// WebSocket handshakes still to refuse (503).
+    refuse: AtomicU32,
     next: AtomicU32,
 }
 
@@ -170,6 +172,16 @@ impl FakeSlack {
     /// Every acknowledgement so far.
     pub fn acks(&self) -> Vec<Value> {
         self.state.acks.lock().unwrap().clone()
+    }
+
+    /// Refuses the next `n` WebSocket handshakes, as a Slack edge having a bad moment does.
+    pub fn refuse_handshakes(&self, n: u32) {
+        self.state.refuse.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether every handshake [`FakeSlack::refuse_handshakes`] asked to refuse was refused.
+    pub fn refused_all(&self) -> bool {
+        self.state.refuse.load(Ordering::SeqCst) == 0
     }
 
     /// How many Socket Mode connections were opened.
@@ -299,6 +311,9 @@ async fn response(State(state): State<Arc<Shared>>, Path(id): Path<String>, requ
 }
 
 async fn socket(State(state): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+    if state.refuse.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
+    }
     ws.on_upgrade(move |socket| serve_socket(state, socket))
 }
 
