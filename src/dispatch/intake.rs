@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Limiter;
 use super::ratelimit::{SLOW_DOWN, Verdict};
-use crate::adapter::{Envelope, SinkError};
+use crate::adapter::{Admission, Envelope, SinkError};
 use crate::clock::SharedClock;
 use crate::journal::{Journal, Ticket};
 use crate::outboxes::Outboxes;
@@ -35,7 +35,7 @@ pub(super) struct Intake {
     pub clock: SharedClock,
 }
 
-fn answer(envelope: &mut Envelope, result: Result<(), SinkError>) {
+fn answer(envelope: &mut Envelope, result: Result<Admission, SinkError>) {
     if let Some(accepted) = envelope.accepted.take() {
         let _ = accepted.send(result);
     }
@@ -87,7 +87,7 @@ impl Intake {
                     Ok(true) => {
                         crate::metrics::duplicate();
                         tracing::debug!("a delivery seen before was dropped");
-                        answer(&mut envelope, Ok(()));
+                        answer(&mut envelope, Ok(Admission::Repeat));
                         if let Some(done) = envelope.done.take() {
                             let _ = done.send(());
                         }
@@ -120,7 +120,7 @@ impl Intake {
                             self.outboxes.send(event.conversation(), vec![notice], None, None).await;
                         }
                         // Dropped on purpose: the platform must not retry it.
-                        answer(&mut envelope, Ok(()));
+                        answer(&mut envelope, Ok(Admission::Limited));
                         if let Some(done) = envelope.done.take() {
                             let _ = done.send(());
                         }
@@ -163,7 +163,7 @@ impl Intake {
             return Vec::new();
         }
         for accepted in &mut out {
-            answer(&mut accepted.envelope, Ok(()));
+            answer(&mut accepted.envelope, Ok(Admission::Accepted));
         }
         out
     }

@@ -92,7 +92,12 @@ impl Endpoint for Interactions {
             return StatusCode::UNAUTHORIZED.into_response();
         }
         match self.intake.take(interaction).await {
-            Ok(answer) => Json(answer).into_response(),
+            Ok(Some(answer)) => Json(answer).into_response(),
+            // Seen before this process started: a replay the in-memory set could not know about.
+            Ok(None) => {
+                self.intake.sink.rejected(Platform::DISCORD, Rejection::Replayed.label());
+                StatusCode::UNAUTHORIZED.into_response()
+            }
             Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
         }
     }

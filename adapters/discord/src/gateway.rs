@@ -132,7 +132,8 @@ impl EventHandler for Handler {
             }
         };
         let (id, token) = (InteractionId::new(parsed.id), parsed.token.clone());
-        let Ok(answer) = self.intake.take(parsed).await else { return };
+        // A repeated dispatch (`Ok(None)`) was answered the first time.
+        let Ok(Some(answer)) = self.intake.take(parsed).await else { return };
         let http = self.rest.http().as_ref();
         let sent =
             self.rest.call("answer interaction", false, || answer.clone().execute(http, (id, token.expose()))).await;

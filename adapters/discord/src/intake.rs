@@ -68,37 +68,38 @@ fn notice(text: &str) -> CreateInteractionResponse {
 }
 
 impl Intake {
-    /// The first answer to `i`. `Err` when the dispatcher is shutting down (the endpoint answers 503).
-    pub async fn take(&self, i: Interaction) -> Result<CreateInteractionResponse, SinkError> {
+    /// The first answer to `i`; `None` when `i` was seen before (a duplicated dispatch or a replay after a
+    /// restart), which gets no answer. `Err` when the dispatcher is shutting down (the endpoint answers 503).
+    pub async fn take(&self, i: Interaction) -> Result<Option<CreateInteractionResponse>, SinkError> {
         let (Some(user), Some(chat)) = (i.user.clone(), i.chat.clone()) else {
-            return Ok(CreateInteractionResponse::Pong);
+            return Ok(Some(CreateInteractionResponse::Pong));
         };
         let kind = match &i.action {
-            Action::Ping => return Ok(CreateInteractionResponse::Pong),
+            Action::Ping => return Ok(Some(CreateInteractionResponse::Pong)),
             Action::Autocomplete => {
-                return Ok(CreateInteractionResponse::Autocomplete(CreateAutocompleteResponse::new()));
+                return Ok(Some(CreateInteractionResponse::Autocomplete(CreateAutocompleteResponse::new())));
             }
             Action::Unsupported => {
-                return Ok(notice("This kind of command is not supported here; use a slash command."));
+                return Ok(Some(notice("This kind of command is not supported here; use a slash command.")));
             }
             Action::Command { name, args } if name == ANSWER_COMMAND => {
                 if args.is_empty() {
-                    return Ok(notice("Type your answer after /answer."));
+                    return Ok(Some(notice("Type your answer after /answer.")));
                 }
                 EventKind::Text(args.clone())
             }
             Action::Command { name, args } => match CommandCall::parse(&format!("/{name} {args}"), None) {
                 Some(call) => EventKind::Command(call),
-                None => return Ok(notice("That command name is not one I know.")),
+                None => return Ok(Some(notice("That command name is not one I know."))),
             },
             Action::ModalSubmit { text } => EventKind::Text(text.trim().to_string()),
             Action::Component { custom_id } => match self.components.resolve(custom_id) {
                 Some(Target::Button { chat: c, data }) if c == chat.id => EventKind::Button(data),
                 Some(Target::CodeEntry { user: u, prompt }) if u == user.id => {
-                    return Ok(CreateInteractionResponse::Modal(crate::message::modal(&prompt)));
+                    return Ok(Some(CreateInteractionResponse::Modal(crate::message::modal(&prompt))));
                 }
-                Some(Target::CodeEntry { .. }) => return Ok(notice("This button is for someone else.")),
-                _ => return Ok(notice("This button has expired. Run the command again.")),
+                Some(Target::CodeEntry { .. }) => return Ok(Some(notice("This button is for someone else."))),
+                _ => return Ok(Some(notice("This button has expired. Run the command again."))),
             },
         };
         let private_input = matches!(i.action, Action::ModalSubmit { .. });
@@ -112,9 +113,9 @@ impl Intake {
         chat: ChatRef,
         kind: EventKind,
         private_input: bool,
-    ) -> Result<CreateInteractionResponse, SinkError> {
+    ) -> Result<Option<CreateInteractionResponse>, SinkError> {
         let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
-            return Ok(notice("I am very busy right now; try again in a moment."));
+            return Ok(Some(notice("I am very busy right now; try again in a moment.")));
         };
         let is_component = matches!(i.action, Action::Component { .. });
         let direct = chat.is_private();
@@ -138,18 +139,21 @@ impl Intake {
             tokio::select! {
                 biased;
                 // The sender is only dropped after sending, or by `settle` below.
-                answer = &mut first => return answer.map_err(|_| SinkError::Closed),
+                answer = &mut first => return answer.map(Some).map_err(|_| SinkError::Closed),
                 result = &mut done => Some(result.unwrap_or(Err(SinkError::Closed))),
                 () = tokio::time::sleep(self.ack_within) => None,
             }
         };
+        if matches!(finished, Some(Ok(palisade_core::Admission::Repeat))) {
+            return Ok(None);
+        }
         let closed = matches!(finished, Some(Err(_)));
         let fallback = || without_reply(finished.is_some(), is_component, direct);
         match ex.settle(fallback) {
             Some(_) if closed => Err(SinkError::Closed),
-            Some(answer) => Ok(answer),
+            Some(answer) => Ok(Some(answer)),
             // A reply took the first answer while the fallback was being chosen.
-            None => first.await.map_err(|_| SinkError::Closed),
+            None => first.await.map(Some).map_err(|_| SinkError::Closed),
         }
     }
 }

@@ -176,3 +176,30 @@ async fn late_replies_are_deferred_then_edited_or_followed_up_and_long_ones_spli
     bot.stop().await.unwrap();
     crate::support::assert_token_never_logged();
 }
+
+#[tokio::test]
+async fn a_request_replayed_after_a_restart_is_refused() {
+    let fake = FakeRest::start().await;
+    let signer = Signer::generate();
+    let public = signer.public_hex();
+    let dir = tempfile::tempdir().unwrap();
+    let table = crate::support::settings(&fake, &public, json!({}));
+    let bot = crate::support::start(table.clone(), dir.path(), Options::default()).await;
+    let client = Client::new(bot.listening.unwrap(), signer);
+    let balance = crate::support::command(ANN, Place::Guild(TEAM), "balance", &[]).to_string();
+    let ts = crate::support::now_secs().to_string();
+    let signature = client.signer.sign(&ts, &balance);
+    let first = client.post_raw(&balance, Some(&signature), Some(&ts)).await;
+    assert_eq!((first.status, first.content()), (200, "Your balance is 1000.00."));
+    bot.stop().await.unwrap();
+
+    // Same store, fresh process memory: the captured request, still inside the freshness window, is refused.
+    let bot = crate::support::start(table, dir.path(), Options::default()).await;
+    let client = Client::new(bot.listening.unwrap(), client.signer);
+    let replay = client.post_raw(&balance, Some(&signature), Some(&ts)).await;
+    assert_eq!(replay.status, 401, "{replay:?}");
+    assert!(bot.rejections.all().iter().any(|r| r == "replayed interaction"));
+    let fresh = client.post(&crate::support::command(ANN, Place::Guild(TEAM), "balance", &[])).await;
+    assert_eq!(fresh.content(), "Your balance is 1000.00.", "the bot still answers new requests");
+    bot.stop().await.unwrap();
+}

@@ -62,6 +62,18 @@ async fn the_gateway_takes_slash_commands_and_direct_messages_with_minimal_inten
     assert_eq!(sent.path, format!("/channels/{ANN_DM}/messages"));
     assert!(!fake.calls().iter().any(|c| c.path == format!("/channels/{TEAM}/messages")));
 
+    // The same dispatches sent again (as a gateway may after a resume) run nothing a second time: the next
+    // answer in the DM is to a new message, and no second callback went out.
+    gateway.dispatch("INTERACTION_CREATE", dm_command("700000000000000001", "gtok-1", "balance"));
+    gateway.dispatch("MESSAGE_CREATE", message("800000000000000002", ANN_DM, None, "/echo hello there"));
+    gateway.dispatch("MESSAGE_CREATE", message("800000000000000003", ANN_DM, None, "/echo once more"));
+    fake.until_content("once more").await;
+    let calls = fake.calls();
+    let callbacks = calls.iter().filter(|c| c.path.starts_with("/interactions/700000000000000001/")).count();
+    assert_eq!(callbacks, 1, "the repeated interaction was answered again");
+    let echoes = calls.iter().filter(|c| c.body["content"] == "hello there").count();
+    assert_eq!(echoes, 1, "the repeated message was answered again");
+
     bot.stop().await.unwrap();
     crate::support::assert_token_never_logged();
 }

@@ -121,7 +121,16 @@ async fn url_verification_is_answered_and_a_retried_event_is_handled_once() {
     d.message(ANN, &dm(ANN), "/2fa status").await;
     let later = fake.until_said("Two-factor verification is off.").await;
     assert!(!later.iter().any(|c| c.text().contains("Your balance")), "the retry was handled again: {later:?}");
+    bot.stop().await.unwrap();
 
+    // After a restart on the same store, the same event delivered again is acknowledged and not handled.
+    let bot = events_bot(&fake, dir.path()).await;
+    let addr = bot.listening.unwrap();
+    assert_eq!(post(addr, Post { retry: Some(2), ..Post::json(event.as_bytes()) }).await.0, StatusCode::OK);
+    let d = Driver { fake: &fake, events: Some(addr) };
+    d.message(ANN, &dm(ANN), "/2fa status").await;
+    let after = fake.until_said("Two-factor verification is off.").await;
+    assert!(!after.iter().any(|c| c.text().contains("Your balance")), "handled again after a restart: {after:?}");
     bot.stop().await.unwrap();
 }
 

@@ -26,7 +26,7 @@ pub struct Envelope {
     /// accepted and dropped.
     pub delivery: Option<String>,
     /// Answered once the runtime accepted (or refused) the event.
-    pub accepted: Option<oneshot::Sender<Result<(), SinkError>>>,
+    pub accepted: Option<oneshot::Sender<Result<Admission, SinkError>>>,
     /// The runtime handing work back in (a verified action): not counted against rate limits again.
     pub resumed: bool,
 }
@@ -57,6 +57,19 @@ impl Envelope {
         self.resumed = true;
         self
     }
+}
+
+/// What the runtime did with an event it took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Admission {
+    /// Recorded, and queued for handling.
+    Accepted,
+    /// A delivery seen before (a platform's retry, a duplicated dispatch, a replay): dropped, nothing runs.
+    /// Acknowledge it to the platform as usual, but answer nothing.
+    Repeat,
+    /// Over its rate limits: dropped (the user was told once). Acknowledge it so the platform does not retry.
+    Limited,
 }
 
 /// Why the sink did not take an event.
@@ -126,12 +139,18 @@ impl EventSink {
     }
 
     /// Submits an envelope and waits until the runtime accepted it.
-    pub async fn submit_envelope(&self, mut envelope: Envelope) -> Result<(), SinkError> {
+    pub async fn submit_envelope(&self, envelope: Envelope) -> Result<(), SinkError> {
+        self.admit(envelope).await.map(drop)
+    }
+
+    /// Submits an envelope and waits until the runtime took it; says whether it will run
+    /// ([`Admission::Accepted`]) or was dropped as a repeat or over its limits.
+    pub async fn admit(&self, mut envelope: Envelope) -> Result<Admission, SinkError> {
         let (accepted, answer) = oneshot::channel();
         envelope.accepted = Some(accepted);
         self.tx.send(envelope).await.map_err(|_| SinkError::Closed)?;
         // A runtime that drops the answer without replying took the event as it is.
-        answer.await.unwrap_or(Ok(()))
+        answer.await.unwrap_or(Ok(Admission::Accepted))
     }
 
     /// Hands an envelope in without waiting for room or acceptance (for runtimes handing work back in);
@@ -147,14 +166,15 @@ impl EventSink {
 
     /// Submits an event and waits until it was handled and its replies were delivered.
     pub async fn submit_and_wait(&self, event: Event) -> Result<(), SinkError> {
-        self.submit_and_wait_envelope(Envelope::new(event)).await
+        self.submit_and_wait_envelope(Envelope::new(event)).await.map(drop)
     }
 
     /// Submits an envelope and waits until its event was handled and its replies were delivered (or, for a
-    /// delivery seen before or one over its rate limits, dropped).
-    pub async fn submit_and_wait_envelope(&self, envelope: Envelope) -> Result<(), SinkError> {
+    /// delivery seen before or one over its rate limits, dropped: the admission says which).
+    pub async fn submit_and_wait_envelope(&self, envelope: Envelope) -> Result<Admission, SinkError> {
         let (done, handled) = oneshot::channel();
-        self.submit_envelope(envelope.done(done)).await?;
-        handled.await.map_err(|_| SinkError::Closed)
+        let admission = self.admit(envelope.done(done)).await?;
+        handled.await.map_err(|_| SinkError::Closed)?;
+        Ok(admission)
     }
 }
