@@ -64,8 +64,8 @@ pub use palisade_core::{adapter, clock, event, platform, reply, services};
 pub use palisade_crypto as crypto;
 
 pub use adapter::{
-    Adapter, AdapterError, Admission, Capabilities, Envelope, EventSink, Outbox, SendError, SendPolicy, SendRate,
-    SinkError,
+    Adapter, AdapterError, Admission, Capabilities, Envelope, EventSink, Outbox, Pending, SendError, SendPolicy,
+    SendRate, SinkError,
 };
 pub use bot::{Bot, BotError};
 pub use config::{Secret, Section};

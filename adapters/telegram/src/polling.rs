@@ -87,13 +87,27 @@ impl Poller {
         }
     }
 
-    /// Hands a batch to the dispatcher in order; false when the adapter should stop.
+    /// Hands a batch to the dispatcher in order (all of it first, so it is accepted with one flush), then
+    /// advances the offset past each update as it is accepted; false when the adapter should stop.
     async fn take(&mut self, updates: Vec<Update>, shutdown: &CancellationToken) -> bool {
+        let mut queued = Vec::with_capacity(updates.len());
         for update in updates {
             let next = i32::try_from(update.id.0).ok().and_then(|id| id.checked_add(1));
+            let handed = tokio::select! {
+                () = shutdown.cancelled() => return false,
+                handed = self.receiver.enqueue(update) => handed,
+            };
+            match handed {
+                Ok(q) => queued.push((next, q)),
+                Err(palisade_core::SinkError::Closed) => return false,
+                // Not handed in: it and the rest of the batch are asked for again (after those before it).
+                Err(_) => break,
+            }
+        }
+        for (next, q) in queued {
             let taken = tokio::select! {
                 () = shutdown.cancelled() => return false,
-                taken = self.receiver.take(update, None) => taken,
+                taken = q.accepted() => taken,
             };
             match taken {
                 Ok(()) => self.offset = next.or(self.offset),

@@ -19,6 +19,28 @@ use crate::inbound::{Inbound, map_update};
 /// Shown when a button the bot no longer remembers is pressed.
 pub const EXPIRED: &str = "This button has expired; run the command again.";
 
+/// An update handed in, its acceptance to wait for.
+#[derive(Debug)]
+pub struct Queued {
+    receiver: Option<Receiver>,
+    query: Option<CallbackQueryId>,
+    known: bool,
+    pending: Option<palisade_core::Pending>,
+}
+
+impl Queued {
+    /// Waits until the dispatcher accepted the update's event, then answers its button press, if any.
+    pub async fn accepted(self) -> Result<(), SinkError> {
+        if let Some(pending) = self.pending {
+            pending.accepted().await?;
+        }
+        if let (Some(receiver), Some(query)) = (self.receiver, self.query) {
+            receiver.answer(query, self.known);
+        }
+        Ok(())
+    }
+}
+
 /// Maps updates and submits their events.
 #[derive(Debug, Clone)]
 pub struct Receiver {
@@ -60,6 +82,20 @@ impl Receiver {
             self.answer(query, known);
         }
         Ok(())
+    }
+
+    /// Hands the update's event in without waiting for the dispatcher's answer (see [`Queued::accepted`]), so
+    /// a batch of updates is accepted together.
+    pub async fn enqueue(&self, update: Update) -> Result<Queued, SinkError> {
+        let Some((query, envelope)) = self.map(update) else {
+            return Ok(Queued { receiver: None, query: None, known: false, pending: None });
+        };
+        let known = envelope.is_some();
+        let pending = match envelope {
+            Some(envelope) => Some(self.sink.enqueue(envelope).await?),
+            None => None,
+        };
+        Ok(Queued { receiver: Some(self.clone()), query, known, pending })
     }
 
     /// Answers a callback query in the background (with a notice when the button was not recognised).

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-pub use sink::{Admission, Envelope, EventSink, SinkError};
+pub use sink::{Admission, Envelope, EventSink, Pending, SinkError};
 
 use crate::event::{MessageId, Platform};
 use crate::reply::Reply;

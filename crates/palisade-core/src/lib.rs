@@ -34,8 +34,8 @@ pub mod services;
 pub mod store;
 
 pub use adapter::{
-    Adapter, AdapterError, Admission, Capabilities, Envelope, EventSink, Outbox, SendError, SendPolicy, SendRate,
-    SinkError,
+    Adapter, AdapterError, Admission, Capabilities, Envelope, EventSink, Outbox, Pending, SendError, SendPolicy,
+    SendRate, SinkError,
 };
 pub use config::{Problem, Secret, Section};
 pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, MessageId, UserRef};

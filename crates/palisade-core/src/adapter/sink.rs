@@ -87,6 +87,18 @@ pub enum SinkError {
     Journal(String),
 }
 
+/// An enqueued event's answer to come ([`EventSink::enqueue`]).
+#[derive(Debug)]
+pub struct Pending(oneshot::Receiver<Result<Admission, SinkError>>);
+
+impl Pending {
+    /// Waits until the runtime took the event (or refused it).
+    pub async fn accepted(self) -> Result<Admission, SinkError> {
+        // A runtime that drops the answer without replying took the event as it is.
+        self.0.await.unwrap_or(Ok(Admission::Accepted))
+    }
+}
+
 /// A cloneable handle adapters use to submit events. The queue behind it is bounded: when the dispatcher is
 /// saturated, a submission waits, which slows a polling adapter down instead of growing memory.
 #[derive(Clone)]
@@ -145,12 +157,18 @@ impl EventSink {
 
     /// Submits an envelope and waits until the runtime took it; says whether it will run
     /// ([`Admission::Accepted`]) or was dropped as a repeat or over its limits.
-    pub async fn admit(&self, mut envelope: Envelope) -> Result<Admission, SinkError> {
+    pub async fn admit(&self, envelope: Envelope) -> Result<Admission, SinkError> {
+        self.enqueue(envelope).await?.accepted().await
+    }
+
+    /// Hands an envelope in (waiting only for room in the queue) and returns the runtime's answer to wait
+    /// for. An adapter with a batch of deliveries enqueues them all in order, then waits for the answers:
+    /// the runtime accepts the whole batch with one flush instead of one each.
+    pub async fn enqueue(&self, mut envelope: Envelope) -> Result<Pending, SinkError> {
         let (accepted, answer) = oneshot::channel();
         envelope.accepted = Some(accepted);
         self.tx.send(envelope).await.map_err(|_| SinkError::Closed)?;
-        // A runtime that drops the answer without replying took the event as it is.
-        answer.await.unwrap_or(Ok(Admission::Accepted))
+        Ok(Pending(answer))
     }
 
     /// Hands an envelope in without waiting for room or acceptance (for runtimes handing work back in);

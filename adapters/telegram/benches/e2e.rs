@@ -1,0 +1,314 @@
+//! End to end on loopback: a fake Bot API, and side by side in one run, Palisade (the real Telegram adapter
+//! in polling mode, the dispatcher with its journal on a sled store, the echo plugin) and a bare teloxide
+//! echo bot, each answering `/echo …` updates spread over 200 chats. Both bots run on one current-thread
+//! runtime (one core); the fake runs on its own threads.
+//!
+//! Measured: updates/s (criterion, send limits off), CPU per update (the bot's threads only), and reply
+//! latency percentiles on an idle bot with the stock limits. Every reply is checked (its chat and text).
+//!
+//! Run: `cargo bench -p palisade-telegram --bench e2e`. Figures are recorded in docs/PERFORMANCE.md.
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items.
+#![allow(clippy::unwrap_used)] // a benchmark stops at the first surprise.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+const CHATS: i64 = 200;
+const BATCH: u64 = 2_000;
+
+/// The fake Bot API: a queue of updates served by long polls, and a count of the replies, each checked.
+#[derive(Default)]
+struct Fake {
+    updates: Mutex<VecDeque<Value>>,
+    next_update: AtomicI64,
+    news: Notify,
+    replies: AtomicU64,
+    wrong: AtomicU64,
+    replied: Notify,
+    /// When each pending `/echo` was queued, by its text (for latency).
+    queued_at: Mutex<HashMap<String, Instant>>,
+    latencies: Mutex<Vec<Duration>>,
+}
+
+impl Fake {
+    fn push(&self, chat: i64, text: &str) {
+        let id = self.next_update.fetch_add(1, Ordering::SeqCst);
+        let update = json!({ "update_id": id, "message": {
+            "message_id": id, "date": 1_700_000_000, "text": text,
+            "from": { "id": chat, "is_bot": false, "first_name": "User" },
+            "chat": { "id": chat, "type": "private", "first_name": "User" },
+        } });
+        self.queued_at.lock().unwrap().insert(text.trim_start_matches("/echo ").to_string(), Instant::now());
+        self.updates.lock().unwrap().push_back(update);
+        self.news.notify_waiters();
+    }
+
+    async fn get_updates(&self, params: &Value) -> Value {
+        let offset = params["offset"].as_i64().unwrap_or(0);
+        let wait = Duration::from_secs(params["timeout"].as_u64().unwrap_or(0));
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.news.notified();
+            {
+                let mut pending = self.updates.lock().unwrap();
+                while pending.front().is_some_and(|u| u["update_id"].as_i64().unwrap_or(0) < offset) {
+                    pending.pop_front();
+                }
+                if !pending.is_empty() || tokio::time::Instant::now() >= deadline {
+                    return Value::Array(pending.iter().take(100).cloned().collect());
+                }
+            }
+            let _ = tokio::time::timeout_at(deadline, notified).await;
+        }
+    }
+
+    fn send_message(&self, params: &Value) -> Value {
+        let chat = params["chat_id"].as_i64().unwrap_or_default();
+        let text = params["text"].as_str().unwrap_or_default();
+        // Texts are `c<chat>-<n>`: a reply must go to the chat it names.
+        let expected = text.strip_prefix('c').and_then(|t| t.split('-').next()).and_then(|c| c.parse().ok());
+        if expected != Some(chat) {
+            self.wrong.fetch_add(1, Ordering::SeqCst);
+        }
+        if let Some(at) = self.queued_at.lock().unwrap().remove(text) {
+            self.latencies.lock().unwrap().push(at.elapsed());
+        }
+        self.replies.fetch_add(1, Ordering::SeqCst);
+        self.replied.notify_waiters();
+        json!({ "message_id": 1, "date": 1_700_000_000, "text": text,
+            "chat": { "id": chat, "type": "private", "first_name": "User" },
+            "from": { "id": 999, "is_bot": true, "first_name": "Bot", "username": "bench_bot" } })
+    }
+
+    async fn until_replies(&self, n: u64) {
+        loop {
+            let replied = self.replied.notified();
+            if self.replies.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), replied).await;
+        }
+    }
+}
+
+async fn handle(State(fake): State<Arc<Fake>>, Path((_bot, method)): Path<(String, String)>, body: String) -> String {
+    let params: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let result = match method.to_ascii_lowercase().as_str() {
+        "getupdates" => fake.get_updates(&params).await,
+        "sendmessage" => fake.send_message(&params),
+        "getme" => json!({ "id": 999, "is_bot": true, "first_name": "Bot", "username": "bench_bot",
+            "can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false,
+            "has_main_web_app": false }),
+        _ => json!(true),
+    };
+    json!({ "ok": true, "result": result }).to_string()
+}
+
+/// Starts the fake on its own runtime (two threads); returns its base URL.
+fn start_fake(fake: Arc<Fake>) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("fake-api")
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().route("/{bot}/{method}", axum::routing::post(handle)).with_state(fake);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}/", rx.recv().unwrap())
+}
+
+/// CPU time (user + system) of this process's threads named `bot*`, from /proc.
+fn bot_cpu() -> Duration {
+    let mut ticks = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("bot") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        ticks += fields.get(11).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        ticks += fields.get(12).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    }
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+/// The bot's runtime: one core for its work; its blocking pool (sled's fsyncs) is counted as the bot's too.
+fn bot_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .thread_name("bot")
+        .thread_keep_alive(Duration::from_secs(3600))
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Which bot.
+#[derive(Clone, Copy, Debug)]
+enum Which {
+    Palisade,
+    /// Palisade with `[dispatch] journal = false`: no record of accepted events, no delivery ids kept.
+    PalisadeNoJournal,
+    Teloxide,
+}
+
+/// Runs `bot` against a fresh fake on its own thread; returns the fake.
+fn start_bot(bot: Which, limits_off: bool) -> (Arc<Fake>, tempfile::TempDir) {
+    let fake = Arc::new(Fake { next_update: AtomicI64::new(1), ..Fake::default() });
+    let url = start_fake(fake.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    std::thread::Builder::new()
+        .name("bot-main".into())
+        .spawn(move || {
+            bot_runtime().block_on(async move {
+                match bot {
+                    Which::Palisade => run_palisade(&url, &path, limits_off, true).await,
+                    Which::PalisadeNoJournal => run_palisade(&url, &path, limits_off, false).await,
+                    Which::Teloxide => run_teloxide(&url).await,
+                }
+            });
+        })
+        .unwrap();
+    (fake, dir)
+}
+
+async fn run_palisade(url: &str, dir: &std::path::Path, limits_off: bool, journal: bool) {
+    use palisade::{Adapter, Dispatcher, Section};
+    let mut table = json!({ "token": TOKEN, "api_url": url, "poll_timeout": "10s" });
+    if limits_off {
+        table["limits"] = json!({ "per_chat_per_second": 0, "per_chat_per_minute": 0,
+            "per_group_per_minute": 0, "overall_per_second": 0 });
+    }
+    let adapter =
+        palisade_telegram::TelegramAdapter::from_section(&Section::new("adapters.telegram", table).unwrap()).unwrap();
+    let backend = Arc::new(palisade::store::SledBackend::open(&dir.join("data")).unwrap());
+    let key = palisade::crypto::Key::generate().unwrap();
+    let store = Arc::new(
+        palisade::store::RecordStore::open_anchored(
+            backend,
+            &key,
+            palisade::clock::SystemClock::shared(),
+            &dir.join("anchor"),
+        )
+        .await
+        .unwrap(),
+    );
+    let plugins: Vec<Arc<dyn palisade::Plugin>> = vec![Arc::new(palisade_echo::Echo)];
+    let settings = palisade::config::DispatchSettings { journal, ..Default::default() };
+    let dispatcher = Dispatcher::builder(plugins, store).dispatch_settings(settings).adapter(&adapter).build().unwrap();
+    let sink = dispatcher.sink();
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(dispatcher.run(stop.clone()));
+    let _ = Box::new(adapter).run(sink, stop).await;
+}
+
+async fn run_teloxide(url: &str) {
+    use teloxide::prelude::*;
+    let bot = Bot::new(TOKEN).set_api_url(url.parse().unwrap());
+    let handler = Update::filter_message().endpoint(|bot: Bot, msg: Message| async move {
+        let text = msg.text().unwrap_or_default().trim_start_matches("/echo ").to_string();
+        bot.send_message(msg.chat.id, text).await?;
+        Ok::<(), teloxide::RequestError>(())
+    });
+    teloxide::dispatching::Dispatcher::builder(bot, handler).build().dispatch().await;
+}
+
+/// Pushes `n` updates over the chats and waits for all replies; returns the time taken.
+async fn burst(fake: &Fake, n: u64, round: u64) -> Duration {
+    let before = fake.replies.load(Ordering::SeqCst);
+    let started = Instant::now();
+    for i in 0..n {
+        let chat = 1 + (i as i64 % CHATS);
+        fake.push(chat, &format!("/echo c{chat}-{round}x{i}"));
+    }
+    fake.until_replies(before + n).await;
+    started.elapsed()
+}
+
+fn throughput(c: &mut Criterion) {
+    let client = tokio::runtime::Runtime::new().unwrap();
+    let mut group = c.benchmark_group("telegram_e2e");
+    group.throughput(Throughput::Elements(BATCH));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    let mut cpu: Vec<(Which, Duration, u64)> = Vec::new();
+    for bot in [Which::Teloxide, Which::Palisade, Which::PalisadeNoJournal] {
+        let (fake, _dir) = start_bot(bot, true);
+        client.block_on(burst(&fake, 50, 0)); // started and warm
+        let (cpu_before, done_before) = (bot_cpu(), fake.replies.load(Ordering::SeqCst));
+        let mut round = 1;
+        group.bench_function(format!("{bot:?}").to_lowercase(), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    round += 1;
+                    total += client.block_on(burst(&fake, BATCH, round));
+                }
+                total
+            });
+        });
+        let handled = fake.replies.load(Ordering::SeqCst) - done_before;
+        assert_eq!(fake.wrong.load(Ordering::SeqCst), 0, "{bot:?} sent a reply to the wrong chat");
+        cpu.push((bot, (bot_cpu() - cpu_before) / u32::try_from(handled.max(1)).unwrap_or(u32::MAX), handled));
+        // The bot keeps running on its thread; the next one gets its own fake and threads named alike, so
+        // CPU is read before it starts.
+        std::mem::forget(fake);
+    }
+    group.finish();
+    for (bot, per_update, handled) in cpu {
+        eprintln!("cpu per update, {bot:?}: {per_update:?} ({handled} updates)");
+    }
+}
+
+fn latency(_c: &mut Criterion) {
+    let client = tokio::runtime::Runtime::new().unwrap();
+    for bot in [Which::Teloxide, Which::Palisade] {
+        // Stock limits: what an operator runs.
+        let (fake, _dir) = start_bot(bot, false);
+        client.block_on(burst(&fake, 1, 0));
+        fake.latencies.lock().unwrap().clear();
+        for i in 0..200u64 {
+            let chat = 1 + (i as i64 % CHATS);
+            client.block_on(async {
+                let before = fake.replies.load(Ordering::SeqCst);
+                fake.push(chat, &format!("/echo c{chat}-lat{i}"));
+                fake.until_replies(before + 1).await;
+                // Idle between messages, as a bot mostly is, and under the stock overall limit (30/s), so
+                // what is measured is the bot's own delay, not pacing.
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            });
+        }
+        let mut l = fake.latencies.lock().unwrap().clone();
+        l.sort();
+        let pct = |p: usize| l[(l.len() * p / 100).min(l.len() - 1)];
+        eprintln!(
+            "reply latency, {bot:?}, idle, stock limits: p50 {:?}, p99 {:?} ({} replies)",
+            pct(50),
+            pct(99),
+            l.len()
+        );
+        std::mem::forget(fake);
+    }
+}
+
+criterion_group!(benches, throughput, latency);
+criterion_main!(benches);
