@@ -55,21 +55,27 @@ async fn a_conversation_over_its_queue_loses_the_excess_with_one_notice() {
     let probe = Probe::shared();
     let settings = DispatchSettings { conversation_queue: 3, ..DispatchSettings::default() };
     let h = Harness::start_with(vec![probe.clone()], memory_store().await, |b| b.dispatch_settings(settings));
-    // The first runs (and waits on the gate); three wait in the queue; the other six are dropped.
+    // The first runs (and waits on the gate); three wait in the queue; the other six are dropped, and their
+    // submissions end at once (a dropped event is done).
+    let ended = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut submissions = Vec::new();
     for _ in 0..10 {
-        h.sink.submit(event("chatty", "/wait")).await.unwrap();
+        let (sink, ended) = (h.sink.clone(), ended.clone());
+        submissions.push(tokio::spawn(async move {
+            sink.submit_and_wait(event("chatty", "/wait")).await.unwrap();
+            ended.fetch_add(1, Ordering::SeqCst);
+        }));
     }
-    let skipped = loop {
-        let texts: Vec<String> = h.captured.take().iter().map(text_of).collect();
-        if !texts.is_empty() {
-            break texts;
-        }
+    while ended.load(Ordering::SeqCst) < 6 {
         tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(ended.load(Ordering::SeqCst), 6, "only the dropped ones ended");
+    let skipped: Vec<String> = h.captured.take().iter().map(text_of).collect();
     assert_eq!(skipped, [palisade::dispatch::SKIPPED], "one notice for six dropped events");
     probe.gate.add_permits(10);
-    while probe.finished.load(Ordering::SeqCst) < 4 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    for s in submissions {
+        s.await.unwrap();
     }
     // Another conversation was never affected, and the dropped ones never ran.
     assert_eq!(h.say("quiet", "/args a b").await.iter().filter(|t| *t == "first=a rest=b").count(), 1);
