@@ -68,3 +68,31 @@ async fn a_failed_deletion_says_what_to_fix_without_content() {
     assert!(matches!(&error, SendError::Rejected(m) if m.contains("admin right to delete messages")), "{error}");
     crate::support::assert_token_never_logged();
 }
+
+/// With the stock limits, a burst of 200 replies to 200 chats leaves at the overall rate (30 per second) and
+/// never trips the limit of a fake that enforces it.
+#[tokio::test]
+async fn a_burst_to_200_chats_leaves_at_the_stock_rate_without_a_429() {
+    let fake = FakeApi::start().await;
+    fake.enforce_overall_limit(30);
+    palisade_testkit::logs::capture();
+    let table = crate::support::settings(&fake, json!({ "bot_username": "palisade_test_bot", "limits": {} }));
+    let adapter = TelegramAdapter::from_section(&Section::new("adapters.telegram", table).unwrap()).unwrap();
+    let store = palisade_testkit::memory_store().await;
+    let dispatcher = palisade::Dispatcher::builder(Vec::new(), store).adapter(&adapter).build().unwrap();
+    let replies: Vec<Reply> = (1..=200)
+        .map(|chat| {
+            let text = ReplyBody::Text { text: format!("notice {chat}"), buttons: vec![] };
+            let mut r = reply(&chat.to_string(), ChatKind::Direct, false, text);
+            r.user = UserRef::new(Platform::TELEGRAM, chat.to_string());
+            r
+        })
+        .collect();
+    dispatcher.outboxes().deliver(replies).await;
+    let calls = fake.calls();
+    let sends: Vec<_> = calls.iter().filter(|c| c.method == "sendmessage").collect();
+    assert_eq!(sends.iter().filter(|c| c.status == 429).count(), 0, "the bot went over Telegram's limit");
+    let mut chats: Vec<i64> = sends.iter().filter_map(|c| c.chat_id()).collect();
+    chats.sort_unstable();
+    assert_eq!(chats, (1..=200).collect::<Vec<i64>>(), "each chat got its message once");
+}

@@ -58,6 +58,9 @@ struct Shared {
     next_update: AtomicU32,
     next_message: AtomicI32,
     next_callback: AtomicU32,
+    /// When set, at most this many messages per second overall (Telegram's limit for bots), beyond which
+    /// sends get 429; the times of recent sends.
+    overall_limit: Mutex<Option<(usize, std::collections::VecDeque<Instant>)>>,
 }
 
 impl Shared {
@@ -129,6 +132,11 @@ impl FakeApi {
                 "from": { "id": BOT_ID, "is_bot": true, "first_name": "Bot", "username": BOT_USERNAME } },
         } }));
         id
+    }
+
+    /// Enforces at most `per_second` sends per second overall, answering 429 beyond it as Telegram does.
+    pub fn enforce_overall_limit(&self, per_second: usize) {
+        *self.state.overall_limit.lock().unwrap() = Some((per_second, std::collections::VecDeque::new()));
     }
 
     /// Makes the next call of `method` (lowercase) fail with `failure`.
@@ -245,6 +253,10 @@ async fn handle(
         state.record(&method, params, 401);
         return error(401, "Unauthorized", None);
     }
+    if method.starts_with("send") && over_limit(&state) {
+        state.record(&method, params, 429);
+        return error(429, "Too Many Requests: retry after 1", Some(json!({ "retry_after": 1 })));
+    }
     let failure = state.failures.next(&method);
     match failure {
         Some(Failure::RetryAfter(secs)) => {
@@ -275,6 +287,22 @@ async fn handle(
     };
     state.record_result(&method, params, 200, &result);
     ok(result)
+}
+
+/// Counts a send against the enforced limit; true when it is over (a window slightly under a second, so
+/// that loopback jitter between the bot's clock and the fake's cannot make a paced bot look too fast).
+fn over_limit(state: &Shared) -> bool {
+    let mut limit = state.overall_limit.lock().unwrap();
+    let Some((per_second, recent)) = limit.as_mut() else { return false };
+    let now = Instant::now();
+    while recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_millis(950)) {
+        recent.pop_front();
+    }
+    if recent.len() >= *per_second {
+        return true;
+    }
+    recent.push_back(now);
+    false
 }
 
 fn sent(state: &Shared, method: &str, params: &Value) -> Value {
