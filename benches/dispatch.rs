@@ -13,7 +13,7 @@ use palisade::clock::TokioClock;
 use palisade::crypto::Key;
 use palisade::store::{Backend, MemoryBackend, RecordStore, SharedStore, SledBackend};
 use palisade::{
-    ChatKind, ChatRef, Dispatcher, Event, EventSink, MessageId, Outbox, Platform, Reply, SendError, UserRef,
+    ChatKind, ChatRef, Dispatcher, Envelope, Event, EventSink, MessageId, Outbox, Platform, Reply, SendError, UserRef,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -38,8 +38,10 @@ fn event(conversation: usize, text: &str) -> Event {
     )
 }
 
-async fn start(store: SharedStore) -> (EventSink, CancellationToken) {
+async fn start(store: SharedStore, journal: bool) -> (EventSink, CancellationToken) {
+    let settings = palisade::config::DispatchSettings { journal, ..Default::default() };
     let dispatcher = Dispatcher::builder(vec![Arc::new(palisade_echo::Echo)], store)
+        .dispatch_settings(settings)
         .outbox(Platform::CONSOLE, Arc::new(Discard), Capabilities::CONSOLE)
         .build()
         .expect("dispatcher builds");
@@ -49,11 +51,16 @@ async fn start(store: SharedStore) -> (EventSink, CancellationToken) {
     (sink, stop)
 }
 
-/// Submits a batch spread over many conversations, then one awaited event per conversation; since each
-/// conversation is ordered, when those are done the whole batch is.
+/// Hands in a batch spread over many conversations, as an adapter with a batch of deliveries does (all of
+/// it, then the acceptances), then one awaited event per conversation; since each conversation is ordered,
+/// when those are done the whole batch is.
 async fn batch(sink: &EventSink) {
+    let mut pending = Vec::with_capacity(BATCH);
     for i in 0..BATCH - CONVERSATIONS {
-        sink.submit(event(i % CONVERSATIONS, "/echo hello")).await.expect("accepted");
+        pending.push(sink.enqueue(Envelope::new(event(i % CONVERSATIONS, "/echo hello"))).await.expect("queued"));
+    }
+    for result in futures::future::join_all(pending.into_iter().map(palisade::Pending::accepted)).await {
+        result.expect("accepted");
     }
     let waits = (0..CONVERSATIONS).map(|c| sink.submit_and_wait(event(c, "/echo last")));
     for result in futures::future::join_all(waits).await {
@@ -67,17 +74,18 @@ fn bench(c: &mut Criterion) {
     let key = Key::generate().expect("key");
     let memory: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
     let sled: Arc<dyn Backend> = Arc::new(SledBackend::open(dir.path()).expect("sled"));
-    let stores: Vec<(&str, SharedStore)> = [("memory", memory), ("sled", sled)]
-        .into_iter()
-        .map(|(name, backend)| {
-            let store = rt.block_on(RecordStore::open(backend, &key, TokioClock::shared())).expect("store opens");
-            (name, Arc::new(store) as SharedStore)
-        })
-        .collect();
+    let stores: Vec<(&str, SharedStore, bool)> =
+        [("memory", memory.clone(), true), ("sled", sled.clone(), true), ("sled_without_journal", sled, false)]
+            .into_iter()
+            .map(|(name, backend, journal)| {
+                let store = rt.block_on(RecordStore::open(backend, &key, TokioClock::shared())).expect("store opens");
+                (name, Arc::new(store) as SharedStore, journal)
+            })
+            .collect();
     let mut group = c.benchmark_group("dispatch_command");
     group.throughput(Throughput::Elements(BATCH as u64));
-    for (name, store) in stores {
-        let (sink, stop) = rt.block_on(start(store));
+    for (name, store, journal) in stores {
+        let (sink, stop) = rt.block_on(start(store, journal));
         group.bench_with_input(BenchmarkId::from_parameter(name), &sink, |b, sink| {
             b.to_async(&rt).iter(|| batch(sink));
         });
