@@ -153,14 +153,10 @@ impl Adapter for DiscordAdapter {
         }
     }
 
-    /// Discord's global limit (50 requests per second). Most replies answer an interaction (its callback or
-    /// a follow-up through the interaction's webhook), which no channel limit applies to; for the rest,
-    /// serenity keeps each route's bucket as the API reports it in its headers and waits out a 429.
-    fn send_policy(&self) -> palisade_core::SendPolicy {
-        use palisade_core::SendRate;
-        use std::time::Duration;
-        palisade_core::SendPolicy { overall: vec![SendRate::new(50, Duration::from_secs(1))], ..Default::default() }
-    }
+    // No send policy of its own: most replies answer an interaction (its callback or a follow-up through
+    // the interaction's webhook), which neither a channel's limit nor the bot's global limit applies to; for
+    // the rest, serenity keeps each route's bucket and the global limit as the API reports them in its
+    // headers and waits out a 429.
 
     fn register_commands(&mut self, commands: &[Command]) {
         self.commands = commands.to_vec();

@@ -32,35 +32,13 @@ const USERS: u64 = 200;
 const BATCH: u64 = 1_000;
 const IN_FLIGHT: usize = 64;
 
-/// CPU time (user + system) of this process's threads named `bot*`, from /proc.
-fn bot_cpu() -> Duration {
-    let mut ticks = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
-        if !std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().starts_with("bot") {
-            continue;
-        }
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        for i in [11, 12] {
-            ticks += fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        }
-    }
-    Duration::from_millis(ticks * 10)
-}
-
 /// Starts the bot on its own one-core runtime against `api_url`; returns its events address.
 fn start_bot(api_url: String, dir: std::path::PathBuf) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("bot-main".into())
         .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .thread_name("bot")
-                .thread_keep_alive(Duration::from_secs(3600))
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = palisade_testkit::bench::bot_runtime();
             rt.block_on(async move {
                 use palisade::{Adapter, Dispatcher, Section};
                 let table = json!({ "bot_token": fake::BOT_TOKEN, "api_url": api_url, "rate_tiers": false,
@@ -143,7 +121,7 @@ fn throughput(c: &mut Criterion) {
     let addr = start_bot(fake.api_url.clone(), dir.path().to_path_buf());
     let mut replies = 0;
     client.block_on(burst(addr, &fake, 50, 0, &mut replies));
-    let (cpu_before, done_before) = (bot_cpu(), replies);
+    let (cpu_before, done_before) = (palisade_testkit::bench::bot_cpu(), replies);
     let mut group = c.benchmark_group("slack_events_e2e");
     group.throughput(Throughput::Elements(BATCH));
     group.sample_size(10);
@@ -163,7 +141,7 @@ fn throughput(c: &mut Criterion) {
     let handled = replies - done_before;
     eprintln!(
         "cpu per event, Palisade over the Events API: {:?} ({handled} events)",
-        (bot_cpu() - cpu_before) / u32::try_from(handled).unwrap()
+        (palisade_testkit::bench::bot_cpu() - cpu_before) / u32::try_from(handled).unwrap()
     );
 }
 

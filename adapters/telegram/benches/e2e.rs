@@ -133,34 +133,6 @@ fn start_fake(fake: Arc<Fake>) -> String {
     format!("http://{}/", rx.recv().unwrap())
 }
 
-/// CPU time (user + system) of this process's threads named `bot*`, from /proc.
-fn bot_cpu() -> Duration {
-    let mut ticks = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if !comm.starts_with("bot") {
-            continue;
-        }
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        ticks += fields.get(11).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        ticks += fields.get(12).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    }
-    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
-}
-
-/// The bot's runtime: one core for its work; its blocking pool (sled's fsyncs) is counted as the bot's too.
-fn bot_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .thread_name("bot")
-        .thread_keep_alive(Duration::from_secs(3600))
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Which bot.
 #[derive(Clone, Copy, Debug)]
 enum Which {
@@ -179,7 +151,7 @@ fn start_bot(bot: Which, limits_off: bool) -> (Arc<Fake>, tempfile::TempDir) {
     std::thread::Builder::new()
         .name("bot-main".into())
         .spawn(move || {
-            bot_runtime().block_on(async move {
+            palisade_testkit::bench::bot_runtime().block_on(async move {
                 match bot {
                     Which::Palisade => run_palisade(&url, &path, limits_off, true).await,
                     Which::PalisadeNoJournal => run_palisade(&url, &path, limits_off, false).await,
@@ -254,7 +226,7 @@ fn throughput(c: &mut Criterion) {
     for bot in [Which::Teloxide, Which::Palisade, Which::PalisadeNoJournal] {
         let (fake, _dir) = start_bot(bot, true);
         client.block_on(burst(&fake, 50, 0)); // started and warm
-        let (cpu_before, done_before) = (bot_cpu(), fake.replies.load(Ordering::SeqCst));
+        let (cpu_before, done_before) = (palisade_testkit::bench::bot_cpu(), fake.replies.load(Ordering::SeqCst));
         let mut round = 1;
         group.bench_function(format!("{bot:?}").to_lowercase(), |b| {
             b.iter_custom(|iters| {
@@ -268,7 +240,11 @@ fn throughput(c: &mut Criterion) {
         });
         let handled = fake.replies.load(Ordering::SeqCst) - done_before;
         assert_eq!(fake.wrong.load(Ordering::SeqCst), 0, "{bot:?} sent a reply to the wrong chat");
-        cpu.push((bot, (bot_cpu() - cpu_before) / u32::try_from(handled.max(1)).unwrap_or(u32::MAX), handled));
+        cpu.push((
+            bot,
+            (palisade_testkit::bench::bot_cpu() - cpu_before) / u32::try_from(handled.max(1)).unwrap_or(u32::MAX),
+            handled,
+        ));
         // The bot keeps running on its thread; the next one gets its own fake and threads named alike, so
         // CPU is read before it starts.
         std::mem::forget(fake);
