@@ -52,12 +52,7 @@ fn start_bot(proxy: String, public_key: String, dir: std::path::PathBuf) -> Sock
                     palisade_discord::DiscordAdapter::from_section(&Section::new("adapters.discord", table).unwrap())
                         .unwrap();
                 let mut listening = adapter.listening();
-                let backend = Arc::new(palisade::store::SledBackend::open(&dir.join("data")).unwrap());
-                let key = palisade::crypto::Key::generate().unwrap();
-                let clock = palisade::clock::SystemClock::shared();
-                let anchor = dir.join("anchor");
-                let store = palisade::store::RecordStore::open_anchored(backend, &key, clock, &anchor);
-                let store = Arc::new(store.await.unwrap());
+                let store = palisade_testkit::stores::anchored_sled_store(&dir).await;
                 let echo = Arc::new(palisade_echo::Echo);
                 adapter.register_commands(&palisade::Plugin::commands(&*echo));
                 let plugins: Vec<Arc<dyn palisade::Plugin>> = vec![echo];

@@ -47,12 +47,7 @@ fn start_bot(api_url: String, dir: std::path::PathBuf) -> SocketAddr {
                     palisade_slack::SlackAdapter::from_section(&Section::new("adapters.slack", table).unwrap())
                         .unwrap();
                 let mut listening = adapter.listening();
-                let backend = Arc::new(palisade::store::SledBackend::open(&dir.join("data")).unwrap());
-                let key = palisade::crypto::Key::generate().unwrap();
-                let clock = palisade::clock::SystemClock::shared();
-                let anchor = dir.join("anchor");
-                let store = palisade::store::RecordStore::open_anchored(backend, &key, clock, &anchor);
-                let store = Arc::new(store.await.unwrap());
+                let store = palisade_testkit::stores::anchored_sled_store(&dir).await;
                 let plugins: Vec<Arc<dyn palisade::Plugin>> = vec![Arc::new(palisade_echo::Echo)];
                 let dispatcher = Dispatcher::builder(plugins, store).adapter(&adapter).build().unwrap();
                 let sink = dispatcher.sink();

@@ -172,18 +172,7 @@ async fn run_palisade(url: &str, dir: &std::path::Path, limits_off: bool, journa
     }
     let adapter =
         palisade_telegram::TelegramAdapter::from_section(&Section::new("adapters.telegram", table).unwrap()).unwrap();
-    let backend = Arc::new(palisade::store::SledBackend::open(&dir.join("data")).unwrap());
-    let key = palisade::crypto::Key::generate().unwrap();
-    let store = Arc::new(
-        palisade::store::RecordStore::open_anchored(
-            backend,
-            &key,
-            palisade::clock::SystemClock::shared(),
-            &dir.join("anchor"),
-        )
-        .await
-        .unwrap(),
-    );
+    let store = palisade_testkit::stores::anchored_sled_store(dir).await;
     let plugins: Vec<Arc<dyn palisade::Plugin>> = vec![Arc::new(palisade_echo::Echo)];
     let settings = palisade::config::DispatchSettings { journal, ..Default::default() };
     let dispatcher = Dispatcher::builder(plugins, store).dispatch_settings(settings).adapter(&adapter).build().unwrap();

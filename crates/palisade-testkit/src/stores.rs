@@ -43,3 +43,20 @@ pub async fn sled_store(dir: &Path) -> SharedStore {
         Err(e) => panic!("the sled store opens: {e}"),
     }
 }
+
+/// The encrypted sled store in `dir`/data with its anchor file in `dir`, as `palisade run` opens it (for
+/// benchmarks that should pay what a real bot pays).
+///
+/// # Panics
+/// When the store cannot be opened.
+pub async fn anchored_sled_store(dir: &Path) -> SharedStore {
+    let backend = match SledBackend::open(&dir.join("data")) {
+        Ok(backend) => Arc::new(backend),
+        Err(e) => panic!("sled opens in {}: {e}", dir.display()),
+    };
+    let clock = palisade::clock::SystemClock::shared();
+    match RecordStore::open_anchored(backend, &test_key(), clock, &dir.join("palisade.anchor")).await {
+        Ok(store) => Arc::new(store),
+        Err(e) => panic!("the anchored sled store opens: {e}"),
+    }
+}
