@@ -13,7 +13,7 @@
 //! | [`running`] | a real adapter with the whole runtime stack, against a fake of its platform |
 //! | [`conformance`] | the suite every adapter runs against its own fake |
 //! | [`examples`] | checking an example bot's configuration file against its registry |
-//! | [`bench`] | end-to-end benchmarks: the bot's own runtime and the CPU time of its threads |
+//! | [`bench`](mod@bench) | end-to-end benchmarks: the bot's own runtime and the CPU time of its threads |
 
 pub mod bench;
 pub mod capture;
