@@ -39,35 +39,16 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Starts the bot on its own one-core runtime; returns its endpoint's address.
 fn start_bot(proxy: String, public_key: String, dir: std::path::PathBuf) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("bot-main".into())
-        .spawn(move || {
-            let rt = palisade_testkit::bench::bot_runtime();
-            rt.block_on(async move {
-                use palisade::{Adapter, Dispatcher, Section};
-                let table = json!({ "token": TOKEN, "application_id": APP, "public_key": public_key,
-                    "proxy": proxy, "listen": "127.0.0.1:0", "freshness": "5m" });
-                let mut adapter =
-                    palisade_discord::DiscordAdapter::from_section(&Section::new("adapters.discord", table).unwrap())
-                        .unwrap();
-                let mut listening = adapter.listening();
-                let store = palisade_testkit::stores::anchored_sled_store(&dir).await;
-                let echo = Arc::new(palisade_echo::Echo);
-                adapter.register_commands(&palisade::Plugin::commands(&*echo));
-                let plugins: Vec<Arc<dyn palisade::Plugin>> = vec![echo];
-                let dispatcher = Dispatcher::builder(plugins, store).adapter(&adapter).build().unwrap();
-                let sink = dispatcher.sink();
-                let stop = tokio_util::sync::CancellationToken::new();
-                tokio::spawn(dispatcher.run(stop.clone()));
-                tokio::spawn(Box::new(adapter).run(sink, stop));
-                let addr = listening.wait_for(Option::is_some).await.unwrap().unwrap();
-                tx.send(addr).unwrap();
-                std::future::pending::<()>().await;
-            });
-        })
-        .unwrap();
-    rx.recv().unwrap()
+    let make = move || {
+        let table = json!({ "token": TOKEN, "application_id": APP, "public_key": public_key,
+            "proxy": proxy, "listen": "127.0.0.1:0", "freshness": "5m" });
+        let section = palisade::Section::new("adapters.discord", table).unwrap();
+        let adapter = palisade_discord::DiscordAdapter::from_section(&section).unwrap();
+        let listening = adapter.listening();
+        (Box::new(adapter) as Box<dyn palisade::Adapter>, Some(listening))
+    };
+    let plugins: Vec<Arc<dyn palisade::Plugin>> = vec![Arc::new(palisade_echo::Echo)];
+    palisade_testkit::bench::spawn_bot(make, plugins, dir, Default::default()).unwrap()
 }
 
 fn echo(user: u64, text: &str) -> Value {

@@ -34,33 +34,16 @@ const IN_FLIGHT: usize = 64;
 
 /// Starts the bot on its own one-core runtime against `api_url`; returns its events address.
 fn start_bot(api_url: String, dir: std::path::PathBuf) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("bot-main".into())
-        .spawn(move || {
-            let rt = palisade_testkit::bench::bot_runtime();
-            rt.block_on(async move {
-                use palisade::{Adapter, Dispatcher, Section};
-                let table = json!({ "bot_token": fake::BOT_TOKEN, "api_url": api_url, "rate_tiers": false,
-                    "mode": "events", "signing_secret": SIGNING_SECRET, "listen": "127.0.0.1:0" });
-                let adapter =
-                    palisade_slack::SlackAdapter::from_section(&Section::new("adapters.slack", table).unwrap())
-                        .unwrap();
-                let mut listening = adapter.listening();
-                let store = palisade_testkit::stores::anchored_sled_store(&dir).await;
-                let plugins: Vec<Arc<dyn palisade::Plugin>> = vec![Arc::new(palisade_echo::Echo)];
-                let dispatcher = Dispatcher::builder(plugins, store).adapter(&adapter).build().unwrap();
-                let sink = dispatcher.sink();
-                let stop = tokio_util::sync::CancellationToken::new();
-                tokio::spawn(dispatcher.run(stop.clone()));
-                tokio::spawn(Box::new(adapter).run(sink, stop));
-                let addr = listening.wait_for(Option::is_some).await.unwrap().unwrap();
-                tx.send(addr).unwrap();
-                std::future::pending::<()>().await;
-            });
-        })
-        .unwrap();
-    rx.recv().unwrap()
+    let make = move || {
+        let table = json!({ "bot_token": fake::BOT_TOKEN, "api_url": api_url, "rate_tiers": false,
+            "mode": "events", "signing_secret": SIGNING_SECRET, "listen": "127.0.0.1:0" });
+        let section = palisade::Section::new("adapters.slack", table).unwrap();
+        let adapter = palisade_slack::SlackAdapter::from_section(&section).unwrap();
+        let listening = adapter.listening();
+        (Box::new(adapter) as Box<dyn palisade::Adapter>, Some(listening))
+    };
+    let plugins: Vec<Arc<dyn palisade::Plugin>> = vec![Arc::new(palisade_echo::Echo)];
+    palisade_testkit::bench::spawn_bot(make, plugins, dir, Default::default()).unwrap()
 }
 
 fn signed(body: &str) -> (String, String) {

@@ -147,39 +147,31 @@ fn start_bot(bot: Which, limits_off: bool) -> (Arc<Fake>, tempfile::TempDir) {
     let fake = Arc::new(Fake { next_update: AtomicI64::new(1), ..Fake::default() });
     let url = start_fake(fake.clone());
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_path_buf();
-    std::thread::Builder::new()
-        .name("bot-main".into())
-        .spawn(move || {
-            palisade_testkit::bench::bot_runtime().block_on(async move {
-                match bot {
-                    Which::Palisade => run_palisade(&url, &path, limits_off, true).await,
-                    Which::PalisadeNoJournal => run_palisade(&url, &path, limits_off, false).await,
-                    Which::Teloxide => run_teloxide(&url).await,
-                }
-            });
-        })
-        .unwrap();
-    (fake, dir)
-}
-
-async fn run_palisade(url: &str, dir: &std::path::Path, limits_off: bool, journal: bool) {
-    use palisade::{Adapter, Dispatcher, Section};
-    let mut table = json!({ "token": TOKEN, "api_url": url, "poll_timeout": "10s" });
-    if limits_off {
-        table["limits"] = json!({ "per_chat_per_second": 0, "per_chat_per_minute": 0,
-            "per_group_per_minute": 0, "overall_per_second": 0 });
-    }
-    let adapter =
-        palisade_telegram::TelegramAdapter::from_section(&Section::new("adapters.telegram", table).unwrap()).unwrap();
-    let store = palisade_testkit::stores::anchored_sled_store(dir).await;
+    let journal = match bot {
+        Which::Palisade => true,
+        Which::PalisadeNoJournal => false,
+        Which::Teloxide => {
+            std::thread::Builder::new()
+                .name(format!("{}-main", palisade_testkit::bench::BOT_THREADS))
+                .spawn(move || palisade_testkit::bench::bot_runtime().block_on(run_teloxide(&url)))
+                .unwrap();
+            return (fake, dir);
+        }
+    };
+    let make = move || {
+        let mut table = json!({ "token": TOKEN, "api_url": url, "poll_timeout": "10s" });
+        if limits_off {
+            table["limits"] = json!({ "per_chat_per_second": 0, "per_chat_per_minute": 0,
+                "per_group_per_minute": 0, "overall_per_second": 0 });
+        }
+        let section = palisade::Section::new("adapters.telegram", table).unwrap();
+        let adapter = palisade_telegram::TelegramAdapter::from_section(&section).unwrap();
+        (Box::new(adapter) as Box<dyn palisade::Adapter>, None)
+    };
     let plugins: Vec<Arc<dyn palisade::Plugin>> = vec![Arc::new(palisade_echo::Echo)];
     let settings = palisade::config::DispatchSettings { journal, ..Default::default() };
-    let dispatcher = Dispatcher::builder(plugins, store).dispatch_settings(settings).adapter(&adapter).build().unwrap();
-    let sink = dispatcher.sink();
-    let stop = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(dispatcher.run(stop.clone()));
-    let _ = Box::new(adapter).run(sink, stop).await;
+    palisade_testkit::bench::spawn_bot(make, plugins, dir.path().to_path_buf(), settings);
+    (fake, dir)
 }
 
 async fn run_teloxide(url: &str) {

@@ -40,3 +40,49 @@ pub fn bot_cpu() -> Duration {
     }
     Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
 }
+
+/// What [`spawn_bot`] runs: an adapter, and where it reports its listening address (if it listens).
+pub type BenchAdapter =
+    (Box<dyn palisade::Adapter>, Option<tokio::sync::watch::Receiver<Option<std::net::SocketAddr>>>);
+
+/// Runs the adapter `make` builds with the dispatcher over `plugins`, on an anchored sled store in `dir`,
+/// on [`bot_runtime`] in a thread of its own (named so that [`bot_cpu`] counts it), until the process
+/// ends. Returns once the adapter listens (its address), or at once for an adapter that does not.
+///
+/// # Panics
+/// When the dispatcher cannot be built or the adapter never reports its address.
+pub fn spawn_bot(
+    make: impl FnOnce() -> BenchAdapter + Send + 'static,
+    plugins: Vec<std::sync::Arc<dyn palisade::Plugin>>,
+    dir: std::path::PathBuf,
+    settings: palisade::config::DispatchSettings,
+) -> Option<std::net::SocketAddr> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name(format!("{BOT_THREADS}-main")).spawn(move || {
+        bot_runtime().block_on(async move {
+            let (mut adapter, listening) = make();
+            let commands: Vec<_> = plugins.iter().flat_map(|p| p.commands()).collect();
+            adapter.register_commands(&commands);
+            let store = crate::stores::anchored_sled_store(&dir).await;
+            let built =
+                palisade::Dispatcher::builder(plugins, store).dispatch_settings(settings).adapter(&*adapter).build();
+            let dispatcher = built.unwrap_or_else(|e| panic!("the dispatcher builds: {e}"));
+            let sink = dispatcher.sink();
+            let stop = tokio_util::sync::CancellationToken::new();
+            tokio::spawn(dispatcher.run(stop.clone()));
+            tokio::spawn(adapter.run(sink, stop));
+            let addr = match listening {
+                Some(mut l) => {
+                    *l.wait_for(Option::is_some).await.unwrap_or_else(|e| panic!("the adapter listens: {e}"))
+                }
+                None => None,
+            };
+            let _ = tx.send(addr);
+            std::future::pending::<()>().await;
+        });
+    });
+    if let Err(e) = spawned {
+        panic!("the bot's thread starts: {e}");
+    }
+    rx.recv().unwrap_or_else(|e| panic!("the bot started: {e}"))
+}
