@@ -19,6 +19,7 @@ pub struct Admin {
     access: Arc<Access>,
     audit: Arc<Audit>,
     config_file: PathBuf,
+    reloader: Arc<std::sync::OnceLock<Arc<crate::reload::Reloader>>>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -33,7 +34,15 @@ const USAGE: &str =
 impl Admin {
     /// Admin commands over the bot's services; `config_file` is re-read by `/admin reload`.
     pub fn new(stepup: Arc<StepUp>, access: Arc<Access>, audit: Arc<Audit>, config_file: PathBuf) -> Self {
-        Self { stepup, access, audit, config_file }
+        Self { stepup, access, audit, config_file, reloader: Arc::default() }
+    }
+
+    /// `/admin reload` applies everything a reload applies (see [`crate::reload`]) once `reloader` is set;
+    /// until then it reloads roles only.
+    #[must_use]
+    pub fn with_reloader(mut self, reloader: Arc<std::sync::OnceLock<Arc<crate::reload::Reloader>>>) -> Self {
+        self.reloader = reloader;
+        self
     }
 
     fn target(ctx: &Ctx) -> Result<UserRef, PluginError> {
@@ -100,6 +109,13 @@ impl Admin {
     }
 
     async fn reload(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        if let Some(reloader) = self.reloader.get() {
+            let by = format!("admin {}", self.audit.pseudonym(ctx.user()).await?);
+            let answer = reloader.reload(&by).await.map_err(PluginError::user)?;
+            self.record(ctx, "reload", None).await?;
+            ctx.reply_private(answer.describe());
+            return Ok(());
+        }
         let loaded =
             crate::config::Loader::new(&self.config_file).load().map_err(|e| PluginError::user(e.to_string()))?;
         self.access.set_roles(Roles::from_config(&loaded.settings.roles));

@@ -19,6 +19,16 @@ use crate::clock::{SharedClock, millis};
 use crate::config::AlertSettings;
 use crate::event::{ChatRef, Platform, UserRef};
 
+/// Every alert rule, as `palisade_alerts_total{kind}` names it.
+pub const KINDS: [&str; 6] = [
+    "stepup_failures_per_user",
+    "stepup_failures_total",
+    "messages_per_user",
+    "erasures",
+    "exports",
+    "webhook_rejections",
+];
+
 /// Something worth counting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Signal {
@@ -55,7 +65,10 @@ struct Windows {
 
 /// Counts signals and raises alerts.
 pub struct Alerts {
-    settings: AlertSettings,
+    // std RwLock: read per signal, replaced by a reload; never held across an await.
+    settings: std::sync::RwLock<AlertSettings>,
+    /// When alerts were raised during the last hour (for `palisade status`).
+    raised: Mutex<VecDeque<u64>>,
     clock: SharedClock,
     audit: Option<Arc<Audit>>,
     // std Mutexes: short map updates, never held across an await.
@@ -82,11 +95,39 @@ impl Alerts {
         audit: Option<Arc<Audit>>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<Notice>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Arc::new(Self { settings, clock, audit, windows: Mutex::default(), rejected: Mutex::default(), tx }), rx)
+        let settings = std::sync::RwLock::new(settings);
+        let raised = Mutex::default();
+        (
+            Arc::new(Self {
+                settings,
+                raised,
+                clock,
+                audit,
+                windows: Mutex::default(),
+                rejected: Mutex::default(),
+                tx,
+            }),
+            rx,
+        )
+    }
+
+    /// Replaces the thresholds, window, cooldown and admin chats (a reload); counts so far are kept.
+    pub fn set_settings(&self, settings: AlertSettings) {
+        *self.settings.write().unwrap_or_else(PoisonError::into_inner) = settings;
+    }
+
+    fn settings(&self) -> AlertSettings {
+        self.settings.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// How many alerts were raised within the last `within`.
+    pub fn raised_within(&self, within: std::time::Duration) -> usize {
+        let since = self.clock.now_ms().saturating_sub(millis(within));
+        self.raised.lock().unwrap_or_else(PoisonError::into_inner).iter().filter(|t| **t >= since).count()
     }
 
     fn rule(&self, signal: &Signal) -> (&'static str, u32, Option<UserRef>) {
-        let s = &self.settings;
+        let s = self.settings.read().unwrap_or_else(PoisonError::into_inner);
         match signal {
             Signal::StepUpFailure(u) => ("stepup_failures_per_user", s.stepup_failures_per_user, Some(u.clone())),
             Signal::Message(u) => ("messages_per_user", s.messages_per_user, Some(u.clone())),
@@ -100,7 +141,8 @@ impl Alerts {
     pub fn observe(&self, signal: Signal) {
         let mut rules = vec![self.rule(&signal)];
         if let Signal::StepUpFailure(_) = signal {
-            rules.push(("stepup_failures_total", self.settings.stepup_failures_total, None));
+            let total = self.settings.read().unwrap_or_else(PoisonError::into_inner).stepup_failures_total;
+            rules.push(("stepup_failures_total", total, None));
         }
         if let Signal::WebhookRejected(p) = &signal {
             crate::metrics::webhook_rejected(*p);
@@ -116,7 +158,11 @@ impl Alerts {
 
     fn count(&self, kind: &'static str, threshold: u32, user: Option<UserRef>) -> Option<Alert> {
         let now = self.clock.now_ms();
-        let window = millis(self.settings.window);
+        let (window_len, cooldown) = {
+            let s = self.settings.read().unwrap_or_else(PoisonError::into_inner);
+            (s.window, s.cooldown)
+        };
+        let window = millis(window_len);
         let mut w = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         if w.counts.len() > 100_000 {
             // Forget keys with nothing inside the window, so a stream of new users cannot grow the map.
@@ -131,15 +177,23 @@ impl Alerts {
         if count < threshold as usize {
             return None;
         }
-        if w.last_alert.get(kind).is_some_and(|t| now.saturating_sub(*t) < millis(self.settings.cooldown)) {
+        if w.last_alert.get(kind).is_some_and(|t| now.saturating_sub(*t) < millis(cooldown)) {
             return None;
         }
         w.last_alert.insert(kind, now);
-        Some(Alert { kind, count, minutes: self.settings.window.as_secs() / 60, user })
+        Some(Alert { kind, count, minutes: window_len.as_secs() / 60, user })
     }
 
     fn raise(&self, alert: Alert) {
         crate::metrics::alert(alert.kind);
+        {
+            let now = self.clock.now_ms();
+            let mut raised = self.raised.lock().unwrap_or_else(PoisonError::into_inner);
+            while raised.front().is_some_and(|t| now.saturating_sub(*t) > 3_600_000) {
+                raised.pop_front();
+            }
+            raised.push_back(now);
+        }
         tracing::warn!(kind = alert.kind, count = alert.count, "security alert raised");
         let _ = self.tx.send(Notice::Alert(alert));
     }
@@ -168,7 +222,7 @@ impl Alerts {
 
     /// The admins' direct chats.
     pub fn admin_chats(&self) -> Vec<(ChatRef, UserRef)> {
-        self.settings
+        self.settings()
             .admin_chats
             .iter()
             .filter_map(|s| s.parse::<UserRef>().ok())

@@ -195,8 +195,16 @@ impl Audit {
 
     /// Checks the whole chain, and that it reaches at least the head the store's anchor recorded and
     /// `expect_seq` (a number the operator kept elsewhere); see [`verify`].
+    ///
+    /// Appends wait while it runs, so a running bot's verification never sees an append half done.
     pub async fn verify(&self, expect_seq: Option<u64>) -> Result<Vec<Finding>, StoreError> {
+        let _guard = self.append.lock().await;
         verify::verify(&*self.store, expect_seq).await
+    }
+
+    /// The head's sequence number: how many entries the chain has (0 when empty).
+    pub async fn length(&self) -> Result<u64, StoreError> {
+        Ok(self.head().await?.map_or(0, |h| h.seq))
     }
 
     /// Records the current head in the store's anchor (after `palisade store accept-loss`).

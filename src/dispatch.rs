@@ -223,6 +223,8 @@ impl DispatcherBuilder {
             outboxes.journal(journal.clone());
         }
         let (tx, rx) = mpsc::channel(self.dispatch.queue_capacity);
+        let load = Arc::new(crate::status::Load::default());
+        load.watch_intake(&tx);
         Ok(Dispatcher {
             service: BoxCloneSyncService::new(svc),
             router,
@@ -236,6 +238,7 @@ impl DispatcherBuilder {
             observer: self.observer,
             journal,
             limiter: self.limiter,
+            load,
         })
     }
 }
@@ -255,6 +258,7 @@ pub struct Dispatcher {
     observer: Option<Arc<dyn crate::services::Observer>>,
     journal: Option<Arc<crate::journal::Journal>>,
     limiter: Option<Arc<Limiter>>,
+    load: Arc<crate::status::Load>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -294,9 +298,19 @@ impl Dispatcher {
         &self.outboxes
     }
 
-    /// The router (for listing commands).
+    /// The router (for listing commands; a reload replaces its step-up policy).
     pub fn router(&self) -> &Router {
         &self.router
+    }
+
+    /// The rate limiter at intake, if limits are configured (a reload replaces its limits).
+    pub fn limiter(&self) -> Option<&Arc<Limiter>> {
+        self.limiter.as_ref()
+    }
+
+    /// Queue depths and each platform's last event, for `palisade status` and the metrics.
+    pub fn load(&self) -> &Arc<crate::status::Load> {
+        &self.load
     }
 
     /// Handles events until `shutdown` is cancelled, then stops in bounded time; see
@@ -324,6 +338,7 @@ impl Dispatcher {
             observer: _,
             journal,
             limiter,
+            load,
         } = self;
         drop(tx);
         let sweeper_stop = CancellationToken::new();
@@ -336,7 +351,7 @@ impl Dispatcher {
             sweeper_stop.clone(),
         ));
         let mut conversations =
-            conversations::Conversations::new(service, outboxes.clone(), &settings, journal.clone());
+            conversations::Conversations::new(service, outboxes.clone(), &settings, journal.clone(), load);
         if let Some(journal) = &journal {
             recover(journal, &outboxes, &mut conversations).await;
         }
@@ -398,7 +413,9 @@ async fn recover(
             Some(replies) => outboxes.send(entry.event.conversation(), replies, None, Some(ticket)).await,
             None => {
                 let envelope = Envelope::new(entry.event).resumed();
-                conversations.enqueue(intake::Accepted { envelope, ticket: Some(ticket) }).await;
+                conversations
+                    .enqueue(intake::Accepted { envelope, ticket: Some(ticket), at: tokio::time::Instant::now() })
+                    .await;
             }
         }
     }

@@ -2,10 +2,8 @@
 //! `/readyz` (adapters started and not shutting down). Bind it to loopback or a private network only.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -51,12 +49,11 @@ fn routes(metrics: PrometheusHandle, ready: Readiness) -> Router {
 }
 
 /// Binds `addr` (so a taken port fails at start with a clear error) and returns the bound address and a
-/// future serving until `shutdown`. It also refreshes the store size gauge every minute.
+/// future serving until `shutdown`. (The gauges it shows are refreshed by [`crate::watch`].)
 pub async fn serve(
     addr: SocketAddr,
     metrics: PrometheusHandle,
     ready: Readiness,
-    data_dir: PathBuf,
     shutdown: CancellationToken,
 ) -> Result<(SocketAddr, impl Future<Output = ()>), String> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -65,24 +62,12 @@ pub async fn serve(
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let app = routes(metrics, ready);
     let fut = async move {
-        let gauge = tokio::spawn(refresh_store_size(data_dir, shutdown.clone()));
         let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned());
         if let Err(error) = server.await {
             tracing::error!(%error, "the monitoring endpoint stopped");
         }
-        let _ = gauge.await;
     };
     Ok((local, fut))
-}
-
-async fn refresh_store_size(dir: PathBuf, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => crate::metrics::store_bytes(disk_usage(&dir)),
-        }
-    }
 }
 
 /// Bytes used by the files under `path`.

@@ -124,6 +124,10 @@ fn with_quiet_libraries(filter: &str) -> String {
     out
 }
 
+/// Replaces the running subscriber's filter; set by [`init`].
+type Reload = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+static RELOAD: std::sync::OnceLock<Reload> = std::sync::OnceLock::new();
+
 /// Installs the global subscriber. Safe to call twice (the second call does nothing).
 pub fn init(settings: &LogSettings) {
     CONTENT.store(settings.content, std::sync::atomic::Ordering::Relaxed);
@@ -131,13 +135,38 @@ pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_new(with_quiet_libraries(&wanted)).unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only for a person at a terminal: a journal or a file gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(RedactingStderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_writer(RedactingStderr).with_ansi(ansi);
     let installed = match settings.format {
-        LogFormat::Human => tracing::subscriber::set_global_default(builder.finish()),
-        LogFormat::Json => tracing::subscriber::set_global_default(builder.json().finish()),
+        LogFormat::Human => {
+            let builder = builder.with_env_filter(filter).with_filter_reloading();
+            let handle = builder.reload_handle();
+            let _ = RELOAD.set(Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())));
+            tracing::subscriber::set_global_default(builder.finish())
+        }
+        LogFormat::Json => {
+            let builder = builder.json().with_env_filter(filter).with_filter_reloading();
+            let handle = builder.reload_handle();
+            let _ = RELOAD.set(Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())));
+            tracing::subscriber::set_global_default(builder.finish())
+        }
     };
     if installed.is_ok() {
         bridge_library_logs();
+    }
+}
+
+/// Applies a reloaded `[logging]`: the level (unless `RUST_LOG` is set, which wins as at start) and whether
+/// message content is logged. The format and destination stay as started.
+pub fn reload(settings: &LogSettings) -> Result<(), String> {
+    CONTENT.store(settings.content, std::sync::atomic::Ordering::Relaxed);
+    if std::env::var_os("RUST_LOG").is_some() {
+        return Ok(());
+    }
+    let filter = EnvFilter::try_new(with_quiet_libraries(&settings.level))
+        .map_err(|e| format!("`logging.level = {:?}` is not a valid filter: {e}", settings.level))?;
+    match RELOAD.get() {
+        Some(reload) => reload(filter),
+        None => Ok(()),
     }
 }
 

@@ -45,6 +45,8 @@ struct Batch {
     replies: Vec<Reply>,
     done: Option<oneshot::Sender<()>>,
     ticket: Option<Ticket>,
+    /// When the event these replies answer arrived; the first one sent records the reply latency.
+    since: Option<tokio::time::Instant>,
     _room: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
@@ -141,13 +143,26 @@ impl Outboxes {
         done: Option<oneshot::Sender<()>>,
         ticket: Option<Ticket>,
     ) {
+        self.send_since(lane, replies, done, ticket, None).await;
+    }
+
+    /// [`Outboxes::send`] for the replies to an event that arrived at `since`: the first one sent records
+    /// the reply latency (`palisade_reply_seconds`).
+    pub async fn send_since(
+        &self,
+        lane: ConversationKey,
+        replies: Vec<Reply>,
+        done: Option<oneshot::Sender<()>>,
+        ticket: Option<Ticket>,
+        since: Option<tokio::time::Instant>,
+    ) {
         if replies.is_empty() {
             self.finish(done, ticket).await;
             return;
         }
         let wanted = u32::try_from(replies.len().min(self.lanes.room_size)).unwrap_or(u32::MAX);
         let room = self.lanes.room.clone().acquire_many_owned(wanted).await.ok();
-        let batch = Batch { replies, done, ticket, _room: room };
+        let batch = Batch { replies, done, ticket, since, _room: room };
         let start = {
             let mut queues = self.lanes.queues.lock().unwrap_or_else(PoisonError::into_inner);
             let queue = queues.entry(lane.clone()).or_default();

@@ -75,6 +75,8 @@ pub struct StepUp {
     pending: PendingActions,
     grants: Grants,
     settings: StepUpSettings,
+    /// `grant_ttl` in ms; a reload replaces it (grants already given keep their expiry).
+    grant_ttl_ms: std::sync::atomic::AtomicU64,
     clock: SharedClock,
     /// Serialises read-modify-write of a user's enrolment and pending action, so concurrent attempts cannot
     /// lose a failure count and two codes cannot both resume one action. Per user: one user's fsync never
@@ -104,6 +106,7 @@ impl StepUp {
             enrolments: Enrolments::new(store.clone()),
             pending: PendingActions::new(store),
             grants: Grants::default(),
+            grant_ttl_ms: std::sync::atomic::AtomicU64::new(crate::clock::millis(settings.grant_ttl)),
             settings,
             clock,
             users: crate::locks::KeyedLocks::default(),
@@ -113,9 +116,15 @@ impl StepUp {
         })
     }
 
-    /// The settings.
+    /// The settings this service started with (`grant_ttl` may since have been reloaded: see
+    /// [`StepUp::set_grant_ttl`]).
     pub fn settings(&self) -> &StepUpSettings {
         &self.settings
+    }
+
+    /// Replaces how long a verification grants its scope (a reload); grants already given keep their expiry.
+    pub fn set_grant_ttl(&self, ttl: std::time::Duration) {
+        self.grant_ttl_ms.store(crate::clock::millis(ttl), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Now, ms since the epoch.
@@ -256,7 +265,7 @@ impl StepUp {
 
     /// Grants `scope` in `conv` for `grant_ttl`.
     pub fn grant(&self, conv: ConversationKey, scope: String) {
-        let until = self.now_ms() + crate::clock::millis(self.settings.grant_ttl);
+        let until = self.now_ms() + self.grant_ttl_ms.load(std::sync::atomic::Ordering::Relaxed);
         self.grants.grant(conv, scope, until);
     }
 

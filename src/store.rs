@@ -25,7 +25,7 @@ pub use keyring::{RotationProgress, key_id, rotate};
 pub use master::{load_master_key, write_key_file};
 pub use memory::MemoryBackend;
 pub use record::{AcceptedLoss, RecordStore};
-pub use retention::{RetentionTask, sweep_expired};
+pub use retention::{RetentionTask, SharedRules, rules as retention_rules, sweep_expired};
 pub use sled::SledBackend;
 
 pub use palisade_core::store::*;

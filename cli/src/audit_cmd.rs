@@ -1,18 +1,21 @@
 //! `palisade audit verify` and `palisade audit export`.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
+use serde::{Deserialize, Serialize};
+
+use palisade::control::Answer;
 
 use palisade::audit::Audit;
 use palisade::clock::SystemClock;
 use palisade::config::Loaded;
 use palisade::store::{self, StoreError};
 
+use crate::report::{self, Report};
+
 /// `palisade audit …`.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
 pub enum AuditAction {
     /// Check the whole chain; names the first entry changed, removed, inserted or reordered (exit 1). The
     /// chain must also reach the entry the store's anchor recorded.
@@ -33,36 +36,39 @@ pub enum AuditAction {
     },
 }
 
-/// Runs one audit action.
-pub async fn run(loaded: &Loaded, action: AuditAction) -> ExitCode {
-    let result = match store::open(&loaded.settings.store, SystemClock::shared()).await {
-        Ok(store) => {
-            let audit = Audit::new(store, SystemClock::shared());
-            match action {
-                AuditAction::Verify { expect_seq } => verify(&audit, expect_seq).await,
-                AuditAction::Export { since, out } => export(&audit, since.as_deref(), out).await,
-            }
-        }
-        Err(e) => Err(e),
-    };
-    result.unwrap_or_else(|e| {
-        eprintln!("error: {e}");
-        ExitCode::FAILURE
-    })
+/// Runs one audit action on the store, opened here.
+pub async fn run(loaded: &Loaded, action: AuditAction) -> Answer {
+    match store::open(&loaded.settings.store, SystemClock::shared()).await {
+        Ok(store) => act(&Audit::new(store, SystemClock::shared()), action).await,
+        Err(e) => report::error(1, e),
+    }
 }
 
-async fn verify(audit: &Audit, expect_seq: Option<u64>) -> Result<ExitCode, StoreError> {
+/// Runs one audit action on `audit` (the bot's own when it runs).
+pub async fn act(audit: &Audit, action: AuditAction) -> Answer {
+    let mut r = Report::default();
+    let result = match action {
+        AuditAction::Verify { expect_seq } => verify(audit, expect_seq, &mut r).await,
+        AuditAction::Export { since, out: _ } => export(audit, since.as_deref(), &mut r).await,
+    };
+    match result {
+        Ok(code) => r.code(code),
+        Err(e) => report::error(1, e),
+    }
+}
+
+async fn verify(audit: &Audit, expect_seq: Option<u64>, r: &mut Report) -> Result<u8, StoreError> {
     let findings = audit.verify(expect_seq).await?;
     let count = audit.entries_since(0).await?.len();
     match findings.first() {
         None => {
             let entries = if count == 1 { "1 entry".to_string() } else { format!("{count} entries") };
-            println!("audit trail intact: {entries}, chain and head verified");
-            Ok(ExitCode::SUCCESS)
+            r.say(format!("audit trail intact: {entries}, chain and head verified"));
+            Ok(0)
         }
         Some(f) => {
-            println!("audit trail TAMPERED: {f}");
-            Ok(ExitCode::FAILURE)
+            r.say(format!("audit trail TAMPERED: {f}"));
+            Ok(1)
         }
     }
 }
@@ -79,7 +85,7 @@ fn parse_since(since: &str) -> Result<u64, StoreError> {
         })
 }
 
-async fn export(audit: &Audit, since: Option<&str>, out: Option<PathBuf>) -> Result<ExitCode, StoreError> {
+async fn export(audit: &Audit, since: Option<&str>, r: &mut Report) -> Result<u8, StoreError> {
     let since_ms = since.map(parse_since).transpose()?.unwrap_or(0);
     let mut lines = String::new();
     for e in audit.entries_since(since_ms).await? {
@@ -92,13 +98,6 @@ async fn export(audit: &Audit, since: Option<&str>, out: Option<PathBuf>) -> Res
         lines.push_str(&value.to_string());
         lines.push('\n');
     }
-    let written = match &out {
-        Some(path) => palisade::private_file::write_private(path, lines.as_bytes()),
-        None => std::io::stdout().write_all(lines.as_bytes()),
-    };
-    written.map_err(|e| StoreError::Codec {
-        namespace: "audit".into(),
-        reason: format!("cannot write the export: {e}"),
-    })?;
-    Ok(ExitCode::SUCCESS)
+    r.document(lines.into_bytes());
+    Ok(0)
 }

@@ -5,10 +5,15 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | this file | the commands (`run`, `chat`, `config check`, `keygen`) and [`main`] |
-//! | `store_cmd` | `palisade store …`: check, stats, sweep, rotate-key |
+//! | this file | the commands (`run`, `chat`, `config check`, `keygen`, `status`, `reload`) and [`main`] |
+//! | `store_cmd` | `palisade store …`: check, stats, sweep, backup, restore, rotate-key |
 //! | `audit_cmd` | `palisade audit …`: verify, export |
 //! | `user_cmd` | `palisade user …`: export, erase, the rights-request register |
+//! | `remote` | those three through the running bot's control socket, and the bot's side of it |
+//! | `report` | a command's output gathered as one answer, shown the same way wherever it ran |
+//!
+//! While a bot runs, `user`, `audit` and `store` go through its control socket (see `palisade::control`)
+//! and give the same output and exit codes as when they open the store themselves.
 //!
 //! clap lives only in this crate.
 
@@ -23,8 +28,12 @@ use palisade::config::{Loaded, Loader};
 use palisade::plugin::Registry;
 
 mod audit_cmd;
+mod remote;
+mod report;
 mod store_cmd;
 mod user_cmd;
+
+use remote::Remote;
 
 /// Palisade: a security-first chat bot.
 #[derive(Debug, Parser)]
@@ -77,13 +86,29 @@ pub enum Command {
         #[command(subcommand)]
         action: user_cmd::UserAction,
     },
+    /// Show the running bot's state: adapters, queues, store, audit chain, rights requests, alerts (exit 3
+    /// when no bot runs with this configuration).
+    Status {
+        /// Which bot.
+        #[command(flatten)]
+        running: Running,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the running bot read its configuration again (as SIGHUP does) and say what took effect.
+    Reload {
+        /// Which bot.
+        #[command(flatten)]
+        running: Running,
+    },
     /// Write a new random master key to a file readable only by you (mode 0600).
     Keygen {
         /// The file to create; an existing file is never overwritten.
         #[arg(long)]
         out: PathBuf,
     },
-    /// Inspect and maintain the encrypted store (stop the bot first: the store is locked while it runs).
+    /// Inspect and maintain the encrypted store (through the running bot when one runs).
     Store {
         /// The TOML configuration file.
         #[arg(long, env = "PALISADE_CONFIG", global = true)]
@@ -92,6 +117,14 @@ pub enum Command {
         #[command(subcommand)]
         action: store_cmd::StoreAction,
     },
+}
+
+/// `palisade status` and `palisade reload` options.
+#[derive(Debug, clap::Args)]
+pub struct Running {
+    /// The TOML configuration file of the running bot.
+    #[arg(long, env = "PALISADE_CONFIG")]
+    pub config: PathBuf,
 }
 
 /// `palisade config …`.
@@ -125,18 +158,42 @@ async fn execute(command: Command, registry: Registry) -> ExitCode {
     match command {
         Command::Keygen { out } => store_cmd::keygen(&out),
         Command::Store { config: Some(config), action } => {
-            let Ok(loaded) = load(&config) else {
-                return ExitCode::from(2);
+            let Ok(loaded) = load(&config) else { return ExitCode::from(2) };
+            let out = match &action {
+                store_cmd::StoreAction::Backup { out } => Some(out.clone()),
+                _ => None,
             };
-            store_cmd::run(&loaded, &registry, action).await
+            match here_or_there(&loaded, Remote::Store(action)).await {
+                Ok(answer) => report::emit(answer, out.as_deref()),
+                Err(Remote::Store(action)) => report::emit(store_cmd::run(&loaded, &registry, action).await, None),
+                Err(_) => ExitCode::FAILURE,
+            }
         }
         Command::Audit { config: Some(config), action } => {
             let Ok(loaded) = load(&config) else { return ExitCode::from(2) };
-            audit_cmd::run(&loaded, action).await
+            let out = match &action {
+                audit_cmd::AuditAction::Export { out, .. } => out.clone(),
+                audit_cmd::AuditAction::Verify { .. } => None,
+            };
+            match here_or_there(&loaded, Remote::Audit(action)).await {
+                Ok(answer) => report::emit(answer, out.as_deref()),
+                Err(Remote::Audit(action)) => report::emit(audit_cmd::run(&loaded, action).await, out.as_deref()),
+                Err(_) => ExitCode::FAILURE,
+            }
         }
         Command::User { config: Some(config), action } => {
             let Ok(loaded) = load(&config) else { return ExitCode::from(2) };
-            user_cmd::run(&loaded, &registry, action).await
+            let out = match &action {
+                user_cmd::UserAction::Export { out, .. } => out.clone(),
+                _ => None,
+            };
+            match here_or_there(&loaded, Remote::User(action)).await {
+                Ok(answer) => report::emit(answer, out.as_deref()),
+                Err(Remote::User(action)) => {
+                    report::emit(user_cmd::run(&loaded, &registry, action).await, out.as_deref())
+                }
+                Err(_) => ExitCode::FAILURE,
+            }
         }
         Command::Audit { config: None, .. }
         | Command::Store { config: None, .. }
@@ -144,9 +201,69 @@ async fn execute(command: Command, registry: Registry) -> ExitCode {
             eprintln!("error: this command needs --config FILE (or PALISADE_CONFIG)");
             ExitCode::from(2)
         }
+        Command::Status { running, json } => status(&running.config, json).await,
+        Command::Reload { running } => reload(&running.config).await,
         Command::Config { action: ConfigAction::Check { config } } => check(&config, &registry),
         Command::Run { config } => run(&config, &registry, AdapterChoice::Configured).await,
         Command::Chat { config, user } => run(&config, &registry, AdapterChoice::ConsoleOnly(user)).await,
+    }
+}
+
+/// The running bot's answer to `remote`, or `remote` back when no bot runs (to be run here). An untrusted
+/// socket is an error (the answer says why).
+async fn here_or_there(loaded: &Loaded, remote: Remote) -> Result<palisade::control::Answer, Remote> {
+    match remote::through_bot(loaded, &remote).await {
+        Ok(Some(answer)) => Ok(answer),
+        Ok(None) => Err(remote),
+        Err(e) => Ok(report::error(2, e)),
+    }
+}
+
+/// `palisade status`.
+async fn status(config: &PathBuf, json: bool) -> ExitCode {
+    let Ok(loaded) = load(config) else { return ExitCode::from(2) };
+    let socket = loaded.settings.control_socket();
+    let answer = match palisade::control::ask(&socket, palisade::control::Request::Status).await {
+        Ok(Some(answer)) => answer,
+        Ok(None) => {
+            if json {
+                println!("{{\"running\": false}}");
+            } else {
+                println!("not running: no bot answers on {}", socket.display());
+            }
+            return ExitCode::from(3);
+        }
+        Err(e) => return report::emit(report::error(2, e), None),
+    };
+    if answer.code != 0 || json {
+        return report::emit(answer, None);
+    }
+    match serde_json::from_str::<palisade::status::Status>(&answer.stdout) {
+        Ok(status) => {
+            print!("{}", status.render());
+            ExitCode::SUCCESS
+        }
+        Err(e) => report::emit(report::error(1, format!("the bot's status cannot be read: {e}")), None),
+    }
+}
+
+/// `palisade reload`.
+async fn reload(config: &PathBuf) -> ExitCode {
+    let Ok(loaded) = load(config) else {
+        eprintln!("nothing was reloaded: a running bot keeps the configuration it has until the file is fixed");
+        return ExitCode::from(2);
+    };
+    let socket = loaded.settings.control_socket();
+    match palisade::control::ask(&socket, palisade::control::Request::Reload).await {
+        Ok(Some(answer)) => report::emit(answer, None),
+        Ok(None) => {
+            eprintln!(
+                "error: no bot answers on {}; nothing to reload (start it with `palisade run`)",
+                socket.display()
+            );
+            ExitCode::from(3)
+        }
+        Err(e) => report::emit(report::error(2, e), None),
     }
 }
 
@@ -191,11 +308,12 @@ async fn run(config: &PathBuf, registry: &Registry, choice: AdapterChoice) -> Ex
     };
     palisade::logging::init(&loaded.settings.logging);
     let bot = match Bot::build(&loaded, registry, choice).await {
-        Ok(bot) => bot,
+        Ok(bot) => bot.serve_commands(std::sync::Arc::new(remote::SocketCommands)),
         Err(e) => return failure(&e),
     };
     let (shutdown, now) = (CancellationToken::new(), CancellationToken::new());
     tokio::spawn(stop_on_signal(shutdown.clone(), now.clone()));
+    tokio::spawn(reload_on_hangup(bot.reloader()));
     match bot.run_until(shutdown, now).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => failure(&e),
@@ -209,6 +327,24 @@ fn failure(e: &BotError) -> ExitCode {
         BotError::Config(_) => ExitCode::from(2),
         _ => ExitCode::FAILURE,
     }
+}
+
+/// SIGHUP reloads the configuration (see `palisade::reload`); the outcome goes to the log and the audit trail.
+async fn reload_on_hangup(reloader: std::sync::Arc<palisade::reload::Reloader>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot install the SIGHUP handler; reload with `palisade reload`");
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            // The reloader logs what took effect, or why nothing did.
+            let _ = reloader.reload("SIGHUP").await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = reloader;
 }
 
 /// The first SIGTERM or SIGINT stops the bot in bounded time (running handlers finish, queued replies get

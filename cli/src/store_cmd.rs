@@ -6,14 +6,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Subcommand;
+use serde::{Deserialize, Serialize};
 
 use palisade::clock::SystemClock;
 use palisade::config::{Loaded, StoreBackend};
+use palisade::control::{Answer, Live};
 use palisade::plugin::{DataManifest, Registry};
 use palisade::store::{self, Backend, SledBackend, StoreError};
 
+use crate::report::{self, Report};
+
 /// `palisade store …`.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
 pub enum StoreAction {
     /// Open every record; report counts per namespace and every record that fails to open (exit 1 if any).
     Check,
@@ -65,29 +69,58 @@ fn fail(e: &StoreError) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Runs one store action.
-pub async fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> ExitCode {
+/// Runs one store action on the store, opened here.
+pub async fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> Answer {
     let settings = &loaded.settings.store;
     if settings.backend == StoreBackend::Memory {
-        eprintln!("error: `store.backend = \"memory\"` keeps nothing to inspect; this works on a sled store");
-        return ExitCode::from(2);
+        return report::error(2, "`store.backend = \"memory\"` keeps nothing to inspect; this works on a sled store");
     }
+    let mut r = Report::default();
     let result = match action {
-        StoreAction::RotateKey { new_key_file } => rotate(loaded, &new_key_file).await,
-        StoreAction::AcceptLoss => accept_loss(loaded).await,
-        StoreAction::Backup { out } => backup(loaded, &out).await,
-        StoreAction::Restore { file } => restore(loaded, &file).await,
+        StoreAction::RotateKey { new_key_file } => rotate(loaded, &new_key_file, &mut r).await,
+        StoreAction::AcceptLoss => accept_loss(loaded, &mut r).await,
+        StoreAction::Backup { out } => backup(loaded, &out, &mut r).await,
+        StoreAction::Restore { file } => restore(loaded, &file, &mut r).await,
         other => {
             let mut manifests = vec![("core".to_string(), palisade::privacy::core_manifest())];
             let plugins = registry.build_plugins(&loaded.settings).unwrap_or_default();
             manifests.extend(plugins.iter().map(|p| (p.name().to_string(), p.manifest())));
             match store::open(settings, SystemClock::shared()).await {
-                Ok(s) => inspect(loaded, &*s, other, &manifests).await,
+                Ok(s) => inspect(loaded, &*s, other, &manifests, &mut r).await,
                 Err(e) => Err(e),
             }
         }
     };
-    result.unwrap_or_else(|e| fail(&e))
+    match result {
+        Ok(code) => r.code(code),
+        Err(e) => report::error(1, e),
+    }
+}
+
+/// Runs one store action inside the running bot, on its open store.
+pub async fn act_live(live: &Live, action: StoreAction) -> Answer {
+    let mut r = Report::default();
+    let result = match action {
+        StoreAction::RotateKey { .. } => {
+            return report::error(
+                2,
+                "rotate-key needs the bot stopped: the running bot wraps new data keys under the master key it \
+                 started with. Stop it, rotate, point the configuration at the new key, start it again",
+            );
+        }
+        StoreAction::Restore { .. } => {
+            return report::error(2, "restore replaces the whole store; stop the bot first");
+        }
+        StoreAction::AcceptLoss => {
+            return report::error(2, "the running bot opened its store; there is no loss to accept");
+        }
+        StoreAction::Backup { out } => live_backup(live, &out, &mut r).await,
+        other => inspect(&live.loaded, &*live.store, other, live.privacy.manifests(), &mut r).await,
+    };
+    match result {
+        Ok(code) => r.code(code),
+        Err(e) => report::error(1, e),
+    }
 }
 
 async fn inspect(
@@ -95,31 +128,32 @@ async fn inspect(
     store: &dyn store::Store,
     action: StoreAction,
     manifests: &[(String, DataManifest)],
-) -> Result<ExitCode, StoreError> {
+    r: &mut Report,
+) -> Result<u8, StoreError> {
     if matches!(action, StoreAction::Sweep) {
-        return sweep(loaded, store, manifests).await;
+        return sweep(loaded, store, manifests, r).await;
     }
     let stats = store.stats().await?;
     match action {
         StoreAction::Stats => {
             for s in &stats {
-                println!("{}: {} record(s)", s.namespace, s.records);
+                r.say(format!("{}: {} record(s)", s.namespace, s.records));
             }
-            println!("data subjects with a key: {}", store.subject_count().await?);
-            println!("size on disk: {} bytes", palisade::health::disk_usage(&loaded.settings.store.path));
-            Ok(ExitCode::SUCCESS)
+            r.say(format!("data subjects with a key: {}", store.subject_count().await?));
+            r.say(format!("size on disk: {} bytes", palisade::health::disk_usage(&loaded.settings.store.path)));
+            Ok(0)
         }
         _ => {
             let mut bad = 0;
             for s in &stats {
-                println!("{}: {} record(s) open, {} unreadable", s.namespace, s.records, s.unreadable);
+                r.say(format!("{}: {} record(s) open, {} unreadable", s.namespace, s.records, s.unreadable));
                 for f in &s.failures {
-                    println!("  {f}");
+                    r.say(format!("  {f}"));
                 }
                 bad += s.unreadable;
             }
-            println!("{}", if bad == 0 { "store OK".to_string() } else { format!("{bad} unreadable record(s)") });
-            Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            r.say(if bad == 0 { "store OK".to_string() } else { format!("{bad} unreadable record(s)") });
+            Ok(u8::from(bad != 0))
         }
     }
 }
@@ -128,24 +162,18 @@ async fn sweep(
     loaded: &Loaded,
     store: &dyn store::Store,
     manifests: &[(String, DataManifest)],
-) -> Result<ExitCode, StoreError> {
+    r: &mut Report,
+) -> Result<u8, StoreError> {
     // The same rules as the running bot: the manifests' retention, shortened by [store.retention].
-    let overrides = loaded.settings.store.retention();
-    let mut ttl = overrides.clone();
-    for (_, manifest) in manifests {
-        for ns in &manifest.namespaces {
-            let t = overrides.get(ns.name).map_or(ns.retention, |o| (*o).min(ns.retention));
-            ttl.insert(ns.name.to_string(), t);
-        }
-    }
+    let ttl = store::retention_rules(manifests, &loaded.settings.store.retention());
     let removed = store::sweep_expired(store, &ttl, &SystemClock).await?;
     for (ns, n) in removed.into_iter().filter(|(_, n)| *n > 0) {
-        println!("{ns}: removed {n} record(s)");
+        r.say(format!("{ns}: removed {n} record(s)"));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
-async fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreError> {
+async fn rotate(loaded: &Loaded, new_key_file: &Path, r: &mut Report) -> Result<u8, StoreError> {
     let mut settings = loaded.settings.store.clone();
     settings.create_key_file = false; // never invent the old key
     let settings = &settings;
@@ -171,17 +199,17 @@ async fn rotate(loaded: &Loaded, new_key_file: &Path) -> Result<ExitCode, StoreE
     let audit = palisade::audit::Audit::new(Arc::new(reopened), SystemClock::shared());
     let details = [("rewrapped", progress.rewrapped.to_string())];
     audit.record("store.key_rotated", None, palisade::audit::Outcome::Info, &details).await?;
-    println!(
+    r.say(format!(
         "re-wrapped {} key(s) ({} were already done). Now point `store.master_key_file` at {} (or set \
          PALISADE__STORE__MASTER_KEY to its content), run `palisade store check`, then retire the old key.",
         progress.rewrapped,
         progress.already_done,
         new_key_file.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    ));
+    Ok(0)
 }
 
-async fn backup(loaded: &Loaded, out: &Path) -> Result<ExitCode, StoreError> {
+async fn backup(loaded: &Loaded, out: &Path, r: &mut Report) -> Result<u8, StoreError> {
     let store = store::open_records(&loaded.settings.store, SystemClock::shared()).await.map_err(|e| match e {
         StoreError::Open { path, reason } if reason.contains("another palisade process") => StoreError::Open {
             path,
@@ -196,17 +224,45 @@ async fn backup(loaded: &Loaded, out: &Path) -> Result<ExitCode, StoreError> {
     let detail = [("file", out.display().to_string())];
     audit.record("store.backup", None, palisade::audit::Outcome::Info, &detail).await?;
     let summary = store.backup(out).await?;
-    println!(
+    r.say(backed_up(&summary, out));
+    Ok(0)
+}
+
+fn backed_up(summary: &store::BackupSummary, out: &Path) -> String {
+    format!(
         "wrote {} record(s) of {} tree(s) to {} ({} bytes, sealed: restoring it needs the master key).",
         summary.records,
         summary.trees,
         out.display(),
         summary.bytes
-    );
-    Ok(ExitCode::SUCCESS)
+    )
 }
 
-async fn restore(loaded: &Loaded, file: &Path) -> Result<ExitCode, StoreError> {
+/// A backup the running bot takes (a consistent cut, as its scheduled ones) and hands over as a document,
+/// which the command line writes to `out`.
+async fn live_backup(live: &Live, out: &Path, r: &mut Report) -> Result<u8, StoreError> {
+    let Some(records) = &live.records else {
+        r.warn("error: this bot's store cannot be backed up (the memory store keeps nothing)");
+        return Ok(2);
+    };
+    let aside = live.loaded.settings.store.path.join(format!("control-backup-{}.tmp", std::process::id()));
+    let detail = [("file", out.display().to_string())];
+    live.audit.record("store.backup", None, palisade::audit::Outcome::Info, &detail).await?;
+    let summary = records.backup(&aside).await;
+    let bytes = summary.as_ref().ok().map(|_| std::fs::read(&aside));
+    let _ = std::fs::remove_file(&aside);
+    let summary = summary?;
+    let bytes = bytes.unwrap_or_else(|| Ok(Vec::new())).map_err(|e| StoreError::Backend {
+        op: "backup",
+        namespace: "*".into(),
+        reason: format!("cannot read the backup back from {}: {e}", aside.display()),
+    })?;
+    r.document(bytes);
+    r.say(backed_up(&summary, out));
+    Ok(0)
+}
+
+async fn restore(loaded: &Loaded, file: &Path, r: &mut Report) -> Result<u8, StoreError> {
     let (restored, summary) = store::restore(file, &loaded.settings.store, SystemClock::shared()).await?;
     let audit = palisade::audit::Audit::new(Arc::new(restored), SystemClock::shared());
     let trail = audit.verify(None).await?;
@@ -217,22 +273,22 @@ async fn restore(loaded: &Loaded, file: &Path) -> Result<ExitCode, StoreError> {
     let details =
         [("file", file.display().to_string()), ("taken", taken.clone()), ("records", summary.records.to_string())];
     let seq = audit.record("store.restored", None, palisade::audit::Outcome::Info, &details).await?;
-    println!(
+    r.say(format!(
         "restored {} record(s) from {} (taken {taken}) into {}; recorded as audit entry {seq}.",
         summary.records,
         file.display(),
         loaded.settings.store.path.display()
-    );
+    ));
     match trail.first() {
         Some(f) => {
-            println!("warning: the restored audit trail is not intact ({f}).");
-            Ok(ExitCode::FAILURE)
+            r.say(format!("warning: the restored audit trail is not intact ({f})."));
+            Ok(1)
         }
-        None => Ok(ExitCode::SUCCESS),
+        None => Ok(0),
     }
 }
 
-async fn accept_loss(loaded: &Loaded) -> Result<ExitCode, StoreError> {
+async fn accept_loss(loaded: &Loaded, r: &mut Report) -> Result<u8, StoreError> {
     let settings = &loaded.settings.store;
     let master = store::load_master_key(settings)?;
     store::check_key_before_open(settings, &master)?;
@@ -251,19 +307,21 @@ async fn accept_loss(loaded: &Loaded) -> Result<ExitCode, StoreError> {
     ];
     let seq = audit.record("store.loss_accepted", None, palisade::audit::Outcome::Info, &details).await?;
     match &accepted.anchored {
-        Some(a) => println!(
+        Some(a) => r.say(format!(
             "the anchor recorded {} flushed writes and audit entry {}; the store holds {} writes. Re-anchored \
              there; recorded as audit entry {seq}.",
             a.writes, a.audit_seq, accepted.stored
-        ),
-        None => println!(
+        )),
+        None => r.say(format!(
             "the anchor file was missing or unreadable; the store holds {} writes. Re-anchored there; recorded as \
              audit entry {seq}.",
             accepted.stored
-        ),
+        )),
     }
     if let Some(f) = trail.first() {
-        println!("note: the audit trail itself is not intact ({f}); `palisade audit verify` will keep saying so.");
+        r.say(format!(
+            "note: the audit trail itself is not intact ({f}); `palisade audit verify` will keep saying so."
+        ));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }

@@ -1,9 +1,11 @@
 //! `palisade user …`: the operator's side of data-subject rights — export, erase, and the request register.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
+use serde::{Deserialize, Serialize};
+
+use palisade::control::Answer;
 
 use palisade::audit::Audit;
 use palisade::clock::{Clock, SystemClock};
@@ -13,8 +15,10 @@ use palisade::plugin::Registry;
 use palisade::privacy::{Privacy, RequestKind};
 use palisade::store::{self, StoreError};
 
+use crate::report::{self, Report};
+
 /// `palisade user …`.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
 pub enum UserAction {
     /// Export everything stored about one user as JSON (audited and registered).
     Export {
@@ -58,18 +62,12 @@ pub enum UserAction {
     },
 }
 
-/// Runs one user action with the plugins of `registry` (their manifests define what is exported).
-pub async fn run(loaded: &Loaded, registry: &Registry, action: UserAction) -> ExitCode {
-    let result = match privacy(loaded, registry).await {
+/// Runs one user action on the store, opened here, with the plugins of `registry` (their manifests define
+/// what is exported).
+pub async fn run(loaded: &Loaded, registry: &Registry, action: UserAction) -> Answer {
+    match privacy(loaded, registry).await {
         Ok(p) => act(&p, action).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => report::error(1, e),
     }
 }
 
@@ -84,53 +82,67 @@ async fn privacy(loaded: &Loaded, registry: &Registry) -> Result<Privacy, StoreE
     Ok(Privacy::new(store, manifests, audit, loaded.settings.privacy.clone(), clock).with_stepup(stepup))
 }
 
-/// The user `id` names on `platform`, or `None` (after saying why) when it cannot be a user id there.
-fn user(platform: Platform, id: String) -> Option<UserRef> {
-    if let Some(problem) = UserRef::id_problem(platform, &id) {
-        eprintln!("error: {problem}");
-        return None;
+/// The user `id` names on `platform`, or why it cannot be a user id there.
+fn user(platform: Platform, id: String) -> Result<UserRef, Answer> {
+    match UserRef::id_problem(platform, &id) {
+        Some(problem) => Err(report::error(2, problem)),
+        None => Ok(UserRef::new(platform, id)),
     }
-    Some(UserRef::new(platform, id))
 }
 
-async fn act(privacy: &Privacy, action: UserAction) -> Result<ExitCode, StoreError> {
-    match action {
-        UserAction::Export { platform, id, out } => {
-            let Some(user) = user(platform, id) else { return Ok(ExitCode::from(2)) };
-            if !privacy.holds_anything(&user).await? {
-                println!("nothing is stored about {user}; there is nothing to export");
-                return Ok(ExitCode::SUCCESS);
-            }
-            let data = privacy.export(&user, "cli").await?;
-            let text = serde_json::to_string_pretty(&data).unwrap_or_default();
-            match out {
-                Some(path) => {
-                    palisade::private_file::write_private(&path, text.as_bytes()).map_err(|e| StoreError::Codec {
-                        namespace: "cli".into(),
-                        reason: format!("cannot write {}: {e}", path.display()),
-                    })?;
-                    println!("wrote {} (mode 0600)", path.display());
-                }
-                None => println!("{text}"),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+/// Runs one user action with `privacy` (the bot's own when it runs).
+pub async fn act(privacy: &Privacy, action: UserAction) -> Answer {
+    let mut r = Report::default();
+    let result = match action {
+        UserAction::Export { platform, id, out } => match user(platform, id) {
+            Err(answer) => return answer,
+            Ok(user) => export(privacy, &user, out.as_deref(), &mut r).await,
+        },
         UserAction::Erase { platform, id, yes } => {
             if !yes {
-                eprintln!("error: erasing cannot be undone; add --yes to confirm");
-                return Ok(ExitCode::from(2));
+                return report::error(2, "erasing cannot be undone; add --yes to confirm");
             }
-            let Some(user) = user(platform, id) else { return Ok(ExitCode::from(2)) };
-            if !privacy.holds_anything(&user).await? {
-                println!("nothing is stored about {user}; nothing was erased and no request was registered");
-                return Ok(ExitCode::SUCCESS);
+            match user(platform, id) {
+                Err(answer) => return answer,
+                Ok(user) => erase(privacy, &user, &mut r).await,
             }
-            let n = privacy.erase(&user, "cli").await?;
-            println!("erased {n} record(s) and destroyed the user's data key");
-            Ok(ExitCode::SUCCESS)
         }
-        UserAction::Requests { add, platform, id, close } => requests(privacy, add, platform, id, close).await,
+        UserAction::Requests { add, platform, id, close } => requests(privacy, add, platform, id, close, &mut r).await,
+    };
+    match result {
+        Ok(code) => r.code(code),
+        Err(e) => report::error(1, e),
     }
+}
+
+async fn export(
+    privacy: &Privacy,
+    user: &UserRef,
+    out: Option<&std::path::Path>,
+    r: &mut Report,
+) -> Result<u8, StoreError> {
+    if !privacy.holds_anything(user).await? {
+        r.say(format!("nothing is stored about {user}; there is nothing to export"));
+        return Ok(0);
+    }
+    let data = privacy.export(user, "cli").await?;
+    let mut text = serde_json::to_string_pretty(&data).unwrap_or_default();
+    text.push('\n');
+    r.document(text.into_bytes());
+    if let Some(path) = out {
+        r.say(format!("wrote {} (mode 0600)", path.display()));
+    }
+    Ok(0)
+}
+
+async fn erase(privacy: &Privacy, user: &UserRef, r: &mut Report) -> Result<u8, StoreError> {
+    if !privacy.holds_anything(user).await? {
+        r.say(format!("nothing is stored about {user}; nothing was erased and no request was registered"));
+        return Ok(0);
+    }
+    let n = privacy.erase(user, "cli").await?;
+    r.say(format!("erased {n} record(s) and destroyed the user's data key"));
+    Ok(0)
 }
 
 async fn requests(
@@ -139,42 +151,43 @@ async fn requests(
     platform: Option<Platform>,
     id: Option<String>,
     close: Option<String>,
-) -> Result<ExitCode, StoreError> {
+    r: &mut Report,
+) -> Result<u8, StoreError> {
     let register = privacy.register();
     if let Some(kind) = add {
         let (Some(platform), Some(id)) = (platform, id) else {
-            eprintln!("error: --add needs --platform and --id");
-            return Ok(ExitCode::from(2));
+            r.warn("error: --add needs --platform and --id");
+            return Ok(2);
         };
         let kind = match kind.as_str() {
             "access" => RequestKind::Access,
             "rectification" => RequestKind::Rectification,
             _ => RequestKind::Erasure,
         };
-        let r = register.add(kind, &UserRef::new(platform, id), "manual", false).await?;
-        println!("registered request {} (due {})", r.id, when(r.due_at_ms));
+        let req = register.add(kind, &UserRef::new(platform, id), "manual", false).await?;
+        r.say(format!("registered request {} (due {})", req.id, when(req.due_at_ms)));
     }
     if let Some(id) = close {
-        println!("{}", if register.close(&id).await? { "closed" } else { "no such request" });
+        r.say(if register.close(&id).await? { "closed" } else { "no such request" });
     }
     let now = SystemClock.now_ms();
-    for r in register.all().await? {
-        let status = match r.completed_at_ms {
+    for req in register.all().await? {
+        let status = match req.completed_at_ms {
             Some(t) => format!("done {}", when(t)),
-            None if r.is_overdue(now) => "OVERDUE".into(),
+            None if req.is_overdue(now) => "OVERDUE".into(),
             None => "open".into(),
         };
-        println!(
+        r.say(format!(
             "{}  {:?}  subject {}  via {}  received {}  due {}  {status}",
-            r.id,
-            r.kind,
-            r.subject,
-            r.channel,
-            when(r.received_at_ms),
-            when(r.due_at_ms)
-        );
+            req.id,
+            req.kind,
+            req.subject,
+            req.channel,
+            when(req.received_at_ms),
+            when(req.due_at_ms)
+        ));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 fn when(ms: u64) -> String {

@@ -34,6 +34,10 @@ pub struct Services {
     pub stepup: Arc<StepUp>,
     /// Roles and blocks.
     pub access: Arc<Access>,
+    /// Adapters' connection states; the observer adapters report to.
+    pub board: Arc<crate::status::Board>,
+    /// Applies a changed configuration; set once the bot is assembled (`/admin reload` uses it).
+    pub reloader: Arc<std::sync::OnceLock<Arc<crate::reload::Reloader>>>,
     settings: Settings,
     config_file: PathBuf,
 }
@@ -57,6 +61,7 @@ impl Services {
         let stepup = StepUp::new(store.clone(), audit.clone(), settings.stepup.clone(), clock.clone());
         stepup.set_alerts(alerts.clone());
         let access = Access::new(Roles::from_config(&settings.roles), Some(store.clone())).await?;
+        let board = crate::status::Board::new(alerts.clone(), clock.clone());
         Ok(Self {
             store,
             clock,
@@ -65,6 +70,8 @@ impl Services {
             notices: Some(notices),
             stepup,
             access,
+            board,
+            reloader: Arc::default(),
             settings: settings.clone(),
             config_file,
         })
@@ -79,7 +86,8 @@ impl Services {
             self.access.clone(),
             self.audit.clone(),
             self.config_file.clone(),
-        );
+        )
+        .with_reloader(self.reloader.clone());
         plugins.push(Arc::new(admin));
         let manifests = plugins.iter().map(|p| (p.name().to_string(), p.manifest())).collect();
         let privacy = Privacy::new(
@@ -115,7 +123,7 @@ impl Services {
             .rate_limit(s.ratelimit)
             .bot_name(s.bot.name.clone())
             .audit(self.audit.clone())
-            .observer(self.alerts.clone())
+            .observer(self.board.clone())
             .require_for(s.stepup.require_for.iter().cloned())
             .single_use(s.stepup.single_use.iter().cloned())
             .layer(GateLayer::new(self.stepup.clone()))

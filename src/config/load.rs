@@ -1,6 +1,6 @@
 //! Reading, merging and checking the configuration.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ const KEPT_AS_RECORDS: [(&str, &str); 3] = [
 ];
 
 /// A checked configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Loaded {
     /// The file it came from.
     pub file: PathBuf,
@@ -26,6 +26,20 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// The file's text as read (its hash is audited at start).
     pub text: String,
+    /// Every key's value after environment overrides, by dotted path (`ratelimit.per_user.count`): what a
+    /// reload compares to name the settings that changed. Holds secrets: never log or show the values.
+    pub values: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Loaded {
+    /// Without the file's text and values, which may hold secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("file", &self.file)
+            .field("settings", &self.settings)
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Loads a configuration file with environment overrides.
@@ -87,13 +101,36 @@ impl Loader {
             )
             .build()
             .map_err(|e| fail(vec![Problem::file(e.to_string())]))?;
+        let values = flatten(&merged);
         let settings = deserialize(merged).map_err(|problems| fail(self.blame_env(problems)))?;
         let problems = validate(&settings);
         if !problems.is_empty() {
             return Err(fail(problems));
         }
-        Ok(Loaded { file: self.file.clone(), settings, warnings, text })
+        Ok(Loaded { file: self.file.clone(), settings, warnings, text, values })
     }
+}
+
+/// The merged configuration as dotted path → value (arrays as one value each).
+fn flatten(merged: &config::Config) -> BTreeMap<String, String> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+        match v {
+            serde_json::Value::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&key, v, out);
+                }
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if let Ok(v) = merged.clone().try_deserialize::<serde_json::Value>() {
+        walk("", &v, &mut out);
+    }
+    out
 }
 
 fn deserialize(merged: config::Config) -> Result<Settings, Vec<Problem>> {
@@ -185,6 +222,18 @@ fn validate(s: &Settings) -> Vec<Problem> {
                 format!("`{ns}` cannot be given a retention period: {}; remove this key", why.1),
             ));
         }
+    }
+    if s.monitoring.audit_verify_every < Duration::from_secs(60) {
+        problems.push(Problem::at("monitoring.audit_verify_every", "must be at least a minute, e.g. \"1h\""));
+    }
+    if s.control.enabled && s.control_socket().as_os_str().len() > 107 {
+        problems.push(Problem::at(
+            "control.socket",
+            format!(
+                "`{}` is longer than a Unix socket path may be (107 bytes); set `control.socket` to a shorter path",
+                s.control_socket().display()
+            ),
+        ));
     }
     if s.store.path.as_os_str().is_empty() {
         problems.push(Problem::at("store.path", "must name a directory, e.g. \"data\""));

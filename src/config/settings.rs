@@ -26,6 +26,8 @@ pub struct Settings {
     pub stepup: StepUpSettings,
     /// `[monitoring]`: the metrics and health endpoint.
     pub monitoring: MonitoringSettings,
+    /// `[control]`: the local socket the command line reaches the running bot through.
+    pub control: ControlSettings,
     /// `[alerts]`: anomaly thresholds and who is told.
     pub alerts: AlertSettings,
     /// `[privacy]`: who the controller is and which regimes' deadlines apply.
@@ -281,12 +283,47 @@ impl Default for StepUpSettings {
 }
 
 /// `[monitoring]`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct MonitoringSettings {
     /// Address for `/metrics` (Prometheus text), `/healthz` and `/readyz`; keep it on loopback or a private
     /// network. Unset: no endpoint.
     pub listen: Option<std::net::SocketAddr>,
+    /// How often the running bot verifies the whole audit chain (shown by `palisade status`, exported as
+    /// `palisade_audit_intact` and `palisade_audit_verified_seq`).
+    #[serde(with = "humantime_serde")]
+    pub audit_verify_every: Duration,
+}
+
+impl Default for MonitoringSettings {
+    fn default() -> Self {
+        Self { listen: None, audit_verify_every: Duration::from_secs(3600) }
+    }
+}
+
+/// `[control]`: the local socket through which `palisade status|reload|user|audit|store` reach the running
+/// bot.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct ControlSettings {
+    /// Serve the socket (default true). Off: those commands need the bot stopped, and `reload` needs SIGHUP.
+    pub enabled: bool,
+    /// Where the socket lives (default `control.sock` in `store.path`). Its directory must be private
+    /// (mode 0700) and the path shorter than 108 bytes.
+    pub socket: Option<PathBuf>,
+}
+
+impl Default for ControlSettings {
+    fn default() -> Self {
+        Self { enabled: true, socket: None }
+    }
+}
+
+impl Settings {
+    /// The control socket's path.
+    pub fn control_socket(&self) -> PathBuf {
+        self.control.socket.clone().unwrap_or_else(|| self.store.path.join("control.sock"))
+    }
 }
 
 /// `[alerts]`: counts within `window` that raise an alert; 0 turns a rule off.

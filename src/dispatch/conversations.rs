@@ -42,6 +42,7 @@ pub(super) struct Conversations {
     max_pending: usize,
     per_conversation: usize,
     journal: Option<std::sync::Arc<Journal>>,
+    load: std::sync::Arc<crate::status::Load>,
     done_tx: mpsc::UnboundedSender<ConversationKey>,
     done_rx: mpsc::UnboundedReceiver<ConversationKey>,
 }
@@ -66,6 +67,7 @@ impl Conversations {
         outboxes: Outboxes,
         settings: &DispatchSettings,
         journal: Option<std::sync::Arc<Journal>>,
+        load: std::sync::Arc<crate::status::Load>,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Self {
@@ -80,6 +82,7 @@ impl Conversations {
             max_pending: settings.queue_capacity.max(1),
             per_conversation: settings.conversation_queue.max(1),
             journal,
+            load,
             done_tx,
             done_rx,
         }
@@ -93,6 +96,7 @@ impl Conversations {
             if !stop.is_cancelled() {
                 self.start_ready();
             }
+            self.load.set(self.pending, self.running.len());
             if (!intake_open || stop.is_cancelled()) && self.running.is_empty() {
                 break;
             }
@@ -107,6 +111,7 @@ impl Conversations {
                 },
             }
         }
+        self.load.set(self.pending, 0);
         if self.pending > 0 {
             tracing::info!(events = self.pending, "stopping with events not yet handled; they run at the next start");
         }
@@ -118,6 +123,7 @@ impl Conversations {
     pub(super) async fn enqueue(&mut self, accepted: Accepted) {
         let event = &accepted.envelope.event;
         crate::metrics::event_in(event.chat.platform);
+        self.load.event(event.chat.platform);
         let key = event.conversation();
         let queued = self.queues.get(&key).map_or(0, VecDeque::len);
         if queued >= self.per_conversation {
@@ -129,7 +135,7 @@ impl Conversations {
                 body: ReplyBody::Text { text: SKIPPED.into(), buttons: Vec::new() },
                 retract: None,
             });
-            let Accepted { mut envelope, ticket } = accepted;
+            let Accepted { mut envelope, ticket, .. } = accepted;
             self.outboxes.send(key, notice.into_iter().collect(), envelope.done.take(), ticket).await;
             return;
         }
@@ -172,7 +178,7 @@ impl Conversations {
         let outboxes = self.outboxes.clone();
         let journal = self.journal.clone();
         tokio::spawn(async move {
-            let Accepted { mut envelope, ticket } = accepted;
+            let Accepted { mut envelope, ticket, at } = accepted;
             let event = envelope.event.clone();
             let caps = outboxes.capabilities(event.chat.platform);
             let mut request = Request::new(envelope.event, caps);
@@ -188,7 +194,7 @@ impl Conversations {
             }
             // The slot is free once the replies are queued; they leave on the conversation's lane. Unless a
             // layer handed the done signal on with the work it started (then that work fires it).
-            outboxes.send(key, replies, done.take(), ticket).await;
+            outboxes.send_since(key, replies, done.take(), ticket, Some(at)).await;
             drop(guard);
         });
     }

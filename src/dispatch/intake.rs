@@ -26,6 +26,8 @@ const BATCH: usize = 256;
 pub(super) struct Accepted {
     pub envelope: Envelope,
     pub ticket: Option<Ticket>,
+    /// When intake took it (reply latency is measured from here).
+    pub at: tokio::time::Instant,
 }
 
 pub(super) struct Intake {
@@ -150,7 +152,7 @@ impl Intake {
                     }
                 }
             };
-            out.push(Accepted { envelope, ticket });
+            out.push(Accepted { envelope, ticket, at: tokio::time::Instant::now() });
         }
         if let Some(journal) = &self.journal
             && !out.is_empty()

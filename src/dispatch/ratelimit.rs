@@ -54,7 +54,8 @@ struct Buckets {
 
 /// The shared limiter state.
 pub struct Limiter {
-    settings: RateLimitSettings,
+    // std RwLock: copied once per event, replaced by a reload; never held across an await.
+    settings: std::sync::RwLock<RateLimitSettings>,
     // std Mutex: a few float operations per event, never held across an await.
     buckets: Mutex<Buckets>,
 }
@@ -68,12 +69,18 @@ impl std::fmt::Debug for Limiter {
 impl Limiter {
     /// A limiter with `settings` (a zero count turns that limit off).
     pub fn new(settings: RateLimitSettings) -> Arc<Self> {
-        Arc::new(Self { settings, buckets: Mutex::default() })
+        Arc::new(Self { settings: std::sync::RwLock::new(settings), buckets: Mutex::default() })
+    }
+
+    /// Replaces the limits (a reload). Buckets keep their tokens and refill at the new rates.
+    pub fn set_settings(&self, settings: RateLimitSettings) {
+        *self.settings.write().unwrap_or_else(PoisonError::into_inner) = settings;
     }
 
     /// Takes one token from each bucket `user` in `conv` falls under, or says which limit refused.
     pub fn check(&self, user: &UserRef, conv: &ConversationKey) -> Verdict {
-        let s = &self.settings;
+        let settings = *self.settings.read().unwrap_or_else(PoisonError::into_inner);
+        let s = &settings;
         let mut b = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         // Forget buckets that have refilled completely (idle for a whole period), so the maps cannot grow
         // without bound; a forgotten bucket is recreated full, which is exactly its state.

@@ -29,7 +29,8 @@ struct Inner {
     clock: SharedClock,
     idle_ms: u64,
     bot_name: String,
-    policy: Arc<crate::plugin::ScopePolicy>,
+    // std RwLock: read per sensitive check, replaced by a reload; never held across an await.
+    policy: std::sync::RwLock<Arc<crate::plugin::ScopePolicy>>,
     audit: Arc<dyn crate::services::AuditLog>,
     /// Namespaces each plugin's data manifest declares.
     declared: HashMap<&'static str, Arc<BTreeSet<String>>>,
@@ -77,7 +78,7 @@ impl Router {
         let RouterParts { store, clock, idle_ms, bot_name, policy, audit, http } = parts;
         let commands = Self::command_table(&plugins)?;
         let flows = FlowStore::new(store.clone());
-        let policy = Arc::new(policy);
+        let policy = std::sync::RwLock::new(Arc::new(policy));
         let declared = plugins
             .iter()
             .map(|p| (p.name(), Arc::new(p.manifest().namespaces.iter().map(|n| n.name.to_string()).collect())))
@@ -123,6 +124,12 @@ impl Router {
     pub fn commands(&self) -> Vec<(&'static str, Command)> {
         self.inner.plugins.iter().flat_map(|p| p.commands().into_iter().map(|c| (p.name(), c))).collect()
     }
+
+    /// Replaces the operator's step-up policy (a reload of `[stepup] require_for` and `single_use`); events
+    /// already past the check keep the policy they were checked under.
+    pub fn set_policy(&self, policy: crate::plugin::ScopePolicy) {
+        *self.inner.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(policy);
+    }
 }
 
 impl Service<Request> for Router {
@@ -141,6 +148,10 @@ impl Service<Request> for Router {
 }
 
 impl Inner {
+    fn policy(&self) -> Arc<crate::plugin::ScopePolicy> {
+        self.policy.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     async fn handle(&self, mut req: Request) -> Result<Response, DispatchError> {
         // A pressed button must have been shown to this user; its origin command is checked again.
         let mut origin = None;
@@ -204,7 +215,7 @@ impl Inner {
             grants: req.grants.clone(),
             store: self.store.clone(),
             clock: self.clock.clone(),
-            policy: self.policy.clone(),
+            policy: self.policy(),
             audit: self.audit.clone(),
             declared: self.declared.get(plugin.name()).cloned().unwrap_or_default(),
             http,
@@ -236,7 +247,7 @@ impl Inner {
             for c in p.commands() {
                 if c.role.is_none_or(|r| req.roles.contains(r)) {
                     let scope = format!("{}.{}", p.name(), c.name);
-                    let sensitive = c.sensitive || self.policy.require_for.contains(&scope);
+                    let sensitive = c.sensitive || self.policy().require_for.contains(&scope);
                     let lock = if sensitive { " (asks for verification)" } else { "" };
                     lines.push(format!("{} — {}{lock}", c.usage(), c.help));
                 }
@@ -263,8 +274,8 @@ impl Inner {
         }
         let plugin = &self.plugins[*idx];
         let scope = format!("{}.{}", plugin.name(), cmd.name);
-        if cmd.sensitive || self.policy.require_for.contains(&scope) {
-            let approval = self.policy.approval(&scope);
+        if cmd.sensitive || self.policy().require_for.contains(&scope) {
+            let approval = self.policy().approval(&scope);
             if !approval.is_granted(&req.grants) {
                 return Err(DispatchError::StepUpRequired(approval));
             }
@@ -285,8 +296,8 @@ impl Inner {
             return Ok(Some(req.answer(format!("You are no longer allowed to use /{}.", cmd.name))));
         }
         let scope = format!("{}.{}", self.plugins[*idx].name(), cmd.name);
-        if cmd.sensitive || self.policy.require_for.contains(&scope) {
-            let approval = self.policy.approval(&scope);
+        if cmd.sensitive || self.policy().require_for.contains(&scope) {
+            let approval = self.policy().approval(&scope);
             if !approval.is_granted(&req.grants) {
                 return Err(DispatchError::StepUpRequired(approval));
             }

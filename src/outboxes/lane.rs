@@ -22,6 +22,7 @@ pub(super) async fn run(outboxes: Outboxes, lane: ConversationKey) {
                     replies: std::mem::take(&mut front.replies),
                     done: front.done.take(),
                     ticket: front.ticket.take(),
+                    since: front.since.take(),
                     _room: front._room.take(),
                 },
                 None => {
@@ -34,7 +35,7 @@ pub(super) async fn run(outboxes: Outboxes, lane: ConversationKey) {
             }
         };
         let stopped = tokio::select! {
-            () = deliver(&outboxes, batch.replies) => false,
+            () = deliver(&outboxes, batch.replies, batch.since) => false,
             () = outboxes.lanes.stop.cancelled() => true,
         };
         if stopped {
@@ -60,7 +61,7 @@ fn target(reply: &Reply, ephemeral: bool) -> Target {
     }
 }
 
-async fn deliver(outboxes: &Outboxes, replies: Vec<Reply>) {
+async fn deliver(outboxes: &Outboxes, replies: Vec<Reply>, mut since: Option<Instant>) {
     for reply in replies {
         if let ReplyBody::Retract { tag } = &reply.body {
             outboxes.retract(&reply.user, tag).await;
@@ -96,6 +97,11 @@ async fn deliver(outboxes: &Outboxes, replies: Vec<Reply>) {
                 part.wipe();
             }
             crate::metrics::reply_out(platform, result.is_ok());
+            if result.is_ok()
+                && let Some(arrived) = since.take()
+            {
+                crate::metrics::replied(platform, arrived.elapsed().as_secs_f64());
+            }
             match (result, &retract, &outboxes.retractions) {
                 (Err(error), _, _) => {
                     tracing::warn!(%platform, kind = part.kind_label(), %error, "delivery failed");

@@ -232,6 +232,7 @@ impl RecordStore {
 #[async_trait]
 impl Store for RecordStore {
     async fn put(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<(), StoreError> {
+        let _timer = crate::metrics::StoreTimer::start("put");
         check_namespace(key.namespace)?;
         let _writing = self.gate.read().await;
         let (hash, bk) = layout::locate(&self.keys.index, key.namespace, key.subject, key.id);
@@ -246,6 +247,7 @@ impl Store for RecordStore {
     }
 
     async fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError> {
+        let _timer = crate::metrics::StoreTimer::start("get");
         check_namespace(key.namespace)?;
         let (_, bk) = layout::locate(&self.keys.index, key.namespace, key.subject, key.id);
         let Some(sealed) = self.backend.get(key.namespace, &bk).await? else {
@@ -255,6 +257,7 @@ impl Store for RecordStore {
     }
 
     async fn delete(&self, key: RecordKey<'_>, durability: Durability) -> Result<bool, StoreError> {
+        let _timer = crate::metrics::StoreTimer::start("delete");
         check_namespace(key.namespace)?;
         let _writing = self.gate.read().await;
         let (_, bk) = layout::locate(&self.keys.index, key.namespace, key.subject, key.id);
@@ -264,6 +267,7 @@ impl Store for RecordStore {
     }
 
     async fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError> {
+        let _timer = crate::metrics::StoreTimer::start("list");
         check_namespace(namespace)?;
         Ok(self.open_all(namespace, &layout::subject_tag(&self.keys.index, subject)).await?.0)
     }

@@ -29,38 +29,42 @@ pub async fn sweep_expired(
     Ok(removed)
 }
 
+/// Time-to-live per namespace: each plugin's data manifest, shortened (never lengthened) by the
+/// `[store.retention]` overrides, plus the journal's delivery ids. The one rule the bot, a reload and
+/// `palisade store sweep` share.
+pub fn rules(
+    manifests: &[(String, palisade_core::plugin::DataManifest)],
+    overrides: &BTreeMap<String, Duration>,
+) -> BTreeMap<String, Duration> {
+    let mut ttl = overrides.clone();
+    for (_, manifest) in manifests {
+        for ns in &manifest.namespaces {
+            let t = overrides.get(ns.name).map_or(ns.retention, |o| (*o).min(ns.retention));
+            ttl.insert(ns.name.to_string(), t);
+        }
+    }
+    // Delivery ids the journal remembers (no personal data): kept as long as a replay could come.
+    let seen = Duration::from_millis(crate::journal::SEEN_FOR_MS);
+    ttl.entry("core.seen".to_string()).or_insert(seen);
+    ttl
+}
+
+/// The rules a running sweep applies; a reload replaces them.
+pub type SharedRules = std::sync::Arc<std::sync::RwLock<BTreeMap<String, Duration>>>;
+
 /// The background retention sweep: what to sweep and how often.
 pub struct RetentionTask {
     /// The store.
     pub store: super::SharedStore,
     /// Its clock.
     pub clock: crate::clock::SharedClock,
-    /// Time-to-live per namespace.
-    pub ttl: BTreeMap<String, Duration>,
+    /// Time-to-live per namespace (see [`rules`]); shared so that a reload can replace it.
+    pub ttl: SharedRules,
     /// How often.
     pub every: Duration,
 }
 
 impl RetentionTask {
-    /// Retention from the data manifests, shortened (never lengthened) by `[store.retention]` overrides.
-    #[must_use]
-    pub fn with_manifests(
-        mut self,
-        manifests: &[(String, palisade_core::plugin::DataManifest)],
-        overrides: &BTreeMap<String, Duration>,
-    ) -> Self {
-        for (_, manifest) in manifests {
-            for ns in &manifest.namespaces {
-                let ttl = overrides.get(ns.name).map_or(ns.retention, |o| (*o).min(ns.retention));
-                self.ttl.insert(ns.name.to_string(), ttl);
-            }
-        }
-        // Delivery ids the journal remembers (no personal data): kept as long as a replay could come.
-        let seen = Duration::from_millis(crate::journal::SEEN_FOR_MS);
-        self.ttl.entry("core.seen".to_string()).or_insert(seen);
-        self
-    }
-
     /// Sweeps every `every` until `stop` (also purging records of erased subjects).
     pub async fn run(self, stop: tokio_util::sync::CancellationToken) {
         let mut tick = tokio::time::interval(self.every);
@@ -69,7 +73,8 @@ impl RetentionTask {
                 () = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            if let Err(error) = sweep_expired(&*self.store, &self.ttl, &*self.clock).await {
+            let ttl = self.ttl.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            if let Err(error) = sweep_expired(&*self.store, &ttl, &*self.clock).await {
                 tracing::warn!(%error, "retention sweep failed; will retry");
             }
         }

@@ -32,11 +32,8 @@ async fn metrics_health_and_readiness_over_http_and_an_alert_for_a_brute_force()
     let handle = palisade::metrics::install().unwrap();
     let ready = Readiness::default();
     let stop = CancellationToken::new();
-    let dir = tempfile::tempdir().unwrap();
     let (addr, server) =
-        palisade::health::serve("127.0.0.1:0".parse().unwrap(), handle, ready.clone(), dir.path().into(), stop.clone())
-            .await
-            .unwrap();
+        palisade::health::serve("127.0.0.1:0".parse().unwrap(), handle, ready.clone(), stop.clone()).await.unwrap();
     let server = tokio::spawn(server);
 
     assert_eq!(get(addr, "/healthz").await, (200, "ok".into()));

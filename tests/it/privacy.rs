@@ -192,20 +192,14 @@ async fn retention_comes_from_manifests_and_config_can_only_shorten_it() {
     let notes = Notes::default();
     let manifests =
         vec![("notes".to_string(), notes.manifest()), ("core".to_string(), palisade::privacy::core_manifest())];
-    let task = palisade::store::RetentionTask {
-        store: crate::support::memory_store().await,
-        clock: TokioClock::shared(),
-        ttl: BTreeMap::new(),
-        every: Duration::from_secs(60),
-    };
     let overrides = BTreeMap::from([
         ("notes".to_string(), Duration::from_secs(86_400)),
         ("core.flows".to_string(), Duration::from_secs(30 * 86_400)),
     ]);
-    let task = task.with_manifests(&manifests, &overrides);
-    assert_eq!(task.ttl["notes"], Duration::from_secs(86_400), "shortened by config");
-    assert_eq!(task.ttl["core.flows"], Duration::from_secs(86_400), "a longer config value is ignored");
-    assert_eq!(task.ttl["core.stepup"], Duration::from_secs(3650 * 86_400));
+    let ttl = palisade::store::retention_rules(&manifests, &overrides);
+    assert_eq!(ttl["notes"], Duration::from_secs(86_400), "shortened by config");
+    assert_eq!(ttl["core.flows"], Duration::from_secs(86_400), "a longer config value is ignored");
+    assert_eq!(ttl["core.stepup"], Duration::from_secs(3650 * 86_400));
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use palisade_core::{AdapterError, ChatKind, ChatRef, Event, EventKind, MessageId, Platform, UserRef};
+use palisade_core::{AdapterError, ChatKind, ChatRef, Connection, Event, EventKind, MessageId, Platform, UserRef};
 use serenity::all::{Context, EventHandler, GatewayIntents, Interaction as SerenityInteraction, Message, Ready};
 use serenity::builder::Builder;
 use serenity::client::ClientBuilder;
@@ -111,6 +111,18 @@ fn to_value(interaction: &SerenityInteraction) -> Result<serde_json::Value, Stri
 impl EventHandler for Handler {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         tracing::info!(guilds = ready.guilds.len(), "Discord gateway ready");
+        self.intake.sink.connection(Platform::DISCORD, Connection::Connected);
+    }
+
+    async fn shard_stage_update(&self, _ctx: Context, update: serenity::all::ShardStageUpdateEvent) {
+        use serenity::gateway::ConnectionStage;
+        match update.new {
+            ConnectionStage::Connected => self.intake.sink.connection(Platform::DISCORD, Connection::Connected),
+            stage => {
+                let state = Connection::Reconnecting(format!("gateway {}", stage.to_string().to_lowercase()));
+                self.intake.sink.connection(Platform::DISCORD, state);
+            }
+        }
     }
 
     async fn message(&self, _ctx: Context, msg: Message) {

@@ -111,9 +111,16 @@ impl Rest {
         F: FnMut() -> Fut,
         Fut: Future<Output = serenity::Result<T>>,
     {
-        let backoff = Backoff { attempts: ATTEMPTS, first: Duration::from_millis(250), ..Backoff::default() };
+        let backoff = Backoff { attempts: ATTEMPTS, first: Duration::from_millis(250), ..Backoff::default() }
+            .for_platform(palisade_core::Platform::DISCORD);
         let classify = |e: &serenity::Error| {
-            if self.describe(e).retryable(young_interaction) { Retry::Backoff } else { Retry::Never }
+            let d = self.describe(e);
+            match d.retryable(young_interaction) {
+                // A 429 that reached us (serenity's limiter or the proxy already waited): back off and count it.
+                true if d.status == Some(429) => Retry::After(Duration::from_millis(500)),
+                true => Retry::Backoff,
+                false => Retry::Never,
+            }
         };
         let describe = |e: &serenity::Error| self.describe(e).text;
         backoff.run(what, classify, describe, call).await.map_err(|e| self.describe(&e))

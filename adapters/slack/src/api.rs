@@ -65,7 +65,7 @@ impl Api {
             client: Arc::new(SlackClient::new(connector)),
             bot,
             bot_in_team: OnceLock::new(),
-            backoff: Backoff::default(),
+            backoff: Backoff::default().for_platform(palisade_core::Platform::SLACK),
             me: OnceLock::new(),
             dms: Mutex::new(HashMap::new()),
         })

@@ -11,7 +11,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use palisade_core::{AdapterError, Platform, Secret, SinkError};
+use palisade_core::{AdapterError, Connection, Platform, Secret, SinkError};
 use slack_morphism::api::SlackApiAppsConnectionOpenRequest;
 use slack_morphism::clients_manager::{SlackSocketModeClientsManager, SlackSocketModeClientsManagerFactory};
 use slack_morphism::errors::SlackClientError;
@@ -166,10 +166,13 @@ impl SlackSocketModeClientListener for Listener {
         match envelope.kind.as_str() {
             "hello" => {
                 tracing::debug!("Slack Socket Mode connection ready");
+                self.receiver.sink().connection(Platform::SLACK, Connection::Connected);
                 None
             }
             "disconnect" => {
                 tracing::debug!("Slack asked to reconnect");
+                let state = Connection::Reconnecting("Slack asked to reconnect".into());
+                self.receiver.sink().connection(Platform::SLACK, state);
                 self.restart(client_id).await;
                 None
             }
@@ -187,6 +190,7 @@ impl SlackSocketModeClientListener for Listener {
 
     async fn on_disconnect(&self, client_id: &SlackSocketModeWssClientId) {
         tracing::debug!("Slack Socket Mode connection closed; reconnecting");
+        self.receiver.sink().connection(Platform::SLACK, Connection::Reconnecting("connection closed".into()));
         self.restart(client_id).await;
     }
 }

@@ -43,7 +43,8 @@ impl Api {
         if let Some(name) = settings.username() {
             let _ = username.set(name.to_string());
         }
-        Ok(Self { bot, username, buttons: ButtonIds::default(), backoff: Backoff::default() })
+        let backoff = Backoff::default().for_platform(palisade_core::Platform::TELEGRAM);
+        Ok(Self { bot, username, buttons: ButtonIds::default(), backoff })
     }
 
     /// The bot.

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_core::{AdapterError, EventSink, Platform};
+use palisade_core::{AdapterError, Connection, EventSink, Platform};
 use teloxide::payloads::GetUpdatesSetters;
 use teloxide::prelude::Requester;
 use teloxide::requests::Request;
@@ -34,6 +34,8 @@ struct Poller {
     /// The offset Telegram last acknowledged (sent with a successful call).
     confirmed: Option<i32>,
     failures: u32,
+    /// Whether the last poll succeeded (reported to `palisade status` on change).
+    up: bool,
 }
 
 /// Polls until `shutdown`, then confirms the offset.
@@ -48,7 +50,7 @@ pub async fn run(
         () = remove_webhook(&api) => {}
     }
     let receiver = Receiver::new(api.clone(), sink);
-    let mut poller = Poller { api, receiver, offset: None, confirmed: None, failures: 0 };
+    let mut poller = Poller { api, receiver, offset: None, confirmed: None, failures: 0, up: false };
     let result = poller.poll(&shutdown, timeout).await;
     poller.confirm().await;
     result
@@ -77,6 +79,10 @@ impl Poller {
             match answer {
                 Ok(updates) => {
                     self.failures = 0;
+                    if !self.up {
+                        self.up = true;
+                        self.receiver.sink().connection(Platform::TELEGRAM, Connection::Connected);
+                    }
                     self.confirmed = self.offset;
                     if !self.take(updates, shutdown).await {
                         return Ok(());
@@ -126,6 +132,8 @@ impl Poller {
     /// Waits before the next poll after `error`, or gives up when retrying cannot help.
     async fn failed(&mut self, error: RequestError, shutdown: &CancellationToken) -> Result<(), AdapterError> {
         let reason = self.api.describe(&error);
+        self.up = false;
+        self.receiver.sink().connection(Platform::TELEGRAM, Connection::Reconnecting(reason.clone()));
         let wait = match &error {
             RequestError::Api(ApiError::InvalidToken) => {
                 return Err(AdapterError::Failed {

@@ -54,6 +54,11 @@ impl Receiver {
         Self { api, sink }
     }
 
+    /// Where events (and the connection state) go.
+    pub fn sink(&self) -> &EventSink {
+        &self.sink
+    }
+
     fn map(&self, update: Update) -> Option<(Option<CallbackQueryId>, Option<Envelope>)> {
         let id = update.id.0;
         let envelope = |e: Event| Envelope::new(e).delivery(format!("telegram:update:{id}"));

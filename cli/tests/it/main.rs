@@ -6,6 +6,8 @@
 mod support;
 
 mod chat;
+mod control;
+mod monitoring;
 mod privacy;
 mod stepup;
 mod store;

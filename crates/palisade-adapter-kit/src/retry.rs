@@ -26,6 +26,8 @@ pub struct Backoff {
     pub max: Duration,
     /// Longest rate-limit wait honoured; a longer one is reported as a failure instead of blocking the chat.
     pub max_retry_after: Duration,
+    /// The platform, for counting its 429s (`palisade_send_throttled_total{platform}`).
+    pub platform: Option<palisade_core::Platform>,
 }
 
 impl Default for Backoff {
@@ -35,11 +37,19 @@ impl Default for Backoff {
             first: Duration::from_millis(500),
             max: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(120),
+            platform: None,
         }
     }
 }
 
 impl Backoff {
+    /// Counts this platform's rate-limit answers.
+    #[must_use]
+    pub fn for_platform(mut self, platform: palisade_core::Platform) -> Self {
+        self.platform = Some(platform);
+        self
+    }
+
     /// The wait after failed attempt number `attempt` (1-based) classified as `retry`, or `None` to give up.
     pub fn wait(&self, attempt: u32, retry: Retry) -> Option<Duration> {
         if attempt >= self.attempts {
@@ -76,7 +86,11 @@ impl Backoff {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            let Some(wait) = self.wait(attempt, classify(&error)) else { return Err(error) };
+            let retry = classify(&error);
+            if let (Retry::After(_), Some(platform)) = (retry, self.platform) {
+                metrics::counter!("palisade_send_throttled_total", "platform" => platform.as_str()).increment(1);
+            }
+            let Some(wait) = self.wait(attempt, retry) else { return Err(error) };
             let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
             tracing::warn!(op, attempt, wait_ms, error = %describe(&error), "platform request failed; retrying");
             tokio::time::sleep(wait).await;

@@ -43,7 +43,7 @@ pub use flow::{Flow, Step};
 pub use platform::Platform;
 pub use plugin::{Approval, Arg, Args, Command, Ctx, DataManifest, Input, LegalBasis, Namespace, Plugin, PluginError};
 pub use reply::{Button, Reply, ReplyBody, Retract};
-pub use services::{AuditLog, Http, HttpError, HttpResponse, Observer, Outcome};
+pub use services::{AuditLog, Connection, Http, HttpError, HttpResponse, Observer, Outcome};
 pub use store::{Durability, ScopedStore, Store, StoreError};
 
 /// Re-exported so plugin crates need not depend on it directly.

@@ -8,4 +8,4 @@ mod observer;
 
 pub use audit::{AuditLog, Outcome};
 pub use http::{Http, HttpError, HttpResponse, Refusing};
-pub use observer::Observer;
+pub use observer::{Connection, Observer};

@@ -8,24 +8,37 @@ use palisade::bot::Services;
 use palisade::clock::TokioClock;
 use palisade::config::Settings;
 use palisade::store::SharedStore;
-use palisade_core::{Adapter, AdapterError, Command, Observer, Platform, Plugin};
+use palisade_core::{Adapter, AdapterError, Command, Connection, Observer, Platform, Plugin};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Requests the adapter reported as rejected (forged, stale, replayed).
+/// What the adapter reported besides events: requests it rejected (forged, stale, replayed) and its
+/// connection states.
 #[derive(Debug, Default)]
-pub struct Rejections(Mutex<Vec<String>>);
+pub struct Rejections {
+    rejected: Mutex<Vec<String>>,
+    states: Mutex<Vec<Connection>>,
+}
 
 impl Observer for Rejections {
     fn rejected(&self, _platform: Platform, reason: &str) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(reason.to_string());
+        self.rejected.lock().unwrap_or_else(PoisonError::into_inner).push(reason.to_string());
+    }
+
+    fn connection(&self, _platform: Platform, state: Connection) {
+        self.states.lock().unwrap_or_else(PoisonError::into_inner).push(state);
     }
 }
 
 impl Rejections {
     /// The reasons reported so far.
     pub fn all(&self) -> Vec<String> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.rejected.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The connection states reported so far, in order.
+    pub fn states(&self) -> Vec<Connection> {
+        self.states.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 

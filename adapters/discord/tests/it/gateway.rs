@@ -73,6 +73,7 @@ async fn the_gateway_takes_slash_commands_and_direct_messages_with_minimal_inten
     assert_eq!(callbacks, 1, "the repeated interaction was answered again");
     let echoes = calls.iter().filter(|c| c.body["content"] == "hello there").count();
     assert_eq!(echoes, 1, "the repeated message was answered again");
+    assert!(bot.rejections.states().contains(&palisade_core::Connection::Connected), "READY reported for status");
 
     bot.stop().await.unwrap();
     crate::support::assert_token_never_logged();

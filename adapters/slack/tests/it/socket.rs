@@ -95,6 +95,11 @@ async fn a_disconnect_request_makes_the_client_reconnect() {
     fake.until_said("Your balance is").await;
     assert!(fake.refused_all(), "the client tried (and was refused) before it reconnected");
     assert!(fake.connections() > before, "reconnected after a refused handshake");
+    // What `palisade status` shows followed the link: up, lost, up again.
+    let states: Vec<&str> = bot.rejections.states().iter().map(|s| s.label()).collect();
+    let at = states.iter().position(|s| *s == "reconnecting").expect("the lost connection was reported");
+    assert_eq!(states[0], "connected", "{states:?}");
+    assert!(states[at..].contains(&"connected"), "and the new one: {states:?}");
 
     bot.stop().await.unwrap();
 }

@@ -25,6 +25,7 @@ async fn help_notes_and_buttons_over_long_polling() {
     let help = fake.until_sent("/note").await;
     assert_eq!(help.last().unwrap().chat_id(), Some(dm(ANN)));
     assert!(help.last().unwrap().text().contains("/transfer"));
+    assert_eq!(bot.rejections.states(), [palisade_core::Connection::Connected], "reported once, for status");
 
     // `/cmd@thisbot` is a command in a group; `/cmd@otherbot` is not for us, and plain group text is ignored.
     fake.message(ANN, TEAM, "/help@other_bot");
@@ -138,6 +139,9 @@ async fn a_rejected_token_stops_the_adapter_with_advice_and_network_errors_are_r
         assert!(Instant::now() < deadline, "no network error was logged");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let states = bot.rejections.states();
+    assert!(states.iter().all(|s| s.label() == "reconnecting") && !states.is_empty(), "{states:?}");
+    assert!(!format!("{states:?}").contains(crate::support::fake::TOKEN), "the reason is redacted: {states:?}");
     bot.stop().await.unwrap();
     crate::support::assert_token_never_logged();
 }

@@ -1,5 +1,7 @@
 //! Running the `palisade` binary from tests.
 
+pub mod running;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::event::{Event, Platform};
-use crate::services::Observer;
+use crate::services::{Connection, Observer};
 
 /// An event on its way to the dispatcher.
 #[derive(Debug)]
@@ -126,6 +126,14 @@ impl EventSink {
         match &self.observer {
             Some(observer) => observer.rejected(platform, reason),
             None => tracing::warn!(%platform, reason, "rejected an unauthenticated request"),
+        }
+    }
+
+    /// Reports the adapter's connection state (shown by `palisade status`, exported as metrics).
+    pub fn connection(&self, platform: Platform, state: Connection) {
+        match &self.observer {
+            Some(observer) => observer.connection(platform, state),
+            None => tracing::debug!(%platform, state = state.label(), "adapter connection"),
         }
     }
 
