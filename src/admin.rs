@@ -20,6 +20,7 @@ pub struct Admin {
     audit: Arc<Audit>,
     config_file: PathBuf,
     reloader: Arc<std::sync::OnceLock<Arc<crate::reload::Reloader>>>,
+    identities: Option<Arc<crate::identity::Identities>>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -29,12 +30,19 @@ impl std::fmt::Debug for Admin {
 }
 
 const USAGE: &str =
-    "Usage: /admin 2fa|reset2fa|block|unblock <platform:id>, /admin audit [n], /admin alerts, /admin reload";
+    "Usage: /admin 2fa|reset2fa|block|unblock|unlink <platform:id>, /admin audit [n], /admin alerts, /admin reload";
 
 impl Admin {
     /// Admin commands over the bot's services; `config_file` is re-read by `/admin reload`.
     pub fn new(stepup: Arc<StepUp>, access: Arc<Access>, audit: Arc<Audit>, config_file: PathBuf) -> Self {
-        Self { stepup, access, audit, config_file, reloader: Arc::default() }
+        Self { stepup, access, audit, config_file, reloader: Arc::default(), identities: None }
+    }
+
+    /// `/admin unlink <platform:id>` splits that identity off the person it is linked to.
+    #[must_use]
+    pub fn with_identities(mut self, identities: Arc<crate::identity::Identities>) -> Self {
+        self.identities = Some(identities);
+        self
     }
 
     /// `/admin reload` applies everything a reload applies (see [`crate::reload`]) once `reloader` is set;
@@ -135,7 +143,7 @@ impl Plugin for Admin {
         vec![
             Command::new(
                 "admin",
-                "Staff tools: 2fa, reset2fa, block, unblock <platform:id>; audit [n]; alerts; reload",
+                "Staff tools: 2fa, reset2fa, block, unblock, unlink <platform:id>; audit [n]; alerts; reload",
             )
             .arg(Arg::required("action"))
             .arg(Arg::optional("target"))
@@ -169,6 +177,19 @@ impl Plugin for Admin {
                 let changed = self.access.set_blocked(&t, action == "block").await?;
                 self.record(ctx, action, Some(&t)).await?;
                 ctx.reply_private(format!("{t} {}{action}ed.", if changed { "" } else { "was already " }));
+                Ok(())
+            }
+            "unlink" => {
+                let t = Self::target(ctx)?;
+                let Some(identities) = &self.identities else {
+                    return Err(PluginError::user("Linked identities are not available in this bot."));
+                };
+                let done = identities.unlink(&t, t.platform, ctx.user()).await?;
+                self.record(ctx, "unlink", Some(&t)).await?;
+                ctx.reply_private(match done {
+                    Some(_) => format!("{t} was unlinked; it starts afresh, the person keeps the data."),
+                    None => format!("{t} is not linked to anyone."),
+                });
                 Ok(())
             }
             "audit" => self.entries(ctx, false).await,

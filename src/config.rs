@@ -13,7 +13,7 @@ pub use error::ConfigError;
 pub use load::{Loaded, Loader};
 pub use palisade_core::config::{Problem, Secret, Section};
 pub use settings::{
-    AlertSettings, BackupSettings, BotSettings, ControlSettings, DispatchSettings, FlowSettings, IntegrationSettings,
-    LogFormat, LogSettings, MonitoringSettings, PrivacySettings, Rate, RateLimitSettings, Regime, Settings,
-    StepUpSettings, StoreBackend, StoreSettings, Unenrolled,
+    AlertSettings, BackupSettings, BotSettings, ControlSettings, DispatchSettings, FlowSettings, IdentitySettings,
+    IntegrationSettings, LogFormat, LogSettings, MonitoringSettings, PrivacySettings, Rate, RateLimitSettings, Regime,
+    Settings, StepUpSettings, StoreBackend, StoreSettings, Unenrolled,
 };

@@ -48,6 +48,7 @@ pub mod control;
 pub mod dispatch;
 pub mod flow;
 pub mod health;
+pub mod identity;
 pub mod integration;
 pub mod journal;
 pub mod locks;

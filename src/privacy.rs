@@ -83,6 +83,20 @@ pub fn core_manifest() -> DataManifest {
         days(7),
     ))
     .and(Namespace::new(
+        "core.identity",
+        "your accounts on other platforms that you linked with this one",
+        "treat you as one person: one two-factor setup, one copy of your data, your rights everywhere",
+        LegalBasis::Contract,
+        days(3650),
+    ))
+    .and(Namespace::new(
+        "core.identity.codes",
+        "a link code you asked for (only a keyed hash of it) and who asked, for 10 minutes",
+        "link your accounts only with a code you were shown",
+        LegalBasis::Contract,
+        days(1),
+    ))
+    .and(Namespace::new(
         "core.privacy.consent",
         "the consents you gave or withdrew, with time and version",
         "prove and respect your choices",

@@ -79,9 +79,9 @@ pub struct StepUp {
     grant_ttl_ms: std::sync::atomic::AtomicU64,
     clock: SharedClock,
     /// Serialises read-modify-write of a user's enrolment and pending action, so concurrent attempts cannot
-    /// lose a failure count and two codes cannot both resume one action. Per user: one user's fsync never
-    /// delays another's verification.
-    users: crate::locks::KeyedLocks<UserRef>,
+    /// lose a failure count and two codes cannot both resume one action. Per person (linked identities share
+    /// one enrolment): one person's fsync never delays another's verification.
+    users: crate::locks::KeyedLocks<[u8; 32]>,
     /// Where a verified action goes back in (the dispatcher's intake), so it runs in its own conversation's
     /// queue; set once the dispatcher is built.
     resubmit: std::sync::OnceLock<crate::adapter::EventSink>,
@@ -89,6 +89,9 @@ pub struct StepUp {
     /// gate hands a single-use approval to that one run and audits the action's outcome.
     resuming: std::sync::Mutex<std::collections::HashMap<ConversationKey, crate::plugin::Approval>>,
     alerts: std::sync::OnceLock<Arc<crate::alerts::Alerts>>,
+    /// Failures of people without an enrolment at other guesses the same throttle covers (link codes):
+    /// consecutive failures and the pause's end, per person, in memory.
+    guesses: std::sync::Mutex<std::collections::HashMap<[u8; 32], (u32, u64)>>,
 }
 
 impl std::fmt::Debug for StepUp {
@@ -113,6 +116,7 @@ impl StepUp {
             resubmit: std::sync::OnceLock::new(),
             resuming: std::sync::Mutex::default(),
             alerts: std::sync::OnceLock::new(),
+            guesses: std::sync::Mutex::default(),
         })
     }
 
@@ -125,6 +129,12 @@ impl StepUp {
     /// Replaces how long a verification grants its scope (a reload); grants already given keep their expiry.
     pub fn set_grant_ttl(&self, ttl: std::time::Duration) {
         self.grant_ttl_ms.store(crate::clock::millis(ttl), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The person `user` is (the same for every identity linked to it): verifications are serialised per
+    /// person, since linked identities share one enrolment, its replay marker and its lockout.
+    fn person(&self, user: &UserRef) -> [u8; 32] {
+        self.store.person_id(&crate::store::Subject::user(user))
     }
 
     /// Now, ms since the epoch.
@@ -146,7 +156,7 @@ impl StepUp {
     /// in force until the new secret is confirmed, so an abandoned re-enrolment never turns 2FA off.
     pub async fn begin(&self, user: &UserRef) -> Result<Setup, StoreError> {
         let secret = crate::crypto::random_bytes(totp::SECRET_LEN).map_err(|e| StoreError::MasterKey(e.to_string()))?;
-        let _guard = self.users.lock(user).await;
+        let _guard = self.users.lock(&self.person(user)).await;
         let mut e = self.enrolments.load(user).await?.unwrap_or_else(|| Enrolment::pending(Vec::new()));
         e.candidate = Some(enrolment::SecretBytes(secret.to_vec()));
         self.enrolments.save(user, &e).await?;
@@ -157,7 +167,7 @@ impl StepUp {
     /// Confirms setup with the first code from the new secret; on success it replaces any old secret, 2FA is
     /// on, and fresh recovery codes are returned (old ones stop working).
     pub async fn confirm(&self, user: &UserRef, code: &str) -> Result<Confirmation, StoreError> {
-        let _guard = self.users.lock(user).await;
+        let _guard = self.users.lock(&self.person(user)).await;
         let Some(mut e) = self.enrolments.load(user).await? else { return Ok(Confirmation::NoSetup) };
         let Some(candidate) = e.candidate.clone() else { return Ok(Confirmation::NoSetup) };
         let Ok(totp) = totp::Code::standard(&candidate.0, self.settings.skew) else { return Ok(Confirmation::Wrong) };
@@ -180,7 +190,7 @@ impl StepUp {
 
     /// One verification attempt; counters and the replay marker are saved (flushed) whatever the outcome.
     pub async fn attempt(&self, user: &UserRef, input: &str) -> Result<Option<Outcome>, StoreError> {
-        let _guard = self.users.lock(user).await;
+        let _guard = self.users.lock(&self.person(user)).await;
         self.attempt_locked(user, input).await
     }
 
@@ -189,7 +199,7 @@ impl StepUp {
     /// action is claimed — deleted, flushed, before anything runs — and its scope granted in its conversation.
     pub async fn verify_pending(&self, expected: &Pending, input: &str) -> Result<Verified, StoreError> {
         let user = &expected.event.user;
-        let _guard = self.users.lock(user).await;
+        let _guard = self.users.lock(&self.person(user)).await;
         let current = self.pending.load(user).await?;
         if current.as_ref().is_none_or(|p| p.created_at_ms != expected.created_at_ms || p.approval != expected.approval)
         {
@@ -229,9 +239,61 @@ impl StepUp {
         Ok(Some(outcome))
     }
 
+    /// Whether guesses by `user` are paused now (by failed verification or link codes): the pause's end, or
+    /// `Some(None)` when only a recovery code or an admin unlocks.
+    pub async fn paused(&self, user: &UserRef) -> Result<Option<Option<u64>>, StoreError> {
+        let now = self.now_ms();
+        if let Some(e) = self.enrolments.load(user).await?.filter(|e| e.active) {
+            return Ok(if e.locked_for_good {
+                Some(None)
+            } else {
+                (now < e.locked_until_ms).then_some(Some(e.locked_until_ms))
+            });
+        }
+        let guesses = self.guesses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(guesses.get(&self.person(user)).and_then(|(_, until)| (now < *until).then_some(Some(*until))))
+    }
+
+    /// Counts a wrong guess of another secret the step-up throttle covers (`what`: `link code`) as a failed
+    /// attempt: for an enrolled person on their enrolment (so guessing codes of either kind shares one
+    /// budget of pauses and the lock), otherwise in memory with the same pauses. Audited and alerted on like
+    /// a wrong code.
+    pub async fn count_failure(&self, user: &UserRef, what: &str) -> Result<Outcome, StoreError> {
+        let _guard = self.users.lock(&self.person(user)).await;
+        let now = self.now_ms();
+        let outcome = match self.enrolments.load(user).await?.filter(|e| e.active) {
+            Some(mut e) => {
+                let outcome = verify::fail(&mut e, now);
+                self.enrolments.save(user, &e).await?;
+                outcome
+            }
+            None => {
+                let mut guesses = self.guesses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if guesses.len() > 100_000 {
+                    guesses.retain(|_, (_, until)| *until > now);
+                }
+                let (failures, until) = guesses.entry(self.person(user)).or_default();
+                *failures = failures.saturating_add(1);
+                if *failures >= PAUSE_AFTER {
+                    *until = now + verify::pause_ms(*failures);
+                    Outcome::Wrong { before_pause: 0 }
+                } else {
+                    Outcome::Wrong { before_pause: PAUSE_AFTER - *failures }
+                }
+            }
+        };
+        let details = [("result", outcome_label(&outcome).to_string()), ("guess", what.to_string())];
+        self.audit.record("stepup.verify", Some(user), audit::Outcome::Failure, &details).await?;
+        crate::metrics::stepup(outcome_label(&outcome));
+        if let Some(alerts) = self.alerts.get() {
+            alerts.observe(crate::alerts::Signal::StepUpFailure(user.clone()));
+        }
+        Ok(outcome)
+    }
+
     /// Burns a code the user exposed (posted in a group): if valid now, it can no longer be used.
     pub async fn burn(&self, user: &UserRef, code: &str) -> Result<Burned, StoreError> {
-        let _guard = self.users.lock(user).await;
+        let _guard = self.users.lock(&self.person(user)).await;
         let Some(mut e) = self.enrolments.load(user).await?.filter(|e| e.active) else { return Ok(Burned::Nothing) };
         let burned = verify::burn(&mut e, code, self.now_ms(), self.settings.skew, &|d| self.mac(d));
         if burned != Burned::Nothing {
@@ -256,7 +318,7 @@ impl StepUp {
 
     /// Turns 2FA off for a user (their own `/2fa disable`, or an admin reset) and revokes their grants.
     pub async fn disable(&self, user: &UserRef) -> Result<bool, StoreError> {
-        let _guard = self.users.lock(user).await;
+        let _guard = self.users.lock(&self.person(user)).await;
         self.grants.revoke_user(user);
         let removed = self.enrolments.remove(user).await?;
         self.audit.record("stepup.disable", Some(user), audit::Outcome::Success, &[]).await?;

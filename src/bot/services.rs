@@ -34,6 +34,8 @@ pub struct Services {
     pub stepup: Arc<StepUp>,
     /// Roles and blocks.
     pub access: Arc<Access>,
+    /// Identities linked across platforms.
+    pub identities: Arc<crate::identity::Identities>,
     /// Adapters' connection states; the observer adapters report to.
     pub board: Arc<crate::status::Board>,
     /// Applies a changed configuration; set once the bot is assembled (`/admin reload` uses it).
@@ -62,6 +64,7 @@ impl Services {
         stepup.set_alerts(alerts.clone());
         let access = Access::new(Roles::from_config(&settings.roles), Some(store.clone())).await?;
         let board = crate::status::Board::new(alerts.clone(), clock.clone());
+        let identities = crate::identity::Identities::new(store.clone(), audit.clone(), stepup.clone(), clock.clone());
         Ok(Self {
             store,
             clock,
@@ -70,6 +73,7 @@ impl Services {
             notices: Some(notices),
             stepup,
             access,
+            identities,
             board,
             reloader: Arc::default(),
             settings: settings.clone(),
@@ -87,8 +91,10 @@ impl Services {
             self.audit.clone(),
             self.config_file.clone(),
         )
-        .with_reloader(self.reloader.clone());
+        .with_reloader(self.reloader.clone())
+        .with_identities(self.identities.clone());
         plugins.push(Arc::new(admin));
+        plugins.push(Arc::new(crate::identity::IdentityPlugin::new(self.identities.clone())));
         let manifests = plugins.iter().map(|p| (p.name().to_string(), p.manifest())).collect();
         let privacy = Privacy::new(
             self.store.clone(),
@@ -108,6 +114,7 @@ impl Services {
     /// run in their own conversation's queue.
     pub fn connect(&self, dispatcher: &Dispatcher) {
         self.stepup.set_resubmit(dispatcher.sink());
+        self.identities.set_outboxes(dispatcher.outboxes().clone());
     }
 
     /// A dispatcher over `plugins` (built-ins included, see [`Services::with_builtins`]) with the settings'
@@ -126,7 +133,10 @@ impl Services {
             .observer(self.board.clone())
             .require_for(s.stepup.require_for.iter().cloned())
             .single_use(s.stepup.single_use.iter().cloned())
-            .layer(GateLayer::new(self.stepup.clone()))
+            .layer(
+                GateLayer::new(self.stepup.clone())
+                    .across_platforms(self.identities.clone(), s.identity.cross_platform_confirm),
+            )
             .layer(consent)
             .layer(CountLayer::new(self.alerts.clone()))
     }

@@ -28,6 +28,8 @@ pub struct Settings {
     pub monitoring: MonitoringSettings,
     /// `[control]`: the local socket the command line reaches the running bot through.
     pub control: ControlSettings,
+    /// `[identity]`: identities linked across platforms.
+    pub identity: IdentitySettings,
     /// `[alerts]`: anomaly thresholds and who is told.
     pub alerts: AlertSettings,
     /// `[privacy]`: who the controller is and which regimes' deadlines apply.
@@ -299,6 +301,15 @@ impl Default for MonitoringSettings {
     fn default() -> Self {
         Self { listen: None, audit_verify_every: Duration::from_secs(3600) }
     }
+}
+
+/// `[identity]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct IdentitySettings {
+    /// Whether a code typed on one linked platform may confirm an action suspended on another (off: the
+    /// code proves the person, but the action was asked elsewhere).
+    pub cross_platform_confirm: bool,
 }
 
 /// `[control]`: the local socket through which `palisade status|reload|user|audit|store` reach the running

@@ -96,9 +96,18 @@ impl Access {
         Ok(store.get(key).await?.is_some())
     }
 
-    /// True when `user` is blocked.
+    /// True when `user` is blocked, or an identity linked with `user` is (a block applies to the person).
     pub fn is_blocked(&self, user: &UserRef) -> bool {
-        self.blocked.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains(user)
+        let blocked = self.blocked.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if blocked.is_empty() {
+            return false;
+        }
+        if blocked.contains(user) {
+            return true;
+        }
+        let Some(store) = &self.store else { return false };
+        let person = store.person_id(&crate::store::Subject::user(user));
+        blocked.iter().any(|b| store.person_id(&crate::store::Subject::user(b)) == person)
     }
 
     /// Blocks or unblocks `user` (persisted, flushed); returns whether anything changed.

@@ -58,8 +58,22 @@ pub async fn export(
         .map(|e| json!({ "time": time(e.at_ms), "event": e.event, "outcome": e.outcome }))
         .collect();
     let blocked = crate::dispatch::Access::is_blocked_in(store, user).await?;
+    // The accounts on other platforms linked with this one (the data above covers all of them).
+    let linked: Vec<Value> = data
+        .get(crate::identity::NAMESPACE)
+        .and_then(|ns| ns["records"].as_array())
+        .and_then(|records| records.first())
+        .and_then(|r| r["value"]["identities"].as_array().cloned())
+        .map(|ids| {
+            ids.into_iter()
+                .filter_map(|v| serde_json::from_value::<UserRef>(v).ok())
+                .map(|u| Value::String(u.to_string()))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![Value::String(user.to_string())]);
     Ok(json!({
         "subject": user.to_string(),
+        "linked_identities": linked,
         "controller": settings.controller,
         "contact": settings.contact,
         "data": data,

@@ -17,19 +17,30 @@ use crate::reply::{Reply, ReplyBody};
 #[derive(Clone, Debug)]
 pub struct GateLayer {
     stepup: Arc<StepUp>,
+    identities: Option<Arc<crate::identity::Identities>>,
+    cross: bool,
 }
 
 impl GateLayer {
     /// A gate using `stepup`.
     pub fn new(stepup: Arc<StepUp>) -> Self {
-        Self { stepup }
+        Self { stepup, identities: None, cross: false }
+    }
+
+    /// Knows linked identities: a code sent on one linked platform for an action suspended on another is
+    /// taken when `confirm` is set (`[identity] cross_platform_confirm`), and otherwise pointed there.
+    #[must_use]
+    pub fn across_platforms(mut self, identities: Arc<crate::identity::Identities>, confirm: bool) -> Self {
+        self.identities = Some(identities);
+        self.cross = confirm;
+        self
     }
 }
 
 impl Layer<EventService> for GateLayer {
     type Service = Gate;
     fn layer(&self, inner: EventService) -> Gate {
-        Gate { inner, stepup: self.stepup.clone() }
+        Gate { inner, stepup: self.stepup.clone(), identities: self.identities.clone(), cross: self.cross }
     }
 }
 
@@ -38,6 +49,8 @@ impl Layer<EventService> for GateLayer {
 pub struct Gate {
     inner: EventService,
     stepup: Arc<StepUp>,
+    identities: Option<Arc<crate::identity::Identities>>,
+    cross: bool,
 }
 
 impl std::fmt::Debug for Gate {
@@ -114,6 +127,8 @@ impl Gate {
                     ]);
                 }
             }
+        } else if let Some(answer) = self.elsewhere(&req).await? {
+            return Ok(answer);
         }
         req.grants = Arc::new(self.stepup.grants(&req.event.conversation()));
         if let Some(approval) = self.stepup.take_resuming(&req.event.conversation()) {
@@ -126,6 +141,39 @@ impl Gate {
             Err(e) => return Err(e),
         }
         Ok(out)
+    }
+
+    /// A code sent privately with nothing waiting for it here, while an action waits on a linked platform:
+    /// taken for that action when cross-platform confirmation is on, otherwise pointed there.
+    async fn elsewhere(&self, req: &Request) -> Result<Option<Response>, DispatchError> {
+        let Some(identities) = &self.identities else { return Ok(None) };
+        let private = req.event.chat.kind == ChatKind::Direct || req.event.private_input;
+        if !private || !looks_like_code(req) {
+            return Ok(None);
+        }
+        for other in identities.linked(&req.event.user).await? {
+            if other == req.event.user {
+                continue;
+            }
+            let Some(pending) = self.stepup.pending().load(&other).await? else { continue };
+            let age = self.stepup.now_ms().saturating_sub(pending.created_at_ms);
+            if age > crate::clock::millis(self.stepup.settings().code_timeout) {
+                continue;
+            }
+            if self.cross {
+                return self.answer(req.clone(), pending).await.map(Some);
+            }
+            let scope = &pending.approval.scope;
+            return Ok(Some(vec![text(
+                req,
+                format!(
+                    "{scope} is waiting for your code on {}: send the code there (this bot does not confirm an action \
+                     from another platform).",
+                    other.platform
+                ),
+            )]));
+        }
+        Ok(None)
     }
 
     /// Suspends `req` until the user proves possession, or explains why it cannot be.

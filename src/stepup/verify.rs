@@ -131,7 +131,8 @@ pub fn attempt(enrolment: &mut Enrolment, input: &str, now_ms: u64, skew: u8, ma
     }
 }
 
-fn fail(enrolment: &mut Enrolment, now_ms: u64) -> Outcome {
+/// Counts one failed attempt against `enrolment`: the same pauses and lock as a wrong code.
+pub(crate) fn fail(enrolment: &mut Enrolment, now_ms: u64) -> Outcome {
     enrolment.failures = enrolment.failures.saturating_add(1);
     if enrolment.failures >= LOCK_AFTER {
         // Recovery codes still unlock, but only after each pause, like any attempt.

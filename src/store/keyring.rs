@@ -19,6 +19,9 @@ use crate::crypto::{Key, ct_eq};
 
 pub(crate) const KEYRING: &str = "_keyring";
 pub(crate) const META: &str = "_meta";
+/// Linked subjects: `<subject hash>` → the person's id, sealed under the system key (bound to the entry's
+/// name), so a link cannot be forged or moved by someone who can write the files but has no key.
+pub(crate) const LINKS: &str = "_links";
 const KCV: &[u8] = b"kcv";
 const KCV_NEXT: &[u8] = b"kcv.next";
 const KEK_ID_LEN: usize = 8;
@@ -83,6 +86,8 @@ pub(crate) struct Keyring {
     pub(crate) index: Key,
     pub(crate) system: Arc<Key>,
     subjects: RwLock<HashMap<[u8; HASH_LEN], Arc<Key>>>,
+    /// Subject → person, for linked subjects (all of them: loaded at open, a few bytes each).
+    links: RwLock<HashMap<[u8; HASH_LEN], [u8; HASH_LEN]>>,
     /// Serialises creation of subject keys so two first writes cannot create two keys for one subject.
     creating: Mutex<()>,
 }
@@ -105,14 +110,54 @@ impl Keyring {
             None => init(&*backend, &master).await?,
         }
         let (index, system) = (load(&*backend, &master, b"index").await?, load(&*backend, &master, b"system").await?);
+        let links = load_links(&*backend, &system).await?;
         Ok(Self {
             backend,
             master,
             index,
             system: Arc::new(system),
             subjects: RwLock::default(),
+            links: RwLock::new(links),
             creating: Mutex::new(()),
         })
+    }
+
+    /// The person `hash` belongs to: the person's id for a linked subject, `hash` itself otherwise.
+    pub(crate) fn resolve(&self, hash: &[u8; HASH_LEN]) -> [u8; HASH_LEN] {
+        self.links.read().unwrap_or_else(PoisonError::into_inner).get(hash).copied().unwrap_or(*hash)
+    }
+
+    /// Whether `hash` is linked to a person.
+    pub(crate) fn is_linked(&self, hash: &[u8; HASH_LEN]) -> bool {
+        self.links.read().unwrap_or_else(PoisonError::into_inner).contains_key(hash)
+    }
+
+    /// Every linked subject.
+    pub(crate) fn linked(&self) -> Vec<[u8; HASH_LEN]> {
+        self.links.read().unwrap_or_else(PoisonError::into_inner).keys().copied().collect()
+    }
+
+    /// The subjects linked to `person`.
+    pub(crate) fn linked_to(&self, person: &[u8; HASH_LEN]) -> Vec<[u8; HASH_LEN]> {
+        let links = self.links.read().unwrap_or_else(PoisonError::into_inner);
+        links.iter().filter(|(_, p)| *p == person).map(|(s, _)| *s).collect()
+    }
+
+    /// Links `subject` to `person` (written, not yet flushed).
+    pub(crate) async fn link(&self, subject: &[u8; HASH_LEN], person: &[u8; HASH_LEN]) -> Result<(), StoreError> {
+        let sealed = self
+            .system
+            .seal(&[b"link/", &subject[..]].concat(), person)
+            .map_err(|e| StoreError::MasterKey(format!("cannot seal a link: {e}")))?;
+        self.backend.insert(LINKS, subject, &sealed).await?;
+        self.links.write().unwrap_or_else(PoisonError::into_inner).insert(*subject, *person);
+        Ok(())
+    }
+
+    /// Removes `subject`'s link (written, not yet flushed); returns whether it was linked.
+    pub(crate) async fn unlink(&self, subject: &[u8; HASH_LEN]) -> Result<bool, StoreError> {
+        self.links.write().unwrap_or_else(PoisonError::into_inner).remove(subject);
+        self.backend.remove(LINKS, subject).await
     }
 
     /// The data key of a subject; created (and flushed) on first use when `create` is set.
@@ -156,6 +201,28 @@ impl Keyring {
     pub(crate) async fn subject_count(&self) -> Result<u64, StoreError> {
         Ok(self.backend.scan_prefix(KEYRING, b"s:").await?.len() as u64)
     }
+}
+
+/// Every link, opened. A link that does not open (altered, or copied from another store) is left out and
+/// logged: its subject then stands alone, which shows less, never another person's data.
+async fn load_links(
+    backend: &dyn Backend,
+    system: &Key,
+) -> Result<HashMap<[u8; HASH_LEN], [u8; HASH_LEN]>, StoreError> {
+    let mut links = HashMap::new();
+    for (name, sealed) in backend.scan_prefix(LINKS, b"").await? {
+        let opened = <[u8; HASH_LEN]>::try_from(name.as_slice()).ok().and_then(|subject| {
+            let person = system.open(&[b"link/", &subject[..]].concat(), &sealed).ok()?;
+            Some((subject, <[u8; HASH_LEN]>::try_from(person.as_slice()).ok()?))
+        });
+        match opened {
+            Some((subject, person)) => {
+                links.insert(subject, person);
+            }
+            None => tracing::error!("a subject link does not open (altered?); that subject stands alone"),
+        }
+    }
+    Ok(links)
 }
 
 /// Reads and unwraps one of the store's own keys.

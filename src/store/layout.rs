@@ -21,14 +21,6 @@ pub(crate) fn subject_hash(index: &Key, subject: &Subject) -> [u8; HASH_LEN] {
     index.hash(&[b"subject\0", subject.as_str().as_bytes()].concat())
 }
 
-/// The key prefix of every record about `subject` (or about nobody).
-pub(crate) fn subject_tag(index: &Key, subject: Option<&Subject>) -> Vec<u8> {
-    match subject {
-        None => vec![0],
-        Some(s) => [&[1u8][..], &subject_hash(index, s)].concat(),
-    }
-}
-
 /// The subject hash inside a backend key, if the record is about a subject.
 pub(crate) fn subject_of(backend_key: &[u8]) -> Option<[u8; HASH_LEN]> {
     match backend_key.first() {
@@ -37,16 +29,10 @@ pub(crate) fn subject_of(backend_key: &[u8]) -> Option<[u8; HASH_LEN]> {
     }
 }
 
-/// The full backend key of a record, and its subject's pseudonym (computed once for both uses).
-pub(crate) fn locate(
-    index: &Key,
-    namespace: &str,
-    subject: Option<&Subject>,
-    id: &[u8],
-) -> (Option<[u8; HASH_LEN]>, Vec<u8>) {
-    let hash = subject.map(|s| subject_hash(index, s));
+/// The backend key of record `id` in `namespace` about the subject (or person) `hash`.
+pub(crate) fn record_key(index: &Key, namespace: &str, hash: Option<&[u8; HASH_LEN]>, id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + 2 * HASH_LEN);
-    match &hash {
+    match hash {
         Some(h) => {
             k.push(1);
             k.extend_from_slice(h);
@@ -54,7 +40,18 @@ pub(crate) fn locate(
         None => k.push(0),
     }
     k.extend_from_slice(&index.hash(&[namespace.as_bytes(), b"\0", id].concat()));
-    (hash, k)
+    k
+}
+
+/// The key prefix of every record about the subject (or person) `hash`.
+pub(crate) fn hash_tag(hash: &[u8; HASH_LEN]) -> Vec<u8> {
+    [&[1u8][..], hash].concat()
+}
+
+/// `backend_key` moved to the subject (or person) `to`: the same record id, another owner.
+pub(crate) fn moved_to(backend_key: &[u8], to: &[u8; HASH_LEN]) -> Option<Vec<u8>> {
+    let rest = backend_key.get(1 + HASH_LEN..)?;
+    Some([&hash_tag(to)[..], rest].concat())
 }
 
 /// Associated data binding a sealed value to its place.
@@ -113,10 +110,10 @@ mod tests {
     fn keys_carry_no_identifier_and_group_by_subject() {
         let index = Key::generate().unwrap();
         let s = Subject::user(&crate::UserRef::new(crate::Platform::TELEGRAM, "123456789"));
-        let (hash, k) = locate(&index, "notes", Some(&s), b"chat-987654321");
-        assert_eq!(hash, Some(subject_hash(&index, &s)));
+        let hash = subject_hash(&index, &s);
+        let k = record_key(&index, "notes", Some(&hash), b"chat-987654321");
         assert_eq!(k.len(), 1 + 2 * HASH_LEN);
-        assert!(k.starts_with(&subject_tag(&index, Some(&s))));
+        assert!(k.starts_with(&hash_tag(&hash)));
         assert_eq!(subject_of(&k), Some(subject_hash(&index, &s)));
         assert!(!k.windows(9).any(|w| w == b"123456789"));
     }

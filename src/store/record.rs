@@ -10,7 +10,15 @@ use super::backend::Backend;
 use super::check_namespace;
 use super::keyring::Keyring;
 use super::layout;
-use super::{Durability, NamespaceStats, Record, RecordKey, Store, StoreError, Subject};
+use super::{Durability, Linked, NamespaceStats, Record, RecordKey, Store, StoreError, Subject};
+
+/// Which subjects a link joins: `joining` into `to`'s person (`None`: `to` stands alone, a new person is
+/// made for both).
+struct LinkPlan {
+    joining: [u8; layout::HASH_LEN],
+    to: [u8; layout::HASH_LEN],
+    person: Option<[u8; layout::HASH_LEN]>,
+}
 use crate::clock::SharedClock;
 use crate::crypto::Key;
 
@@ -221,6 +229,97 @@ impl RecordStore {
         Ok((records, failures))
     }
 
+    /// The pseudonym records about `subject` are filed under: its person's id when it is linked.
+    fn owner(&self, subject: &Subject) -> [u8; layout::HASH_LEN] {
+        self.keys.resolve(&layout::subject_hash(&self.keys.index, subject))
+    }
+
+    /// Where a record lives, and its owner's pseudonym.
+    fn locate(&self, key: &RecordKey<'_>) -> (Option<[u8; layout::HASH_LEN]>, Vec<u8>) {
+        let owner = key.subject.map(|s| self.owner(s));
+        (owner, layout::record_key(&self.keys.index, key.namespace, owner.as_ref(), key.id))
+    }
+
+    /// Every record about `from`, in every data tree: (tree, backend key, sealed value).
+    async fn records_of(&self, from: &[u8; layout::HASH_LEN]) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, StoreError> {
+        let tag = layout::hash_tag(from);
+        let mut out = Vec::new();
+        for tree in self.backend.trees().await?.into_iter().filter(|t| !t.starts_with('_')) {
+            for (key, sealed) in self.backend.scan_prefix(&tree, &tag).await? {
+                out.push((tree.clone(), key, sealed));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves every record of `from` to `person` (re-sealed under the person's key), except those whose
+    /// place the person already holds: those are reported by namespace. The caller links `from` afterwards,
+    /// then removes `from`'s records and key ([`RecordStore::retire`]).
+    async fn move_records(
+        &self,
+        from: &[u8; layout::HASH_LEN],
+        person: &[u8; layout::HASH_LEN],
+    ) -> Result<(u64, Vec<String>), StoreError> {
+        let mut moved = 0;
+        let mut kept = Vec::new();
+        for (tree, key, sealed) in self.records_of(from).await? {
+            let Some(target) = layout::moved_to(&key, person) else { continue };
+            if self.backend.get(&tree, &target).await?.is_some() {
+                if !kept.contains(&tree) {
+                    kept.push(tree);
+                }
+                continue;
+            }
+            let plain = self.open_sealed(&tree, &key, &sealed, from).await?;
+            let resealed = self
+                .seal_key(Some(person))
+                .await?
+                .seal(&layout::aad(&tree, &target), &plain)
+                .map_err(|e| Self::unreadable(&tree, &e.to_string()))?;
+            self.backend.insert(&tree, &target, &resealed).await?;
+            moved += 1;
+        }
+        Ok((moved, kept))
+    }
+
+    /// Opens a sealed value with `owner`'s key (which may be a linked subject's, not yet retired).
+    async fn open_sealed(
+        &self,
+        namespace: &str,
+        backend_key: &[u8],
+        sealed: &[u8],
+        owner: &[u8; layout::HASH_LEN],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+        let key = self
+            .keys
+            .subject(owner, false)
+            .await?
+            .ok_or_else(|| Self::unreadable(namespace, "its data subject was erased (no data key)"))?;
+        key.open(&layout::aad(namespace, backend_key), sealed).map_err(|e| Self::unreadable(namespace, &e.to_string()))
+    }
+
+    /// Removes the records of a subject that was linked (they live on under its person) and its own key.
+    async fn retire(&self, subject: &[u8; layout::HASH_LEN]) -> Result<(), StoreError> {
+        for (tree, key, _) in self.records_of(subject).await? {
+            self.backend.remove(&tree, &key).await?;
+        }
+        self.keys.destroy(subject).await?;
+        Ok(())
+    }
+
+    /// Which subjects a link joins, or why it cannot be made.
+    fn link_plan(&self, joining: &Subject, to: &Subject) -> Result<LinkPlan, Linked> {
+        let (j, t) = (layout::subject_hash(&self.keys.index, joining), layout::subject_hash(&self.keys.index, to));
+        let (pj, pt) = (self.keys.resolve(&j), self.keys.resolve(&t));
+        if pj == pt {
+            return Err(Linked::Already);
+        }
+        if self.keys.is_linked(&j) {
+            return Err(Linked::Elsewhere);
+        }
+        Ok(LinkPlan { joining: j, to: t, person: self.keys.is_linked(&t).then_some(pt) })
+    }
+
     async fn durable(&self, durability: Durability) -> Result<(), StoreError> {
         match durability {
             Durability::Flushed => self.flushed().await,
@@ -235,7 +334,7 @@ impl Store for RecordStore {
         let _timer = crate::metrics::StoreTimer::start("put");
         check_namespace(key.namespace)?;
         let _writing = self.gate.read().await;
-        let (hash, bk) = layout::locate(&self.keys.index, key.namespace, key.subject, key.id);
+        let (hash, bk) = self.locate(&key);
         let envelope = layout::encode(key.id, value, self.clock.now_ms());
         let sealed = self
             .seal_key(hash.as_ref())
@@ -249,7 +348,7 @@ impl Store for RecordStore {
     async fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError> {
         let _timer = crate::metrics::StoreTimer::start("get");
         check_namespace(key.namespace)?;
-        let (_, bk) = layout::locate(&self.keys.index, key.namespace, key.subject, key.id);
+        let (_, bk) = self.locate(&key);
         let Some(sealed) = self.backend.get(key.namespace, &bk).await? else {
             return Ok(None);
         };
@@ -260,7 +359,7 @@ impl Store for RecordStore {
         let _timer = crate::metrics::StoreTimer::start("delete");
         check_namespace(key.namespace)?;
         let _writing = self.gate.read().await;
-        let (_, bk) = layout::locate(&self.keys.index, key.namespace, key.subject, key.id);
+        let (_, bk) = self.locate(&key);
         let existed = self.backend.remove(key.namespace, &bk).await?;
         self.durable(durability).await?;
         Ok(existed)
@@ -269,7 +368,11 @@ impl Store for RecordStore {
     async fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError> {
         let _timer = crate::metrics::StoreTimer::start("list");
         check_namespace(namespace)?;
-        Ok(self.open_all(namespace, &layout::subject_tag(&self.keys.index, subject)).await?.0)
+        let tag = match subject {
+            Some(s) => layout::hash_tag(&self.owner(s)),
+            None => vec![0],
+        };
+        Ok(self.open_all(namespace, &tag).await?.0)
     }
 
     async fn scan(&self, namespace: &str) -> Result<Vec<Record>, StoreError> {
@@ -279,19 +382,98 @@ impl Store for RecordStore {
 
     async fn erase_subject(&self, subject: &Subject) -> Result<u64, StoreError> {
         let _writing = self.gate.read().await;
-        let hash = layout::subject_hash(&self.keys.index, subject);
+        // A linked subject's erasure is its person's: every identity linked to it goes with it.
+        let own = layout::subject_hash(&self.keys.index, subject);
+        let person = self.keys.resolve(&own);
         // Shred first: once the data key is gone, every copy of the records is unreadable, even if deleting
         // them below is interrupted.
-        self.keys.destroy(&hash).await?;
-        let tag = layout::subject_tag(&self.keys.index, Some(subject));
+        self.keys.destroy(&person).await?;
+        for linked in self.keys.linked_to(&person) {
+            self.keys.unlink(&linked).await?;
+            self.keys.destroy(&linked).await?;
+        }
         let mut erased = 0;
-        for tree in self.backend.trees().await?.into_iter().filter(|t| !t.starts_with('_')) {
-            for (key, _) in self.backend.scan_prefix(&tree, &tag).await? {
-                erased += u64::from(self.backend.remove(&tree, &key).await?);
-            }
+        for (tree, key, _) in self.records_of(&person).await? {
+            erased += u64::from(self.backend.remove(&tree, &key).await?);
         }
         self.flushed().await?;
         Ok(erased)
+    }
+
+    async fn link_subjects(
+        &self,
+        joining: &Subject,
+        to: &Subject,
+        person_wins: &(dyn for<'n> Fn(&'n str) -> bool + Send + Sync),
+    ) -> Result<Linked, StoreError> {
+        // Alone: nothing is written about either subject while their records move.
+        let _moving = self.gate.write().await;
+        let plan = match self.link_plan(joining, to) {
+            Ok(plan) => plan,
+            Err(answer) => return Ok(answer),
+        };
+        let person = match plan.person {
+            Some(person) => person,
+            // A new person: an id of its own, so that either identity can later leave it.
+            None => {
+                let random =
+                    crate::crypto::random_bytes(layout::HASH_LEN).map_err(|e| StoreError::MasterKey(e.to_string()))?;
+                let mut id = [0u8; layout::HASH_LEN];
+                id.copy_from_slice(&random[..layout::HASH_LEN]);
+                id
+            }
+        };
+        // Conflicts the person may not win are found before anything changes.
+        let existing: Vec<(String, Vec<u8>)> = match plan.person {
+            Some(p) => self.records_of(&p).await?.into_iter().map(|(t, k, _)| (t, k)).collect(),
+            None => self.records_of(&plan.to).await?.into_iter().map(|(t, k, _)| (t, k)).collect(),
+        };
+        let mut blocked = Vec::new();
+        for (tree, key, _) in self.records_of(&plan.joining).await? {
+            let clash = existing
+                .iter()
+                .any(|(t, k)| *t == tree && k.get(1 + layout::HASH_LEN..) == key.get(1 + layout::HASH_LEN..));
+            if clash && !person_wins(&tree) && !blocked.contains(&tree) {
+                blocked.push(tree);
+            }
+        }
+        if !blocked.is_empty() {
+            return Ok(Linked::Conflicts(blocked));
+        }
+        let mut moved = 0;
+        if plan.person.is_none() {
+            moved += self.move_records(&plan.to, &person).await?.0;
+            self.flushed().await?;
+            self.keys.link(&plan.to, &person).await?;
+        }
+        let (n, dropped) = self.move_records(&plan.joining, &person).await?;
+        moved += n;
+        self.flushed().await?;
+        self.keys.link(&plan.joining, &person).await?;
+        self.flushed().await?;
+        // Linked and durable: the old copies go. (Interrupted here, they are unreachable and
+        // `purge_orphans` removes them.)
+        if plan.person.is_none() {
+            self.retire(&plan.to).await?;
+        }
+        self.retire(&plan.joining).await?;
+        self.flushed().await?;
+        Ok(Linked::Done { moved, dropped })
+    }
+
+    async fn unlink_subject(&self, subject: &Subject) -> Result<bool, StoreError> {
+        let _writing = self.gate.read().await;
+        let own = layout::subject_hash(&self.keys.index, subject);
+        let was = self.keys.is_linked(&own);
+        if was {
+            self.keys.unlink(&own).await?;
+            self.flushed().await?;
+        }
+        Ok(was)
+    }
+
+    fn person_id(&self, subject: &Subject) -> [u8; 32] {
+        self.owner(subject)
     }
 
     async fn sweep_older_than(&self, namespace: &str, cutoff_ms: u64) -> Result<u64, StoreError> {
@@ -316,6 +498,8 @@ impl Store for RecordStore {
         for tree in self.backend.trees().await?.into_iter().filter(|t| !t.starts_with('_')) {
             for (key, _) in self.backend.scan_prefix(&tree, &[1]).await? {
                 let orphan = match layout::subject_of(&key) {
+                    // Left behind by an interrupted link: the subject's records live on under its person.
+                    Some(hash) if self.keys.is_linked(&hash) => true,
                     Some(hash) => self.keys.subject(&hash, false).await?.is_none(),
                     None => false,
                 };
@@ -324,9 +508,15 @@ impl Store for RecordStore {
                 }
             }
         }
+        for linked in self.keys.linked() {
+            // A linked subject's own key outlives its link only when the link was interrupted.
+            if self.keys.subject(&linked, false).await?.is_some() {
+                self.keys.destroy(&linked).await?;
+            }
+        }
         if removed > 0 {
             self.flushed().await?;
-            tracing::info!(removed, "removed records left behind by an interrupted erasure");
+            tracing::info!(removed, "removed records left behind by an interrupted erasure or link");
         }
         Ok(removed)
     }

@@ -12,6 +12,7 @@ mod buttons;
 mod config;
 mod encryption;
 mod flows;
+mod identity;
 mod integrations;
 mod isolation;
 mod log_hygiene;

@@ -72,3 +72,77 @@ fn a_locked_data_directory_is_a_clear_error() {
     assert!(err.contains(&dir.path().display().to_string()), "{err}");
     assert!(err.contains("another palisade process"), "{err}");
 }
+
+/// Linking subjects, on the sled store, across a reopen: records move to the person and read the same
+/// through either subject; clashes in plugin data refuse the link and change nothing, clashes in the core's
+/// own records keep the person's; erasing through one subject erases the person; unlinking splits off an
+/// empty subject; a link entry altered on disk is ignored (the subject stands alone), never followed.
+#[tokio::test]
+async fn linked_subjects_are_one_person_until_unlinked() {
+    use palisade::store::Linked;
+    palisade_testkit::logs::capture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = palisade_testkit::sled_store(dir.path()).await;
+    let (tg, sl, dc) = (subject("100"), Subject::user(&UserRef::new(Platform::SLACK, "T1/U1")), subject("300"));
+    store.put(key("notes", Some(&tg), "n1"), b"tg-note", Durability::Flushed).await.unwrap();
+    store.put(key("notes", Some(&sl), "n2"), b"sl-note", Durability::Flushed).await.unwrap();
+    store.put(key("core.stepup", Some(&tg), "enrolment"), b"tg-2fa", Durability::Flushed).await.unwrap();
+    store.put(key("core.stepup", Some(&sl), "enrolment"), b"sl-2fa", Durability::Flushed).await.unwrap();
+    let core_only = |ns: &str| ns.starts_with("core.");
+    let linked = store.link_subjects(&sl, &tg, &core_only).await.unwrap();
+    assert_eq!(linked, Linked::Done { moved: 3, dropped: vec!["core.stepup".into()] });
+    for s in [&tg, &sl] {
+        let notes: Vec<Vec<u8>> =
+            store.list("notes", Some(s)).await.unwrap().into_iter().map(|r| r.value.to_vec()).collect();
+        assert_eq!(notes, [b"tg-note".to_vec(), b"sl-note".to_vec()]);
+        let twofa = store.get(key("core.stepup", Some(s), "enrolment")).await.unwrap().unwrap();
+        assert_eq!(twofa.value.as_slice(), b"tg-2fa", "the person's own enrolment stays");
+    }
+    assert_eq!(store.person_id(&tg), store.person_id(&sl));
+    assert_eq!(store.link_subjects(&sl, &tg, &core_only).await.unwrap(), Linked::Already);
+
+    // A clash in plugin data: nothing changes.
+    store.put(key("bank", Some(&dc), "acct"), b"dc-acct", Durability::Flushed).await.unwrap();
+    store.put(key("bank", Some(&tg), "acct"), b"person-acct", Durability::Flushed).await.unwrap();
+    assert_eq!(store.link_subjects(&dc, &tg, &core_only).await.unwrap(), Linked::Conflicts(vec!["bank".into()]));
+    assert_eq!(store.get(key("bank", Some(&dc), "acct")).await.unwrap().unwrap().value.as_slice(), b"dc-acct");
+    assert_ne!(store.person_id(&dc), store.person_id(&tg));
+    assert_eq!(store.link_subjects(&tg, &dc, &core_only).await.unwrap(), Linked::Elsewhere);
+
+    // The link survives a reopen.
+    drop(store);
+    let store = palisade_testkit::sled_store(dir.path()).await;
+    assert_eq!(store.list("notes", Some(&sl)).await.unwrap().len(), 2);
+
+    // Unlinking: the person keeps everything, the subject starts empty.
+    assert!(store.unlink_subject(&sl).await.unwrap());
+    assert!(store.list("notes", Some(&sl)).await.unwrap().is_empty());
+    assert_eq!(store.list("notes", Some(&tg)).await.unwrap().len(), 2);
+    assert!(!store.unlink_subject(&sl).await.unwrap());
+
+    // Erasing through one linked subject erases the person, and every link to it.
+    assert!(matches!(store.link_subjects(&sl, &tg, &core_only).await.unwrap(), Linked::Done { .. }));
+    assert_eq!(store.erase_subject(&sl).await.unwrap(), 4, "two notes, the enrolment, the account");
+    for s in [&tg, &sl] {
+        assert!(store.list("notes", Some(s)).await.unwrap().is_empty());
+    }
+    assert_ne!(store.person_id(&tg), store.person_id(&sl), "the links went with the person");
+
+    // A link altered on disk is not followed.
+    assert!(matches!(store.link_subjects(&sl, &dc, &core_only).await.unwrap(), Linked::Done { .. }));
+    drop(store);
+    {
+        let raw = sled::open(dir.path()).unwrap();
+        let links = raw.open_tree("_links").unwrap();
+        for entry in links.iter() {
+            let (k, mut v) = entry.map(|(k, v)| (k, v.to_vec())).unwrap();
+            v[0] ^= 1;
+            links.insert(k, v).unwrap();
+        }
+        raw.flush().unwrap();
+    }
+    let store = palisade_testkit::sled_store(dir.path()).await;
+    assert_ne!(store.person_id(&sl), store.person_id(&dc));
+    assert!(store.list("bank", Some(&sl)).await.unwrap().is_empty(), "dc's account is not reachable through sl");
+    assert!(palisade_testkit::logs::text().contains("a subject link does not open"));
+}

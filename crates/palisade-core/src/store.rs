@@ -85,6 +85,25 @@ pub struct NamespaceStats {
     pub failures: Vec<String>,
 }
 
+/// What [`Store::link_subjects`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Linked {
+    /// The two are one data subject now: `moved` records of the joining subject were moved to the person;
+    /// in `dropped` namespaces the person's own record won over one the joining subject had under the same id.
+    Done {
+        /// Records moved.
+        moved: u64,
+        /// Namespaces where the joining subject's record gave way to the person's.
+        dropped: Vec<String>,
+    },
+    /// They were one subject already.
+    Already,
+    /// The joining subject is part of another person; it must be unlinked from it first.
+    Elsewhere,
+    /// Both hold records under the same ids in these namespaces, which cannot be merged; nothing changed.
+    Conflicts(Vec<String>),
+}
+
 /// The state store every part of the framework uses.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -137,6 +156,42 @@ pub trait Store: Send + Sync + 'static {
     /// before any audit entry was anchored).
     fn anchored_audit_head(&self) -> Option<(u64, String)> {
         None
+    }
+
+    /// Makes `joining` part of the person `to` is (one person across platforms): from then on every
+    /// operation on either subject acts on the same records, under one data key. The joining subject's
+    /// records move to the person; where both hold a record under the same id, the person's wins in the
+    /// namespaces `person_wins` accepts, and anywhere else nothing changes ([`Linked::Conflicts`]).
+    /// Erasing any linked subject erases the person. Stores that cannot link say so with an error.
+    async fn link_subjects(
+        &self,
+        joining: &Subject,
+        to: &Subject,
+        person_wins: &(dyn for<'n> Fn(&'n str) -> bool + Send + Sync),
+    ) -> Result<Linked, StoreError> {
+        let _ = (joining, to, person_wins);
+        Err(StoreError::Backend {
+            op: "link",
+            namespace: "*".into(),
+            reason: "this store cannot link data subjects".into(),
+        })
+    }
+
+    /// Splits `subject` from its person: it is a subject of its own again, starting empty (the person keeps
+    /// the records). Returns whether it was linked.
+    async fn unlink_subject(&self, subject: &Subject) -> Result<bool, StoreError> {
+        let _ = subject;
+        Ok(false)
+    }
+
+    /// A stable pseudonymous id of the person `subject` belongs to (the same for every linked subject): for
+    /// locks and comparisons, never for display.
+    fn person_id(&self, subject: &Subject) -> [u8; 32] {
+        let mut id = [0u8; 32];
+        for (i, b) in subject.as_str().bytes().enumerate() {
+            id[i % 32] ^= b.rotate_left((i / 32) as u32);
+        }
+        id
     }
 }
 

@@ -170,6 +170,15 @@ impl Harness {
         self.send(self.pressed(id, data)).await
     }
 
+    /// [`Harness::press`] for any identity, in its direct chat.
+    pub async fn press_as(&self, user: &UserRef, data: &str) -> Vec<String> {
+        let shown = self.captured.shown_button(user, data).unwrap_or_else(|| data.to_string());
+        let chat = ChatRef::new(user.platform, user.id.clone(), ChatKind::Direct);
+        let mut event = Event::text(user.clone(), chat, "");
+        event.kind = EventKind::Button(shown);
+        self.send(event).await
+    }
+
     /// The press event of [`Harness::press`], for sending elsewhere (another chat, concurrently).
     pub fn pressed(&self, id: &str, data: &str) -> Event {
         let shown = self.captured.shown_button(&user(id), data);
