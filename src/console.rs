@@ -86,6 +86,7 @@ impl ConsoleAdapter {
             message_id: Some(MessageId(seq.to_string())),
             kind,
             private_input: false,
+            addressed: true,
         }
     }
 }

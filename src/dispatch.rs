@@ -21,6 +21,7 @@ mod ratelimit;
 mod request;
 mod router;
 mod sweeper;
+mod text;
 mod timeout;
 mod trace;
 
@@ -41,6 +42,7 @@ pub use error::DispatchError;
 pub use ratelimit::{Limiter, SLOW_DOWN, Verdict};
 pub use request::{Done, Request, Response};
 pub use router::{RESERVED, Router, RouterParts};
+pub use text::ONLY_COMMANDS;
 pub use timeout::{Timeout, TimeoutLayer};
 pub use trace::{Trace, TraceLayer};
 

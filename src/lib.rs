@@ -77,7 +77,10 @@ pub use config::{Secret, Section};
 pub use dispatch::{Dispatcher, Request, Response};
 pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, MessageId, Platform, UserRef};
 pub use flow::{Flow, Step};
-pub use plugin::{Arg, Args, Command, Ctx, DataManifest, Input, LegalBasis, Namespace, Plugin, PluginError, Registry};
+pub use plugin::{
+    Arg, Args, Command, Ctx, DataManifest, InGroups, Input, LegalBasis, Matcher, Namespace, Plugin, PluginError,
+    Registry,
+};
 pub use reply::{Button, Reply, ReplyBody};
 pub use store::{Durability, Store};
 

@@ -24,6 +24,7 @@ pub struct Router {
 struct Inner {
     plugins: Vec<Arc<dyn Plugin>>,
     commands: HashMap<&'static str, (usize, Command)>,
+    text: super::text::TextTable,
     flows: FlowStore,
     store: SharedStore,
     clock: SharedClock,
@@ -77,6 +78,7 @@ impl Router {
     pub fn new(plugins: Vec<Arc<dyn Plugin>>, parts: RouterParts) -> Result<Self, String> {
         let RouterParts { store, clock, idle_ms, bot_name, policy, audit, http } = parts;
         let commands = Self::command_table(&plugins)?;
+        let text = super::text::TextTable::new(&plugins)?;
         let flows = FlowStore::new(store.clone());
         let policy = std::sync::RwLock::new(Arc::new(policy));
         let declared = plugins
@@ -93,7 +95,8 @@ impl Router {
                 (p.name(), client)
             })
             .collect();
-        let inner = Inner { plugins, commands, flows, store, clock, idle_ms, bot_name, policy, audit, declared, http };
+        let inner =
+            Inner { plugins, commands, text, flows, store, clock, idle_ms, bot_name, policy, audit, declared, http };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -194,10 +197,7 @@ impl Inner {
             (_, Some(state)) => self.step(&req, state).await?,
             (EventKind::Command(c), None) => self.command(&req, c).await?,
             (EventKind::Button(data), None) => self.button(&req, data, origin.as_deref()).await?,
-            (EventKind::Text(_), None) if req.event.chat.is_private() => {
-                vec![req.answer("I only understand commands. Send /help to see what I can do.")]
-            }
-            (EventKind::Text(_), None) => Vec::new(),
+            (EventKind::Text(text), None) => self.free_text(&req, text).await?,
         };
         out.append(&mut rest);
         Ok(out)
@@ -284,6 +284,27 @@ impl Inner {
         let mut ctx = self.ctx(req, plugin);
         let result = plugin.command(cmd.name, &mut ctx).await;
         self.finish(req, plugin, ctx, result, Some(cmd.name)).await
+    }
+
+    /// Text outside any flow: the first matcher that takes it, or (in a direct chat) a pointer to /help.
+    async fn free_text(&self, req: &Request, text: &str) -> Result<Response, DispatchError> {
+        let private = req.event.chat.is_private();
+        let said = super::text::Said { text, private, addressed: req.event.addressed, roles: &req.roles };
+        let Some((idx, matcher, matched)) = self.text.find(&said) else {
+            return Ok(if private { vec![req.answer(super::text::ONLY_COMMANDS)] } else { Vec::new() });
+        };
+        let plugin = &self.plugins[idx];
+        let scope = format!("{}.{}", plugin.name(), matcher.name);
+        if matcher.sensitive || self.policy().require_for.contains(&scope) {
+            let approval = self.policy().approval(&scope);
+            if !approval.is_granted(&req.grants) {
+                return Err(DispatchError::StepUpRequired(approval));
+            }
+        }
+        tracing::debug!(plugin = plugin.name(), matcher = matcher.name, "free text matched");
+        let mut ctx = self.ctx(req, plugin).with_match(matched);
+        let result = plugin.text(matcher.name, &mut ctx).await;
+        self.finish(req, plugin, ctx, result, None).await
     }
 
     /// Checks a pressed button's origin command again: the presser must still hold its role, and a

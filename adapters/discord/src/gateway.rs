@@ -86,6 +86,7 @@ impl Handler {
             message_id: Some(MessageId(msg.id.to_string())),
             kind,
             private_input: false,
+            addressed: false,
         })
     }
 }

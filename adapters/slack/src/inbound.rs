@@ -75,7 +75,9 @@ fn message(e: EventCallback, shared: &Shared, bot_user: Option<&str>) -> Inbound
     if m.channel_type.as_deref() == Some("im") {
         shared.api.remember_dm(author, channel);
     }
-    let text = strip_mention(&unescape(text), bot_user);
+    let text = unescape(text);
+    let addressed = bot_user.is_some_and(|me| text.contains(&format!("<@{me}>")));
+    let text = strip_mention(&text, bot_user);
     let event = Event {
         user,
         display_name: None,
@@ -83,6 +85,7 @@ fn message(e: EventCallback, shared: &Shared, bot_user: Option<&str>) -> Inbound
         message_id: m.ts.map(MessageId),
         kind: EventKind::from_text(&text, None),
         private_input: false,
+        addressed,
     };
     self::event(event, None, None)
 }
@@ -118,6 +121,7 @@ fn command(c: SlashCommand) -> Inbound {
         message_id: None,
         kind: EventKind::Command(call),
         private_input: false,
+        addressed: true,
     };
     self::event(event, Some(c.trigger_id), c.response_url)
 }
@@ -147,6 +151,7 @@ fn actions(a: BlockActions, shared: &Shared) -> Inbound {
         message_id: container.message_ts.map(MessageId),
         kind: EventKind::Button(data),
         private_input: false,
+        addressed: true,
     };
     self::event(event, Some(a.trigger_id), a.response_url)
 }
@@ -173,6 +178,7 @@ fn view(v: ViewInteraction, shared: &Shared, closed: bool) -> Inbound {
         message_id: None,
         kind: EventKind::from_text(&text, None),
         private_input: true,
+        addressed: true,
     };
     self::event(event, None, None)
 }

@@ -46,6 +46,7 @@ fn map_message(m: &Message, username: Option<&str>) -> Inbound {
         message_id: Some(MessageId(m.id.0.to_string())),
         kind: EventKind::from_text(text, username),
         private_input: false,
+        addressed: addresses_bot(m, text, username),
     })
 }
 
@@ -62,8 +63,22 @@ fn map_callback(q: CallbackQuery, buttons: &ButtonIds) -> Inbound {
         message_id: None,
         kind: EventKind::Button(data),
         private_input: false,
+        addressed: true,
     });
     Inbound::Callback { query: q.id, event }
+}
+
+/// Whether a message speaks to the bot: it mentions `@username` or replies to one of the bot's messages.
+fn addresses_bot(m: &Message, text: &str, username: Option<&str>) -> bool {
+    let Some(me) = username else { return false };
+    let mentioned = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '@'))
+        .any(|word| word.strip_prefix('@').is_some_and(|name| name.eq_ignore_ascii_case(me)));
+    let replied = m
+        .reply_to_message()
+        .and_then(|r| r.from.as_ref())
+        .is_some_and(|from| from.is_bot && from.username.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(me)));
+    mentioned || replied
 }
 
 /// The user by numeric id.

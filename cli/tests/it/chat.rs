@@ -92,7 +92,7 @@ fn unknown_plugins_are_reported_by_config_check() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("`plugins.nots`: no plugins named `nots` in this binary (available: bank, echo, notes)"),
+        err.contains("`plugins.nots`: no plugins named `nots` in this binary (available: bank, echo, faq, notes)"),
         "{err}"
     );
 }
@@ -144,4 +144,29 @@ fn config_check_refuses_a_bot_without_adapters() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("`adapters`: no adapter is enabled"));
     let run = palisade(&["chat", "--config", path.to_str().unwrap()], "");
     assert!(run.status.success(), "chat brings its own console: {}", String::from_utf8_lossy(&run.stderr));
+}
+
+#[test]
+fn the_demo_answers_a_newcomers_plain_questions() {
+    // The README's first command, as a newcomer types: plain questions, not commands.
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/demo.toml");
+    std::fs::copy(&demo, dir.path().join("demo.toml")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["chat", "--config", "demo.toml"])
+        .current_dir(dir.path())
+        .env_remove("PALISADE_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\nwhat are your opening hours?\nasdf qwer\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    assert!(text.contains("bot> Hello! I am a demo bot. Send /help"), "{text}");
+    assert!(text.contains("bot> We are open Monday to Friday"), "{text}");
+    assert!(text.contains("bot> I did not understand that. Send /help to see what I can do."), "{text}");
+    assert!(!text.contains("I only understand commands"), "{text}");
 }

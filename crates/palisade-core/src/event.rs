@@ -212,6 +212,11 @@ pub struct Event {
     pub kind: EventKind,
     /// True when the content was typed somewhere only the bot sees (a modal, an ephemeral prompt).
     pub private_input: bool,
+    /// True when the message speaks to the bot in a group: it mentions the bot or replies to one of its
+    /// messages. (Direct chats always speak to the bot.) Free text in groups reaches plugins only when it is
+    /// addressed, unless a matcher says otherwise ([`crate::InGroups`]).
+    #[serde(default)]
+    pub addressed: bool,
 }
 
 impl Event {
@@ -224,6 +229,7 @@ impl Event {
             message_id: None,
             kind: EventKind::from_text(text, None),
             private_input: false,
+            addressed: false,
         }
     }
 

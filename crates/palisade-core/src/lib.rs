@@ -41,7 +41,10 @@ pub use config::{Problem, Secret, Section};
 pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, MessageId, UserRef};
 pub use flow::{Flow, Step};
 pub use platform::Platform;
-pub use plugin::{Approval, Arg, Args, Command, Ctx, DataManifest, Input, LegalBasis, Namespace, Plugin, PluginError};
+pub use plugin::{
+    Approval, Arg, Args, Command, Ctx, DataManifest, InGroups, Input, LegalBasis, Matched, Matcher, Namespace, Plugin,
+    PluginError,
+};
 pub use reply::{Button, Reply, ReplyBody, Retract};
 pub use services::{AuditLog, Connection, Http, HttpError, HttpResponse, Observer, Outcome};
 pub use store::{Durability, ScopedStore, Store, StoreError};
@@ -55,6 +58,7 @@ pub mod prelude {
     pub use crate::config::{Problem, Section};
     pub use crate::plugin::days;
     pub use crate::{
-        Arg, Command, Ctx, DataManifest, Durability, Flow, Input, LegalBasis, Namespace, Plugin, PluginError, Step,
+        Arg, Command, Ctx, DataManifest, Durability, Flow, InGroups, Input, LegalBasis, Matcher, Namespace, Plugin,
+        PluginError, Step,
     };
 }

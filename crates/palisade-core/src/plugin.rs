@@ -7,6 +7,7 @@ mod command;
 mod context;
 mod error;
 pub mod manifest;
+mod matcher;
 
 use async_trait::async_trait;
 
@@ -17,6 +18,7 @@ pub use context::{Ctx, Input};
 pub use context::{CtxParts, button_value};
 pub use error::PluginError;
 pub use manifest::{ConsentRequest, DataManifest, Field, LegalBasis, Namespace, days};
+pub use matcher::{InGroups, Matched, Matcher, Rule, words_of};
 
 use crate::flow::{Flow, Step};
 
@@ -47,6 +49,21 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Runs command `command` (one of [`Plugin::commands`]).
     async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError>;
+
+    /// The free text this plugin answers (see [`Matcher`]); none by default.
+    fn matchers(&self) -> Vec<Matcher> {
+        Vec::new()
+    }
+
+    /// Answers text that matcher `matcher` (one of [`Plugin::matchers`]) matched; [`Ctx::matched`] has the
+    /// pattern's captures and [`Ctx::input`] the text.
+    async fn text(&self, matcher: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let _ = ctx;
+        Err(PluginError::internal(format!(
+            "plugin `{}` declares matcher `{matcher}` but has no text handler",
+            self.name()
+        )))
+    }
 
     /// Handles the user's answer to the current step of one of this plugin's flows.
     async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {

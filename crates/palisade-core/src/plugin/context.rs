@@ -24,6 +24,16 @@ pub enum Input<'a> {
     Command(&'a CommandCall),
 }
 
+impl<'a> Input<'a> {
+    /// The typed text, if the input is text.
+    pub fn text(&self) -> Option<&'a str> {
+        match self {
+            Self::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
 /// The handler's context for one event.
 pub struct Ctx {
     event: Event,
@@ -40,6 +50,7 @@ pub struct Ctx {
     http: Arc<dyn Http>,
     replies: Vec<Reply>,
     started_flow: Option<Flow>,
+    matched: Option<crate::plugin::Matched>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -103,7 +114,20 @@ impl Ctx {
             http,
             replies: Vec::new(),
             started_flow: None,
+            matched: None,
         }
+    }
+
+    /// The context for text a matcher took (built by runtimes).
+    #[must_use]
+    pub fn with_match(mut self, matched: crate::plugin::Matched) -> Self {
+        self.matched = Some(matched);
+        self
+    }
+
+    /// What matched, in a [`crate::Plugin::text`] handler.
+    pub fn matched(&self) -> Option<&crate::plugin::Matched> {
+        self.matched.as_ref()
     }
 
     /// What the handler produced: its replies, and the flow it started, if any (taken by runtimes).
