@@ -203,9 +203,19 @@ impl DispatcherBuilder {
         let idle_ms = crate::clock::millis(self.flows.idle_timeout);
         let audit = self.audit.unwrap_or_else(|| crate::audit::Audit::new(self.store.clone(), self.clock.clone()));
         let (store, clock) = (self.store.clone(), self.clock.clone());
-        let parts =
-            RouterParts { store, clock, idle_ms, bot_name: self.bot_name, policy: self.policy, audit, http: self.http };
+        let jobs = crate::jobs::Jobs::new(self.store.clone(), self.clock.clone());
+        let parts = RouterParts {
+            store,
+            clock,
+            idle_ms,
+            bot_name: self.bot_name,
+            policy: self.policy,
+            audit,
+            http: self.http,
+            jobs: Some(jobs.clone()),
+        };
         let router = Router::new(self.plugins, parts)?;
+        let access = self.access.unwrap_or_else(|| Arc::new(Access::default()));
         let mut svc: EventService = BoxCloneSyncService::new(router.clone());
         for layer in self.layers {
             svc = layer(svc);
@@ -215,7 +225,7 @@ impl DispatcherBuilder {
             .layer(ApologizeLayer)
             .layer(TimeoutLayer::new(self.dispatch.handler_timeout))
             .layer(CatchPanicLayer)
-            .layer(AccessLayer::new(self.access.unwrap_or_else(|| Arc::new(Access::default()))))
+            .layer(AccessLayer::new(access.clone()))
             .service(svc);
         let mut outboxes = self.outboxes;
         outboxes.bound(self.dispatch.send_queue);
@@ -241,6 +251,8 @@ impl DispatcherBuilder {
             journal,
             limiter: self.limiter,
             load,
+            jobs,
+            access,
         })
     }
 }
@@ -261,6 +273,8 @@ pub struct Dispatcher {
     journal: Option<Arc<crate::journal::Journal>>,
     limiter: Option<Arc<Limiter>>,
     load: Arc<crate::status::Load>,
+    jobs: Arc<crate::jobs::Jobs>,
+    access: Arc<Access>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -341,8 +355,17 @@ impl Dispatcher {
             journal,
             limiter,
             load,
+            jobs,
+            access,
         } = self;
         drop(tx);
+        let sweeper_stop_jobs = CancellationToken::new();
+        match jobs.load().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "scheduled jobs waiting"),
+            Err(error) => tracing::error!(%error, "could not read the scheduled jobs; they run once readable"),
+        }
+        let jobs_task = tokio::spawn(jobs.run(router.clone(), outboxes.clone(), access, sweeper_stop_jobs.clone()));
         let sweeper_stop = CancellationToken::new();
         let sweeper = tokio::spawn(sweeper::sweep_flows(
             router.flows().clone(),
@@ -382,6 +405,8 @@ impl Dispatcher {
         }
         sweeper_stop.cancel();
         let _ = sweeper.await;
+        sweeper_stop_jobs.cancel();
+        let _ = jobs_task.await;
         match store.flush().await {
             Ok(()) => tracing::info!("dispatcher stopped; store flushed"),
             Err(error) => {

@@ -50,6 +50,7 @@ pub mod flow;
 pub mod health;
 pub mod identity;
 pub mod integration;
+pub mod jobs;
 pub mod journal;
 pub mod locks;
 pub mod logging;

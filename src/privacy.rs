@@ -83,6 +83,13 @@ pub fn core_manifest() -> DataManifest {
         days(7),
     ))
     .and(Namespace::new(
+        "core.jobs",
+        "things you asked to be done later, such as reminders, with what they will say",
+        "do them when you asked",
+        LegalBasis::Contract,
+        days(366),
+    ))
+    .and(Namespace::new(
         "core.identity",
         "your accounts on other platforms that you linked with this one",
         "treat you as one person: one two-factor setup, one copy of your data, your rights everywhere",

@@ -37,6 +37,7 @@ struct Inner {
     declared: HashMap<&'static str, Arc<BTreeSet<String>>>,
     /// Each plugin's HTTP client (a refusing one for plugins with no allowed integrations).
     http: HashMap<&'static str, Arc<dyn crate::services::Http>>,
+    jobs: Option<Arc<crate::jobs::Jobs>>,
 }
 
 impl std::fmt::Debug for Router {
@@ -61,6 +62,8 @@ pub struct RouterParts {
     pub audit: Arc<dyn crate::services::AuditLog>,
     /// Plugins' HTTP clients, by plugin name (plugins without one get a client that refuses everything).
     pub http: HashMap<String, Arc<dyn crate::services::Http>>,
+    /// Where jobs handlers schedule are kept (`None`: scheduling fails).
+    pub jobs: Option<Arc<crate::jobs::Jobs>>,
 }
 
 impl std::fmt::Debug for RouterParts {
@@ -76,7 +79,7 @@ impl Router {
     /// A router over `plugins`. Fails with a readable message when two plugins claim the same command or a
     /// plugin claims a built-in one.
     pub fn new(plugins: Vec<Arc<dyn Plugin>>, parts: RouterParts) -> Result<Self, String> {
-        let RouterParts { store, clock, idle_ms, bot_name, policy, audit, http } = parts;
+        let RouterParts { store, clock, idle_ms, bot_name, policy, audit, http, jobs } = parts;
         let commands = Self::command_table(&plugins)?;
         let text = super::text::TextTable::new(&plugins)?;
         let flows = FlowStore::new(store.clone());
@@ -95,8 +98,21 @@ impl Router {
                 (p.name(), client)
             })
             .collect();
-        let inner =
-            Inner { plugins, commands, text, flows, store, clock, idle_ms, bot_name, policy, audit, declared, http };
+        let inner = Inner {
+            plugins,
+            commands,
+            text,
+            flows,
+            store,
+            clock,
+            idle_ms,
+            bot_name,
+            policy,
+            audit,
+            declared,
+            http,
+            jobs,
+        };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -126,6 +142,27 @@ impl Router {
     /// Every command with its plugin name, in declaration order.
     pub fn commands(&self) -> Vec<(&'static str, Command)> {
         self.inner.plugins.iter().flat_map(|p| p.commands().into_iter().map(|c| (p.name(), c))).collect()
+    }
+
+    /// Runs a due job through its plugin's `job` handler; its replies (none when the plugin is gone or the
+    /// job failed: that is logged).
+    pub async fn run_job(&self, job: &crate::plugin::Job, caps: crate::adapter::Capabilities) -> Response {
+        let Some(plugin) = self.inner.plugins.iter().find(|p| p.name() == job.plugin) else {
+            tracing::warn!(plugin = %job.plugin, "a scheduled job's plugin is not in this bot; dropped");
+            return Vec::new();
+        };
+        let mut event = crate::event::Event::text(job.user.clone(), job.chat.clone(), "");
+        event.addressed = true;
+        let req = Request::new(event, caps);
+        let mut ctx = self.inner.ctx(&req, plugin).with_job(job.clone());
+        let result = plugin.job(&job.name, &mut ctx).await;
+        match self.inner.finish(&req, plugin, ctx, result, None).await {
+            Ok(replies) => replies,
+            Err(error) => {
+                tracing::warn!(plugin = plugin.name(), job = %job.name, %error, "a scheduled job failed (jobs cannot pass step-up)");
+                Vec::new()
+            }
+        }
     }
 
     /// Replaces the operator's step-up policy (a reload of `[stepup] require_for` and `single_use`); events
@@ -405,6 +442,13 @@ impl Inner {
         result: Result<(), PluginError>,
         origin: Option<&str>,
     ) -> Result<Response, DispatchError> {
+        let scheduled = if result.is_ok() { ctx.take_scheduled() } else { Vec::new() };
+        for job in scheduled {
+            match &self.jobs {
+                Some(jobs) => jobs.add(plugin.name(), job, &req.event.user, &req.event.chat).await?,
+                None => tracing::warn!(plugin = plugin.name(), "this dispatcher keeps no jobs; one was dropped"),
+            }
+        }
         match result {
             Ok(()) => {}
             Err(PluginError::User(msg)) => ctx.reply(msg),

@@ -15,6 +15,7 @@ mod flows;
 mod identity;
 mod integrations;
 mod isolation;
+mod jobs;
 mod log_hygiene;
 mod monitoring;
 mod privacy;

@@ -6,6 +6,7 @@ mod args;
 mod command;
 mod context;
 mod error;
+pub mod job;
 pub mod manifest;
 mod matcher;
 
@@ -17,6 +18,7 @@ pub use command::{Arg, Command};
 pub use context::{Ctx, Input};
 pub use context::{CtxParts, button_value};
 pub use error::PluginError;
+pub use job::{Job, JobRequest};
 pub use manifest::{ConsentRequest, DataManifest, Field, LegalBasis, Namespace, days};
 pub use matcher::{InGroups, Matched, Matcher, Rule, words_of};
 
@@ -49,6 +51,14 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Runs command `command` (one of [`Plugin::commands`]).
     async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError>;
+
+    /// Runs job `name`, which this plugin scheduled ([`Ctx::schedule`]) and which is now due; [`Ctx::job`]
+    /// has it (with its data), and replies go to the chat it was scheduled in. A job runs without roles and
+    /// cannot pass step-up verification: a sensitive action in a job fails.
+    async fn job(&self, name: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let _ = ctx;
+        Err(PluginError::internal(format!("plugin `{}` scheduled job `{name}` but has no job handler", self.name())))
+    }
 
     /// The free text this plugin answers (see [`Matcher`]); none by default.
     fn matchers(&self) -> Vec<Matcher> {

@@ -3,6 +3,8 @@
 //! - `/note <text>` saves a note; a short flow asks for its title.
 //! - `/notes` lists your notes.
 //! - `/note delete <n>` deletes note number `n` after a confirmation with buttons.
+//! - `/remind 10m <text>` sends the text back after 10 minutes (a scheduled job: kept encrypted under the
+//!   user, it survives restarts and goes with an erasure).
 //!
 //! Notes are personal data: they are stored per user in the plugin's namespace and never logged.
 
@@ -25,6 +27,19 @@ impl Default for NotesSettings {
     fn default() -> Self {
         Self { max_notes: 100, max_title: 80, require_consent: false }
     }
+}
+
+/// `10m`, `2h`, `3d` as a delay of at most 30 days.
+fn reminder_delay(when: &str) -> Option<std::time::Duration> {
+    let (n, unit) = when.split_at(when.len().checked_sub(1)?);
+    let n: u64 = n.parse().ok().filter(|n| *n > 0)?;
+    let secs = match unit {
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    (secs <= 30 * 86_400).then(|| std::time::Duration::from_secs(secs))
 }
 
 /// One saved note.
@@ -146,12 +161,33 @@ impl Plugin for Notes {
             Command::new("note", "Save a note (I ask for a title); `/note delete <n>` deletes one")
                 .arg(Arg::text("text")),
             Command::new("notes", "List your notes"),
+            Command::new("remind", "Remind you later: `/remind 10m call the dentist` (m, h or d)")
+                .arg(Arg::required("when"))
+                .arg(Arg::text("text")),
         ]
+    }
+
+    async fn job(&self, _name: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let text = ctx.job().and_then(|j| j.data["text"].as_str()).unwrap_or_default().to_string();
+        ctx.reply(format!("Reminder: {text}"));
+        Ok(())
     }
 
     async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
         match (command, ctx.args().get(0)) {
             ("notes", _) => Self::list(ctx).await,
+            ("remind", Some(when)) => {
+                let when = when.to_string();
+                let Some(after) = reminder_delay(&when) else {
+                    return Err(PluginError::user(
+                        "Say when like 10m, 2h or 3d (at most 30 days): /remind 10m call the dentist",
+                    ));
+                };
+                let text = ctx.args().rest_from(1).unwrap_or_default().to_string();
+                ctx.schedule("reminder", after, serde_json::json!({ "text": text }))?;
+                ctx.reply(format!("I will remind you in {when}: {text}"));
+                Ok(())
+            }
             ("note", Some("delete")) if ctx.args().len() <= 2 => {
                 let n = ctx.args().get(1).map(str::to_string);
                 self.start_delete(ctx, n.as_deref()).await

@@ -3,4 +3,4 @@
 pub mod probe;
 pub mod stepup;
 
-pub use palisade_testkit::{Harness, event, memory_store, sled_store, test_key, text_of};
+pub use palisade_testkit::{Harness, event, memory_store, sled_store, test_key, text_of, user};

@@ -51,6 +51,8 @@ pub struct Ctx {
     replies: Vec<Reply>,
     started_flow: Option<Flow>,
     matched: Option<crate::plugin::Matched>,
+    scheduled: Vec<crate::plugin::JobRequest>,
+    job: Option<crate::plugin::Job>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -115,7 +117,66 @@ impl Ctx {
             replies: Vec::new(),
             started_flow: None,
             matched: None,
+            scheduled: Vec::new(),
+            job: None,
         }
+    }
+
+    /// The context for running a due job (built by runtimes).
+    #[must_use]
+    pub fn with_job(mut self, job: crate::plugin::Job) -> Self {
+        self.job = Some(job);
+        self
+    }
+
+    /// The job being run, in a [`crate::Plugin::job`] handler.
+    pub fn job(&self) -> Option<&crate::plugin::Job> {
+        self.job.as_ref()
+    }
+
+    /// Schedules job `name` of this plugin to run once after `after` (at most a year), in this chat, with
+    /// `data` (kept encrypted under this user until it runs; erased with the user). It is stored when the
+    /// handler succeeds.
+    pub fn schedule(
+        &mut self,
+        name: &'static str,
+        after: std::time::Duration,
+        data: impl serde::Serialize,
+    ) -> Result<(), PluginError> {
+        self.schedule_job(name, after, None, data)
+    }
+
+    /// Schedules job `name` to run every `every` (at least a minute), first after one period.
+    pub fn schedule_every(
+        &mut self,
+        name: &'static str,
+        every: std::time::Duration,
+        data: impl serde::Serialize,
+    ) -> Result<(), PluginError> {
+        if every < crate::plugin::job::SHORTEST_PERIOD {
+            return Err(PluginError::internal(format!("job `{name}`: a period shorter than a minute")));
+        }
+        self.schedule_job(name, every, Some(every), data)
+    }
+
+    fn schedule_job(
+        &mut self,
+        name: &'static str,
+        after: std::time::Duration,
+        every: Option<std::time::Duration>,
+        data: impl serde::Serialize,
+    ) -> Result<(), PluginError> {
+        if after > crate::plugin::job::LONGEST_WAIT {
+            return Err(PluginError::internal(format!("job `{name}`: more than a year ahead")));
+        }
+        let data = serde_json::to_value(data).map_err(|e| PluginError::internal(e.to_string()))?;
+        self.scheduled.push(crate::plugin::JobRequest { name, after, every, data });
+        Ok(())
+    }
+
+    /// The jobs the handler scheduled (taken by runtimes).
+    pub fn take_scheduled(&mut self) -> Vec<crate::plugin::JobRequest> {
+        std::mem::take(&mut self.scheduled)
     }
 
     /// The context for text a matcher took (built by runtimes).
