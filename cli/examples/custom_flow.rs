@@ -1,16 +1,27 @@
-//! A plugin with a three-step conversation flow: ask a name, ask an age (validated), confirm with buttons.
+//! A plugin with a typed three-step conversation flow: ask a name, ask an age (validated), confirm with
+//! buttons. The flow's state is one enum of the plugin's own — a variant per step, carrying what was gathered
+//! so far — so a step cannot read data it does not have: that would not compile.
 //!
 //! ```text
 //! cargo run -p palisade-cli --example custom_flow -- chat --config cli/examples/custom_flow.toml
 //! ```
 //!
-//! The flow's state is persisted after every step, so stopping the bot in the middle and starting it again
+//! The state is persisted (sealed) after every step, so stopping the bot in the middle and starting it again
 //! continues where the user was; `/cancel` ends it and `[flows] idle_timeout` expires it.
 
 use std::process::ExitCode;
 
 use palisade::Registry;
 use palisade_core::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Where the user is in `/profile`, with what they told so far.
+#[derive(Serialize, Deserialize)]
+enum Asking {
+    Name,
+    Age { name: String },
+    Confirm { name: String, age: u32 },
+}
 
 /// `/profile` asks for a name and an age, then saves them for the user after a confirmation.
 struct Profile;
@@ -36,7 +47,7 @@ impl Plugin for Profile {
     }
 
     async fn command(&self, _command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
-        ctx.start_flow(Flow::new("profile setup", "name"));
+        ctx.start_flow(Flow::typed("profile setup", &Asking::Name));
         ctx.reply("What is your name?");
         Ok(())
     }
@@ -47,32 +58,35 @@ impl Plugin for Profile {
             Input::Text(s) | Input::Button(s) => s.to_string(),
             Input::Command(_) => String::new(),
         };
-        match (flow.step().to_string().as_str(), answer.as_str()) {
-            ("name", name) => {
-                flow.set("name", name);
-                ctx.reply(format!("Hello, {name}! How old are you?"));
-                return Ok(Step::next("age"));
+        Ok(match flow.state::<Asking>()? {
+            Asking::Name => {
+                ctx.reply(format!("Hello, {answer}! How old are you?"));
+                flow.advance(&Asking::Age { name: answer })
             }
-            ("age", age) => match age.parse::<u32>() {
-                Ok(age @ 1..=150) => flow.set("age", age),
+            Asking::Age { name } => {
                 // A user error keeps the flow on this step; the message is shown as is.
-                _ => return Err(PluginError::user("Please give your age as a number from 1 to 150.")),
+                let Ok(age @ 1..=150) = answer.parse::<u32>() else {
+                    return Err(PluginError::user("Please give your age as a number from 1 to 150."));
+                };
+                ctx.reply_buttons(format!("Save {name}, {age}?"), &[("Yes", "yes"), ("No", "no")]);
+                flow.advance(&Asking::Confirm { name, age })
+            }
+            Asking::Confirm { name, age } => match answer.as_str() {
+                "yes" => {
+                    ctx.store().put("profile", &(name, age), Durability::Flushed).await?;
+                    ctx.reply("Saved.");
+                    Step::Done
+                }
+                "no" => {
+                    ctx.reply("Nothing was saved.");
+                    Step::Cancel
+                }
+                _ => {
+                    ctx.reply_buttons(format!("Save {name}, {age}?"), &[("Yes", "yes"), ("No", "no")]);
+                    Step::Repeat
+                }
             },
-            ("confirm", "yes") => {
-                let profile: (String, u32) = (flow.require("name")?, flow.require("age")?);
-                ctx.store().put("profile", &profile, Durability::Flushed).await?;
-                ctx.reply("Saved.");
-                return Ok(Step::Done);
-            }
-            ("confirm", "no") => {
-                ctx.reply("Nothing was saved.");
-                return Ok(Step::Cancel);
-            }
-            _ => {} // any other answer to the confirmation: ask it again
-        }
-        let (name, age): (String, u32) = (flow.require("name")?, flow.require("age")?);
-        ctx.reply_buttons(format!("Save {name}, {age}?"), &[("Yes", "yes"), ("No", "no")]);
-        Ok(Step::next("confirm"))
+        })
     }
 }
 
