@@ -63,6 +63,8 @@ pub enum Redeemed {
         issuer: UserRef,
         /// Every identity of the person now.
         identities: Vec<UserRef>,
+        /// Whether the joining identity's own two-factor enrolment was retired for the person's.
+        second_factor_replaced: bool,
     },
     /// No such code (wrong, used or expired): counted like a wrong verification code.
     Wrong(crate::stepup::Outcome),
@@ -198,7 +200,8 @@ impl Identities {
             ("dropped", dropped.join(",")),
         ];
         self.audit.record("identity.linked", Some(joining), Outcome::Success, &details).await?;
-        Ok(Redeemed::Linked { issuer, identities: links.identities })
+        let second_factor_replaced = dropped.iter().any(|ns| ns == "core.stepup");
+        Ok(Redeemed::Linked { issuer, identities: links.identities, second_factor_replaced })
     }
 
     /// Reads and deletes (flushed) the code with normalised text `code`.

@@ -122,6 +122,7 @@ pub struct Privacy {
     settings: PrivacySettings,
     register: Register,
     consents: ConsentBook,
+    identities: Option<Arc<crate::identity::Identities>>,
 }
 
 impl std::fmt::Debug for Privacy {
@@ -143,7 +144,17 @@ impl Privacy {
         all.extend(manifests);
         let register = Register::new(store.clone(), audit.clone(), settings.regimes.clone(), clock.clone());
         let consents = ConsentBook::new(store.clone(), clock);
-        Self { store, manifests: all, stepup: None, audit, alerts: None, settings, register, consents }
+        Self {
+            store,
+            manifests: all,
+            stepup: None,
+            audit,
+            alerts: None,
+            settings,
+            register,
+            consents,
+            identities: None,
+        }
     }
 
     /// Uses `stepup` to ask enrolled users for a code before exports and erasures.
@@ -201,6 +212,14 @@ impl Privacy {
         crate::dispatch::Access::is_blocked_in(&*self.store, user).await
     }
 
+    /// Knows linked identities: an erasure through one ends what the others hold in memory too (grants,
+    /// cached pseudonyms).
+    #[must_use]
+    pub fn with_identities(mut self, identities: Arc<crate::identity::Identities>) -> Self {
+        self.identities = Some(identities);
+        self
+    }
+
     /// Everything about `user` as JSON (see [`export`]); audited and registered.
     pub async fn export(&self, user: &UserRef, channel: &str) -> Result<serde_json::Value, StoreError> {
         let mut data = export::export(&*self.store, &self.manifests, &self.audit, user, &self.settings).await?;
@@ -218,8 +237,18 @@ impl Privacy {
     /// pending actions, consents, every plugin's data), flushed. The audit trail keeps a pseudonymous
     /// tombstone. Returns how many records were deleted.
     pub async fn erase(&self, user: &UserRef, channel: &str) -> Result<u64, StoreError> {
-        if let Some(s) = &self.stepup {
-            s.forget_grants(user);
+        // Every identity of the person goes: their grants and cached pseudonyms with them.
+        let everyone = match &self.identities {
+            Some(identities) => identities.linked(user).await?,
+            None => vec![user.clone()],
+        };
+        for identity in &everyone {
+            if let Some(s) = &self.stepup {
+                s.forget_grants(identity);
+            }
+            if identity != user {
+                self.audit.forget(identity);
+            }
         }
         // The pseudonym is taken before the erasure shreds its salt: the erasure is recorded under the name the
         // person's earlier entries carry, which nothing links to them afterwards.

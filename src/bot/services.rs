@@ -104,7 +104,8 @@ impl Services {
             self.clock.clone(),
         )
         .with_stepup(self.stepup.clone())
-        .with_alerts(self.alerts.clone());
+        .with_alerts(self.alerts.clone())
+        .with_identities(self.identities.clone());
         let privacy = Arc::new(privacy);
         plugins.push(Arc::new(PrivacyPlugin::new(privacy.clone())));
         (plugins, privacy)

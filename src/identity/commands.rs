@@ -50,12 +50,21 @@ impl IdentityPlugin {
         ctx.delete_user_message_if_possible();
         let me = ctx.user().platform;
         match self.identities.redeem(ctx.user(), typed).await? {
-            Redeemed::Linked { issuer, identities } => {
+            Redeemed::Linked { issuer, identities, second_factor_replaced } => {
                 let all = platforms(&identities);
+                let replaced = if second_factor_replaced {
+                    format!(
+                        " Your two-factor setup here was replaced by the one on {}: use that authenticator entry \
+                         from now on.",
+                        issuer.platform
+                    )
+                } else {
+                    String::new()
+                };
                 ctx.reply_private(format!(
                     "Linked: you are one person here and on {} ({all}). Two-factor verification, your data, \
                      your consents and your privacy rights now cover every one of them; roles stay with each \
-                     account. /unlink {} undoes it.",
+                     account. /unlink {} undoes it.{replaced}",
                     issuer.platform, issuer.platform
                 ));
                 self.identities

@@ -173,6 +173,9 @@ async fn linked_identities_share_two_factor_data_and_erasure() {
     }
     assert_eq!(say(&h, &tg, "/notes").await, ["You have no notes yet. Save one with /note <text>."]);
     assert!(!h.stepup().is_enrolled(&tg).await.unwrap(), "the shared enrolment went with the person");
+    // Telegram's grant from before went too: the action is not let through on it.
+    let after = say(&h, &tg, "/secret after erasure").await;
+    assert!(after[0].contains("needs two-factor verification"), "{after:?}");
     h.stop().await;
     drop(store);
     for marker in ["Groceries-MARKER-TG", "Plumber-MARKER-SL", "100200300", "U0001BBBB"] {
