@@ -306,7 +306,7 @@ impl Inner {
             self.audit.note("access.refused", Some(&req.event.user), crate::services::Outcome::Denied, &details).await;
             return Ok(vec![req.answer(format!("You are not allowed to use /{}.", cmd.name))]);
         }
-        if let Err(usage) = cmd.check_arity(call.words().len()) {
+        if let Err(usage) = cmd.check_args(&crate::plugin::Args::new(call.raw_args.clone())) {
             return Ok(vec![req.answer(usage)]);
         }
         let plugin = &self.plugins[*idx];
@@ -318,7 +318,7 @@ impl Inner {
             }
         }
         tracing::debug!(plugin = plugin.name(), command = cmd.name, "running command");
-        let mut ctx = self.ctx(req, plugin);
+        let mut ctx = self.ctx(req, plugin).with_command(cmd.clone());
         let result = plugin.command(cmd.name, &mut ctx).await;
         self.finish(req, plugin, ctx, result, Some(cmd.name)).await
     }

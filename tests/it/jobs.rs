@@ -34,7 +34,13 @@ async fn arriving(h: &Harness, user: &str, within: Duration) -> Vec<String> {
 async fn a_reminder_arrives_when_due_and_not_before() {
     let h = bot(crate::support::memory_store().await).await;
     assert_eq!(h.say("ann", "/remind 10m call the dentist").await, ["I will remind you in 10m: call the dentist"]);
-    assert_eq!(h.say("ann", "/remind soon call").await.len(), 1, "a bad delay is explained");
+    assert_eq!(
+        h.say("ann", "/remind soon call").await,
+        [
+            "`when` must be a delay like 10m, 2h or 3d (at most 30 days). Usage: /remind <when> <text…> — Remind you later: `/remind 10m call the dentist` (m, h or d)"
+        ],
+        "a bad delay gets the usage line generated from the declaration"
+    );
     assert!(arriving(&h, "ann", Duration::from_secs(590)).await.is_empty(), "not before it is due");
     let due = arriving(&h, "ann", Duration::from_secs(30)).await;
     assert_eq!(due, ["Reminder: call the dentist"]);

@@ -1,11 +1,12 @@
 //! Slash commands from the plugins' command metadata, registered in one bulk overwrite — globally, or in one
 //! guild when `guild_id` is set (guild commands appear at once; global ones may take a while).
 //!
-//! Each argument becomes a string option (Discord requires required options first, so an argument after an
-//! optional one is optional too). The adapter adds `/answer <text>`, through which a user answers a flow's
+//! Each argument becomes an option of its declared kind: string, integer, number, boolean or user (Discord
+//! requires required options first, so an argument after an optional one is optional too). The adapter adds `/answer <text>`, through which a user answers a flow's
 //! question when the bot cannot read typed messages.
 
 use palisade_core::Command;
+use palisade_core::plugin::ArgKind;
 use serenity::all::{CommandOptionType, GuildId};
 use serenity::builder::{CreateCommand, CreateCommandOption};
 use serenity::model::application::Command as DiscordCommand;
@@ -45,9 +46,14 @@ pub fn to_discord(command: &Command) -> Option<CreateCommand> {
         }
         required_so_far &= arg.required;
         let what = if arg.rest { format!("{} (free text)", arg.name) } else { arg.name.to_string() };
-        options.push(
-            CreateCommandOption::new(CommandOptionType::String, arg.name, description(&what)).required(required_so_far),
-        );
+        let kind = match arg.kind {
+            ArgKind::Integer => CommandOptionType::Integer,
+            ArgKind::Number => CommandOptionType::Number,
+            ArgKind::Boolean => CommandOptionType::Boolean,
+            ArgKind::User => CommandOptionType::User,
+            _ => CommandOptionType::String,
+        };
+        options.push(CreateCommandOption::new(kind, arg.name, description(&what)).required(required_so_far));
     }
     Some(CreateCommand::new(command.name).description(description(command.help)).set_options(options))
 }
@@ -104,5 +110,18 @@ mod tests {
         assert!(to_discord(&Command::new("Bad Name", "x")).is_none());
         let all = discord_commands(&[c]);
         assert_eq!(serde_json::to_value(&all[1]).unwrap()["name"], "answer");
+    }
+
+    #[test]
+    fn typed_arguments_become_typed_options() {
+        let c = Command::new("pay", "Pay someone")
+            .arg(Arg::typed::<palisade_core::UserRef>("to"))
+            .arg(Arg::typed::<u32>("cents"))
+            .arg(Arg::typed::<f64>("rate"))
+            .arg(Arg::typed_optional::<bool>("urgent"));
+        let json = serde_json::to_value(to_discord(&c).unwrap()).unwrap();
+        let types: Vec<u64> = json["options"].as_array().unwrap().iter().map(|o| o["type"].as_u64().unwrap()).collect();
+        // Discord's documented option types: USER 6, INTEGER 4, NUMBER 10, BOOLEAN 5.
+        assert_eq!(types, [6, 4, 10, 5]);
     }
 }

@@ -20,6 +20,9 @@ mod kind {
 
 /// Channel type of a DM.
 const DM_CHANNEL: u8 = 1;
+/// The option type of a user picked from a list.
+const USER_OPTION: u64 = 6;
+
 /// Option types that nest further options.
 const SUB_COMMAND: u8 = 1;
 const SUB_COMMAND_GROUP: u8 = 2;
@@ -211,6 +214,8 @@ fn options(given: Option<&Value>, out: &mut Vec<String>) {
             continue;
         }
         match o.get("value") {
+            // A picked user arrives as their id: the neutral model names users `platform:id`.
+            Some(Value::String(s)) if kind == USER_OPTION => out.push(format!("discord:{}", s.trim())),
             Some(Value::String(s)) => out.push(s.trim().to_string()),
             Some(Value::Null) | None => {}
             Some(v) => out.push(v.to_string()),
@@ -247,6 +252,11 @@ mod tests {
         assert_eq!(i.user, Some(UserRef::new(Platform::DISCORD, "99")));
         assert_eq!(i.display_name.as_deref(), Some("Ann"));
         assert_eq!(i.chat, Some(ChatRef::new(Platform::DISCORD, "7", ChatKind::Group)));
+        let body = json!({ "id": "13", "type": 2, "token": "t", "channel": { "id": "8", "type": 1 },
+            "user": { "id": "99" }, "data": { "name": "pay", "type": 1, "options": [
+                { "name": "to", "type": 6, "value": "80351110224678912" }, { "name": "cents", "type": 4, "value": 250 } ] } });
+        let i = parse(body.to_string().as_bytes()).unwrap();
+        assert_eq!(i.action, Action::Command { name: "pay".into(), args: "discord:80351110224678912 250".into() });
     }
 
     #[test]

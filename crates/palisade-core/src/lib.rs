@@ -42,8 +42,8 @@ pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKin
 pub use flow::{Flow, Step};
 pub use platform::Platform;
 pub use plugin::{
-    Approval, Arg, Args, Command, Ctx, DataManifest, InGroups, Input, LegalBasis, Matched, Matcher, Namespace, Plugin,
-    PluginError,
+    Approval, Arg, ArgKind, ArgValue, Args, Command, Ctx, DataManifest, InGroups, Input, LegalBasis, Matched, Matcher,
+    Namespace, Plugin, PluginError,
 };
 pub use reply::{Button, Reply, ReplyBody, Retract};
 pub use services::{AuditLog, Connection, Http, HttpError, HttpResponse, Observer, Outcome};

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 pub use approval::{Approval, ScopePolicy};
 pub use args::Args;
-pub use command::{Arg, Command};
+pub use command::{Arg, ArgKind, ArgValue, Command};
 pub use context::{Ctx, Input};
 pub use context::{CtxParts, button_value};
 pub use error::PluginError;

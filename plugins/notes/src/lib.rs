@@ -29,6 +29,21 @@ impl Default for NotesSettings {
     }
 }
 
+/// A delay typed as `10m`, `2h` or `3d` (at most 30 days): a typed argument of the plugin's own.
+struct Delay(std::time::Duration);
+
+impl palisade_core::plugin::ArgValue for Delay {
+    const KIND: palisade_core::plugin::ArgKind = palisade_core::plugin::ArgKind::Text;
+
+    fn parse_arg(word: &str) -> Option<Self> {
+        reminder_delay(word).map(Self)
+    }
+
+    fn expected() -> &'static str {
+        "a delay like 10m, 2h or 3d (at most 30 days)"
+    }
+}
+
 /// `10m`, `2h`, `3d` as a delay of at most 30 days.
 fn reminder_delay(when: &str) -> Option<std::time::Duration> {
     let (n, unit) = when.split_at(when.len().checked_sub(1)?);
@@ -162,7 +177,7 @@ impl Plugin for Notes {
                 .arg(Arg::text("text")),
             Command::new("notes", "List your notes"),
             Command::new("remind", "Remind you later: `/remind 10m call the dentist` (m, h or d)")
-                .arg(Arg::required("when"))
+                .arg(Arg::typed::<Delay>("when"))
                 .arg(Arg::text("text")),
         ]
     }
@@ -178,12 +193,7 @@ impl Plugin for Notes {
             ("notes", _) => Self::list(ctx).await,
             ("remind", Some(when)) => {
                 let when = when.to_string();
-                let Some(after) = reminder_delay(&when) else {
-                    return Err(PluginError::user(
-                        "Say when like 10m, 2h or 3d (at most 30 days): /remind 10m call the dentist",
-                    ));
-                };
-                let text = ctx.args().rest_from(1).unwrap_or_default().to_string();
+                let (Delay(after), text) = (ctx.arg("when")?, ctx.arg::<String>("text")?);
                 ctx.schedule("reminder", after, serde_json::json!({ "text": text }))?;
                 ctx.reply(format!("I will remind you in {when}: {text}"));
                 Ok(())

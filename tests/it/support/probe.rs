@@ -58,7 +58,9 @@ impl Plugin for Probe {
             Command::new("seq", "Record a sequence number after a short pause").arg(Arg::required("n")),
             Command::new("wait", "Block until the gate opens"),
             Command::new("hang", "Never finish"),
-            Command::new("secret", "Sensitive").arg(Arg { name: "words", required: false, rest: true }).sensitive(),
+            Command::new("secret", "Sensitive")
+                .arg(Arg { name: "words", required: false, rest: true, kind: palisade::plugin::ArgKind::Text })
+                .sensitive(),
             Command::new("pay", "Pay the current price after approving exactly it"),
             Command::new("staff", "Operators only").role("operator"),
             Command::new("menu", "Operators' buttons").role("operator"),

@@ -1,5 +1,105 @@
 //! Command metadata: the name, help text, arguments, sensitivity and role the router and `/help` use.
 
+/// What an argument holds. The router checks it before the handler runs (a wrong value gets the usage
+/// line, naming the argument), and platforms with typed options (Discord) offer it as that type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArgKind {
+    /// Any word (or free text).
+    #[default]
+    Text,
+    /// A whole number.
+    Integer,
+    /// A number, possibly with a fraction.
+    Number,
+    /// yes/no, true/false, on/off.
+    Boolean,
+    /// A user, as `platform:id` (Discord's user option gives the picked user).
+    User,
+}
+
+impl ArgKind {
+    /// What a value of this kind must look like, for usage errors.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "a whole number",
+            Self::Number => "a number",
+            Self::Boolean => "yes or no",
+            Self::User => "a user like telegram:123456",
+        }
+    }
+}
+
+/// A type a typed argument parses into ([`crate::Ctx::arg`]); implemented for text, numbers, booleans and
+/// users. Implement it for a type of your own (with the kind its words have) to parse it the same way.
+pub trait ArgValue: Sized {
+    /// The kind of word it is written as.
+    const KIND: ArgKind;
+    /// Parses one word (or, for the last free-text argument, the rest of the line).
+    fn parse_arg(word: &str) -> Option<Self>;
+
+    /// What a value must look like, for the usage error (`a delay like 10m`); the kind's by default.
+    fn expected() -> &'static str {
+        Self::KIND.describe()
+    }
+}
+
+impl ArgValue for String {
+    const KIND: ArgKind = ArgKind::Text;
+    fn parse_arg(word: &str) -> Option<Self> {
+        Some(word.to_string())
+    }
+}
+
+macro_rules! integer_args {
+    ($($t:ty),*) => {$(
+        impl ArgValue for $t {
+            const KIND: ArgKind = ArgKind::Integer;
+            fn parse_arg(word: &str) -> Option<Self> {
+                word.parse().ok()
+            }
+        }
+    )*};
+}
+integer_args!(i32, i64, u32, u64, usize);
+
+impl ArgValue for f64 {
+    const KIND: ArgKind = ArgKind::Number;
+    fn parse_arg(word: &str) -> Option<Self> {
+        word.parse().ok().filter(|n: &f64| n.is_finite())
+    }
+}
+
+impl ArgValue for bool {
+    const KIND: ArgKind = ArgKind::Boolean;
+    fn parse_arg(word: &str) -> Option<Self> {
+        match word.to_ascii_lowercase().as_str() {
+            "yes" | "y" | "true" | "on" | "1" => Some(true),
+            "no" | "n" | "false" | "off" | "0" => Some(false),
+            _ => None,
+        }
+    }
+}
+
+impl ArgValue for crate::event::UserRef {
+    const KIND: ArgKind = ArgKind::User;
+    fn parse_arg(word: &str) -> Option<Self> {
+        word.parse().ok()
+    }
+}
+
+/// Whether `word` is a valid value of `kind`.
+pub fn fits(kind: ArgKind, word: &str) -> bool {
+    match kind {
+        ArgKind::Text => true,
+        ArgKind::Integer => i64::parse_arg(word).is_some() || u64::parse_arg(word).is_some(),
+        ArgKind::Number => f64::parse_arg(word).is_some(),
+        ArgKind::Boolean => bool::parse_arg(word).is_some(),
+        ArgKind::User => crate::event::UserRef::parse_arg(word).is_some(),
+    }
+}
+
 /// One argument in a command's signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Arg {
@@ -9,22 +109,35 @@ pub struct Arg {
     pub required: bool,
     /// Takes the rest of the line (only meaningful for the last argument).
     pub rest: bool,
+    /// What it holds.
+    pub kind: ArgKind,
 }
 
 impl Arg {
     /// A required single word.
     pub fn required(name: &'static str) -> Self {
-        Self { name, required: true, rest: false }
+        Self { name, required: true, rest: false, kind: ArgKind::Text }
     }
 
     /// An optional single word.
     pub fn optional(name: &'static str) -> Self {
-        Self { name, required: false, rest: false }
+        Self { name, required: false, rest: false, kind: ArgKind::Text }
     }
 
     /// Required free text to the end of the line.
     pub fn text(name: &'static str) -> Self {
-        Self { name, required: true, rest: true }
+        Self { name, required: true, rest: true, kind: ArgKind::Text }
+    }
+
+    /// A required word of type `T` (`Arg::typed::<u32>("amount")`): checked before the handler runs, read
+    /// with [`crate::Ctx::arg`].
+    pub fn typed<T: ArgValue>(name: &'static str) -> Self {
+        Self { name, required: true, rest: false, kind: T::KIND }
+    }
+
+    /// An optional word of type `T`.
+    pub fn typed_optional<T: ArgValue>(name: &'static str) -> Self {
+        Self { name, required: false, rest: false, kind: T::KIND }
     }
 }
 
@@ -84,6 +197,25 @@ impl Command {
         s
     }
 
+    /// Checks the words given against the signature: their number and each typed argument's value. `Err`
+    /// carries what is wrong and the usage line.
+    pub fn check_args(&self, args: &crate::plugin::Args) -> Result<(), String> {
+        self.check_arity(args.len())?;
+        for (i, arg) in self.args.iter().enumerate() {
+            let Some(word) = (if arg.rest { args.rest_from(i) } else { args.get(i) }) else { continue };
+            if !fits(arg.kind, word) {
+                return Err(format!(
+                    "`{}` must be {}. Usage: {} — {}",
+                    arg.name,
+                    arg.kind.describe(),
+                    self.usage(),
+                    self.help
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks a word count against the signature; `Err` carries the usage line.
     pub fn check_arity(&self, words: usize) -> Result<(), String> {
         let required = self.args.iter().filter(|a| a.required).count();
@@ -98,6 +230,23 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_arguments_are_checked_against_the_declaration() {
+        let c = Command::new("pay", "Pay someone")
+            .arg(Arg::typed::<crate::event::UserRef>("to"))
+            .arg(Arg::typed::<u32>("cents"))
+            .arg(Arg::typed_optional::<bool>("urgent"));
+        let check = |raw: &str| c.check_args(&crate::plugin::Args::new(raw));
+        assert!(check("telegram:123 250").is_ok());
+        assert!(check("telegram:123 250 yes").is_ok());
+        let err = check("telegram:123 lots").unwrap_err();
+        assert_eq!(err, "`cents` must be a whole number. Usage: /pay <to> <cents> [urgent] — Pay someone");
+        assert!(check("bob 250").unwrap_err().starts_with("`to` must be a user like telegram:123456."));
+        assert!(check("telegram:123 250 maybe").unwrap_err().starts_with("`urgent` must be yes or no."));
+        assert!(check("telegram:123").unwrap_err().starts_with("Usage: /pay"), "arity first");
+        assert_eq!(f64::parse_arg("NaN"), None);
+    }
 
     #[test]
     fn usage_and_arity() {

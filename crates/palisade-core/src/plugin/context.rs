@@ -53,6 +53,7 @@ pub struct Ctx {
     matched: Option<crate::plugin::Matched>,
     scheduled: Vec<crate::plugin::JobRequest>,
     job: Option<crate::plugin::Job>,
+    command: Option<crate::plugin::Command>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -119,6 +120,45 @@ impl Ctx {
             matched: None,
             scheduled: Vec::new(),
             job: None,
+            command: None,
+        }
+    }
+
+    /// The context for a command, with its declaration (built by runtimes).
+    #[must_use]
+    pub fn with_command(mut self, command: crate::plugin::Command) -> Self {
+        self.command = Some(command);
+        self
+    }
+
+    /// Argument `name` of the command as `T` (declared with [`crate::Arg::typed`]). The router has checked
+    /// the value against the declaration before the handler runs; a missing or unreadable one here is a user
+    /// error naming the argument, with the usage line.
+    pub fn arg<T: crate::plugin::ArgValue>(&self, name: &str) -> Result<T, PluginError> {
+        self.opt_arg(name)?.ok_or_else(|| self.usage_error(name, "is missing"))
+    }
+
+    /// Optional argument `name` as `T`: `None` when it was not given.
+    pub fn opt_arg<T: crate::plugin::ArgValue>(&self, name: &str) -> Result<Option<T>, PluginError> {
+        let Some(command) = &self.command else {
+            return Err(PluginError::internal(format!("`ctx.arg(\"{name}\")` outside a command")));
+        };
+        let Some((i, decl)) = command.args.iter().enumerate().find(|(_, a)| a.name == name) else {
+            return Err(PluginError::internal(format!("/{} declares no argument `{name}`", command.name)));
+        };
+        let word = if decl.rest { self.args.rest_from(i) } else { self.args.get(i) };
+        match word {
+            None => Ok(None),
+            Some(w) => {
+                T::parse_arg(w).map(Some).ok_or_else(|| self.usage_error(name, &format!("must be {}", T::expected())))
+            }
+        }
+    }
+
+    fn usage_error(&self, name: &str, what: &str) -> PluginError {
+        match &self.command {
+            Some(c) => PluginError::user(format!("`{name}` {what}. Usage: {} — {}", c.usage(), c.help)),
+            None => PluginError::user(format!("`{name}` {what}.")),
         }
     }
 
