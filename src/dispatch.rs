@@ -204,15 +204,17 @@ impl DispatcherBuilder {
         let audit = self.audit.unwrap_or_else(|| crate::audit::Audit::new(self.store.clone(), self.clock.clone()));
         let (store, clock) = (self.store.clone(), self.clock.clone());
         let jobs = crate::jobs::Jobs::new(self.store.clone(), self.clock.clone());
+        let messenger = Arc::new(crate::messenger::RuntimeMessenger::default());
         let parts = RouterParts {
             store,
             clock,
             idle_ms,
             bot_name: self.bot_name,
             policy: self.policy,
-            audit,
+            audit: audit.clone(),
             http: self.http,
             jobs: Some(jobs.clone()),
+            messenger: Some(messenger.clone()),
         };
         let router = Router::new(self.plugins, parts)?;
         let access = self.access.unwrap_or_else(|| Arc::new(Access::default()));
@@ -234,6 +236,7 @@ impl DispatcherBuilder {
         if let Some(journal) = &journal {
             outboxes.journal(journal.clone());
         }
+        messenger.connect(outboxes.clone(), audit);
         let (tx, rx) = mpsc::channel(self.dispatch.queue_capacity);
         let load = Arc::new(crate::status::Load::default());
         load.watch_intake(&tx);

@@ -54,6 +54,7 @@ pub mod jobs;
 pub mod journal;
 pub mod locks;
 pub mod logging;
+pub mod messenger;
 pub mod metrics;
 pub mod outboxes;
 pub mod plugin;

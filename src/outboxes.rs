@@ -174,6 +174,20 @@ impl Outboxes {
         }
     }
 
+    /// Sends one reply now, outside any lane (a message a plugin writes first, an edit, a deletion): paced to
+    /// its platform's limits like every send, and waited for; returns the platform's message id.
+    pub async fn send_now(&self, reply: Reply) -> Result<Option<crate::event::MessageId>, SendError> {
+        let platform = reply.chat.platform;
+        let dest = self.map.get(&platform).cloned().ok_or(SendError::Unsupported("no adapter for that platform"))?;
+        if !matches!(reply.body, ReplyBody::Delete(_)) {
+            lane::wait_for_pace(&dest, &reply).await;
+        }
+        let _slot = self.lanes.in_flight.acquire().await;
+        let result = dest.outbox.deliver(&reply).await;
+        crate::metrics::reply_out(platform, result.is_ok());
+        result
+    }
+
     /// Delivers `replies` and waits until they are delivered (for callers outside a conversation: alerts,
     /// timeouts), on the lane of the first reply's user and chat.
     pub async fn deliver(&self, replies: Vec<Reply>) {

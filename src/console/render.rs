@@ -112,6 +112,7 @@ impl Outbox for ConsoleOutbox {
                 (format!("{who}[file saved to {}]{}\n", path.display(), caption(c)), Some(path))
             }
             ReplyBody::Delete(id) => (self.delete(id)?, None),
+            ReplyBody::Edit { message, text } => (format!("bot> (message {} now reads) {}\n", message.0, text), None),
             _ => return Err(SendError::Unsupported("this kind of reply in a terminal")),
         };
         self.write(&rendered);

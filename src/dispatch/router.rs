@@ -38,6 +38,7 @@ struct Inner {
     /// Each plugin's HTTP client (a refusing one for plugins with no allowed integrations).
     http: HashMap<&'static str, Arc<dyn crate::services::Http>>,
     jobs: Option<Arc<crate::jobs::Jobs>>,
+    messenger: Option<Arc<dyn crate::services::Messenger>>,
 }
 
 impl std::fmt::Debug for Router {
@@ -64,6 +65,8 @@ pub struct RouterParts {
     pub http: HashMap<String, Arc<dyn crate::services::Http>>,
     /// Where jobs handlers schedule are kept (`None`: scheduling fails).
     pub jobs: Option<Arc<crate::jobs::Jobs>>,
+    /// Where messages that are not replies go (`None`: `ctx.send_to` fails).
+    pub messenger: Option<Arc<dyn crate::services::Messenger>>,
 }
 
 impl std::fmt::Debug for RouterParts {
@@ -79,7 +82,7 @@ impl Router {
     /// A router over `plugins`. Fails with a readable message when two plugins claim the same command or a
     /// plugin claims a built-in one.
     pub fn new(plugins: Vec<Arc<dyn Plugin>>, parts: RouterParts) -> Result<Self, String> {
-        let RouterParts { store, clock, idle_ms, bot_name, policy, audit, http, jobs } = parts;
+        let RouterParts { store, clock, idle_ms, bot_name, policy, audit, http, jobs, messenger } = parts;
         let commands = Self::command_table(&plugins)?;
         let text = super::text::TextTable::new(&plugins)?;
         let flows = FlowStore::new(store.clone());
@@ -112,6 +115,7 @@ impl Router {
             declared,
             http,
             jobs,
+            messenger,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -256,6 +260,7 @@ impl Inner {
             audit: self.audit.clone(),
             declared: self.declared.get(plugin.name()).cloned().unwrap_or_default(),
             http,
+            messenger: self.messenger.clone(),
         };
         Ctx::new(req.event.clone(), parts)
     }

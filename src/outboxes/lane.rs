@@ -61,6 +61,21 @@ fn target(reply: &Reply, ephemeral: bool) -> Target {
     }
 }
 
+/// Waits until `reply` may leave under its platform's send limits (a reservation is made).
+pub(super) async fn wait_for_pace(dest: &super::Destination, reply: &Reply) {
+    let (to, asked) = (target(reply, dest.caps.ephemeral_replies), Instant::now());
+    loop {
+        let wait = dest.pace.lock().unwrap_or_else(PoisonError::into_inner).reserve(&to, Instant::now());
+        if wait.is_zero() {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+    }
+    if asked.elapsed() > std::time::Duration::ZERO {
+        crate::metrics::send_paced(reply.chat.platform, asked.elapsed());
+    }
+}
+
 async fn deliver(outboxes: &Outboxes, replies: Vec<Reply>, mut since: Option<Instant>) {
     for reply in replies {
         if let ReplyBody::Retract { tag } = &reply.body {
@@ -76,17 +91,7 @@ async fn deliver(outboxes: &Outboxes, replies: Vec<Reply>, mut since: Option<Ins
         let paced = !matches!(reply.body, ReplyBody::Delete(_));
         for mut part in reply.split(dest.caps.max_message_len) {
             if paced {
-                let (to, asked) = (target(&part, dest.caps.ephemeral_replies), Instant::now());
-                loop {
-                    let wait = dest.pace.lock().unwrap_or_else(PoisonError::into_inner).reserve(&to, Instant::now());
-                    if wait.is_zero() {
-                        break;
-                    }
-                    tokio::time::sleep(wait).await;
-                }
-                if asked.elapsed() > std::time::Duration::ZERO {
-                    crate::metrics::send_paced(platform, asked.elapsed());
-                }
+                wait_for_pace(&dest, &part).await;
             }
             let result = {
                 let _slot = outboxes.lanes.in_flight.acquire().await;

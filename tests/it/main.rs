@@ -17,6 +17,7 @@ mod integrations;
 mod isolation;
 mod jobs;
 mod log_hygiene;
+mod messages;
 mod monitoring;
 mod privacy;
 mod reliability;

@@ -141,7 +141,7 @@ pub fn shape(reply: &Reply, components: &Components) -> Result<Shape, SendError>
             };
             Shape::Modal { modal: modal(text), fallback }
         }
-        ReplyBody::Delete(_) => Shape::Nothing,
+        ReplyBody::Delete(_) | ReplyBody::Edit { .. } => Shape::Nothing,
         _ => return Err(SendError::Unsupported("this kind of reply on Discord")),
     })
 }

@@ -176,6 +176,20 @@ impl DiscordOutbox {
         Ok(None)
     }
 
+    async fn edit(&self, sent: &MessageId, text: &str) -> Result<Option<MessageId>, SendError> {
+        let Some((channel, message)) = sent.0.split_once(':') else {
+            return Err(SendError::Unsupported("editing an interaction's answer"));
+        };
+        let (channel, message) = (ChannelId::new(id(channel)?), serenity::model::id::MessageId::new(id(message)?));
+        let http = self.rest.http().as_ref();
+        let body = serde_json::json!({ "content": text });
+        self.rest
+            .call("edit message", false, || http.edit_message(channel, message, &body, Vec::new()))
+            .await
+            .map_err(|e| e.into_send_error())?;
+        Ok(Some(sent.clone()))
+    }
+
     async fn dm_channel(&self, user: &str) -> Result<ChannelId, SendError> {
         if let Some(c) = self.dms.lock().unwrap_or_else(PoisonError::into_inner).get(user) {
             return Ok(*c);
@@ -203,10 +217,11 @@ impl Outbox for DiscordOutbox {
             Shape::Message(out) => (out, None),
             Shape::Modal { modal, fallback } => (fallback, Some(modal)),
             Shape::Nothing => {
-                let palisade_core::ReplyBody::Delete(id) = &reply.body else {
-                    return Err(SendError::Unsupported("nothing to send"));
+                return match &reply.body {
+                    palisade_core::ReplyBody::Delete(id) => self.delete(id).await,
+                    palisade_core::ReplyBody::Edit { message, text } => self.edit(message, text).await,
+                    _ => Err(SendError::Unsupported("nothing to send")),
                 };
-                return self.delete(id).await;
             }
         };
         match self.exchanges.current(&reply.user.id, &reply.chat.id) {

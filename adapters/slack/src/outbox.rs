@@ -16,7 +16,7 @@ use palisade_core::{ChatKind, ChatRef, MessageId, Outbox, Platform, Reply, Reply
 use slack_morphism::api::SlackApiPostWebhookMessageRequest;
 use slack_morphism::api::{
     SlackApiChatDeleteRequest, SlackApiChatPostEphemeralRequest, SlackApiChatPostMessageRequest,
-    SlackApiFilesDeleteRequest, SlackApiViewsOpenRequest,
+    SlackApiChatUpdateRequest, SlackApiFilesDeleteRequest, SlackApiViewsOpenRequest,
 };
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::{SlackMessageContent, SlackResponseUrl};
@@ -176,6 +176,19 @@ impl SlackOutbox {
     }
 }
 
+impl SlackOutbox {
+    async fn edit(&self, reply: &Reply, id: &MessageId, text: &str) -> Result<Option<MessageId>, SendError> {
+        let api = &self.shared.api;
+        let (channel, ts) = id.0.split_once(':').unwrap_or((&reply.chat.id, &id.0));
+        let content = SlackMessageContent::new().with_text(text.to_string());
+        let req = SlackApiChatUpdateRequest::new(channel.to_string().into(), content, ts.to_string().into());
+        api.call("chat.update", || async { api.session().chat_update(&req).await })
+            .await
+            .map_err(|e| send_error(&e))?;
+        Ok(Some(id.clone()))
+    }
+}
+
 #[palisade_core::async_trait]
 impl Outbox for SlackOutbox {
     async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError> {
@@ -198,6 +211,7 @@ impl Outbox for SlackOutbox {
                 self.upload(reply, Upload { name, bytes, content_type, caption }).await
             }
             ReplyBody::Delete(id) => self.delete(reply, id).await,
+            ReplyBody::Edit { message, text } => self.edit(reply, message, text).await,
             ReplyBody::CodePrompt { text } => self.code_prompt(reply, text).await,
             _ => Err(SendError::Unsupported("this kind of reply on Slack")),
         }

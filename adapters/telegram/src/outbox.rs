@@ -122,6 +122,18 @@ impl TelegramOutbox {
         }
     }
 
+    async fn edit(&self, reply: &Reply, id: &MessageId, text: &str) -> Result<(), SendError> {
+        let (chat, msg) = id.0.rsplit_once(':').unwrap_or((&reply.chat.id, &id.0));
+        let chat = chat.parse().map(ChatId).map_err(|_| SendError::Rejected("not a Telegram chat id".into()))?;
+        let msg =
+            msg.parse().map(teloxide::types::MessageId).map_err(|_| SendError::Rejected("not a message id".into()))?;
+        let bot = self.api.bot();
+        match self.api.call("editMessageText", || bot.edit_message_text(chat, msg, text).send()).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.failure(&e)),
+        }
+    }
+
     /// Tells a group member, without revealing anything, that their private message could not be delivered.
     async fn explain_blocked_dm(&self, reply: &Reply) {
         let Ok(group) = reply.chat.id.parse().map(ChatId) else { return };
@@ -164,6 +176,9 @@ impl Outbox for TelegramOutbox {
             ReplyBody::Image { png, caption } => self.send_photo(chat, png, caption.as_deref()).await,
             ReplyBody::File { name, bytes, caption } => self.send_file(chat, name, bytes, caption.as_deref()).await,
             ReplyBody::Delete(id) => return self.delete(reply, id).await.map(|()| None),
+            ReplyBody::Edit { message, text } => {
+                return self.edit(reply, message, text).await.map(|()| Some(message.clone()));
+            }
             _ => return Err(SendError::Unsupported("this kind of reply on Telegram")),
         };
         match sent {

@@ -46,7 +46,7 @@ pub use plugin::{
     Namespace, Plugin, PluginError,
 };
 pub use reply::{Button, Reply, ReplyBody, Retract};
-pub use services::{AuditLog, Connection, Http, HttpError, HttpResponse, Observer, Outcome};
+pub use services::{AuditLog, Connection, Http, HttpError, HttpResponse, Messenger, Observer, Outcome, Sent};
 pub use store::{Durability, ScopedStore, Store, StoreError};
 
 /// Re-exported so plugin crates need not depend on it directly.

@@ -38,6 +38,13 @@ pub enum ReplyBody {
     },
     /// Delete a message (for instance the one in which the user typed a code).
     Delete(MessageId),
+    /// Replace the text of a message the bot sent earlier.
+    Edit {
+        /// The message, as its platform's outbox returned it.
+        message: MessageId,
+        /// Its new text.
+        text: String,
+    },
     /// A file (a data export), delivered as a document or attachment.
     File {
         /// File name shown to the user.
@@ -103,6 +110,7 @@ impl Reply {
             ReplyBody::Image { .. } => "image",
             ReplyBody::Delete(_) => "delete",
             ReplyBody::CodePrompt { .. } => "code prompt",
+            ReplyBody::Edit { .. } => "edit",
             ReplyBody::File { .. } => "file",
             ReplyBody::Retract { .. } => "retract",
         }
@@ -143,7 +151,9 @@ impl Reply {
     pub fn wipe(&mut self) {
         use zeroize::Zeroize;
         match &mut self.body {
-            ReplyBody::Text { text, .. } | ReplyBody::CodePrompt { text } => text.zeroize(),
+            ReplyBody::Text { text, .. } | ReplyBody::CodePrompt { text } | ReplyBody::Edit { text, .. } => {
+                text.zeroize()
+            }
             ReplyBody::Image { png, caption } => {
                 png.zeroize();
                 caption.zeroize();

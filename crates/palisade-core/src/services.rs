@@ -4,8 +4,10 @@
 
 mod audit;
 mod http;
+mod messenger;
 mod observer;
 
 pub use audit::{AuditLog, Outcome};
 pub use http::{Http, HttpError, HttpResponse, Refusing};
+pub use messenger::{Messenger, Sent};
 pub use observer::{Connection, Observer};

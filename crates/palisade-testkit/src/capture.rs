@@ -49,6 +49,7 @@ pub fn text_of(reply: &Reply) -> String {
         ReplyBody::CodePrompt { text } => format!("<code prompt> {text}"),
         ReplyBody::File { name, .. } => format!("<file {name}>"),
         ReplyBody::Retract { tag } => format!("<retract {tag}>"),
+        ReplyBody::Edit { message, text } => format!("<edit {}> {text}", message.0),
         _ => "<other>".into(),
     }
 }

@@ -55,6 +55,29 @@ async fn each_kind_of_reply_reaches_the_right_chat() {
 }
 
 #[tokio::test]
+async fn a_message_sent_first_is_edited_and_deleted_by_its_handle() {
+    let fake = FakeApi::start().await;
+    let outbox = adapter(&fake).await.outbox();
+    let text = ReplyBody::Text { text: "The meeting moved.".into(), buttons: vec![] };
+    let id = outbox.deliver(&reply(ANN, ChatKind::Direct, true, text)).await.unwrap().unwrap();
+    let sent = fake.until_sent("The meeting moved.").await.pop().unwrap();
+    let (chat, message) = id.0.split_once(':').unwrap();
+    assert_eq!(chat, ANN);
+
+    let edit = ReplyBody::Edit { message: id.clone(), text: "The meeting moved to 3pm.".into() };
+    assert_eq!(outbox.deliver(&reply(ANN, ChatKind::Direct, true, edit)).await.unwrap(), Some(id.clone()));
+    let call = fake.until("editMessageText", |c| c.method == "editmessagetext").await.pop().unwrap();
+    assert_eq!(call.chat_id(), Some(4242));
+    assert_eq!(call.params["message_id"].to_string(), message);
+    assert_eq!(call.params["text"], "The meeting moved to 3pm.");
+    assert!(sent.chat_id() == Some(4242));
+
+    outbox.deliver(&reply(ANN, ChatKind::Direct, true, ReplyBody::Delete(id.clone()))).await.unwrap();
+    let call = fake.until("deleteMessage", |c| c.method == "deletemessage").await.pop().unwrap();
+    assert_eq!(call.params["message_id"].to_string(), message);
+}
+
+#[tokio::test]
 async fn a_failed_deletion_says_what_to_fix_without_content() {
     let fake = FakeApi::start().await;
     let outbox = adapter(&fake).await.outbox();

@@ -48,6 +48,7 @@ pub struct Ctx {
     audit: Arc<dyn AuditLog>,
     declared: Arc<BTreeSet<String>>,
     http: Arc<dyn Http>,
+    messenger: Option<Arc<dyn crate::services::Messenger>>,
     replies: Vec<Reply>,
     started_flow: Option<Flow>,
     matched: Option<crate::plugin::Matched>,
@@ -86,6 +87,8 @@ pub struct CtxParts {
     pub declared: Arc<BTreeSet<String>>,
     /// The plugin's HTTP client.
     pub http: Arc<dyn Http>,
+    /// Where messages that are not replies go (`None`: [`Ctx::send_to`] fails).
+    pub messenger: Option<Arc<dyn crate::services::Messenger>>,
 }
 
 impl std::fmt::Debug for CtxParts {
@@ -97,7 +100,8 @@ impl std::fmt::Debug for CtxParts {
 impl Ctx {
     /// The context for handling `event` (built by runtimes).
     pub fn new(event: Event, parts: CtxParts) -> Self {
-        let CtxParts { plugin, capabilities, roles, grants, store, clock, policy, audit, declared, http } = parts;
+        let CtxParts { plugin, capabilities, roles, grants, store, clock, policy, audit, declared, http, messenger } =
+            parts;
         let args = match &event.kind {
             EventKind::Command(call) => Args::new(call.raw_args.clone()),
             _ => Args::default(),
@@ -115,6 +119,7 @@ impl Ctx {
             audit,
             declared,
             http,
+            messenger,
             replies: Vec::new(),
             started_flow: None,
             matched: None,
@@ -122,6 +127,54 @@ impl Ctx {
             job: None,
             command: None,
         }
+    }
+
+    /// Sends `text` privately to `user` now — not as a reply: to someone this plugin knows (the user of this
+    /// event, or one it keeps data about), through the same send pacing as replies, audited. Returns a
+    /// handle for [`Ctx::edit_sent`] and [`Ctx::delete_sent`].
+    pub async fn send_to(&self, user: &UserRef, text: impl Into<String>) -> Result<crate::services::Sent, PluginError> {
+        let messenger =
+            self.messenger.as_ref().ok_or_else(|| PluginError::internal("this runtime sends no messages"))?;
+        if user != &self.event.user && !self.knows(user).await? {
+            return Err(PluginError::internal(format!(
+                "plugin `{}` may only write first to people it keeps data about",
+                self.plugin
+            )));
+        }
+        messenger.send(self.plugin, user, text.into()).await.map_err(|e| PluginError::internal(e.to_string()))
+    }
+
+    /// Replaces the text of a message this plugin sent.
+    pub async fn edit_sent(&self, sent: &crate::services::Sent, text: impl Into<String>) -> Result<(), PluginError> {
+        let messenger = self.own(sent)?;
+        messenger.edit(sent, text.into()).await.map_err(|e| PluginError::internal(e.to_string()))
+    }
+
+    /// Deletes a message this plugin sent.
+    pub async fn delete_sent(&self, sent: &crate::services::Sent) -> Result<(), PluginError> {
+        let messenger = self.own(sent)?;
+        messenger.delete(sent).await.map_err(|e| PluginError::internal(e.to_string()))
+    }
+
+    fn own(&self, sent: &crate::services::Sent) -> Result<&Arc<dyn crate::services::Messenger>, PluginError> {
+        if sent.plugin != self.plugin {
+            return Err(PluginError::internal(format!(
+                "plugin `{}` may not change another plugin's messages",
+                self.plugin
+            )));
+        }
+        self.messenger.as_ref().ok_or_else(|| PluginError::internal("this runtime sends no messages"))
+    }
+
+    /// Whether this plugin keeps any record about `user`.
+    async fn knows(&self, user: &UserRef) -> Result<bool, PluginError> {
+        let subject = Subject::user(user);
+        for namespace in self.declared.iter() {
+            if !self.store.list(namespace, Some(&subject)).await?.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The context for a command, with its declaration (built by runtimes).

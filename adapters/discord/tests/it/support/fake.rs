@@ -159,6 +159,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         ("POST", ["interactions", ..]) => StatusCode::NO_CONTENT.into_response(),
         ("POST", ["webhooks", ..]) | ("PATCH", ["webhooks", ..]) => axum::Json(message(id, "1", &body)).into_response(),
         ("POST", ["channels", channel, "messages"]) => axum::Json(message(id, channel, &body)).into_response(),
+        ("PATCH", ["channels", channel, "messages", edited]) => {
+            let edited = edited.parse().unwrap_or(id);
+            axum::Json(message(edited, channel, &body)).into_response()
+        }
         ("POST", ["users", "@me", "channels"]) => {
             let recipient = body["recipient_id"].as_str().unwrap_or("1").to_string();
             axum::Json(json!({ "id": format!("7{recipient}"), "type": 1, "last_message_id": null,

@@ -272,6 +272,9 @@ fn answer(state: &Shared, method: &str, params: &Value) -> Value {
             "message": { "type": "message", "ts": ts, "text": params["text"], "user": BOT_USER, "bot_id": "B0BOT" } }),
         "chat.postEphemeral" => json!({ "ok": true, "message_ts": ts }),
         "chat.delete" => json!({ "ok": true, "channel": params["channel"], "ts": params["ts"] }),
+        // As Slack documents the answer: the updated message comes back.
+        "chat.update" => json!({ "ok": true, "channel": params["channel"], "ts": params["ts"], "text": params["text"],
+            "message": { "type": "message", "ts": params["ts"], "text": params["text"], "user": BOT_USER } }),
         "files.delete" => json!({ "ok": true }),
         "views.open" => {
             let mut view = params["view"].clone();

@@ -279,6 +279,11 @@ async fn handle(
             "can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false,
             "has_main_web_app": false }),
         "sendmessage" | "sendphoto" | "senddocument" => sent(&state, &method, &params),
+        "editmessagetext" => {
+            let mut message = sent(&state, "sendmessage", &params);
+            message["message_id"] = params["message_id"].clone();
+            message
+        }
         "deletemessage" | "answercallbackquery" | "setwebhook" | "deletewebhook" => json!(true),
         _ => {
             state.record(&method, params, 404);

@@ -1,0 +1,36 @@
+//! Messages that are not replies: a plugin writes to someone first (a reminder for another person, a
+//! notice to staff), and edits or deletes what it sent. Handlers reach it through [`crate::Ctx::send_to`],
+//! [`crate::Ctx::edit_sent`] and [`crate::Ctx::delete_sent`].
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::adapter::SendError;
+use crate::event::{ChatRef, MessageId, UserRef};
+
+/// A message a plugin sent, as a handle to edit or delete it later (it may be stored in the plugin's data).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    /// The plugin that sent it (only it may edit or delete it).
+    pub plugin: String,
+    /// Whom it went to.
+    pub user: UserRef,
+    /// Where it landed.
+    pub chat: ChatRef,
+    /// The platform's id of the message.
+    pub message: MessageId,
+}
+
+/// Sends, edits and deletes messages outside replies: through the same send pacing as replies, privately
+/// (the user's direct chat), audited.
+#[async_trait]
+pub trait Messenger: Send + Sync + 'static {
+    /// Sends `text` privately to `user` for `plugin`, waiting until it is delivered.
+    async fn send(&self, plugin: &str, user: &UserRef, text: String) -> Result<Sent, SendError>;
+
+    /// Replaces the text of `sent`.
+    async fn edit(&self, sent: &Sent, text: String) -> Result<(), SendError>;
+
+    /// Deletes `sent`.
+    async fn delete(&self, sent: &Sent) -> Result<(), SendError>;
+}

@@ -1,0 +1,79 @@
+//! The runtime's [`Messenger`]: messages plugins write first, and edits and deletions of what they sent.
+//! They leave through the send scheduler's pacing like replies ([`Outboxes::send_now`]), privately (the
+//! user's direct chat), and each is audited under the recipient's pseudonym with the plugin's name.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::adapter::SendError;
+use crate::event::{ChatRef, UserRef};
+use crate::outboxes::Outboxes;
+use crate::reply::{Reply, ReplyBody};
+use crate::services::{AuditLog, Outcome};
+use crate::services::{Messenger, Sent};
+
+/// Sends through the dispatcher's outboxes once they are known.
+#[derive(Default)]
+pub struct RuntimeMessenger {
+    outboxes: OnceLock<Outboxes>,
+    audit: OnceLock<Arc<dyn AuditLog>>,
+}
+
+impl std::fmt::Debug for RuntimeMessenger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RuntimeMessenger")
+    }
+}
+
+impl RuntimeMessenger {
+    /// Where messages go, and where they are audited (set once the dispatcher is built).
+    pub fn connect(&self, outboxes: Outboxes, audit: Arc<dyn AuditLog>) {
+        let _ = self.outboxes.set(outboxes);
+        let _ = self.audit.set(audit);
+    }
+
+    async fn now(&self, reply: Reply) -> Result<Option<crate::event::MessageId>, SendError> {
+        let outboxes = self.outboxes.get().ok_or(SendError::Unsupported("no adapter is running yet"))?;
+        outboxes.send_now(reply).await
+    }
+
+    async fn audit(&self, event: &str, user: &UserRef, plugin: &str) {
+        if let Some(audit) = self.audit.get()
+            && let Err(error) = audit.record(event, Some(user), Outcome::Info, &[("plugin", plugin.to_string())]).await
+        {
+            tracing::error!(event, %error, "could not write an audit entry");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Messenger for RuntimeMessenger {
+    async fn send(&self, plugin: &str, user: &UserRef, text: String) -> Result<Sent, SendError> {
+        let chat = ChatRef::direct_with(user);
+        let reply = Reply {
+            chat: chat.clone(),
+            user: user.clone(),
+            private: true,
+            body: ReplyBody::Text { text, buttons: Vec::new() },
+            retract: None,
+        };
+        let message = self.now(reply).await?.ok_or(SendError::Unsupported("a platform that returns no message id"))?;
+        self.audit("message.sent", user, plugin).await;
+        Ok(Sent { plugin: plugin.to_string(), user: user.clone(), chat, message })
+    }
+
+    async fn edit(&self, sent: &Sent, text: String) -> Result<(), SendError> {
+        let body = ReplyBody::Edit { message: sent.message.clone(), text };
+        let reply = Reply { chat: sent.chat.clone(), user: sent.user.clone(), private: true, body, retract: None };
+        self.now(reply).await?;
+        self.audit("message.edited", &sent.user, &sent.plugin).await;
+        Ok(())
+    }
+
+    async fn delete(&self, sent: &Sent) -> Result<(), SendError> {
+        let body = ReplyBody::Delete(sent.message.clone());
+        let reply = Reply { chat: sent.chat.clone(), user: sent.user.clone(), private: false, body, retract: None };
+        self.now(reply).await?;
+        self.audit("message.deleted", &sent.user, &sent.plugin).await;
+        Ok(())
+    }
+}
