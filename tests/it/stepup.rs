@@ -35,6 +35,25 @@ async fn a_suspended_action_resumes_exactly_as_asked() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_transfer_typed_in_one_line_skips_the_questions_and_still_needs_its_code() {
+    let bot = start(memory_store().await, StepUpSettings::default()).await;
+    let (secret, _) = bot.enrol("ann").await;
+    let usage = bot.h.say("ann", "/transfer lots").await;
+    assert!(
+        usage[0].starts_with("`amount` must be an amount like 25 or 25.50. Usage: /transfer [amount] [to]"),
+        "{usage:?}"
+    );
+    assert_eq!(bot.h.say("ann", "/transfer 5000").await, ["That is more than your balance of 1000.00. How much?"]);
+    assert_eq!(bot.h.say("ann", "/cancel").await, ["Cancelled your transfer."]);
+    assert_eq!(bot.h.say("ann", "/transfer 12.50 Alice").await, ["Send 12.50 to Alice?"]);
+    let asked = bot.h.press("ann", "bank:confirm").await;
+    assert!(asked[0].contains("To confirm bank.transfer"), "{asked:?}");
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert_eq!(bot.h.say("ann", &bot.code(&secret, 0)).await, ["Sent 12.50 to Alice. Your balance is 987.50."]);
+    bot.h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn replayed_codes_are_refused_and_grants_expire() {
     let settings = StepUpSettings { grant_ttl: Duration::from_secs(30), ..StepUpSettings::default() };
     let bot = start(memory_store().await, settings).await;

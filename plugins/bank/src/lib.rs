@@ -1,7 +1,8 @@
 //! The bank demo plugin: a simulated account per user.
 //!
 //! - `/balance` shows your balance (not sensitive).
-//! - `/transfer` asks for an amount and a recipient, shows a confirmation with buttons, then — after step-up
+//! - `/transfer [amount] [to]` asks for what was left out (a typed flow: one enum of steps), shows a
+//!   confirmation with buttons, then — after step-up
 //!   verification of exactly that amount and recipient (each transfer needs its own code) — performs the
 //!   (simulated) transfer and records it, flushed to disk before you are told.
 //!
@@ -46,6 +47,41 @@ pub struct Transfer {
     pub at_ms: u64,
 }
 
+/// Where a transfer is: its flow's state, one variant per step with what was given so far (a step cannot
+/// read what it was not given: that would not compile).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Transferring {
+    /// Waiting for the amount.
+    Amount,
+    /// Waiting for the recipient of `amount` cents.
+    Recipient {
+        /// Cents.
+        amount: u64,
+    },
+    /// Waiting for the confirmation.
+    Confirm {
+        /// Cents.
+        amount: u64,
+        /// Who receives it.
+        recipient: String,
+    },
+}
+
+/// An amount typed as `25`, `25.50` or `€0.07`: a typed command argument of the bank's own.
+struct Amount(u64);
+
+impl palisade_core::plugin::ArgValue for Amount {
+    const KIND: palisade_core::plugin::ArgKind = palisade_core::plugin::ArgKind::Text;
+
+    fn parse_arg(word: &str) -> Option<Self> {
+        parse_amount(word).filter(|c| *c > 0).map(Self)
+    }
+
+    fn expected() -> &'static str {
+        "an amount like 25 or 25.50"
+    }
+}
+
 /// The bank plugin.
 #[derive(Debug, Default)]
 pub struct Bank {
@@ -78,43 +114,47 @@ impl Bank {
         Ok(ctx.store().get("account").await?.unwrap_or(fresh))
     }
 
-    async fn amount_step(&self, flow: &mut Flow, ctx: &mut Ctx, text: &str) -> Result<Step, PluginError> {
+    /// What is wrong with sending `cents` now (over the balance or the limit), if anything.
+    async fn amount_problem(&self, ctx: &Ctx, cents: u64) -> Result<Option<String>, PluginError> {
         let balance = self.account(ctx).await?.balance_cents;
-        match parse_amount(text) {
-            Some(0) | None => ctx.reply("Send an amount like 25 or 25.50."),
-            Some(c) if c > balance => {
-                ctx.reply(format!("That is more than your balance of {}. How much?", money(balance)))
-            }
-            Some(c) if c > self.settings.max_transfer_cents => ctx.reply(format!(
-                "The most you can send at once is {}. How much?",
-                money(self.settings.max_transfer_cents)
-            )),
-            Some(c) => {
-                flow.set("amount", c);
-                ctx.reply("Who should receive it? (a name or an account number)");
-                return Ok(Step::next("recipient"));
-            }
-        }
-        Ok(Step::Repeat)
+        Ok(if cents > balance {
+            Some(format!("That is more than your balance of {}. How much?", money(balance)))
+        } else if cents > self.settings.max_transfer_cents {
+            Some(format!("The most you can send at once is {}. How much?", money(self.settings.max_transfer_cents)))
+        } else {
+            None
+        })
     }
 
-    fn recipient_step(flow: &mut Flow, ctx: &mut Ctx, text: &str) -> Result<Step, PluginError> {
+    /// The amount's answer: checked, then the recipient is asked for.
+    async fn amount_step(&self, flow: &mut Flow, ctx: &mut Ctx, text: &str) -> Result<Step, PluginError> {
+        let Some(amount) = parse_amount(text).filter(|c| *c > 0) else {
+            ctx.reply("Send an amount like 25 or 25.50.");
+            return Ok(Step::Repeat);
+        };
+        if let Some(problem) = self.amount_problem(ctx, amount).await? {
+            ctx.reply(problem);
+            return Ok(Step::Repeat);
+        }
+        ctx.reply("Who should receive it? (a name or an account number)");
+        Ok(flow.advance(&Transferring::Recipient { amount }))
+    }
+
+    /// The recipient's answer: then the confirmation, with buttons.
+    fn recipient_step(flow: &mut Flow, ctx: &mut Ctx, amount: u64, text: &str) -> Step {
         let count = text.chars().count();
         if count == 0 || count > 64 || text.chars().any(char::is_control) {
             ctx.reply("A recipient needs 1 to 64 characters. Who should receive it?");
-            return Ok(Step::Repeat);
+            return Step::Repeat;
         }
-        flow.set("recipient", text);
-        let amount: u64 = flow.require("amount")?;
         ctx.reply_buttons(
             format!("Send {} to {text}?", money(amount)),
             &[("Confirm", "confirm"), ("Cancel", "cancel")],
         );
-        Ok(Step::next("confirm"))
+        flow.advance(&Transferring::Confirm { amount, recipient: text.to_string() })
     }
 
-    async fn execute(&self, flow: &Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
-        let (amount, recipient): (u64, String) = (flow.require("amount")?, flow.require("recipient")?);
+    async fn execute(&self, ctx: &mut Ctx, amount: u64, recipient: String) -> Result<Step, PluginError> {
         // Step-up comes before any side effect: nothing below runs until the user has approved exactly this
         // amount to exactly this recipient with a code; the next transfer asks for its own code.
         ctx.sensitive_once("transfer", &[("amount", money(amount)), ("to", recipient.clone())])?;
@@ -155,7 +195,9 @@ impl Plugin for Bank {
     fn commands(&self) -> Vec<Command> {
         vec![
             Command::new("balance", "Show your (simulated) balance"),
-            Command::new("transfer", "Send money; asks the amount and recipient, then verification"),
+            Command::new("transfer", "Send money; asks what you leave out (amount, recipient), then verification")
+                .arg(Arg::typed_optional::<Amount>("amount"))
+                .arg(Arg::optional("to")),
         ]
     }
 
@@ -164,30 +206,46 @@ impl Plugin for Bank {
             let account = self.account(ctx).await?;
             ctx.reply(format!("Your balance is {}.", money(account.balance_cents)));
         } else {
-            ctx.start_flow(Flow::new("transfer", "amount"));
-            ctx.reply("How much do you want to send?");
+            // `/transfer 25 Alice` skips the questions it answers; each answer is checked as if typed.
+            let amount = ctx.opt_arg::<Amount>("amount")?.map(|Amount(c)| c);
+            let to = ctx.opt_arg::<String>("to")?;
+            let mut flow = Flow::typed("transfer", &Transferring::Amount);
+            match amount {
+                None => ctx.reply("How much do you want to send?"),
+                Some(amount) => match (self.amount_problem(ctx, amount).await?, to) {
+                    (Some(problem), _) => ctx.reply(problem),
+                    (None, None) => {
+                        ctx.reply("Who should receive it? (a name or an account number)");
+                        let _ = flow.advance(&Transferring::Recipient { amount });
+                    }
+                    (None, Some(to)) => {
+                        let _ = flow.advance(&Transferring::Recipient { amount });
+                        let _ = Self::recipient_step(&mut flow, ctx, amount, &to);
+                    }
+                },
+            }
+            ctx.start_flow(flow);
         }
         Ok(())
     }
 
     async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
-        let step = flow.step().to_string();
-        match (step.as_str(), ctx.input()) {
-            ("amount", Input::Text(t)) => {
-                let t = t.to_string();
-                self.amount_step(flow, ctx, &t).await
+        let input = ctx.input();
+        let text = input.text().unwrap_or_default().to_string();
+        match (flow.state::<Transferring>()?, input) {
+            (Transferring::Amount, Input::Text(_)) => self.amount_step(flow, ctx, &text).await,
+            (Transferring::Recipient { amount }, Input::Text(_)) => Ok(Self::recipient_step(flow, ctx, amount, &text)),
+            (Transferring::Confirm { amount, recipient }, Input::Button("confirm")) => {
+                self.execute(ctx, amount, recipient).await
             }
-            ("recipient", Input::Text(t)) => {
-                let t = t.to_string();
-                Self::recipient_step(flow, ctx, &t)
+            (Transferring::Confirm { amount, recipient }, Input::Text(t)) if t.eq_ignore_ascii_case("yes") => {
+                self.execute(ctx, amount, recipient).await
             }
-            ("confirm", Input::Button("confirm")) => self.execute(flow, ctx).await,
-            ("confirm", Input::Text(t)) if t.eq_ignore_ascii_case("yes") => self.execute(flow, ctx).await,
-            ("confirm", Input::Button("cancel")) => {
+            (Transferring::Confirm { .. }, Input::Button("cancel")) => {
                 ctx.reply("Cancelled; nothing was sent.");
                 Ok(Step::Cancel)
             }
-            ("confirm", _) => {
+            (Transferring::Confirm { .. }, _) => {
                 ctx.reply("Press Confirm or Cancel (or answer yes, or /cancel).");
                 Ok(Step::Repeat)
             }

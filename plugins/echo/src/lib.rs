@@ -1,9 +1,9 @@
-//! The echo plugin: `/echo <text>` repeats the text. Also the smallest complete plugin to copy from.
+//! The echo plugin: `/echo <text>` repeats the text. Also the smallest complete plugin to copy from: a name,
+//! the commands with their help and arguments, and a handler.
 
 use palisade_core::prelude::*;
 
 /// Repeats what it is given.
-#[derive(Debug, Default)]
 pub struct Echo;
 
 #[async_trait]
@@ -17,8 +17,7 @@ impl Plugin for Echo {
     }
 
     async fn command(&self, _command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
-        let text = ctx.args().raw().to_string();
-        ctx.reply(text);
+        ctx.reply(ctx.args().raw().to_string());
         Ok(())
     }
 }
