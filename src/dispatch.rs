@@ -205,6 +205,7 @@ impl DispatcherBuilder {
         let (store, clock) = (self.store.clone(), self.clock.clone());
         let jobs = crate::jobs::Jobs::new(self.store.clone(), self.clock.clone());
         let messenger = Arc::new(crate::messenger::RuntimeMessenger::default());
+        messenger.cap_files(self.dispatch.max_file_bytes);
         let parts = RouterParts {
             store,
             clock,

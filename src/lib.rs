@@ -77,7 +77,9 @@ pub use adapter::{
 pub use bot::{Bot, BotError};
 pub use config::{Secret, Section};
 pub use dispatch::{Dispatcher, Request, Response};
-pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, MessageId, Platform, UserRef};
+pub use event::{
+    ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, FileInfo, MessageId, Platform, UserRef,
+};
 pub use flow::{Flow, Step};
 pub use plugin::{
     Arg, Args, Command, Ctx, DataManifest, InGroups, Input, LegalBasis, Matcher, Namespace, Plugin, PluginError,

@@ -14,6 +14,7 @@ use crate::services::{Messenger, Sent};
 /// Sends through the dispatcher's outboxes once they are known.
 #[derive(Default)]
 pub struct RuntimeMessenger {
+    max_file_bytes: std::sync::atomic::AtomicU64,
     outboxes: OnceLock<Outboxes>,
     audit: OnceLock<Arc<dyn AuditLog>>,
 }
@@ -25,6 +26,11 @@ impl std::fmt::Debug for RuntimeMessenger {
 }
 
 impl RuntimeMessenger {
+    /// Files fetched are capped at `bytes` (`[dispatch] max_file_bytes`).
+    pub fn cap_files(&self, bytes: u64) {
+        self.max_file_bytes.store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Where messages go, and where they are audited (set once the dispatcher is built).
     pub fn connect(&self, outboxes: Outboxes, audit: Arc<dyn AuditLog>) {
         let _ = self.outboxes.set(outboxes);
@@ -67,6 +73,15 @@ impl Messenger for RuntimeMessenger {
         self.now(reply).await?;
         self.audit("message.edited", &sent.user, &sent.plugin).await;
         Ok(())
+    }
+
+    async fn fetch(
+        &self,
+        platform: crate::event::Platform,
+        file: &crate::event::FileInfo,
+    ) -> Result<Vec<u8>, SendError> {
+        let outboxes = self.outboxes.get().ok_or(SendError::Unsupported("no adapter is running yet"))?;
+        outboxes.fetch(platform, file, self.max_file_bytes.load(std::sync::atomic::Ordering::Relaxed)).await
     }
 
     async fn delete(&self, sent: &Sent) -> Result<(), SendError> {

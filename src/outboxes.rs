@@ -188,6 +188,27 @@ impl Outboxes {
         result
     }
 
+    /// The bytes of `file` from `platform`'s adapter, within `max_bytes` (its declared size is checked first).
+    pub async fn fetch(
+        &self,
+        platform: Platform,
+        file: &crate::event::FileInfo,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, SendError> {
+        if file.size.is_some_and(|s| s > max_bytes) {
+            return Err(SendError::Rejected(format!(
+                "the file is larger than this bot accepts ({} MB at most)",
+                max_bytes.div_ceil(1024 * 1024)
+            )));
+        }
+        let dest = self.map.get(&platform).cloned().ok_or(SendError::Unsupported("no adapter for that platform"))?;
+        let bytes = dest.outbox.fetch(file, max_bytes).await?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(SendError::Rejected("the file is larger than this bot accepts".into()));
+        }
+        Ok(bytes)
+    }
+
     /// Delivers `replies` and waits until they are delivered (for callers outside a conversation: alerts,
     /// timeouts), on the lane of the first reply's user and chat.
     pub async fn deliver(&self, replies: Vec<Reply>) {

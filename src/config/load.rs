@@ -151,6 +151,9 @@ fn validate(s: &Settings) -> Vec<Problem> {
             problems.push(Problem::at(key, format!("must be between 1 and {max} (it is {value})")));
         }
     }
+    if d.max_file_bytes == 0 || d.max_file_bytes > 2 * 1024 * 1024 * 1024 {
+        problems.push(Problem::at("dispatch.max_file_bytes", "must be between 1 and 2147483648 (2 GiB)"));
+    }
     if d.handler_timeout.is_zero() || d.handler_timeout > Duration::from_secs(3600) {
         problems.push(Problem::at("dispatch.handler_timeout", "must be between 1ms and 1h, e.g. \"30s\""));
     }

@@ -162,6 +162,8 @@ pub struct DispatchSettings {
     pub shutdown_grace: Duration,
     /// Record each accepted event before the platform is told it arrived, so a crash loses none.
     pub journal: bool,
+    /// Largest file a plugin may fetch from a user's message, in bytes.
+    pub max_file_bytes: u64,
 }
 
 impl Default for DispatchSettings {
@@ -174,6 +176,7 @@ impl Default for DispatchSettings {
             send_queue: 10_000,
             shutdown_grace: Duration::from_secs(10),
             journal: true,
+            max_file_bytes: 20 * 1024 * 1024,
         }
     }
 }

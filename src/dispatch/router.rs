@@ -219,6 +219,10 @@ impl Inner {
             out.push(req.answer(format!("Your unfinished {} timed out and was cancelled.", state.flow.name())));
             out.append(&mut self.cancelled(&req, &state).await);
         }
+        if let Some(interest) = crate::plugin::Interest::of(&req.event.kind) {
+            out.append(&mut self.broadcast(&req, interest).await);
+            return Ok(out);
+        }
         let mut rest = match (&req.event.kind, active) {
             (EventKind::Command(c), active) if c.name == "cancel" => match active {
                 Some(state) => {
@@ -239,6 +243,8 @@ impl Inner {
             (EventKind::Command(c), None) => self.command(&req, c).await?,
             (EventKind::Button(data), None) => self.button(&req, data, origin.as_deref()).await?,
             (EventKind::Text(text), None) => self.free_text(&req, text).await?,
+            // A kind this runtime does not know yet: nothing takes it.
+            _ => Vec::new(),
         };
         out.append(&mut rest);
         Ok(out)
@@ -326,6 +332,24 @@ impl Inner {
         let mut ctx = self.ctx(req, plugin).with_command(cmd.clone());
         let result = plugin.command(cmd.name, &mut ctx).await;
         self.finish(req, plugin, ctx, result, Some(cmd.name)).await
+    }
+
+    /// An event beyond text, commands and buttons goes to every plugin that asked for its kind. Plugins
+    /// that ask users for consent get none (their consent is asked at their commands). One plugin failing
+    /// does not keep it from the others.
+    async fn broadcast(&self, req: &Request, interest: crate::plugin::Interest) -> Response {
+        let mut out = Vec::new();
+        for plugin in self.plugins.iter().filter(|p| p.events().contains(&interest) && p.manifest().consent.is_none()) {
+            let mut ctx = self.ctx(req, plugin);
+            let result = plugin.event(&mut ctx).await;
+            match self.finish(req, plugin, ctx, result, None).await {
+                Ok(mut replies) => out.append(&mut replies),
+                Err(error) => {
+                    tracing::warn!(plugin = plugin.name(), kind = req.event.kind_label(), %error, "an event handler failed")
+                }
+            }
+        }
+        out
     }
 
     /// Text outside any flow: the first matcher that takes it, or (in a direct chat) a pointer to /help.

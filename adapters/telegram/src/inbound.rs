@@ -1,7 +1,7 @@
 //! Mapping Telegram updates to neutral events: who (the numeric user id, never the @username), where (private
 //! chat, group, supergroup, channel), and what (text, command, button press).
 
-use palisade_core::{ChatKind, ChatRef, Event, EventKind, MessageId, Platform, UserRef};
+use palisade_core::{ChatKind, ChatRef, Event, EventKind, FileInfo, MessageId, Platform, UserRef};
 use teloxide::types::{CallbackQuery, CallbackQueryId, Chat, Message, Update, UpdateKind, User};
 
 use crate::buttons::ButtonIds;
@@ -28,15 +28,90 @@ pub fn map_update(update: Update, username: Option<&str>, buttons: &ButtonIds) -
     match update.kind {
         UpdateKind::Message(m) | UpdateKind::ChannelPost(m) => map_message(&m, username),
         UpdateKind::CallbackQuery(q) => map_callback(q, buttons),
-        UpdateKind::EditedMessage(_) | UpdateKind::EditedChannelPost(_) => Inbound::Ignored("edited message"),
+        UpdateKind::EditedMessage(m) => map_edit(&m),
+        UpdateKind::MessageReaction(r) => map_reaction(&r),
+        UpdateKind::EditedChannelPost(_) => Inbound::Ignored("edited channel post"),
         _ => Inbound::Ignored("update kind not handled"),
     }
+}
+
+/// An event of `user` in `m`'s chat, about message `m`.
+fn event_of(user: &User, m: &Message, kind: EventKind) -> Event {
+    let mut event = Event::text(user_ref(user), chat_ref(&m.chat), "");
+    event.display_name = Some(user.first_name.clone());
+    event.message_id = Some(MessageId(m.id.0.to_string()));
+    event.kind = kind;
+    event
+}
+
+/// Members joining or leaving (service messages), or a file or image sent.
+fn map_service_or_file(m: &Message, user: &User) -> Option<Inbound> {
+    if let Some(members) = m.new_chat_members() {
+        // One event per update (its delivery id): the member who joined — the sender when they joined by
+        // themselves, otherwise the first one added.
+        let joined = members.iter().find(|u| u.id == user.id).or_else(|| members.iter().find(|u| !u.is_bot));
+        return Some(match joined {
+            Some(member) => Inbound::Event(event_of(member, m, EventKind::MemberJoined)),
+            None => Inbound::Ignored("bots joined"),
+        });
+    }
+    if let Some(left) = m.left_chat_member().filter(|u| !u.is_bot) {
+        return Some(Inbound::Event(event_of(left, m, EventKind::MemberLeft)));
+    }
+    let caption = m.caption().map(str::to_string);
+    let file = if let Some(d) = m.document() {
+        FileInfo {
+            id: d.file.id.to_string(),
+            name: d.file_name.clone(),
+            mime: d.mime_type.as_ref().map(ToString::to_string),
+            size: Some(u64::from(d.file.size)),
+            caption,
+        }
+    } else if let Some(largest) = m.photo().and_then(|sizes| sizes.iter().max_by_key(|p| p.width * p.height)) {
+        FileInfo {
+            id: largest.file.id.to_string(),
+            name: None,
+            mime: Some("image/jpeg".into()),
+            size: Some(u64::from(largest.file.size)),
+            caption,
+        }
+    } else {
+        return None;
+    };
+    Some(Inbound::Event(event_of(user, m, EventKind::File(file))))
+}
+
+/// An edited text message.
+fn map_edit(m: &Message) -> Inbound {
+    let (Some(user), Some(text)) = (m.from.as_ref().filter(|u| !u.is_bot), m.text()) else {
+        return Inbound::Ignored("an edit without a user or text");
+    };
+    let kind = EventKind::Edited { message: MessageId(m.id.0.to_string()), text: text.to_string() };
+    Inbound::Event(event_of(user, m, kind))
+}
+
+/// A reaction set on a message (the newest emoji of the new set; a removed reaction is not an event).
+fn map_reaction(r: &teloxide::types::MessageReactionUpdated) -> Inbound {
+    let Some(user) = r.user().filter(|u| !u.is_bot) else { return Inbound::Ignored("an anonymous reaction") };
+    let emoji = r.new_reaction.iter().rev().find_map(|t| match t {
+        teloxide::types::ReactionType::Emoji { emoji } => Some(emoji.clone()),
+        teloxide::types::ReactionType::CustomEmoji { custom_emoji_id } => Some(format!("custom:{custom_emoji_id}")),
+        _ => None,
+    });
+    let Some(emoji) = emoji else { return Inbound::Ignored("a reaction removed") };
+    let mut event = Event::text(user_ref(user), chat_ref(&r.chat), "");
+    event.display_name = Some(user.first_name.clone());
+    event.kind = EventKind::Reaction { message: MessageId(r.message_id.0.to_string()), emoji };
+    Inbound::Event(event)
 }
 
 fn map_message(m: &Message, username: Option<&str>) -> Inbound {
     let Some(user) = m.from.as_ref() else { return Inbound::Ignored("message without a user (channel post)") };
     if user.is_bot {
         return Inbound::Ignored("message from a bot");
+    }
+    if let Some(inbound) = map_service_or_file(m, user) {
+        return inbound;
     }
     let Some(text) = m.text() else { return Inbound::Ignored("message without text") };
     Inbound::Event(Event {
@@ -166,12 +241,18 @@ mod tests {
     }
 
     #[test]
-    fn ignores_edits_bots_and_non_text() {
+    fn edits_are_events_and_other_non_text_is_ignored() {
         let private = json!({ "id": 42, "type": "private", "first_name": "Ann" });
         let edited = update(json!({ "update_id": 3, "edited_message": {
             "message_id": 7, "date": 0, "edit_date": 1, "chat": private, "text": "/help",
             "from": { "id": 42, "is_bot": false, "first_name": "Ann" } } }));
-        assert!(matches!(map_update(edited, None, &ButtonIds::default()), Inbound::Ignored(_)));
+        match map_update(edited, None, &ButtonIds::default()) {
+            // An edit is never run as a command again: it is an event of its own kind.
+            Inbound::Event(e) => {
+                assert_eq!(e.kind, EventKind::Edited { message: MessageId("7".into()), text: "/help".into() })
+            }
+            other => panic!("{other:?}"),
+        }
         let sticker = update(json!({ "update_id": 4, "message": {
             "message_id": 8, "date": 0, "chat": private, "from": { "id": 42, "is_bot": false, "first_name": "Ann" },
             "dice": { "emoji": "🎲", "value": 3 } } }));

@@ -193,4 +193,26 @@ impl Outbox for TelegramOutbox {
             }
         }
     }
+
+    async fn fetch(&self, file: &palisade_core::FileInfo, max_bytes: u64) -> Result<Vec<u8>, SendError> {
+        use futures::StreamExt;
+        use teloxide::net::Download;
+        let bot = self.api.bot();
+        let id = teloxide::types::FileId(file.id.clone());
+        let found = self.api.call("getFile", || bot.get_file(id.clone()).send()).await.map_err(|e| self.failure(&e))?;
+        if u64::from(found.meta.size) > max_bytes {
+            return Err(SendError::Rejected("the file is larger than this bot accepts".into()));
+        }
+        // Streamed and cut off at the cap, whatever size Telegram announced.
+        let mut stream = bot.download_file_stream(&found.path);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| SendError::Unreachable("the file download broke off".into()))?;
+            if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                return Err(SendError::Rejected("the file is larger than this bot accepts".into()));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
 }

@@ -20,7 +20,12 @@ use crate::api::Api;
 use crate::receive::Receiver;
 
 /// The updates the bot asks for.
-pub const ALLOWED: [AllowedUpdate; 2] = [AllowedUpdate::Message, AllowedUpdate::CallbackQuery];
+pub const ALLOWED: [AllowedUpdate; 4] = [
+    AllowedUpdate::Message,
+    AllowedUpdate::CallbackQuery,
+    AllowedUpdate::EditedMessage,
+    AllowedUpdate::MessageReaction,
+];
 
 /// How long the final offset confirmation may take at shutdown.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);

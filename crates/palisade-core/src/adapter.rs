@@ -90,6 +90,13 @@ pub trait Outbox: Send + Sync + 'static {
     /// Delivers one reply (already split to fit [`Capabilities::max_message_len`]); returns the id of the
     /// message created, if any.
     async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError>;
+
+    /// The bytes of a file a user sent (an [`crate::EventKind::File`]), at most `max_bytes`: a larger file is
+    /// refused without being downloaded whole. Platforms that cannot fetch files keep the default.
+    async fn fetch(&self, file: &crate::event::FileInfo, max_bytes: u64) -> Result<Vec<u8>, SendError> {
+        let _ = (file, max_bytes);
+        Err(SendError::Unsupported("fetching files on this platform"))
+    }
 }
 
 /// Why an adapter stopped abnormally.

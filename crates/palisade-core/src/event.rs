@@ -176,8 +176,9 @@ impl CommandCall {
     }
 }
 
-/// What happened.
+/// What happened. New kinds may be added: match with a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum EventKind {
     /// Plain text (also the answer to a flow's question).
     Text(String),
@@ -185,6 +186,42 @@ pub enum EventKind {
     Command(CommandCall),
     /// A button press, carrying the opaque data the bot attached to the button.
     Button(String),
+    /// The user joined the chat (a group or channel the bot is in).
+    MemberJoined,
+    /// The user left the chat, or was removed from it.
+    MemberLeft,
+    /// The user reacted to a message.
+    Reaction {
+        /// The message reacted to.
+        message: MessageId,
+        /// The reaction (an emoji, or the platform's name for a custom one).
+        emoji: String,
+    },
+    /// The user edited one of their messages.
+    Edited {
+        /// The message edited.
+        message: MessageId,
+        /// Its new text.
+        text: String,
+    },
+    /// The user sent a file or an image.
+    File(FileInfo),
+}
+
+/// A file a user sent: what the platform says about it. The bytes are not fetched until a plugin asks
+/// ([`crate::Ctx::fetch_file`]), and never beyond the operator's size cap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// The platform's reference to the file (what the adapter fetches it by).
+    pub id: String,
+    /// Its name, when the platform gives one.
+    pub name: Option<String>,
+    /// Its content type (`image/jpeg`), when known.
+    pub mime: Option<String>,
+    /// Its size in bytes, when known.
+    pub size: Option<u64>,
+    /// The text sent with it.
+    pub caption: Option<String>,
 }
 
 impl EventKind {
@@ -244,6 +281,11 @@ impl Event {
             EventKind::Text(_) => "text",
             EventKind::Command(_) => "command",
             EventKind::Button(_) => "button",
+            EventKind::MemberJoined => "member joined",
+            EventKind::MemberLeft => "member left",
+            EventKind::Reaction { .. } => "reaction",
+            EventKind::Edited { .. } => "edit",
+            EventKind::File(_) => "file",
         }
     }
 }

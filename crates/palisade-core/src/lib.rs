@@ -38,7 +38,7 @@ pub use adapter::{
     SendRate, SinkError,
 };
 pub use config::{Problem, Secret, Section};
-pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, MessageId, UserRef};
+pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, FileInfo, MessageId, UserRef};
 pub use flow::{Flow, Step};
 pub use platform::Platform;
 pub use plugin::{

@@ -19,6 +19,34 @@ pub use context::{Ctx, Input};
 pub use context::{CtxParts, button_value};
 pub use error::PluginError;
 pub use job::{Job, JobRequest};
+
+/// Kinds of events a plugin can ask for ([`Plugin::events`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Interest {
+    /// Members joining or leaving chats.
+    Members,
+    /// Reactions to messages.
+    Reactions,
+    /// Edited messages.
+    Edits,
+    /// Files and images sent.
+    Files,
+}
+
+impl Interest {
+    /// The interest an event kind falls under, if it is one of these.
+    pub fn of(kind: &crate::event::EventKind) -> Option<Self> {
+        use crate::event::EventKind;
+        match kind {
+            EventKind::MemberJoined | EventKind::MemberLeft => Some(Self::Members),
+            EventKind::Reaction { .. } => Some(Self::Reactions),
+            EventKind::Edited { .. } => Some(Self::Edits),
+            EventKind::File(_) => Some(Self::Files),
+            _ => None,
+        }
+    }
+}
 pub use manifest::{ConsentRequest, DataManifest, Field, LegalBasis, Namespace, days};
 pub use matcher::{InGroups, Matched, Matcher, Rule, words_of};
 
@@ -58,6 +86,19 @@ pub trait Plugin: Send + Sync + 'static {
     async fn job(&self, name: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
         let _ = ctx;
         Err(PluginError::internal(format!("plugin `{}` scheduled job `{name}` but has no job handler", self.name())))
+    }
+
+    /// The kinds of events beyond text, commands and buttons this plugin wants ([`Interest`]); none by
+    /// default.
+    fn events(&self) -> Vec<Interest> {
+        Vec::new()
+    }
+
+    /// Handles an event of a kind it asked for in [`Plugin::events`]: `ctx.event().kind` says which (a member
+    /// joined or left, a reaction, an edited message, a file). Every plugin that asked gets it.
+    async fn event(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let _ = ctx;
+        Ok(())
     }
 
     /// The free text this plugin answers (see [`Matcher`]); none by default.

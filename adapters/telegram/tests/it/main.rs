@@ -6,6 +6,7 @@
 mod support;
 
 mod conformance;
+mod events;
 mod outbox;
 mod polling;
 mod stepup;

@@ -369,7 +369,18 @@ impl Ctx {
             EventKind::Text(t) => Input::Text(t.trim()),
             EventKind::Command(c) => Input::Command(c),
             EventKind::Button(data) => Input::Button(button_value(self.plugin, data).unwrap_or("")),
+            EventKind::Edited { text, .. } => Input::Text(text.trim()),
+            EventKind::File(f) => Input::Text(f.caption.as_deref().unwrap_or_default().trim()),
+            _ => Input::Text(""),
         }
+    }
+
+    /// The bytes of a file the user sent (an [`EventKind::File`]), fetched through the platform's adapter;
+    /// refused beyond the operator's size cap (`[dispatch] max_file_bytes`).
+    pub async fn fetch_file(&self, file: &crate::event::FileInfo) -> Result<Vec<u8>, PluginError> {
+        let messenger =
+            self.messenger.as_ref().ok_or_else(|| PluginError::internal("this runtime fetches no files"))?;
+        messenger.fetch(self.event.chat.platform, file).await.map_err(|e| PluginError::user(e.to_string()))
     }
 
     /// True when the user holds `role`.

@@ -33,4 +33,14 @@ pub trait Messenger: Send + Sync + 'static {
 
     /// Deletes `sent`.
     async fn delete(&self, sent: &Sent) -> Result<(), SendError>;
+
+    /// The bytes of a file a user sent on `platform`, within the runtime's size cap.
+    async fn fetch(
+        &self,
+        platform: crate::event::Platform,
+        file: &crate::event::FileInfo,
+    ) -> Result<Vec<u8>, SendError> {
+        let _ = (platform, file);
+        Err(SendError::Unsupported("fetching files"))
+    }
 }

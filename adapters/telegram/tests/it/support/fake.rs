@@ -89,7 +89,10 @@ impl FakeApi {
             next_callback: AtomicU32::new(1),
             ..Shared::default()
         });
-        let app = axum::Router::new().route("/{bot}/{method}", axum::routing::post(handle)).with_state(state.clone());
+        let app = axum::Router::new()
+            .route("/{bot}/{method}", axum::routing::post(handle))
+            .route("/file/{bot}/{*path}", axum::routing::get(download))
+            .with_state(state.clone());
         let addr = palisade_testkit::fake::serve(app).await;
         Self { url: format!("http://{addr}/"), state }
     }
@@ -185,6 +188,11 @@ impl FakeApi {
 }
 
 /// A private chat when `chat` is positive (its id is the user's), a supergroup otherwise.
+/// A file download (`/file/bot<token>/documents/<file_id>`): its contents.
+async fn download(axum::extract::Path((_bot, path)): axum::extract::Path<(String, String)>) -> String {
+    format!("contents of {}", path.trim_start_matches("documents/"))
+}
+
 pub fn chat_json(chat: i64) -> Value {
     if chat > 0 {
         json!({ "id": chat, "type": "private", "first_name": "User" })
@@ -285,6 +293,12 @@ async fn handle(
             message
         }
         "deletemessage" | "answercallbackquery" | "setwebhook" | "deletewebhook" => json!(true),
+        // A file's contents are `contents of <file_id>`; its path names the id.
+        "getfile" => {
+            let id = params["file_id"].as_str().unwrap_or_default().to_string();
+            json!({ "file_id": id, "file_unique_id": "u", "file_size": format!("contents of {id}").len(),
+                    "file_path": format!("documents/{id}") })
+        }
         _ => {
             state.record(&method, params, 404);
             return error(404, "Not Found: method not found", None);

@@ -1,0 +1,123 @@
+//! Events beyond text on Telegram: a member joining and leaving, an edited message, a reaction, and a file
+//! whose bytes a plugin fetches through the adapter (within the size cap).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use palisade::config::{DispatchSettings, Settings};
+use palisade::plugin::{Command, Ctx, Interest, Plugin, PluginError};
+use palisade::{EventKind, Section};
+use palisade_telegram::TelegramAdapter;
+use serde_json::json;
+
+use crate::support::fake::{FakeApi, chat_json};
+
+const ANN: u64 = 4242;
+const TEAM: i64 = -100_777;
+
+/// Records what it is told and answers files with their contents.
+#[derive(Default)]
+struct Watcher(Mutex<Vec<String>>);
+
+#[palisade::async_trait]
+impl Plugin for Watcher {
+    fn name(&self) -> &'static str {
+        "watcher"
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        Vec::new()
+    }
+
+    fn events(&self) -> Vec<Interest> {
+        vec![Interest::Members, Interest::Reactions, Interest::Edits, Interest::Files]
+    }
+
+    async fn command(&self, _: &str, _: &mut Ctx) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    async fn event(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let seen = match ctx.event().kind.clone() {
+            EventKind::MemberJoined => format!("joined {}", ctx.user()),
+            EventKind::MemberLeft => format!("left {}", ctx.user()),
+            EventKind::Edited { message, text } => format!("edited {} to {text}", message.0),
+            EventKind::Reaction { message, emoji } => format!("reacted {emoji} to {}", message.0),
+            EventKind::File(file) => {
+                let fetched = ctx.fetch_file(&file).await;
+                let told = match &fetched {
+                    Ok(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                    Err(e) => e.to_string(),
+                };
+                ctx.reply(format!("Got {}: {told}", file.name.clone().unwrap_or_default()));
+                format!("file {} {:?}", file.id, file.caption)
+            }
+            _ => "other".into(),
+        };
+        self.0.lock().unwrap().push(seen);
+        Ok(())
+    }
+}
+
+fn user(id: u64) -> serde_json::Value {
+    json!({ "id": id, "is_bot": false, "first_name": "Ann" })
+}
+
+#[tokio::test]
+async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
+    let fake = FakeApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let table = crate::support::settings(&fake, json!({}));
+    let adapter = TelegramAdapter::from_section(&Section::new("adapters.telegram", table).unwrap()).unwrap();
+    let watcher = Arc::new(Watcher::default());
+    let settings = Settings {
+        dispatch: DispatchSettings { max_file_bytes: 40, ..DispatchSettings::default() },
+        ..Settings::default()
+    };
+    let store = palisade_testkit::sled_store(dir.path()).await;
+    let bot = palisade_testkit::Running::start(Box::new(adapter), store, vec![watcher.clone()], settings).await;
+    fake.until("getMe", |c| c.method == "getme").await;
+
+    fake.push(json!({ "message": { "message_id": 10, "date": 1_700_000_000, "chat": chat_json(TEAM),
+        "from": user(ANN), "new_chat_members": [user(ANN)] } }));
+    fake.push(json!({ "edited_message": { "message_id": 11, "date": 1_700_000_000, "edit_date": 1_700_000_100,
+        "chat": chat_json(TEAM), "from": user(ANN), "text": "fixed typo" } }));
+    fake.push(json!({ "message_reaction": { "chat": chat_json(TEAM), "message_id": 11, "user": user(ANN),
+        "date": 1_700_000_200, "old_reaction": [], "new_reaction": [{ "type": "emoji", "emoji": "👍" }] } }));
+    fake.push(json!({ "message": { "message_id": 12, "date": 1_700_000_000, "chat": chat_json(ANN as i64),
+        "from": user(ANN), "caption": "my report",
+        "document": { "file_id": "doc-1", "file_unique_id": "u1", "file_size": 19, "file_name": "report.txt",
+                      "mime_type": "text/plain" } } }));
+    fake.push(json!({ "message": { "message_id": 13, "date": 1_700_000_000, "chat": chat_json(ANN as i64),
+        "from": user(ANN), "document": { "file_id": "too-big", "file_unique_id": "u2", "file_size": 5000000,
+                                         "file_name": "huge.bin" } } }));
+    fake.push(json!({ "message": { "message_id": 14, "date": 1_700_000_000, "chat": chat_json(TEAM),
+        "from": user(ANN), "left_chat_member": user(ANN) } }));
+
+    fake.until_sent("Got huge.bin").await;
+    for _ in 0..100 {
+        if watcher.0.lock().unwrap().len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = watcher.0.lock().unwrap().clone();
+    // Each conversation's events in their order (the group's and the direct chat's run side by side).
+    let in_group: Vec<&String> = seen.iter().filter(|s| !s.starts_with("file")).collect();
+    let in_dm: Vec<&String> = seen.iter().filter(|s| s.starts_with("file")).collect();
+    assert_eq!(in_group, ["joined telegram:4242", "edited 11 to fixed typo", "reacted 👍 to 11", "left telegram:4242"]);
+    assert_eq!(in_dm, ["file doc-1 Some(\"my report\")", "file too-big None"]);
+    let sent: Vec<String> =
+        fake.calls().iter().filter(|c| c.method == "sendmessage").map(|c| c.text().to_string()).collect();
+    assert!(sent.contains(&"Got report.txt: contents of doc-1".to_string()), "{sent:?}");
+    assert!(
+        sent.iter().any(|t| t.starts_with("Got huge.bin") && t.contains("larger than this bot accepts")),
+        "{sent:?}"
+    );
+    assert!(!fake.calls().iter().any(|c| c.method == "getfile" && c.params["file_id"] == "too-big"), "not fetched");
+    // The polls ask Telegram for edits and reactions too.
+    let poll = fake.calls().into_iter().find(|c| c.method == "getupdates").unwrap();
+    let allowed = poll.params["allowed_updates"].to_string();
+    assert!(allowed.contains("edited_message") && allowed.contains("message_reaction"), "{allowed}");
+    bot.stop().await.unwrap();
+}
