@@ -220,8 +220,22 @@ async fn here_or_there(loaded: &Loaded, remote: Remote) -> Result<palisade::cont
 }
 
 /// `palisade status`.
+/// Why the control socket cannot be asked, when the configuration turns it off.
+fn control_off(loaded: &Loaded) -> Option<ExitCode> {
+    (!loaded.settings.control.enabled).then(|| {
+        eprintln!(
+            "error: {} turns the control socket off (`[control] enabled = false`); a running bot cannot be asked",
+            loaded.file.display()
+        );
+        ExitCode::from(2)
+    })
+}
+
 async fn status(config: &PathBuf, json: bool) -> ExitCode {
     let Ok(loaded) = load(config) else { return ExitCode::from(2) };
+    if let Some(code) = control_off(&loaded) {
+        return code;
+    }
     let socket = loaded.settings.control_socket();
     let answer = match palisade::control::ask(&socket, palisade::control::Request::Status).await {
         Ok(Some(answer)) => answer,
@@ -253,6 +267,9 @@ async fn reload(config: &PathBuf) -> ExitCode {
         eprintln!("nothing was reloaded: a running bot keeps the configuration it has until the file is fixed");
         return ExitCode::from(2);
     };
+    if let Some(code) = control_off(&loaded) {
+        return code;
+    }
     let socket = loaded.settings.control_socket();
     match palisade::control::ask(&socket, palisade::control::Request::Reload).await {
         Ok(Some(answer)) => report::emit(answer, None),
