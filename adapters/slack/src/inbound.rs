@@ -1,6 +1,7 @@
 //! Mapping authenticated payloads to neutral events: messages, slash commands, button presses and submitted
-//! verification modals. Identity comes from ids only (see [`crate::identity`]); the bot's own messages and
-//! edits, joins and other subtypes are ignored.
+//! verification modals, and members joining or leaving channels, reactions and edited messages as events of
+//! their own. Identity comes from ids only (see [`crate::identity`]); the bot's own messages and other
+//! subtypes are ignored.
 
 use palisade_core::{ChatKind, CommandCall, Event, EventKind, MessageId, UserRef};
 
@@ -51,7 +52,51 @@ fn event(event: Event, trigger_id: Option<String>, response_url: Option<String>)
     Inbound::Event { event: Box::new(event), trigger_id, response_url }
 }
 
+/// Members joining or leaving a channel, reactions and edited messages: events of their own kinds.
+fn other_event(e: &EventCallback, bot_user: Option<&str>) -> Option<Inbound> {
+    let m = &e.event;
+    let author = |m: &crate::payload::MessageEvent| {
+        let author = m.user.as_deref()?;
+        if Some(author) == bot_user || m.bot_id.is_some() {
+            return None;
+        }
+        let team = m.user_team.as_deref().or(m.team.as_deref()).or(Some(e.team_id.as_str()));
+        identity::user(e.enterprise_id.as_deref(), team, author)
+    };
+    let (user, channel, kind) = match (m.kind.as_str(), m.subtype.as_deref()) {
+        ("member_joined_channel", _) => (author(m), m.channel.clone(), EventKind::MemberJoined),
+        ("member_left_channel", _) => (author(m), m.channel.clone(), EventKind::MemberLeft),
+        ("reaction_added", _) => {
+            let item = m.item.as_ref().filter(|i| i.kind == "message")?;
+            let (channel, ts) = (item.channel.clone()?, item.ts.clone()?);
+            let emoji = m.reaction.clone()?;
+            (
+                author(m),
+                Some(channel.clone()),
+                EventKind::Reaction { message: MessageId(format!("{channel}:{ts}")), emoji },
+            )
+        }
+        ("message", Some("message_changed")) => {
+            let now = m.message.as_deref()?;
+            let (channel, ts, text) = (m.channel.clone()?, now.ts.clone()?, now.text.as_deref()?);
+            let message = MessageId(format!("{channel}:{ts}"));
+            (author(now), Some(channel), EventKind::Edited { message, text: unescape(text) })
+        }
+        _ => return None,
+    };
+    let Some(user) = user else { return Some(Inbound::Ignored("an event by the bot, a bot or a malformed id")) };
+    let Some(chat) = channel.as_deref().and_then(|c| identity::chat(c, m.channel_type.as_deref())) else {
+        return Some(Inbound::Ignored("an event without a valid channel"));
+    };
+    let mut event = Event::text(user, chat, "");
+    event.kind = kind;
+    Some(self::event(event, None, None))
+}
+
 fn message(e: EventCallback, shared: &Shared, bot_user: Option<&str>) -> Inbound {
+    if let Some(inbound) = other_event(&e, bot_user) {
+        return inbound;
+    }
     let m = e.event;
     if m.kind != "message" {
         return Inbound::Ignored("not a message event");

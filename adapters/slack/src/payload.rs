@@ -103,6 +103,25 @@ pub struct MessageEvent {
     pub channel_type: Option<String>,
     /// The message's timestamp, which is its id within the channel.
     pub ts: Option<String>,
+    /// `reaction_added`: the reaction's name (`thumbsup`).
+    pub reaction: Option<String>,
+    /// `reaction_added`: what was reacted to.
+    pub item: Option<ReactionItem>,
+    /// `message_changed`: the message as it is now.
+    pub message: Option<Box<MessageEvent>>,
+}
+
+/// The item of a `reaction_added` event.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ReactionItem {
+    /// `message` (reactions to files are not taken).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its channel.
+    pub channel: Option<String>,
+    /// Its timestamp.
+    pub ts: Option<String>,
 }
 
 /// A slash command (form fields, or the same names in a Socket Mode payload).

@@ -43,6 +43,50 @@ fn direct_messages_become_events_with_immutable_ids() {
     assert_eq!(e.user.id, "E1/U1", "enterprise-aware");
 }
 
+/// The payloads as Slack documents them (Events API: `reaction_added`, `member_joined_channel`,
+/// `member_left_channel`, `message` with subtype `message_changed`).
+#[test]
+fn joins_leaves_reactions_and_edits_are_events_of_their_own() {
+    let s = shared();
+    let kind_of = |event: Value| mapped(map(push(event, Value::Null), &s, Some("UBOT"))).0;
+    let reaction = kind_of(json!({ "type": "reaction_added", "user": "U024BE7LH", "reaction": "thumbsup",
+        "item_user": "U0G9QF9C6", "item": { "type": "message", "channel": "C0G9QF9GZ", "ts": "1360782400.498405" },
+        "event_ts": "1360782804.083113" }));
+    assert_eq!(reaction.user.to_string(), "slack:T1/U024BE7LH");
+    assert_eq!(reaction.chat, ChatRef::new(Platform::SLACK, "C0G9QF9GZ", ChatKind::Group));
+    assert_eq!(
+        reaction.kind,
+        EventKind::Reaction { message: MessageId("C0G9QF9GZ:1360782400.498405".into()), emoji: "thumbsup".into() }
+    );
+    let joined = kind_of(json!({ "type": "member_joined_channel", "user": "W06GH7XHN", "channel": "C0698JE0H",
+        "channel_type": "C", "team": "T024BE7LD" }));
+    assert_eq!(
+        (joined.user.to_string(), joined.kind),
+        ("slack:T024BE7LD/W06GH7XHN".to_string(), EventKind::MemberJoined)
+    );
+    let left = kind_of(json!({ "type": "member_left_channel", "user": "W06GH7XHN", "channel": "C0698JE0H",
+        "channel_type": "C", "team": "T024BE7LD" }));
+    assert_eq!(left.kind, EventKind::MemberLeft);
+    let edited = kind_of(json!({ "type": "message", "subtype": "message_changed", "hidden": true,
+        "channel": "C123ABC456", "ts": "1358878755.000001",
+        "message": { "type": "message", "user": "U123ABC456", "text": "Hello, world! &amp; more", "ts": "1355517523.000005",
+                     "edited": { "user": "U123ABC456", "ts": "1358878755.000000" } } }));
+    assert_eq!(
+        edited.kind,
+        EventKind::Edited {
+            message: MessageId("C123ABC456:1355517523.000005".into()),
+            text: "Hello, world! & more".into()
+        }
+    );
+    // The bot's own reactions and a reaction to a file are not events.
+    let bots = json!({ "type": "reaction_added", "user": "UBOT", "reaction": "x",
+        "item": { "type": "message", "channel": "C1", "ts": "1.1" } });
+    assert!(matches!(map(push(bots, Value::Null), &s, Some("UBOT")), Inbound::Ignored(_)));
+    let file =
+        json!({ "type": "reaction_added", "user": "U1", "reaction": "x", "item": { "type": "file", "file": "F1" } });
+    assert!(matches!(map(push(file, Value::Null), &s, Some("UBOT")), Inbound::Ignored(_)));
+}
+
 #[test]
 fn bots_edits_and_foreign_events_are_ignored() {
     let s = shared();
@@ -52,7 +96,7 @@ fn bots_edits_and_foreign_events_are_ignored() {
         m[k] = v;
         map(push(m, Value::Null), &s, Some("UBOT"))
     };
-    assert!(matches!(with("subtype", json!("message_changed")), Inbound::Ignored(_)));
+    assert!(matches!(with("subtype", json!("channel_join")), Inbound::Ignored(_)));
     assert!(matches!(with("bot_id", json!("B1")), Inbound::Ignored(_)));
     assert!(matches!(with("user", json!("UBOT")), Inbound::Ignored(_)));
     assert!(matches!(with("type", json!("app_mention")), Inbound::Ignored(_)));
