@@ -15,21 +15,28 @@
 //! | [`bot`] | assembling and running a bot from configuration; [`bot::Services`] builds audit, alerts, step-up, access and privacy and layers them around the dispatcher |
 //! | [`config`] | TOML + environment configuration, strict checking, the runtime's settings |
 //! | [`console`] | the console adapter (`palisade chat`) |
+//! | [`control`] | the control socket: the command line reaches the running bot (peer-checked, audited); `status` and `reload` answered there |
 //! | [`dispatch`] | the [`Dispatcher`]: per-conversation ordering, bounded concurrency, the layer stack (trace, rate limits, apologies, timeouts, panics, roles and blocks), the router |
 //! | [`flow`] | persistence of conversation flows per (user, chat) |
 //! | [`health`] | the local `/metrics`, `/healthz` and `/readyz` endpoint |
+//! | [`identity`] | one person across platforms: link codes, `/link` and `/unlink`, linked subjects in the store |
 //! | [`integration`] | the integration policy: an HTTPS-only, allow-listed, bounded HTTP client for plugins; signed outgoing webhooks |
+//! | [`jobs`] | scheduled jobs plugins ask for: sealed under their user, indexed by due time, run when due |
 //! | [`journal`] | the journal of accepted events (none is lost by a crash) and the deliveries already seen |
 //! | [`locks`] | async locks per key (per user, say): callers for one key take turns, others never wait |
 //! | [`logging`] | log output setup and the redacting writer |
+//! | [`messenger`] | messages plugins write first, and edits and deletions of what they sent |
 //! | [`metrics`] | counters and histograms (Prometheus): platforms, outcomes and kinds only |
 //! | [`outboxes`] | the send scheduler: replies in order per conversation, paced to each platform's limits, split to its message size |
 //! | [`plugin`] | the [`Registry`] of plugins and adapters a binary can run |
 //! | [`privacy`] | data-subject rights built from data manifests: /privacy, /mydata, /correct, /forget, /consent; the request register; the [`privacy::ConsentLayer`] |
 //! | [`private_file`] | writing files that hold personal data (exports) with owner-only permissions |
+//! | [`reload`] | re-reading the configuration while the bot runs: what is applied, what needs a restart |
 //! | [`retractions`] | where retractable messages (second factors, data exports) landed, to delete them later |
+//! | [`status`] | what `palisade status` reports: adapters' connection states, queue depths, the report itself |
 //! | [`stepup`] | step-up TOTP verification: enrolment (`/2fa`), the [`stepup::GateLayer`] that suspends and resumes sensitive actions, grants, lockout, recovery codes |
 //! | [`store`] | the encrypted [`store::RecordStore`]: record layout, keys and rotation, retention, the sled and memory backends |
+//! | [`watch`] | the bot watching itself: queue depths, store size, rights requests, periodic audit verification |
 //!
 //! The contract between the runtime, plugins and adapters comes from `palisade-core` and is re-exported
 //! here: [`adapter`], [`clock`], [`event`], [`platform`], [`reply`] and [`services`], the plugin and store

@@ -10,13 +10,13 @@
 //! | module | owns |
 //! |---|---|
 //! | [`platform`] | [`Platform`]: an open set of platform names |
-//! | [`event`] | the inbound model: [`Event`], [`EventKind`], [`UserRef`], [`ChatRef`] (immutable ids) |
+//! | [`event`] | the inbound model: [`Event`], [`EventKind`] (text, commands, buttons, members, reactions, edits, files), [`UserRef`], [`ChatRef`] (immutable ids) |
 //! | [`reply`] | outbound [`Reply`]s, [`Button`]s, and splitting long text |
-//! | [`plugin`] | the [`Plugin`] trait, [`Command`] metadata, the handler context [`Ctx`], data manifests |
-//! | [`flow`] | conversation flows: [`Flow`] and [`Step`] |
+//! | [`plugin`] | the [`Plugin`] trait, [`Command`] metadata with typed arguments, free-text [`Matcher`]s, scheduled jobs, the handler context [`Ctx`], data manifests |
+//! | [`flow`] | conversation flows: [`Flow`] (keyed or typed state) and [`Step`] |
 //! | [`store`] | the async [`Store`] trait, record names, [`ScopedStore`] for plugins |
 //! | [`adapter`] | the [`Adapter`] contract, [`Capabilities`], the [`Outbox`] and the bounded [`EventSink`] |
-//! | [`services`] | runtime services as traits: [`AuditLog`], [`Http`], [`Observer`] |
+//! | [`services`] | runtime services as traits: [`AuditLog`], [`Http`], [`Observer`], [`Messenger`] |
 //! | [`config`] | a plugin's or adapter's settings table ([`Section`]), [`Problem`]s, [`Secret`]s |
 //! | [`clock`] | wall time that follows tokio's (pausable) clock in tests |
 //!
