@@ -134,6 +134,17 @@ impl TelegramOutbox {
         }
     }
 
+    /// A caption too long to go with its image or file follows it as text (split like any message).
+    async fn caption_after(&self, chat: ChatId, sent: &Result<MessageId, RequestError>, caption: Option<&str>) {
+        let (Ok(_), Some(caption)) = (sent, caption) else { return };
+        for part in palisade_core::reply::split_text(caption, MAX_TEXT) {
+            if let Err(e) = self.send_text(chat, &part, None).await {
+                tracing::warn!(error = %self.api.describe(&e), "could not send a long caption after its file");
+                return;
+            }
+        }
+    }
+
     /// Tells a group member, without revealing anything, that their private message could not be delivered.
     async fn explain_blocked_dm(&self, reply: &Reply) {
         let Ok(group) = reply.chat.id.parse().map(ChatId) else { return };
@@ -163,6 +174,20 @@ fn dm_refused(error: &RequestError) -> bool {
         || ["initiate conversation", "blocked by the user", "user is deactivated"].iter().any(|s| text.contains(s))
 }
 
+/// The longest caption Telegram takes with a photo or document, in characters.
+const MAX_CAPTION: usize = 1024;
+/// The longest text message.
+const MAX_TEXT: usize = 4096;
+
+/// A caption as it can go with its media: short enough to travel with it, or (too long) sent after it. A
+/// message that will be taken back keeps its caption with it (a follow-up could not be taken back with it).
+fn caption_parts(caption: Option<&str>, retracted: bool) -> (Option<&str>, Option<&str>) {
+    match caption {
+        Some(c) if c.chars().count() > MAX_CAPTION && !retracted => (None, Some(c)),
+        other => (other, None),
+    }
+}
+
 #[palisade_core::async_trait]
 impl Outbox for TelegramOutbox {
     async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError> {
@@ -173,8 +198,18 @@ impl Outbox for TelegramOutbox {
                 self.send_text(chat, text, keyboard).await
             }
             ReplyBody::CodePrompt { text } => self.send_text(chat, text, None).await,
-            ReplyBody::Image { png, caption } => self.send_photo(chat, png, caption.as_deref()).await,
-            ReplyBody::File { name, bytes, caption } => self.send_file(chat, name, bytes, caption.as_deref()).await,
+            ReplyBody::Image { png, caption } => {
+                let (short, long) = caption_parts(caption.as_deref(), reply.retract.is_some());
+                let sent = self.send_photo(chat, png, short).await;
+                self.caption_after(chat, &sent, long).await;
+                sent
+            }
+            ReplyBody::File { name, bytes, caption } => {
+                let (short, long) = caption_parts(caption.as_deref(), reply.retract.is_some());
+                let sent = self.send_file(chat, name, bytes, short).await;
+                self.caption_after(chat, &sent, long).await;
+                sent
+            }
             ReplyBody::Delete(id) => return self.delete(reply, id).await.map(|()| None),
             ReplyBody::Edit { message, text } => {
                 return self.edit(reply, message, text).await.map(|()| Some(message.clone()));

@@ -55,6 +55,23 @@ async fn each_kind_of_reply_reaches_the_right_chat() {
 }
 
 #[tokio::test]
+async fn a_caption_longer_than_telegram_takes_follows_its_file_as_text() {
+    let fake = FakeApi::start().await;
+    let outbox = adapter(&fake).await.outbox();
+    let long = "word ".repeat(300); // 1,500 characters: over the 1,024 a caption may have
+    let file = ReplyBody::File { name: "export.json".into(), bytes: b"{}".to_vec(), caption: Some(long.clone()) };
+    outbox.deliver(&reply(ANN, ChatKind::Direct, true, file)).await.unwrap();
+    let doc = fake.until("sendDocument", |c| c.method == "senddocument").await.pop().unwrap();
+    assert!(doc.params.get("caption").is_none(), "the file goes without the caption: {:?}", doc.params);
+    let text = fake.until_sent("word word").await.pop().unwrap();
+    assert_eq!(text.text(), long);
+    let short = ReplyBody::Image { png: b"\x89PNG".to_vec(), caption: Some("Your code".into()) };
+    outbox.deliver(&reply(ANN, ChatKind::Direct, true, short)).await.unwrap();
+    let photo = fake.until("sendPhoto", |c| c.method == "sendphoto").await.pop().unwrap();
+    assert_eq!(photo.params["caption"], "Your code", "a short caption travels with its image");
+}
+
+#[tokio::test]
 async fn a_message_sent_first_is_edited_and_deleted_by_its_handle() {
     let fake = FakeApi::start().await;
     let outbox = adapter(&fake).await.outbox();
