@@ -172,7 +172,7 @@ impl Jobs {
             tracing::debug!("a job of a blocked user was not run");
         } else {
             let replies = router.run_job(&job, outboxes.capabilities(job.chat.platform)).await;
-            let lane = ConversationKey { user: job.user.clone(), chat_id: job.chat.id.clone() };
+            let lane = ConversationKey { user: job.user.clone(), chat_id: job.chat.conversation_id() };
             outboxes.send(lane, replies, None, None).await;
         }
         match job.every_ms {

@@ -213,7 +213,7 @@ impl Outboxes {
     /// timeouts), on the lane of the first reply's user and chat.
     pub async fn deliver(&self, replies: Vec<Reply>) {
         let Some(first) = replies.first() else { return };
-        let lane = ConversationKey { user: first.user.clone(), chat_id: first.chat.id.clone() };
+        let lane = ConversationKey { user: first.user.clone(), chat_id: first.chat.conversation_id() };
         let (done, delivered) = oneshot::channel();
         self.send(lane, replies, Some(done), None).await;
         let _ = delivered.await;

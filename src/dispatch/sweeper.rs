@@ -37,7 +37,7 @@ pub(crate) async fn sweep_flows(
             }
         };
         for state in expired {
-            let conv = ConversationKey { user: state.user.clone(), chat_id: state.chat.id.clone() };
+            let conv = ConversationKey { user: state.user.clone(), chat_id: state.chat.conversation_id() };
             // The user may have answered since the scan; only remove what is still expired.
             let still_expired = flows
                 .load(&conv)

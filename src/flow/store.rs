@@ -69,7 +69,8 @@ impl FlowStore {
     /// Saves a flow state. Batched: losing the last step in a crash costs the user one answer, not data.
     pub async fn save(&self, state: &FlowState) -> Result<(), StoreError> {
         let subject = Subject::user(&state.user);
-        let key = RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: state.chat.id.as_bytes() };
+        let id = state.chat.conversation_id();
+        let key = RecordKey { namespace: NAMESPACE, subject: Some(&subject), id: id.as_bytes() };
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(state).map_err(|e| codec(&e))?);
         self.store.put(key, &bytes, Durability::Batched).await
     }

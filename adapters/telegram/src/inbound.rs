@@ -37,7 +37,7 @@ pub fn map_update(update: Update, username: Option<&str>, buttons: &ButtonIds) -
 
 /// An event of `user` in `m`'s chat, about message `m`.
 fn event_of(user: &User, m: &Message, kind: EventKind) -> Event {
-    let mut event = Event::text(user_ref(user), chat_ref(&m.chat), "");
+    let mut event = Event::text(user_ref(user), in_topic(chat_ref(&m.chat), m), "");
     event.display_name = Some(user.first_name.clone());
     event.message_id = Some(MessageId(m.id.0.to_string()));
     event.kind = kind;
@@ -117,7 +117,7 @@ fn map_message(m: &Message, username: Option<&str>) -> Inbound {
     Inbound::Event(Event {
         user: user_ref(user),
         display_name: Some(user.first_name.clone()),
-        chat: chat_ref(&m.chat),
+        chat: in_topic(chat_ref(&m.chat), m),
         message_id: Some(MessageId(m.id.0.to_string())),
         kind: EventKind::from_text(text, username),
         private_input: false,
@@ -131,10 +131,15 @@ fn map_callback(q: CallbackQuery, buttons: &ButtonIds) -> Inbound {
         (Some(chat), Some(id)) => buttons.resolve(id, chat.id.0),
         _ => None,
     };
+    let shown_in = q.message.as_ref().and_then(|m| m.regular_message());
     let event = chat.zip(data).filter(|_| !q.from.is_bot).map(|(chat, data)| Event {
         user: user_ref(&q.from),
         display_name: Some(q.from.first_name.clone()),
-        chat: chat_ref(&chat),
+        // A button pressed in a forum topic belongs to the conversation (and flow) of that topic.
+        chat: match shown_in {
+            Some(m) => in_topic(chat_ref(&chat), m),
+            None => chat_ref(&chat),
+        },
         message_id: None,
         kind: EventKind::Button(data),
         private_input: false,
@@ -154,6 +159,14 @@ fn addresses_bot(m: &Message, text: &str, username: Option<&str>) -> bool {
         .and_then(|r| r.from.as_ref())
         .is_some_and(|from| from.is_bot && from.username.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(me)));
     mentioned || replied
+}
+
+/// `chat`, in the forum topic `m` was posted in, if any (replies and flows stay in the topic).
+fn in_topic(chat: ChatRef, m: &Message) -> ChatRef {
+    match m.thread_id.filter(|_| m.is_topic_message) {
+        Some(topic) => chat.in_thread(topic.0.0.to_string()),
+        None => chat,
+    }
 }
 
 /// The user by numeric id.

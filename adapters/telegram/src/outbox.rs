@@ -8,7 +8,7 @@ use teloxide::RequestError;
 use teloxide::payloads::{SendDocumentSetters, SendMessageSetters, SendPhotoSetters};
 use teloxide::prelude::Requester;
 use teloxide::requests::Request;
-use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile};
+use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ThreadId};
 
 use crate::api::Api;
 
@@ -35,6 +35,13 @@ impl TelegramOutbox {
         id.parse().map(ChatId).map_err(|_| SendError::Rejected("not a Telegram chat id".into()))
     }
 
+    /// The forum topic a reply goes back into: the one its event came from, when it stays in that chat.
+    fn topic(reply: &Reply, target: ChatId) -> Option<ThreadId> {
+        let thread = reply.chat.thread.as_deref()?;
+        let same_chat = reply.chat.id.parse::<i64>().is_ok_and(|id| id == target.0);
+        same_chat.then(|| thread.parse().ok().map(|id| ThreadId(teloxide::types::MessageId(id)))).flatten()
+    }
+
     fn keyboard(&self, chat: ChatId, buttons: &[Button]) -> Result<InlineKeyboardMarkup, SendError> {
         let mut rows = Vec::new();
         for row in buttons.chunks(ROW) {
@@ -55,11 +62,25 @@ impl TelegramOutbox {
         text: &str,
         keyboard: Option<InlineKeyboardMarkup>,
     ) -> Result<MessageId, RequestError> {
+        self.send_text_in(chat, None, text, keyboard).await
+    }
+
+    /// Sends `text` into `chat`, in forum topic `topic` when given.
+    async fn send_text_in(
+        &self,
+        chat: ChatId,
+        topic: Option<ThreadId>,
+        text: &str,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> Result<MessageId, RequestError> {
         let sender = self.api.bot();
         let msg = self
             .api
             .call("sendMessage", || {
-                let req = sender.send_message(chat, text);
+                let mut req = sender.send_message(chat, text);
+                if let Some(topic) = topic {
+                    req = req.message_thread_id(topic);
+                }
                 match &keyboard {
                     Some(k) => req.reply_markup(k.clone()).send(),
                     None => req.send(),
@@ -195,7 +216,7 @@ impl Outbox for TelegramOutbox {
         let sent = match &reply.body {
             ReplyBody::Text { text, buttons } => {
                 let keyboard = if buttons.is_empty() { None } else { Some(self.keyboard(chat, buttons)?) };
-                self.send_text(chat, text, keyboard).await
+                self.send_text_in(chat, Self::topic(reply, chat), text, keyboard).await
             }
             ReplyBody::CodePrompt { text } => self.send_text(chat, text, None).await,
             ReplyBody::Image { png, caption } => {

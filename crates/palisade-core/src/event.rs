@@ -100,12 +100,31 @@ pub struct ChatRef {
     pub id: String,
     /// Direct, group or channel.
     pub kind: ChatKind,
+    /// The thread within the chat (a Telegram forum topic, a Slack thread), when the event came from one:
+    /// replies go back into it, and a flow started there stays there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
 }
 
 impl ChatRef {
     /// A chat on `platform`.
     pub fn new(platform: Platform, id: impl Into<String>, kind: ChatKind) -> Self {
-        Self { platform, id: id.into(), kind }
+        Self { platform, id: id.into(), kind, thread: None }
+    }
+
+    /// The same chat, in thread `thread`.
+    #[must_use]
+    pub fn in_thread(mut self, thread: impl Into<String>) -> Self {
+        self.thread = Some(thread.into());
+        self
+    }
+
+    /// The id conversations are kept under: the chat's, and its thread's when there is one.
+    pub fn conversation_id(&self) -> String {
+        match &self.thread {
+            Some(thread) => format!("{}#{thread}", self.id),
+            None => self.id.clone(),
+        }
     }
 
     /// True when only the user and the bot can read it.
@@ -272,7 +291,7 @@ impl Event {
 
     /// The conversation (user in chat) this event belongs to.
     pub fn conversation(&self) -> ConversationKey {
-        ConversationKey { user: self.user.clone(), chat_id: self.chat.id.clone() }
+        ConversationKey { user: self.user.clone(), chat_id: self.chat.conversation_id() }
     }
 
     /// A short label of the event's kind for logs; never includes content.

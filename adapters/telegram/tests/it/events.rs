@@ -121,3 +121,27 @@ async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
     assert!(allowed.contains("edited_message") && allowed.contains("message_reaction"), "{allowed}");
     bot.stop().await.unwrap();
 }
+
+fn topic_message(fake: &FakeApi, topic: i32, text: &str) {
+    fake.push(json!({ "message": { "message_id": 100 + topic, "date": 1_700_000_000, "chat":
+        { "id": TEAM, "type": "supergroup", "title": "Team", "is_forum": true },
+        "from": user(ANN), "text": text, "is_topic_message": true, "message_thread_id": topic } }));
+}
+
+#[tokio::test]
+async fn a_flow_started_in_a_forum_topic_answers_and_stays_there() {
+    let fake = FakeApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot =
+        crate::support::start(crate::support::settings(&fake, json!({})), dir.path(), Duration::from_secs(60)).await;
+    topic_message(&fake, 4, "/note buy oat milk");
+    let asked = fake.until_sent("What title should this note have?").await.pop().unwrap();
+    assert_eq!(asked.params["message_thread_id"], 4, "the question goes back into the topic");
+    // An answer in another topic is not an answer to this flow (it is plain group text, not addressed).
+    topic_message(&fake, 9, "Elsewhere");
+    topic_message(&fake, 4, "Groceries");
+    let saved = fake.until_sent("Saved").await.pop().unwrap();
+    assert_eq!(saved.text(), "Saved “Groceries”. /notes lists your notes.");
+    assert_eq!(saved.params["message_thread_id"], 4);
+    bot.stop().await.unwrap();
+}
