@@ -105,8 +105,11 @@ impl Access {
         if blocked.contains(user) {
             return true;
         }
-        let Some(store) = &self.store else { return false };
-        let person = store.person_id(&crate::store::Subject::user(user));
+        // Only a linked identity can be blocked through another one (one keyed hash per event; the rare
+        // linked user's check goes through the block list).
+        let subject = crate::store::Subject::user(user);
+        let Some(store) = self.store.as_ref().filter(|s| s.is_linked(&subject)) else { return false };
+        let person = store.person_id(&subject);
         blocked.iter().any(|b| store.person_id(&crate::store::Subject::user(b)) == person)
     }
 

@@ -476,6 +476,10 @@ impl Store for RecordStore {
         self.owner(subject)
     }
 
+    fn is_linked(&self, subject: &Subject) -> bool {
+        self.keys.is_linked(&layout::subject_hash(&self.keys.index, subject))
+    }
+
     async fn sweep_older_than(&self, namespace: &str, cutoff_ms: u64) -> Result<u64, StoreError> {
         check_namespace(namespace)?;
         let _writing = self.gate.read().await;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use base64::Engine;
+use crate::support::{all_bytes, encodings};
 use palisade::clock::{Clock, TokioClock};
 use palisade::crypto::Key;
 use palisade::store::{Backend, Durability, RecordKey, RecordStore, SledBackend, Store, StoreError, Subject};
@@ -28,35 +28,6 @@ fn sled(dir: &Path) -> Arc<dyn Backend> {
 
 async fn open(backend: &Arc<dyn Backend>, master: &Key) -> Result<RecordStore, StoreError> {
     RecordStore::open(backend.clone(), master, TokioClock::shared()).await
-}
-
-/// Every file under `dir`, read whole.
-fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(all_bytes(&path));
-        } else {
-            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-        }
-    }
-    out
-}
-
-/// The marker raw, as hex (both cases) and as base64 at each of the three byte alignments.
-fn encodings(marker: &str) -> Vec<Vec<u8>> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut forms = vec![marker.as_bytes().to_vec()];
-    let hex: String = marker.bytes().map(|b| format!("{b:02x}")).collect();
-    forms.push(hex.clone().into_bytes());
-    forms.push(hex.to_uppercase().into_bytes());
-    for pad in 0..3 {
-        let encoded = b64.encode([&b"xx"[..pad], marker.as_bytes()].concat());
-        // Drop the characters that depend on the neighbouring bytes.
-        forms.push(encoded.as_bytes()[4..encoded.len() - 4].to_vec());
-    }
-    forms
 }
 
 #[tokio::test]

@@ -89,19 +89,9 @@ fn texts_to(replies: &[palisade::Reply], user: &UserRef) -> Vec<String> {
     replies.iter().filter(|r| &r.user == user).map(text_of).collect()
 }
 
-fn any_file_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
-    std::fs::read_dir(dir).unwrap().filter_map(Result::ok).any(|e| {
-        let path = e.path();
-        if path.is_dir() {
-            any_file_contains(&path, needle)
-        } else {
-            std::fs::read(&path).unwrap_or_default().windows(needle.len()).any(|w| w == needle)
-        }
-    })
-}
-
 #[tokio::test(start_paused = true)]
 async fn linked_identities_share_two_factor_data_and_erasure() {
+    palisade_testkit::logs::capture();
     let dir = tempfile::tempdir().unwrap();
     let store = sled_store(dir.path()).await;
     let h = bot(store.clone(), IdentitySettings::default()).await;
@@ -117,9 +107,17 @@ async fn linked_identities_share_two_factor_data_and_erasure() {
     // /link on Telegram needs step-up there first (it is enrolled), then shows a code privately.
     let asked = say(&h, &tg, "/link").await;
     assert!(asked[0].contains("To confirm identity.link"), "{asked:?}");
-    let shown = say(&h, &tg, &fresh(&h, &secret).await).await;
+    let replies = send_all(&h, &tg, &fresh(&h, &secret).await).await;
+    let shown = texts_to(&replies, &tg);
     let code = code_in(&shown);
     assert!(shown.iter().any(|t| t.contains("Within 10 minutes, send /link")), "{shown:?}");
+    let carrying = replies.iter().find(|r| text_of(r).contains(&code)).unwrap();
+    assert!(carrying.private, "the code is shown privately");
+    assert_eq!(
+        carrying.retract.as_ref().and_then(|r| r.within),
+        Some(Duration::from_secs(600)),
+        "and taken out of the chat when it expires"
+    );
 
     // Typed on Slack (lower case, as a person might): linked, and Telegram is told privately.
     let replies = send_all(&h, &sl, &format!("/link {}", code.to_lowercase())).await;
@@ -178,9 +176,11 @@ async fn linked_identities_share_two_factor_data_and_erasure() {
     assert!(after[0].contains("needs two-factor verification"), "{after:?}");
     h.stop().await;
     drop(store);
-    for marker in ["Groceries-MARKER-TG", "Plumber-MARKER-SL", "100200300", "U0001BBBB"] {
-        assert!(!any_file_contains(dir.path(), marker.as_bytes()), "{marker} on disk");
+    for marker in ["Groceries-MARKER-TG", "Plumber-MARKER-SL", "100200300", "U0001BBBB", &code, &code.replace('-', "")]
+    {
+        assert!(!crate::support::any_file_contains(dir.path(), marker), "{marker} on disk");
     }
+    assert!(!palisade_testkit::logs::text().contains(&code), "the link code is never logged");
 }
 
 #[tokio::test(start_paused = true)]
@@ -193,6 +193,13 @@ async fn unlinking_splits_the_person_and_wrong_codes_are_throttled() {
     let linked = texts_to(&send_all(&h, &sl, &format!("/link {code}")).await, &sl);
     assert!(linked.iter().any(|t| t.starts_with("Linked")), "{linked:?}");
     assert!(say(&h, &sl, "/notes").await[0].contains("Groceries"), "Slack sees the person's notes");
+
+    // A block on one identity applies to the person: the other one is not answered either.
+    let access = h.services().access.clone();
+    access.set_blocked(&tg, true).await.unwrap();
+    assert!(say(&h, &sl, "/notes").await.is_empty(), "blocked through the linked identity");
+    access.set_blocked(&tg, false).await.unwrap();
+    assert!(!say(&h, &sl, "/notes").await.is_empty());
 
     // Cross-platform confirmation is off: a code on Slack for an action waiting on Telegram is pointed there.
     let secret = enrol(&h, &sl).await;

@@ -71,4 +71,7 @@ async fn a_reminder_survives_a_restart_and_goes_with_an_erasure() {
     assert_eq!(arrived, ["Reminder: water the plants"]);
     assert!(arriving(&h, "bob", Duration::from_secs(600)).await.is_empty(), "erased with bob");
     h.stop().await;
+    for text in ["water the plants", "bob's secret plan"] {
+        assert!(!crate::support::any_file_contains(dir.path(), text), "`{text}` on disk in plaintext");
+    }
 }

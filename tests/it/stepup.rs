@@ -388,3 +388,45 @@ async fn the_operator_can_make_a_scope_single_use() {
     assert_eq!(bot.h.say("ann", &bot.code(&secret, 1)).await, ["ran secret"]);
     bot.h.stop().await;
 }
+
+/// A plugin answering free text behind step-up: "show my balance" is sensitive, like a command would be.
+struct Whisper;
+
+#[palisade::async_trait]
+impl palisade::Plugin for Whisper {
+    fn name(&self) -> &'static str {
+        "whisper"
+    }
+
+    fn commands(&self) -> Vec<palisade::Command> {
+        Vec::new()
+    }
+
+    fn matchers(&self) -> Vec<palisade::Matcher> {
+        vec![palisade::Matcher::pattern("reveal", r"(?i)^show my (\w+)$").sensitive()]
+    }
+
+    async fn command(&self, _: &str, _: &mut palisade::Ctx) -> Result<(), palisade::PluginError> {
+        Ok(())
+    }
+
+    async fn text(&self, _: &str, ctx: &mut palisade::Ctx) -> Result<(), palisade::PluginError> {
+        let what = ctx.matched().map(|m| m.captures[1].clone()).unwrap_or_default();
+        ctx.reply(format!("revealed {what}"));
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn free_text_a_matcher_marks_sensitive_runs_only_after_a_code() {
+    let plugins: Vec<std::sync::Arc<dyn palisade::Plugin>> = vec![std::sync::Arc::new(Whisper)];
+    let h = crate::support::Harness::bot(plugins, memory_store().await, palisade::config::Settings::default()).await;
+    let refused = h.say("ann", "show my balance").await;
+    assert!(refused[0].contains("whisper.reveal needs two-factor verification"), "{refused:?}");
+    let enrolled = h.enrol("ann").await;
+    let asked = h.say("ann", "Show my balance").await;
+    assert!(asked[0].contains("To confirm whisper.reveal"), "{asked:?}");
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert_eq!(h.say("ann", &h.code(&enrolled.secret, 0)).await, ["revealed balance"]);
+    h.stop().await;
+}

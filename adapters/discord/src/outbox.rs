@@ -164,10 +164,7 @@ impl DiscordOutbox {
     /// Deletes one of the bot's channel messages (`CHANNEL:MESSAGE`). Interactions carry no user messages to
     /// delete, and ephemeral answers cannot be deleted later (they vanish for the user on their own).
     async fn delete(&self, sent: &MessageId) -> Result<Option<MessageId>, SendError> {
-        let Some((channel, message)) = sent.0.split_once(':') else {
-            return Err(SendError::Unsupported("deleting a user's message (interactions have none)"));
-        };
-        let (channel, message) = (ChannelId::new(id(channel)?), serenity::model::id::MessageId::new(id(message)?));
+        let (channel, message) = channel_message(sent, "deleting a user's message (interactions have none)")?;
         let http = self.rest.http().as_ref();
         self.rest
             .call("delete message", false, || http.delete_message(channel, message, None))
@@ -177,10 +174,7 @@ impl DiscordOutbox {
     }
 
     async fn edit(&self, sent: &MessageId, text: &str) -> Result<Option<MessageId>, SendError> {
-        let Some((channel, message)) = sent.0.split_once(':') else {
-            return Err(SendError::Unsupported("editing an interaction's answer"));
-        };
-        let (channel, message) = (ChannelId::new(id(channel)?), serenity::model::id::MessageId::new(id(message)?));
+        let (channel, message) = channel_message(sent, "editing an interaction's answer")?;
         let http = self.rest.http().as_ref();
         let body = serde_json::json!({ "content": text });
         self.rest
@@ -208,6 +202,16 @@ impl DiscordOutbox {
         dms.insert(user.to_string(), channel.id);
         Ok(channel.id)
     }
+}
+
+/// The channel and message a `CHANNEL:MESSAGE` id names; other ids (none the bot sent as a channel message)
+/// cannot be `what`.
+fn channel_message(
+    sent: &MessageId,
+    what: &'static str,
+) -> Result<(ChannelId, serenity::model::id::MessageId), SendError> {
+    let Some((channel, message)) = sent.0.split_once(':') else { return Err(SendError::Unsupported(what)) };
+    Ok((ChannelId::new(id(channel)?), serenity::model::id::MessageId::new(id(message)?)))
 }
 
 #[palisade_core::async_trait]

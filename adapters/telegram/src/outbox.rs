@@ -128,11 +128,18 @@ impl TelegramOutbox {
 
     /// Deletes a message: `CHAT:MESSAGE` (one the bot sent, wherever it landed) or a bare message id in the
     /// reply's chat (a user's message).
-    async fn delete(&self, reply: &Reply, id: &MessageId) -> Result<(), SendError> {
+    /// The chat and message an id names: `chat:message` as sends return it, or a bare message id in the
+    /// reply's chat (a user's message).
+    fn locate(reply: &Reply, id: &MessageId) -> Result<(ChatId, teloxide::types::MessageId), SendError> {
         let (chat, msg) = id.0.rsplit_once(':').unwrap_or((&reply.chat.id, &id.0));
         let chat = chat.parse().map(ChatId).map_err(|_| SendError::Rejected("not a Telegram chat id".into()))?;
         let msg =
             msg.parse().map(teloxide::types::MessageId).map_err(|_| SendError::Rejected("not a message id".into()))?;
+        Ok((chat, msg))
+    }
+
+    async fn delete(&self, reply: &Reply, id: &MessageId) -> Result<(), SendError> {
+        let (chat, msg) = Self::locate(reply, id)?;
         let bot = self.api.bot();
         match self.api.call("deleteMessage", || bot.delete_message(chat, msg).send()).await {
             Ok(_) => Ok(()),
@@ -144,10 +151,7 @@ impl TelegramOutbox {
     }
 
     async fn edit(&self, reply: &Reply, id: &MessageId, text: &str) -> Result<(), SendError> {
-        let (chat, msg) = id.0.rsplit_once(':').unwrap_or((&reply.chat.id, &id.0));
-        let chat = chat.parse().map(ChatId).map_err(|_| SendError::Rejected("not a Telegram chat id".into()))?;
-        let msg =
-            msg.parse().map(teloxide::types::MessageId).map_err(|_| SendError::Rejected("not a message id".into()))?;
+        let (chat, msg) = Self::locate(reply, id)?;
         let bot = self.api.bot();
         match self.api.call("editMessageText", || bot.edit_message_text(chat, msg, text).send()).await {
             Ok(_) => Ok(()),

@@ -184,6 +184,12 @@ pub trait Store: Send + Sync + 'static {
         Ok(false)
     }
 
+    /// Whether `subject` is linked to a person (cheap: for checks on every event).
+    fn is_linked(&self, subject: &Subject) -> bool {
+        let _ = subject;
+        false
+    }
+
     /// A stable pseudonymous id of the person `subject` belongs to (the same for every linked subject): for
     /// locks and comparisons, never for display.
     fn person_id(&self, subject: &Subject) -> [u8; 32] {
