@@ -14,6 +14,6 @@ pub use load::{Loaded, Loader};
 pub use palisade_core::config::{Problem, Secret, Section};
 pub use settings::{
     AlertSettings, BackupSettings, BotSettings, ControlSettings, DispatchSettings, FlowSettings, IdentitySettings,
-    IntegrationSettings, LogFormat, LogSettings, MonitoringSettings, PrivacySettings, Rate, RateLimitSettings, Regime,
-    Settings, StepUpSettings, StoreBackend, StoreSettings, Unenrolled,
+    IntegrationSettings, LogFormat, LogSettings, MonitoringSettings, PrivacySettings, Rate, RateLimitSettings,
+    RedisSettings, Regime, Settings, StepUpSettings, StoreBackend, StoreSettings, Unenrolled,
 };

@@ -177,7 +177,7 @@ impl Control {
             },
             store: StoreStatus {
                 backend: format!("{:?}", store_settings.backend).to_lowercase(),
-                path: store_settings.path.display().to_string(),
+                path: store_settings.location(),
                 bytes,
                 subjects: live.store.subject_count().await?,
             },

@@ -3,7 +3,7 @@
 //! Callers name records by namespace, data subject (the person the record is about, if any) and id. How a
 //! record is laid out on disk is the store's business: [`RecordStore`] seals every value with the data key
 //! of its subject and files it under a keyed hash, over a raw ordered key-value [`Backend`] (sled by default,
-//! memory for tests). Nothing here or below it sees a plaintext identifier in a key or a plaintext value.
+//! Redis or Redis Cluster for several replicas, memory for tests). Nothing here or below it sees a plaintext identifier in a key or a plaintext value.
 
 pub mod anchor;
 mod backend;
@@ -13,6 +13,7 @@ mod layout;
 mod master;
 mod memory;
 mod record;
+mod redis;
 mod retention;
 mod sled;
 
@@ -25,6 +26,7 @@ pub use keyring::{RotationProgress, key_id, rotate};
 pub use master::{load_master_key, write_key_file};
 pub use memory::MemoryBackend;
 pub use record::{AcceptedLoss, RecordStore};
+pub use redis::RedisBackend;
 pub use retention::{RetentionTask, SharedRules, rules as retention_rules, sweep_expired};
 pub use sled::SledBackend;
 
@@ -59,6 +61,10 @@ pub async fn open_records(
         }
         crate::config::StoreBackend::Memory => {
             Ok(Arc::new(RecordStore::open(Arc::new(MemoryBackend::new()), &master, clock).await?))
+        }
+        crate::config::StoreBackend::Redis => {
+            let backend = Arc::new(RedisBackend::connect(&settings.redis).await?);
+            Ok(Arc::new(RecordStore::open(backend, &master, clock).await?))
         }
     }
 }
@@ -96,6 +102,9 @@ pub async fn restore(
     clock: crate::clock::SharedClock,
 ) -> Result<(RecordStore, BackupSummary), StoreError> {
     let master = load_master_key(settings)?;
+    if settings.backend == crate::config::StoreBackend::Redis {
+        return restore_into_redis(file, settings, &master, clock).await;
+    }
     let dir = &settings.path;
     let occupied = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
     let anchor = anchor_path(settings);
@@ -116,5 +125,29 @@ pub async fn restore(
     let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(dir)?);
     backup::load(&verified, &*backend).await?;
     let (store, _) = RecordStore::accept_loss(backend, &master, clock, &anchor).await?;
+    Ok((store, verified.summary.clone()))
+}
+
+/// [`restore`] into the Redis `[store.redis]` names, whose key prefix must hold nothing yet.
+async fn restore_into_redis(
+    file: &std::path::Path,
+    settings: &crate::config::StoreSettings,
+    master: &crate::crypto::Key,
+    clock: crate::clock::SharedClock,
+) -> Result<(RecordStore, BackupSummary), StoreError> {
+    let backend: Arc<dyn Backend> = Arc::new(RedisBackend::connect(&settings.redis).await?);
+    if !backend.trees().await?.is_empty() {
+        return Err(StoreError::Open {
+            path: settings.location(),
+            reason: format!(
+                "keys under the prefix `{}` exist already; restore only into an empty one: choose a new \
+                 `store.redis.key_prefix` (or delete the old keys) first",
+                settings.redis.key_prefix
+            ),
+        });
+    }
+    let verified = backup::verify(file, master).await?;
+    backup::load(&verified, &*backend).await?;
+    let store = RecordStore::open(backend, master, clock).await?;
     Ok((store, verified.summary.clone()))
 }

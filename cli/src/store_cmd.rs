@@ -73,7 +73,22 @@ fn fail(e: &StoreError) -> ExitCode {
 pub async fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> Answer {
     let settings = &loaded.settings.store;
     if settings.backend == StoreBackend::Memory {
-        return report::error(2, "`store.backend = \"memory\"` keeps nothing to inspect; this works on a sled store");
+        return report::error(2, "`store.backend = \"memory\"` keeps nothing to inspect; this works on a sled or Redis store");
+    }
+    if settings.backend == StoreBackend::Redis {
+        match action {
+            StoreAction::RotateKey { .. } => {
+                return report::error(
+                    2,
+                    "rotate-key does not run on a Redis store yet: every replica wraps new data keys under the \
+                     master key it started with, and a rotation would have to reach them all at once",
+                );
+            }
+            StoreAction::AcceptLoss => {
+                return report::error(2, "a Redis store has no anchor file, so there is no loss to accept");
+            }
+            _ => {}
+        }
     }
     let mut r = Report::default();
     let result = match action {
@@ -277,7 +292,7 @@ async fn restore(loaded: &Loaded, file: &Path, r: &mut Report) -> Result<u8, Sto
         "restored {} record(s) from {} (taken {taken}) into {}; recorded as audit entry {seq}.",
         summary.records,
         file.display(),
-        loaded.settings.store.path.display()
+        loaded.settings.store.location()
     ));
     match trail.first() {
         Some(f) => {

@@ -205,6 +205,7 @@ fn validate(s: &Settings) -> Vec<Problem> {
     if s.store.backup.dir.is_some() && s.store.backend == crate::config::StoreBackend::Memory {
         problems.push(Problem::at("store.backup.dir", "backups need the sled store; the memory store keeps nothing"));
     }
+    redis_problems(&s.store, &mut problems);
     if s.store.sweep_interval.is_zero() {
         problems.push(Problem::at("store.sweep_interval", "must be longer than zero, e.g. \"1h\""));
     }
@@ -260,6 +261,68 @@ fn validate(s: &Settings) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// `[store.redis]`: set exactly when the backend is Redis, one server or a cluster, addresses Palisade can
+/// use, and no password inside an address (where it would end up in logs and process listings).
+fn redis_problems(store: &crate::config::StoreSettings, problems: &mut Vec<Problem>) {
+    let r = &store.redis;
+    let configured = r.url.is_some() || !r.nodes.is_empty();
+    if store.backend != crate::config::StoreBackend::Redis {
+        if configured {
+            problems
+                .push(Problem::at("store.redis", "is set but `store.backend` is not \"redis\"; set both or neither"));
+        }
+        return;
+    }
+    match (&r.url, r.nodes.is_empty()) {
+        (None, true) => problems.push(Problem::at(
+            "store.redis.url",
+            "`store.backend = \"redis\"` needs `url = \"redis://host:6379\"` (one server) or `nodes = [...]` (Redis Cluster)",
+        )),
+        (Some(_), false) => problems.push(Problem::at(
+            "store.redis.nodes",
+            "set either `url` (one server) or `nodes` (Redis Cluster), not both",
+        )),
+        _ => {}
+    }
+    let addresses = r
+        .url
+        .iter()
+        .map(|u| ("store.redis.url".to_string(), u))
+        .chain(r.nodes.iter().enumerate().map(|(i, u)| (format!("store.redis.nodes[{i}]"), u)));
+    for (key, address) in addresses {
+        match url::Url::parse(address) {
+            Err(e) => problems
+                .push(Problem::at(key, format!("`{address}` is not an address ({e}); e.g. \"redis://10.0.0.5:6379\""))),
+            Ok(u) if !matches!(u.scheme(), "redis" | "rediss") => problems.push(Problem::at(
+                key,
+                format!("`{}` is not a Redis scheme: use redis:// or rediss:// (TLS)", u.scheme()),
+            )),
+            Ok(u) if u.password().is_some() || !u.username().is_empty() => problems.push(Problem::at(
+                key,
+                "holds credentials; remove them from the address and set `store.redis.username` and \
+                 PALISADE__STORE__REDIS__PASSWORD instead",
+            )),
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                problems.push(Problem::at(key, format!("`{address}` names no host")));
+            }
+            Ok(_) => {}
+        }
+    }
+    let prefix_ok = (1..=32).contains(&r.key_prefix.len())
+        && r.key_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if !prefix_ok {
+        problems.push(Problem::at(
+            "store.redis.key_prefix",
+            "1 to 32 letters, digits, `_`, `.` or `-`, e.g. \"palisade\" or \"shop-bot\"",
+        ));
+    }
+    for (key, d) in [("connect_timeout", r.connect_timeout), ("response_timeout", r.response_timeout)] {
+        if d < Duration::from_millis(10) || d > Duration::from_secs(300) {
+            problems.push(Problem::at(format!("store.redis.{key}"), "between 10ms and 5m, e.g. \"5s\""));
+        }
+    }
 }
 
 fn inline_secrets(v: &toml::Value, path: &str, warnings: &mut Vec<String>) {

@@ -69,13 +69,15 @@ pub enum StoreBackend {
     Sled,
     /// In memory; everything is lost at exit. For tests and experiments.
     Memory,
+    /// Redis, standalone or Cluster (`[store.redis]`), shared by several replicas of the bot.
+    Redis,
 }
 
 /// `[store]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct StoreSettings {
-    /// `sled` or `memory`.
+    /// `sled`, `memory` or `redis`.
     pub backend: StoreBackend,
     /// Data directory for sled, relative to the working directory.
     pub path: PathBuf,
@@ -95,6 +97,46 @@ pub struct StoreSettings {
     pub sweep_interval: Duration,
     /// `[store.backup]`: backups the running bot takes itself.
     pub backup: BackupSettings,
+    /// `[store.redis]`: the server when `backend = "redis"`.
+    pub redis: RedisSettings,
+}
+
+/// `[store.redis]`: where the shared store lives. Exactly one of `url` (one server) or `nodes` (Redis
+/// Cluster). Credentials are secrets: `username` plain, `password` from `PALISADE__STORE__REDIS__PASSWORD`
+/// or a file, never in the URL.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct RedisSettings {
+    /// One server: `redis://host:6379/0`, or `rediss://` for TLS.
+    pub url: Option<String>,
+    /// Redis Cluster: the addresses of some of its nodes (the others are found from them).
+    pub nodes: Vec<String>,
+    /// The ACL user (default: `default`).
+    pub username: Option<String>,
+    /// The ACL user's password.
+    pub password: Option<Secret>,
+    /// What every key this bot writes starts with, so that several bots can share one server.
+    pub key_prefix: String,
+    /// How long connecting may take.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// How long one command may take before it fails (and is retried by the caller's own policy).
+    #[serde(with = "humantime_serde")]
+    pub response_timeout: Duration,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            nodes: Vec::new(),
+            username: None,
+            password: None,
+            key_prefix: "palisade".into(),
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// `[store.backup]`: the running bot writes a consistent, sealed backup into `dir` every `every` and keeps
@@ -130,11 +172,25 @@ impl Default for StoreSettings {
             retention: BTreeMap::new(),
             sweep_interval: Duration::from_secs(3600),
             backup: BackupSettings::default(),
+            redis: RedisSettings::default(),
         }
     }
 }
 
 impl StoreSettings {
+    /// Where the store is, for messages: the data directory, or the Redis server(s) and key prefix.
+    pub fn location(&self) -> String {
+        match self.backend {
+            StoreBackend::Sled => self.path.display().to_string(),
+            StoreBackend::Memory => "memory".into(),
+            StoreBackend::Redis => {
+                let r = &self.redis;
+                let at = r.url.clone().unwrap_or_else(|| r.nodes.join(", "));
+                format!("{at} (keys {}:*)", r.key_prefix)
+            }
+        }
+    }
+
     /// The retention rules as plain durations.
     pub fn retention(&self) -> BTreeMap<String, Duration> {
         self.retention.iter().map(|(k, v)| (k.clone(), **v)).collect()

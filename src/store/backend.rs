@@ -23,10 +23,18 @@ pub trait Backend: Send + Sync + 'static {
     /// Removes one value only if it still is `expected` (nobody rewrote it since it was read); returns whether
     /// it was removed.
     async fn remove_if_unchanged(&self, tree: &str, key: &[u8], expected: &[u8]) -> Result<bool, StoreError>;
+    /// Writes `value` unless the key holds a value already, atomically (two processes racing to create one
+    /// key both end up with the same value). Returns what the key held (`None`: `value` was written).
+    async fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every pair whose key starts with `prefix`, in key order.
     async fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError>;
     /// The names of all trees holding data.
     async fn trees(&self) -> Result<Vec<String>, StoreError>;
     /// Makes every write so far durable.
     async fn flush(&self) -> Result<(), StoreError>;
+    /// Whether other processes write the same data at the same time (several replicas on one server): the
+    /// store then keeps no copy of anything another process may change or destroy (data keys).
+    fn shared(&self) -> bool {
+        false
+    }
 }

@@ -75,8 +75,11 @@ impl Master {
     }
 }
 
+/// What the name of a subject's entry in the keyring starts with (the subject hash follows).
+pub(crate) const SUBJECT_ENTRY: &[u8] = b"s:";
+
 fn subject_entry(hash: &[u8; HASH_LEN]) -> Vec<u8> {
-    [b"s:", &hash[..]].concat()
+    [SUBJECT_ENTRY, &hash[..]].concat()
 }
 
 /// The unwrapped keys of an open store.
@@ -161,7 +164,13 @@ impl Keyring {
     }
 
     /// The data key of a subject; created (and flushed) on first use when `create` is set.
+    ///
+    /// On a shared backend (several replicas) nothing is cached: another replica may erase the subject at any
+    /// moment, and a cached key would go on reading and writing what is meant to be unreadable.
     pub(crate) async fn subject(&self, hash: &[u8; HASH_LEN], create: bool) -> Result<Option<Arc<Key>>, StoreError> {
+        if self.backend.shared() {
+            return self.fetch_subject(hash, create).await;
+        }
         if let Some(k) = self.subjects.read().unwrap_or_else(PoisonError::into_inner).get(hash) {
             return Ok(Some(k.clone()));
         }
@@ -171,21 +180,30 @@ impl Keyring {
         if let Some(k) = self.subjects.read().unwrap_or_else(PoisonError::into_inner).get(hash) {
             return Ok(Some(k.clone()));
         }
+        let Some(key) = self.fetch_subject(hash, create).await? else { return Ok(None) };
+        self.subjects.write().unwrap_or_else(PoisonError::into_inner).insert(*hash, key.clone());
+        Ok(Some(key))
+    }
+
+    /// Reads a subject's data key from the backend, creating it when asked. Creation only creates: when
+    /// another process made the key first, theirs is used.
+    async fn fetch_subject(&self, hash: &[u8; HASH_LEN], create: bool) -> Result<Option<Arc<Key>>, StoreError> {
         let name = subject_entry(hash);
         let key = match self.backend.get(KEYRING, &name).await? {
             Some(wrapped) => self.master.unwrap(&name, &wrapped)?,
             None if create => {
                 let key = Key::generate().map_err(|e| StoreError::MasterKey(e.to_string()))?;
-                self.backend.insert(KEYRING, &name, &self.master.wrap(&name, &key)?).await?;
+                let key = match self.backend.insert_if_absent(KEYRING, &name, &self.master.wrap(&name, &key)?).await? {
+                    Some(theirs) => self.master.unwrap(&name, &theirs)?,
+                    None => key,
+                };
                 // The key must be durable before anything sealed with it can be.
                 self.backend.flush().await?;
                 key
             }
             None => return Ok(None),
         };
-        let key = Arc::new(key);
-        self.subjects.write().unwrap_or_else(PoisonError::into_inner).insert(*hash, key.clone());
-        Ok(Some(key))
+        Ok(Some(Arc::new(key)))
     }
 
     /// Destroys a subject's data key (crypto-shredding) and flushes; returns whether it existed.
@@ -199,7 +217,7 @@ impl Keyring {
 
     /// How many subjects have a data key.
     pub(crate) async fn subject_count(&self) -> Result<u64, StoreError> {
-        Ok(self.backend.scan_prefix(KEYRING, b"s:").await?.len() as u64)
+        Ok(self.backend.scan_prefix(KEYRING, SUBJECT_ENTRY).await?.len() as u64)
     }
 }
 
@@ -239,11 +257,16 @@ async fn init(backend: &dyn Backend, master: &Master) -> Result<(), StoreError> 
     if has_data || !backend.scan_prefix(KEYRING, b"").await?.is_empty() {
         return Err(StoreError::NotEncrypted);
     }
+    // Every write only creates: two processes initialising one shared store at once end up with the keys
+    // whichever wrote first, and a process holding another master key is refused.
     for name in [&b"index"[..], b"system"] {
         let key = Key::generate().map_err(|e| StoreError::MasterKey(e.to_string()))?;
-        backend.insert(KEYRING, name, &master.wrap(name, &key)?).await?;
+        backend.insert_if_absent(KEYRING, name, &master.wrap(name, &key)?).await?;
     }
-    backend.insert(META, KCV, &master.kcv).await?;
+    match backend.insert_if_absent(META, KCV, &master.kcv).await? {
+        Some(stored) if !ct_eq(&stored, &master.kcv) => return Err(StoreError::WrongKey),
+        _ => {}
+    }
     backend.flush().await
 }
 

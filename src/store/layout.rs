@@ -54,6 +54,44 @@ pub(crate) fn moved_to(backend_key: &[u8], to: &[u8; HASH_LEN]) -> Option<Vec<u8
     Some([&hash_tag(to)[..], rest].concat())
 }
 
+/// Which backend entries belong together on a server that spreads data over several nodes (Redis Cluster
+/// slots): everything about one subject — its records in every namespace, its data key and its link — or
+/// the rest of one tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Slot {
+    /// About the subject (or person) with this hash.
+    Subject([u8; HASH_LEN]),
+    /// Not about anybody: the tree's own group.
+    Tree,
+}
+
+/// The subject hash at `at` in `bytes`, if `bytes` is long enough.
+fn hash_at(bytes: &[u8], at: usize) -> Option<[u8; HASH_LEN]> {
+    bytes.get(at..at + HASH_LEN).and_then(|h| h.try_into().ok())
+}
+
+/// The slot of the entry `key` in `tree`.
+pub(crate) fn slot_of_key(tree: &str, key: &[u8]) -> Slot {
+    slot_of_prefix(tree, key).unwrap_or(Slot::Tree)
+}
+
+/// The one slot every key starting with `prefix` in `tree` is in, or `None` when such keys span slots.
+pub(crate) fn slot_of_prefix(tree: &str, prefix: &[u8]) -> Option<Slot> {
+    use super::keyring::{KEYRING, LINKS, SUBJECT_ENTRY};
+    let subject = |at: usize| hash_at(prefix, at).map(Slot::Subject);
+    match tree {
+        KEYRING if prefix.starts_with(SUBJECT_ENTRY) => subject(SUBJECT_ENTRY.len()),
+        KEYRING if SUBJECT_ENTRY.starts_with(prefix) => None,
+        LINKS => subject(0),
+        t if t.starts_with('_') => Some(Slot::Tree),
+        _ => match prefix.first() {
+            Some(1) => subject(1),
+            Some(_) => Some(Slot::Tree),
+            None => None,
+        },
+    }
+}
+
 /// Associated data binding a sealed value to its place.
 pub(crate) fn aad(namespace: &str, backend_key: &[u8]) -> Vec<u8> {
     [namespace.as_bytes(), b"\0", backend_key].concat()
@@ -104,6 +142,29 @@ mod tests {
         let mut wrong_len = raw.to_vec();
         wrong_len[12] = 200;
         assert!(matches!(decode("ns", &wrong_len), Err(StoreError::Unreadable { .. })));
+    }
+
+    #[test]
+    fn a_subjects_records_data_key_and_link_share_one_slot() {
+        use super::super::keyring::{KEYRING, LINKS, SUBJECT_ENTRY};
+        let index = Key::generate().unwrap();
+        let hash = subject_hash(&index, &Subject::user(&crate::UserRef::new(crate::Platform::TELEGRAM, "42")));
+        let record = record_key(&index, "notes", Some(&hash), b"n1");
+        let data_key = [SUBJECT_ENTRY, &hash[..]].concat();
+        for (tree, key) in [("notes", &record[..]), ("core.flows", &record[..]), (KEYRING, &data_key), (LINKS, &hash)] {
+            assert_eq!(slot_of_key(tree, key), Slot::Subject(hash), "{tree}");
+        }
+        assert_eq!(slot_of_key("notes", &record_key(&index, "notes", None, b"n1")), Slot::Tree);
+        assert_eq!(slot_of_key(KEYRING, b"index"), Slot::Tree);
+        assert_eq!(slot_of_key("_meta", b"kcv"), Slot::Tree);
+        // Prefixes that span subjects name no slot; a subject's tag names its own.
+        assert_eq!(slot_of_prefix("notes", &[]), None);
+        assert_eq!(slot_of_prefix("notes", &[1]), None);
+        assert_eq!(slot_of_prefix("notes", &hash_tag(&hash)), Some(Slot::Subject(hash)));
+        assert_eq!(slot_of_prefix("notes", &[0]), Some(Slot::Tree));
+        assert_eq!(slot_of_prefix(KEYRING, b""), None);
+        assert_eq!(slot_of_prefix(KEYRING, b"s:"), None);
+        assert_eq!(slot_of_prefix(LINKS, b""), None);
     }
 
     #[test]

@@ -53,6 +53,16 @@ impl Backend for MemoryBackend {
         }))
     }
 
+    async fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.with(|t| match t.entry(tree.to_string()).or_default().entry(key.to_vec()) {
+            std::collections::btree_map::Entry::Occupied(held) => Some(held.get().clone()),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(value.to_vec());
+                None
+            }
+        }))
+    }
+
     async fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
         Ok(self.with(|t| {
             t.get(tree).map_or_else(Vec::new, |t| {

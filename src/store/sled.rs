@@ -121,6 +121,14 @@ impl Backend for SledBackend {
         Ok(swapped.is_ok())
     }
 
+    async fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let swapped = self
+            .tree(tree)?
+            .compare_and_swap(key, None::<&[u8]>, Some(value))
+            .map_err(|e| backend("insert if absent", tree, &e))?;
+        Ok(swapped.err().and_then(|held| held.current.map(|v| v.to_vec())))
+    }
+
     async fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
         let (tree, prefix) = (tree.to_string(), prefix.to_vec());
         self.blocking(move |this| {

@@ -20,6 +20,7 @@ mod log_hygiene;
 mod messages;
 mod monitoring;
 mod privacy;
+mod redis_store;
 mod reliability;
 mod routing;
 mod scheduling;

@@ -9,6 +9,7 @@
 //! | [`stores`] | encrypted test stores in memory or on sled, with a fixed key |
 //! | [`totp`] | RFC 6238 codes computed independently of the runtime |
 //! | [`logs`] | capturing every log line, and "no secret in the logs" |
+//! | [`redis`] | real `redis-server` processes on loopback: one server, or a three-primary Redis Cluster |
 //! | [`fake`] | the base of platform fakes: serving on loopback, recording calls, injecting failures |
 //! | [`running`] | a real adapter with the whole runtime stack, against a fake of its platform |
 //! | [`conformance`] | the suite every adapter runs against its own fake |
@@ -22,6 +23,7 @@ pub mod examples;
 pub mod fake;
 pub mod harness;
 pub mod logs;
+pub mod redis;
 pub mod running;
 pub mod stores;
 pub mod totp;
