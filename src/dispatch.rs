@@ -233,7 +233,10 @@ impl DispatcherBuilder {
         let mut outboxes = self.outboxes;
         outboxes.bound(self.dispatch.send_queue);
         outboxes.remember_retractable(crate::retractions::Retractions::new(self.store.clone(), self.clock.clone()));
-        let journal = self.dispatch.journal.then(|| Arc::new(crate::journal::Journal::new(self.store.clone())));
+        let journal = self
+            .dispatch
+            .journal
+            .then(|| Arc::new(crate::journal::Journal::new(self.store.clone(), &self.dispatch.replica)));
         if let Some(journal) = &journal {
             outboxes.journal(journal.clone());
         }

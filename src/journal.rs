@@ -52,6 +52,8 @@ pub struct Ticket {
 pub struct Journal {
     store: SharedStore,
     next: AtomicU64,
+    /// What this replica's entry ids start with: `j` alone, or `j<replica>.` when replicas share the store.
+    prefix: String,
 }
 
 impl std::fmt::Debug for Journal {
@@ -60,23 +62,31 @@ impl std::fmt::Debug for Journal {
     }
 }
 
-fn id(seq: u64) -> String {
-    format!("j{seq:016}")
-}
-
 fn codec(e: &serde_json::Error) -> StoreError {
     StoreError::Codec { namespace: JOURNAL.into(), reason: e.to_string() }
 }
 
 impl Journal {
-    /// The journal in `store`, numbering after the entries it holds (see [`Journal::recover`]).
-    pub fn new(store: SharedStore) -> Self {
-        Self { store, next: AtomicU64::new(1) }
+    /// The journal in `store`, numbering after the entries it holds (see [`Journal::recover`]). `replica`
+    /// names this process among replicas sharing the store (empty: the only one): each replica numbers,
+    /// files and recovers its own entries.
+    pub fn new(store: SharedStore, replica: &str) -> Self {
+        let prefix = if replica.is_empty() { "j".to_string() } else { format!("j{replica}.") };
+        Self { store, next: AtomicU64::new(1), prefix }
+    }
+
+    fn id(&self, seq: u64) -> String {
+        format!("{}{seq:016}", self.prefix)
+    }
+
+    /// Whether the entry `id` is this replica's.
+    fn owns(&self, id: &[u8]) -> bool {
+        id.strip_prefix(self.prefix.as_bytes()).is_some_and(|seq| seq.iter().all(u8::is_ascii_digit))
     }
 
     async fn put(&self, entry: &Entry) -> Result<(), StoreError> {
         let subject = Subject::user(&entry.event.user);
-        let key = id(entry.seq);
+        let key = self.id(entry.seq);
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(entry).map_err(|e| codec(&e))?);
         let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: key.as_bytes() };
         self.store.put(at, &bytes, Durability::Batched).await
@@ -98,7 +108,7 @@ impl Journal {
     /// Drops the entry: its replies were delivered (or it was dropped on purpose).
     pub async fn done(&self, ticket: &Ticket) {
         let subject = Subject::user(&ticket.user);
-        let key = id(ticket.seq);
+        let key = self.id(ticket.seq);
         let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: key.as_bytes() };
         if let Err(error) = self.store.delete(at, Durability::Batched).await {
             tracing::error!(%error, "could not clear a journal entry; it may be handled again after a restart");
@@ -108,7 +118,7 @@ impl Journal {
     /// Every entry left by an earlier run, oldest first; numbering continues after them.
     pub async fn recover(&self) -> Result<Vec<Entry>, StoreError> {
         let mut entries: Vec<Entry> = Vec::new();
-        for record in self.store.scan(JOURNAL).await? {
+        for record in self.store.scan(JOURNAL).await?.into_iter().filter(|r| self.owns(&r.id)) {
             match serde_json::from_slice::<Entry>(&record.value) {
                 Ok(entry) => entries.push(entry),
                 Err(error) => tracing::error!(%error, "a journal entry cannot be read; it is skipped"),
@@ -120,16 +130,26 @@ impl Journal {
         Ok(entries)
     }
 
-    /// Whether `delivery` was seen (and is still remembered) at `now_ms`.
-    pub async fn seen(&self, delivery: &str, now_ms: u64) -> Result<bool, StoreError> {
-        let at = RecordKey { namespace: SEEN, subject: None, id: delivery.as_bytes() };
-        Ok(self.store.get(at).await?.is_some_and(|r| r.written_at_ms + SEEN_FOR_MS > now_ms))
+    /// Claims `delivery` at `now_ms`: `true` the first time it is seen, `false` for a repeat still
+    /// remembered. Atomic across replicas sharing the store: of two replicas handed the same delivery at once,
+    /// exactly one gets `true`. Not flushed: the intake flushes once for a batch.
+    pub async fn claim(&self, delivery: &str, now_ms: u64) -> Result<bool, StoreError> {
+        let at = || RecordKey { namespace: SEEN, subject: None, id: delivery.as_bytes() };
+        if self.store.create(at(), b"", Durability::Batched).await? {
+            return Ok(true);
+        }
+        // Remembered — unless only an expired record the sweep has not removed yet is left.
+        if self.store.get(at()).await?.is_some_and(|r| r.written_at_ms + SEEN_FOR_MS > now_ms) {
+            return Ok(false);
+        }
+        self.store.put(at(), b"", Durability::Batched).await?;
+        Ok(true)
     }
 
-    /// Remembers `delivery` (not flushed: the intake flushes once for a batch).
-    pub async fn remember(&self, delivery: &str) -> Result<(), StoreError> {
+    /// Forgets a claimed delivery that was not accepted after all (recording it failed).
+    pub async fn release(&self, delivery: &str) -> Result<(), StoreError> {
         let at = RecordKey { namespace: SEEN, subject: None, id: delivery.as_bytes() };
-        self.store.put(at, b"", Durability::Batched).await
+        self.store.delete(at, Durability::Batched).await.map(drop)
     }
 
     /// Makes every record so far durable (one flush for a batch of accepted events).

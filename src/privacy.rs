@@ -55,6 +55,13 @@ pub fn core_manifest() -> DataManifest {
         days(1),
     ))
     .and(Namespace::new(
+        "core.stepup.used",
+        "the time step of the last verification code you used",
+        "accept each code only once",
+        LegalBasis::LegitimateInterests,
+        days(1),
+    ))
+    .and(Namespace::new(
         "core.audit.pseudonym",
         "a random value from which the name the audit trail gives you is derived",
         "keep a tamper-evident record of security events without naming you",

@@ -34,7 +34,10 @@ use crate::audit::{self, Audit};
 use crate::clock::SharedClock;
 use crate::config::StepUpSettings;
 use crate::event::{ConversationKey, UserRef};
-use crate::store::{SharedStore, StoreError};
+use crate::store::{Durability, RecordKey, SharedStore, StoreError};
+
+/// Time steps of accepted codes, claimed so that a code is accepted once across replicas.
+const USED: &str = "core.stepup.used";
 
 /// What `/2fa setup` shows the user once.
 #[derive(Debug)]
@@ -210,7 +213,10 @@ impl StepUp {
             return Ok(Verified::NotEnrolled);
         };
         if outcome.is_success() {
-            self.pending.claim(user).await?;
+            if !self.pending.claim(user).await? {
+                // Another replica resumed it with another code a moment ago.
+                return Ok(Verified::Gone);
+            }
             // A single-use approval is no grant: it travels with the one run of the action (see the gate).
             if !expected.approval.single_use {
                 self.grant(expected.event.conversation(), expected.approval.scope.clone());
@@ -221,7 +227,16 @@ impl StepUp {
 
     async fn attempt_locked(&self, user: &UserRef, input: &str) -> Result<Option<Outcome>, StoreError> {
         let Some(mut e) = self.enrolments.load(user).await?.filter(|e| e.active) else { return Ok(None) };
-        let outcome = verify::attempt(&mut e, input, self.now_ms(), self.settings.skew, &|d| self.mac(d));
+        let before = e.last_step;
+        let mut outcome = verify::attempt(&mut e, input, self.now_ms(), self.settings.skew, &|d| self.mac(d));
+        if matches!(outcome, Outcome::Accepted)
+            && let Some(step) = e.last_step
+            && !self.claim_step(user, step, before).await?
+        {
+            // Another replica accepted this very code a moment ago: for this one it is a replay.
+            verify::fail(&mut e, self.now_ms());
+            outcome = Outcome::Replayed;
+        }
         self.enrolments.save(user, &e).await?;
         let result = match outcome {
             Outcome::Accepted | Outcome::Recovered { .. } => audit::Outcome::Success,
@@ -237,6 +252,27 @@ impl StepUp {
             alerts.observe(crate::alerts::Signal::StepUpFailure(user.clone()));
         }
         Ok(Some(outcome))
+    }
+
+    /// Claims the time step of an accepted code in the store, so that a code is accepted once even by
+    /// replicas sharing the store (each holds only its own lock): `false` when it was claimed already. The
+    /// previous step's claim is dropped; claims also expire with `core.stepup.used`'s retention.
+    async fn claim_step(&self, user: &UserRef, step: u64, previous: Option<u64>) -> Result<bool, StoreError> {
+        let subject = crate::store::Subject::user(user);
+        let (now, before) = (format!("totp:{step}"), previous.map(|p| format!("totp:{p}")));
+        let claimed = self
+            .store
+            .create(
+                RecordKey { namespace: USED, subject: Some(&subject), id: now.as_bytes() },
+                b"",
+                Durability::Flushed,
+            )
+            .await?;
+        if claimed && let Some(before) = &before {
+            let at = RecordKey { namespace: USED, subject: Some(&subject), id: before.as_bytes() };
+            self.store.delete(at, Durability::Batched).await?;
+        }
+        Ok(claimed)
     }
 
     /// Whether guesses by `user` are paused now (by failed verification or link codes): the pause's end, or

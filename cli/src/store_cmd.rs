@@ -73,7 +73,10 @@ fn fail(e: &StoreError) -> ExitCode {
 pub async fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> Answer {
     let settings = &loaded.settings.store;
     if settings.backend == StoreBackend::Memory {
-        return report::error(2, "`store.backend = \"memory\"` keeps nothing to inspect; this works on a sled or Redis store");
+        return report::error(
+            2,
+            "`store.backend = \"memory\"` keeps nothing to inspect; this works on a sled or Redis store",
+        );
     }
     if settings.backend == StoreBackend::Redis {
         match action {

@@ -205,7 +205,7 @@ fn validate(s: &Settings) -> Vec<Problem> {
     if s.store.backup.dir.is_some() && s.store.backend == crate::config::StoreBackend::Memory {
         problems.push(Problem::at("store.backup.dir", "backups need the sled store; the memory store keeps nothing"));
     }
-    redis_problems(&s.store, &mut problems);
+    redis_problems(&s.store, &s.dispatch.replica, &mut problems);
     if s.store.sweep_interval.is_zero() {
         problems.push(Problem::at("store.sweep_interval", "must be longer than zero, e.g. \"1h\""));
     }
@@ -265,7 +265,7 @@ fn validate(s: &Settings) -> Vec<Problem> {
 
 /// `[store.redis]`: set exactly when the backend is Redis, one server or a cluster, addresses Palisade can
 /// use, and no password inside an address (where it would end up in logs and process listings).
-fn redis_problems(store: &crate::config::StoreSettings, problems: &mut Vec<Problem>) {
+fn redis_problems(store: &crate::config::StoreSettings, replica: &str, problems: &mut Vec<Problem>) {
     let r = &store.redis;
     let configured = r.url.is_some() || !r.nodes.is_empty();
     if store.backend != crate::config::StoreBackend::Redis {
@@ -309,6 +309,18 @@ fn redis_problems(store: &crate::config::StoreSettings, problems: &mut Vec<Probl
             }
             Ok(_) => {}
         }
+    }
+    let name_ok = |n: &str| {
+        (1..=32).contains(&n.len())
+            && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b))
+    };
+    if !name_ok(replica) {
+        problems.push(Problem::at(
+            "dispatch.replica",
+            "`store.backend = \"redis\"` needs a name for this replica, unique among those sharing the store: 1 to \
+             32 lowercase letters, digits, `_` or `-` (e.g. the host name); set it per process with \
+             PALISADE__DISPATCH__REPLICA",
+        ));
     }
     let prefix_ok = (1..=32).contains(&r.key_prefix.len())
         && r.key_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));

@@ -220,6 +220,9 @@ pub struct DispatchSettings {
     pub journal: bool,
     /// Largest file a plugin may fetch from a user's message, in bytes.
     pub max_file_bytes: u64,
+    /// This process's name among replicas sharing one store (Redis): each replica journals under its own
+    /// name and, restarted under it, takes up what it left. Required with `store.backend = "redis"`.
+    pub replica: String,
 }
 
 impl Default for DispatchSettings {
@@ -233,6 +236,7 @@ impl Default for DispatchSettings {
             shutdown_grace: Duration::from_secs(10),
             journal: true,
             max_file_bytes: 20 * 1024 * 1024,
+            replica: String::new(),
         }
     }
 }

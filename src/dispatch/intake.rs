@@ -85,8 +85,8 @@ impl Intake {
         let now_ms = self.clock.now_ms();
         for mut envelope in batch {
             if let (Some(journal), Some(delivery)) = (&self.journal, &envelope.delivery) {
-                match journal.seen(delivery, now_ms).await {
-                    Ok(true) => {
+                match journal.claim(delivery, now_ms).await {
+                    Ok(false) => {
                         crate::metrics::duplicate();
                         tracing::debug!("a delivery seen before was dropped");
                         answer(&mut envelope, Ok(Admission::Repeat));
@@ -95,7 +95,7 @@ impl Intake {
                         }
                         continue;
                     }
-                    Ok(false) => {}
+                    Ok(true) => {}
                     Err(error) => {
                         answer(&mut envelope, Err(SinkError::Journal(error.to_string())));
                         continue;
@@ -132,25 +132,14 @@ impl Intake {
             }
             let ticket = match &self.journal {
                 None => None,
-                Some(journal) => {
-                    let remembered = match &envelope.delivery {
-                        Some(delivery) => journal.remember(delivery).await,
-                        None => Ok(()),
-                    };
-                    match remembered {
-                        Ok(()) => match journal.accept(&envelope.event).await {
-                            Ok(ticket) => Some(ticket),
-                            Err(error) => {
-                                answer(&mut envelope, Err(SinkError::Journal(error.to_string())));
-                                continue;
-                            }
-                        },
-                        Err(error) => {
-                            answer(&mut envelope, Err(SinkError::Journal(error.to_string())));
-                            continue;
-                        }
+                Some(journal) => match journal.accept(&envelope.event).await {
+                    Ok(ticket) => Some(ticket),
+                    Err(error) => {
+                        release(journal, &envelope).await;
+                        answer(&mut envelope, Err(SinkError::Journal(error.to_string())));
+                        continue;
                     }
-                }
+                },
             };
             out.push(Accepted { envelope, ticket, at: tokio::time::Instant::now() });
         }
@@ -160,6 +149,7 @@ impl Intake {
         {
             tracing::error!(%error, "could not record accepted events; the platform is asked to retry");
             for accepted in &mut out {
+                release(journal, &accepted.envelope).await;
                 answer(&mut accepted.envelope, Err(SinkError::Journal(error.to_string())));
             }
             return Vec::new();
@@ -168,5 +158,15 @@ impl Intake {
             answer(&mut accepted.envelope, Ok(Admission::Accepted));
         }
         out
+    }
+}
+
+/// Forgets that `envelope`'s delivery was seen: it was not accepted after all, and the platform's retry must
+/// not be taken for a repeat.
+async fn release(journal: &Journal, envelope: &Envelope) {
+    if let Some(delivery) = &envelope.delivery
+        && let Err(error) = journal.release(delivery).await
+    {
+        tracing::warn!(%error, "could not forget a delivery that was not accepted; its retry may be dropped");
     }
 }

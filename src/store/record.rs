@@ -210,6 +210,18 @@ impl RecordStore {
         }
     }
 
+    /// The backend key of `key` and `value` sealed for it, stamped now.
+    async fn sealed(&self, key: &RecordKey<'_>, value: &[u8]) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        let (hash, bk) = self.locate(key);
+        let envelope = layout::encode(key.id, value, self.clock.now_ms());
+        let sealed = self
+            .seal_key(hash.as_ref())
+            .await?
+            .seal(&layout::aad(key.namespace, &bk), &envelope)
+            .map_err(|e| Self::unreadable(key.namespace, &e.to_string()))?;
+        Ok((bk, sealed))
+    }
+
     /// Opens every record under `prefix`; unreadable ones are logged (without content) and reported.
     async fn open_all(&self, namespace: &str, prefix: &[u8]) -> Result<(Vec<Record>, Vec<String>), StoreError> {
         let mut records = Vec::new();
@@ -334,15 +346,21 @@ impl Store for RecordStore {
         let _timer = crate::metrics::StoreTimer::start("put");
         check_namespace(key.namespace)?;
         let _writing = self.gate.read().await;
-        let (hash, bk) = self.locate(&key);
-        let envelope = layout::encode(key.id, value, self.clock.now_ms());
-        let sealed = self
-            .seal_key(hash.as_ref())
-            .await?
-            .seal(&layout::aad(key.namespace, &bk), &envelope)
-            .map_err(|e| Self::unreadable(key.namespace, &e.to_string()))?;
+        let (bk, sealed) = self.sealed(&key, value).await?;
         self.backend.insert(key.namespace, &bk, &sealed).await?;
         self.durable(durability).await
+    }
+
+    async fn create(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<bool, StoreError> {
+        let _timer = crate::metrics::StoreTimer::start("create");
+        check_namespace(key.namespace)?;
+        let _writing = self.gate.read().await;
+        let (bk, sealed) = self.sealed(&key, value).await?;
+        if self.backend.insert_if_absent(key.namespace, &bk, &sealed).await?.is_some() {
+            return Ok(false);
+        }
+        self.durable(durability).await?;
+        Ok(true)
     }
 
     async fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError> {

@@ -257,6 +257,65 @@ async fn replicas_racing_on_one_redis_agree_on_keys_and_see_erasure_at_once() {
     assert!(matches!(refused, Err(StoreError::WrongKey)), "{refused:?}");
 }
 
+fn replica(name: &str) -> palisade::config::Settings {
+    let mut settings = palisade::config::Settings::default();
+    settings.dispatch.replica = name.into();
+    settings
+}
+
+#[tokio::test]
+async fn a_code_sent_to_two_replicas_at_once_is_accepted_by_one() {
+    let Some(server) = RedisServer::start("a_code_sent_to_two_replicas_at_once_is_accepted_by_one") else {
+        return;
+    };
+    let store = store_on(redis(&one_server(server.url())).await).await;
+    let a = crate::support::Harness::bot(Vec::new(), store.clone(), replica("a")).await;
+    let b =
+        crate::support::Harness::bot(Vec::new(), store_on(redis(&one_server(server.url())).await).await, replica("b"))
+            .await;
+    for n in 0..12 {
+        let id = format!("5150{n}");
+        let enrolled = a.enrol(&id).await;
+        // The next step's code (enrolment used the current one), handed to both replicas at the same moment.
+        let code = a.code(&enrolled.secret, 1);
+        let user = crate::support::user(&id);
+        let (x, y) = tokio::join!(a.stepup().attempt(&user, &code), b.stepup().attempt(&user, &code));
+        let mut outcomes = [format!("{:?}", x.unwrap().unwrap()), format!("{:?}", y.unwrap().unwrap())];
+        outcomes.sort();
+        assert_eq!(outcomes, ["Accepted", "Replayed"], "user {id}: exactly one replica accepts the code");
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn replicas_journal_apart_and_claim_each_delivery_once() {
+    let Some(server) = RedisServer::start("replicas_journal_apart_and_claim_each_delivery_once") else {
+        return;
+    };
+    let settings = one_server(server.url());
+    let (sa, sb) = (store_on(redis(&settings).await).await, store_on(redis(&settings).await).await);
+    let (a, b) = (palisade::journal::Journal::new(sa.clone(), "a"), palisade::journal::Journal::new(sb.clone(), "b"));
+    // The same user's events accepted on both replicas: both numbered 1, neither overwrites the other.
+    let event = crate::support::event("606", "/echo one");
+    let (ta, tb) = (a.accept(&event).await.unwrap(), b.accept(&event).await.unwrap());
+    assert_eq!((ta.seq, tb.seq), (1, 1));
+    let (again_a, again_b) =
+        (palisade::journal::Journal::new(sa.clone(), "a"), palisade::journal::Journal::new(sb.clone(), "b"));
+    assert_eq!(again_a.recover().await.unwrap().len(), 1, "replica a recovers its own entry only");
+    assert_eq!(again_b.recover().await.unwrap().len(), 1, "replica b recovers its own entry only");
+    a.done(&ta).await;
+    assert_eq!(again_a.recover().await.unwrap().len(), 0);
+    assert_eq!(again_b.recover().await.unwrap().len(), 1, "b's entry outlives a's");
+    // A delivery handed to both replicas at once (a Slack retry, two Socket Mode connections): one claims it.
+    for n in 0..20 {
+        let delivery = format!("slack:Ev{n:04}");
+        let now = palisade::clock::Clock::now_ms(&*TokioClock::shared());
+        let (x, y) = tokio::join!(a.claim(&delivery, now), b.claim(&delivery, now));
+        assert!(x.unwrap() ^ y.unwrap(), "{delivery} claimed exactly once");
+    }
+}
+
 #[tokio::test]
 async fn a_redis_that_is_not_there_is_a_clear_error_at_start() {
     // A port nobody listens on: bound and released.
@@ -321,6 +380,10 @@ fn the_redis_settings_are_checked_key_by_key() {
     assert!(p.iter().any(|p| p.starts_with("store.redis.key_prefix:")), "{p:?}");
     let p = problems("[store.redis]\nurl = \"redis://a:6379\"\n");
     assert!(p.iter().any(|p| p.starts_with("store.redis:") && p.contains("backend")), "{p:?}");
-    let ok = load("[store]\nbackend = \"redis\"\n[store.redis]\nnodes = [\"rediss://a:7000\", \"rediss://b:7000\"]\n");
+    let p = problems("[store]\nbackend = \"redis\"\n[store.redis]\nurl = \"redis://a:6379\"\n");
+    assert!(p.iter().any(|p| p.starts_with("dispatch.replica:") && p.contains("PALISADE__DISPATCH__REPLICA")), "{p:?}");
+    let ok = load(
+        "[dispatch]\nreplica = \"web-1\"\n[store]\nbackend = \"redis\"\n[store.redis]\nnodes = [\"rediss://a:7000\", \"rediss://b:7000\"]\n",
+    );
     assert!(ok.is_ok(), "{:?}", ok.err().map(|e| e.to_string()));
 }

@@ -110,6 +110,11 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a record, replacing any previous value.
     async fn put(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<(), StoreError>;
 
+    /// Writes a record only if none is stored under its key, atomically — also between processes sharing
+    /// one store (replicas on Redis): of two racing writers exactly one gets `true`. For claims: a delivery
+    /// seen, a code used, a job taken.
+    async fn create(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<bool, StoreError>;
+
     /// Reads a record. A record that exists but cannot be read is an error for that record only.
     async fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError>;
 
