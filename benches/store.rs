@@ -1,4 +1,6 @@
-//! The encrypted store against plain sled: put and get of 64 B and 1 KiB values about a data subject.
+//! The encrypted store against plain sled: put and get of 64 B and 1 KiB values about a data subject; and
+//! the encrypted store on Redis (one server and a three-primary cluster on loopback, when `redis-server` is
+//! installed) against the same store on sled.
 //!
 //! Run: `cargo bench --bench store`. Figures are recorded in docs/PERFORMANCE.md.
 
@@ -62,6 +64,53 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// The encrypted store on one Redis server and on a Redis Cluster, against sled: 1 KiB values, one at a time
+/// (the latency one replica's handler sees).
+fn shared(c: &mut Criterion) {
+    let Some(server) = palisade_testkit::redis::RedisServer::start("the store benchmark on Redis") else { return };
+    let Some(cluster) = palisade_testkit::redis::RedisCluster::start("the store benchmark on Redis Cluster") else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let master = Key::generate().expect("key");
+    let one = palisade::config::RedisSettings { url: Some(server.url()), ..Default::default() };
+    let many = palisade::config::RedisSettings { nodes: cluster.urls(), ..Default::default() };
+    let stores: Vec<(&str, RecordStore)> = rt.block_on(async {
+        let sled: Arc<dyn Backend> = Arc::new(SledBackend::open(dir.path()).expect("sled"));
+        let one: Arc<dyn Backend> = Arc::new(palisade::store::RedisBackend::connect(&one).await.expect("redis"));
+        let many: Arc<dyn Backend> = Arc::new(palisade::store::RedisBackend::connect(&many).await.expect("cluster"));
+        let mut stores = Vec::new();
+        for (name, backend) in [("sled", sled), ("redis", one), ("redis_cluster", many)] {
+            stores.push((name, RecordStore::open(backend, &master, TokioClock::shared()).await.expect("open")));
+        }
+        stores
+    });
+    let subject = Subject::user(&UserRef::new(Platform::TELEGRAM, "123456789"));
+    let ids: Vec<String> = (0..KEYS).map(|i| format!("record-{i:06}")).collect();
+    let value = vec![0xA5u8; 1024];
+    let mut group = c.benchmark_group("shared_store_1024B");
+    for (name, store) in &stores {
+        let mut i = 0usize;
+        group.bench_function(BenchmarkId::new("put", name), |b| {
+            b.to_async(&rt).iter(|| {
+                i = (i + 1) % ids.len();
+                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
+                let value = &value;
+                async move { store.put(key, value, Durability::Batched).await.expect("put") }
+            });
+        });
+        group.bench_function(BenchmarkId::new("get", name), |b| {
+            b.to_async(&rt).iter(|| {
+                i = (i + 1) % ids.len();
+                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
+                async move { store.get(key).await.expect("get").expect("present") }
+            });
+        });
+    }
+    group.finish();
+}
+
 /// The primitives each record operation uses, to see where the time goes.
 fn primitives(c: &mut Criterion) {
     let key = Key::generate().expect("key");
@@ -75,5 +124,5 @@ fn primitives(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, primitives);
+criterion_group!(benches, bench, shared, primitives);
 criterion_main!(benches);

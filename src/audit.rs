@@ -35,11 +35,22 @@ pub struct Actor {
     pub platform: crate::event::Platform,
 }
 
+/// What the store holds after an entry.
+enum After {
+    /// No entry.
+    Nothing,
+    /// A whole entry linked to it.
+    Linked(Entry),
+    /// Something that is not a whole, linked entry.
+    Damaged,
+}
+
 /// The audit trail of one store.
 pub struct Audit {
     store: SharedStore,
     clock: SharedClock,
-    /// Appends are serialised so sequence numbers and the chain never fork.
+    /// Appends in this process are serialised; between processes sharing the store, create-only writes keep
+    /// the chain from forking.
     append: tokio::sync::Mutex<()>,
     pseudonyms: Pseudonyms,
 }
@@ -102,49 +113,60 @@ impl Audit {
             Some(head) => (head.seq, head.mac),
             None => (0, String::new()),
         };
-        // An entry past the head: a crash came between writing an entry and its head. A whole, linked entry
-        // is adopted; anything else is left where it is (never overwritten) and the new entry goes after it,
-        // so `audit verify` reports it.
-        loop {
-            let next = entry_id(last_seq + 1);
-            let key = RecordKey { namespace: NAMESPACE, subject: None, id: next.as_bytes() };
-            let Some(rec) = self.store.get(key).await.ok().flatten() else { break };
-            let intact = serde_json::from_slice::<Entry>(&rec.value).ok().filter(|e| {
-                let mac = self.store.keyed_hash(MAC_PURPOSE, &e.canonical()).map(|m| hex(&m)).unwrap_or_default();
-                e.seq == last_seq + 1
-                    && e.prev_mac == prev_mac
-                    && crate::crypto::ct_eq(mac.as_bytes(), e.mac.as_bytes())
-            });
-            match intact {
-                Some(e) => {
-                    tracing::warn!(audit_seq = e.seq, "adopted an audit entry whose head a crash did not write");
-                    prev_mac = e.mac;
+        // Entries past the head: a crash came between writing an entry and its head, or another replica
+        // sharing the store appended since the head was read. A whole, linked entry is adopted; anything else
+        // is left where it is (never overwritten) and the new entry goes after it, so `audit verify` reports
+        // it. The new entry is written create-only: when another replica took its number in the meantime,
+        // that entry is adopted too and this one goes after it, so replicas extend one chain.
+        let entry = loop {
+            loop {
+                match self.after(last_seq, &prev_mac).await {
+                    After::Nothing => break,
+                    After::Linked(e) => {
+                        tracing::info!(
+                            audit_seq = e.seq,
+                            "adopted an audit entry written after the head was read (by another replica, or before a crash)"
+                        );
+                        prev_mac = e.mac;
+                    }
+                    After::Damaged => tracing::error!(
+                        audit_seq = last_seq + 1,
+                        "an audit entry past the head is damaged (an interrupted append); it is kept for `palisade audit verify`"
+                    ),
                 }
-                None => tracing::error!(
-                    audit_seq = last_seq + 1,
-                    "an audit entry past the head is damaged (an interrupted append); it is kept for `palisade audit verify`"
-                ),
+                last_seq += 1;
             }
-            last_seq += 1;
-        }
-        let mut entry = Entry {
-            seq: last_seq + 1,
-            at_ms: self.clock.now_ms(),
-            event: event.to_string(),
-            actor: actor.map(|a| a.pseudonym.clone()),
-            platform: actor.map(|a| a.platform),
-            outcome,
-            details: details.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
-            prev_mac,
-            mac: String::new(),
+            let mut entry = Entry {
+                seq: last_seq + 1,
+                at_ms: self.clock.now_ms(),
+                event: event.to_string(),
+                actor: actor.map(|a| a.pseudonym.clone()),
+                platform: actor.map(|a| a.platform),
+                outcome,
+                details: details.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
+                prev_mac: prev_mac.clone(),
+                mac: String::new(),
+            };
+            entry.mac = hex(&self.store.keyed_hash(MAC_PURPOSE, &entry.canonical())?);
+            // The entry and its head reach the disk with one flush; the store's anchor (outside its files)
+            // records the new head with it.
+            if self.create(entry_id(entry.seq).as_bytes(), &entry).await? {
+                break entry;
+            }
         };
-        entry.mac = hex(&self.store.keyed_hash(MAC_PURPOSE, &entry.canonical())?);
-        // The entry and its head reach the disk with one flush; the store's anchor (outside its files)
-        // records the new head with it.
-        self.put(entry_id(entry.seq).as_bytes(), &entry, Durability::Batched).await?;
-        let head = entry::Head::new(entry.seq, entry.mac.clone(), |b| self.store.keyed_hash(MAC_PURPOSE, b))?;
-        self.store.note_audit_head(entry.seq, &head.head_mac);
-        self.put(HEAD, &head, Durability::Flushed).await?;
+        // The head names the last entry. Another replica may append right after this entry and write its head
+        // before this one lands: whoever writes a head looks once more for a later entry, so the last head
+        // written never stays behind the chain.
+        let (mut head_seq, mut head_mac) = (entry.seq, entry.mac.clone());
+        loop {
+            let head = entry::Head::new(head_seq, head_mac.clone(), |b| self.store.keyed_hash(MAC_PURPOSE, b))?;
+            self.store.note_audit_head(head_seq, &head.head_mac);
+            self.put(HEAD, &head, Durability::Flushed).await?;
+            match self.after(head_seq, &head_mac).await {
+                After::Linked(next) => (head_seq, head_mac) = (next.seq, next.mac),
+                After::Nothing | After::Damaged => break,
+            }
+        }
         tracing::info!(audit_seq = entry.seq, event, "audit entry appended");
         Ok(entry.seq)
     }
@@ -155,6 +177,25 @@ impl Audit {
         if let Err(error) = self.record(event, actor, outcome, details).await {
             tracing::error!(event, %error, "could not write an audit entry");
         }
+    }
+
+    /// What follows entry `seq` (whose MAC is `mac`) in the store.
+    async fn after(&self, seq: u64, mac: &str) -> After {
+        let next = entry_id(seq + 1);
+        let key = RecordKey { namespace: NAMESPACE, subject: None, id: next.as_bytes() };
+        let Some(rec) = self.store.get(key).await.ok().flatten() else { return After::Nothing };
+        let linked = serde_json::from_slice::<Entry>(&rec.value).ok().filter(|e| {
+            let own = self.store.keyed_hash(MAC_PURPOSE, &e.canonical()).map(|m| hex(&m)).unwrap_or_default();
+            e.seq == seq + 1 && e.prev_mac == mac && crate::crypto::ct_eq(own.as_bytes(), e.mac.as_bytes())
+        });
+        linked.map_or(After::Damaged, After::Linked)
+    }
+
+    /// Writes an entry unless its number is taken; returns whether it was written (not flushed).
+    async fn create(&self, id: &[u8], entry: &Entry) -> Result<bool, StoreError> {
+        let bytes = serde_json::to_vec(entry)
+            .map_err(|e| StoreError::Codec { namespace: NAMESPACE.into(), reason: e.to_string() })?;
+        self.store.create(RecordKey { namespace: NAMESPACE, subject: None, id }, &bytes, Durability::Batched).await
     }
 
     async fn put<T: serde::Serialize>(&self, id: &[u8], value: &T, durability: Durability) -> Result<(), StoreError> {

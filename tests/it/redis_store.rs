@@ -317,6 +317,32 @@ async fn replicas_journal_apart_and_claim_each_delivery_once() {
 }
 
 #[tokio::test]
+async fn replicas_appending_at_once_extend_one_audit_chain_on_a_cluster() {
+    let Some(cluster) = RedisCluster::start("replicas_appending_at_once_extend_one_audit_chain_on_a_cluster") else {
+        return;
+    };
+    let settings = cluster_of(cluster.urls());
+    let replicas = [
+        palisade::audit::Audit::new(store_on(redis(&settings).await).await, TokioClock::shared()),
+        palisade::audit::Audit::new(store_on(redis(&settings).await).await, TokioClock::shared()),
+        palisade::audit::Audit::new(store_on(redis(&settings).await).await, TokioClock::shared()),
+    ];
+    let appends = replicas.iter().enumerate().flat_map(|(r, audit)| {
+        (0..25).map(move |i| async move {
+            let details = [("replica", r.to_string()), ("n", i.to_string())];
+            audit.record("test.append", None, palisade::audit::Outcome::Info, &details).await.unwrap()
+        })
+    });
+    let mut seqs = futures::future::join_all(appends).await;
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=75).collect::<Vec<u64>>(), "every append got its own number");
+    for audit in &replicas {
+        assert_eq!(audit.verify(Some(75)).await.unwrap(), Vec::new(), "one unbroken chain with its head at the end");
+        assert_eq!(audit.length().await.unwrap(), 75);
+    }
+}
+
+#[tokio::test]
 async fn a_redis_that_is_not_there_is_a_clear_error_at_start() {
     // A port nobody listens on: bound and released.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
