@@ -48,6 +48,8 @@ pub struct Bot {
     control: crate::control::Control,
     socket: Option<std::path::PathBuf>,
     reloader: Arc<crate::reload::Reloader>,
+    /// The replica name held in a shared store.
+    membership: Option<crate::replicas::Membership>,
 }
 
 impl std::fmt::Debug for Bot {
@@ -65,6 +67,18 @@ impl Bot {
         let clock: SharedClock = crate::clock::SystemClock::shared();
         let records = crate::store::open_records(&settings.store, clock.clone()).await?;
         let store: crate::store::SharedStore = records.clone();
+        // Before anything is written: a second process under this replica name would share its journal.
+        let membership = match settings.store.backend {
+            crate::config::StoreBackend::Redis => Some(
+                crate::replicas::Membership::join(store.clone(), clock.clone(), &settings.dispatch.replica)
+                    .await
+                    .map_err(|e| match e {
+                        crate::replicas::JoinError::Store(e) => BotError::Store(e),
+                        taken => config_error(Problem::at("dispatch.replica", taken.to_string())).into(),
+                    })?,
+            ),
+            _ => None,
+        };
         let mut services = Services::new(store.clone(), clock.clone(), settings, loaded.file.clone()).await?;
         let config_hash = crate::crypto::hex(&crate::crypto::digest(loaded.text.as_bytes()));
         services.audit.record("config.loaded", None, crate::audit::Outcome::Info, &[("sha", config_hash)]).await?;
@@ -143,7 +157,19 @@ impl Bot {
         };
         let socket = settings.control.enabled.then(|| settings.control_socket());
         let monitoring = settings.monitoring.listen;
-        Ok(Self { dispatcher, adapters, retention, backups, alerts, monitoring, watch, control, socket, reloader })
+        Ok(Self {
+            dispatcher,
+            adapters,
+            retention,
+            backups,
+            alerts,
+            monitoring,
+            watch,
+            control,
+            socket,
+            reloader,
+            membership,
+        })
     }
 
     /// Serves `commands` (the command line's `user`, `audit` and `store` subcommands) on the control socket
@@ -180,6 +206,9 @@ impl Bot {
         let board = self.control.board.clone();
         let control = socket.map(|socket| tokio::spawn(socket.serve(Arc::new(self.control), stop_dispatch.clone())));
         let watch = tokio::spawn(self.watch.run(stop_dispatch.clone()));
+        // The name is given back only once the dispatcher has stopped writing the journal under it.
+        let release = CancellationToken::new();
+        let membership = self.membership.map(|m| tokio::spawn(m.run(release.clone())));
         let sink = self.dispatcher.sink();
         let (alerts, alert_rx) = self.alerts;
         let alert_task = tokio::spawn(crate::alerts::deliver(alerts, alert_rx, self.dispatcher.outboxes().clone()));
@@ -232,6 +261,10 @@ impl Bot {
             tracing::error!(error = %e, "the dispatcher task panicked");
         }
         alert_task.abort();
+        release.cancel();
+        if let Some(membership) = membership {
+            let _ = membership.await;
+        }
         let _ = watch.await;
         if let Some(control) = control {
             let _ = control.await;

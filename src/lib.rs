@@ -32,6 +32,7 @@
 //! | [`privacy`] | data-subject rights built from data manifests: /privacy, /mydata, /correct, /forget, /consent; the request register; the [`privacy::ConsentLayer`] |
 //! | [`private_file`] | writing files that hold personal data (exports) with owner-only permissions |
 //! | [`reload`] | re-reading the configuration while the bot runs: what is applied, what needs a restart |
+//! | [`replicas`] | replicas sharing one store: each holds its name with a heartbeat, so no two run under one |
 //! | [`retractions`] | where retractable messages (second factors, data exports) landed, to delete them later |
 //! | [`status`] | what `palisade status` reports: adapters' connection states, queue depths, the report itself |
 //! | [`stepup`] | step-up TOTP verification: enrolment (`/2fa`), the [`stepup::GateLayer`] that suspends and resumes sensitive actions, grants, lockout, recovery codes |
@@ -68,6 +69,7 @@ pub mod plugin;
 pub mod privacy;
 pub mod private_file;
 pub mod reload;
+pub mod replicas;
 pub mod retractions;
 pub mod status;
 pub mod stepup;

@@ -328,8 +328,10 @@ impl Backend for RedisBackend {
         let mut pairs = match layout::slot_of_prefix(tree, prefix) {
             Some(slot) => self.read_hash(&self.hash_key(tree, slot), tree, prefix).await?,
             None => {
-                let mut keys = self.keys_matching(&format!("{}:{{s:*}}:{tree}", self.prefix), tree).await?;
-                keys.push(self.hash_key(tree, Slot::Tree).into_bytes());
+                // SCAN may name a key twice (while the keyspace is rehashed): a set keeps each hash once.
+                let mut keys: std::collections::BTreeSet<Vec<u8>> =
+                    self.keys_matching(&format!("{}:{{s:*}}:{tree}", self.prefix), tree).await?.into_iter().collect();
+                keys.insert(self.hash_key(tree, Slot::Tree).into_bytes());
                 let mut pairs = Vec::new();
                 for key in keys {
                     let key = String::from_utf8_lossy(&key).into_owned();

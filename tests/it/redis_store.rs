@@ -342,6 +342,33 @@ async fn replicas_appending_at_once_extend_one_audit_chain_on_a_cluster() {
     }
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_replica_name_is_held_by_one_process_and_freed_by_a_stop_or_silence() {
+    use palisade::replicas::{JoinError, Membership, STALE_AFTER};
+    let store = crate::support::memory_store().await;
+    let clock = TokioClock::shared();
+    let first = Membership::join(store.clone(), clock.clone(), "web-1").await.unwrap();
+    let taken = Membership::join(store.clone(), clock.clone(), "web-1").await.unwrap_err();
+    assert!(matches!(taken, JoinError::Taken { .. }), "{taken}");
+    let shown = taken.to_string();
+    assert!(shown.contains("`web-1` is in use") && shown.contains("PALISADE__DISPATCH__REPLICA"), "{shown}");
+    Membership::join(store.clone(), clock.clone(), "web-2").await.expect("another name is free");
+    // The holder keeps the name while it beats, far longer than the staleness limit.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let beating = tokio::spawn(first.run(stop.clone()));
+    tokio::time::sleep(STALE_AFTER * 3).await;
+    assert!(Membership::join(store.clone(), clock.clone(), "web-1").await.is_err(), "held while beating");
+    // A stop gives it back at once.
+    stop.cancel();
+    beating.await.unwrap();
+    let second = Membership::join(store.clone(), clock.clone(), "web-1").await.expect("free after a stop");
+    // A holder that dies without a word (kill -9: no more heartbeats) frees it after the staleness limit.
+    drop(second);
+    assert!(Membership::join(store.clone(), clock.clone(), "web-1").await.is_err());
+    tokio::time::sleep(STALE_AFTER).await;
+    Membership::join(store, clock, "web-1").await.expect("free once the holder went silent");
+}
+
 #[tokio::test]
 async fn a_redis_that_is_not_there_is_a_clear_error_at_start() {
     // A port nobody listens on: bound and released.
