@@ -79,9 +79,12 @@ impl Journal {
         format!("{}{seq:016}", self.prefix)
     }
 
-    /// Whether the entry `id` is this replica's.
+    /// Whether the entry `id` is this replica's: under its own name, or unnamed (written before the process
+    /// had a replica name; a shared store never has those, since it requires names).
     fn owns(&self, id: &[u8]) -> bool {
-        id.strip_prefix(self.prefix.as_bytes()).is_some_and(|seq| seq.iter().all(u8::is_ascii_digit))
+        let numbered =
+            |prefix: &str| id.strip_prefix(prefix.as_bytes()).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+        numbered(&self.prefix) || numbered("j")
     }
 
     async fn put(&self, entry: &Entry) -> Result<(), StoreError> {

@@ -307,6 +307,10 @@ async fn replicas_journal_apart_and_claim_each_delivery_once() {
     a.done(&ta).await;
     assert_eq!(again_a.recover().await.unwrap().len(), 0);
     assert_eq!(again_b.recover().await.unwrap().len(), 1, "b's entry outlives a's");
+    // Entries written before a process had a replica name are taken up once it has one.
+    let single = crate::support::memory_store().await;
+    palisade::journal::Journal::new(single.clone(), "").accept(&event).await.unwrap();
+    assert_eq!(palisade::journal::Journal::new(single, "web-1").recover().await.unwrap().len(), 1);
     // A delivery handed to both replicas at once (a Slack retry, two Socket Mode connections): one claims it.
     for n in 0..20 {
         let delivery = format!("slack:Ev{n:04}");
