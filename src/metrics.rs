@@ -19,7 +19,7 @@
 //! | `palisade_journal_recovered_total` | counter | — |
 //! | `palisade_reply_seconds` | histogram | `platform` — from an event's arrival to its first reply sent |
 //! | `palisade_queue_depth` | gauge | `stage`: `intake`, `waiting`, `running`, `outbox` |
-//! | `palisade_store_op_seconds` | histogram | `op`: `get`, `put`, `delete`, `list` |
+//! | `palisade_store_op_seconds` | histogram | `op`: `get`, `put`, `create`, `delete`, `list` |
 //! | `palisade_send_throttled_total` | counter | `platform` — the platform answered 429 |
 //! | `palisade_adapter_up` | gauge | `platform` — 1 while connected or listening |
 //! | `palisade_audit_intact` | gauge | — 1 when the last verification found the chain intact |
@@ -198,10 +198,10 @@ pub fn queue_depth(stage: &'static str, depth: usize) {
 }
 
 /// The store operations timed, in the order of [`STORE_HISTOGRAMS`].
-const STORE_OPS: [&str; 4] = ["get", "put", "delete", "list"];
+const STORE_OPS: [&str; 5] = ["get", "put", "create", "delete", "list"];
 /// Their histograms, registered once when the recorder is installed: a store operation records into its
 /// handle without looking the series up (no recorder: nothing is timed at all).
-static STORE_HISTOGRAMS: OnceLock<[metrics::Histogram; 4]> = OnceLock::new();
+static STORE_HISTOGRAMS: OnceLock<[metrics::Histogram; 5]> = OnceLock::new();
 
 /// Times one store operation (`get`, `put`, `delete`, `list`) until dropped.
 #[must_use = "the operation is timed until this is dropped"]

@@ -159,11 +159,7 @@ impl RedisBackend {
             Connection::Single(mut c) => cmd.query_async(&mut c).await,
             Connection::Cluster(mut c) => cmd.query_async(&mut c).await,
         };
-        done.map_err(|e| StoreError::Backend {
-            op,
-            namespace: tree.to_string(),
-            reason: format!("Redis at {}: {}", self.shown, explain(&e, self.is_cluster())),
-        })
+        done.map_err(|e| self.failed(op, tree, &e))
     }
 
     /// Names `tree` in the list of trees, once per process (the list only grows).
@@ -178,47 +174,31 @@ impl RedisBackend {
 
     /// Every Redis key matching `pattern`, on every primary.
     async fn keys_matching(&self, pattern: &str, tree: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let nodes = match self.connection.clone() {
+            Connection::Single(_) => vec![None],
+            Connection::Cluster(mut c) => self.primaries(&mut c).await?.into_iter().map(Some).collect(),
+        };
         let mut found = Vec::new();
-        match self.connection.clone() {
-            Connection::Single(mut c) => {
-                let mut cursor = 0u64;
-                loop {
-                    let step: Result<(u64, Vec<Vec<u8>>), _> = redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(pattern)
-                        .arg("COUNT")
-                        .arg(SCAN_COUNT)
-                        .query_async(&mut c)
-                        .await;
-                    let (next, keys) = step.map_err(|e| self.failed("scan", tree, &e))?;
-                    found.extend(keys);
-                    if next == 0 {
-                        break;
+        for node in nodes {
+            let mut cursor = 0u64;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(SCAN_COUNT);
+                let value = match (self.connection.clone(), &node) {
+                    (Connection::Cluster(mut c), Some((host, port))) => {
+                        let at = SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port };
+                        c.route_command(scan, RoutingInfo::SingleNode(at)).await
                     }
-                    cursor = next;
+                    (Connection::Single(mut c), _) => scan.query_async(&mut c).await,
+                    (Connection::Cluster(mut c), None) => scan.query_async(&mut c).await,
+                };
+                let step = value.and_then(|v| Ok(redis::from_redis_value::<(u64, Vec<Vec<u8>>)>(v)?));
+                let (next, keys) = step.map_err(|e| self.failed("scan", tree, &e))?;
+                found.extend(keys);
+                if next == 0 {
+                    break;
                 }
-            }
-            Connection::Cluster(mut c) => {
-                for (host, port) in self.primaries(&mut c).await? {
-                    let mut cursor = 0u64;
-                    loop {
-                        let mut scan = redis::cmd("SCAN");
-                        scan.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(SCAN_COUNT);
-                        let node = SingleNodeRoutingInfo::ByAddress { host: host.clone(), port };
-                        let value = c
-                            .route_command(scan, RoutingInfo::SingleNode(node))
-                            .await
-                            .map_err(|e| self.failed("scan", tree, &e))?;
-                        let (next, keys): (u64, Vec<Vec<u8>>) =
-                            redis::from_redis_value(value).map_err(|e| self.failed("scan", tree, &e.into()))?;
-                        found.extend(keys);
-                        if next == 0 {
-                            break;
-                        }
-                        cursor = next;
-                    }
-                }
+                cursor = next;
             }
         }
         Ok(found)

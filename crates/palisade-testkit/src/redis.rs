@@ -7,7 +7,7 @@
 //! test: CI installs it, and a test that silently did nothing there would hide a regression.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -128,11 +128,6 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// The server's data directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
     }
@@ -145,21 +140,6 @@ impl RedisServer {
             .stderr(Stdio::null())
             .output();
         out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
-    }
-
-    /// Runs `redis-cli` and returns the exact bytes it printed (`--raw`: replies unquoted, as stored).
-    pub fn cli_bytes(&self, args: &[&str]) -> Vec<u8> {
-        let out = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "--raw"])
-            .args(args)
-            .stderr(Stdio::null())
-            .output();
-        out.map(|o| o.stdout).unwrap_or_default()
-    }
-
-    /// Every key on this server (`SCAN`), as redis-cli prints them.
-    pub fn keys(&self) -> Vec<String> {
-        self.cli(&["--scan"]).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
     }
 }
 
