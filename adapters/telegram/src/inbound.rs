@@ -11,6 +11,8 @@ use crate::buttons::ButtonIds;
 pub enum Inbound {
     /// Submit this event.
     Event(Event),
+    /// Submit these events, in order: one service message can add several members.
+    Events(Vec<Event>),
     /// A button press: answer the callback query (so the client stops spinning), then submit the event if the
     /// button was recognised.
     Callback {
@@ -47,12 +49,12 @@ fn event_of(user: &User, m: &Message, kind: EventKind) -> Event {
 /// Members joining or leaving (service messages), or a file or image sent.
 fn map_service_or_file(m: &Message, user: &User) -> Option<Inbound> {
     if let Some(members) = m.new_chat_members() {
-        // One event per update (its delivery id): the member who joined — the sender when they joined by
-        // themselves, otherwise the first one added.
-        let joined = members.iter().find(|u| u.id == user.id).or_else(|| members.iter().find(|u| !u.is_bot));
-        return Some(match joined {
-            Some(member) => Inbound::Event(event_of(member, m, EventKind::MemberJoined)),
-            None => Inbound::Ignored("bots joined"),
+        // One event per person added (bots left out), in the order Telegram lists them.
+        let joined: Vec<Event> =
+            members.iter().filter(|u| !u.is_bot).map(|u| event_of(u, m, EventKind::MemberJoined)).collect();
+        return Some(match joined.len() {
+            0 => Inbound::Ignored("bots joined"),
+            _ => Inbound::Events(joined),
         });
     }
     if let Some(left) = m.left_chat_member().filter(|u| !u.is_bot) {

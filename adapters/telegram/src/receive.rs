@@ -25,13 +25,13 @@ pub struct Queued {
     receiver: Option<Receiver>,
     query: Option<CallbackQueryId>,
     known: bool,
-    pending: Option<palisade_core::Pending>,
+    pending: Vec<palisade_core::Pending>,
 }
 
 impl Queued {
     /// Waits until the dispatcher accepted the update's event, then answers its button press, if any.
     pub async fn accepted(self) -> Result<(), SinkError> {
-        if let Some(pending) = self.pending {
+        for pending in self.pending {
             pending.accepted().await?;
         }
         if let (Some(receiver), Some(query)) = (self.receiver, self.query) {
@@ -59,12 +59,25 @@ impl Receiver {
         &self.sink
     }
 
-    fn map(&self, update: Update) -> Option<(Option<CallbackQueryId>, Option<Envelope>)> {
+    /// The update's button press to answer, if any, and its events, each with its delivery id: the update's
+    /// id, and for the second and later events of one update (members added together) `…/<n>`.
+    fn map(&self, update: Update) -> Option<(Option<CallbackQueryId>, Vec<Envelope>)> {
         let id = update.id.0;
         let envelope = |e: Event| Envelope::new(e).delivery(format!("telegram:update:{id}"));
         match map_update(update, self.api.username(), self.api.buttons()) {
-            Inbound::Event(e) => Some((None, Some(envelope(e)))),
-            Inbound::Callback { query, event } => Some((Some(query), event.map(envelope))),
+            Inbound::Event(e) => Some((None, vec![envelope(e)])),
+            Inbound::Events(events) => Some((
+                None,
+                events
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, e)| match n {
+                        0 => envelope(e),
+                        n => Envelope::new(e).delivery(format!("telegram:update:{id}/{n}")),
+                    })
+                    .collect(),
+            )),
+            Inbound::Callback { query, event } => Some((Some(query), event.map(envelope).into_iter().collect())),
             Inbound::Ignored(reason) => {
                 tracing::debug!(update_id = id, reason, "Telegram update ignored");
                 None
@@ -72,12 +85,12 @@ impl Receiver {
         }
     }
 
-    /// Submits the update's event and waits until the dispatcher accepted it (at most `within`, when given:
+    /// Submits the update's events and waits until the dispatcher accepted them (at most `within`, when given:
     /// then [`SinkError::Full`] means "ask Telegram to retry").
     pub async fn take(&self, update: Update, within: Option<Duration>) -> Result<(), SinkError> {
-        let Some((query, envelope)) = self.map(update) else { return Ok(()) };
-        let known = envelope.is_some();
-        if let Some(envelope) = envelope {
+        let Some((query, envelopes)) = self.map(update) else { return Ok(()) };
+        let known = !envelopes.is_empty();
+        for envelope in envelopes {
             match within {
                 Some(within) => self.sink.submit_within(envelope, within).await?,
                 None => self.sink.submit_envelope(envelope).await?,
@@ -89,17 +102,17 @@ impl Receiver {
         Ok(())
     }
 
-    /// Hands the update's event in without waiting for the dispatcher's answer (see [`Queued::accepted`]), so
+    /// Hands the update's events in without waiting for the dispatcher's answer (see [`Queued::accepted`]), so
     /// a batch of updates is accepted together.
     pub async fn enqueue(&self, update: Update) -> Result<Queued, SinkError> {
-        let Some((query, envelope)) = self.map(update) else {
-            return Ok(Queued { receiver: None, query: None, known: false, pending: None });
+        let Some((query, envelopes)) = self.map(update) else {
+            return Ok(Queued { receiver: None, query: None, known: false, pending: Vec::new() });
         };
-        let known = envelope.is_some();
-        let pending = match envelope {
-            Some(envelope) => Some(self.sink.enqueue(envelope).await?),
-            None => None,
-        };
+        let known = !envelopes.is_empty();
+        let mut pending = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            pending.push(self.sink.enqueue(envelope).await?);
+        }
         Ok(Queued { receiver: Some(self.clone()), query, known, pending })
     }
 

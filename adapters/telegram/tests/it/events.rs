@@ -93,17 +93,27 @@ async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
                                          "file_name": "huge.bin" } } }));
     fake.push(json!({ "message": { "message_id": 14, "date": 1_700_000_000, "chat": chat_json(TEAM),
         "from": user(ANN), "left_chat_member": user(ANN) } }));
+    // Ann adds two people and a bot at once: one event for each person.
+    let other = |id: u64, name: &str| json!({ "id": id, "is_bot": false, "first_name": name });
+    fake.push(json!({ "message": { "message_id": 15, "date": 1_700_000_000, "chat": chat_json(TEAM),
+        "from": user(ANN), "new_chat_members": [other(5151, "Bob"), other(6161, "Cid"),
+            { "id": 7171, "is_bot": true, "first_name": "Helper", "username": "helper_bot" }] } }));
 
     fake.until_sent("Got huge.bin").await;
     for _ in 0..100 {
-        if watcher.0.lock().unwrap().len() >= 6 {
+        if watcher.0.lock().unwrap().len() >= 8 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let seen = watcher.0.lock().unwrap().clone();
     // Each conversation's events in their order (the group's and the direct chat's run side by side).
-    let in_group: Vec<&String> = seen.iter().filter(|s| !s.starts_with("file")).collect();
+    let added = |s: &&String| s.starts_with("joined") && !s.ends_with(&ANN.to_string());
+    let mut added_together: Vec<&String> = seen.iter().filter(added).collect();
+    added_together.sort();
+    assert_eq!(added_together, ["joined telegram:5151", "joined telegram:6161"], "{seen:?}");
+    assert_eq!(seen.len(), 8, "no event for the bot: {seen:?}");
+    let in_group: Vec<&String> = seen.iter().filter(|s| !s.starts_with("file") && !added(s)).collect();
     let in_dm: Vec<&String> = seen.iter().filter(|s| s.starts_with("file")).collect();
     assert_eq!(in_group, ["joined telegram:4242", "edited 11 to fixed typo", "reacted 👍 to 11", "left telegram:4242"]);
     assert_eq!(in_dm, ["file doc-1 Some(\"my report\")", "file too-big None"]);
