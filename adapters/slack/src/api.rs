@@ -9,12 +9,13 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use palisade_core::SendError;
-use slack_morphism::api::SlackApiConversationsOpenRequest;
+use slack_morphism::api::{SlackApiConversationsOpenRequest, SlackApiFilesInfoRequest};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::SlackApiRateControlConfig;
 use slack_morphism::{SlackApiToken, SlackApiTokenValue, SlackClient, SlackClientSession, SlackUserId};
 
 use crate::connector::{self, Connector};
+use crate::download::Downloader;
 use crate::settings::SlackSettings;
 use palisade_adapter_kit::Backoff;
 
@@ -41,6 +42,8 @@ pub struct Api {
     me: OnceLock<BotIdentity>,
     /// User id → their direct-message channel with the bot (a std Mutex: never held across an await).
     dms: Mutex<HashMap<String, String>>,
+    /// Shared files' downloads.
+    files: Downloader,
 }
 
 impl std::fmt::Debug for Api {
@@ -68,7 +71,19 @@ impl Api {
             backoff: Backoff::default().for_platform(palisade_core::Platform::SLACK),
             me: OnceLock::new(),
             dms: Mutex::new(HashMap::new()),
+            files: Downloader::new(settings.api_base(), settings.bot_token.clone())?,
         })
+    }
+
+    /// The bytes of shared file `id` (`F…`), at most `max_bytes`: `files.info` names where it is kept.
+    pub async fn fetch_file(&self, id: &str, max_bytes: u64) -> Result<Vec<u8>, SendError> {
+        let req = SlackApiFilesInfoRequest::new(id.to_string().into());
+        let info = self.call("files.info", || async { self.session().files_info(&req).await }).await;
+        let file = info.map_err(|e| send_error(&e))?.file;
+        let url = file.url_private_download.or(file.url_private).ok_or_else(|| {
+            SendError::Unsupported("a file Slack gives no download address for (an external or deleted file)")
+        })?;
+        self.files.get(&url, max_bytes).await
     }
 
     /// The underlying client (Socket Mode needs it to open connections with the app token).

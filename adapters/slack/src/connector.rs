@@ -25,20 +25,24 @@ pub fn install_crypto_provider() {
 /// A connector for the Web API at `api_base` (e.g. `https://slack.com/api`). Fails when the system has no
 /// CA certificates, or when `api_base` is plain HTTP where that is not allowed.
 pub fn build(api_base: &str) -> Result<Connector, String> {
+    Ok(SlackClientHyperConnector::with_connector(https(api_base)?).with_slack_api_url(api_base))
+}
+
+/// The HTTPS connector itself (the Web API's, and file downloads'), under the same rules as [`build`].
+pub fn https(api_base: &str) -> Result<HttpsConnector<HttpConnector>, String> {
     install_crypto_provider();
     let provider = rustls::crypto::ring::default_provider();
     let roots = hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(provider)
         .map_err(|e| format!("cannot load the system's CA certificates ({e}); install the ca-certificates package"))?;
-    let https = if api_base.starts_with("http://") {
+    if api_base.starts_with("http://") {
         if !plain_http_allowed(api_base) {
             return Err(format!("`{api_base}` must be an https:// URL"));
         }
-        roots.https_or_http().enable_http1().enable_http2().build()
+        Ok(roots.https_or_http().enable_http1().enable_http2().build())
     } else {
-        roots.https_only().enable_http1().enable_http2().build()
-    };
-    Ok(SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_base))
+        Ok(roots.https_only().enable_http1().enable_http2().build())
+    }
 }
 
 /// True when `url` may be spoken to in plain HTTP: only in builds with the `loopback-http` feature, and only

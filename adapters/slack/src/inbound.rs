@@ -3,7 +3,7 @@
 //! their own. Identity comes from ids only (see [`crate::identity`]); the bot's own messages and other
 //! subtypes are ignored.
 
-use palisade_core::{ChatKind, CommandCall, Event, EventKind, MessageId, UserRef};
+use palisade_core::{ChatKind, CommandCall, Event, EventKind, FileInfo, MessageId, UserRef};
 
 use crate::blocks::{BUTTON_ACTION_PREFIX, unescape};
 use crate::identity;
@@ -101,10 +101,12 @@ fn message(e: EventCallback, shared: &Shared, bot_user: Option<&str>) -> Inbound
     if m.kind != "message" {
         return Inbound::Ignored("not a message event");
     }
-    if m.subtype.is_some() || m.bot_id.is_some() {
+    let file_share = m.subtype.as_deref() == Some("file_share");
+    if (m.subtype.is_some() && !file_share) || m.bot_id.is_some() {
         return Inbound::Ignored("an edit, a join, a bot's message or another subtype");
     }
-    let (Some(author), Some(channel), Some(text)) = (m.user.as_deref(), m.channel.as_deref(), m.text.as_deref()) else {
+    let text = m.text.as_deref().or(file_share.then_some(""));
+    let (Some(author), Some(channel), Some(text)) = (m.user.as_deref(), m.channel.as_deref(), text) else {
         return Inbound::Ignored("a message without author, channel or text");
     };
     if Some(author) == bot_user {
@@ -114,24 +116,33 @@ fn message(e: EventCallback, shared: &Shared, bot_user: Option<&str>) -> Inbound
     let Some(user) = identity::user(e.enterprise_id.as_deref(), team, author) else {
         return Inbound::Ignored("a message with malformed ids");
     };
-    let Some(chat) = identity::chat(channel, m.channel_type.as_deref()) else {
+    let Some(mut chat) = identity::chat(channel, m.channel_type.as_deref()) else {
         return Inbound::Ignored("a message with a malformed channel id");
     };
+    // A message in a thread (its replies, and a flow it starts, stay there); a thread's first message is not in
+    // one until it has replies, and then only its replies carry the thread's timestamp.
+    if let Some(thread) = m.thread_ts.as_deref().filter(|t| m.ts.as_deref() != Some(*t)) {
+        chat = chat.in_thread(thread);
+    }
     if m.channel_type.as_deref() == Some("im") {
         shared.api.remember_dm(author, channel);
     }
     let text = unescape(text);
     let addressed = bot_user.is_some_and(|me| text.contains(&format!("<@{me}>")));
     let text = strip_mention(&text, bot_user);
-    let event = Event {
-        user,
-        display_name: None,
-        chat,
-        message_id: m.ts.map(MessageId),
-        kind: EventKind::from_text(&text, None),
-        private_input: false,
-        addressed,
+    let kind = match m.files.first().filter(|_| file_share) {
+        Some(file) if !file.id.is_empty() => EventKind::File(FileInfo {
+            id: file.id.clone(),
+            name: file.name.clone(),
+            mime: file.mimetype.clone(),
+            size: file.size,
+            caption: Some(text).filter(|t| !t.is_empty()),
+        }),
+        Some(_) => return Inbound::Ignored("a file shared without an id"),
+        None if file_share => return Inbound::Ignored("a file share without files"),
+        None => EventKind::from_text(&text, None),
     };
+    let event = Event { user, display_name: None, chat, message_id: m.ts.map(MessageId), kind, private_input: false, addressed };
     self::event(event, None, None)
 }
 

@@ -20,6 +20,7 @@
 //! | [`settings`] | `[adapters.slack]`: tokens, mode, API URL, listener, and their checks |
 //! | [`adapter`] | [`SlackAdapter`] and its [`CAPABILITIES`]: start-up (`auth.test`) and the choice of transport |
 //! | [`connector`] | the HTTPS connector and the single rustls crypto provider (ring) |
+//! | [`download`] | fetching shared files with the bot token, only from Slack's file host |
 //! | [`api`] | the Web API client: bot token, retries, pacing, direct-message channels, safe error texts |
 //! | [`retry`] | waiting out `Retry-After`, backing off on network errors |
 //! | [`signature`] | Slack's v0 request signatures and timestamp window |
@@ -42,6 +43,7 @@ pub mod api;
 pub mod blocks;
 pub mod buttons;
 pub mod connector;
+pub mod download;
 pub mod events;
 pub mod identity;
 pub mod inbound;

@@ -69,7 +69,7 @@ impl SlackOutbox {
         let sent = if reply.private && reply.chat.kind != ChatKind::Direct {
             self.ephemeral(&reply.chat, &reply.user, content.clone()).await
         } else {
-            self.post(&reply.chat.id, content.clone()).await
+            self.post(&reply.chat.id, reply.chat.thread.as_deref(), content.clone()).await
         };
         match sent {
             Err(e) if error_code(&e).is_some_and(|c| NOT_THERE.contains(&c)) => {
@@ -79,9 +79,16 @@ impl SlackOutbox {
         }
     }
 
-    async fn post(&self, channel: &str, content: SlackMessageContent) -> Result<Option<MessageId>, SlackClientError> {
+    /// Posts `content` in `channel`, inside `thread` (the thread's first timestamp) when given.
+    async fn post(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        content: SlackMessageContent,
+    ) -> Result<Option<MessageId>, SlackClientError> {
         let api = &self.shared.api;
-        let req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content);
+        let mut req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content);
+        req.thread_ts = thread.map(|t| t.to_string().into());
         let sent = api.call("chat.postMessage", || async { api.session().chat_post_message(&req).await }).await?;
         // The channel travels with the timestamp: a private reply may land in a direct chat the reply did not
         // name, and deleting it later needs both.
@@ -96,7 +103,8 @@ impl SlackOutbox {
     ) -> Result<Option<MessageId>, SlackClientError> {
         let api = &self.shared.api;
         let slack_user = identity::slack_user_id(user).unwrap_or_default().to_string();
-        let req = SlackApiChatPostEphemeralRequest::new(chat.id.clone().into(), slack_user.into(), content);
+        let mut req = SlackApiChatPostEphemeralRequest::new(chat.id.clone().into(), slack_user.into(), content);
+        req.thread_ts = chat.thread.clone().map(Into::into);
         api.call("chat.postEphemeral", || async { api.session().chat_post_ephemeral(&req).await }).await?;
         Ok(None)
     }
@@ -139,7 +147,7 @@ impl SlackOutbox {
         }
         let dm = self.direct_chat(reply).await?;
         let content = self.content(&dm, text, &[])?;
-        let sent = self.post(&dm.id, content).await.map_err(|e| send_error(&e))?;
+        let sent = self.post(&dm.id, None, content).await.map_err(|e| send_error(&e))?;
         if reply.chat.kind != ChatKind::Direct {
             // The core leaves this pointer to adapters with private input, since a modal needs none.
             let pointer = blocks::message(DM_POINTER, &[]);
@@ -151,8 +159,11 @@ impl SlackOutbox {
     }
 
     async fn upload(&self, reply: &Reply, file: Upload<'_>) -> Result<Option<MessageId>, SendError> {
-        let channel = if reply.private { self.direct_chat(reply).await?.id } else { reply.chat.id.clone() };
-        upload::file(&self.shared.api, &channel, file).await
+        if reply.private && !reply.chat.is_private() {
+            let dm = self.direct_chat(reply).await?;
+            return upload::file(&self.shared.api, &dm.id, None, file).await;
+        }
+        upload::file(&self.shared.api, &reply.chat.id, reply.chat.thread.as_deref(), file).await
     }
 
     /// Deletes one of the bot's messages (`CHANNEL:TS`, or a bare timestamp in the reply's channel) or files
@@ -215,5 +226,12 @@ impl Outbox for SlackOutbox {
             ReplyBody::CodePrompt { text } => self.code_prompt(reply, text).await,
             _ => Err(SendError::Unsupported("this kind of reply on Slack")),
         }
+    }
+
+    async fn fetch(&self, file: &palisade_core::FileInfo, max_bytes: u64) -> Result<Vec<u8>, SendError> {
+        if file.size.is_some_and(|size| size > max_bytes) {
+            return Err(SendError::Rejected("the file is larger than this bot accepts".into()));
+        }
+        self.shared.api.fetch_file(&file.id, max_bytes).await
     }
 }

@@ -103,12 +103,30 @@ pub struct MessageEvent {
     pub channel_type: Option<String>,
     /// The message's timestamp, which is its id within the channel.
     pub ts: Option<String>,
+    /// The timestamp of the thread's first message, when the message was posted in a thread.
+    pub thread_ts: Option<String>,
+    /// `file_share`: the files shared with the message.
+    pub files: Vec<SharedFile>,
     /// `reaction_added`: the reaction's name (`thumbsup`).
     pub reaction: Option<String>,
     /// `reaction_added`: what was reacted to.
     pub item: Option<ReactionItem>,
     /// `message_changed`: the message as it is now.
     pub message: Option<Box<MessageEvent>>,
+}
+
+/// A file shared in a message (`subtype: file_share`), as the Events API describes it.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct SharedFile {
+    /// The file's id (`F…`): fetched with `files.info`.
+    pub id: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its MIME type.
+    pub mimetype: Option<String>,
+    /// Its size in bytes.
+    pub size: Option<u64>,
 }
 
 /// The item of a `reaction_added` event.

@@ -24,8 +24,13 @@ pub struct Upload<'a> {
     pub caption: Option<&'a str>,
 }
 
-/// Uploads `file` into `channel`; returns the file's id.
-pub async fn file(api: &Api, channel: &str, file: Upload<'_>) -> Result<Option<MessageId>, SendError> {
+/// Uploads `file` into `channel` (inside `thread` when given); returns the file's id.
+pub async fn file(
+    api: &Api,
+    channel: &str,
+    thread: Option<&str>,
+    file: Upload<'_>,
+) -> Result<Option<MessageId>, SendError> {
     let Upload { name, bytes, content_type, caption } = file;
     let title = caption.unwrap_or(name).to_string();
     let ask = SlackApiFilesGetUploadUrlExternalRequest::new(name.into(), bytes.len()).with_alt_txt(title.clone());
@@ -38,9 +43,10 @@ pub async fn file(api: &Api, channel: &str, file: Upload<'_>) -> Result<Option<M
         .await
         .map_err(|e| send_error(&e))?;
     let file = SlackApiFilesComplete::new(target.file_id.clone()).with_title(title);
-    let complete = SlackApiFilesCompleteUploadExternalRequest::new(vec![file])
+    let mut complete = SlackApiFilesCompleteUploadExternalRequest::new(vec![file])
         .with_channel_id(SlackChannelId::new(channel.to_string()))
         .opt_initial_comment(caption.map(str::to_string));
+    complete.thread_ts = thread.map(|t| t.to_string().into());
     api.call("files.completeUploadExternal", || async {
         api.session().files_complete_upload_external(&complete).await
     })

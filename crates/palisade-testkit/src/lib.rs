@@ -13,6 +13,7 @@
 //! | [`fake`] | the base of platform fakes: serving on loopback, recording calls, injecting failures |
 //! | [`running`] | a real adapter with the whole runtime stack, against a fake of its platform |
 //! | [`conformance`] | the suite every adapter runs against its own fake |
+//! | [`watcher`] | a plugin that records every event beyond text it is given (adapters' event tests) |
 //! | [`examples`] | checking an example bot's configuration file against its registry |
 //! | [`bench`](mod@bench) | end-to-end benchmarks: the bot's own runtime and the CPU time of its threads |
 
@@ -27,6 +28,7 @@ pub mod redis;
 pub mod running;
 pub mod stores;
 pub mod totp;
+pub mod watcher;
 
 pub use capture::{Captured, text_of};
 pub use harness::{Enrolled, Harness, button, event, user};

@@ -7,6 +7,7 @@ mod support;
 
 mod conformance;
 mod events;
+mod kinds;
 mod outbox;
 mod signature;
 mod socket;

@@ -1,63 +1,19 @@
 //! Events beyond text on Telegram: a member joining and leaving, an edited message, a reaction, and a file
 //! whose bytes a plugin fetches through the adapter (within the size cap).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use palisade::Section;
 use palisade::config::{DispatchSettings, Settings};
-use palisade::plugin::{Command, Ctx, Interest, Plugin, PluginError};
-use palisade::{EventKind, Section};
 use palisade_telegram::TelegramAdapter;
+use palisade_testkit::watcher::Watcher;
 use serde_json::json;
 
 use crate::support::fake::{FakeApi, chat_json};
 
 const ANN: u64 = 4242;
 const TEAM: i64 = -100_777;
-
-/// Records what it is told and answers files with their contents.
-#[derive(Default)]
-struct Watcher(Mutex<Vec<String>>);
-
-#[palisade::async_trait]
-impl Plugin for Watcher {
-    fn name(&self) -> &'static str {
-        "watcher"
-    }
-
-    fn commands(&self) -> Vec<Command> {
-        Vec::new()
-    }
-
-    fn events(&self) -> Vec<Interest> {
-        vec![Interest::Members, Interest::Reactions, Interest::Edits, Interest::Files]
-    }
-
-    async fn command(&self, _: &str, _: &mut Ctx) -> Result<(), PluginError> {
-        Ok(())
-    }
-
-    async fn event(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
-        let seen = match ctx.event().kind.clone() {
-            EventKind::MemberJoined => format!("joined {}", ctx.user()),
-            EventKind::MemberLeft => format!("left {}", ctx.user()),
-            EventKind::Edited { message, text } => format!("edited {} to {text}", message.0),
-            EventKind::Reaction { message, emoji } => format!("reacted {emoji} to {}", message.0),
-            EventKind::File(file) => {
-                let fetched = ctx.fetch_file(&file).await;
-                let told = match &fetched {
-                    Ok(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-                    Err(e) => e.to_string(),
-                };
-                ctx.reply(format!("Got {}: {told}", file.name.clone().unwrap_or_default()));
-                format!("file {} {:?}", file.id, file.caption)
-            }
-            _ => "other".into(),
-        };
-        self.0.lock().unwrap().push(seen);
-        Ok(())
-    }
-}
 
 fn user(id: u64) -> serde_json::Value {
     json!({ "id": id, "is_bot": false, "first_name": "Ann" })
@@ -100,13 +56,7 @@ async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
             { "id": 7171, "is_bot": true, "first_name": "Helper", "username": "helper_bot" }] } }));
 
     fake.until_sent("Got huge.bin").await;
-    for _ in 0..100 {
-        if watcher.0.lock().unwrap().len() >= 8 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let seen = watcher.0.lock().unwrap().clone();
+    let seen = watcher.until(8).await;
     // Each conversation's events in their order (the group's and the direct chat's run side by side).
     let added = |s: &&String| s.starts_with("joined") && !s.ends_with(&ANN.to_string());
     let mut added_together: Vec<&String> = seen.iter().filter(added).collect();

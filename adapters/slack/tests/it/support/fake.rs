@@ -81,6 +81,8 @@ struct Shared {
     /// WebSocket handshakes still to refuse (503).
     refuse: AtomicU32,
     next: AtomicU32,
+    /// Files users shared: id → (name, bytes, the host its download address names).
+    files: Mutex<HashMap<String, (String, Vec<u8>, String)>>,
 }
 
 impl Shared {
@@ -118,6 +120,7 @@ impl FakeSlack {
             .route("/upload/{file}", post(upload))
             .route("/response/{id}", post(response))
             .route("/socket", get(socket))
+            .route("/files-pri/{file}/download/{name}", get(download))
             .with_state(state.clone());
         let base = format!("http://{}", palisade_testkit::fake::serve(app).await);
         *state.url.lock().unwrap() = base.clone();
@@ -127,6 +130,17 @@ impl FakeSlack {
     /// A fresh number for ids.
     pub fn next(&self) -> u32 {
         self.state.next()
+    }
+
+    /// A file a user shared: `files.info` names its download address on this fake (on `host` instead of
+    /// 127.0.0.1 when given, with this fake's port), where it is served to the bot token only.
+    pub fn host_file(&self, id: &str, name: &str, bytes: &[u8], host: Option<&str>) {
+        let base = self.state.url.lock().unwrap().clone();
+        let base = match host {
+            Some(host) => base.replace("127.0.0.1", host),
+            None => base,
+        };
+        self.state.files.lock().unwrap().insert(id.into(), (name.into(), bytes.to_vec(), base));
     }
 
     /// Makes the next call of `method` fail with `failure`.
@@ -292,6 +306,21 @@ fn answer(state: &Shared, method: &str, params: &Value) -> Value {
             json!({ "ok": true, "upload_url": format!("{base}/upload/F{n}"), "file_id": format!("F{n}") })
         }
         "files.completeUploadExternal" => json!({ "ok": true, "files": params["files"] }),
+        // The shape of Slack's documented example answer, pointing at this fake.
+        "files.info" => match state.files.lock().unwrap().get(params["file"].as_str().unwrap_or_default()) {
+            Some((name, bytes, host)) => {
+                let id = params["file"].as_str().unwrap();
+                json!({ "ok": true, "file": { "id": id, "created": 1_531_763_342, "timestamp": 1_531_763_342,
+                    "name": name, "title": name, "mimetype": "text/plain", "filetype": "text", "pretty_type": "Plain Text",
+                    "user": "U061F7AUR", "editable": false, "size": bytes.len(), "mode": "hosted", "is_external": false,
+                    "external_type": "", "is_public": false, "public_url_shared": false, "display_as_bot": false,
+                    "username": "",
+                    "url_private": format!("{host}/files-pri/{TEAM}-{id}/{name}"),
+                    "url_private_download": format!("{host}/files-pri/{TEAM}-{id}/download/{name}"),
+                    "permalink": format!("https://fake.slack.com/files/U061F7AUR/{id}/{name}") } })
+            }
+            None => json!({ "ok": false, "error": "file_not_found" }),
+        },
         _ => json!({ "ok": false, "error": "unknown_method" }),
     }
 }
@@ -302,6 +331,27 @@ async fn upload(State(state): State<Arc<Shared>>, Path(file): Path<String>, requ
     let params = json!({ "file": file, "len": bytes.len(), "png": bytes.starts_with(b"\x89PNG") });
     state.record("upload", params, 200, token);
     (StatusCode::OK, format!("OK - {}", bytes.len())).into_response()
+}
+
+/// A private file download: only with the bot token.
+async fn download(
+    State(state): State<Arc<Shared>>,
+    Path((file, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let token = bearer(&headers);
+    let id = file.rsplit('-').next().unwrap_or_default().to_string();
+    let found = state.files.lock().unwrap().get(&id).filter(|(n, ..)| *n == name).map(|(_, bytes, _)| bytes.clone());
+    let status = match (&found, token.as_deref() == Some(BOT_TOKEN)) {
+        (_, false) => StatusCode::FORBIDDEN,
+        (None, true) => StatusCode::NOT_FOUND,
+        (Some(_), true) => StatusCode::OK,
+    };
+    state.record("download", json!({ "file": id }), status.as_u16(), token);
+    match found.filter(|_| status == StatusCode::OK) {
+        Some(bytes) => (status, bytes).into_response(),
+        None => status.into_response(),
+    }
 }
 
 async fn response(State(state): State<Arc<Shared>>, Path(id): Path<String>, request: Request) -> Response {
