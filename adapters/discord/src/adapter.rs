@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::components::Components;
+use crate::download::Downloader;
 use crate::exchange::Exchanges;
 use crate::intake::{DEFAULT_ACK_WITHIN, Intake};
 use crate::outbox::DiscordOutbox;
@@ -58,7 +59,8 @@ impl DiscordAdapter {
         };
         let rest = Arc::new(Rest::new(&settings));
         let (exchanges, components) = (Arc::new(Exchanges::default()), Arc::new(Components::default()));
-        let outbox = Arc::new(DiscordOutbox::new(rest.clone(), exchanges.clone(), components.clone()));
+        let files = Downloader::new(settings.proxy_base());
+        let outbox = Arc::new(DiscordOutbox::new(rest.clone(), exchanges.clone(), components.clone(), files));
         Ok(Self {
             settings,
             rest,

@@ -1,29 +1,45 @@
 //! Gateway mode: a serenity client on Discord's websocket, with the fewest intents that work.
 //!
 //! Interactions arrive as gateway events (authenticated by the connection itself) and get the same first
-//! answers as on the endpoint, sent to the interaction callback. Direct messages are read as text and
-//! commands (`DIRECT_MESSAGES`); guild messages only with `prefix_commands`, which adds `GUILD_MESSAGES` and
-//! the privileged `MESSAGE_CONTENT`, and then only commands (`/name …`) are taken from them. Messages from
-//! bots, including this one, are ignored.
+//! answers as on the endpoint, sent to the interaction callback. Direct messages are read as text, commands
+//! and files (`DIRECT_MESSAGES`); guild messages only with `prefix_commands` (adds `GUILD_MESSAGES` and the
+//! privileged `MESSAGE_CONTENT`; commands only) or `guild_mentions` (adds `GUILD_MESSAGES`; messages that
+//! mention the bot or reply to it). `member_events` adds the privileged `GUILD_MEMBERS`, `reactions` the two
+//! reaction intents. What each dispatch becomes is in [`crate::dispatches`].
 
 use std::sync::Arc;
 
-use palisade_core::{AdapterError, ChatKind, ChatRef, Connection, Event, EventKind, MessageId, Platform, UserRef};
-use serenity::all::{Context, EventHandler, GatewayIntents, Interaction as SerenityInteraction, Message, Ready};
+use std::sync::OnceLock;
+
+use palisade_core::{AdapterError, Connection, Event, Platform};
+use serenity::all::{
+    Context, EventHandler, GatewayIntents, GuildId, Interaction as SerenityInteraction, Member, Message,
+    MessageUpdateEvent, Reaction, Ready, User, UserId,
+};
 use serenity::builder::Builder;
 use serenity::client::ClientBuilder;
 use serenity::model::id::InteractionId;
 use tokio_util::sync::CancellationToken;
 
+use crate::dispatches::{self, Reading};
 use crate::intake::Intake;
 use crate::rest::Rest;
 use crate::settings::DiscordSettings;
 
-/// The intents the bot asks for.
-pub fn intents(prefix_commands: bool) -> GatewayIntents {
+/// The intents the bot asks for: the fewest its settings need.
+pub fn intents(settings: &DiscordSettings) -> GatewayIntents {
     let mut intents = GatewayIntents::DIRECT_MESSAGES;
-    if prefix_commands {
+    if settings.prefix_commands {
         intents |= GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
+    }
+    if settings.guild_mentions {
+        intents |= GatewayIntents::GUILD_MESSAGES;
+    }
+    if settings.member_events {
+        intents |= GatewayIntents::GUILD_MEMBERS;
+    }
+    if settings.reactions {
+        intents |= GatewayIntents::GUILD_MESSAGE_REACTIONS | GatewayIntents::DIRECT_MESSAGE_REACTIONS;
     }
     intents
 }
@@ -31,7 +47,9 @@ pub fn intents(prefix_commands: bool) -> GatewayIntents {
 struct Handler {
     intake: Intake,
     rest: Arc<Rest>,
-    prefix_commands: bool,
+    reading: Reading,
+    /// The bot's own user id, from READY.
+    me: OnceLock<UserId>,
 }
 
 /// Connects and handles events until `shutdown`.
@@ -41,10 +59,10 @@ pub async fn run(
     intake: Intake,
     shutdown: CancellationToken,
 ) -> Result<(), AdapterError> {
-    let handler = Handler { intake, rest, prefix_commands: settings.prefix_commands };
-    let client = ClientBuilder::new_with_http(Rest::build_http(settings), intents(settings.prefix_commands))
-        .event_handler(handler)
-        .await;
+    let reading = Reading { prefix_commands: settings.prefix_commands, guild_mentions: settings.guild_mentions };
+    let handler = Handler { intake, rest, reading, me: OnceLock::new() };
+    let client =
+        ClientBuilder::new_with_http(Rest::build_http(settings), intents(settings)).event_handler(handler).await;
     let mut client = client.map_err(|e| AdapterError::Start {
         platform: Platform::DISCORD,
         reason: format!("could not set up the gateway client: {e}"),
@@ -65,29 +83,20 @@ pub async fn run(
 }
 
 impl Handler {
-    /// The event for a message, if the bot takes it.
-    fn event(&self, msg: &Message) -> Option<Event> {
-        if msg.author.bot || msg.content.trim().is_empty() {
-            return None;
-        }
-        let (kind, chat_kind) = match msg.guild_id {
-            None => (EventKind::from_text(msg.content.trim(), None), ChatKind::Direct),
-            Some(_) if self.prefix_commands => match EventKind::from_text(msg.content.trim(), None) {
-                command @ EventKind::Command(_) => (command, ChatKind::Group),
-                _ => return None,
-            },
-            Some(_) => return None,
+    fn me(&self) -> Option<UserId> {
+        self.me.get().copied()
+    }
+
+    /// Submits an event, under its delivery id when the dispatch has one (a repeat of it is then dropped).
+    async fn submit(&self, event: Option<Event>, delivery: Option<String>) {
+        let Some(event) = event else { return };
+        let submitted = match delivery {
+            Some(delivery) => self.intake.sink.submit_delivery(event, delivery).await,
+            None => self.intake.sink.submit(event).await,
         };
-        let user = UserRef::new(Platform::DISCORD, msg.author.id.to_string());
-        Some(Event {
-            user,
-            display_name: Some(msg.author.global_name.clone().unwrap_or_else(|| msg.author.name.clone())),
-            chat: ChatRef::new(Platform::DISCORD, msg.channel_id.to_string(), chat_kind),
-            message_id: Some(MessageId(msg.id.to_string())),
-            kind,
-            private_input: false,
-            addressed: false,
-        })
+        if submitted.is_err() {
+            tracing::debug!("dispatcher closed; gateway event dropped");
+        }
     }
 }
 
@@ -112,6 +121,7 @@ fn to_value(interaction: &SerenityInteraction) -> Result<serde_json::Value, Stri
 impl EventHandler for Handler {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         tracing::info!(guilds = ready.guilds.len(), "Discord gateway ready");
+        let _ = self.me.set(ready.user.id);
         self.intake.sink.connection(Platform::DISCORD, Connection::Connected);
     }
 
@@ -127,12 +137,33 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, _ctx: Context, msg: Message) {
-        let Some(event) = self.event(&msg) else { return };
+        let Some(event) = dispatches::message(&msg, self.me(), self.reading) else { return };
         // A typed message is answered with messages, not through an earlier interaction's token.
         self.intake.exchanges.forget(&event.user.id, &event.chat.id);
-        if self.intake.sink.submit_delivery(event, format!("discord:message:{}", msg.id)).await.is_err() {
-            tracing::debug!("dispatcher closed; message dropped");
-        }
+        self.submit(Some(event), Some(format!("discord:message:{}", msg.id))).await;
+    }
+
+    async fn message_update(&self, _: Context, _: Option<Message>, _: Option<Message>, update: MessageUpdateEvent) {
+        let event = dispatches::edit(&update, self.me(), self.reading);
+        // An edit has no id of its own: the message and its edit time name it.
+        let at = update.edited_timestamp.map(|t| t.unix_timestamp()).unwrap_or_default();
+        self.submit(event, Some(format!("discord:edit:{}:{at}", update.id))).await;
+    }
+
+    async fn reaction_add(&self, _ctx: Context, reaction: Reaction) {
+        // A reaction has no id or time: one taken back and added again is a new event, so none is given.
+        self.submit(dispatches::reaction(&reaction, self.me()), None).await;
+    }
+
+    async fn guild_member_addition(&self, _ctx: Context, member: Member) {
+        let at = member.joined_at.map(|t| t.unix_timestamp()).unwrap_or_default();
+        let delivery = format!("discord:joined:{}:{}:{at}", member.guild_id, member.user.id);
+        self.submit(dispatches::joined(&member), Some(delivery)).await;
+    }
+
+    async fn guild_member_removal(&self, _: Context, guild: GuildId, user: User, _: Option<Member>) {
+        // A removal has no id or time (leaving twice in a day is two events), so none is given.
+        self.submit(dispatches::left(guild, &user), None).await;
     }
 
     async fn interaction_create(&self, _ctx: Context, interaction: SerenityInteraction) {

@@ -33,6 +33,8 @@
 //! | [`endpoint`] | the interactions endpoint: signature, freshness and replay checks, then the first answer |
 //! | [`verify`] | Ed25519 verification (serenity's `Verifier`) and the freshness window |
 //! | [`interaction`] | reading an interaction's JSON: who, where, what |
+//! | [`dispatches`] | gateway dispatches → events: messages, files, edits, reactions, members |
+//! | [`download`] | fetching attachments, from Discord's CDN only, within the size cap |
 //! | [`intake`] | interactions → events, and the first answer within the acknowledgement window |
 //! | [`exchange`] | the answer state of each interaction, and which interaction a reply answers |
 //! | [`outbox`] | delivering replies: first answer, deferred edit, follow-up, or channel/DM message |
@@ -45,6 +47,8 @@
 pub mod adapter;
 pub mod commands;
 pub mod components;
+pub mod dispatches;
+pub mod download;
 pub mod endpoint;
 pub mod exchange;
 pub mod gateway;

@@ -10,6 +10,7 @@ use serenity::builder::{Builder, CreateInteractionResponse, CreateInteractionRes
 use serenity::model::id::{ChannelId, UserId};
 
 use crate::components::Components;
+use crate::download::Downloader;
 use crate::exchange::{Exchange, Exchanges, State};
 use crate::message::{Outgoing, Shape};
 use crate::rest::Rest;
@@ -25,6 +26,8 @@ pub struct DiscordOutbox {
     components: Arc<Components>,
     /// DM channel of each user written to privately (std Mutex: short map operations only).
     dms: Mutex<HashMap<String, ChannelId>>,
+    /// Attachment downloads.
+    files: Downloader,
 }
 
 /// What to do after looking at an interaction's state.
@@ -46,9 +49,10 @@ fn id(text: &str) -> Result<u64, SendError> {
 }
 
 impl DiscordOutbox {
-    /// An outbox over `rest`, answering the interactions in `exchanges`, with button ids in `components`.
-    pub fn new(rest: Arc<Rest>, exchanges: Arc<Exchanges>, components: Arc<Components>) -> Self {
-        Self { rest, exchanges, components, dms: Mutex::new(HashMap::new()) }
+    /// An outbox over `rest`, answering the interactions in `exchanges`, with button ids in `components`,
+    /// fetching attachments with `files`.
+    pub fn new(rest: Arc<Rest>, exchanges: Arc<Exchanges>, components: Arc<Components>, files: Downloader) -> Self {
+        Self { rest, exchanges, components, dms: Mutex::new(HashMap::new()), files }
     }
 
     /// Decides how `out` (or the modal) answers `ex`, giving the first answer if that is still open.
@@ -232,5 +236,10 @@ impl Outbox for DiscordOutbox {
             Some(ex) => self.answer(&ex, reply, &out, modal.as_ref()).await,
             None => self.plain(reply, &out).await,
         }
+    }
+
+    async fn fetch(&self, file: &palisade_core::FileInfo, max_bytes: u64) -> Result<Vec<u8>, SendError> {
+        // The announced size was checked by the runtime; the download is cut off at the cap whatever it says.
+        self.files.get(&file.id, max_bytes).await
     }
 }

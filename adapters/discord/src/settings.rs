@@ -12,6 +12,9 @@
 //! # proxy = "http://127.0.0.1:3000"                # a REST proxy (e.g. twilight-http-proxy) doing rate limits
 //! # guild_id = "1234567890123456789"               # register slash commands in one guild (instant) instead of globally
 //! # prefix_commands = false                        # gateway mode: also read `/cmd` typed as text (MESSAGE_CONTENT)
+//! # guild_mentions = false                         # gateway mode: guild messages that mention or reply to the bot
+//! # member_events = false                          # gateway mode: members joining/leaving (GUILD_MEMBERS)
+//! # reactions = false                              # gateway mode: reactions added to messages
 //! ```
 
 use std::fmt;
@@ -108,6 +111,16 @@ pub struct DiscordSettings {
     /// MESSAGE_CONTENT intent (enable it in the developer portal first).
     #[serde(default)]
     pub prefix_commands: bool,
+    /// Gateway mode: guild messages that mention the bot or reply to it reach plugins as text, commands or
+    /// files (GUILD_MESSAGES; Discord sends the content of such messages without MESSAGE_CONTENT).
+    #[serde(default)]
+    pub guild_mentions: bool,
+    /// Gateway mode: members joining and leaving guilds (the privileged GUILD_MEMBERS intent).
+    #[serde(default)]
+    pub member_events: bool,
+    /// Gateway mode: reactions added to messages in guilds and direct messages.
+    #[serde(default)]
+    pub reactions: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -169,11 +182,19 @@ impl DiscordSettings {
         if !self.path.starts_with('/') {
             problems.push(Problem::at(format!("{at}.path"), format!("`{}` must start with `/`", self.path)));
         }
-        if self.prefix_commands && self.mode != Mode::Gateway {
-            problems.push(Problem::at(
-                format!("{at}.prefix_commands"),
-                "needs mode = \"gateway\": the interactions endpoint never receives typed messages",
-            ));
+        let gateway_only = [
+            ("prefix_commands", self.prefix_commands, "typed messages"),
+            ("guild_mentions", self.guild_mentions, "typed messages"),
+            ("member_events", self.member_events, "members joining or leaving"),
+            ("reactions", self.reactions, "reactions"),
+        ];
+        for (key, on, what) in gateway_only {
+            if on && self.mode != Mode::Gateway {
+                problems.push(Problem::at(
+                    format!("{at}.{key}"),
+                    format!("needs mode = \"gateway\": the interactions endpoint never receives {what}"),
+                ));
+            }
         }
         problems
     }
@@ -231,6 +252,11 @@ mod tests {
         assert!(with("proxy", json!("127.0.0.1:3000"))[0].message.contains("https://"));
         assert!(with("proxy", json!("http://proxy.internal:3000"))[0].message.contains("loopback"));
         assert!(with("prefix_commands", json!(true))[0].message.contains("gateway"));
+        for key in ["guild_mentions", "member_events", "reactions"] {
+            let problems = with(key, json!(true));
+            assert_eq!(problems[0].key.as_deref(), Some(format!("adapters.discord.{key}").as_str()), "{problems:?}");
+            assert!(problems[0].message.contains("needs mode = \"gateway\""), "{problems:?}");
+        }
         assert!(with("mode", json!("webhook")).iter().any(|p| p.key.as_deref() == Some("adapters.discord.mode")));
     }
 }

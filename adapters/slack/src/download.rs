@@ -57,8 +57,11 @@ impl Downloader {
             .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token.expose()))
             .body(Empty::new())
             .map_err(|e| SendError::Rejected(format!("a file download request could not be made: {e}")))?;
-        let response =
-            self.client.request(request).await.map_err(|e| SendError::Unreachable(format!("Slack's file host: {e}")))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| SendError::Unreachable(format!("Slack's file host: {e}")))?;
         let status = response.status();
         if !status.is_success() {
             return Err(SendError::Rejected(format!("Slack's file host answered {status}")));

@@ -142,7 +142,15 @@ fn message(e: EventCallback, shared: &Shared, bot_user: Option<&str>) -> Inbound
         None if file_share => return Inbound::Ignored("a file share without files"),
         None => EventKind::from_text(&text, None),
     };
-    let event = Event { user, display_name: None, chat, message_id: m.ts.map(MessageId), kind, private_input: false, addressed };
+    let event = Event {
+        user,
+        display_name: None,
+        chat,
+        message_id: m.ts.map(MessageId),
+        kind,
+        private_input: false,
+        addressed,
+    };
     self::event(event, None, None)
 }
 

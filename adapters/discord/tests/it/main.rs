@@ -7,6 +7,7 @@ mod support;
 
 mod conformance;
 mod endpoint;
+mod events;
 mod gateway;
 mod outbox;
 mod stepup;

@@ -55,27 +55,39 @@ async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
 
     let ann = user_id(ANN);
     driver
-        .event(callback(&fake, json!({ "type": "member_joined_channel", "user": ann, "channel": CHANNEL,
-            "channel_type": "C", "team": TEAM, "inviter": "U0INVITER" })))
+        .event(callback(
+            &fake,
+            json!({ "type": "member_joined_channel", "user": ann, "channel": CHANNEL,
+            "channel_type": "C", "team": TEAM, "inviter": "U0INVITER" }),
+        ))
         .await;
     driver
-        .event(callback(&fake, json!({ "type": "message", "subtype": "message_changed", "channel": CHANNEL,
+        .event(callback(
+            &fake,
+            json!({ "type": "message", "subtype": "message_changed", "channel": CHANNEL,
             "channel_type": "channel", "ts": "1700000001.000099", "hidden": true,
             "message": { "type": "message", "user": ann, "text": "fixed typo", "ts": EDITED, "team": TEAM,
                          "edited": { "user": ann, "ts": "1700000001.000099" } },
-            "previous_message": { "type": "message", "user": ann, "text": "fixd typo", "ts": EDITED } })))
+            "previous_message": { "type": "message", "user": ann, "text": "fixd typo", "ts": EDITED } }),
+        ))
         .await;
     driver
-        .event(callback(&fake, json!({ "type": "reaction_added", "user": ann, "reaction": "thumbsup",
+        .event(callback(
+            &fake,
+            json!({ "type": "reaction_added", "user": ann, "reaction": "thumbsup",
             "item_user": "U0OTHER", "item": { "type": "message", "channel": CHANNEL, "ts": EDITED },
-            "event_ts": "1700000001.000100" })))
+            "event_ts": "1700000001.000100" }),
+        ))
         .await;
     driver.event(shared(&fake, "F0REPORT", "report.txt", 17, "my report")).await;
     driver.event(shared(&fake, "F0HUGE", "huge.bin", 100, "")).await;
     driver.event(shared(&fake, "F0ELSEWHERE", "other.txt", 17, "")).await;
     driver
-        .event(callback(&fake, json!({ "type": "member_left_channel", "user": ann, "channel": CHANNEL,
-            "channel_type": "C", "team": TEAM })))
+        .event(callback(
+            &fake,
+            json!({ "type": "member_left_channel", "user": ann, "channel": CHANNEL,
+            "channel_type": "C", "team": TEAM }),
+        ))
         .await;
 
     let seen = watcher.until(7).await;
@@ -107,7 +119,10 @@ async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
     // One download, with the bot token; the file beyond the cap was not asked for at all.
     let downloads: Vec<_> = calls.iter().filter(|c| c.method == "download").collect();
     assert_eq!(downloads.len(), 1, "{downloads:?}");
-    assert_eq!((downloads[0].params["file"].as_str(), downloads[0].token.as_deref()), (Some("F0REPORT"), Some(BOT_TOKEN)));
+    assert_eq!(
+        (downloads[0].params["file"].as_str(), downloads[0].token.as_deref()),
+        (Some("F0REPORT"), Some(BOT_TOKEN))
+    );
     let asked: Vec<_> = calls.iter().filter(|c| c.method == "files.info").map(|c| c.params["file"].clone()).collect();
     assert_eq!(asked, [json!("F0REPORT"), json!("F0ELSEWHERE")]);
     bot.stop().await.unwrap();
