@@ -114,6 +114,8 @@ async fn walk(store: &dyn Store) -> Result<Vec<Finding>, StoreError> {
     }
     let mut prev_mac = String::new();
     let mut seq = 1;
+    // The MAC of the entry the head names, once the walk passed it.
+    let mut at_head: Option<String> = None;
     loop {
         let entry: Option<Entry> = match load(store, entry_id(seq).as_bytes()).await {
             Ok(e) => e,
@@ -127,6 +129,9 @@ async fn walk(store: &dyn Store) -> Result<Vec<Finding>, StoreError> {
         if entry.seq != seq || !ct_eq(entry.prev_mac.as_bytes(), prev_mac.as_bytes()) {
             return Ok(vec![Finding::BrokenLink(seq)]);
         }
+        if seq == head.seq {
+            at_head = Some(entry.mac.clone());
+        }
         prev_mac = entry.mac;
         seq += 1;
     }
@@ -139,7 +144,11 @@ async fn walk(store: &dyn Store) -> Result<Vec<Finding>, StoreError> {
         }
         return Ok(vec![if later { Finding::Missing(seq) } else { Finding::Truncated { head: head.seq, last } }]);
     }
-    if last > head.seq || !ct_eq(prev_mac.as_bytes(), head.mac.as_bytes()) {
+    // Whole, linked entries past the head are an append caught between its entry and its head (a crash, or
+    // a backup taken in between): the next append adopts them, so the chain is whole. Only a head that does
+    // not name the entry at its number is a finding.
+    let named = if last > head.seq { at_head.as_deref().unwrap_or_default() } else { prev_mac.as_str() };
+    if !ct_eq(named.as_bytes(), head.mac.as_bytes()) {
         return Ok(vec![Finding::Truncated { head: head.seq, last }]);
     }
     Ok(Vec::new())

@@ -124,3 +124,18 @@ async fn a_cut_tail_is_named() {
     store.delete(key(&id(5)), Durability::Flushed).await.unwrap();
     assert_eq!(audit.verify(None).await.unwrap(), [Finding::Truncated { head: 5, last: 4 }]);
 }
+
+#[tokio::test]
+async fn entries_written_past_the_head_are_whole_and_adopted() {
+    // An append caught between its entry and its head (a crash, or a backup taken in between): the head
+    // still names entry 5 while entry 6 is there, linked. Nothing is missing, and the next append adopts it.
+    let store = crate::support::memory_store().await;
+    let audit = trail(&store, 5).await;
+    let head_at_5 = store.get(key("head")).await.unwrap().unwrap().value.to_vec();
+    assert_eq!(audit.record("caught.between", None, Outcome::Info, &[]).await.unwrap(), 6);
+    store.put(key("head"), &head_at_5, Durability::Flushed).await.unwrap();
+    let fresh = Audit::new(store.clone(), TokioClock::shared());
+    assert_eq!(fresh.verify(None).await.unwrap(), Vec::<Finding>::new());
+    assert_eq!(fresh.record("after", None, Outcome::Info, &[]).await.unwrap(), 7);
+    assert_eq!(fresh.verify(Some(7)).await.unwrap(), Vec::<Finding>::new());
+}
