@@ -204,7 +204,8 @@ impl DispatcherBuilder {
         let audit = self.audit.unwrap_or_else(|| crate::audit::Audit::new(self.store.clone(), self.clock.clone()));
         let (store, clock) = (self.store.clone(), self.clock.clone());
         let jobs = crate::jobs::Jobs::new(self.store.clone(), self.clock.clone());
-        let messenger = Arc::new(crate::messenger::RuntimeMessenger::default());
+        let chats = Arc::new(crate::chats::ChatBook::new(self.store.clone()));
+        let messenger = Arc::new(crate::messenger::RuntimeMessenger::new(chats.clone()));
         messenger.cap_files(self.dispatch.max_file_bytes);
         let parts = RouterParts {
             store,
@@ -216,6 +217,7 @@ impl DispatcherBuilder {
             http: self.http,
             jobs: Some(jobs.clone()),
             messenger: Some(messenger.clone()),
+            chats: Some(chats),
         };
         let router = Router::new(self.plugins, parts)?;
         let access = self.access.unwrap_or_else(|| Arc::new(Access::default()));

@@ -21,6 +21,7 @@
 //! | [`health`] | the local `/metrics`, `/healthz` and `/readyz` endpoint |
 //! | [`identity`] | one person across platforms: link codes, `/link` and `/unlink`, linked subjects in the store |
 //! | [`integration`] | the integration policy: an HTTPS-only, allow-listed, bounded HTTP client for plugins; signed outgoing webhooks |
+//! | [`chats`] | the group chats the bot was written to in, where plugins may post first |
 //! | [`jobs`] | scheduled jobs plugins ask for: sealed under their user, indexed by due time, run when due |
 //! | [`journal`] | the journal of accepted events (none is lost by a crash) and the deliveries already seen |
 //! | [`locks`] | async locks per key (per user, say): callers for one key take turns, others never wait |
@@ -50,6 +51,7 @@ pub mod admin;
 pub mod alerts;
 pub mod audit;
 pub mod bot;
+pub mod chats;
 pub mod config;
 pub mod console;
 pub mod control;

@@ -1,10 +1,13 @@
 //! The runtime's [`Messenger`]: messages plugins write first, and edits and deletions of what they sent.
-//! They leave through the send scheduler's pacing like replies ([`Outboxes::send_now`]), privately (the
-//! user's direct chat), and each is audited under the recipient's pseudonym with the plugin's name.
+//! They leave through the send scheduler's pacing like replies ([`Outboxes::send_now`]): to a person
+//! privately (their direct chat), or posted in a group chat the bot has been written to in
+//! ([`ChatBook`]). Each is audited under the pseudonym of the person it was sent to or for, with the
+//! plugin's name.
 
 use std::sync::{Arc, OnceLock};
 
 use crate::adapter::SendError;
+use crate::chats::ChatBook;
 use crate::event::{ChatRef, UserRef};
 use crate::outboxes::Outboxes;
 use crate::reply::{Reply, ReplyBody};
@@ -12,11 +15,11 @@ use crate::services::{AuditLog, Outcome};
 use crate::services::{Messenger, Sent};
 
 /// Sends through the dispatcher's outboxes once they are known.
-#[derive(Default)]
 pub struct RuntimeMessenger {
     max_file_bytes: std::sync::atomic::AtomicU64,
     outboxes: OnceLock<Outboxes>,
     audit: OnceLock<Arc<dyn AuditLog>>,
+    chats: Arc<ChatBook>,
 }
 
 impl std::fmt::Debug for RuntimeMessenger {
@@ -26,6 +29,11 @@ impl std::fmt::Debug for RuntimeMessenger {
 }
 
 impl RuntimeMessenger {
+    /// A messenger that posts only in the chats `chats` knows.
+    pub fn new(chats: Arc<ChatBook>) -> Self {
+        Self { max_file_bytes: Default::default(), outboxes: OnceLock::new(), audit: OnceLock::new(), chats }
+    }
+
     /// Files fetched are capped at `bytes` (`[dispatch] max_file_bytes`).
     pub fn cap_files(&self, bytes: u64) {
         self.max_file_bytes.store(bytes, std::sync::atomic::Ordering::Relaxed);
@@ -67,9 +75,29 @@ impl Messenger for RuntimeMessenger {
         Ok(Sent { plugin: plugin.to_string(), user: user.clone(), chat, message })
     }
 
+    async fn post(&self, plugin: &str, for_user: &UserRef, chat: &ChatRef, text: String) -> Result<Sent, SendError> {
+        let known = self.chats.knows(chat).await.map_err(|e| SendError::Unreachable(e.to_string()))?;
+        if !known {
+            return Err(SendError::Rejected(format!(
+                "plugin `{plugin}` may only post in a group chat the bot has been written to in"
+            )));
+        }
+        let reply = Reply {
+            chat: chat.clone(),
+            user: for_user.clone(),
+            private: false,
+            body: ReplyBody::Text { text, buttons: Vec::new() },
+            retract: None,
+        };
+        let message = self.now(reply).await?.ok_or(SendError::Unsupported("a platform that returns no message id"))?;
+        self.audit("message.posted", for_user, plugin).await;
+        Ok(Sent { plugin: plugin.to_string(), user: for_user.clone(), chat: chat.clone(), message })
+    }
+
     async fn edit(&self, sent: &Sent, text: String) -> Result<(), SendError> {
         let body = ReplyBody::Edit { message: sent.message.clone(), text };
-        let reply = Reply { chat: sent.chat.clone(), user: sent.user.clone(), private: true, body, retract: None };
+        let private = sent.chat.is_private();
+        let reply = Reply { chat: sent.chat.clone(), user: sent.user.clone(), private, body, retract: None };
         self.now(reply).await?;
         self.audit("message.edited", &sent.user, &sent.plugin).await;
         Ok(())

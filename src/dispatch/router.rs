@@ -39,6 +39,7 @@ struct Inner {
     http: HashMap<&'static str, Arc<dyn crate::services::Http>>,
     jobs: Option<Arc<crate::jobs::Jobs>>,
     messenger: Option<Arc<dyn crate::services::Messenger>>,
+    chats: Option<Arc<crate::chats::ChatBook>>,
 }
 
 impl std::fmt::Debug for Router {
@@ -67,6 +68,8 @@ pub struct RouterParts {
     pub jobs: Option<Arc<crate::jobs::Jobs>>,
     /// Where messages that are not replies go (`None`: `ctx.send_to` fails).
     pub messenger: Option<Arc<dyn crate::services::Messenger>>,
+    /// Where the group chats the bot is written to in are recorded (`None`: not recorded).
+    pub chats: Option<Arc<crate::chats::ChatBook>>,
 }
 
 impl std::fmt::Debug for RouterParts {
@@ -82,7 +85,7 @@ impl Router {
     /// A router over `plugins`. Fails with a readable message when two plugins claim the same command or a
     /// plugin claims a built-in one.
     pub fn new(plugins: Vec<Arc<dyn Plugin>>, parts: RouterParts) -> Result<Self, String> {
-        let RouterParts { store, clock, idle_ms, bot_name, policy, audit, http, jobs, messenger } = parts;
+        let RouterParts { store, clock, idle_ms, bot_name, policy, audit, http, jobs, messenger, chats } = parts;
         let commands = Self::command_table(&plugins)?;
         let text = super::text::TextTable::new(&plugins)?;
         let flows = FlowStore::new(store.clone());
@@ -116,6 +119,7 @@ impl Router {
             http,
             jobs,
             messenger,
+            chats,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -197,6 +201,11 @@ impl Inner {
     }
 
     async fn handle(&self, mut req: Request) -> Result<Response, DispatchError> {
+        if let Some(chats) = &self.chats
+            && let Err(error) = chats.remember(&req.event.chat).await
+        {
+            tracing::warn!(%error, "could not record a group chat the bot was written to in");
+        }
         // A pressed button must have been shown to this user; its origin command is checked again.
         let mut origin = None;
         if let EventKind::Button(sealed) = &req.event.kind {

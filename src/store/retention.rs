@@ -30,7 +30,7 @@ pub async fn sweep_expired(
 }
 
 /// Time-to-live per namespace: each plugin's data manifest, shortened (never lengthened) by the
-/// `[store.retention]` overrides, plus the journal's delivery ids. The one rule the bot, a reload and
+/// `[store.retention]` overrides, plus the journal's delivery ids and the group chats the bot knows. The one rule the bot, a reload and
 /// `palisade store sweep` share.
 pub fn rules(
     manifests: &[(String, palisade_core::plugin::DataManifest)],
@@ -46,6 +46,8 @@ pub fn rules(
     // Delivery ids the journal remembers (no personal data): kept as long as a replay could come.
     let seen = Duration::from_millis(crate::journal::SEEN_FOR_MS);
     ttl.entry("core.seen".to_string()).or_insert(seen);
+    // Group chats the bot was written to in (no personal data): forgotten a while after the last message.
+    ttl.entry(crate::chats::NAMESPACE.to_string()).or_insert(crate::chats::CHATS_KEPT_FOR);
     ttl
 }
 

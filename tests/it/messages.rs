@@ -1,12 +1,12 @@
-//! Messages a plugin writes first, and edits and deletions of what it sent: only to people it knows, only
-//! its own messages, each audited under the recipient's pseudonym.
+//! Messages a plugin writes first, and edits and deletions of what it sent: only to people it knows, or in
+//! group chats the bot was written to in; only its own messages; each audited under a pseudonym.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use palisade::config::Settings;
 use palisade::plugin::{Arg, Command, Ctx, DataManifest, LegalBasis, Namespace, Plugin, PluginError, days};
-use palisade::{Durability, UserRef};
+use palisade::{ChatKind, ChatRef, Durability, Event, Platform, UserRef};
 
 use crate::support::{Harness, memory_store, text_of, user};
 
@@ -72,5 +72,64 @@ async fn a_plugin_writes_first_only_to_people_it_knows_and_edits_and_deletes_its
     let trail = h.services().audit.entries_since(0).await.unwrap();
     let events: Vec<&str> = trail.iter().map(|e| e.event.as_str()).filter(|e| e.starts_with("message.")).collect();
     assert_eq!(events, ["message.sent", "message.edited", "message.sent", "message.edited", "message.deleted"]);
+    h.stop().await;
+}
+
+/// `/announce <chat> <text>` posts in a group chat first, edits the post once.
+struct Board;
+
+#[async_trait]
+impl Plugin for Board {
+    fn name(&self) -> &'static str {
+        "board"
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![Command::new("announce", "Post in a group").arg(Arg::required("chat")).arg(Arg::text("text"))]
+    }
+
+    async fn command(&self, _: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let (chat, text) = (ctx.arg::<String>("chat")?, ctx.arg::<String>("text")?);
+        let kind = if chat.starts_with("dm-") { ChatKind::Direct } else { ChatKind::Group };
+        let sent = ctx.post_to(&ChatRef::new(Platform::CONSOLE, chat, kind), text.clone()).await?;
+        ctx.edit_sent(&sent, format!("{text} (pinned)")).await?;
+        ctx.reply(format!("Posted as {}.", sent.message.0));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_posts_first_only_in_group_chats_the_bot_was_written_to_in() {
+    let store = memory_store().await;
+    let h = Harness::bot(vec![Arc::new(Board) as Arc<dyn Plugin>], store.clone(), Settings::default()).await;
+    let team = ChatRef::new(Platform::CONSOLE, "team-1", ChatKind::Group);
+    // Nobody wrote to the bot in team-1 yet, and a direct chat is never posted in.
+    for refused in ["/announce team-1 hello", "/announce dm-bob hello"] {
+        let answer = h.say("ann", refused).await;
+        assert!(answer.len() == 1 && answer[0].contains("Sorry"), "{refused}: {answer:?}");
+    }
+    assert!(h.captured.take().iter().all(|r| r.chat != team));
+
+    // Bob says something in team-1 (not even to the bot): the bot knows the chat from then on.
+    h.sink.submit_and_wait(Event::text(user("bob"), team.clone(), "morning all")).await.unwrap();
+    h.sink.submit_and_wait(crate::support::event("ann", "/announce team-1 the office is closed today")).await.unwrap();
+    let replies = h.captured.take();
+    let posted: Vec<&palisade::Reply> = replies.iter().filter(|r| r.chat == team).collect();
+    let texts: Vec<String> = posted.iter().map(|r| text_of(r)).collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert_eq!(texts[0], "the office is closed today");
+    assert!(texts[1].ends_with("the office is closed today (pinned)"), "{texts:?}");
+    assert!(posted.iter().all(|r| !r.private), "a post is for the whole chat");
+
+    let trail = h.services().audit.entries_since(0).await.unwrap();
+    let events: Vec<&str> = trail.iter().map(|e| e.event.as_str()).filter(|e| e.starts_with("message.")).collect();
+    assert_eq!(events, ["message.posted", "message.edited"]);
+    h.stop().await;
+
+    // The chat is kept in the store (sealed), so a restarted bot may post there at once.
+    assert_eq!(store.scan("core.chats").await.unwrap().len(), 1);
+    let h = Harness::bot(vec![Arc::new(Board) as Arc<dyn Plugin>], store, Settings::default()).await;
+    h.sink.submit_and_wait(crate::support::event("ann", "/announce team-1 back again")).await.unwrap();
+    assert!(h.captured.take().iter().any(|r| r.chat == team && text_of(r) == "back again"));
     h.stop().await;
 }

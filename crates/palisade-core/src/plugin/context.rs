@@ -144,6 +144,26 @@ impl Ctx {
         messenger.send(self.plugin, user, text.into()).await.map_err(|e| PluginError::internal(e.to_string()))
     }
 
+    /// Posts `text` in the group chat or channel `chat` now — not as a reply: in this event's chat (any
+    /// thread of it) or another group chat the bot has been written to in, never in a chat the bot never
+    /// heard from. For one person, use [`Ctx::send_to`]: direct chats are refused here. Paced like replies and
+    /// audited (`message.posted`, under the pseudonym of this event's user); returns a handle for
+    /// [`Ctx::edit_sent`] and [`Ctx::delete_sent`].
+    pub async fn post_to(&self, chat: &ChatRef, text: impl Into<String>) -> Result<crate::services::Sent, PluginError> {
+        let messenger =
+            self.messenger.as_ref().ok_or_else(|| PluginError::internal("this runtime sends no messages"))?;
+        if chat.is_private() {
+            return Err(PluginError::internal(format!(
+                "plugin `{}` posts in group chats only; a person is written to with send_to",
+                self.plugin
+            )));
+        }
+        messenger
+            .post(self.plugin, &self.event.user, chat, text.into())
+            .await
+            .map_err(|e| PluginError::internal(e.to_string()))
+    }
+
     /// Replaces the text of a message this plugin sent.
     pub async fn edit_sent(&self, sent: &crate::services::Sent, text: impl Into<String>) -> Result<(), PluginError> {
         let messenger = self.own(sent)?;
