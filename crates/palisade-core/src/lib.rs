@@ -12,7 +12,7 @@
 //! | [`platform`] | [`Platform`]: an open set of platform names |
 //! | [`event`] | the inbound model: [`Event`], [`EventKind`] (text, commands, buttons, members, reactions, edits, files), [`UserRef`], [`ChatRef`] (immutable ids) |
 //! | [`reply`] | outbound [`Reply`]s, [`Button`]s, and splitting long text |
-//! | [`plugin`] | the [`Plugin`] trait, [`Command`] metadata with typed arguments, free-text [`Matcher`]s, scheduled jobs, the handler context [`Ctx`], data manifests |
+//! | [`plugin`] | the [`Plugin`] trait, [`Command`] metadata with typed arguments (bound to their handlers with `Commands`), free-text [`Matcher`]s, scheduled jobs, the handler context [`Ctx`], data manifests |
 //! | [`flow`] | conversation flows: [`Flow`] (keyed or typed state) and [`Step`] |
 //! | [`store`] | the async [`Store`] trait, record names, [`ScopedStore`] for plugins |
 //! | [`adapter`] | the [`Adapter`] contract, [`Capabilities`], the [`Outbox`] and the bounded [`EventSink`] |
@@ -56,7 +56,7 @@ pub use async_trait::async_trait;
 pub mod prelude {
     pub use crate::async_trait;
     pub use crate::config::{Problem, Section};
-    pub use crate::plugin::days;
+    pub use crate::plugin::{Commands, days};
     pub use crate::{
         Arg, Command, Ctx, DataManifest, Durability, Flow, InGroups, Input, LegalBasis, Matcher, Namespace, Plugin,
         PluginError, Step,

@@ -3,6 +3,7 @@
 
 mod approval;
 mod args;
+mod bound;
 mod command;
 mod context;
 mod error;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 
 pub use approval::{Approval, ScopePolicy};
 pub use args::Args;
+pub use bound::{Commands, HandlerFuture};
 pub use command::{Arg, ArgKind, ArgValue, Command};
 pub use context::{Ctx, Input};
 pub use context::{CtxParts, button_value};

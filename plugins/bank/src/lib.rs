@@ -103,6 +103,18 @@ pub fn parse_amount(text: &str) -> Option<u64> {
     whole.parse::<u64>().ok()?.checked_mul(100)?.checked_add(frac.parse().ok()?)
 }
 
+/// The bank's commands, each declared with its handler.
+static COMMANDS: std::sync::LazyLock<Commands<Bank>> = std::sync::LazyLock::new(|| {
+    Commands::<Bank>::new()
+        .add(Command::new("balance", "Show your (simulated) balance"), |bank, ctx| Box::pin(bank.balance(ctx)))
+        .add(
+            Command::new("transfer", "Send money; asks what you leave out (amount, recipient), then verification")
+                .arg(Arg::typed_optional::<Amount>("amount"))
+                .arg(Arg::optional("to")),
+            |bank, ctx| Box::pin(bank.transfer(ctx)),
+        )
+});
+
 impl Bank {
     /// A bank with `settings`.
     pub fn new(settings: BankSettings) -> Self {
@@ -154,6 +166,37 @@ impl Bank {
         flow.advance(&Transferring::Confirm { amount, recipient: text.to_string() })
     }
 
+    /// `/balance`.
+    async fn balance(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let account = self.account(ctx).await?;
+        ctx.reply(format!("Your balance is {}.", money(account.balance_cents)));
+        Ok(())
+    }
+
+    /// `/transfer [amount] [to]`: `/transfer 25 Alice` skips the questions it answers; each answer is checked
+    /// as if typed.
+    async fn transfer(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
+        let amount = ctx.opt_arg::<Amount>("amount")?.map(|Amount(c)| c);
+        let to = ctx.opt_arg::<String>("to")?;
+        let mut flow = Flow::typed("transfer", &Transferring::Amount);
+        match amount {
+            None => ctx.reply("How much do you want to send?"),
+            Some(amount) => match (self.amount_problem(ctx, amount).await?, to) {
+                (Some(problem), _) => ctx.reply(problem),
+                (None, None) => {
+                    ctx.reply("Who should receive it? (a name or an account number)");
+                    let _ = flow.advance(&Transferring::Recipient { amount });
+                }
+                (None, Some(to)) => {
+                    let _ = flow.advance(&Transferring::Recipient { amount });
+                    let _ = Self::recipient_step(&mut flow, ctx, amount, &to);
+                }
+            },
+        }
+        ctx.start_flow(flow);
+        Ok(())
+    }
+
     async fn execute(&self, ctx: &mut Ctx, amount: u64, recipient: String) -> Result<Step, PluginError> {
         // Step-up comes before any side effect: nothing below runs until the user has approved exactly this
         // amount to exactly this recipient with a code; the next transfer asks for its own code.
@@ -193,40 +236,11 @@ impl Plugin for Bank {
     }
 
     fn commands(&self) -> Vec<Command> {
-        vec![
-            Command::new("balance", "Show your (simulated) balance"),
-            Command::new("transfer", "Send money; asks what you leave out (amount, recipient), then verification")
-                .arg(Arg::typed_optional::<Amount>("amount"))
-                .arg(Arg::optional("to")),
-        ]
+        COMMANDS.declarations()
     }
 
     async fn command(&self, command: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
-        if command == "balance" {
-            let account = self.account(ctx).await?;
-            ctx.reply(format!("Your balance is {}.", money(account.balance_cents)));
-        } else {
-            // `/transfer 25 Alice` skips the questions it answers; each answer is checked as if typed.
-            let amount = ctx.opt_arg::<Amount>("amount")?.map(|Amount(c)| c);
-            let to = ctx.opt_arg::<String>("to")?;
-            let mut flow = Flow::typed("transfer", &Transferring::Amount);
-            match amount {
-                None => ctx.reply("How much do you want to send?"),
-                Some(amount) => match (self.amount_problem(ctx, amount).await?, to) {
-                    (Some(problem), _) => ctx.reply(problem),
-                    (None, None) => {
-                        ctx.reply("Who should receive it? (a name or an account number)");
-                        let _ = flow.advance(&Transferring::Recipient { amount });
-                    }
-                    (None, Some(to)) => {
-                        let _ = flow.advance(&Transferring::Recipient { amount });
-                        let _ = Self::recipient_step(&mut flow, ctx, amount, &to);
-                    }
-                },
-            }
-            ctx.start_flow(flow);
-        }
-        Ok(())
+        COMMANDS.run(self, command, ctx).await
     }
 
     async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
