@@ -87,6 +87,7 @@ impl ConsoleAdapter {
             kind,
             private_input: false,
             addressed: true,
+            language: None,
         }
     }
 }

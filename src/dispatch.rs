@@ -74,6 +74,7 @@ pub struct DispatcherBuilder {
     observer: Option<Arc<dyn crate::services::Observer>>,
     limiter: Option<Arc<Limiter>>,
     http: std::collections::HashMap<String, Arc<dyn crate::services::Http>>,
+    texts: Arc<palisade_core::texts::Texts>,
 }
 
 impl std::fmt::Debug for DispatcherBuilder {
@@ -83,6 +84,13 @@ impl std::fmt::Debug for DispatcherBuilder {
 }
 
 impl DispatcherBuilder {
+    /// Words built-in texts as `texts` says (default: the English catalogue).
+    #[must_use]
+    pub fn texts(mut self, texts: Arc<palisade_core::texts::Texts>) -> Self {
+        self.texts = texts;
+        self
+    }
+
     /// Uses `clock` for timestamps (default: [`SystemClock`]; tests pass a `TokioClock`).
     #[must_use]
     pub fn clock(mut self, clock: SharedClock) -> Self {
@@ -218,6 +226,7 @@ impl DispatcherBuilder {
             jobs: Some(jobs.clone()),
             messenger: Some(messenger.clone()),
             chats: Some(chats),
+            texts: self.texts.clone(),
         };
         let router = Router::new(self.plugins, parts)?;
         let access = self.access.unwrap_or_else(|| Arc::new(Access::default()));
@@ -310,6 +319,7 @@ impl Dispatcher {
             observer: None,
             limiter: None,
             http: Default::default(),
+            texts: Arc::default(),
         }
     }
 
@@ -368,6 +378,7 @@ impl Dispatcher {
             access,
         } = self;
         drop(tx);
+        let texts = router.texts().clone();
         let sweeper_stop_jobs = CancellationToken::new();
         match jobs.load().await {
             Ok(0) => {}
@@ -385,7 +396,7 @@ impl Dispatcher {
             sweeper_stop.clone(),
         ));
         let mut conversations =
-            conversations::Conversations::new(service, outboxes.clone(), &settings, journal.clone(), load);
+            conversations::Conversations::new(service, outboxes.clone(), &settings, journal.clone(), load, texts);
         if let Some(journal) = &journal {
             recover(journal, &outboxes, &mut conversations).await;
         }

@@ -7,7 +7,8 @@ use tower::{Layer, Service};
 
 use super::{DispatchError, Request, Response};
 
-/// What the user reads when their request failed on our side.
+/// What the user reads when their request failed on our side (in English; `apology.internal` in the
+/// catalogue of texts).
 pub const APOLOGY: &str = "Sorry, something went wrong on our side while handling that. Nothing else was affected; please try again \
      in a moment (or send /cancel to start over).";
 
@@ -42,7 +43,8 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let apology = req.answer(APOLOGY);
+        let apology = req.answer_with("apology.internal", &[]);
+        let (texts, language) = (req.texts.clone(), req.event.language.clone());
         let (platform, kind) = (req.event.chat.platform, req.event.kind_label());
         let fut = self.inner.call(req);
         Box::pin(async move {
@@ -51,10 +53,7 @@ where
                 Err(DispatchError::StepUpRequired(approval)) => {
                     let mut refusal = apology;
                     refusal.body = crate::reply::ReplyBody::Text {
-                        text: format!(
-                            "{} needs step-up verification, which this bot does not have set up; ask its operator.",
-                            approval.scope
-                        ),
+                        text: texts.fill(language.as_deref(), "apology.no_stepup", &[("scope", &approval.scope)]),
                         buttons: Vec::new(),
                     };
                     Ok(vec![refusal])
@@ -71,5 +70,14 @@ where
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_apology_is_the_catalogues_english_text() {
+        assert_eq!(palisade_core::texts::english("apology.internal"), Some(super::APOLOGY));
+        assert_eq!(palisade_core::texts::english("router.only_commands"), Some(super::super::ONLY_COMMANDS));
     }
 }

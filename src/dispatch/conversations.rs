@@ -43,6 +43,7 @@ pub(super) struct Conversations {
     per_conversation: usize,
     journal: Option<std::sync::Arc<Journal>>,
     load: std::sync::Arc<crate::status::Load>,
+    texts: std::sync::Arc<palisade_core::texts::Texts>,
     done_tx: mpsc::UnboundedSender<ConversationKey>,
     done_rx: mpsc::UnboundedReceiver<ConversationKey>,
 }
@@ -68,6 +69,7 @@ impl Conversations {
         settings: &DispatchSettings,
         journal: Option<std::sync::Arc<Journal>>,
         load: std::sync::Arc<crate::status::Load>,
+        texts: std::sync::Arc<palisade_core::texts::Texts>,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Self {
@@ -83,6 +85,7 @@ impl Conversations {
             per_conversation: settings.conversation_queue.max(1),
             journal,
             load,
+            texts,
             done_tx,
             done_rx,
         }
@@ -177,11 +180,13 @@ impl Conversations {
         let service = self.service.clone();
         let outboxes = self.outboxes.clone();
         let journal = self.journal.clone();
+        let texts = self.texts.clone();
         tokio::spawn(async move {
             let Accepted { mut envelope, ticket, at } = accepted;
             let event = envelope.event.clone();
             let caps = outboxes.capabilities(event.chat.platform);
             let mut request = Request::new(envelope.event, caps);
+            request.texts = texts;
             request.done = super::Done::new(envelope.done.take());
             let done = request.done.clone();
             // Apologize (inside the service) turns every failure into an apology, so Err is not expected here.

@@ -23,7 +23,12 @@ pub struct Request {
     /// event's work on to another event (step-up resubmitting the action a code approved) takes it along, so
     /// the waiter is told only when that work is done too.
     pub done: Done,
+    /// The built-in texts, in the operator's wording and languages.
+    pub texts: Arc<palisade_core::texts::Texts>,
 }
+
+/// The English catalogue, for requests made without the dispatcher's.
+static ENGLISH: std::sync::LazyLock<Arc<palisade_core::texts::Texts>> = std::sync::LazyLock::new(Arc::default);
 
 /// The signal that an event, and whatever it handed its work on to, is done; shared by a request's clones.
 #[derive(Clone, Debug, Default)]
@@ -44,7 +49,24 @@ impl Done {
 impl Request {
     /// A request for `event` from a platform with `capabilities`, with no roles and no grants.
     pub fn new(event: Event, capabilities: Capabilities) -> Self {
-        Self { event, capabilities, roles: Arc::default(), grants: Arc::default(), done: Done::default() }
+        Self {
+            event,
+            capabilities,
+            roles: Arc::default(),
+            grants: Arc::default(),
+            done: Done::default(),
+            texts: ENGLISH.clone(),
+        }
+    }
+
+    /// The built-in text `key` in the user's language, with `values` filled in.
+    pub fn say(&self, key: &str, values: &[(&str, &str)]) -> String {
+        self.texts.fill(self.event.language.as_deref(), key, values)
+    }
+
+    /// [`Request::answer`] with the built-in text `key` (see [`Request::say`]).
+    pub fn answer_with(&self, key: &str, values: &[(&str, &str)]) -> Reply {
+        self.answer(self.say(key, values))
     }
 
     /// A text reply to the event's user in the event's chat.

@@ -40,6 +40,7 @@ struct Inner {
     jobs: Option<Arc<crate::jobs::Jobs>>,
     messenger: Option<Arc<dyn crate::services::Messenger>>,
     chats: Option<Arc<crate::chats::ChatBook>>,
+    texts: Arc<palisade_core::texts::Texts>,
 }
 
 impl std::fmt::Debug for Router {
@@ -70,6 +71,8 @@ pub struct RouterParts {
     pub messenger: Option<Arc<dyn crate::services::Messenger>>,
     /// Where the group chats the bot is written to in are recorded (`None`: not recorded).
     pub chats: Option<Arc<crate::chats::ChatBook>>,
+    /// The built-in texts, in the operator's wording and languages.
+    pub texts: Arc<palisade_core::texts::Texts>,
 }
 
 impl std::fmt::Debug for RouterParts {
@@ -85,7 +88,7 @@ impl Router {
     /// A router over `plugins`. Fails with a readable message when two plugins claim the same command or a
     /// plugin claims a built-in one.
     pub fn new(plugins: Vec<Arc<dyn Plugin>>, parts: RouterParts) -> Result<Self, String> {
-        let RouterParts { store, clock, idle_ms, bot_name, policy, audit, http, jobs, messenger, chats } = parts;
+        let RouterParts { store, clock, idle_ms, bot_name, policy, audit, http, jobs, messenger, chats, texts } = parts;
         let commands = Self::command_table(&plugins)?;
         let text = super::text::TextTable::new(&plugins)?;
         let flows = FlowStore::new(store.clone());
@@ -120,6 +123,7 @@ impl Router {
             jobs,
             messenger,
             chats,
+            texts,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -142,6 +146,11 @@ impl Router {
         Ok(commands)
     }
 
+    /// The built-in texts the router answers with.
+    pub fn texts(&self) -> &Arc<palisade_core::texts::Texts> {
+        &self.inner.texts
+    }
+
     /// The flow store the router keeps conversations in.
     pub fn flows(&self) -> &FlowStore {
         &self.inner.flows
@@ -161,7 +170,8 @@ impl Router {
         };
         let mut event = crate::event::Event::text(job.user.clone(), job.chat.clone(), "");
         event.addressed = true;
-        let req = Request::new(event, caps);
+        let mut req = Request::new(event, caps);
+        req.texts = self.inner.texts.clone();
         let mut ctx = self.inner.ctx(&req, plugin).with_job(job.clone());
         let result = plugin.job(&job.name, &mut ctx).await;
         match self.inner.finish(&req, plugin, ctx, result, None).await {
@@ -211,8 +221,8 @@ impl Inner {
         if let EventKind::Button(sealed) = &req.event.kind {
             let (data, from) = match super::buttons::open(&*self.store, &req.event.user, sealed) {
                 super::buttons::Pressed::Bound { data, origin } => (data.to_string(), origin.map(str::to_string)),
-                super::buttons::Pressed::NotYours => return Ok(vec![req.answer("That button is not for you.")]),
-                super::buttons::Pressed::Unbound => return Ok(vec![req.answer("That button is no longer active.")]),
+                super::buttons::Pressed::NotYours => return Ok(vec![req.answer_with("router.button_not_yours", &[])]),
+                super::buttons::Pressed::Unbound => return Ok(vec![req.answer_with("router.button_inactive", &[])]),
             };
             if let Some(refused) = self.recheck(&req, from.as_deref()).await? {
                 return Ok(vec![refused]);
@@ -225,7 +235,7 @@ impl Inner {
         let mut active = self.flows.load(&conv).await?;
         if let Some(state) = active.take_if(|s| s.is_expired(self.clock.now_ms(), self.idle_ms)) {
             self.flows.remove(&conv).await?;
-            out.push(req.answer(format!("Your unfinished {} timed out and was cancelled.", state.flow.name())));
+            out.push(req.answer_with("router.flow_timed_out", &[("flow", state.flow.name())]));
             out.append(&mut self.cancelled(&req, &state).await);
         }
         if let Some(interest) = crate::plugin::Interest::of(&req.event.kind) {
@@ -236,18 +246,16 @@ impl Inner {
             (EventKind::Command(c), active) if c.name == "cancel" => match active {
                 Some(state) => {
                     self.flows.remove(&conv).await?;
-                    let mut out = vec![req.answer(format!("Cancelled your {}.", state.flow.name()))];
+                    let mut out = vec![req.answer_with("router.flow_cancelled", &[("flow", state.flow.name())])];
                     out.append(&mut self.cancelled(&req, &state).await);
                     out
                 }
-                None => vec![req.answer("There is nothing to cancel.")],
+                None => vec![req.answer_with("router.nothing_to_cancel", &[])],
             },
             (EventKind::Command(c), _) if c.name == "help" || c.name == "start" => vec![self.help(&req, c)],
-            (EventKind::Command(c), Some(state)) => vec![req.answer(format!(
-                "You are in the middle of your {}. Answer the question above, or send /cancel first to use /{}.",
-                state.flow.name(),
-                c.name
-            ))],
+            (EventKind::Command(c), Some(state)) => {
+                vec![req.answer_with("router.flow_busy", &[("flow", state.flow.name()), ("command", &c.name)])]
+            }
             (_, Some(state)) => self.step(&req, state).await?,
             (EventKind::Command(c), None) => self.command(&req, c).await?,
             (EventKind::Button(data), None) => self.button(&req, data, origin.as_deref()).await?,
@@ -297,34 +305,35 @@ impl Inner {
     fn help(&self, req: &Request, call: &CommandCall) -> crate::Reply {
         let mut lines = Vec::new();
         if call.name == "start" {
-            lines.push(format!("Hello! I am {}.", self.bot_name));
+            lines.push(req.say("help.hello", &[("bot", &self.bot_name)]));
         }
-        lines.push("Here is what you can do:".to_string());
+        lines.push(req.say("help.intro", &[]));
+        let asks = req.say("help.asks_verification", &[]);
         for p in &self.plugins {
             for c in p.commands() {
                 if c.role.is_none_or(|r| req.roles.contains(r)) {
                     let scope = format!("{}.{}", p.name(), c.name);
                     let sensitive = c.sensitive || self.policy().require_for.contains(&scope);
-                    let lock = if sensitive { " (asks for verification)" } else { "" };
+                    let lock = if sensitive { asks.as_str() } else { "" };
                     lines.push(format!("{} — {}{lock}", c.usage(), c.help));
                 }
             }
         }
-        lines.push("/cancel — stop what you are in the middle of".into());
-        lines.push("/help — this list".into());
+        lines.push(req.say("help.cancel", &[]));
+        lines.push(req.say("help.help", &[]));
         req.answer(lines.join("\n"))
     }
 
     async fn command(&self, req: &Request, call: &CommandCall) -> Result<Response, DispatchError> {
         let Some((idx, cmd)) = self.commands.get(call.name.as_str()) else {
-            return Ok(vec![req.answer(format!("I don't know /{}. Send /help to see what I can do.", call.name))]);
+            return Ok(vec![req.answer_with("router.unknown_command", &[("command", &call.name)])]);
         };
         if cmd.role.is_some_and(|r| !req.roles.contains(r)) {
             // Refusals are audited (under the user's pseudonym) like other refused attempts: someone probing
             // staff commands shows up in the trail.
             let details = [("command", cmd.name.to_string()), ("role", cmd.role.unwrap_or_default().to_string())];
             self.audit.note("access.refused", Some(&req.event.user), crate::services::Outcome::Denied, &details).await;
-            return Ok(vec![req.answer(format!("You are not allowed to use /{}.", cmd.name))]);
+            return Ok(vec![req.answer_with("router.not_allowed", &[("command", cmd.name)])]);
         }
         if let Err(usage) = cmd.check_args(&crate::plugin::Args::new(call.raw_args.clone())) {
             return Ok(vec![req.answer(usage)]);
@@ -366,7 +375,7 @@ impl Inner {
         let private = req.event.chat.is_private();
         let said = super::text::Said { text, private, addressed: req.event.addressed, roles: &req.roles };
         let Some((idx, matcher, matched)) = self.text.find(&said) else {
-            return Ok(if private { vec![req.answer(super::text::ONLY_COMMANDS)] } else { Vec::new() });
+            return Ok(if private { vec![req.answer_with("router.only_commands", &[])] } else { Vec::new() });
         };
         let plugin = &self.plugins[idx];
         let scope = format!("{}.{}", plugin.name(), matcher.name);
@@ -389,7 +398,7 @@ impl Inner {
         if cmd.role.is_some_and(|r| !req.roles.contains(r)) {
             let details = [("command", cmd.name.to_string()), ("role", cmd.role.unwrap_or_default().to_string())];
             self.audit.note("access.refused", Some(&req.event.user), crate::services::Outcome::Denied, &details).await;
-            return Ok(Some(req.answer(format!("You are no longer allowed to use /{}.", cmd.name))));
+            return Ok(Some(req.answer_with("router.no_longer_allowed", &[("command", cmd.name)])));
         }
         let scope = format!("{}.{}", self.plugins[*idx].name(), cmd.name);
         if cmd.sensitive || self.policy().require_for.contains(&scope) {
@@ -417,7 +426,7 @@ impl Inner {
     async fn button(&self, req: &Request, data: &str, origin: Option<&str>) -> Result<Response, DispatchError> {
         let owner = data.split_once(':').map(|(p, _)| p);
         let Some(plugin) = self.plugins.iter().find(|p| Some(p.name()) == owner) else {
-            return Ok(vec![req.answer("That button is no longer active.")]);
+            return Ok(vec![req.answer_with("router.button_inactive", &[])]);
         };
         let mut ctx = self.ctx(req, plugin);
         let value = crate::plugin::button_value(plugin.name(), data).unwrap_or_default().to_string();
@@ -429,14 +438,12 @@ impl Inner {
         let conv = req.event.conversation();
         let Some(plugin) = self.plugins.iter().find(|p| p.name() == state.plugin) else {
             self.flows.remove(&conv).await?;
-            return Ok(vec![
-                req.answer(format!("Your {} cannot continue: that feature is turned off.", state.flow.name())),
-            ]);
+            return Ok(vec![req.answer_with("router.flow_turned_off", &[("flow", state.flow.name())])]);
         };
         if let EventKind::Button(data) = &req.event.kind
             && crate::plugin::button_value(plugin.name(), data).is_none()
         {
-            return Ok(vec![req.answer("That button is no longer active.")]);
+            return Ok(vec![req.answer_with("router.button_inactive", &[])]);
         }
         let mut ctx = self.ctx(req, plugin);
         let origin = state.origin.clone();

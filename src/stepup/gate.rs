@@ -95,7 +95,7 @@ impl Gate {
             if age > crate::clock::millis(self.stepup.settings().code_timeout) {
                 self.stepup.pending().clear(&req.event.user).await?;
                 let scope = &pending.approval.scope;
-                out.push(text(&req, format!("The verification for {scope} timed out; nothing was done.")));
+                out.push(text(&req, req.say("stepup.timed_out", &[("scope", scope)])));
             } else if is_code_channel(&req, &pending) {
                 return self.answer(req, pending).await;
             } else if looks_like_code(&req) {
@@ -108,23 +108,24 @@ impl Gate {
                     let (chat, user) = (req.event.chat.clone(), req.event.user.clone());
                     out.push(Reply { chat, user, private: false, body: ReplyBody::Delete(id), retract: None });
                 }
-                out.push(text(&req, match burned {
-                    super::Burned::Recovery { left } => format!(
-                        "Never post codes in a group. That recovery code was seen there, so it no longer works ({left} left); send a code to me in our private chat."
-                    ),
-                    _ => "Never post codes in a group. Send it to me in our private chat; if that was your current code, wait for the next one.".to_string(),
-                }));
+                out.push(text(
+                    &req,
+                    match burned {
+                        super::Burned::Recovery { left } => {
+                            req.say("stepup.code_in_group_recovery", &[("left", &left.to_string())])
+                        }
+                        _ => req.say("stepup.code_in_group", &[]),
+                    },
+                ));
                 return Ok(out);
             } else if req.event.conversation() == pending.event.conversation() {
                 // The conversation the action was asked in is frozen until it is verified or cancelled, so
                 // the state the user approved (a flow's amount and recipient) cannot change under the code.
                 if matches!(&req.event.kind, EventKind::Command(c) if c.name == "cancel") {
                     self.stepup.pending().clear(&req.event.user).await?;
-                    out.push(text(&req, format!("Cancelled: {} was not done.", pending.approval.scope)));
+                    out.push(text(&req, req.say("stepup.cancelled", &[("scope", &pending.approval.scope)])));
                 } else {
-                    return Ok(vec![
-                        req.answer("Finish the verification first: send your code in our private chat, or /cancel."),
-                    ]);
+                    return Ok(vec![req.answer_with("stepup.finish_first", &[])]);
                 }
             }
         } else if let Some(answer) = self.elsewhere(&req).await? {
@@ -164,13 +165,10 @@ impl Gate {
                 return self.answer(req.clone(), pending).await.map(Some);
             }
             let scope = &pending.approval.scope;
+            let platform = other.platform.to_string();
             return Ok(Some(vec![text(
                 req,
-                format!(
-                    "{scope} is waiting for your code on {}: send the code there (this bot does not confirm an action \
-                     from another platform).",
-                    other.platform
-                ),
+                req.say("stepup.elsewhere", &[("scope", scope), ("platform", &platform)]),
             )]));
         }
         Ok(None)
@@ -182,14 +180,11 @@ impl Gate {
         let scope = approval.scope.clone();
         let enrolment = self.stepup.enrolment(user).await?.filter(|e| e.active);
         let Some(enrolment) = enrolment else {
-            let msg = match self.stepup.settings().unenrolled {
-                Unenrolled::Enrol => format!(
-                    "{scope} needs two-factor verification. Turn it on with /2fa setup in a private chat with me (send /cancel first if you are in the middle of something), then try again."
-                ),
-                Unenrolled::Deny => {
-                    format!("{scope} needs two-factor verification, which you have not set up. Ask the bot's operator.")
-                }
+            let key = match self.stepup.settings().unenrolled {
+                Unenrolled::Enrol => "stepup.needs_enrolment",
+                Unenrolled::Deny => "stepup.needs_operator",
             };
+            let msg = req.say(key, &[("scope", &scope)]);
             return Ok(vec![req.answer(msg)]);
         };
         // The details are shown to the user only; the trail records that they were bound, not what they are.
@@ -198,30 +193,23 @@ impl Gate {
             details.push(("single_use", "true".into()));
         }
         self.stepup.audit().record("stepup.challenge", Some(user), crate::audit::Outcome::Info, &details).await?;
-        let ask = if enrolment.locked_for_good {
-            "verification is locked after too many wrong codes, so send one of your recovery codes (or ask an admin to reset it)."
-        } else {
-            "send the 6-digit code from your authenticator app (or a recovery code)."
-        };
+        let ask = req.say(if enrolment.locked_for_good { "stepup.ask_recovery" } else { "stepup.ask_code" }, &[]);
         let prompt = if approval.details.is_empty() {
-            let once = if approval.single_use { " It approves this action once." } else { "" };
-            format!("To confirm {scope}, {ask}{once} Send /cancel to stop.")
+            let key = if approval.single_use { "stepup.prompt_once" } else { "stepup.prompt" };
+            req.say(key, &[("scope", &scope), ("ask", &ask)])
         } else {
             // One detail per line, so the user reads exactly what the code will approve.
             let lines: Vec<String> = approval.details.iter().map(|(k, v)| format!("• {k}: {v}")).collect();
-            let mut ask = ask.to_string();
-            ask[..1].make_ascii_uppercase();
-            format!(
-                "To confirm {scope}:\n{}\n{ask} The code approves exactly this, once. Send /cancel to stop.",
-                lines.join("\n")
-            )
+            let mut chars = ask.chars();
+            let ask: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+            req.say("stepup.prompt_details", &[("scope", &scope), ("details", &lines.join("\n")), ("ask", &ask)])
         };
         let pending = Pending { event: req.event.clone(), approval, created_at_ms: self.stepup.now_ms() };
         self.stepup.pending().save(&pending).await?;
         let mut replies = vec![private(req, ReplyBody::CodePrompt { text: prompt })];
         // Platforms with private input (modals) ask right there; others move the question to a DM.
         if req.event.chat.kind != ChatKind::Direct && !req.capabilities.private_input {
-            replies.push(req.answer("I sent you a private message to confirm this."));
+            replies.push(req.answer_with("stepup.sent_privately", &[]));
         }
         Ok(replies)
     }
@@ -232,19 +220,18 @@ impl Gate {
         let input = match &req.event.kind {
             EventKind::Command(c) if c.name == "cancel" => {
                 self.stepup.pending().clear(&user).await?;
-                let mut out = vec![text(&req, format!("Cancelled: {} was not done.", pending.approval.scope))];
+                let mut out = vec![text(&req, req.say("stepup.cancelled", &[("scope", &pending.approval.scope)]))];
                 if pending.event.chat == req.event.chat {
                     // Also end the flow the action belonged to, as /cancel would have without step-up.
+                    let nothing = req.say("router.nothing_to_cancel", &[]);
                     let mut rest = self.inner.clone().oneshot(req).await?;
-                    rest.retain(
-                        |r| !matches!(&r.body, ReplyBody::Text { text, .. } if text == "There is nothing to cancel."),
-                    );
+                    rest.retain(|r| !matches!(&r.body, ReplyBody::Text { text, .. } if *text == nothing));
                     out.append(&mut rest);
                 }
                 return Ok(out);
             }
             EventKind::Text(t) => t.clone(),
-            _ => return Ok(vec![text(&req, "Send your verification code first, or /cancel.")]),
+            _ => return Ok(vec![text(&req, req.say("stepup.code_first", &[]))]),
         };
         let mut out = Vec::new();
         if let Some(id) = req.event.message_id.clone().filter(|_| req.capabilities.can_delete_user_messages) {
@@ -259,51 +246,39 @@ impl Gate {
         let outcome = match self.stepup.verify_pending(&pending, &input).await? {
             Verified::Attempted(outcome) => outcome,
             Verified::Gone => {
-                out.push(text(
-                    &req,
-                    format!(
-                        "Nothing is waiting for a code any more ({} was already answered).",
-                        pending.approval.scope
-                    ),
-                ));
+                out.push(text(&req, req.say("stepup.already_answered", &[("scope", &pending.approval.scope)])));
                 return Ok(out);
             }
             Verified::NotEnrolled => {
-                out.push(text(&req, "Two-factor verification is no longer set up; nothing was done."));
+                out.push(text(&req, req.say("stepup.not_enrolled_any_more", &[])));
                 return Ok(out);
             }
         };
         match outcome {
             Outcome::Accepted | Outcome::Recovered { .. } => {
                 if let Outcome::Recovered { left } = outcome {
-                    out.push(text(
-                        &req,
-                        format!("You used a recovery code; {left} left. If that was not you, run /2fa setup now."),
-                    ));
+                    out.push(text(&req, req.say("stepup.recovery_used", &[("left", &left.to_string())])));
                 }
                 out.append(&mut self.resume(&req, pending).await?);
             }
             Outcome::Replayed => {
-                out.push(retry(&req, "That code was already used. Wait for the next code in your app and send it."));
+                out.push(retry(&req, req.say("stepup.replayed", &[])));
             }
             Outcome::Wrong { before_pause: 0 } => {
-                out.push(retry(&req, "Wrong code. Too many wrong codes: verification is paused for a while."));
+                out.push(retry(&req, req.say("stepup.wrong_paused", &[])));
             }
             Outcome::Wrong { before_pause } => {
-                out.push(retry(&req, format!("Wrong code. {before_pause} more tries before verification pauses.")));
+                out.push(retry(&req, req.say("stepup.wrong", &[("left", &before_pause.to_string())])));
             }
             Outcome::Locked { until_ms: Some(until) } => {
                 let secs = until.saturating_sub(self.stepup.now_ms()).div_ceil(1000);
-                out.push(retry(&req, format!("Verification is paused after wrong codes; try again in {secs} s.")));
+                out.push(retry(&req, req.say("stepup.paused", &[("seconds", &secs.to_string())])));
             }
             Outcome::Locked { until_ms: None } => {
-                out.push(retry(&req, "Verification is locked. Use a recovery code, or ask an admin to reset it."));
+                out.push(retry(&req, req.say("stepup.locked", &[])));
             }
             Outcome::Malformed => {
-                out.push(text(
-                    &req,
-                    "Send the 6-digit code from your authenticator app, or a recovery code (or /cancel).",
-                ));
+                out.push(text(&req, req.say("stepup.malformed", &[])));
             }
         }
         Ok(out)
@@ -329,6 +304,7 @@ impl Gate {
         }
         let mut resumed = Request::new(pending.event, req.capabilities);
         resumed.roles = req.roles.clone();
+        resumed.texts = req.texts.clone();
         resumed.grants = Arc::new(self.stepup.grants(&conv));
         self.run_verified(resumed, pending.approval).await
     }
@@ -358,7 +334,7 @@ impl Gate {
             Err(DispatchError::StepUpRequired(again)) => {
                 let mut out = Vec::new();
                 if again.scope == approval.scope && approval.single_use {
-                    out.push(text(&req, "The details changed since you approved them; nothing was done."));
+                    out.push(text(&req, req.say("stepup.details_changed", &[])));
                 }
                 out.append(&mut self.suspend(&req, again).await?);
                 Ok(out)

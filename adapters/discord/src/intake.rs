@@ -121,8 +121,9 @@ impl Intake {
         let direct = chat.is_private();
         let (ex, mut first) = Exchange::new(i.id, i.token, !private_input, is_component, direct);
         self.exchanges.insert(&user.id, &chat.id, ex.clone());
+        let (display_name, language) = (i.display_name, i.locale);
         let event =
-            Event { user, display_name: i.display_name, chat, message_id: None, kind, private_input, addressed: true };
+            Event { user, display_name, chat, message_id: None, kind, private_input, addressed: true, language };
         // Interaction ids are unique: a repeated one (a replayed request, a gateway dispatch sent twice) runs
         // once, even across a restart.
         let envelope = palisade_core::Envelope::new(event).delivery(format!("discord:interaction:{}", i.id));

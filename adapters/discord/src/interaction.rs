@@ -70,6 +70,8 @@ pub struct Interaction {
     pub display_name: Option<String>,
     /// Where (absent only for PING).
     pub chat: Option<ChatRef>,
+    /// The user's client language (`de`, `en-US`), which Discord sends with every interaction but PING.
+    pub locale: Option<String>,
 }
 
 /// Why a body could not be read as an interaction.
@@ -100,6 +102,8 @@ struct Raw {
     /// (a DM or group DM between people, where a user-installed app can be used). Absent in older payloads.
     #[serde(default)]
     context: Option<u8>,
+    #[serde(default)]
+    locale: Option<String>,
 }
 
 /// `context` of an interaction in the user's DM with the bot.
@@ -168,7 +172,7 @@ fn from_raw(raw: Raw) -> Result<Interaction, ParseError> {
     if action != Action::Ping && (user.is_none() || chat.is_none()) {
         return Err(ParseError("no user or channel".into()));
     }
-    Ok(Interaction { id, token: Secret::new(raw.token), action, user, display_name, chat })
+    Ok(Interaction { id, token: Secret::new(raw.token), action, user, display_name, chat, locale: raw.locale })
 }
 
 /// The chat: the channel, direct only for a DM channel outside a guild that is the bot's own (or, in old

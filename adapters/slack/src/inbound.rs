@@ -150,6 +150,7 @@ fn message(e: EventCallback, shared: &Shared, bot_user: Option<&str>) -> Inbound
         kind,
         private_input: false,
         addressed,
+        language: None,
     };
     self::event(event, None, None)
 }
@@ -186,6 +187,7 @@ fn command(c: SlashCommand) -> Inbound {
         kind: EventKind::Command(call),
         private_input: false,
         addressed: true,
+        language: None,
     };
     self::event(event, Some(c.trigger_id), c.response_url)
 }
@@ -216,6 +218,7 @@ fn actions(a: BlockActions, shared: &Shared) -> Inbound {
         kind: EventKind::Button(data),
         private_input: false,
         addressed: true,
+        language: None,
     };
     self::event(event, Some(a.trigger_id), a.response_url)
 }
@@ -243,6 +246,7 @@ fn view(v: ViewInteraction, shared: &Shared, closed: bool) -> Inbound {
         kind: EventKind::from_text(&text, None),
         private_input: true,
         addressed: true,
+        language: None,
     };
     self::event(event, None, None)
 }

@@ -41,6 +41,7 @@ pub fn map_update(update: Update, username: Option<&str>, buttons: &ButtonIds) -
 fn event_of(user: &User, m: &Message, kind: EventKind) -> Event {
     let mut event = Event::text(user_ref(user), in_topic(chat_ref(&m.chat), m), "");
     event.display_name = Some(user.first_name.clone());
+    event.language = user.language_code.clone();
     event.message_id = Some(MessageId(m.id.0.to_string()));
     event.kind = kind;
     event
@@ -103,6 +104,7 @@ fn map_reaction(r: &teloxide::types::MessageReactionUpdated) -> Inbound {
     let Some(emoji) = emoji else { return Inbound::Ignored("a reaction removed") };
     let mut event = Event::text(user_ref(user), chat_ref(&r.chat), "");
     event.display_name = Some(user.first_name.clone());
+    event.language = user.language_code.clone();
     event.kind = EventKind::Reaction { message: MessageId(r.message_id.0.to_string()), emoji };
     Inbound::Event(event)
 }
@@ -124,6 +126,7 @@ fn map_message(m: &Message, username: Option<&str>) -> Inbound {
         kind: EventKind::from_text(text, username),
         private_input: false,
         addressed: addresses_bot(m, text, username),
+        language: user.language_code.clone(),
     })
 }
 
@@ -146,6 +149,7 @@ fn map_callback(q: CallbackQuery, buttons: &ButtonIds) -> Inbound {
         kind: EventKind::Button(data),
         private_input: false,
         addressed: true,
+        language: q.from.language_code.clone(),
     });
     Inbound::Callback { query: q.id, event }
 }

@@ -273,6 +273,10 @@ pub struct Event {
     /// addressed, unless a matcher says otherwise ([`crate::InGroups`]).
     #[serde(default)]
     pub addressed: bool,
+    /// The user's language as their platform names it (`de`, `pt-BR`), when it does: built-in texts are
+    /// given in it where the operator provides them ([`crate::texts`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 impl Event {
@@ -286,6 +290,7 @@ impl Event {
             kind: EventKind::from_text(text, None),
             private_input: false,
             addressed: false,
+            language: None,
         }
     }
 

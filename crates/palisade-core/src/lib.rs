@@ -15,6 +15,7 @@
 //! | [`plugin`] | the [`Plugin`] trait, [`Command`] metadata with typed arguments (bound to their handlers with `Commands`), free-text [`Matcher`]s, scheduled jobs, the handler context [`Ctx`], data manifests |
 //! | [`flow`] | conversation flows: [`Flow`] (keyed or typed state) and [`Step`] |
 //! | [`store`] | the async [`Store`] trait, record names, [`ScopedStore`] for plugins |
+//! | [`texts`] | the catalogue of built-in texts users read, and an operator's translations of them |
 //! | [`adapter`] | the [`Adapter`] contract, [`Capabilities`], the [`Outbox`] and the bounded [`EventSink`] |
 //! | [`services`] | runtime services as traits: [`AuditLog`], [`Http`], [`Observer`], [`Messenger`] |
 //! | [`config`] | a plugin's or adapter's settings table ([`Section`]), [`Problem`]s, [`Secret`]s |
@@ -32,6 +33,7 @@ pub mod plugin;
 pub mod reply;
 pub mod services;
 pub mod store;
+pub mod texts;
 
 pub use adapter::{
     Adapter, AdapterError, Admission, Capabilities, Envelope, EventSink, Outbox, Pending, SendError, SendPolicy,
