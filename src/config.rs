@@ -15,5 +15,5 @@ pub use palisade_core::config::{Problem, Secret, Section};
 pub use settings::{
     AlertSettings, BackupSettings, BotSettings, ControlSettings, DispatchSettings, FlowSettings, IdentitySettings,
     IntegrationSettings, LogFormat, LogSettings, MonitoringSettings, PrivacySettings, Rate, RateLimitSettings,
-    RedisSettings, Regime, Settings, StepUpSettings, StoreBackend, StoreSettings, Unenrolled,
+    RedisSettings, Regime, Settings, StepUpSettings, StoreBackend, StoreSettings, TextsSettings, Unenrolled,
 };

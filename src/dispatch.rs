@@ -389,19 +389,26 @@ impl Dispatcher {
         let sweeper_stop = CancellationToken::new();
         let sweeper = tokio::spawn(sweeper::sweep_flows(
             router.flows().clone(),
+            texts.clone(),
             outboxes.clone(),
             clock.clone(),
             flow_settings.idle_timeout,
             flow_settings.sweep_interval,
             sweeper_stop.clone(),
         ));
-        let mut conversations =
-            conversations::Conversations::new(service, outboxes.clone(), &settings, journal.clone(), load, texts);
+        let mut conversations = conversations::Conversations::new(
+            service,
+            outboxes.clone(),
+            &settings,
+            journal.clone(),
+            load,
+            texts.clone(),
+        );
         if let Some(journal) = &journal {
             recover(journal, &outboxes, &mut conversations).await;
         }
         let (accepted_tx, accepted_rx) = mpsc::channel(settings.queue_capacity);
-        let intake = intake::Intake { journal, limiter, outboxes: outboxes.clone(), clock };
+        let intake = intake::Intake { journal, limiter, outboxes: outboxes.clone(), clock, texts };
         let intake = tokio::spawn(intake.run(rx, accepted_tx, shutdown.clone()));
         tokio::select! {
             () = conversations.run(accepted_rx, shutdown.clone()) => {}

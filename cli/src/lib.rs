@@ -136,6 +136,16 @@ pub enum ConfigAction {
         #[arg(long, env = "PALISADE_CONFIG")]
         config: PathBuf,
     },
+    /// Print every built-in text users read, as a `[texts.<lang>]` table to translate or reword: in English,
+    /// or as a configuration words it for a language.
+    Texts {
+        /// A configuration whose `[texts]` to apply.
+        #[arg(long, env = "PALISADE_CONFIG")]
+        config: Option<PathBuf>,
+        /// The language to print (`de`, `pt-BR`); without it, English.
+        #[arg(long)]
+        language: Option<String>,
+    },
 }
 
 /// Parses the command line and runs it with the plugins and adapters in `registry`.
@@ -204,6 +214,7 @@ async fn execute(command: Command, registry: Registry) -> ExitCode {
         Command::Status { running, json } => status(&running.config, json).await,
         Command::Reload { running } => reload(&running.config).await,
         Command::Config { action: ConfigAction::Check { config } } => check(&config, &registry),
+        Command::Config { action: ConfigAction::Texts { config, language } } => texts(config.as_ref(), language),
         Command::Run { config } => run(&config, &registry, AdapterChoice::Configured).await,
         Command::Chat { config, user } => run(&config, &registry, AdapterChoice::ConsoleOnly(user)).await,
     }
@@ -316,6 +327,30 @@ fn check(config: &PathBuf, registry: &Registry) -> ExitCode {
         platforms.len(),
         platforms.join(", ")
     );
+    ExitCode::SUCCESS
+}
+
+/// `palisade config texts`: the catalogue as TOML, for `[texts.<lang>]`.
+fn texts(config: Option<&PathBuf>, language: Option<String>) -> ExitCode {
+    let texts = match config {
+        Some(config) => {
+            let Ok(loaded) = load(config) else { return ExitCode::from(2) };
+            match loaded.settings.texts.build() {
+                Ok(texts) => texts,
+                Err(_) => return ExitCode::from(2),
+            }
+        }
+        None => palisade_core::texts::Texts::default(),
+    };
+    let tag = language.as_deref().map_or_else(|| "en".to_string(), palisade_core::texts::normalise);
+    println!("# The built-in texts users read. Copy the ones to change into your configuration under [texts.{tag}]");
+    println!("# (or into the file `[texts] file` names) and reword them; keep each {{name}}: it is filled in.");
+    println!("[texts.{tag}]");
+    for (key, _) in palisade_core::texts::CATALOGUE {
+        let text = texts.get(language.as_deref(), key);
+        // A TOML basic string: JSON's escaping is valid TOML for these texts.
+        println!("{key} = {}", serde_json::Value::String(text.to_string()));
+    }
     ExitCode::SUCCESS
 }
 

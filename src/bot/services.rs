@@ -123,7 +123,16 @@ impl Services {
     pub fn dispatcher(&self, plugins: Vec<Arc<dyn Plugin>>) -> DispatcherBuilder {
         let s = &self.settings;
         let consent = ConsentLayer::new(ConsentBook::new(self.store.clone(), self.clock.clone()), &plugins);
+        // Checked when the configuration was loaded; a problem here (settings built by hand) keeps English.
+        let texts = s.texts.build().unwrap_or_else(|problems| {
+            tracing::error!(
+                problems = problems.len(),
+                "the [texts] overrides are not used: run `palisade config check`"
+            );
+            palisade_core::texts::Texts::default()
+        });
         Dispatcher::builder(plugins, self.store.clone())
+            .texts(Arc::new(texts))
             .clock(self.clock.clone())
             .dispatch_settings(s.dispatch.clone())
             .flow_settings(s.flows.clone())

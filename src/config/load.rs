@@ -102,12 +102,59 @@ impl Loader {
             .build()
             .map_err(|e| fail(vec![Problem::file(e.to_string())]))?;
         let values = flatten(&merged);
-        let settings = deserialize(merged).map_err(|problems| fail(self.blame_env(problems)))?;
+        let mut settings = deserialize(merged).map_err(|problems| fail(self.blame_env(problems)))?;
+        self.read_texts_file(&mut settings.texts).map_err(|problems| fail(problems))?;
         let problems = validate(&settings);
         if !problems.is_empty() {
             return Err(fail(problems));
         }
         Ok(Loaded { file: self.file.clone(), settings, warnings, text, values })
+    }
+}
+
+impl Loader {
+    /// Merges the `[texts] file` (relative to the configuration file; `[texts.<lang>]` tables as in the
+    /// configuration, e.g. the output of `palisade config texts`) under the configuration's own tables, which
+    /// win.
+    fn read_texts_file(&self, texts: &mut super::TextsSettings) -> Result<(), Vec<Problem>> {
+        let Some(file) = &texts.file else { return Ok(()) };
+        let path = match self.file.parent() {
+            Some(dir) if file.is_relative() => dir.join(file),
+            _ => file.clone(),
+        };
+        let problem = |what: String| vec![Problem::at("texts.file", format!("{}: {what}", path.display()))];
+        let text = std::fs::read_to_string(&path).map_err(|e| problem(format!("cannot be read ({e})")))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| problem(format!("is not valid TOML: {e}")))?;
+        if let Some(other) = table.keys().find(|k| *k != "texts") {
+            return Err(problem(format!("holds `{other}`; only [texts.<lang>] tables belong in it")));
+        }
+        let Some(table) = table.get("texts") else { return Ok(()) };
+        let table = serde_json::to_value(table).map_err(|e| problem(e.to_string()))?;
+        let Some(languages) = table.as_object() else { return Err(problem("`texts` must be a table".into())) };
+        for (language, from_file) in languages {
+            let merged = match texts.languages.remove(language) {
+                Some(mut own) => {
+                    merge(&mut own, from_file);
+                    own
+                }
+                None => from_file.clone(),
+            };
+            texts.languages.insert(language.clone(), merged);
+        }
+        Ok(())
+    }
+}
+
+/// Adds to `own` what `other` has and `own` does not (nested tables merged; `own` wins).
+fn merge(own: &mut serde_json::Value, other: &serde_json::Value) {
+    let (Some(own), Some(other)) = (own.as_object_mut(), other.as_object()) else { return };
+    for (k, v) in other {
+        match own.get_mut(k) {
+            Some(mine) => merge(mine, v),
+            None => {
+                own.insert(k.clone(), v.clone());
+            }
+        }
     }
 }
 
@@ -139,6 +186,9 @@ fn deserialize(merged: config::Config) -> Result<Settings, Vec<Problem>> {
 
 fn validate(s: &Settings) -> Vec<Problem> {
     let mut problems = Vec::new();
+    if let Err(mut wrong) = s.texts.build() {
+        problems.append(&mut wrong);
+    }
     let d = &s.dispatch;
     let counts = [
         ("dispatch.max_concurrency", d.max_concurrency, 100_000),

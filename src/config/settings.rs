@@ -30,6 +30,8 @@ pub struct Settings {
     pub control: ControlSettings,
     /// `[identity]`: identities linked across platforms.
     pub identity: IdentitySettings,
+    /// `[texts]`: the operator's wording and translations of the built-in texts.
+    pub texts: TextsSettings,
     /// `[alerts]`: anomaly thresholds and who is told.
     pub alerts: AlertSettings,
     /// `[privacy]`: who the controller is and which regimes' deadlines apply.
@@ -44,6 +46,68 @@ pub struct Settings {
     pub adapters: BTreeMap<String, serde_json::Value>,
     /// `[plugins.<name>]`: one table per enabled plugin.
     pub plugins: BTreeMap<String, serde_json::Value>,
+}
+
+/// `[texts]`: `default_language`, `file`, and one table per language (`[texts.de]`) whose keys are the
+/// catalogue's (`stepup.wrong_code = "…"`, or nested: `[texts.de.stepup]`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TextsSettings {
+    /// The language of users whose platform names none, and the one tried after theirs.
+    pub default_language: Option<String>,
+    /// A TOML file of more `[texts.<lang>]` tables (as `palisade config texts` prints), relative to the
+    /// configuration file (`texts.toml` beside it); the configuration file's own tables win over it.
+    pub file: Option<PathBuf>,
+    /// Language → its texts (nested tables, keys joined with dots).
+    #[serde(flatten)]
+    pub languages: BTreeMap<String, serde_json::Value>,
+}
+
+impl TextsSettings {
+    /// The languages' texts as key → text, each key joined with dots; a value that is not text is a problem
+    /// under its key.
+    pub fn flattened(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, Vec<super::Problem>> {
+        fn walk(
+            at: &str,
+            v: &serde_json::Value,
+            out: &mut BTreeMap<String, String>,
+            language: &str,
+            problems: &mut Vec<super::Problem>,
+        ) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        let key = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+                        walk(&key, v, out, language, problems);
+                    }
+                }
+                serde_json::Value::String(text) => {
+                    out.insert(at.to_string(), text.clone());
+                }
+                _ => problems.push(super::Problem::at(format!("texts.{language}.{at}"), "must be text, in quotes")),
+            }
+        }
+        let mut problems = Vec::new();
+        let mut languages = BTreeMap::new();
+        for (language, table) in &self.languages {
+            let mut texts = BTreeMap::new();
+            if !table.is_object() {
+                problems.push(super::Problem::at(
+                    format!("texts.{language}"),
+                    "must be a table of texts, e.g. [texts.de] with `stepup.wrong = \"…\"`",
+                ));
+                continue;
+            }
+            walk("", table, &mut texts, language, &mut problems);
+            languages.insert(language.clone(), texts);
+        }
+        if problems.is_empty() { Ok(languages) } else { Err(problems) }
+    }
+
+    /// The catalogue with these overrides, checked (see [`palisade_core::texts::Texts::new`]).
+    pub fn build(&self) -> Result<palisade_core::texts::Texts, Vec<super::Problem>> {
+        palisade_core::texts::Texts::new(self.default_language.as_deref(), self.flattened()?)
+    }
 }
 
 /// `[bot]`.

@@ -79,5 +79,7 @@ mod tests {
     fn the_apology_is_the_catalogues_english_text() {
         assert_eq!(palisade_core::texts::english("apology.internal"), Some(super::APOLOGY));
         assert_eq!(palisade_core::texts::english("router.only_commands"), Some(super::super::ONLY_COMMANDS));
+        assert_eq!(palisade_core::texts::english("dispatch.skipped"), Some(super::super::SKIPPED));
+        assert_eq!(palisade_core::texts::english("dispatch.slow_down"), Some(super::super::SLOW_DOWN));
     }
 }

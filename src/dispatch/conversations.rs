@@ -135,7 +135,10 @@ impl Conversations {
                 chat: event.chat.clone(),
                 user: event.user.clone(),
                 private: false,
-                body: ReplyBody::Text { text: SKIPPED.into(), buttons: Vec::new() },
+                body: ReplyBody::Text {
+                    text: self.texts.fill(event.language.as_deref(), "dispatch.skipped", &[]),
+                    buttons: Vec::new(),
+                },
                 retract: None,
             });
             let Accepted { mut envelope, ticket, .. } = accepted;

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Limiter;
-use super::ratelimit::{SLOW_DOWN, Verdict};
+use super::ratelimit::Verdict;
 use crate::adapter::{Admission, Envelope, SinkError};
 use crate::clock::SharedClock;
 use crate::journal::{Journal, Ticket};
@@ -35,6 +35,7 @@ pub(super) struct Intake {
     pub limiter: Option<Arc<Limiter>>,
     pub outboxes: Outboxes,
     pub clock: SharedClock,
+    pub texts: Arc<palisade_core::texts::Texts>,
 }
 
 fn answer(envelope: &mut Envelope, result: Result<Admission, SinkError>) {
@@ -116,7 +117,10 @@ impl Intake {
                                 chat: event.chat.clone(),
                                 user: event.user.clone(),
                                 private: false,
-                                body: ReplyBody::Text { text: SLOW_DOWN.into(), buttons: Vec::new() },
+                                body: ReplyBody::Text {
+                                    text: self.texts.fill(event.language.as_deref(), "dispatch.slow_down", &[]),
+                                    buttons: Vec::new(),
+                                },
                                 retract: None,
                             };
                             self.outboxes.send(event.conversation(), vec![notice], None, None).await;

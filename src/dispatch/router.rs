@@ -284,6 +284,7 @@ impl Inner {
             declared: self.declared.get(plugin.name()).cloned().unwrap_or_default(),
             http,
             messenger: self.messenger.clone(),
+            texts: req.texts.clone(),
         };
         Ctx::new(req.event.clone(), parts)
     }

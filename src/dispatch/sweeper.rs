@@ -14,6 +14,7 @@ use crate::reply::{Reply, ReplyBody};
 /// Periodically removes flows idle for longer than `idle` and notifies their users.
 pub(crate) async fn sweep_flows(
     flows: FlowStore,
+    texts: std::sync::Arc<palisade_core::texts::Texts>,
     outboxes: Outboxes,
     clock: SharedClock,
     idle: Duration,
@@ -52,7 +53,8 @@ pub(crate) async fn sweep_flows(
                 tracing::warn!(%error, "could not remove an expired flow");
                 continue;
             }
-            let text = format!("Your unfinished {} timed out and was cancelled.", state.flow.name());
+            // A stored flow does not record its user's language: the operator's default language is used.
+            let text = texts.fill(None, "router.flow_timed_out", &[("flow", state.flow.name())]);
             let reply = Reply {
                 chat: state.chat,
                 user: state.user,

@@ -32,11 +32,12 @@ impl IdentityPlugin {
         let code = self.identities.issue(ctx.user()).await?;
         let minutes = CODE_TTL.as_secs() / 60;
         let linked = self.identities.linked(ctx.user()).await?;
-        let now = if linked.len() > 1 { format!("\nLinked now: {}.", platforms(&linked)) } else { String::new() };
-        let text = format!(
-            "Your link code: {code}\nWithin {minutes} minutes, send /link {code} to me on the other platform. It \
-             works once. Whoever uses it joins that account to yours — never share it.{now}"
-        );
+        let minutes = minutes.to_string();
+        let mut text = ctx.text("identity.code", &[("code", code.as_str()), ("minutes", &minutes)]);
+        if linked.len() > 1 {
+            text.push('\n');
+            text.push_str(&ctx.text("identity.linked_now", &[("platforms", &platforms(&linked))]));
+        }
         let body = ReplyBody::Text { text, buttons: Vec::new() };
         ctx.reply_retractable(true, body, Retract::new(CODE_MESSAGES, Some(CODE_TTL)));
         Ok(())
@@ -52,69 +53,51 @@ impl IdentityPlugin {
         match self.identities.redeem(ctx.user(), typed).await? {
             Redeemed::Linked { issuer, identities, second_factor_replaced } => {
                 let all = platforms(&identities);
-                let replaced = if second_factor_replaced {
-                    format!(
-                        " Your two-factor setup here was replaced by the one on {}: use that authenticator entry \
-                         from now on.",
-                        issuer.platform
-                    )
-                } else {
-                    String::new()
-                };
-                ctx.reply_private(format!(
-                    "Linked: you are one person here and on {} ({all}). Two-factor verification, your data, \
-                     your consents and your privacy rights now cover every one of them; roles stay with each \
-                     account. /unlink {} undoes it.{replaced}",
-                    issuer.platform, issuer.platform
-                ));
-                self.identities
-                    .notify(
-                        &issuer,
-                        format!(
-                            "Your account was just linked with your {me} account ({all}). If that was not you, \
-                             send /unlink {me} here and tell the bot's operator."
-                        ),
-                    )
-                    .await;
+                let (other, me) = (issuer.platform.to_string(), me.to_string());
+                let mut told = ctx.text("identity.linked", &[("platform", &other), ("all", &all)]);
+                if second_factor_replaced {
+                    told.push(' ');
+                    told.push_str(&ctx.text("identity.second_factor_replaced", &[("platform", &other)]));
+                }
+                ctx.reply_private(told);
+                // The other account's language is not known here: the operator's default language is used.
+                let notice = ctx.texts().fill(None, "identity.linked_notice", &[("platform", &me), ("all", &all)]);
+                self.identities.notify(&issuer, notice).await;
             }
             Redeemed::Wrong(outcome) => {
-                let more = match outcome {
+                let mut told = ctx.text("identity.wrong_code", &[]);
+                match outcome {
                     crate::stepup::Outcome::Wrong { before_pause: 0 } => {
-                        " Too many wrong codes: wait a while before trying again.".to_string()
+                        told.push(' ');
+                        told.push_str(&ctx.text("identity.wrong_code_paused", &[]));
                     }
                     crate::stepup::Outcome::Wrong { before_pause } => {
-                        format!(" {before_pause} more attempt(s) before a pause.")
+                        told.push(' ');
+                        told.push_str(&ctx.text("identity.wrong_code_left", &[("left", &before_pause.to_string())]));
                     }
-                    _ => String::new(),
-                };
-                return Err(PluginError::user(format!(
-                    "That link code is wrong, used or expired. Send /link on the other platform for a new one.{more}"
-                )));
+                    _ => {}
+                }
+                return Err(PluginError::user(told));
             }
             Redeemed::Paused(until) => {
-                let when = match until {
-                    Some(ms) => format!("in {} minute(s)", ms.saturating_sub(ctx.now_ms()).div_ceil(60_000)),
-                    None => "after a recovery code or an admin unlocks it".to_string(),
+                let told = match until {
+                    Some(ms) => {
+                        let minutes = ms.saturating_sub(ctx.now_ms()).div_ceil(60_000).to_string();
+                        ctx.text("identity.paused", &[("minutes", &minutes)])
+                    }
+                    None => ctx.text("identity.locked", &[]),
                 };
-                return Err(PluginError::user(format!("Too many wrong codes. Try again {when}.")));
+                return Err(PluginError::user(told));
             }
             Redeemed::SamePlatform => {
-                return Err(PluginError::user(format!(
-                    "That code is for an account on {me}; send it from your account on another platform."
-                )));
+                return Err(PluginError::user(ctx.text("identity.same_platform", &[("platform", &me.to_string())])));
             }
-            Redeemed::Already => ctx.reply_private("These accounts are already linked."),
+            Redeemed::Already => ctx.reply_private(ctx.text("identity.already", &[])),
             Redeemed::Elsewhere => {
-                return Err(PluginError::user(
-                    "This account is linked to another one already. Send /unlink with its platform first.",
-                ));
+                return Err(PluginError::user(ctx.text("identity.elsewhere", &[])));
             }
             Redeemed::Conflicts(namespaces) => {
-                return Err(PluginError::user(format!(
-                    "Both accounts hold data that cannot be merged ({}), so nothing was linked. Remove it on \
-                     one side first, or ask the bot's operator.",
-                    namespaces.join(", ")
-                )));
+                return Err(PluginError::user(ctx.text("identity.conflicts", &[("data", &namespaces.join(", "))])));
             }
         }
         Ok(())
@@ -123,23 +106,20 @@ impl IdentityPlugin {
     /// `/unlink PLATFORM`.
     async fn unlink(&self, ctx: &mut Ctx, platform: &str) -> Result<(), PluginError> {
         let Ok(platform) = platform.parse::<Platform>() else {
-            return Err(PluginError::user(format!("`{platform}` is not a platform. Usage: /unlink telegram")));
+            return Err(PluginError::user(ctx.text("identity.not_a_platform", &[("platform", platform)])));
         };
         if self.identities.stepup.is_enrolled(ctx.user()).await? {
             ctx.sensitive("unlink")?;
         }
         let user = ctx.user().clone();
         match self.identities.unlink(&user, platform, &user).await? {
-            None => ctx.reply_private(format!("You have no linked account on {platform}.")),
+            None => ctx.reply_private(ctx.text("identity.no_link", &[("platform", &platform.to_string())])),
             Some(left) => {
-                ctx.reply_private(format!(
-                    "Unlinked your {platform} account. Your data stays with the accounts still linked; the {platform} \
-                     account starts afresh."
-                ));
+                ctx.reply_private(ctx.text("identity.unlinked", &[("platform", &platform.to_string())]));
                 if left != user {
-                    self.identities
-                        .notify(&left, format!("This account was unlinked from your {} account.", user.platform))
-                        .await;
+                    let from = user.platform.to_string();
+                    let notice = ctx.texts().fill(None, "identity.unlinked_notice", &[("platform", &from)]);
+                    self.identities.notify(&left, notice).await;
                 }
             }
         }
@@ -167,7 +147,7 @@ impl Plugin for IdentityPlugin {
             ("link", None) => self.show_code(ctx).await,
             ("link", Some(code)) => self.use_code(ctx, &code).await,
             (_, Some(platform)) => self.unlink(ctx, &platform).await,
-            _ => Err(PluginError::user("Usage: /unlink telegram")),
+            _ => Err(PluginError::user(ctx.text("identity.unlink_usage", &[]))),
         }
     }
 }

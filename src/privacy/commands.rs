@@ -30,26 +30,25 @@ impl PrivacyPlugin {
 
     fn overview(&self, ctx: &mut Ctx) {
         let s = self.privacy.settings();
-        let mut lines = vec![format!("Who is responsible for your data: {}. Contact: {}.", s.controller, s.contact)];
-        lines.push("What is kept about you, why, and for how long:".into());
+        let mut lines = vec![ctx.text("privacy.controller", &[("controller", &s.controller), ("contact", &s.contact)])];
+        lines.push(ctx.text("privacy.kept_intro", &[]));
         for (_, manifest) in self.privacy.manifests() {
             for ns in &manifest.namespaces {
                 let days = ns.retention.as_secs() / 86_400;
-                let days = if days == 1 { "1 day".to_string() } else { format!("{days} days") };
-                lines.push(format!(
-                    "• {} — to {}; basis: {}; kept up to {days}",
-                    ns.description,
-                    ns.purpose,
-                    ns.basis.describe()
+                let days = days.to_string();
+                let days = ctx.text(if days == "1" { "privacy.one_day" } else { "privacy.days" }, &[("days", &days)]);
+                lines.push(ctx.text(
+                    "privacy.kept_line",
+                    &[
+                        ("what", ns.description),
+                        ("purpose", ns.purpose),
+                        ("basis", ns.basis.describe()),
+                        ("kept", &days),
+                    ],
                 ));
             }
         }
-        lines.push("Everything is stored encrypted. Your rights:".into());
-        lines.push("/mydata — get a copy of all of it (JSON)".into());
-        lines.push("/correct — fix something that is wrong".into());
-        lines.push("/forget — erase everything about you".into());
-        lines.push("/consent — see or withdraw consents".into());
-        lines.push(format!("You can also complain to your data protection authority, or write to {}.", s.contact));
+        lines.push(ctx.text("privacy.rights", &[("contact", &s.contact)]));
         ctx.reply_private(lines.join("\n"));
     }
 
@@ -63,7 +62,7 @@ impl PrivacyPlugin {
         let file = ReplyBody::File {
             name: "my-data.json".into(),
             bytes,
-            caption: Some("Everything stored about you, as JSON.".into()),
+            caption: Some(ctx.text("privacy.export_caption", &[])),
         };
         ctx.reply_retractable(true, file, Retract::new(EXPORTS, None));
         Ok(())
@@ -98,7 +97,7 @@ impl PrivacyPlugin {
         if ctx.chat().is_private() {
             return true;
         }
-        ctx.reply_private(format!("Your data stays private: send /{command} to me in our private chat."));
+        ctx.reply_private(ctx.text("privacy.private_only", &[("command", command)]));
         false
     }
 
@@ -108,7 +107,7 @@ impl PrivacyPlugin {
         }
         let choices = self.correctable(ctx).await?;
         if choices.is_empty() {
-            ctx.reply_private("Nothing stored about you can be corrected here. For anything else, write to the controller (see /privacy).");
+            ctx.reply_private(ctx.text("privacy.nothing_to_correct", &[]));
             return Ok(());
         }
         let shown: Vec<(String, String)> = choices
@@ -118,7 +117,7 @@ impl PrivacyPlugin {
             .map(|(i, (ns, _, field, current))| (format!("{ns} {field}: {}", clip(current)), i.to_string()))
             .collect();
         let buttons: Vec<(&str, &str)> = shown.iter().map(|(l, v)| (l.as_str(), v.as_str())).collect();
-        ctx.reply_buttons("Which one is wrong?", &buttons);
+        ctx.reply_buttons(ctx.text("privacy.which_wrong", &[]), &buttons);
         ctx.start_flow(Flow::new("correction", "pick").with("choices", &choices));
         Ok(())
     }
@@ -129,7 +128,7 @@ impl PrivacyPlugin {
         let subject = Subject::user(ctx.user());
         let key = RecordKey { namespace: &ns, subject: Some(&subject), id: id.as_bytes() };
         let Some(rec) = self.privacy.store().get(key).await? else {
-            ctx.reply_private("That record is gone; nothing to correct.");
+            ctx.reply_private(ctx.text("privacy.record_gone", &[]));
             return Ok(Step::Cancel);
         };
         let mut record: Value = serde_json::from_slice(&rec.value).map_err(PluginError::internal)?;
@@ -139,7 +138,7 @@ impl PrivacyPlugin {
         self.privacy.register().completed(RequestKind::Rectification, ctx.user(), "chat").await?;
         let details = [("namespace", ns.clone()), ("field", field.clone())];
         self.privacy.audit().record("privacy.rectify", Some(ctx.user()), Outcome::Success, &details).await?;
-        ctx.reply_private(format!("Corrected {field} in {ns}."));
+        ctx.reply_private(ctx.text("privacy.corrected", &[("field", &field), ("namespace", &ns)]));
         Ok(Step::Done)
     }
 
@@ -151,10 +150,8 @@ impl PrivacyPlugin {
         let n = self.privacy.erase(ctx.user(), "chat").await?;
         // The exports sent earlier are deleted from the chat too (or the user is asked to, where that cannot be).
         ctx.retract(EXPORTS);
-        let block = if blocked { " Staff blocked you earlier; that block stays, to stop abuse." } else { "" };
-        ctx.reply_private(format!(
-            "Done: your data was erased ({n} records) and its key destroyed. What remains: the audit trail's entries about your past actions and this erasure, under a name that can no longer be linked to you, and the register entry of this request, which the law asks us to keep.{block}"
-        ));
+        let key = if blocked { "privacy.erased_blocked" } else { "privacy.erased" };
+        ctx.reply_private(ctx.text(key, &[("records", &n.to_string())]));
         Ok(Step::Done)
     }
 
@@ -165,20 +162,25 @@ impl PrivacyPlugin {
         let records = self.privacy.consents().list(ctx.user()).await?;
         let active: Vec<_> = records.iter().filter(|r| r.withdrawn_at_ms.is_none()).collect();
         if active.is_empty() {
-            ctx.reply_private("You have no consents in force.");
+            ctx.reply_private(ctx.text("privacy.no_consents", &[]));
             return Ok(());
         }
-        let text: Vec<String> = active.iter().map(|r| format!("• {} (version {})", r.plugin, r.version)).collect();
-        let labels: Vec<(String, String)> =
-            active.iter().map(|r| (format!("Withdraw {}", r.plugin), format!("withdraw:{}", r.plugin))).collect();
+        let text: Vec<String> = active
+            .iter()
+            .map(|r| ctx.text("privacy.consent_line", &[("plugin", &r.plugin), ("version", &r.version.to_string())]))
+            .collect();
+        let labels: Vec<(String, String)> = active
+            .iter()
+            .map(|r| (ctx.text("privacy.withdraw_button", &[("plugin", &r.plugin)]), format!("withdraw:{}", r.plugin)))
+            .collect();
         let buttons: Vec<(&str, &str)> = labels.iter().map(|(l, v)| (l.as_str(), v.as_str())).collect();
-        ctx.reply_buttons(format!("Consents you gave:\n{}", text.join("\n")), &buttons);
+        ctx.reply_buttons(ctx.text("privacy.consents", &[("consents", &text.join("\n"))]), &buttons);
         Ok(())
     }
 
     async fn withdraw(&self, ctx: &mut Ctx, plugin: &str) -> Result<(), PluginError> {
         if !self.privacy.consents().withdraw(ctx.user(), plugin).await? {
-            ctx.reply_private("There was no consent to withdraw.");
+            ctx.reply_private(ctx.text("privacy.no_consent_to_withdraw", &[]));
             return Ok(());
         }
         // Data kept on the basis of that consent goes with it.
@@ -194,7 +196,7 @@ impl PrivacyPlugin {
         }
         let details = [("plugin", plugin.to_string()), ("records", removed.to_string())];
         self.privacy.audit().record("privacy.consent_withdrawn", Some(ctx.user()), Outcome::Success, &details).await?;
-        ctx.reply_private(format!("Consent for {plugin} withdrawn; {removed} of its records about you were deleted."));
+        ctx.reply_private(ctx.text("privacy.withdrawn", &[("plugin", plugin), ("records", &removed.to_string())]));
         Ok(())
     }
 }
@@ -230,10 +232,8 @@ impl Plugin for PrivacyPlugin {
             "correct" => self.start_correct(ctx).await?,
             "consent" => self.consents(ctx).await?,
             _ => {
-                ctx.reply_buttons(
-                    "Erase everything stored about you? This cannot be undone.",
-                    &[("Erase everything", "erase"), ("Keep my data", "keep")],
-                );
+                let (erase, keep) = (ctx.text("privacy.erase_button", &[]), ctx.text("privacy.keep_button", &[]));
+                ctx.reply_buttons(ctx.text("privacy.erase_question", &[]), &[(&erase, "erase"), (&keep, "keep")]);
                 ctx.start_flow(Flow::new("erasure", "confirm"));
             }
         }
@@ -245,7 +245,7 @@ impl Plugin for PrivacyPlugin {
         match (step.as_str(), ctx.input()) {
             ("confirm", Input::Button("erase")) => self.erase(ctx).await,
             ("confirm", Input::Button("keep")) => {
-                ctx.reply_private("Nothing was erased.");
+                ctx.reply_private(ctx.text("privacy.nothing_erased", &[]));
                 Ok(Step::Cancel)
             }
             ("pick", Input::Button(i)) => {
@@ -256,7 +256,7 @@ impl Plugin for PrivacyPlugin {
                 flow.set("namespace", ns);
                 flow.set("id", id);
                 flow.set("field", &field);
-                ctx.reply_private(format!("Send the correct {field}."));
+                ctx.reply_private(ctx.text("privacy.send_correct", &[("field", &field)]));
                 Ok(Step::next("value"))
             }
             ("value", Input::Text(v)) if !v.is_empty() && v.chars().count() <= 4_000 => {
@@ -264,7 +264,7 @@ impl Plugin for PrivacyPlugin {
                 self.apply_correction(flow, ctx, &v).await
             }
             _ => {
-                ctx.reply_private("Please use the buttons above, or /cancel.");
+                ctx.reply_private(ctx.text("privacy.use_buttons", &[]));
                 Ok(Step::Repeat)
             }
         }
@@ -281,11 +281,11 @@ impl Plugin for PrivacyPlugin {
                     .audit()
                     .record("privacy.consent_given", Some(ctx.user()), Outcome::Success, &details)
                     .await?;
-                ctx.reply("Thank you. Send your command again.");
+                ctx.reply(ctx.text("privacy.consent_thanks", &[]));
             }
-            Some(("decline", plugin)) => ctx.reply(format!("OK: {plugin} stays off for you.")),
+            Some(("decline", plugin)) => ctx.reply(ctx.text("privacy.declined", &[("plugin", plugin)])),
             Some(("withdraw", plugin)) => self.withdraw(ctx, plugin).await?,
-            _ => ctx.reply("That button is no longer active."),
+            _ => ctx.reply(ctx.text("router.button_inactive", &[])),
         }
         Ok(())
     }

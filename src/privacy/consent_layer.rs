@@ -101,14 +101,14 @@ where
 
 /// The question, with buttons the privacy commands answer (sealed for the user, like every button).
 fn ask_for(req: &Request, plugin: &str, ask: &ConsentRequest, store: &dyn crate::store::Store) -> Reply {
-    let text = format!("{}\nDo you agree? (You can withdraw any time with /consent.)", ask.text);
+    let text = req.say("privacy.consent_question", &[("request", ask.text)]);
     let button = |label: &str, data: String| {
         let sealed = crate::dispatch::seal_button(store, &req.event.user, None, &data);
         Button::new(label, sealed.unwrap_or(data))
     };
     let buttons = vec![
-        button("I agree", format!("privacy:agree:{plugin}:{}", ask.version)),
-        button("No", format!("privacy:decline:{plugin}")),
+        button(&req.say("privacy.agree_button", &[]), format!("privacy:agree:{plugin}:{}", ask.version)),
+        button(&req.say("privacy.decline_button", &[]), format!("privacy:decline:{plugin}")),
     ];
     Reply { body: ReplyBody::Text { text, buttons }, ..req.answer("") }
 }

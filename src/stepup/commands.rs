@@ -37,10 +37,8 @@ impl TwoFactor {
 
     async fn setup(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
         if !ctx.chat().is_private() {
-            ctx.reply_private(
-                "For your security, set up two-factor verification in a private chat with me: send /2fa setup there.",
-            );
-            ctx.reply("I sent you a private message about /2fa setup.");
+            ctx.reply_private(ctx.text("twofactor.setup_in_private", &[]));
+            ctx.reply(ctx.text("twofactor.sent_privately", &[]));
             return Ok(());
         }
         if self.stepup.is_enrolled(ctx.user()).await? {
@@ -50,48 +48,42 @@ impl TwoFactor {
         // Everything that shows the key is taken back when setup ends (or after `secret_message_ttl`), so
         // whoever takes over the chat later cannot scroll up and copy the second factor.
         let keep_for = Some(self.stepup.settings().secret_message_ttl);
-        let key = Zeroizing::new(format!(
-            "Scan this QR code with your authenticator app (or enter the key by hand: {}). Keep it secret; I will delete this message when setup ends.",
-            setup.base32.as_str()
-        ));
+        let key = with_secret(&ctx.text("twofactor.scan", &[]), "{key}", setup.base32.as_str());
         ctx.reply_retractable(true, text(&key), Retract::new(SETUP, keep_for));
         if ctx.capabilities().images {
             let png = super::qr::png(&setup.uri).map_err(PluginError::internal)?;
-            let image = ReplyBody::Image { png, caption: Some("Two-factor setup".into()) };
+            let image = ReplyBody::Image { png, caption: Some(ctx.text("twofactor.qr_caption", &[])) };
             ctx.reply_retractable(true, image, Retract::new(SETUP, keep_for));
         } else {
             let art = super::qr::unicode(&setup.uri).map_err(PluginError::internal)?;
             let shown = Zeroizing::new(format!("{art}\n{}", setup.uri.as_str()));
             ctx.reply_retractable(true, text(&shown), Retract::new(SETUP, keep_for));
         }
-        ctx.reply_private("Then send the 6-digit code your app shows, to finish. (/cancel to stop.)");
+        ctx.reply_private(ctx.text("twofactor.then_code", &[]));
         ctx.start_flow(Flow::new("two-factor setup", "confirm").with("tries", 0u32));
         Ok(())
     }
 
     async fn status(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
         let Some(e) = self.stepup.enrolment(ctx.user()).await?.filter(|e| e.active) else {
-            ctx.reply_private("Two-factor verification is off. Turn it on with /2fa setup.");
+            ctx.reply_private(ctx.text("twofactor.status_off", &[]));
             return Ok(());
         };
         ctx.sensitive("status")?;
-        let locked = if e.locked_for_good { " Verification is locked; use a recovery code." } else { "" };
-        ctx.reply_private(format!(
-            "Two-factor verification is on. Recovery codes left: {} of {}.{locked}",
-            e.recovery_left(),
-            e.recovery.len()
-        ));
+        let (left, of) = (e.recovery_left().to_string(), e.recovery.len().to_string());
+        let key = if e.locked_for_good { "twofactor.status_on_locked" } else { "twofactor.status_on" };
+        ctx.reply_private(ctx.text(key, &[("left", &left), ("of", &of)]));
         Ok(())
     }
 
     async fn disable(&self, ctx: &mut Ctx) -> Result<(), PluginError> {
         if !self.stepup.is_enrolled(ctx.user()).await? {
-            ctx.reply_private("Two-factor verification is already off.");
+            ctx.reply_private(ctx.text("twofactor.already_off", &[]));
             return Ok(());
         }
         ctx.sensitive("disable")?;
         self.stepup.disable(ctx.user()).await?;
-        ctx.reply_private("Two-factor verification is now off. Sensitive actions will ask you to set it up again.");
+        ctx.reply_private(ctx.text("twofactor.now_off", &[]));
         Ok(())
     }
 }
@@ -114,16 +106,16 @@ impl Plugin for TwoFactor {
             "setup" => self.setup(ctx).await,
             "status" => self.status(ctx).await,
             "disable" => self.disable(ctx).await,
-            other => Err(PluginError::user(format!("Unknown /2fa action `{other}`; use setup, status or disable."))),
+            other => Err(PluginError::user(ctx.text("twofactor.unknown_action", &[("action", other)]))),
         }
     }
 
     async fn button(&self, value: &str, ctx: &mut Ctx) -> Result<(), PluginError> {
         if value == "saved" {
             ctx.retract(RECOVERY);
-            ctx.reply_private("Good. I deleted the recovery codes from this chat.");
+            ctx.reply_private(ctx.text("twofactor.codes_deleted", &[]));
         } else {
-            ctx.reply("That button is no longer active.");
+            ctx.reply(ctx.text("router.button_inactive", &[]));
         }
         Ok(())
     }
@@ -135,7 +127,7 @@ impl Plugin for TwoFactor {
 
     async fn flow_step(&self, flow: &mut Flow, ctx: &mut Ctx) -> Result<Step, PluginError> {
         let Input::Text(code) = ctx.input() else {
-            ctx.reply_private("Send the 6-digit code from your app (or /cancel).");
+            ctx.reply_private(ctx.text("twofactor.send_code", &[]));
             return Ok(Step::Repeat);
         };
         let code = code.to_string();
@@ -144,11 +136,9 @@ impl Plugin for TwoFactor {
             Confirmation::Activated(codes) => {
                 ctx.retract(SETUP);
                 let list: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
-                let shown = Zeroizing::new(format!(
-                    "Two-factor verification is on.\nYour recovery codes (each works once; store them safely, they will not be shown again):\n{}",
-                    list.join("\n")
-                ));
-                let saved = vec![Button::new("I have saved them", "twofactor:saved")];
+                let list = Zeroizing::new(list.join("\n"));
+                let shown = with_secret(&ctx.text("twofactor.recovery_codes", &[]), "{codes}", &list);
+                let saved = vec![Button::new(ctx.text("twofactor.saved_button", &[]), "twofactor:saved")];
                 let body = ReplyBody::Text { text: shown.to_string(), buttons: saved };
                 let keep_for = Some(self.stepup.settings().secret_message_ttl);
                 ctx.reply_retractable(true, body, Retract::new(RECOVERY, keep_for));
@@ -156,22 +146,40 @@ impl Plugin for TwoFactor {
             }
             Confirmation::NoSetup => {
                 ctx.retract(SETUP);
-                ctx.reply_private("There is no setup in progress; start again with /2fa setup.");
+                ctx.reply_private(ctx.text("twofactor.no_setup", &[]));
                 Ok(Step::Cancel)
             }
             Confirmation::Wrong => {
                 let tries: u32 = flow.get("tries").unwrap_or(0) + 1;
                 if tries >= SETUP_TRIES {
                     ctx.retract(SETUP);
-                    ctx.reply_private("That code did not match several times; setup stopped. Check your phone's clock and start again with /2fa setup.");
+                    ctx.reply_private(ctx.text("twofactor.setup_stopped", &[]));
                     return Ok(Step::Cancel);
                 }
                 flow.set("tries", tries);
-                ctx.reply_private(
-                    "That code does not match. Check that your phone's clock is right and send the current code.",
-                );
+                ctx.reply_private(ctx.text("twofactor.no_match", &[]));
                 Ok(Step::Repeat)
             }
         }
     }
+}
+
+/// `template` with `name` replaced by `secret`, built in one allocation of the final size (no reallocation
+/// leaves a partial copy of the secret behind), wiped when dropped.
+fn with_secret(template: &str, name: &str, secret: &str) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(template.len() + secret.len()));
+    match template.split_once(name) {
+        Some((before, after)) => {
+            out.push_str(before);
+            out.push_str(secret);
+            out.push_str(after);
+        }
+        // A wording without the placeholder still shows the secret: it is what the message is for.
+        None => {
+            out.push_str(template);
+            out.push(' ');
+            out.push_str(secret);
+        }
+    }
+    out
 }

@@ -282,3 +282,17 @@ fn a_plugin_cannot_take_a_name_the_runtime_uses() {
     let err = palisade::bot::Plan::new(&loaded, &registry, palisade::bot::AdapterChoice::Configured).unwrap_err();
     assert!(err.to_string().contains("`plugins.core`: the name `core` is reserved"), "{err}");
 }
+
+#[test]
+fn text_overrides_are_checked_key_by_key() {
+    let (e, _) = load_err(
+        "[texts]\ndefault_language = \"de\"\n[texts.de]\nstepup.wrong = \"Falsch: noch {rest}.\"\nrouter.unknwon_command = \"x\"\n",
+    );
+    assert_eq!(keys(&e), [Some("texts.de.router.unknwon_command"), Some("texts.de.stepup.wrong")]);
+    assert!(e.problems[0].message.contains("did you mean `router.unknown_command`"), "{e}");
+    assert!(e.problems[1].message.contains("uses {rest}") && e.problems[1].message.contains("{left}"), "{e}");
+    let (e, path) = load_err("[texts]\nfile = \"missing-texts.toml\"\n");
+    assert_eq!(keys(&e), [Some("texts.file")]);
+    let beside = path.parent().unwrap().join("missing-texts.toml");
+    assert!(e.problems[0].message.contains(&beside.display().to_string()), "resolved beside the file: {e}");
+}

@@ -26,3 +26,4 @@ mod routing;
 mod scheduling;
 mod stepup;
 mod store;
+mod texts;

@@ -247,6 +247,7 @@ mod tests {
     #[test]
     fn slash_commands_flatten_their_options() {
         let body = json!({ "id": "11", "type": 2, "token": "t", "guild_id": "5", "channel": { "id": "7", "type": 0 },
+            "locale": "pt-BR", "guild_locale": "en-US",
             "member": { "user": { "id": "99", "username": "ann" }, "nick": "Ann" },
             "data": { "name": "2FA", "type": 1, "options": [
                 { "name": "action", "type": 1, "options": [ { "name": "n", "type": 4, "value": 12 },
@@ -255,6 +256,7 @@ mod tests {
         assert_eq!(i.action, Action::Command { name: "2fa".into(), args: "action 12 x y".into() });
         assert_eq!(i.user, Some(UserRef::new(Platform::DISCORD, "99")));
         assert_eq!(i.display_name.as_deref(), Some("Ann"));
+        assert_eq!(i.locale.as_deref(), Some("pt-BR"), "the user's language, not the guild's");
         assert_eq!(i.chat, Some(ChatRef::new(Platform::DISCORD, "7", ChatKind::Group)));
         let body = json!({ "id": "13", "type": 2, "token": "t", "channel": { "id": "8", "type": 1 },
             "user": { "id": "99" }, "data": { "name": "pay", "type": 1, "options": [

@@ -221,8 +221,13 @@ mod tests {
     #[test]
     fn maps_chat_kinds_users_by_id_and_commands_for_this_bot() {
         let private = json!({ "id": 42, "type": "private", "first_name": "Ann" });
-        let e = event(map_update(message(private, "/help"), Some("pal_bot"), &ButtonIds::default()));
+        let e = event(map_update(message(private.clone(), "/help"), Some("pal_bot"), &ButtonIds::default()));
         assert_eq!(e.user, UserRef::new(Platform::TELEGRAM, "42"));
+        assert_eq!(e.language, None);
+        // The user's language, as the Bot API documents `language_code` (an IETF tag).
+        let german = update(json!({ "update_id": 2, "message": { "message_id": 8, "date": 0, "chat": private,
+            "text": "hallo", "from": { "id": 42, "is_bot": false, "first_name": "Ann", "language_code": "de" } } }));
+        assert_eq!(event(map_update(german, None, &ButtonIds::default())).language.as_deref(), Some("de"));
         assert_eq!(e.chat.kind, ChatKind::Direct);
         assert_eq!(e.message_id, Some(MessageId("7".into())));
         let group = json!({ "id": -100, "type": "group", "title": "T" });

@@ -170,3 +170,24 @@ fn the_demo_answers_a_newcomers_plain_questions() {
     assert!(text.contains("bot> I did not understand that. Send /help to see what I can do."), "{text}");
     assert!(!text.contains("I only understand commands"), "{text}");
 }
+
+#[test]
+fn the_printed_texts_are_a_texts_file_an_operator_rewords() {
+    let dir = tempfile::tempdir().unwrap();
+    let printed = palisade(&["config", "texts", "--language", "de"], "");
+    assert!(printed.status.success());
+    let printed = stdout(&printed);
+    assert!(printed.contains("[texts.de]\n"), "{printed}");
+    assert_eq!(printed.matches(" = \"").count(), palisade_core::texts::CATALOGUE.len(), "every text, once");
+    // Reworded in the file as printed, used for a console user (whose platform names no language).
+    let english = "router.unknown_command = \"I don't know /{command}. Send /help to see what I can do.\"";
+    assert!(printed.contains(english), "{printed}");
+    let german = printed.replace(english, "router.unknown_command = \"Ich kenne /{command} nicht.\"");
+    std::fs::write(dir.path().join("texts.toml"), german).unwrap();
+    let path = config(dir.path(), "[texts]\ndefault_language = \"de\"\nfile = \"texts.toml\"\n");
+    let out = palisade(&["chat", "--config", path.to_str().unwrap()], "/nosuch\n");
+    assert!(stdout(&out).contains("bot> Ich kenne /nosuch nicht."), "{}", crate::support::text(&out));
+    // The configuration's own wording of the same bot, printed back.
+    let shown = palisade(&["config", "texts", "--config", path.to_str().unwrap(), "--language", "de"], "");
+    assert!(stdout(&shown).contains("router.unknown_command = \"Ich kenne /{command} nicht.\""));
+}

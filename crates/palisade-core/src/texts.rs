@@ -41,6 +41,22 @@ pub fn english(key: &str) -> Option<&'static str> {
     CATALOGUE.iter().find(|(k, _)| *k == key).map(|(_, text)| *text)
 }
 
+/// The edit distance between `a` and `b` (for "did you mean").
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// The `{names}` a text fills in.
 fn placeholders(text: &str) -> BTreeSet<&str> {
     let mut names = BTreeSet::new();
@@ -92,12 +108,15 @@ impl Texts {
             for (key, text) in &texts {
                 let at = format!("texts.{language}.{key}");
                 let Some(default) = english(key) else {
-                    let near =
-                        CATALOGUE.iter().map(|(k, _)| *k).find(|k| k.ends_with(key.rsplit('.').next().unwrap_or(key)));
+                    let near = CATALOGUE
+                        .iter()
+                        .map(|(k, _)| *k)
+                        .min_by_key(|k| distance(k, key))
+                        .filter(|k| distance(k, key) <= 3);
                     let hint = near.map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
                     problems.push(Problem::at(
                         at,
-                        format!("no built-in text is called `{key}`{hint}; `palisade texts` lists them"),
+                        format!("no built-in text is called `{key}`{hint}; `palisade config texts` lists them"),
                     ));
                     continue;
                 };
@@ -192,6 +211,10 @@ mod tests {
         let problems = Texts::new(None, one("de", "router.unknown_comand", "x")).unwrap_err();
         assert_eq!(problems[0].key.as_deref(), Some("texts.de.router.unknown_comand"));
         assert!(problems[0].message.contains("did you mean `router.unknown_command`"), "{problems:?}");
+        let problems = Texts::new(None, one("de", "help.intor", "x")).unwrap_err();
+        assert!(problems[0].message.contains("did you mean `help.intro`"), "{problems:?}");
+        let problems = Texts::new(None, one("de", "something.else.entirely", "x")).unwrap_err();
+        assert!(!problems[0].message.contains("did you mean"), "{problems:?}");
         let problems = Texts::new(None, one("de", "router.unknown_command", "Ich kenne /{befehl} nicht.")).unwrap_err();
         assert!(
             problems[0].message.contains("uses {befehl}") && problems[0].message.contains("{command}"),

@@ -49,6 +49,7 @@ pub struct Ctx {
     declared: Arc<BTreeSet<String>>,
     http: Arc<dyn Http>,
     messenger: Option<Arc<dyn crate::services::Messenger>>,
+    texts: Arc<crate::texts::Texts>,
     replies: Vec<Reply>,
     started_flow: Option<Flow>,
     matched: Option<crate::plugin::Matched>,
@@ -89,6 +90,8 @@ pub struct CtxParts {
     pub http: Arc<dyn Http>,
     /// Where messages that are not replies go (`None`: [`Ctx::send_to`] fails).
     pub messenger: Option<Arc<dyn crate::services::Messenger>>,
+    /// The built-in texts, in the operator's wording and languages.
+    pub texts: Arc<crate::texts::Texts>,
 }
 
 impl std::fmt::Debug for CtxParts {
@@ -100,8 +103,20 @@ impl std::fmt::Debug for CtxParts {
 impl Ctx {
     /// The context for handling `event` (built by runtimes).
     pub fn new(event: Event, parts: CtxParts) -> Self {
-        let CtxParts { plugin, capabilities, roles, grants, store, clock, policy, audit, declared, http, messenger } =
-            parts;
+        let CtxParts {
+            plugin,
+            capabilities,
+            roles,
+            grants,
+            store,
+            clock,
+            policy,
+            audit,
+            declared,
+            http,
+            messenger,
+            texts,
+        } = parts;
         let args = match &event.kind {
             EventKind::Command(call) => Args::new(call.raw_args.clone()),
             _ => Args::default(),
@@ -120,6 +135,7 @@ impl Ctx {
             declared,
             http,
             messenger,
+            texts,
             replies: Vec::new(),
             started_flow: None,
             matched: None,
@@ -127,6 +143,24 @@ impl Ctx {
             job: None,
             command: None,
         }
+    }
+
+    /// The user's language as their platform names it (`de`, `pt-BR`), when it does: for a plugin that
+    /// answers in several languages.
+    pub fn language(&self) -> Option<&str> {
+        self.event.language.as_deref()
+    }
+
+    /// The built-in text `key` ([`crate::texts::CATALOGUE`]) in the user's language and the operator's
+    /// wording, with each `{name}` in `values` filled in.
+    pub fn text(&self, key: &str, values: &[(&str, &str)]) -> String {
+        self.texts.fill(self.language(), key, values)
+    }
+
+    /// The built-in texts, for a text in another language than this event's user's (`fill(None, …)`: the
+    /// operator's default language, for a notice to someone else).
+    pub fn texts(&self) -> &crate::texts::Texts {
+        &self.texts
     }
 
     /// Sends `text` privately to `user` now — not as a reply: to someone this plugin knows (the user of this

@@ -1,5 +1,5 @@
 //! Every built-in text, under its key, in English: what an operator translates or rewords in `[texts.<lang>]`.
-//! `palisade texts` prints this list.
+//! `palisade config texts` prints this list.
 
 /// Key → English default. Names in braces are filled in when the text is used.
 pub const CATALOGUE: &[(&str, &str)] = &[
@@ -75,4 +75,135 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("stepup.locked", "Verification is locked. Use a recovery code, or ask an admin to reset it."),
     ("stepup.malformed", "Send the 6-digit code from your authenticator app, or a recovery code (or /cancel)."),
     ("stepup.details_changed", "The details changed since you approved them; nothing was done."),
+    // Two-factor setup (`/2fa`).
+    (
+        "twofactor.setup_in_private",
+        "For your security, set up two-factor verification in a private chat with me: send /2fa setup there.",
+    ),
+    ("twofactor.sent_privately", "I sent you a private message about /2fa setup."),
+    (
+        "twofactor.scan",
+        "Scan this QR code with your authenticator app (or enter the key by hand: {key}). Keep it secret; I will delete this message when setup ends.",
+    ),
+    ("twofactor.qr_caption", "Two-factor setup"),
+    ("twofactor.then_code", "Then send the 6-digit code your app shows, to finish. (/cancel to stop.)"),
+    ("twofactor.status_off", "Two-factor verification is off. Turn it on with /2fa setup."),
+    ("twofactor.status_on", "Two-factor verification is on. Recovery codes left: {left} of {of}."),
+    (
+        "twofactor.status_on_locked",
+        "Two-factor verification is on. Recovery codes left: {left} of {of}. Verification is locked; use a recovery code.",
+    ),
+    ("twofactor.already_off", "Two-factor verification is already off."),
+    ("twofactor.now_off", "Two-factor verification is now off. Sensitive actions will ask you to set it up again."),
+    ("twofactor.unknown_action", "Unknown /2fa action `{action}`; use setup, status or disable."),
+    ("twofactor.codes_deleted", "Good. I deleted the recovery codes from this chat."),
+    ("twofactor.send_code", "Send the 6-digit code from your app (or /cancel)."),
+    (
+        "twofactor.recovery_codes",
+        "Two-factor verification is on.\nYour recovery codes (each works once; store them safely, they will not be shown again):\n{codes}",
+    ),
+    ("twofactor.saved_button", "I have saved them"),
+    ("twofactor.no_setup", "There is no setup in progress; start again with /2fa setup."),
+    (
+        "twofactor.setup_stopped",
+        "That code did not match several times; setup stopped. Check your phone's clock and start again with /2fa setup.",
+    ),
+    (
+        "twofactor.no_match",
+        "That code does not match. Check that your phone's clock is right and send the current code.",
+    ),
+    // Privacy rights (`/privacy`, `/mydata`, `/correct`, `/forget`, `/consent`).
+    ("privacy.controller", "Who is responsible for your data: {controller}. Contact: {contact}."),
+    ("privacy.kept_intro", "What is kept about you, why, and for how long:"),
+    ("privacy.kept_line", "• {what} — to {purpose}; basis: {basis}; kept up to {kept}"),
+    ("privacy.one_day", "1 day"),
+    ("privacy.days", "{days} days"),
+    (
+        "privacy.rights",
+        "Everything is stored encrypted. Your rights:\n/mydata — get a copy of all of it (JSON)\n/correct — fix something that is wrong\n/forget — erase everything about you\n/consent — see or withdraw consents\nYou can also complain to your data protection authority, or write to {contact}.",
+    ),
+    ("privacy.export_caption", "Everything stored about you, as JSON."),
+    ("privacy.private_only", "Your data stays private: send /{command} to me in our private chat."),
+    (
+        "privacy.nothing_to_correct",
+        "Nothing stored about you can be corrected here. For anything else, write to the controller (see /privacy).",
+    ),
+    ("privacy.which_wrong", "Which one is wrong?"),
+    ("privacy.record_gone", "That record is gone; nothing to correct."),
+    ("privacy.corrected", "Corrected {field} in {namespace}."),
+    (
+        "privacy.erased",
+        "Done: your data was erased ({records} records) and its key destroyed. What remains: the audit trail's entries about your past actions and this erasure, under a name that can no longer be linked to you, and the register entry of this request, which the law asks us to keep.",
+    ),
+    (
+        "privacy.erased_blocked",
+        "Done: your data was erased ({records} records) and its key destroyed. What remains: the audit trail's entries about your past actions and this erasure, under a name that can no longer be linked to you, and the register entry of this request, which the law asks us to keep. Staff blocked you earlier; that block stays, to stop abuse.",
+    ),
+    ("privacy.no_consents", "You have no consents in force."),
+    ("privacy.consent_line", "• {plugin} (version {version})"),
+    ("privacy.withdraw_button", "Withdraw {plugin}"),
+    ("privacy.consents", "Consents you gave:\n{consents}"),
+    ("privacy.no_consent_to_withdraw", "There was no consent to withdraw."),
+    ("privacy.withdrawn", "Consent for {plugin} withdrawn; {records} of its records about you were deleted."),
+    ("privacy.erase_question", "Erase everything stored about you? This cannot be undone."),
+    ("privacy.erase_button", "Erase everything"),
+    ("privacy.keep_button", "Keep my data"),
+    ("privacy.nothing_erased", "Nothing was erased."),
+    ("privacy.send_correct", "Send the correct {field}."),
+    ("privacy.use_buttons", "Please use the buttons above, or /cancel."),
+    ("privacy.consent_question", "{request}\nDo you agree? (You can withdraw any time with /consent.)"),
+    ("privacy.agree_button", "I agree"),
+    ("privacy.decline_button", "No"),
+    ("privacy.consent_thanks", "Thank you. Send your command again."),
+    ("privacy.declined", "OK: {plugin} stays off for you."),
+    // Linking accounts across platforms (`/link`, `/unlink`).
+    (
+        "identity.code",
+        "Your link code: {code}\nWithin {minutes} minutes, send /link {code} to me on the other platform. It works once. Whoever uses it joins that account to yours — never share it.",
+    ),
+    ("identity.linked_now", "Linked now: {platforms}."),
+    (
+        "identity.linked",
+        "Linked: you are one person here and on {platform} ({all}). Two-factor verification, your data, your consents and your privacy rights now cover every one of them; roles stay with each account. /unlink {platform} undoes it.",
+    ),
+    (
+        "identity.second_factor_replaced",
+        "Your two-factor setup here was replaced by the one on {platform}: use that authenticator entry from now on.",
+    ),
+    (
+        "identity.linked_notice",
+        "Your account was just linked with your {platform} account ({all}). If that was not you, send /unlink {platform} here and tell the bot's operator.",
+    ),
+    (
+        "identity.wrong_code",
+        "That link code is wrong, used or expired. Send /link on the other platform for a new one.",
+    ),
+    ("identity.wrong_code_paused", "Too many wrong codes: wait a while before trying again."),
+    ("identity.wrong_code_left", "{left} more attempt(s) before a pause."),
+    ("identity.paused", "Too many wrong codes. Try again in {minutes} minute(s)."),
+    ("identity.locked", "Too many wrong codes. Try again after a recovery code or an admin unlocks it."),
+    (
+        "identity.same_platform",
+        "That code is for an account on {platform}; send it from your account on another platform.",
+    ),
+    ("identity.already", "These accounts are already linked."),
+    ("identity.elsewhere", "This account is linked to another one already. Send /unlink with its platform first."),
+    (
+        "identity.conflicts",
+        "Both accounts hold data that cannot be merged ({data}), so nothing was linked. Remove it on one side first, or ask the bot's operator.",
+    ),
+    ("identity.not_a_platform", "`{platform}` is not a platform. Usage: /unlink telegram"),
+    ("identity.no_link", "You have no linked account on {platform}."),
+    (
+        "identity.unlinked",
+        "Unlinked your {platform} account. Your data stays with the accounts still linked; the {platform} account starts afresh.",
+    ),
+    ("identity.unlinked_notice", "This account was unlinked from your {platform} account."),
+    ("identity.unlink_usage", "Usage: /unlink telegram"),
+    // Notices from the dispatcher.
+    (
+        "dispatch.skipped",
+        "You sent more messages than I can keep up with, so I skipped some. Please send them again after I answer.",
+    ),
+    ("dispatch.slow_down", "You are sending messages faster than I can answer. Please wait a moment."),
 ];
