@@ -103,7 +103,7 @@ impl Loader {
             .map_err(|e| fail(vec![Problem::file(e.to_string())]))?;
         let values = flatten(&merged);
         let mut settings = deserialize(merged).map_err(|problems| fail(self.blame_env(problems)))?;
-        self.read_texts_file(&mut settings.texts).map_err(|problems| fail(problems))?;
+        self.read_texts_file(&mut settings.texts).map_err(&fail)?;
         let problems = validate(&settings);
         if !problems.is_empty() {
             return Err(fail(problems));

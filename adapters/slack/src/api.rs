@@ -80,9 +80,9 @@ impl Api {
         let req = SlackApiFilesInfoRequest::new(id.to_string().into());
         let info = self.call("files.info", || async { self.session().files_info(&req).await }).await;
         let file = info.map_err(|e| send_error(&e))?.file;
-        let url = file.url_private_download.or(file.url_private).ok_or_else(|| {
-            SendError::Unsupported("a file Slack gives no download address for (an external or deleted file)")
-        })?;
+        let url = file.url_private_download.or(file.url_private).ok_or(SendError::Unsupported(
+            "a file Slack gives no download address for (an external or deleted file)",
+        ))?;
         self.files.get(&url, max_bytes).await
     }
 

@@ -81,9 +81,12 @@ struct Shared {
     /// WebSocket handshakes still to refuse (503).
     refuse: AtomicU32,
     next: AtomicU32,
-    /// Files users shared: id → (name, bytes, the host its download address names).
-    files: Mutex<HashMap<String, (String, Vec<u8>, String)>>,
+    /// Files users shared, by id.
+    files: Mutex<HashMap<String, Hosted>>,
 }
+
+/// A file a user shared: its name, its bytes, and the base URL its download address names.
+type Hosted = (String, Vec<u8>, String);
 
 impl Shared {
     fn bump(&self) {
