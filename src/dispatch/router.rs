@@ -336,8 +336,17 @@ impl Inner {
             self.audit.note("access.refused", Some(&req.event.user), crate::services::Outcome::Denied, &details).await;
             return Ok(vec![req.answer_with("router.not_allowed", &[("command", cmd.name)])]);
         }
-        if let Err(usage) = cmd.check_args(&crate::plugin::Args::new(call.raw_args.clone())) {
-            return Ok(vec![req.answer(usage)]);
+        if let Some(problem) = cmd.arg_problem(&crate::plugin::Args::new(call.raw_args.clone())) {
+            let usage = cmd.usage();
+            let answer = match problem {
+                crate::plugin::ArgProblem::Count => req.say("args.usage", &[("usage", &usage), ("help", cmd.help)]),
+                crate::plugin::ArgProblem::Value { name, kind } => {
+                    let expected = req.say(kind.text_key(), &[]);
+                    let values = [("name", name), ("expected", &expected), ("usage", &usage), ("help", cmd.help)];
+                    req.say("args.wrong_value", &values)
+                }
+            };
+            return Ok(vec![req.answer(answer)]);
         }
         let plugin = &self.plugins[*idx];
         let scope = format!("{}.{}", plugin.name(), cmd.name);

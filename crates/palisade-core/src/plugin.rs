@@ -16,7 +16,7 @@ use async_trait::async_trait;
 pub use approval::{Approval, ScopePolicy};
 pub use args::Args;
 pub use bound::{Commands, HandlerFuture};
-pub use command::{Arg, ArgKind, ArgValue, Command};
+pub use command::{Arg, ArgKind, ArgProblem, ArgValue, Command};
 pub use context::{Ctx, Input};
 pub use context::{CtxParts, button_value};
 pub use error::PluginError;

@@ -194,6 +194,14 @@ mod tests {
     }
 
     #[test]
+    fn argument_kinds_read_as_the_catalogue_says() {
+        use crate::plugin::ArgKind;
+        for kind in [ArgKind::Text, ArgKind::Integer, ArgKind::Number, ArgKind::Boolean, ArgKind::User] {
+            assert_eq!(english(kind.text_key()), Some(kind.describe()), "{kind:?}");
+        }
+    }
+
+    #[test]
     fn overrides_are_looked_up_by_tag_then_first_part_then_the_default_language() {
         let texts = Texts::new(Some("de"), one("de", "apology.internal", "Entschuldigung.")).unwrap();
         assert_eq!(texts.get(Some("de-CH"), "apology.internal"), "Entschuldigung.");

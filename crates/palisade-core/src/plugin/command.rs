@@ -198,22 +198,28 @@ impl Command {
     }
 
     /// Checks the words given against the signature: their number and each typed argument's value. `Err`
-    /// carries what is wrong and the usage line.
+    /// carries what is wrong and the usage line, in English (the router words it from the catalogue of texts:
+    /// [`Command::arg_problem`]).
     pub fn check_args(&self, args: &crate::plugin::Args) -> Result<(), String> {
-        self.check_arity(args.len())?;
-        for (i, arg) in self.args.iter().enumerate() {
-            let Some(word) = (if arg.rest { args.rest_from(i) } else { args.get(i) }) else { continue };
-            if !fits(arg.kind, word) {
-                return Err(format!(
-                    "`{}` must be {}. Usage: {} — {}",
-                    arg.name,
-                    arg.kind.describe(),
-                    self.usage(),
-                    self.help
-                ));
+        match self.arg_problem(args) {
+            None => Ok(()),
+            Some(ArgProblem::Count) => Err(format!("Usage: {} — {}", self.usage(), self.help)),
+            Some(ArgProblem::Value { name, kind }) => {
+                Err(format!("`{name}` must be {}. Usage: {} — {}", kind.describe(), self.usage(), self.help))
             }
         }
-        Ok(())
+    }
+
+    /// What is wrong with the words given, if anything: their number, or the first typed argument whose
+    /// word does not fit its kind.
+    pub fn arg_problem(&self, args: &crate::plugin::Args) -> Option<ArgProblem> {
+        if self.check_arity(args.len()).is_err() {
+            return Some(ArgProblem::Count);
+        }
+        self.args.iter().enumerate().find_map(|(i, arg)| {
+            let word = if arg.rest { args.rest_from(i) } else { args.get(i) }?;
+            (!fits(arg.kind, word)).then_some(ArgProblem::Value { name: arg.name, kind: arg.kind })
+        })
     }
 
     /// Checks a word count against the signature; `Err` carries the usage line.
@@ -224,6 +230,33 @@ impl Command {
             return Err(format!("Usage: {} — {}", self.usage(), self.help));
         }
         Ok(())
+    }
+}
+
+/// What is wrong with a command's words ([`Command::arg_problem`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgProblem {
+    /// Too few or too many words.
+    Count,
+    /// Argument `name`'s word is not a `kind`.
+    Value {
+        /// The argument.
+        name: &'static str,
+        /// What it must be.
+        kind: ArgKind,
+    },
+}
+
+impl ArgKind {
+    /// The key of [`ArgKind::describe`]'s text in the catalogue of texts.
+    pub fn text_key(self) -> &'static str {
+        match self {
+            Self::Text => "args.kind.text",
+            Self::Integer => "args.kind.integer",
+            Self::Number => "args.kind.number",
+            Self::Boolean => "args.kind.boolean",
+            Self::User => "args.kind.user",
+        }
     }
 }
 
