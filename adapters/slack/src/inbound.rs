@@ -32,6 +32,8 @@ pub enum Inbound {
         /// Where to answer, if Slack gave one.
         response_url: Option<String>,
     },
+    /// Several events from one payload, in order: a message sharing several files gives one per file.
+    Events(Vec<Event>),
     /// Nothing to do; the reason is for debug logs and never includes content.
     Ignored(&'static str),
 }
@@ -130,18 +132,38 @@ fn message(e: EventCallback, shared: &Shared, bot_user: Option<&str>) -> Inbound
     let text = unescape(text);
     let addressed = bot_user.is_some_and(|me| text.contains(&format!("<@{me}>")));
     let text = strip_mention(&text, bot_user);
-    let kind = match m.files.first().filter(|_| file_share) {
-        Some(file) if !file.id.is_empty() => EventKind::File(FileInfo {
-            id: file.id.clone(),
-            name: file.name.clone(),
-            mime: file.mimetype.clone(),
-            size: file.size,
-            caption: Some(text).filter(|t| !t.is_empty()),
-        }),
-        Some(_) => return Inbound::Ignored("a file shared without an id"),
-        None if file_share => return Inbound::Ignored("a file share without files"),
-        None => EventKind::from_text(&text, None),
-    };
+    if file_share {
+        // One event per file, each with the text sent with them as its caption.
+        let caption = Some(text).filter(|t| !t.is_empty());
+        let files: Vec<Event> = m
+            .files
+            .iter()
+            .filter(|f| !f.id.is_empty())
+            .map(|file| {
+                let kind = EventKind::File(FileInfo {
+                    id: file.id.clone(),
+                    name: file.name.clone(),
+                    mime: file.mimetype.clone(),
+                    size: file.size,
+                    caption: caption.clone(),
+                });
+                let message_id = m.ts.clone().map(MessageId);
+                let (user, chat) = (user.clone(), chat.clone());
+                Event {
+                    user,
+                    display_name: None,
+                    chat,
+                    message_id,
+                    kind,
+                    private_input: false,
+                    addressed,
+                    language: None,
+                }
+            })
+            .collect();
+        return if files.is_empty() { Inbound::Ignored("a file share without files") } else { Inbound::Events(files) };
+    }
+    let kind = EventKind::from_text(&text, None);
     let event = Event {
         user,
         display_name: None,

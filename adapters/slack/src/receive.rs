@@ -37,23 +37,30 @@ impl Receiver {
         &self.sink
     }
 
-    /// Submits the payload's event and waits (at most `wait`) until the dispatcher accepted it: recorded,
+    /// Submits the payload's events and waits (at most `wait`) until the dispatcher accepted it: recorded,
     /// and checked against the deliveries it saw before (even before a restart). Only then may Slack be told
     /// it arrived; [`SinkError::Full`] means "let Slack retry". A repeated payload is accepted and dropped.
     pub async fn take(&self, payload: Payload, wait: Duration) -> Result<(), SinkError> {
-        let Some((key, mut event)) = self.prepare(payload) else { return Ok(()) };
-        if let Some(user) = self.unconfirmed_direct(&event) {
-            event = self.confirm_direct(event, &user).await;
+        let Some((key, events)) = self.prepare(payload) else { return Ok(()) };
+        for (n, mut event) in events.into_iter().enumerate() {
+            if let Some(user) = self.unconfirmed_direct(&event) {
+                event = self.confirm_direct(event, &user).await;
+            }
+            let mut envelope = Envelope::new(event);
+            // The payload's id, and for the second and later events of one payload (files shared together)
+            // `…/<n>`.
+            match (&key, n) {
+                (Some(k), 0) => envelope = envelope.delivery(format!("slack:{k}")),
+                (Some(k), n) => envelope = envelope.delivery(format!("slack:{k}/{n}")),
+                (None, _) => {}
+            }
+            self.sink.submit_within(envelope, wait).await.inspect_err(|_| self.release(key.as_deref()))?;
         }
-        let mut envelope = Envelope::new(event);
-        if let Some(k) = &key {
-            envelope = envelope.delivery(format!("slack:{k}"));
-        }
-        self.sink.submit_within(envelope, wait).await.inspect_err(|_| self.release(key.as_deref()))
+        Ok(())
     }
 
     /// Claims the payload's id and maps it; `None` when there is nothing (more) to submit.
-    fn prepare(&self, payload: Payload) -> Option<(Option<String>, palisade_core::Event)> {
+    fn prepare(&self, payload: Payload) -> Option<(Option<String>, Vec<palisade_core::Event>)> {
         let key = payload.dedupe_key();
         if let Some(k) = &key
             && !self.shared.seen.claim(k)
@@ -70,8 +77,9 @@ impl Receiver {
                 if let Some(url) = response_url {
                     self.shared.recent.note_response_url(&event.user, &event.chat.id, &url);
                 }
-                Some((key, *event))
+                Some((key, vec![*event]))
             }
+            Inbound::Events(events) => Some((key, events)),
             Inbound::Expired { user, channel, response_url } => {
                 self.expired(user, channel, response_url);
                 None

@@ -24,14 +24,21 @@ fn callback(fake: &FakeSlack, event: Value) -> Value {
         "event_id": format!("Ev{}", fake.next()), "event_time": 1_700_000_001, "event": event })
 }
 
-/// Ann shares `id` in her direct chat with the bot, inside a thread, as Slack's `file_share` message.
-fn shared(fake: &FakeSlack, id: &str, name: &str, size: usize, text: &str) -> Value {
+/// Ann shares `files` (id, name, size) in her direct chat with the bot, inside a thread, as Slack's
+/// `file_share` message.
+fn shared(fake: &FakeSlack, files: &[(&str, &str, usize)], text: &str) -> Value {
+    let files: Vec<Value> = files
+        .iter()
+        .map(|(id, name, size)| {
+            json!({ "id": id, "name": name, "title": name, "mimetype": "text/plain", "filetype": "text",
+                    "size": size, "mode": "hosted", "is_external": false })
+        })
+        .collect();
     callback(
         fake,
         json!({ "type": "message", "subtype": "file_share", "user": user_id(ANN), "text": text, "channel": dm(ANN),
             "channel_type": "im", "ts": format!("1700000002.{:06}", fake.next()), "thread_ts": THREAD, "team": TEAM,
-            "files": [{ "id": id, "name": name, "title": name, "mimetype": "text/plain", "filetype": "text",
-                        "size": size, "mode": "hosted", "is_external": false }] }),
+            "files": files }),
     )
 }
 
@@ -50,6 +57,7 @@ async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
     let bot = palisade_testkit::Running::start(Box::new(adapter), store, vec![watcher.clone()], settings).await;
     let driver = Driver { fake: &fake, events: None };
     fake.host_file("F0REPORT", "report.txt", b"quarterly figures", None);
+    fake.host_file("F0NOTES", "notes.txt", b"and the notes", None);
     fake.host_file("F0HUGE", "huge.bin", &[7; 100], None);
     fake.host_file("F0ELSEWHERE", "other.txt", b"not for the token", Some("127.0.0.2"));
 
@@ -79,9 +87,11 @@ async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
             "event_ts": "1700000001.000100" }),
         ))
         .await;
-    driver.event(shared(&fake, "F0REPORT", "report.txt", 17, "my report")).await;
-    driver.event(shared(&fake, "F0HUGE", "huge.bin", 100, "")).await;
-    driver.event(shared(&fake, "F0ELSEWHERE", "other.txt", 17, "")).await;
+    // Two files shared in one message: one event each, the message's text as both captions.
+    let two = [("F0REPORT", "report.txt", 17), ("F0NOTES", "notes.txt", 13)];
+    driver.event(shared(&fake, &two, "my report")).await;
+    driver.event(shared(&fake, &[("F0HUGE", "huge.bin", 100)], "")).await;
+    driver.event(shared(&fake, &[("F0ELSEWHERE", "other.txt", 17)], "")).await;
     driver
         .event(callback(
             &fake,
@@ -90,7 +100,7 @@ async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
         ))
         .await;
 
-    let seen = watcher.until(7).await;
+    let seen = watcher.until(8).await;
     let me = format!("slack:{TEAM}/{ann}");
     let in_channel: Vec<&String> = seen.iter().filter(|s| !s.starts_with("file")).collect();
     let in_dm: Vec<&String> = seen.iter().filter(|s| s.starts_with("file")).collect();
@@ -103,27 +113,33 @@ async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
             &format!("left {me}"),
         ]
     );
-    assert_eq!(in_dm, ["file F0REPORT Some(\"my report\")", "file F0HUGE None", "file F0ELSEWHERE None"]);
+    assert_eq!(
+        in_dm,
+        [
+            "file F0REPORT Some(\"my report\")",
+            "file F0NOTES Some(\"my report\")",
+            "file F0HUGE None",
+            "file F0ELSEWHERE None"
+        ]
+    );
 
     // Files are handled in order in Ann's conversation: the last answer comes last.
     fake.until_said("Got other.txt").await;
     let calls = fake.calls();
     let answers: Vec<_> = calls.iter().filter(|c| c.is_message() && c.text().starts_with("Got ")).collect();
-    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert_eq!(answers.len(), 4, "{answers:?}");
     assert_eq!(answers[0].text(), "Got report.txt: quarterly figures");
-    assert!(answers[1].text().contains("larger than this bot accepts"), "{}", answers[1].text());
-    assert!(answers[2].text().contains("only sent to files.slack.com"), "{}", answers[2].text());
+    assert_eq!(answers[1].text(), "Got notes.txt: and the notes");
+    assert!(answers[2].text().contains("larger than this bot accepts"), "{}", answers[2].text());
+    assert!(answers[3].text().contains("only sent to files.slack.com"), "{}", answers[3].text());
     for answer in &answers {
         assert_eq!((answer.channel(), answer.params["thread_ts"].as_str()), (dm(ANN).as_str(), Some(THREAD)));
     }
-    // One download, with the bot token; the file beyond the cap was not asked for at all.
+    // Two downloads, with the bot token; the file beyond the cap was not asked for at all.
     let downloads: Vec<_> = calls.iter().filter(|c| c.method == "download").collect();
-    assert_eq!(downloads.len(), 1, "{downloads:?}");
-    assert_eq!(
-        (downloads[0].params["file"].as_str(), downloads[0].token.as_deref()),
-        (Some("F0REPORT"), Some(BOT_TOKEN))
-    );
+    let fetched: Vec<_> = downloads.iter().map(|c| (c.params["file"].as_str(), c.token.as_deref())).collect();
+    assert_eq!(fetched, [(Some("F0REPORT"), Some(BOT_TOKEN)), (Some("F0NOTES"), Some(BOT_TOKEN))]);
     let asked: Vec<_> = calls.iter().filter(|c| c.method == "files.info").map(|c| c.params["file"].clone()).collect();
-    assert_eq!(asked, [json!("F0REPORT"), json!("F0ELSEWHERE")]);
+    assert_eq!(asked, [json!("F0REPORT"), json!("F0NOTES"), json!("F0ELSEWHERE")]);
     bot.stop().await.unwrap();
 }
