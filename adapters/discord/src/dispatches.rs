@@ -1,4 +1,4 @@
-//! Gateway dispatches as neutral events: messages (commands and text, with their first attachment as a file),
+//! Gateway dispatches as neutral events: messages (commands and text, and each attachment as a file),
 //! edits, reactions, and members joining or leaving a guild.
 //!
 //! What a guild message may become depends on the settings, as the intents do: with `prefix_commands`, typed
@@ -53,39 +53,48 @@ fn strip_mention(text: &str, me: Option<UserId>) -> String {
     text.to_string()
 }
 
-/// The first attachment of a message, as a file the adapter can fetch (by its CDN address).
-fn file(attachments: &[serenity::all::Attachment], caption: &str) -> Option<EventKind> {
-    let a = attachments.first()?;
-    Some(EventKind::File(FileInfo {
-        id: a.url.clone(),
-        name: Some(a.filename.clone()),
-        mime: a.content_type.clone(),
-        size: Some(u64::from(a.size)),
-        caption: Some(caption.to_string()).filter(|c| !c.is_empty()),
-    }))
+/// A message's attachments, as files the adapter can fetch (by their CDN addresses).
+fn files(attachments: &[serenity::all::Attachment], caption: &str) -> Vec<EventKind> {
+    let caption = Some(caption.to_string()).filter(|c| !c.is_empty());
+    attachments
+        .iter()
+        .map(|a| {
+            EventKind::File(FileInfo {
+                id: a.url.clone(),
+                name: Some(a.filename.clone()),
+                mime: a.content_type.clone(),
+                size: Some(u64::from(a.size)),
+                caption: caption.clone(),
+            })
+        })
+        .collect()
 }
 
-/// A new message, if the bot takes it; `me` is the bot's user id once READY named it.
-pub fn message(msg: &Message, me: Option<UserId>, reading: Reading) -> Option<Event> {
+/// A new message as the events the bot takes from it (none, its text or command, or one per attachment);
+/// `me` is the bot's user id once READY named it.
+pub fn message(msg: &Message, me: Option<UserId>, reading: Reading) -> Vec<Event> {
     if msg.author.bot {
-        return None;
+        return Vec::new();
     }
     let mentioned = me.is_some_and(|me| {
         msg.mentions.iter().any(|u| u.id == me) || msg.referenced_message.as_ref().is_some_and(|r| r.author.id == me)
     });
     let text = strip_mention(&msg.content, me);
     let typed = EventKind::from_text(&text, None);
-    let kind = match msg.guild_id {
-        None => file(&msg.attachments, &text).unwrap_or(typed),
-        Some(_) if reading.guild_mentions && mentioned => file(&msg.attachments, &text).unwrap_or(typed),
-        Some(_) if reading.prefix_commands && matches!(typed, EventKind::Command(_)) => typed,
-        Some(_) => return None,
+    let kinds = match msg.guild_id {
+        None => files(&msg.attachments, &text),
+        Some(_) if reading.guild_mentions && mentioned => files(&msg.attachments, &text),
+        Some(_) if reading.prefix_commands && matches!(typed, EventKind::Command(_)) => vec![typed.clone()],
+        Some(_) => return Vec::new(),
     };
-    if matches!(&kind, EventKind::Text(t) if t.is_empty()) {
-        return None;
-    }
+    let kinds = if kinds.is_empty() { vec![typed] } else { kinds };
     let addressed = msg.guild_id.is_none() || mentioned;
-    Some(event(&msg.author, chat(msg.channel_id, msg.guild_id), Some(MessageId(msg.id.to_string())), kind, addressed))
+    let (chat, id) = (chat(msg.channel_id, msg.guild_id), MessageId(msg.id.to_string()));
+    kinds
+        .into_iter()
+        .filter(|kind| !matches!(kind, EventKind::Text(t) if t.is_empty()))
+        .map(|kind| event(&msg.author, chat.clone(), Some(id.clone()), kind, addressed))
+        .collect()
 }
 
 /// An edited message's new text: in direct messages, and in guilds when it mentions the bot and the bot

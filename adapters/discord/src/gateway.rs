@@ -137,10 +137,16 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, _ctx: Context, msg: Message) {
-        let Some(event) = dispatches::message(&msg, self.me(), self.reading) else { return };
-        // A typed message is answered with messages, not through an earlier interaction's token.
-        self.intake.exchanges.forget(&event.user.id, &event.chat.id);
-        self.submit(Some(event), Some(format!("discord:message:{}", msg.id))).await;
+        for (n, event) in dispatches::message(&msg, self.me(), self.reading).into_iter().enumerate() {
+            // A typed message is answered with messages, not through an earlier interaction's token.
+            self.intake.exchanges.forget(&event.user.id, &event.chat.id);
+            // The message's id, and `…/<n>` for its second and later attachments.
+            let delivery = match n {
+                0 => format!("discord:message:{}", msg.id),
+                n => format!("discord:message:{}/{n}", msg.id),
+            };
+            self.submit(Some(event), Some(delivery)).await;
+        }
     }
 
     async fn message_update(&self, _: Context, _: Option<Message>, _: Option<Message>, update: MessageUpdateEvent) {

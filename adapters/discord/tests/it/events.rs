@@ -81,7 +81,9 @@ async fn members_edits_reactions_files_and_mentions_reach_the_plugins_that_asked
     gateway.dispatch("MESSAGE_REACTION_ADD", reaction(ME));
     gateway.dispatch("MESSAGE_REACTION_ADD", reaction(ANN));
     let cdn = format!("{}/attachments/{ANN_DM}/900000000000000001/report.txt", fake.url);
-    let files = json!({ "attachments": [attachment("900000000000000001", "report.txt", &cdn, 22)] });
+    let notes = format!("{}/attachments/{ANN_DM}/900000000000000004/notes.txt", fake.url);
+    let files = json!({ "attachments": [attachment("900000000000000001", "report.txt", &cdn, 22),
+                                        attachment("900000000000000004", "notes.txt", &notes, 21)] });
     gateway.dispatch("MESSAGE_CREATE", message("800000000000000011", ANN_DM, None, "my report", files));
     let big = json!({ "attachments": [attachment("900000000000000002", "huge.bin", &cdn, 5_000_000)] });
     gateway.dispatch("MESSAGE_CREATE", message("800000000000000012", ANN_DM, None, "", big));
@@ -90,7 +92,7 @@ async fn members_edits_reactions_files_and_mentions_reach_the_plugins_that_asked
     gateway.dispatch("MESSAGE_CREATE", message("800000000000000013", ANN_DM, None, "", foreign));
     gateway.dispatch("GUILD_MEMBER_REMOVE", json!({ "guild_id": GUILD, "user": user(ANN, false) }));
 
-    let seen = watcher.until(7).await;
+    let seen = watcher.until(8).await;
     let mut sorted = seen.clone();
     sorted.sort();
     let ann = format!("discord:{ANN}");
@@ -99,6 +101,7 @@ async fn members_edits_reactions_files_and_mentions_reach_the_plugins_that_asked
         "file https://files.example.com/attachments/1/2/other.txt None".to_string(),
         format!("file {cdn} None"),
         format!("file {cdn} Some(\"my report\")"),
+        format!("file {notes} Some(\"my report\")"),
         format!("joined {ann}"),
         format!("left {ann}"),
         "reacted 👍 to 800000000000000010".to_string(),
@@ -106,19 +109,29 @@ async fn members_edits_reactions_files_and_mentions_reach_the_plugins_that_asked
     expected.sort();
     assert_eq!(sorted, expected, "{seen:?}");
     let files: Vec<&String> = seen.iter().filter(|s| s.starts_with("file")).collect();
-    assert!(files[0].ends_with("Some(\"my report\")"), "Ann's files in the order she sent them: {files:?}");
+    // One message's attachments in their order (serenity runs each dispatch's handler on a task of its own,
+    // so separate messages may be handed in either way round).
+    let at = |name: &str| files.iter().position(|f| f.contains(name) && f.ends_with("Some(\"my report\")"));
+    assert!(at("report.txt") < at("notes.txt"), "{files:?}");
     let joined_at = seen.iter().position(|s| s.starts_with("joined")).unwrap();
     assert!(seen.iter().position(|s| s.starts_with("left")).unwrap() > joined_at, "{seen:?}");
 
-    fake.until_content("Got other.txt").await;
+    for name in ["report.txt", "notes.txt", "huge.bin", "other.txt"] {
+        fake.until_content(&format!("Got {name}")).await;
+    }
     let answers: Vec<String> =
         fake.calls().iter().map(|c| c.content().to_string()).filter(|t| t.starts_with("Got ")).collect();
-    assert_eq!(answers[0], "Got report.txt: contents of report.txt");
-    assert!(answers[1].contains("larger than this bot accepts"), "{answers:?}");
-    assert!(answers[2].contains("only Discord's CDN"), "{answers:?}");
+    let answered = |start: &str| answers.iter().find(|a| a.starts_with(start)).cloned().unwrap_or_default();
+    assert_eq!(answered("Got report.txt"), "Got report.txt: contents of report.txt");
+    assert_eq!(answered("Got notes.txt"), "Got notes.txt: contents of notes.txt");
+    assert!(answered("Got huge.bin").contains("larger than this bot accepts"), "{answers:?}");
+    assert!(answered("Got other.txt").contains("only Discord's CDN"), "{answers:?}");
+    assert_eq!(answers.len(), 4, "{answers:?}");
     let fetched: Vec<String> =
         fake.calls().iter().filter(|c| c.path.starts_with("/attachments/")).map(|c| c.path.clone()).collect();
-    assert_eq!(fetched, [format!("/attachments/{ANN_DM}/900000000000000001/report.txt")], "once, the small one");
+    let expected =
+        ["900000000000000001/report.txt", "900000000000000004/notes.txt"].map(|f| format!("/attachments/{ANN_DM}/{f}"));
+    assert_eq!(fetched, expected, "each small one once");
     assert!(fake.calls().iter().filter(|c| c.path.starts_with("/attachments/")).all(|c| c.auth.is_empty()), "no token");
 
     // In the guild: a command that mentions the bot is answered there, the mention taken off; one that does
