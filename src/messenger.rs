@@ -50,6 +50,22 @@ impl RuntimeMessenger {
         outboxes.send_now(reply).await
     }
 
+    /// Sends `text` to `chat` for `user` (privately when the chat is theirs alone), audited as `event`.
+    async fn text(
+        &self,
+        plugin: &str,
+        user: &UserRef,
+        chat: ChatRef,
+        text: String,
+        event: &str,
+    ) -> Result<Sent, SendError> {
+        let body = ReplyBody::Text { text, buttons: Vec::new() };
+        let reply = Reply { chat: chat.clone(), user: user.clone(), private: chat.is_private(), body, retract: None };
+        let message = self.now(reply).await?.ok_or(SendError::Unsupported("a platform that returns no message id"))?;
+        self.audit(event, user, plugin).await;
+        Ok(Sent { plugin: plugin.to_string(), user: user.clone(), chat, message })
+    }
+
     async fn audit(&self, event: &str, user: &UserRef, plugin: &str) {
         if let Some(audit) = self.audit.get()
             && let Err(error) = audit.record(event, Some(user), Outcome::Info, &[("plugin", plugin.to_string())]).await
@@ -62,17 +78,7 @@ impl RuntimeMessenger {
 #[async_trait::async_trait]
 impl Messenger for RuntimeMessenger {
     async fn send(&self, plugin: &str, user: &UserRef, text: String) -> Result<Sent, SendError> {
-        let chat = ChatRef::direct_with(user);
-        let reply = Reply {
-            chat: chat.clone(),
-            user: user.clone(),
-            private: true,
-            body: ReplyBody::Text { text, buttons: Vec::new() },
-            retract: None,
-        };
-        let message = self.now(reply).await?.ok_or(SendError::Unsupported("a platform that returns no message id"))?;
-        self.audit("message.sent", user, plugin).await;
-        Ok(Sent { plugin: plugin.to_string(), user: user.clone(), chat, message })
+        self.text(plugin, user, ChatRef::direct_with(user), text, "message.sent").await
     }
 
     async fn post(&self, plugin: &str, for_user: &UserRef, chat: &ChatRef, text: String) -> Result<Sent, SendError> {
@@ -82,16 +88,7 @@ impl Messenger for RuntimeMessenger {
                 "plugin `{plugin}` may only post in a group chat the bot has been written to in"
             )));
         }
-        let reply = Reply {
-            chat: chat.clone(),
-            user: for_user.clone(),
-            private: false,
-            body: ReplyBody::Text { text, buttons: Vec::new() },
-            retract: None,
-        };
-        let message = self.now(reply).await?.ok_or(SendError::Unsupported("a platform that returns no message id"))?;
-        self.audit("message.posted", for_user, plugin).await;
-        Ok(Sent { plugin: plugin.to_string(), user: for_user.clone(), chat: chat.clone(), message })
+        self.text(plugin, for_user, chat.clone(), text, "message.posted").await
     }
 
     async fn edit(&self, sent: &Sent, text: String) -> Result<(), SendError> {
