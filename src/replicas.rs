@@ -112,7 +112,8 @@ impl Membership {
         self.store.put(self.key(), &bytes, Durability::Flushed).await
     }
 
-    /// Renews the name every [`BEAT_EVERY`] until `stop`, then gives it back.
+    /// Renews the name every [`BEAT_EVERY`] until `stop`, then gives it back; with each beat the store reads
+    /// again what other replicas may have changed ([`palisade_core::Store::refresh`]).
     pub async fn run(self, stop: CancellationToken) {
         let mut tick = tokio::time::interval(BEAT_EVERY);
         tick.tick().await;
@@ -132,6 +133,10 @@ impl Membership {
                 Ok(_) => {
                     if let Err(error) = self.beat().await {
                         tracing::warn!(%error, "could not renew the replica name; retrying");
+                    }
+                    // Identities linked or unlinked on another replica are seen here within a beat.
+                    if let Err(error) = self.store.refresh().await {
+                        tracing::warn!(%error, "could not read the identity links again; retrying");
                     }
                 }
                 Err(error) => tracing::warn!(%error, "could not read the replica name; retrying"),

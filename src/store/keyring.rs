@@ -89,7 +89,8 @@ pub(crate) struct Keyring {
     pub(crate) index: Key,
     pub(crate) system: Arc<Key>,
     subjects: RwLock<HashMap<[u8; HASH_LEN], Arc<Key>>>,
-    /// Subject → person, for linked subjects (all of them: loaded at open, a few bytes each).
+    /// Subject → person, for linked subjects (all of them: loaded at open, a few bytes each; read again by
+    /// [`Keyring::refresh_links`] where other processes share the backend).
     links: RwLock<HashMap<[u8; HASH_LEN], [u8; HASH_LEN]>>,
     /// Serialises creation of subject keys so two first writes cannot create two keys for one subject.
     creating: Mutex<()>,
@@ -144,6 +145,13 @@ impl Keyring {
     pub(crate) fn linked_to(&self, person: &[u8; HASH_LEN]) -> Vec<[u8; HASH_LEN]> {
         let links = self.links.read().unwrap_or_else(PoisonError::into_inner);
         links.iter().filter(|(_, p)| *p == person).map(|(s, _)| *s).collect()
+    }
+
+    /// Reads every link again from the backend (another process sharing it may have linked or unlinked).
+    pub(crate) async fn refresh_links(&self) -> Result<(), StoreError> {
+        let links = load_links(&*self.backend, &self.system).await?;
+        *self.links.write().unwrap_or_else(PoisonError::into_inner) = links;
+        Ok(())
     }
 
     /// Links `subject` to `person` (written, not yet flushed).

@@ -498,6 +498,10 @@ impl Store for RecordStore {
         self.keys.is_linked(&layout::subject_hash(&self.keys.index, subject))
     }
 
+    async fn refresh(&self) -> Result<(), StoreError> {
+        if self.backend.shared() { self.keys.refresh_links().await } else { Ok(()) }
+    }
+
     async fn sweep_older_than(&self, namespace: &str, cutoff_ms: u64) -> Result<u64, StoreError> {
         check_namespace(namespace)?;
         let _writing = self.gate.read().await;

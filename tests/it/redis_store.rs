@@ -257,6 +257,35 @@ async fn replicas_racing_on_one_redis_agree_on_keys_and_see_erasure_at_once() {
     assert!(matches!(refused, Err(StoreError::WrongKey)), "{refused:?}");
 }
 
+#[tokio::test]
+async fn a_link_made_on_one_replica_is_followed_by_the_others_after_a_refresh() {
+    let Some(server) = RedisServer::start("a_link_made_on_one_replica_is_followed_by_the_others_after_a_refresh")
+    else {
+        return;
+    };
+    let settings = one_server(server.url());
+    let (a, b) = (store_on(redis(&settings).await).await, store_on(redis(&settings).await).await);
+    let (tg, sl) = (subject("tg-5550001"), subject("sl-T0TEAM-U0ANN"));
+    a.put(key("notes", Some(&tg), "1"), b"from telegram", Durability::Flushed).await.unwrap();
+    a.put(key("notes", Some(&sl), "2"), b"from slack", Durability::Flushed).await.unwrap();
+    assert_eq!(b.list("notes", Some(&sl)).await.unwrap().len(), 1);
+    // Replica a links the two identities: one person, both notes.
+    let linked = a.link_subjects(&sl, &tg, &|_| false).await.unwrap();
+    assert!(matches!(linked, palisade::store::Linked::Done { .. }), "{linked:?}");
+    assert_eq!(a.list("notes", Some(&sl)).await.unwrap().len(), 2);
+    // Replica b still follows the identities it loaded at start until it reads the links again.
+    assert!(!b.is_linked(&sl));
+    b.refresh().await.unwrap();
+    assert!(b.is_linked(&sl) && b.person_id(&sl) == b.person_id(&tg));
+    assert_eq!(b.list("notes", Some(&sl)).await.unwrap().len(), 2, "b reads the person's records");
+    b.put(key("notes", Some(&sl), "3"), b"written on b", Durability::Flushed).await.unwrap();
+    assert_eq!(a.list("notes", Some(&tg)).await.unwrap().len(), 3, "b writes where a reads");
+    // Unlinked on a, seen on b after its next refresh.
+    assert!(a.unlink_subject(&sl).await.unwrap());
+    b.refresh().await.unwrap();
+    assert!(!b.is_linked(&sl));
+}
+
 fn replica(name: &str) -> palisade::config::Settings {
     let mut settings = palisade::config::Settings::default();
     settings.dispatch.replica = name.into();

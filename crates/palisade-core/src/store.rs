@@ -189,6 +189,13 @@ pub trait Store: Send + Sync + 'static {
         Ok(false)
     }
 
+    /// Reads again what the store keeps in memory of state other processes sharing it may change (which
+    /// identities are linked). Replicas on one shared backend call it every few seconds; a store only this
+    /// process uses has nothing to read again.
+    async fn refresh(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Whether `subject` is linked to a person (cheap: for checks on every event).
     fn is_linked(&self, subject: &Subject) -> bool {
         let _ = subject;
