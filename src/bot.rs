@@ -129,7 +129,7 @@ impl Bot {
         let watch = crate::watch::Watch {
             load: dispatcher.load().clone(),
             outboxes: dispatcher.outboxes().clone(),
-            data_dir: settings.store.path.clone(),
+            data_dir: settings.store.on_disk().then(|| settings.store.path.clone()),
             privacy: privacy.clone(),
             audit: services.audit.clone(),
             audit_every: settings.monitoring.audit_verify_every,

@@ -160,8 +160,13 @@ impl Control {
         use std::sync::atomic::Ordering::Relaxed;
         let live = &self.live;
         let store_settings = &live.loaded.settings.store;
-        let dir = store_settings.path.clone();
-        let bytes = tokio::task::spawn_blocking(move || crate::health::disk_usage(&dir)).await.unwrap_or(0);
+        let bytes = match store_settings.on_disk() {
+            true => {
+                let dir = store_settings.path.clone();
+                Some(tokio::task::spawn_blocking(move || crate::health::disk_usage(&dir)).await.unwrap_or(0))
+            }
+            false => None,
+        };
         let (open, overdue) = crate::watch::rights(&live.privacy, &*live.clock).await?;
         let last_check = live.last_check.lock().unwrap_or_else(PoisonError::into_inner).clone();
         Ok(Status {

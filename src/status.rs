@@ -172,12 +172,12 @@ pub struct Queues {
 /// The store.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreStatus {
-    /// `sled` or `memory`.
+    /// `sled`, `memory` or `redis`.
     pub backend: String,
     /// The data directory.
     pub path: String,
-    /// Bytes on disk.
-    pub bytes: u64,
+    /// Bytes on disk; `None` when the store is not on local disk (on Redis its `INFO memory` tells).
+    pub bytes: Option<u64>,
     /// Data subjects with a key.
     pub subjects: u64,
 }
@@ -263,10 +263,12 @@ impl Status {
             q.intake, q.waiting, q.handlers_running, q.outbox
         ));
         let s = &self.store;
-        out.push_str(&format!(
-            "store: {} at {}, {} bytes, {} data subject(s)\n",
-            s.backend, s.path, s.bytes, s.subjects
-        ));
+        let size = match (s.bytes, s.backend.as_str()) {
+            (Some(bytes), _) => format!("{bytes} bytes"),
+            (None, "redis") => "size kept by Redis (see its INFO memory)".to_string(),
+            (None, _) => "nothing on disk".to_string(),
+        };
+        out.push_str(&format!("store: {} at {}, {size}, {} data subject(s)\n", s.backend, s.path, s.subjects));
         let check = match &self.audit.last_check {
             None => "not verified yet".to_string(),
             Some(c) => match &c.finding {
@@ -305,5 +307,20 @@ mod tests {
         assert_eq!(ago(125), "2m 5s");
         assert_eq!(ago(3725), "1h 2m");
         assert_eq!(ago(90_000), "1d 1h");
+    }
+
+    #[test]
+    fn the_store_line_names_a_size_only_for_a_store_on_disk() {
+        let line = |backend: &str, bytes: Option<u64>| {
+            let store = StoreStatus { backend: backend.into(), path: "p".into(), bytes, subjects: 2 };
+            let status = Status { store, ..Status::default() };
+            status.render().lines().find(|l| l.starts_with("store:")).unwrap_or_default().to_string()
+        };
+        assert_eq!(line("sled", Some(4096)), "store: sled at p, 4096 bytes, 2 data subject(s)");
+        assert_eq!(
+            line("redis", None),
+            "store: redis at p, size kept by Redis (see its INFO memory), 2 data subject(s)"
+        );
+        assert_eq!(line("memory", None), "store: memory at p, nothing on disk, 2 data subject(s)");
     }
 }

@@ -28,8 +28,9 @@ pub struct Watch {
     pub load: Arc<Load>,
     /// The send scheduler.
     pub outboxes: Outboxes,
-    /// The data directory (its size).
-    pub data_dir: PathBuf,
+    /// The data directory (its size), when the store is on local disk (`None` on Redis, which keeps its own
+    /// memory figures).
+    pub data_dir: Option<PathBuf>,
     /// The rights-request register.
     pub privacy: Arc<Privacy>,
     /// The audit trail.
@@ -74,8 +75,9 @@ impl Watch {
     }
 
     async fn slow(&self) {
-        let dir = self.data_dir.clone();
-        if let Ok(bytes) = tokio::task::spawn_blocking(move || crate::health::disk_usage(&dir)).await {
+        if let Some(dir) = self.data_dir.clone()
+            && let Ok(bytes) = tokio::task::spawn_blocking(move || crate::health::disk_usage(&dir)).await
+        {
             crate::metrics::store_bytes(bytes);
         }
         match rights(&self.privacy, &*self.clock).await {

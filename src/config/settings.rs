@@ -242,6 +242,11 @@ impl Default for StoreSettings {
 }
 
 impl StoreSettings {
+    /// True when the store's files are in the data directory (sled): its size is theirs.
+    pub fn on_disk(&self) -> bool {
+        self.backend == StoreBackend::Sled
+    }
+
     /// Where the store is, for messages: the data directory, or the Redis server(s) and key prefix.
     pub fn location(&self) -> String {
         match self.backend {
