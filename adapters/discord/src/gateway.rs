@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dispatches::{self, Reading};
 use crate::intake::Intake;
+use crate::order::Sequencer;
 use crate::rest::Rest;
 use crate::settings::DiscordSettings;
 
@@ -50,6 +51,8 @@ struct Handler {
     reading: Reading,
     /// The bot's own user id, from READY.
     me: OnceLock<UserId>,
+    /// Messages put back in the order they were sent, per conversation.
+    order: Sequencer<(serenity::all::MessageId, Vec<Event>)>,
 }
 
 /// Connects and handles events until `shutdown`.
@@ -60,7 +63,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), AdapterError> {
     let reading = Reading { prefix_commands: settings.prefix_commands, guild_mentions: settings.guild_mentions };
-    let handler = Handler { intake, rest, reading, me: OnceLock::new() };
+    let handler = Handler { intake, rest, reading, me: OnceLock::new(), order: Sequencer::default() };
     let client =
         ClientBuilder::new_with_http(Rest::build_http(settings), intents(settings)).event_handler(handler).await;
     let mut client = client.map_err(|e| AdapterError::Start {
@@ -137,16 +140,27 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, _ctx: Context, msg: Message) {
-        for (n, event) in dispatches::message(&msg, self.me(), self.reading).into_iter().enumerate() {
-            // A typed message is answered with messages, not through an earlier interaction's token.
-            self.intake.exchanges.forget(&event.user.id, &event.chat.id);
-            // The message's id, and `…/<n>` for its second and later attachments.
-            let delivery = match n {
-                0 => format!("discord:message:{}", msg.id),
-                n => format!("discord:message:{}/{n}", msg.id),
-            };
-            self.submit(Some(event), Some(delivery)).await;
+        let events = dispatches::message(&msg, self.me(), self.reading);
+        if events.is_empty() {
+            return;
         }
+        let lane = (msg.author.id.get(), msg.channel_id.get());
+        // In the order the user sent them, even when serenity hands two dispatches in the other way round.
+        // Whichever task empties the lane submits the others' messages too: each carries its own id.
+        self.order
+            .submit(lane, msg.id.get(), (msg.id, events), |(id, events)| async move {
+                for (n, event) in events.into_iter().enumerate() {
+                    // A typed message is answered with messages, not through an earlier interaction's token.
+                    self.intake.exchanges.forget(&event.user.id, &event.chat.id);
+                    // The message's id, and `…/<n>` for its second and later attachments.
+                    let delivery = match n {
+                        0 => format!("discord:message:{id}"),
+                        n => format!("discord:message:{id}/{n}"),
+                    };
+                    self.submit(Some(event), Some(delivery)).await;
+                }
+            })
+            .await;
     }
 
     async fn message_update(&self, _: Context, _: Option<Message>, _: Option<Message>, update: MessageUpdateEvent) {

@@ -37,6 +37,7 @@
 //! | [`download`] | fetching attachments, from Discord's CDN only, within the size cap |
 //! | [`intake`] | interactions → events, and the first answer within the acknowledgement window |
 //! | [`exchange`] | the answer state of each interaction, and which interaction a reply answers |
+//! | [`order`] | a conversation's gateway messages put back in the order they were sent |
 //! | [`outbox`] | delivering replies: first answer, deferred edit, follow-up, or channel/DM message |
 //! | [`message`] | what a reply becomes: message, buttons, image, modal |
 //! | [`components`] | opaque button ids resolved server-side |
@@ -55,6 +56,7 @@ pub mod gateway;
 pub mod intake;
 pub mod interaction;
 pub mod message;
+pub mod order;
 pub mod outbox;
 pub mod rest;
 pub mod settings;

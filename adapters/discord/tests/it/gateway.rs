@@ -106,3 +106,31 @@ async fn prefix_commands_in_a_guild_ask_for_message_content_and_answer_privately
     bot.stop().await.unwrap();
     crate::support::assert_token_never_logged();
 }
+
+#[tokio::test]
+async fn messages_sent_in_quick_succession_are_answered_in_order() {
+    let fake = FakeRest::start().await;
+    let gateway = FakeGateway::start().await;
+    fake.set_gateway(&gateway.url);
+    let dir = tempfile::tempdir().unwrap();
+    let table = crate::support::settings(&fake, &Signer::generate().public_hex(), json!({ "mode": "gateway" }));
+    let bot = crate::support::start(table, dir.path(), Options::default()).await;
+    gateway.identified().await;
+    // serenity handles each dispatch on a task of its own; the adapter puts them back in order.
+    for n in 0..12 {
+        let id = format!("8100000000000000{n:02}");
+        gateway.dispatch("MESSAGE_CREATE", message(&id, ANN_DM, None, &format!("/echo number {n}")));
+    }
+    fake.until_content("number 11").await;
+    for _ in 0..50 {
+        if fake.calls().iter().filter(|c| c.content().starts_with("number ")).count() == 12 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let echoed: Vec<String> =
+        fake.calls().iter().map(|c| c.content().to_string()).filter(|t| t.starts_with("number ")).collect();
+    let sent: Vec<String> = (0..12).map(|n| format!("number {n}")).collect();
+    assert_eq!(echoed, sent);
+    bot.stop().await.unwrap();
+}
