@@ -35,14 +35,20 @@ fn message(id: &str, channel: &str, guild: Option<&str>, content: &str) -> Value
     m
 }
 
-#[tokio::test]
-async fn the_gateway_takes_slash_commands_and_direct_messages_with_minimal_intents() {
+/// The fake REST API and gateway, and a bot on them whose `[adapters.discord]` adds `extra`.
+async fn gateway_bot(extra: Value) -> (FakeRest, FakeGateway, tempfile::TempDir, palisade_testkit::Running) {
     let fake = FakeRest::start().await;
     let gateway = FakeGateway::start().await;
     fake.set_gateway(&gateway.url);
     let dir = tempfile::tempdir().unwrap();
-    let table = crate::support::settings(&fake, &Signer::generate().public_hex(), json!({ "mode": "gateway" }));
+    let table = crate::support::settings(&fake, &Signer::generate().public_hex(), extra);
     let bot = crate::support::start(table, dir.path(), Options::default()).await;
+    (fake, gateway, dir, bot)
+}
+
+#[tokio::test]
+async fn the_gateway_takes_slash_commands_and_direct_messages_with_minimal_intents() {
+    let (fake, gateway, _dir, bot) = gateway_bot(json!({ "mode": "gateway" })).await;
 
     let identify = gateway.identified().await;
     assert_eq!(identify["intents"], 1 << 12, "DIRECT_MESSAGES only");
@@ -81,13 +87,7 @@ async fn the_gateway_takes_slash_commands_and_direct_messages_with_minimal_inten
 
 #[tokio::test]
 async fn prefix_commands_in_a_guild_ask_for_message_content_and_answer_privately_in_a_dm() {
-    let fake = FakeRest::start().await;
-    let gateway = FakeGateway::start().await;
-    fake.set_gateway(&gateway.url);
-    let dir = tempfile::tempdir().unwrap();
-    let extra = json!({ "mode": "gateway", "prefix_commands": true });
-    let table = crate::support::settings(&fake, &Signer::generate().public_hex(), extra);
-    let bot = crate::support::start(table, dir.path(), Options::default()).await;
+    let (fake, gateway, _dir, bot) = gateway_bot(json!({ "mode": "gateway", "prefix_commands": true })).await;
     let identify = gateway.identified().await;
     assert_eq!(identify["intents"], (1 << 12) | (1 << 9) | (1 << 15), "DMs, guild messages, message content");
 
@@ -109,12 +109,7 @@ async fn prefix_commands_in_a_guild_ask_for_message_content_and_answer_privately
 
 #[tokio::test]
 async fn messages_sent_in_quick_succession_are_answered_in_order() {
-    let fake = FakeRest::start().await;
-    let gateway = FakeGateway::start().await;
-    fake.set_gateway(&gateway.url);
-    let dir = tempfile::tempdir().unwrap();
-    let table = crate::support::settings(&fake, &Signer::generate().public_hex(), json!({ "mode": "gateway" }));
-    let bot = crate::support::start(table, dir.path(), Options::default()).await;
+    let (fake, gateway, _dir, bot) = gateway_bot(json!({ "mode": "gateway" })).await;
     gateway.identified().await;
     // serenity handles each dispatch on a task of its own; the adapter puts them back in order.
     for n in 0..12 {
