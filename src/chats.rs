@@ -50,8 +50,13 @@ impl ChatBook {
             return Ok(());
         }
         let id = id(chat);
-        if !self.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone()) {
-            return Ok(());
+        {
+            // Every group event passes here: a chat recorded already costs a lookup, nothing more.
+            let mut recorded = self.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if recorded.contains(&id) {
+                return Ok(());
+            }
+            recorded.insert(id.clone());
         }
         let bare = ChatRef::new(chat.platform, chat.id.clone(), chat.kind);
         let value = serde_json::to_vec(&bare).map_err(|e| StoreError::Backend {

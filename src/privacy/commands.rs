@@ -150,8 +150,12 @@ impl PrivacyPlugin {
         let n = self.privacy.erase(ctx.user(), "chat").await?;
         // The exports sent earlier are deleted from the chat too (or the user is asked to, where that cannot be).
         ctx.retract(EXPORTS);
-        let key = if blocked { "privacy.erased_blocked" } else { "privacy.erased" };
-        ctx.reply_private(ctx.text(key, &[("records", &n.to_string())]));
+        let mut told = ctx.text("privacy.erased", &[("records", &n.to_string())]);
+        if blocked {
+            told.push(' ');
+            told.push_str(&ctx.text("privacy.block_stays", &[]));
+        }
+        ctx.reply_private(told);
         Ok(Step::Done)
     }
 

@@ -71,8 +71,12 @@ impl TwoFactor {
         };
         ctx.sensitive("status")?;
         let (left, of) = (e.recovery_left().to_string(), e.recovery.len().to_string());
-        let key = if e.locked_for_good { "twofactor.status_on_locked" } else { "twofactor.status_on" };
-        ctx.reply_private(ctx.text(key, &[("left", &left), ("of", &of)]));
+        let mut told = ctx.text("twofactor.status_on", &[("left", &left), ("of", &of)]);
+        if e.locked_for_good {
+            told.push(' ');
+            told.push_str(&ctx.text("twofactor.locked_note", &[]));
+        }
+        ctx.reply_private(told);
         Ok(())
     }
 

@@ -84,9 +84,10 @@ pub fn message(msg: &Message, me: Option<UserId>, reading: Reading) -> Vec<Event
     let kinds = match msg.guild_id {
         None => files(&msg.attachments, &text),
         Some(_) if reading.guild_mentions && mentioned => files(&msg.attachments, &text),
-        Some(_) if reading.prefix_commands && matches!(typed, EventKind::Command(_)) => vec![typed.clone()],
+        Some(_) if reading.prefix_commands && matches!(typed, EventKind::Command(_)) => Vec::new(),
         Some(_) => return Vec::new(),
     };
+    // The attachments, or else what was typed.
     let kinds = if kinds.is_empty() { vec![typed] } else { kinds };
     let addressed = msg.guild_id.is_none() || mentioned;
     let (chat, id) = (chat(msg.channel_id, msg.guild_id), MessageId(msg.id.to_string()));

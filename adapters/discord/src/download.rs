@@ -31,12 +31,7 @@ impl Downloader {
     /// True when `url` is on Discord's CDN (HTTPS), or on the configured proxy's host.
     pub fn trusted(&self, url: &Url) -> bool {
         let cdn = url.scheme() == "https" && url.host_str().is_some_and(|h| CDN_HOSTS.contains(&h));
-        let proxy = self.proxy.as_ref().is_some_and(|p| {
-            p.scheme() == url.scheme()
-                && p.host_str() == url.host_str()
-                && p.port_or_known_default() == url.port_or_known_default()
-        });
-        cdn || proxy
+        cdn || self.proxy.as_ref().is_some_and(|p| p.origin() == url.origin())
     }
 
     /// The attachment at `address`, at most `max_bytes` (a larger one is refused while streaming).

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use std::sync::OnceLock;
 
-use palisade_core::{AdapterError, Connection, Event, Platform};
+use palisade_core::{AdapterError, Connection, Envelope, Event, Platform};
 use serenity::all::{
     Context, EventHandler, GatewayIntents, GuildId, Interaction as SerenityInteraction, Member, Message,
     MessageUpdateEvent, Reaction, Ready, User, UserId,
@@ -90,14 +90,10 @@ impl Handler {
         self.me.get().copied()
     }
 
-    /// Submits an event, under its delivery id when the dispatch has one (a repeat of it is then dropped).
-    async fn submit(&self, event: Option<Event>, delivery: Option<String>) {
-        let Some(event) = event else { return };
-        let submitted = match delivery {
-            Some(delivery) => self.intake.sink.submit_delivery(event, delivery).await,
-            None => self.intake.sink.submit(event).await,
-        };
-        if submitted.is_err() {
+    /// Submits an event (under its delivery id when the dispatch has one: a repeat of it is then dropped).
+    async fn submit(&self, envelope: Option<Envelope>) {
+        let Some(envelope) = envelope else { return };
+        if self.intake.sink.submit_envelope(envelope).await.is_err() {
             tracing::debug!("dispatcher closed; gateway event dropped");
         }
     }
@@ -149,15 +145,12 @@ impl EventHandler for Handler {
         // Whichever task empties the lane submits the others' messages too: each carries its own id.
         self.order
             .submit(lane, msg.id.get(), (msg.id, events), |(id, events)| async move {
+                let delivery = format!("discord:message:{id}");
                 for (n, event) in events.into_iter().enumerate() {
                     // A typed message is answered with messages, not through an earlier interaction's token.
                     self.intake.exchanges.forget(&event.user.id, &event.chat.id);
                     // The message's id, and `…/<n>` for its second and later attachments.
-                    let delivery = match n {
-                        0 => format!("discord:message:{id}"),
-                        n => format!("discord:message:{id}/{n}"),
-                    };
-                    self.submit(Some(event), Some(delivery)).await;
+                    self.submit(Some(Envelope::new(event).delivery_part(&delivery, n))).await;
                 }
             })
             .await;
@@ -167,23 +160,23 @@ impl EventHandler for Handler {
         let event = dispatches::edit(&update, self.me(), self.reading);
         // An edit has no id of its own: the message and its edit time name it.
         let at = update.edited_timestamp.map(|t| t.unix_timestamp()).unwrap_or_default();
-        self.submit(event, Some(format!("discord:edit:{}:{at}", update.id))).await;
+        self.submit(event.map(|e| Envelope::new(e).delivery(format!("discord:edit:{}:{at}", update.id)))).await;
     }
 
     async fn reaction_add(&self, _ctx: Context, reaction: Reaction) {
         // A reaction has no id or time: one taken back and added again is a new event, so none is given.
-        self.submit(dispatches::reaction(&reaction, self.me()), None).await;
+        self.submit(dispatches::reaction(&reaction, self.me()).map(Envelope::new)).await;
     }
 
     async fn guild_member_addition(&self, _ctx: Context, member: Member) {
         let at = member.joined_at.map(|t| t.unix_timestamp()).unwrap_or_default();
         let delivery = format!("discord:joined:{}:{}:{at}", member.guild_id, member.user.id);
-        self.submit(dispatches::joined(&member), Some(delivery)).await;
+        self.submit(dispatches::joined(&member).map(|e| Envelope::new(e).delivery(delivery))).await;
     }
 
     async fn guild_member_removal(&self, _: Context, guild: GuildId, user: User, _: Option<Member>) {
         // A removal has no id or time (leaving twice in a day is two events), so none is given.
-        self.submit(dispatches::left(guild, &user), None).await;
+        self.submit(dispatches::left(guild, &user).map(Envelope::new)).await;
     }
 
     async fn interaction_create(&self, _ctx: Context, interaction: SerenityInteraction) {

@@ -39,10 +39,7 @@ impl Downloader {
     /// True when the bot token may be sent to `url`: Slack's file host over HTTPS, or the Web API's own host.
     pub fn trusted(&self, url: &Url) -> bool {
         let slack = url.scheme() == "https" && url.host_str() == Some(FILE_HOST) && url.port().is_none();
-        let same = url.scheme() == self.api_base.scheme()
-            && url.host_str() == self.api_base.host_str()
-            && url.port_or_known_default() == self.api_base.port_or_known_default();
-        slack || same
+        slack || url.origin() == self.api_base.origin()
     }
 
     /// The file at `url`, at most `max_bytes` (a larger one is refused while streaming, never read whole).

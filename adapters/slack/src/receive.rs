@@ -49,10 +49,8 @@ impl Receiver {
             let mut envelope = Envelope::new(event);
             // The payload's id, and for the second and later events of one payload (files shared together)
             // `…/<n>`.
-            match (&key, n) {
-                (Some(k), 0) => envelope = envelope.delivery(format!("slack:{k}")),
-                (Some(k), n) => envelope = envelope.delivery(format!("slack:{k}/{n}")),
-                (None, _) => {}
+            if let Some(k) = &key {
+                envelope = envelope.delivery_part(&format!("slack:{k}"), n);
             }
             self.sink.submit_within(envelope, wait).await.inspect_err(|_| self.release(key.as_deref()))?;
         }

@@ -60,23 +60,18 @@ impl Receiver {
     }
 
     /// The update's button press to answer, if any, and its events, each with its delivery id: the update's
-    /// id, and for the second and later events of one update (members added together) `…/<n>`.
+    /// id, and for the second and later events of one update (members added together) `…/<n>`
+    /// ([`Envelope::delivery_part`]).
     fn map(&self, update: Update) -> Option<(Option<CallbackQueryId>, Vec<Envelope>)> {
         let id = update.id.0;
         let envelope = |e: Event| Envelope::new(e).delivery(format!("telegram:update:{id}"));
         match map_update(update, self.api.username(), self.api.buttons()) {
             Inbound::Event(e) => Some((None, vec![envelope(e)])),
-            Inbound::Events(events) => Some((
-                None,
-                events
-                    .into_iter()
-                    .enumerate()
-                    .map(|(n, e)| match n {
-                        0 => envelope(e),
-                        n => Envelope::new(e).delivery(format!("telegram:update:{id}/{n}")),
-                    })
-                    .collect(),
-            )),
+            Inbound::Events(events) => {
+                let delivery = format!("telegram:update:{id}");
+                let parts = events.into_iter().enumerate();
+                Some((None, parts.map(|(n, e)| Envelope::new(e).delivery_part(&delivery, n)).collect()))
+            }
             Inbound::Callback { query, event } => Some((Some(query), event.map(envelope).into_iter().collect())),
             Inbound::Ignored(reason) => {
                 tracing::debug!(update_id = id, reason, "Telegram update ignored");

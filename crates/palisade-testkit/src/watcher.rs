@@ -3,17 +3,36 @@
 //! test checks its mapping against. A file's bytes are fetched through the adapter and answered as
 //! `Got NAME: CONTENTS` (or the error), so the download path is exercised too.
 
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use palisade::config::{DispatchSettings, Settings};
 use palisade::plugin::{Command, Ctx, Interest, Plugin, PluginError};
-use palisade_core::EventKind;
+use palisade_core::{Adapter, EventKind};
+
+use crate::Running;
+
+/// The file size cap [`Watcher::run`] sets (`[dispatch] max_file_bytes`): small, so a test can send one over it.
+pub const FILE_CAP: u64 = 40;
 
 /// Records each event it receives; see the module documentation for the lines.
 #[derive(Debug, Default)]
 pub struct Watcher(Mutex<Vec<String>>);
 
 impl Watcher {
+    /// A bot on `adapter` (against its fake) with a watcher and the plugins in `also`, files capped at
+    /// [`FILE_CAP`], its store on sled in `dir`.
+    pub async fn run(adapter: Box<dyn Adapter>, dir: &Path, also: Vec<Arc<dyn Plugin>>) -> (Arc<Self>, Running) {
+        let watcher = Arc::new(Self::default());
+        let mut plugins: Vec<Arc<dyn Plugin>> = vec![watcher.clone()];
+        plugins.extend(also);
+        let dispatch = DispatchSettings { max_file_bytes: FILE_CAP, ..DispatchSettings::default() };
+        let settings = Settings { dispatch, ..Settings::default() };
+        let store = crate::sled_store(dir).await;
+        (watcher, Running::start(adapter, store, plugins, settings).await)
+    }
+
     /// Everything recorded so far, in arrival order.
     pub fn seen(&self) -> Vec<String> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()

@@ -6,8 +6,6 @@
 use std::sync::Arc;
 
 use palisade::Section;
-use palisade::config::{DispatchSettings, Settings};
-use palisade::plugin::Plugin;
 use palisade_discord::DiscordAdapter;
 use palisade_testkit::watcher::Watcher;
 use serde_json::{Value, json};
@@ -50,14 +48,7 @@ async fn members_edits_reactions_files_and_mentions_reach_the_plugins_that_asked
     let extra = json!({ "mode": "gateway", "guild_mentions": true, "member_events": true, "reactions": true });
     let table = crate::support::settings(&fake, &Signer::generate().public_hex(), extra);
     let adapter = DiscordAdapter::from_section(&Section::new("adapters.discord", table).unwrap()).unwrap();
-    let watcher = Arc::new(Watcher::default());
-    let plugins: Vec<Arc<dyn Plugin>> = vec![watcher.clone(), Arc::new(palisade_echo::Echo)];
-    let settings = Settings {
-        dispatch: DispatchSettings { max_file_bytes: 40, ..DispatchSettings::default() },
-        ..Settings::default()
-    };
-    let store = palisade_testkit::sled_store(dir.path()).await;
-    let bot = palisade_testkit::Running::start(Box::new(adapter), store, plugins, settings).await;
+    let (watcher, bot) = Watcher::run(Box::new(adapter), dir.path(), vec![Arc::new(palisade_echo::Echo)]).await;
 
     let identify = gateway.identified().await;
     let intents = (1 << 12) | (1 << 9) | (1 << 1) | (1 << 10) | (1 << 13);

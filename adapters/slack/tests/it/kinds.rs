@@ -3,10 +3,7 @@
 //! address `files.info` names (refused beyond the size cap, and refused when the address is on a host other
 //! than Slack's), the answer posted in the thread the file came in.
 
-use std::sync::Arc;
-
 use palisade::Section;
-use palisade::config::{DispatchSettings, Settings};
 use palisade_slack::{Mode, SlackAdapter};
 use palisade_testkit::watcher::Watcher;
 use serde_json::{Value, json};
@@ -48,13 +45,7 @@ async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
     let dir = tempfile::tempdir().unwrap();
     let table = crate::support::settings(&fake, Mode::Socket, json!({}));
     let adapter = SlackAdapter::from_section(&Section::new("adapters.slack", table).unwrap()).unwrap();
-    let watcher = Arc::new(Watcher::default());
-    let settings = Settings {
-        dispatch: DispatchSettings { max_file_bytes: 40, ..DispatchSettings::default() },
-        ..Settings::default()
-    };
-    let store = palisade_testkit::sled_store(dir.path()).await;
-    let bot = palisade_testkit::Running::start(Box::new(adapter), store, vec![watcher.clone()], settings).await;
+    let (watcher, bot) = Watcher::run(Box::new(adapter), dir.path(), Vec::new()).await;
     let driver = Driver { fake: &fake, events: None };
     fake.host_file("F0REPORT", "report.txt", b"quarterly figures", None);
     fake.host_file("F0NOTES", "notes.txt", b"and the notes", None);

@@ -1,11 +1,9 @@
 //! Events beyond text on Telegram: a member joining and leaving, an edited message, a reaction, and a file
 //! whose bytes a plugin fetches through the adapter (within the size cap).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use palisade::Section;
-use palisade::config::{DispatchSettings, Settings};
 use palisade_telegram::TelegramAdapter;
 use palisade_testkit::watcher::Watcher;
 use serde_json::json;
@@ -25,13 +23,7 @@ async fn members_edits_reactions_and_files_reach_the_plugins_that_asked() {
     let dir = tempfile::tempdir().unwrap();
     let table = crate::support::settings(&fake, json!({}));
     let adapter = TelegramAdapter::from_section(&Section::new("adapters.telegram", table).unwrap()).unwrap();
-    let watcher = Arc::new(Watcher::default());
-    let settings = Settings {
-        dispatch: DispatchSettings { max_file_bytes: 40, ..DispatchSettings::default() },
-        ..Settings::default()
-    };
-    let store = palisade_testkit::sled_store(dir.path()).await;
-    let bot = palisade_testkit::Running::start(Box::new(adapter), store, vec![watcher.clone()], settings).await;
+    let (watcher, bot) = Watcher::run(Box::new(adapter), dir.path(), Vec::new()).await;
     fake.until("getMe", |c| c.method == "getme").await;
 
     fake.push(json!({ "message": { "message_id": 10, "date": 1_700_000_000, "chat": chat_json(TEAM),

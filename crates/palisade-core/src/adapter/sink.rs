@@ -44,6 +44,17 @@ impl Envelope {
         self
     }
 
+    /// As event `n` (from 0) of the delivery `id`: one delivery can bring several events (people added
+    /// together, files shared together), each remembered under an id of its own — `id` for the first,
+    /// `id/n` for the others.
+    #[must_use]
+    pub fn delivery_part(self, id: &str, n: usize) -> Self {
+        match n {
+            0 => self.delivery(id),
+            n => self.delivery(format!("{id}/{n}")),
+        }
+    }
+
     /// With a signal fired once the event was handled and its replies delivered.
     #[must_use]
     pub fn done(mut self, done: oneshot::Sender<()>) -> Self {

@@ -96,10 +96,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("twofactor.then_code", "Then send the 6-digit code your app shows, to finish. (/cancel to stop.)"),
     ("twofactor.status_off", "Two-factor verification is off. Turn it on with /2fa setup."),
     ("twofactor.status_on", "Two-factor verification is on. Recovery codes left: {left} of {of}."),
-    (
-        "twofactor.status_on_locked",
-        "Two-factor verification is on. Recovery codes left: {left} of {of}. Verification is locked; use a recovery code.",
-    ),
+    ("twofactor.locked_note", "Verification is locked; use a recovery code."),
     ("twofactor.already_off", "Two-factor verification is already off."),
     ("twofactor.now_off", "Two-factor verification is now off. Sensitive actions will ask you to set it up again."),
     ("twofactor.unknown_action", "Unknown /2fa action `{action}`; use setup, status or disable."),
@@ -142,10 +139,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "privacy.erased",
         "Done: your data was erased ({records} records) and its key destroyed. What remains: the audit trail's entries about your past actions and this erasure, under a name that can no longer be linked to you, and the register entry of this request, which the law asks us to keep.",
     ),
-    (
-        "privacy.erased_blocked",
-        "Done: your data was erased ({records} records) and its key destroyed. What remains: the audit trail's entries about your past actions and this erasure, under a name that can no longer be linked to you, and the register entry of this request, which the law asks us to keep. Staff blocked you earlier; that block stays, to stop abuse.",
-    ),
+    ("privacy.block_stays", "Staff blocked you earlier; that block stays, to stop abuse."),
     ("privacy.no_consents", "You have no consents in force."),
     ("privacy.consent_line", "• {plugin} (version {version})"),
     ("privacy.withdraw_button", "Withdraw {plugin}"),
