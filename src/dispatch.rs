@@ -396,6 +396,15 @@ impl Dispatcher {
             flow_settings.sweep_interval,
             sweeper_stop.clone(),
         ));
+        // Replicas on one store take turns per conversation there; a store of this process alone needs none.
+        let turns = match store.shared().then(|| crate::turns::Turns::new(store.clone(), clock.clone())) {
+            Some(Ok(turns)) => Some(turns),
+            Some(Err(error)) => {
+                tracing::error!(%error, "cannot take turns with other replicas; conversations keep order here only");
+                None
+            }
+            None => None,
+        };
         let mut conversations = conversations::Conversations::new(
             service,
             outboxes.clone(),
@@ -403,6 +412,7 @@ impl Dispatcher {
             journal.clone(),
             load,
             texts.clone(),
+            turns,
         );
         if let Some(journal) = &journal {
             recover(journal, &outboxes, &mut conversations).await;

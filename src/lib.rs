@@ -38,6 +38,7 @@
 //! | [`status`] | what `palisade status` reports: adapters' connection states, queue depths, the report itself |
 //! | [`stepup`] | step-up TOTP verification: enrolment (`/2fa`), the [`stepup::GateLayer`] that suspends and resumes sensitive actions, grants, lockout, recovery codes |
 //! | [`store`] | the encrypted [`store::RecordStore`]: record layout, keys and rotation, retention, the sled and memory backends |
+//! | [`turns`] | replicas sharing one store: a conversation's events take turns through a line in the store, wherever they arrived |
 //! | [`watch`] | the bot watching itself: queue depths, store size, rights requests, periodic audit verification |
 //!
 //! The contract between the runtime, plugins and adapters comes from `palisade-core` and is re-exported
@@ -76,6 +77,7 @@ pub mod retractions;
 pub mod status;
 pub mod stepup;
 pub mod store;
+pub mod turns;
 pub mod watch;
 
 pub use palisade_core::{adapter, clock, event, platform, reply, services};

@@ -48,6 +48,8 @@ struct Batch {
     /// When the event these replies answer arrived; the first one sent records the reply latency.
     since: Option<tokio::time::Instant>,
     _room: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// The conversation's turn among replicas, handed on when the batch is done.
+    turn: Option<crate::turns::Turn>,
 }
 
 /// The lanes with work, and the bounds.
@@ -143,11 +145,12 @@ impl Outboxes {
         done: Option<oneshot::Sender<()>>,
         ticket: Option<Ticket>,
     ) {
-        self.send_since(lane, replies, done, ticket, None).await;
+        self.send_since(lane, replies, done, ticket, None, None).await;
     }
 
     /// [`Outboxes::send`] for the replies to an event that arrived at `since`: the first one sent records
-    /// the reply latency (`palisade_reply_seconds`).
+    /// the reply latency (`palisade_reply_seconds`). `turn`, the conversation's turn among replicas, is
+    /// handed on once they have left.
     pub async fn send_since(
         &self,
         lane: ConversationKey,
@@ -155,14 +158,18 @@ impl Outboxes {
         done: Option<oneshot::Sender<()>>,
         ticket: Option<Ticket>,
         since: Option<tokio::time::Instant>,
+        turn: Option<crate::turns::Turn>,
     ) {
         if replies.is_empty() {
+            if let Some(turn) = turn {
+                turn.release().await;
+            }
             self.finish(done, ticket).await;
             return;
         }
         let wanted = u32::try_from(replies.len().min(self.lanes.room_size)).unwrap_or(u32::MAX);
         let room = self.lanes.room.clone().acquire_many_owned(wanted).await.ok();
-        let batch = Batch { replies, done, ticket, since, _room: room };
+        let batch = Batch { replies, done, ticket, since, _room: room, turn };
         let start = {
             let mut queues = self.lanes.queues.lock().unwrap_or_else(PoisonError::into_inner);
             let queue = queues.entry(lane.clone()).or_default();

@@ -32,7 +32,8 @@ pub const SKIPPED: &str =
 pub(super) struct Conversations {
     service: EventService,
     outboxes: Outboxes,
-    queues: HashMap<ConversationKey, VecDeque<Accepted>>,
+    /// Each queued event with its place in the conversation's line among replicas (with other replicas only).
+    queues: HashMap<ConversationKey, VecDeque<(Accepted, Option<crate::turns::Waiting>)>>,
     running: HashSet<ConversationKey>,
     ready: VecDeque<ConversationKey>,
     /// Conversations told about dropped events since their queue last had room.
@@ -46,6 +47,10 @@ pub(super) struct Conversations {
     texts: std::sync::Arc<palisade_core::texts::Texts>,
     done_tx: mpsc::UnboundedSender<ConversationKey>,
     done_rx: mpsc::UnboundedReceiver<ConversationKey>,
+    /// On a store other replicas share: the turns each event takes before it runs.
+    turns: Option<std::sync::Arc<crate::turns::Turns>>,
+    /// Cancelled when the dispatcher stops: events waiting for their turn give up (they stay journaled).
+    stop: CancellationToken,
 }
 
 /// Reports a finished event to the scheduler when dropped, so even a task that dies early frees its slot.
@@ -70,6 +75,7 @@ impl Conversations {
         journal: Option<std::sync::Arc<Journal>>,
         load: std::sync::Arc<crate::status::Load>,
         texts: std::sync::Arc<palisade_core::texts::Texts>,
+        turns: Option<std::sync::Arc<crate::turns::Turns>>,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Self {
@@ -88,6 +94,8 @@ impl Conversations {
             texts,
             done_tx,
             done_rx,
+            turns,
+            stop: CancellationToken::new(),
         }
     }
 
@@ -95,6 +103,7 @@ impl Conversations {
     /// by `handler_timeout`) and returns. Events still queued stay in the journal for the next start.
     pub(super) async fn run(mut self, mut intake: mpsc::Receiver<Accepted>, stop: CancellationToken) {
         let mut intake_open = true;
+        self.stop = stop.clone();
         loop {
             if !stop.is_cancelled() {
                 self.start_ready();
@@ -145,8 +154,10 @@ impl Conversations {
             self.outboxes.send(key, notice.into_iter().collect(), envelope.done.take(), ticket).await;
             return;
         }
+        // In the line among replicas from its arrival, so no later event elsewhere runs first.
+        let place = self.turns.as_ref().map(|turns| turns.line_up(&key, accepted.at));
         let queue = self.queues.entry(key.clone()).or_default();
-        queue.push_back(accepted);
+        queue.push_back((accepted, place));
         self.pending += 1;
         if queue.len() == 1 && !self.running.contains(&key) {
             self.ready.push_back(key);
@@ -169,23 +180,32 @@ impl Conversations {
             let Some(key) = self.ready.pop_front() else {
                 return;
             };
-            let Some(accepted) = self.queues.get_mut(&key).and_then(VecDeque::pop_front) else {
+            let Some((accepted, place)) = self.queues.get_mut(&key).and_then(VecDeque::pop_front) else {
                 continue;
             };
             self.pending -= 1;
             self.running.insert(key.clone());
-            self.spawn(key, accepted);
+            self.spawn(key, accepted, place);
         }
     }
 
-    fn spawn(&self, key: ConversationKey, accepted: Accepted) {
+    fn spawn(&self, key: ConversationKey, accepted: Accepted, place: Option<crate::turns::Waiting>) {
         let guard = DoneGuard { key: Some(key.clone()), tx: self.done_tx.clone() };
         let service = self.service.clone();
         let outboxes = self.outboxes.clone();
         let journal = self.journal.clone();
         let texts = self.texts.clone();
+        let stop = self.stop.clone();
         tokio::spawn(async move {
             let Accepted { mut envelope, ticket, at } = accepted;
+            // With other replicas: wait until it is this conversation's turn here.
+            let turn = match place {
+                Some(place) => match place.take(&stop).await {
+                    Some(turn) => Some(turn),
+                    None => return,
+                },
+                None => None,
+            };
             let event = envelope.event.clone();
             let caps = outboxes.capabilities(event.chat.platform);
             let mut request = Request::new(envelope.event, caps);
@@ -202,7 +222,8 @@ impl Conversations {
             }
             // The slot is free once the replies are queued; they leave on the conversation's lane. Unless a
             // layer handed the done signal on with the work it started (then that work fires it).
-            outboxes.send_since(key, replies, done.take(), ticket, Some(at)).await;
+            // A turn is handed on once the replies have left, so they leave in the order the handlers ran.
+            outboxes.send_since(key, replies, done.take(), ticket, Some(at), turn).await;
             drop(guard);
         });
     }

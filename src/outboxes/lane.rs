@@ -24,6 +24,7 @@ pub(super) async fn run(outboxes: Outboxes, lane: ConversationKey) {
                     ticket: front.ticket.take(),
                     since: front.since.take(),
                     _room: front._room.take(),
+                    turn: front.turn.take(),
                 },
                 None => {
                     queues.remove(&lane);
@@ -43,6 +44,9 @@ pub(super) async fn run(outboxes: Outboxes, lane: ConversationKey) {
             return;
         }
         outboxes.finish(batch.done, batch.ticket).await;
+        if let Some(turn) = batch.turn {
+            turn.release().await;
+        }
         let mut queues = outboxes.lanes.queues.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(queue) = queues.get_mut(&lane) {
             queue.pop_front();

@@ -23,6 +23,14 @@ pub trait Backend: Send + Sync + 'static {
     /// Removes one value only if it still is `expected` (nobody rewrote it since it was read); returns whether
     /// it was removed.
     async fn remove_if_unchanged(&self, tree: &str, key: &[u8], expected: &[u8]) -> Result<bool, StoreError>;
+    /// Replaces the value only if it still is `expected`, atomically; returns whether it was replaced.
+    async fn replace_if_unchanged(
+        &self,
+        tree: &str,
+        key: &[u8],
+        expected: &[u8],
+        value: &[u8],
+    ) -> Result<bool, StoreError>;
     /// Writes `value` unless the key holds a value already, atomically (two processes racing to create one
     /// key both end up with the same value). Returns what the key held (`None`: `value` was written).
     async fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;

@@ -53,6 +53,23 @@ impl Backend for MemoryBackend {
         }))
     }
 
+    async fn replace_if_unchanged(
+        &self,
+        tree: &str,
+        key: &[u8],
+        expected: &[u8],
+        value: &[u8],
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|t| {
+            let Some(held) = t.get_mut(tree).and_then(|t| t.get_mut(key)) else { return false };
+            if held.as_slice() != expected {
+                return false;
+            }
+            *held = value.to_vec();
+            true
+        }))
+    }
+
     async fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.with(|t| match t.entry(tree.to_string()).or_default().entry(key.to_vec()) {
             std::collections::btree_map::Entry::Occupied(held) => Some(held.get().clone()),

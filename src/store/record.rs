@@ -363,6 +363,47 @@ impl Store for RecordStore {
         Ok(true)
     }
 
+    async fn swap(
+        &self,
+        key: RecordKey<'_>,
+        current: Option<&Record>,
+        new: Option<&[u8]>,
+        durability: Durability,
+    ) -> Result<bool, StoreError> {
+        let _timer = crate::metrics::StoreTimer::start("swap");
+        check_namespace(key.namespace)?;
+        let _writing = self.gate.read().await;
+        let (_, bk) = self.locate(&key);
+        let held = self.backend.get(key.namespace, &bk).await?;
+        let swapped = match (current, held) {
+            (None, None) => match new {
+                Some(value) => {
+                    let (bk, sealed) = self.sealed(&key, value).await?;
+                    self.backend.insert_if_absent(key.namespace, &bk, &sealed).await?.is_none()
+                }
+                None => true,
+            },
+            (Some(current), Some(sealed)) => {
+                // Compared opened: the sealed bytes differ with every write, the comparison below them is
+                // what makes it atomic (a write between this read and the swap changes them).
+                let held = self.open_raw(key.namespace, &bk, &sealed).await?;
+                if *held.value != *current.value || held.written_at_ms != current.written_at_ms {
+                    false
+                } else if let Some(value) = new {
+                    let (bk, fresh) = self.sealed(&key, value).await?;
+                    self.backend.replace_if_unchanged(key.namespace, &bk, &sealed, &fresh).await?
+                } else {
+                    self.backend.remove_if_unchanged(key.namespace, &bk, &sealed).await?
+                }
+            }
+            _ => false,
+        };
+        if swapped {
+            self.durable(durability).await?;
+        }
+        Ok(swapped)
+    }
+
     async fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError> {
         let _timer = crate::metrics::StoreTimer::start("get");
         check_namespace(key.namespace)?;
@@ -492,6 +533,10 @@ impl Store for RecordStore {
 
     fn person_id(&self, subject: &Subject) -> [u8; 32] {
         self.owner(subject)
+    }
+
+    fn shared(&self) -> bool {
+        self.backend.shared()
     }
 
     fn is_linked(&self, subject: &Subject) -> bool {

@@ -38,6 +38,11 @@ const REMOVE_IF_UNCHANGED: &str = r"
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0";
 
+/// Replaces the field's value only if it still holds the expected one; returns 1 when replaced.
+const REPLACE_IF_UNCHANGED: &str = r"
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end
+return 0";
+
 /// How many keys one `SCAN` step asks a node for.
 const SCAN_COUNT: usize = 1000;
 
@@ -294,6 +299,20 @@ impl Backend for RedisBackend {
         eval.arg(REMOVE_IF_UNCHANGED).arg(1).arg(hash).arg(key).arg(expected);
         let removed: i64 = self.query(&eval, "compare and remove", tree).await?;
         Ok(removed > 0)
+    }
+
+    async fn replace_if_unchanged(
+        &self,
+        tree: &str,
+        key: &[u8],
+        expected: &[u8],
+        value: &[u8],
+    ) -> Result<bool, StoreError> {
+        let hash = self.hash_key(tree, layout::slot_of_key(tree, key));
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(REPLACE_IF_UNCHANGED).arg(1).arg(hash).arg(key).arg(expected).arg(value);
+        let replaced: i64 = self.query(&eval, "compare and replace", tree).await?;
+        Ok(replaced > 0)
     }
 
     async fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {

@@ -121,6 +121,20 @@ impl Backend for SledBackend {
         Ok(swapped.is_ok())
     }
 
+    async fn replace_if_unchanged(
+        &self,
+        tree: &str,
+        key: &[u8],
+        expected: &[u8],
+        value: &[u8],
+    ) -> Result<bool, StoreError> {
+        let swapped = self
+            .tree(tree)?
+            .compare_and_swap(key, Some(expected), Some(value))
+            .map_err(|e| backend("compare and replace", tree, &e))?;
+        Ok(swapped.is_ok())
+    }
+
     async fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let swapped = self
             .tree(tree)?

@@ -22,6 +22,7 @@ mod monitoring;
 mod privacy;
 mod redis_store;
 mod reliability;
+mod replicas;
 mod routing;
 mod scheduling;
 mod stepup;

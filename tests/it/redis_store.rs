@@ -25,19 +25,19 @@ fn key<'a>(ns: &'a str, s: Option<&'a Subject>, id: &'a str) -> RecordKey<'a> {
     RecordKey { namespace: ns, subject: s, id: id.as_bytes() }
 }
 
-fn one_server(url: String) -> RedisSettings {
+pub(crate) fn one_server(url: String) -> RedisSettings {
     RedisSettings { url: Some(url), ..RedisSettings::default() }
 }
 
-fn cluster_of(nodes: Vec<String>) -> RedisSettings {
+pub(crate) fn cluster_of(nodes: Vec<String>) -> RedisSettings {
     RedisSettings { nodes, ..RedisSettings::default() }
 }
 
-async fn redis(settings: &RedisSettings) -> Arc<dyn Backend> {
+pub(crate) async fn redis(settings: &RedisSettings) -> Arc<dyn Backend> {
     Arc::new(RedisBackend::connect(settings).await.unwrap())
 }
 
-async fn store_on(backend: Arc<dyn Backend>) -> SharedStore {
+pub(crate) async fn store_on(backend: Arc<dyn Backend>) -> SharedStore {
     Arc::new(RecordStore::open(backend, &crate::support::test_key(), TokioClock::shared()).await.unwrap())
 }
 
@@ -76,6 +76,9 @@ async fn transcript(b: &dyn Backend) -> Vec<String> {
     note(format!("{:?}", b.remove_if_unchanged("notes", &about(1, 2), b"not b").await));
     note(format!("{:?}", b.remove_if_unchanged("notes", &about(1, 2), b"b").await));
     note(format!("{:?}", b.get("notes", &about(1, 2)).await));
+    note(format!("{:?}", b.replace_if_unchanged("notes", &nobody(9), b"not d", b"d2").await));
+    note(format!("{:?}", b.replace_if_unchanged("notes", &nobody(9), b"d", b"d2").await));
+    note(format!("{:?}", b.replace_if_unchanged("notes", &nobody(4), b"d", b"d2").await));
     note(format!("{:?}", b.remove("notes", &about(2, 1)).await));
     note(format!("{:?}", b.remove("notes", &about(2, 1)).await));
     let tag = [&[1u8][..], &hash(1)].concat();

@@ -115,6 +115,18 @@ pub trait Store: Send + Sync + 'static {
     /// seen, a code used, a job taken.
     async fn create(&self, key: RecordKey<'_>, value: &[u8], durability: Durability) -> Result<bool, StoreError>;
 
+    /// Replaces a record only if it still is what `current` was read as (`None`: only if there is none),
+    /// atomically — also between processes sharing one store. `new = None` deletes it. Returns whether it
+    /// was replaced; `false` means someone changed it since it was read (read it again and decide again).
+    /// For state several processes update: leases, queues of turns.
+    async fn swap(
+        &self,
+        key: RecordKey<'_>,
+        current: Option<&Record>,
+        new: Option<&[u8]>,
+        durability: Durability,
+    ) -> Result<bool, StoreError>;
+
     /// Reads a record. A record that exists but cannot be read is an error for that record only.
     async fn get(&self, key: RecordKey<'_>) -> Result<Option<Record>, StoreError>;
 
@@ -194,6 +206,12 @@ pub trait Store: Send + Sync + 'static {
     /// process uses has nothing to read again.
     async fn refresh(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Whether other processes use this store at the same time (replicas on one Redis): what one process
+    /// keeps in memory (locks, queues, grants) then holds for that process only.
+    fn shared(&self) -> bool {
+        false
     }
 
     /// Whether `subject` is linked to a person (cheap: for checks on every event).
