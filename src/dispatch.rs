@@ -252,6 +252,12 @@ impl DispatcherBuilder {
             outboxes.journal(journal.clone());
         }
         messenger.connect(outboxes.clone(), audit);
+        let leases =
+            match self.store.shared().then(|| crate::leases::Leases::new(self.store.clone(), self.clock.clone())) {
+                Some(Ok(leases)) => Some(leases),
+                Some(Err(error)) => return Err(format!("cannot take leases among replicas: {error}")),
+                None => None,
+            };
         let (tx, rx) = mpsc::channel(self.dispatch.queue_capacity);
         let load = Arc::new(crate::status::Load::default());
         load.watch_intake(&tx);
@@ -271,6 +277,7 @@ impl DispatcherBuilder {
             load,
             jobs,
             access,
+            leases,
         })
     }
 }
@@ -293,6 +300,8 @@ pub struct Dispatcher {
     load: Arc<crate::status::Load>,
     jobs: Arc<crate::jobs::Jobs>,
     access: Arc<Access>,
+    /// With replicas on one store: the lead of roles only one of them may do (Telegram polling).
+    leases: Option<crate::leases::Leases>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -325,7 +334,11 @@ impl Dispatcher {
 
     /// The intake adapters submit to.
     pub fn sink(&self) -> EventSink {
-        EventSink::new(self.tx.clone(), self.observer.clone())
+        let sink = EventSink::new(self.tx.clone(), self.observer.clone());
+        match &self.leases {
+            Some(leases) => sink.with_leadership(Arc::new(leases.clone())),
+            None => sink,
+        }
     }
 
     /// Where replies go, per platform.
@@ -376,6 +389,7 @@ impl Dispatcher {
             load,
             jobs,
             access,
+            leases: _,
         } = self;
         drop(tx);
         let texts = router.texts().clone();

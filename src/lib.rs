@@ -24,6 +24,7 @@
 //! | [`chats`] | the group chats the bot was written to in, where plugins may post first |
 //! | [`jobs`] | scheduled jobs plugins ask for: sealed under their user, indexed by due time, run when due |
 //! | [`journal`] | the journal of accepted events (none is lost by a crash) and the deliveries already seen |
+//! | [`leases`] | replicas sharing one store: the lead of a role only one may do at a time (polling Telegram), renewed, taken over when its holder dies |
 //! | [`locks`] | async locks per key (per user, say): callers for one key take turns, others never wait |
 //! | [`logging`] | log output setup and the redacting writer |
 //! | [`messenger`] | messages plugins write first, and edits and deletions of what they sent |
@@ -63,6 +64,7 @@ pub mod identity;
 pub mod integration;
 pub mod jobs;
 pub mod journal;
+pub mod leases;
 pub mod locks;
 pub mod logging;
 pub mod messenger;

@@ -21,7 +21,7 @@
 //! | `palisade_queue_depth` | gauge | `stage`: `intake`, `waiting`, `running`, `outbox` |
 //! | `palisade_store_op_seconds` | histogram | `op`: `get`, `put`, `create`, `delete`, `list` |
 //! | `palisade_send_throttled_total` | counter | `platform` — the platform answered 429 |
-//! | `palisade_adapter_up` | gauge | `platform` — 1 while connected or listening |
+//! | `palisade_adapter_up` | gauge | `platform` — 1 while connected, listening or standing by |
 //! | `palisade_audit_intact` | gauge | — 1 when the last verification found the chain intact |
 //! | `palisade_audit_verified_seq` | gauge | — the last entry the last verification covered |
 //! | `palisade_audit_verified_timestamp_seconds` | gauge | — when it ran |

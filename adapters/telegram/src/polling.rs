@@ -43,22 +43,37 @@ struct Poller {
     up: bool,
 }
 
-/// Polls until `shutdown`, then confirms the offset.
+/// The role only one replica does: two processes polling one token take updates from each other.
+pub const ROLE: &str = "telegram.polling";
+
+/// Polls until `shutdown`, then confirms the offset. With other replicas of the bot, only the one leading
+/// [`ROLE`] polls; the others stand by and one of them takes over when it stops or dies.
 pub async fn run(
     api: Arc<Api>,
     sink: EventSink,
     shutdown: CancellationToken,
     timeout: Duration,
 ) -> Result<(), AdapterError> {
-    tokio::select! {
-        () = shutdown.cancelled() => return Ok(()),
-        () = remove_webhook(&api) => {}
+    loop {
+        if sink.has_replicas() {
+            sink.connection(Platform::TELEGRAM, Connection::Standby);
+        }
+        let Some(lead) = sink.lead(ROLE, &shutdown).await else { return Ok(()) };
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = lead.lost().cancelled() => continue,
+            () = remove_webhook(&api) => {}
+        }
+        let receiver = Receiver::new(api.clone(), sink.clone());
+        let mut poller = Poller { api: api.clone(), receiver, offset: None, confirmed: None, failures: 0, up: false };
+        let result = poller.poll(&shutdown, lead.lost(), timeout).await;
+        poller.confirm().await;
+        if shutdown.is_cancelled() || result.is_err() {
+            return result;
+        }
+        // The lead was lost (this process stalled): another replica polls now; stand by again.
+        drop(lead);
     }
-    let receiver = Receiver::new(api.clone(), sink);
-    let mut poller = Poller { api, receiver, offset: None, confirmed: None, failures: 0, up: false };
-    let result = poller.poll(&shutdown, timeout).await;
-    poller.confirm().await;
-    result
 }
 
 /// Polling and a webhook exclude each other; in polling mode any webhook left from earlier is removed.
@@ -70,7 +85,13 @@ async fn remove_webhook(api: &Api) {
 }
 
 impl Poller {
-    async fn poll(&mut self, shutdown: &CancellationToken, timeout: Duration) -> Result<(), AdapterError> {
+    /// Polls until `shutdown` or `lost` (the lead among replicas).
+    async fn poll(
+        &mut self,
+        shutdown: &CancellationToken,
+        lost: &CancellationToken,
+        timeout: Duration,
+    ) -> Result<(), AdapterError> {
         let secs = u32::try_from(timeout.as_secs()).unwrap_or(50);
         loop {
             let mut request = self.api.bot().get_updates().timeout(secs).allowed_updates(ALLOWED);
@@ -79,6 +100,7 @@ impl Poller {
             }
             let answer = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
+                () = lost.cancelled() => return Ok(()),
                 answer = request.send() => answer,
             };
             match answer {

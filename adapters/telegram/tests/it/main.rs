@@ -9,5 +9,6 @@ mod conformance;
 mod events;
 mod outbox;
 mod polling;
+mod replicas;
 mod stepup;
 mod webhook;

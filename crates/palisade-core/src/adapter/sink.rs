@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, Platform};
 use crate::services::{Connection, Observer};
@@ -116,6 +117,7 @@ impl Pending {
 pub struct EventSink {
     tx: mpsc::Sender<Envelope>,
     observer: Option<Arc<dyn Observer>>,
+    leadership: Option<Arc<dyn super::Leadership>>,
 }
 
 impl std::fmt::Debug for EventSink {
@@ -128,7 +130,31 @@ impl EventSink {
     /// A sink feeding `tx`, reporting rejected requests to `observer`. Runtimes create sinks; adapters are
     /// handed one.
     pub fn new(tx: mpsc::Sender<Envelope>, observer: Option<Arc<dyn Observer>>) -> Self {
-        Self { tx, observer }
+        Self { tx, observer, leadership: None }
+    }
+
+    /// The same sink, handing out the lead of roles through `leadership` (replicas sharing a store).
+    #[must_use]
+    pub fn with_leadership(mut self, leadership: Arc<dyn super::Leadership>) -> Self {
+        self.leadership = Some(leadership);
+        self
+    }
+
+    /// Whether other replicas of the bot may lead roles ([`EventSink::lead`] may wait).
+    pub fn has_replicas(&self) -> bool {
+        self.leadership.is_some()
+    }
+
+    /// Waits until this process leads `role` among the bot's replicas (at once when it runs alone);
+    /// `None` once `stop` is cancelled. For work only one replica may do, such as polling Telegram.
+    pub async fn lead(&self, role: &str, stop: &CancellationToken) -> Option<super::Lead> {
+        if stop.is_cancelled() {
+            return None;
+        }
+        match &self.leadership {
+            Some(leadership) => leadership.lead(role, stop).await,
+            None => Some(super::Lead::alone()),
+        }
     }
 
     /// Reports a request that failed authentication (bad signature, wrong secret, stale or replayed): it is

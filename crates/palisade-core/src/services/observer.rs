@@ -14,6 +14,9 @@ pub enum Connection {
     Connected,
     /// Listening for webhook requests on this address.
     Listening(String),
+    /// Ready, while another replica does the work only one may do (polls Telegram); takes over when that
+    /// one stops or dies. Counts as up.
+    Standby,
     /// Lost; the adapter is trying again. The reason is a fixed label or an error without content.
     Reconnecting(String),
     /// Stopped.
@@ -21,12 +24,13 @@ pub enum Connection {
 }
 
 impl Connection {
-    /// A one-word label (`starting`, `connected`, `listening`, `reconnecting`, `stopped`).
+    /// A one-word label (`starting`, `connected`, `listening`, `standby`, `reconnecting`, `stopped`).
     pub fn label(&self) -> &'static str {
         match self {
             Self::Starting => "starting",
             Self::Connected => "connected",
             Self::Listening(_) => "listening",
+            Self::Standby => "standby",
             Self::Reconnecting(_) => "reconnecting",
             Self::Stopped => "stopped",
         }
@@ -34,7 +38,7 @@ impl Connection {
 
     /// True when events can arrive.
     pub fn is_up(&self) -> bool {
-        matches!(self, Self::Connected | Self::Listening(_))
+        matches!(self, Self::Connected | Self::Listening(_) | Self::Standby)
     }
 }
 

@@ -61,6 +61,11 @@ struct Shared {
     /// When set, at most this many messages per second overall (Telegram's limit for bots), beyond which
     /// sends get 429; the times of recent sends.
     overall_limit: Mutex<Option<(usize, std::collections::VecDeque<Instant>)>>,
+    /// Counts getUpdates calls: a poll still waiting when a newer one arrives is ended with 409, as Telegram
+    /// does when two processes poll one token.
+    polls: AtomicU32,
+    /// How many polls were ended that way.
+    conflicts: AtomicU32,
 }
 
 impl Shared {
@@ -74,7 +79,8 @@ impl Shared {
     }
 }
 
-/// The running fake.
+/// The running fake (clones share it).
+#[derive(Clone)]
 pub struct FakeApi {
     /// Base URL to give the adapter as `api_url` (with a trailing slash, which the adapter must strip).
     pub url: String,
@@ -95,6 +101,11 @@ impl FakeApi {
             .with_state(state.clone());
         let addr = palisade_testkit::fake::serve(app).await;
         Self { url: format!("http://{addr}/"), state }
+    }
+
+    /// How many polls were ended because a newer one arrived (two processes polling one token).
+    pub fn conflicts(&self) -> u32 {
+        self.state.conflicts.load(Ordering::SeqCst)
     }
 
     /// Queues an update (given without `update_id`); returns its id.
@@ -279,8 +290,20 @@ async fn handle(
         None => {}
     }
     if method == "getupdates" {
+        let poll = state.polls.fetch_add(1, Ordering::SeqCst) + 1;
+        // Recorded on arrival: that also wakes a poll waiting before this one.
         state.record(&method, params.clone(), 200);
-        return ok(updates(&state, &params).await);
+        return match updates(&state, &params, poll).await {
+            Some(updates) => ok(updates),
+            None => {
+                state.conflicts.fetch_add(1, Ordering::SeqCst);
+                error(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+                    None,
+                )
+            }
+        };
     }
     let result = match method.as_str() {
         "getme" => json!({ "id": BOT_ID, "is_bot": true, "first_name": "Palisade", "username": BOT_USERNAME,
@@ -341,8 +364,9 @@ fn sent(state: &Shared, method: &str, params: &Value) -> Value {
     message
 }
 
-/// getUpdates: forgets updates below `offset`, returns what is pending, or holds the poll up to `timeout`.
-async fn updates(state: &Shared, params: &Value) -> Value {
+/// getUpdates: forgets updates below `offset`, returns what is pending, or holds the poll up to `timeout`;
+/// `None` when a newer poll (number `poll` is this one's) arrived meanwhile.
+async fn updates(state: &Shared, params: &Value, poll: u32) -> Option<Value> {
     let offset = as_i64(&params["offset"]).unwrap_or(0);
     let limit = as_i64(&params["limit"]).map_or(100, |l| l.clamp(1, 100)) as usize;
     let wait = Duration::from_secs(as_i64(&params["timeout"]).unwrap_or(0).max(0) as u64);
@@ -352,8 +376,11 @@ async fn updates(state: &Shared, params: &Value) -> Value {
         {
             let mut pending = state.updates.lock().unwrap();
             pending.retain(|u| u["update_id"].as_i64().unwrap_or_default() >= offset);
+            if state.polls.load(Ordering::SeqCst) != poll {
+                return None;
+            }
             if !pending.is_empty() || Instant::now() >= deadline {
-                return Value::Array(pending.iter().take(limit).cloned().collect());
+                return Some(Value::Array(pending.iter().take(limit).cloned().collect()));
             }
         }
         let _ = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), rx.changed()).await;
