@@ -252,6 +252,11 @@ impl DispatcherBuilder {
             outboxes.journal(journal.clone());
         }
         messenger.connect(outboxes.clone(), audit);
+        if let Some(limiter) = &self.limiter
+            && self.store.shared()
+        {
+            limiter.share(self.store.clone(), self.clock.clone());
+        }
         let leases =
             match self.store.shared().then(|| crate::leases::Leases::new(self.store.clone(), self.clock.clone())) {
                 Some(Ok(leases)) => Some(leases),

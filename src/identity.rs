@@ -232,10 +232,11 @@ impl Identities {
         links.identities.retain(|u| *u != leaving);
         // The list stays with the person (saved before the split, so it is filed under the person).
         self.save_links(user, &links).await?;
+        // Its grants go first: once split, they would be filed under the person, out of its reach.
+        self.stepup.forget_grants(&leaving).await?;
         if !self.store.unlink_subject(&Subject::user(&leaving)).await? {
             return Ok(None);
         }
-        self.stepup.forget_grants(&leaving);
         self.audit.forget(&leaving);
         let details = [("platform", platform.to_string()), ("person", pseudonym)];
         self.audit.record("identity.unlinked", Some(by), Outcome::Success, &details).await?;

@@ -55,6 +55,20 @@ pub fn core_manifest() -> DataManifest {
         days(1),
     ))
     .and(Namespace::new(
+        "core.stepup.grants",
+        "that you verified yourself a moment ago, for which kind of action and until when",
+        "not ask for another code within the time an operator allows (kept only with several replicas)",
+        LegalBasis::LegitimateInterests,
+        days(1),
+    ))
+    .and(Namespace::new(
+        "core.ratelimit",
+        "how many messages you sent in the last minutes, per chat",
+        "keep one person from flooding the bot (kept only with several replicas)",
+        LegalBasis::LegitimateInterests,
+        days(1),
+    ))
+    .and(Namespace::new(
         "core.stepup.used",
         "the time step of the last verification code you used",
         "accept each code only once",
@@ -251,7 +265,7 @@ impl Privacy {
         };
         for identity in &everyone {
             if let Some(s) = &self.stepup {
-                s.forget_grants(identity);
+                s.forget_grants(identity).await?;
             }
             if identity != user {
                 self.audit.forget(identity);

@@ -110,8 +110,8 @@ impl StepUp {
             store: store.clone(),
             audit,
             enrolments: Enrolments::new(store.clone()),
+            grants: Grants::over(&store),
             pending: PendingActions::new(store),
-            grants: Grants::default(),
             grant_ttl_ms: std::sync::atomic::AtomicU64::new(crate::clock::millis(settings.grant_ttl)),
             settings,
             clock,
@@ -219,7 +219,7 @@ impl StepUp {
             }
             // A single-use approval is no grant: it travels with the one run of the action (see the gate).
             if !expected.approval.single_use {
-                self.grant(expected.event.conversation(), expected.approval.scope.clone());
+                self.grant(expected.event.conversation(), expected.approval.scope.clone()).await?;
             }
         }
         Ok(Verified::Attempted(outcome))
@@ -348,28 +348,37 @@ impl StepUp {
     }
 
     /// Drops every grant of `user` (their data is being erased).
-    pub fn forget_grants(&self, user: &UserRef) {
-        self.grants.revoke_user(user);
+    ///
+    /// # Errors
+    /// When the shared store keeping grants cannot remove them.
+    pub async fn forget_grants(&self, user: &UserRef) -> Result<(), StoreError> {
+        self.grants.revoke_user(user).await
     }
 
     /// Turns 2FA off for a user (their own `/2fa disable`, or an admin reset) and revokes their grants.
     pub async fn disable(&self, user: &UserRef) -> Result<bool, StoreError> {
         let _guard = self.users.lock(&self.person(user)).await;
-        self.grants.revoke_user(user);
+        self.grants.revoke_user(user).await?;
         let removed = self.enrolments.remove(user).await?;
         self.audit.record("stepup.disable", Some(user), audit::Outcome::Success, &[]).await?;
         Ok(removed)
     }
 
     /// Grants `scope` in `conv` for `grant_ttl`.
-    pub fn grant(&self, conv: ConversationKey, scope: String) {
+    ///
+    /// # Errors
+    /// When the shared store keeping grants cannot record it.
+    pub async fn grant(&self, conv: ConversationKey, scope: String) -> Result<(), StoreError> {
         let until = self.now_ms() + self.grant_ttl_ms.load(std::sync::atomic::Ordering::Relaxed);
-        self.grants.grant(conv, scope, until);
+        self.grants.grant(conv, scope, until).await
     }
 
     /// The scopes currently granted in `conv`.
-    pub fn grants(&self, conv: &ConversationKey) -> std::collections::BTreeSet<String> {
-        self.grants.valid(conv, self.now_ms())
+    ///
+    /// # Errors
+    /// When the shared store keeping grants cannot be read.
+    pub async fn grants(&self, conv: &ConversationKey) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        self.grants.valid(conv, self.now_ms()).await
     }
 
     /// Counts failed attempts toward `[alerts]` (set once, at start).

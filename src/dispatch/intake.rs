@@ -107,7 +107,7 @@ impl Intake {
                 && let Some(limiter) = &self.limiter
             {
                 let event = &envelope.event;
-                match limiter.check(&event.user, &event.conversation()) {
+                match limiter.check(&event.user, &event.conversation()).await {
                     Verdict::Pass => {}
                     verdict @ (Verdict::Notify(scope) | Verdict::Silent(scope)) => {
                         crate::metrics::rate_limited(scope);

@@ -131,7 +131,7 @@ impl Gate {
         } else if let Some(answer) = self.elsewhere(&req).await? {
             return Ok(answer);
         }
-        req.grants = Arc::new(self.stepup.grants(&req.event.conversation()));
+        req.grants = Arc::new(self.stepup.grants(&req.event.conversation()).await?);
         if let Some(approval) = self.stepup.take_resuming(&req.event.conversation()) {
             out.append(&mut self.run_verified(req, approval).await?);
             return Ok(out);
@@ -305,7 +305,7 @@ impl Gate {
         let mut resumed = Request::new(pending.event, req.capabilities);
         resumed.roles = req.roles.clone();
         resumed.texts = req.texts.clone();
-        resumed.grants = Arc::new(self.stepup.grants(&conv));
+        resumed.grants = Arc::new(self.stepup.grants(&conv).await?);
         self.run_verified(resumed, pending.approval).await
     }
 

@@ -87,3 +87,69 @@ async fn conversations_of_different_people_still_run_side_by_side_on_replicas() 
     a.stop().await;
     b.stop().await;
 }
+
+fn bot_settings(name: &str) -> palisade::config::Settings {
+    let mut settings = palisade::config::Settings::default();
+    settings.dispatch.replica = name.into();
+    settings
+}
+
+#[tokio::test]
+async fn a_grant_given_on_one_replica_holds_on_another_and_a_revocation_ends_it_everywhere() {
+    let Some(server) =
+        RedisServer::start("a_grant_given_on_one_replica_holds_on_another_and_a_revocation_ends_it_everywhere")
+    else {
+        return;
+    };
+    let probe = Probe::shared();
+    let settings = one_server(server.url());
+    let a = Harness::bot(vec![probe.clone()], store_on(redis(&settings).await).await, bot_settings("a")).await;
+    let b = Harness::bot(vec![probe.clone()], store_on(redis(&settings).await).await, bot_settings("b")).await;
+    let enrolled = a.enrol("ann").await;
+    let asked = a.say("ann", "/secret one").await;
+    assert!(asked[0].starts_with("<code prompt>"), "{asked:?}");
+    assert_eq!(a.say("ann", &a.code(&enrolled.secret, 1)).await, ["ran secret: one"]);
+    // Verified through a, within the grant's time: b runs the next sensitive command without a code.
+    assert_eq!(b.say("ann", "/secret two").await, ["ran secret: two"]);
+    // Only in that conversation: another person on b is asked.
+    let other = b.say("ben", "/secret three").await;
+    assert!(!other.contains(&"ran secret: three".to_string()), "{other:?}");
+    // Two-factor turned off through b ends the grant on a as well.
+    assert!(b.stepup().disable(&crate::support::user("ann")).await.unwrap());
+    let after = a.say("ann", "/secret four").await;
+    assert!(!after.contains(&"ran secret: four".to_string()), "the grant ended everywhere: {after:?}");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_person_gets_the_configured_rate_across_all_replicas_together() {
+    let Some(server) = RedisServer::start("a_person_gets_the_configured_rate_across_all_replicas_together") else {
+        return;
+    };
+    let probe = Probe::shared();
+    let limited = |name: &str| {
+        let mut settings = bot_settings(name);
+        settings.ratelimit.per_user = palisade::config::Rate { count: 5, per: Duration::from_secs(60) };
+        settings.ratelimit.global.count = 0;
+        settings
+    };
+    let settings = one_server(server.url());
+    let a = Harness::bot(vec![probe.clone()], store_on(redis(&settings).await).await, limited("a")).await;
+    let b = Harness::bot(vec![probe.clone()], store_on(redis(&settings).await).await, limited("b")).await;
+    let mut answers = Vec::new();
+    for n in 0..8 {
+        let to = if n % 2 == 0 { &a } else { &b };
+        answers.extend(to.say("ann", &format!("/seq {n}")).await);
+    }
+    // A notice is queued as its event is dropped, and may leave just after the answer to `say`.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    answers.extend(a.captured.take().iter().chain(&b.captured.take()).map(crate::support::text_of));
+    let ran = answers.iter().filter(|t| t.starts_with("seq ")).count();
+    let told = answers.iter().filter(|t| t.contains("faster than I can answer")).count();
+    assert_eq!((ran, told), (5, 1), "five in a minute over both replicas, told once: {answers:?}");
+    // Someone else has a bucket of their own.
+    assert_eq!(b.say("ben", "/seq 9").await, ["seq 9"]);
+    a.stop().await;
+    b.stop().await;
+}
