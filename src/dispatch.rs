@@ -21,6 +21,7 @@ mod ratelimit;
 mod request;
 mod router;
 mod sweeper;
+mod takeover;
 mod text;
 mod timeout;
 mod trace;
@@ -437,6 +438,19 @@ impl Dispatcher {
             recover(journal, &outboxes, &mut conversations).await;
         }
         let (accepted_tx, accepted_rx) = mpsc::channel(settings.queue_capacity);
+        // With other replicas: the work of one that went silent is taken up here (or by another of them).
+        let takeover = match &journal {
+            Some(journal) if store.shared() && !settings.replica.is_empty() => Some(tokio::spawn(takeover::run(
+                store.clone(),
+                clock.clone(),
+                settings.replica.clone(),
+                journal.clone(),
+                outboxes.clone(),
+                accepted_tx.clone(),
+                shutdown.clone(),
+            ))),
+            _ => None,
+        };
         let intake = intake::Intake { journal, limiter, outboxes: outboxes.clone(), clock, texts };
         let intake = tokio::spawn(intake.run(rx, accepted_tx, shutdown.clone()));
         tokio::select! {
@@ -444,6 +458,9 @@ impl Dispatcher {
             () = now.cancelled() => tracing::warn!("stopping at once; unfinished work stays in the journal"),
         }
         let _ = intake.await;
+        if let Some(takeover) = takeover {
+            let _ = takeover.await;
+        }
         if !now.is_cancelled() {
             tokio::select! {
                 drained = outboxes.drain(settings.shutdown_grace) => if !drained {
@@ -490,8 +507,7 @@ async fn recover(
     }
     crate::metrics::recovered(entries.len() as u64);
     tracing::info!(entries = entries.len(), "taking up events and replies an earlier run left unfinished");
-    for entry in entries {
-        let ticket = crate::journal::Ticket { seq: entry.seq, user: entry.event.user.clone() };
+    for (entry, ticket) in entries {
         match entry.replies {
             Some(replies) => outboxes.send(entry.event.conversation(), replies, None, Some(ticket)).await,
             None => {

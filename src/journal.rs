@@ -39,13 +39,15 @@ pub struct Entry {
     pub replies: Option<Vec<Reply>>,
 }
 
-/// Where an entry is: its number and its user (the record is filed under them).
+/// Where an entry is: its number and its user (the record is filed under them), and whose journal holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ticket {
     /// The entry's number.
     pub seq: u64,
     /// Its user.
     pub user: UserRef,
+    /// The journal of another replica it was taken over from (its entry-id prefix); `None`: this one's.
+    pub adopted: Option<std::sync::Arc<str>>,
 }
 
 /// The journal over one store.
@@ -62,6 +64,16 @@ impl std::fmt::Debug for Journal {
     }
 }
 
+/// What the entry ids of `replica` start with: `j` alone, or `j<replica>.` when replicas share the store.
+fn prefix_of(replica: &str) -> String {
+    if replica.is_empty() { "j".to_string() } else { format!("j{replica}.") }
+}
+
+/// Whether `id` is `prefix` followed by an entry number.
+fn numbered(id: &[u8], prefix: &str) -> bool {
+    id.strip_prefix(prefix.as_bytes()).is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+}
+
 fn codec(e: &serde_json::Error) -> StoreError {
     StoreError::Codec { namespace: JOURNAL.into(), reason: e.to_string() }
 }
@@ -71,25 +83,22 @@ impl Journal {
     /// names this process among replicas sharing the store (empty: the only one): each replica numbers,
     /// files and recovers its own entries.
     pub fn new(store: SharedStore, replica: &str) -> Self {
-        let prefix = if replica.is_empty() { "j".to_string() } else { format!("j{replica}.") };
-        Self { store, next: AtomicU64::new(1), prefix }
+        Self { store, next: AtomicU64::new(1), prefix: prefix_of(replica) }
     }
 
-    fn id(&self, seq: u64) -> String {
-        format!("{}{seq:016}", self.prefix)
+    fn id(&self, ticket: &Ticket) -> String {
+        format!("{}{:016}", ticket.adopted.as_deref().unwrap_or(&self.prefix), ticket.seq)
     }
 
     /// Whether the entry `id` is this replica's: under its own name, or unnamed (written before the process
     /// had a replica name; a shared store never has those, since it requires names).
     fn owns(&self, id: &[u8]) -> bool {
-        let numbered =
-            |prefix: &str| id.strip_prefix(prefix.as_bytes()).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
-        numbered(&self.prefix) || numbered("j")
+        numbered(id, &self.prefix) || numbered(id, "j")
     }
 
-    async fn put(&self, entry: &Entry) -> Result<(), StoreError> {
+    async fn put(&self, entry: &Entry, ticket: &Ticket) -> Result<(), StoreError> {
         let subject = Subject::user(&entry.event.user);
-        let key = self.id(entry.seq);
+        let key = self.id(ticket);
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(entry).map_err(|e| codec(&e))?);
         let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: key.as_bytes() };
         self.store.put(at, &bytes, Durability::Batched).await
@@ -98,38 +107,59 @@ impl Journal {
     /// Records an accepted event (not flushed: the intake flushes once for a batch of events).
     pub async fn accept(&self, event: &Event) -> Result<Ticket, StoreError> {
         let seq = self.next.fetch_add(1, Ordering::SeqCst);
-        self.put(&Entry { seq, event: event.clone(), replies: None }).await?;
-        Ok(Ticket { seq, user: event.user.clone() })
+        let ticket = Ticket { seq, user: event.user.clone(), adopted: None };
+        self.put(&Entry { seq, event: event.clone(), replies: None }, &ticket).await?;
+        Ok(ticket)
     }
 
     /// Records that the event was handled and what is left to deliver.
     pub async fn handled(&self, ticket: &Ticket, event: &Event, replies: &[Reply]) -> Result<(), StoreError> {
         debug_assert_eq!(ticket.user, event.user);
-        self.put(&Entry { seq: ticket.seq, event: event.clone(), replies: Some(replies.to_vec()) }).await
+        self.put(&Entry { seq: ticket.seq, event: event.clone(), replies: Some(replies.to_vec()) }, ticket).await
     }
 
     /// Drops the entry: its replies were delivered (or it was dropped on purpose).
     pub async fn done(&self, ticket: &Ticket) {
         let subject = Subject::user(&ticket.user);
-        let key = self.id(ticket.seq);
+        let key = self.id(ticket);
         let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: key.as_bytes() };
         if let Err(error) = self.store.delete(at, Durability::Batched).await {
             tracing::error!(%error, "could not clear a journal entry; it may be handled again after a restart");
         }
     }
 
-    /// Every entry left by an earlier run, oldest first; numbering continues after them.
-    pub async fn recover(&self) -> Result<Vec<Entry>, StoreError> {
-        let mut entries: Vec<Entry> = Vec::new();
-        for record in self.store.scan(JOURNAL).await?.into_iter().filter(|r| self.owns(&r.id)) {
+    /// Every entry left by an earlier run, oldest first, with its ticket; numbering continues after them.
+    pub async fn recover(&self) -> Result<Vec<(Entry, Ticket)>, StoreError> {
+        let entries = self.entries(|id| self.owns(id), None).await?;
+        let last = entries.last().map_or(0, |(e, _)| e.seq);
+        self.next.fetch_max(last + 1, Ordering::SeqCst);
+        Ok(entries)
+    }
+
+    /// Every entry in the journal of replica `replica` (which died: this process took its name over),
+    /// oldest first, with tickets that clear them there.
+    pub async fn adopt(&self, replica: &str) -> Result<Vec<(Entry, Ticket)>, StoreError> {
+        let prefix = prefix_of(replica);
+        let adopted: std::sync::Arc<str> = prefix.as_str().into();
+        self.entries(|id| numbered(id, &prefix), Some(adopted)).await
+    }
+
+    async fn entries(
+        &self,
+        wanted: impl Fn(&[u8]) -> bool,
+        adopted: Option<std::sync::Arc<str>>,
+    ) -> Result<Vec<(Entry, Ticket)>, StoreError> {
+        let mut entries: Vec<(Entry, Ticket)> = Vec::new();
+        for record in self.store.scan(JOURNAL).await?.into_iter().filter(|r| wanted(&r.id)) {
             match serde_json::from_slice::<Entry>(&record.value) {
-                Ok(entry) => entries.push(entry),
+                Ok(entry) => {
+                    let ticket = Ticket { seq: entry.seq, user: entry.event.user.clone(), adopted: adopted.clone() };
+                    entries.push((entry, ticket));
+                }
                 Err(error) => tracing::error!(%error, "a journal entry cannot be read; it is skipped"),
             }
         }
-        entries.sort_by_key(|e| e.seq);
-        let last = entries.last().map_or(0, |e| e.seq);
-        self.next.fetch_max(last + 1, Ordering::SeqCst);
+        entries.sort_by_key(|(e, _)| e.seq);
         Ok(entries)
     }
 

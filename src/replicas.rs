@@ -2,9 +2,13 @@
 //! `core.replicas`, so two processes never run under one name — they would number, file and recover each
 //! other's journal entries.
 //!
-//! A name is free when nobody holds it, when its holder stopped (it gives the name back), or when its last
+//! A name is free when nobody holds it, when its holder stopped (it marks the name stopped), or when its last
 //! heartbeat is older than [`STALE_AFTER`] (its holder was killed). A process that finds its name taken by
 //! another while running says so in the log and stops beating; it does not fight over the name.
+//!
+//! A name silent for [`STALE_AFTER`] — its holder killed, or stopped and not started again — is taken over
+//! by another running replica ([`Membership::take_over_silent`]), which takes up what that replica's journal
+//! still holds and gives the name back when it is done.
 
 use std::time::Duration;
 
@@ -29,6 +33,9 @@ struct Beat {
     at_ms: u64,
     /// Its process id (for the operator's message only).
     pid: u32,
+    /// It stopped (the name is free, its journal may still hold events).
+    #[serde(default)]
+    stopped: bool,
 }
 
 /// Why a name could not be taken.
@@ -78,6 +85,7 @@ impl Membership {
         let me = Self { store, clock, name: name.to_string(), instance: crate::crypto::hex(&random) };
         if let Some(held) = me.read().await?
             && held.instance != me.instance
+            && !held.stopped
         {
             let now = me.clock.now_ms();
             let age = now.saturating_sub(held.at_ms);
@@ -106,7 +114,12 @@ impl Membership {
     }
 
     async fn beat(&self) -> Result<(), StoreError> {
-        let beat = Beat { instance: self.instance.clone(), at_ms: self.clock.now_ms(), pid: std::process::id() };
+        self.write(false).await
+    }
+
+    async fn write(&self, stopped: bool) -> Result<(), StoreError> {
+        let beat =
+            Beat { instance: self.instance.clone(), at_ms: self.clock.now_ms(), pid: std::process::id(), stopped };
         let bytes = serde_json::to_vec(&beat)
             .map_err(|e| StoreError::Codec { namespace: NAMESPACE.into(), reason: e.to_string() })?;
         self.store.put(self.key(), &bytes, Durability::Flushed).await
@@ -142,10 +155,68 @@ impl Membership {
                 Err(error) => tracing::warn!(%error, "could not read the replica name; retrying"),
             }
         }
+        // Marked stopped rather than removed: a restart takes it at once, and if none comes, another replica
+        // takes up what the journal still holds.
+        if matches!(self.read().await, Ok(Some(held)) if held.instance == self.instance)
+            && let Err(error) = self.write(true).await
+        {
+            tracing::warn!(%error, "could not give the replica name back; it is free again after a while");
+        }
+    }
+
+    /// The name this membership holds.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Takes over the names of replicas other than `own` that have been silent for [`STALE_AFTER`] (killed,
+    /// or stopped and not started again), each atomically: of two replicas trying at once, one gets it.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn take_over_silent(
+        store: &SharedStore,
+        clock: &SharedClock,
+        own: &str,
+    ) -> Result<Vec<Self>, StoreError> {
+        let now = clock.now_ms();
+        let stale = crate::clock::millis(STALE_AFTER);
+        let mut taken = Vec::new();
+        for record in store.scan(NAMESPACE).await? {
+            let Ok(name) = String::from_utf8(record.id.clone()) else { continue };
+            let Ok(beat) = serde_json::from_slice::<Beat>(&record.value) else { continue };
+            if name == own || now.saturating_sub(beat.at_ms) < stale {
+                continue;
+            }
+            let random = crate::crypto::random_bytes(16).map_err(|e| StoreError::MasterKey(e.to_string()))?;
+            let me = Self { store: store.clone(), clock: clock.clone(), name, instance: crate::crypto::hex(&random) };
+            let fresh = Beat { instance: me.instance.clone(), at_ms: now, pid: std::process::id(), stopped: false };
+            let bytes = serde_json::to_vec(&fresh)
+                .map_err(|e| StoreError::Codec { namespace: NAMESPACE.into(), reason: e.to_string() })?;
+            if store.swap(me.key(), Some(&record), Some(&bytes), Durability::Flushed).await? {
+                taken.push(me);
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Renews a name taken over; `false` when another process holds it now.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn renew(&self) -> Result<bool, StoreError> {
+        match self.read().await? {
+            Some(held) if held.instance == self.instance => self.beat().await.map(|()| true),
+            _ => Ok(false),
+        }
+    }
+
+    /// Gives a name taken over back for good (its journal is empty): removed, free for anyone.
+    pub async fn give_back(self) {
         if matches!(self.read().await, Ok(Some(held)) if held.instance == self.instance)
             && let Err(error) = self.store.delete(self.key(), Durability::Flushed).await
         {
-            tracing::warn!(%error, "could not give the replica name back; it is free again after a while");
+            tracing::warn!(%error, replica = %self.name, "could not give a name taken over back; it lapses");
         }
     }
 }

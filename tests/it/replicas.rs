@@ -153,3 +153,71 @@ async fn a_person_gets_the_configured_rate_across_all_replicas_together() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_work_a_killed_replica_accepted_is_taken_up_by_another() {
+    let Some(server) = RedisServer::start("the_work_a_killed_replica_accepted_is_taken_up_by_another") else {
+        return;
+    };
+    let probe = Probe::shared();
+    let settings = one_server(server.url());
+    let b = Harness::start_with(vec![probe.clone()], store_on(redis(&settings).await).await, |d| {
+        d.dispatch_settings(replica("b"))
+    });
+    // Replica a runs on a runtime of its own, so that it can die at once with every task it has (kill -9).
+    let doomed = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let (sink_tx, sink_rx) = tokio::sync::oneshot::channel();
+    doomed.spawn({
+        let (probe, settings) = (probe.clone(), settings.clone());
+        async move {
+            // As `palisade run` does: the name first, with its heartbeat, then the dispatcher.
+            let store = store_on(redis(&settings).await).await;
+            let clock = palisade::clock::TokioClock::shared();
+            let name = palisade::replicas::Membership::join(store.clone(), clock, "a").await.unwrap();
+            tokio::spawn(name.run(tokio_util::sync::CancellationToken::new()));
+            let a = Harness::start_with(vec![probe], store, |d| d.dispatch_settings(replica("a")));
+            let _ = sink_tx.send(a.sink.clone());
+            std::future::pending::<()>().await;
+        }
+    });
+    let sink_a = sink_rx.await.unwrap();
+    // a accepts (journals) two events of one conversation and starts the first (the second waits behind
+    // it); then it is killed.
+    sink_a.submit(crate::support::event("ann", "/wait")).await.unwrap();
+    sink_a.submit(crate::support::event("ann", "/args left behind")).await.unwrap();
+    let started = std::time::Instant::now();
+    while probe.waiting.load(Ordering::SeqCst) < 1 {
+        assert!(started.elapsed() < Duration::from_secs(10), "a started the first event");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    doomed.shutdown_background();
+    // b takes a's name over once it has been silent for 20 s, and runs what a's journal holds.
+    let killed = std::time::Instant::now();
+    while probe.waiting.load(Ordering::SeqCst) < 2 {
+        assert!(killed.elapsed() < Duration::from_secs(45), "b takes the work up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    probe.gate.add_permits(2);
+    let mut answered = Vec::new();
+    while answered.len() < 2 {
+        assert!(killed.elapsed() < Duration::from_secs(60), "b answers both: {answered:?}");
+        answered.extend(b.captured.take().iter().map(crate::support::text_of));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(answered, ["waited", "first=left rest=behind"], "both, in the order a accepted them");
+    assert!(killed.elapsed() >= palisade::replicas::STALE_AFTER, "not before a was silent long enough");
+    // Done, b gives the name back: a replica may start under it at once, with an empty journal.
+    let store = store_on(redis(&settings).await).await;
+    let journal = palisade::journal::Journal::new(store.clone(), "a");
+    let freed = std::time::Instant::now();
+    loop {
+        let clock = palisade::clock::TokioClock::shared();
+        match palisade::replicas::Membership::join(store.clone(), clock, "a").await {
+            Ok(_) => break,
+            Err(e) => assert!(freed.elapsed() < Duration::from_secs(15), "the name comes back: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(journal.recover().await.unwrap().is_empty(), "nothing left in a's journal");
+    b.stop().await;
+}
