@@ -11,6 +11,7 @@
 //! | [`logs`] | capturing every log line, and "no secret in the logs" |
 //! | [`redis`] | real `redis-server` processes on loopback: one server, or a three-primary Redis Cluster |
 //! | [`fake`] | the base of platform fakes: serving on loopback, recording calls, injecting failures |
+//! | [`telegram`] | a fake Telegram Bot API on loopback: the methods the adapter uses, long polls, 409s, every call recorded |
 //! | [`running`] | a real adapter with the whole runtime stack, against a fake of its platform |
 //! | [`conformance`] | the suite every adapter runs against its own fake |
 //! | [`watcher`] | a plugin that records every event beyond text it is given (adapters' event tests) |
@@ -27,6 +28,7 @@ pub mod logs;
 pub mod redis;
 pub mod running;
 pub mod stores;
+pub mod telegram;
 pub mod totp;
 pub mod watcher;
 

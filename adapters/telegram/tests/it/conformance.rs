@@ -11,8 +11,8 @@ use palisade_telegram::TelegramAdapter;
 use palisade_testkit::conformance::{self, Delivery, Sent, Subject};
 use serde_json::{Value, json};
 
-use crate::support::fake::{FakeApi, TOKEN};
 use crate::support::post;
+use palisade_testkit::telegram::{FakeApi, TOKEN};
 
 const SECRET: &str = "conformance-Secret_0123456789";
 const GROUP: i64 = -100_777;

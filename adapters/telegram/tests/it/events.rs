@@ -8,7 +8,7 @@ use palisade_telegram::TelegramAdapter;
 use palisade_testkit::watcher::Watcher;
 use serde_json::json;
 
-use crate::support::fake::{FakeApi, chat_json};
+use palisade_testkit::telegram::{FakeApi, chat_json};
 
 const ANN: u64 = 4242;
 const TEAM: i64 = -100_777;

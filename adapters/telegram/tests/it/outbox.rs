@@ -1,9 +1,9 @@
 //! The Telegram outbox on its own against the fake Bot API: where each kind of reply goes and what a failed
 //! deletion says.
 
-use crate::support::fake::{Failure, FakeApi};
 use palisade::{Adapter, ChatKind, ChatRef, MessageId, Platform, Reply, ReplyBody, Section, SendError, UserRef};
 use palisade_telegram::TelegramAdapter;
+use palisade_testkit::telegram::{Failure, FakeApi};
 use serde_json::json;
 
 const ANN: &str = "4242";

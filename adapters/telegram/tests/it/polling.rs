@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::fake::{BOT_USERNAME, Failure, FakeApi};
+use palisade_testkit::telegram::{BOT_USERNAME, Failure, FakeApi};
 use serde_json::json;
 
 const ANN: u64 = 4242;
@@ -131,7 +131,7 @@ async fn a_rejected_token_stops_the_adapter_with_advice_and_network_errors_are_r
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let table = json!({ "token": crate::support::fake::TOKEN, "api_url": url, "bot_username": BOT_USERNAME,
+    let table = json!({ "token": palisade_testkit::telegram::TOKEN, "api_url": url, "bot_username": BOT_USERNAME,
                         "poll_timeout": "1s" });
     let bot = crate::support::start(table, dir.path(), Duration::from_secs(60)).await;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -146,7 +146,7 @@ async fn a_rejected_token_stops_the_adapter_with_advice_and_network_errors_are_r
     }
     let states = bot.rejections.states();
     assert!(states.iter().all(|s| s.label() == "reconnecting"), "{states:?}");
-    assert!(!format!("{states:?}").contains(crate::support::fake::TOKEN), "the reason is redacted: {states:?}");
+    assert!(!format!("{states:?}").contains(palisade_testkit::telegram::TOKEN), "the reason is redacted: {states:?}");
     bot.stop().await.unwrap();
     crate::support::assert_token_never_logged();
 }

@@ -14,7 +14,7 @@ use palisade_testkit::Running;
 use palisade_testkit::redis::RedisServer;
 use serde_json::json;
 
-use crate::support::fake::{BOT_USERNAME, FakeApi};
+use palisade_testkit::telegram::{BOT_USERNAME, FakeApi};
 
 const ANN: i64 = 4242;
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::fake::{Call, Failure, FakeApi};
+use palisade_testkit::telegram::{Call, Failure, FakeApi};
 use serde_json::json;
 
 const ANN: u64 = 4242;

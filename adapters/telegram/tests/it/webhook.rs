@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::support::fake::FakeApi;
 use crate::support::post;
+use palisade_testkit::telegram::FakeApi;
 use serde_json::{Value, json};
 
 const ANN: i64 = 4242;

@@ -1,8 +1,6 @@
 //! Shared test fixtures: the fake Bot API, and a running bot (real adapter, the whole runtime stack with the
 //! bank and notes plugins, a real sled store). Logs, stores and TOTP codes come from the test kit.
 
-pub mod fake;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +12,7 @@ use palisade_telegram::{Mode, TelegramAdapter};
 use palisade_testkit::Running;
 use serde_json::{Value, json};
 
-use fake::{FakeApi, TOKEN};
+use palisade_testkit::telegram::{FakeApi, TOKEN};
 
 pub use palisade_testkit::totp::secret_from_setup as secret_from;
 

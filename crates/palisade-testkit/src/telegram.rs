@@ -3,19 +3,21 @@
 //! `POST /bot<TOKEN>/GetUpdates`).
 
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::fake::{Failures, Recorder};
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use palisade_testkit::fake::{Failures, Recorder};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 /// A token of the real shape (digits, colon, 35 characters), so teloxide's own redaction is exercised too.
 pub const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+/// The bot's user id, as getMe answers.
 pub const BOT_ID: u64 = 999_000;
+/// The bot's @username, as getMe answers.
 pub const BOT_USERNAME: &str = "palisade_test_bot";
 
 /// One recorded request.
@@ -32,10 +34,12 @@ pub struct Call {
 }
 
 impl Call {
+    /// The `chat_id` parameter, as a number.
     pub fn chat_id(&self) -> Option<i64> {
         as_i64(&self.params["chat_id"])
     }
 
+    /// The `text` parameter (empty without one).
     pub fn text(&self) -> &str {
         self.params["text"].as_str().unwrap_or_default()
     }
@@ -88,6 +92,10 @@ pub struct FakeApi {
 }
 
 impl FakeApi {
+    /// Starts the fake on a free loopback port.
+    ///
+    /// # Panics
+    /// When no port can be bound.
     pub async fn start() -> Self {
         let state = Arc::new(Shared {
             next_update: AtomicU32::new(1000),
@@ -99,7 +107,7 @@ impl FakeApi {
             .route("/{bot}/{method}", axum::routing::post(handle))
             .route("/file/{bot}/{*path}", axum::routing::get(download))
             .with_state(state.clone());
-        let addr = palisade_testkit::fake::serve(app).await;
+        let addr = crate::fake::serve(app).await;
         Self { url: format!("http://{addr}/"), state }
     }
 
@@ -112,7 +120,7 @@ impl FakeApi {
     pub fn push(&self, mut update: Value) -> u32 {
         let id = self.state.next_update.fetch_add(1, Ordering::SeqCst);
         update["update_id"] = json!(id);
-        self.state.updates.lock().unwrap().push(update);
+        self.state.updates.lock().unwrap_or_else(PoisonError::into_inner).push(update);
         self.state.calls.bump();
         id
     }
@@ -150,7 +158,8 @@ impl FakeApi {
 
     /// Enforces at most `per_second` sends per second overall, answering 429 beyond it as Telegram does.
     pub fn enforce_overall_limit(&self, per_second: usize) {
-        *self.state.overall_limit.lock().unwrap() = Some((per_second, std::collections::VecDeque::new()));
+        *self.state.overall_limit.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((per_second, std::collections::VecDeque::new()));
     }
 
     /// Makes the next call of `method` (lowercase) fail with `failure`.
@@ -204,6 +213,7 @@ async fn download(axum::extract::Path((_bot, path)): axum::extract::Path<(String
     format!("contents of {}", path.trim_start_matches("documents/"))
 }
 
+/// The JSON of a chat as Telegram describes it: private for positive ids, a supergroup otherwise.
 pub fn chat_json(chat: i64) -> Value {
     if chat > 0 {
         json!({ "id": chat, "type": "private", "first_name": "User" })
@@ -225,7 +235,7 @@ fn error(status: u16, description: &str, parameters: Option<Value>) -> Response 
     if let Some(p) = parameters {
         body["parameters"] = p;
     }
-    (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(body)).into_response()
 }
 
 async fn params(request: Request) -> Value {
@@ -235,15 +245,16 @@ async fn params(request: Request) -> Value {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     if !multipart {
-        let bytes = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap();
+        // A body that cannot be read is a call without parameters (the fake answers what Telegram would).
+        let bytes = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
         return serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
     }
-    let mut form = Multipart::from_request(request, &()).await.unwrap();
     let mut out = serde_json::Map::new();
-    while let Some(field) = form.next_field().await.unwrap() {
+    let Ok(mut form) = Multipart::from_request(request, &()).await else { return Value::Object(out) };
+    while let Ok(Some(field)) = form.next_field().await {
         let name = field.name().unwrap_or_default().to_string();
         let file = field.file_name().map(str::to_string);
-        let bytes = field.bytes().await.unwrap();
+        let bytes = field.bytes().await.unwrap_or_default();
         let value = match file {
             Some(f) => json!({ "file": f, "len": bytes.len(), "png": bytes.starts_with(b"\x89PNG") }),
             None => json!(String::from_utf8_lossy(&bytes)),
@@ -334,7 +345,7 @@ async fn handle(
 /// Counts a send against the enforced limit; true when it is over (a window slightly under a second, so
 /// that loopback jitter between the bot's clock and the fake's cannot make a paced bot look too fast).
 fn over_limit(state: &Shared) -> bool {
-    let mut limit = state.overall_limit.lock().unwrap();
+    let mut limit = state.overall_limit.lock().unwrap_or_else(PoisonError::into_inner);
     let Some((per_second, recent)) = limit.as_mut() else { return false };
     let now = Instant::now();
     while recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_millis(950)) {
@@ -374,7 +385,7 @@ async fn updates(state: &Shared, params: &Value, poll: u32) -> Option<Value> {
     let mut rx = state.calls.subscribe();
     loop {
         {
-            let mut pending = state.updates.lock().unwrap();
+            let mut pending = state.updates.lock().unwrap_or_else(PoisonError::into_inner);
             pending.retain(|u| u["update_id"].as_i64().unwrap_or_default() >= offset);
             if state.polls.load(Ordering::SeqCst) != poll {
                 return None;
