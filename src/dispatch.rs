@@ -342,7 +342,9 @@ impl Dispatcher {
     pub fn sink(&self) -> EventSink {
         let sink = EventSink::new(self.tx.clone(), self.observer.clone());
         match &self.leases {
-            Some(leases) => sink.with_leadership(Arc::new(leases.clone())),
+            Some(leases) => sink
+                .with_leadership(Arc::new(leases.clone()))
+                .with_id_book(Arc::new(crate::ids::StoreIdBook::new(self.store.clone()))),
             None => sink,
         }
     }

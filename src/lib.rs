@@ -20,6 +20,7 @@
 //! | [`flow`] | persistence of conversation flows per (user, chat) |
 //! | [`health`] | the local `/metrics`, `/healthz` and `/readyz` endpoint |
 //! | [`identity`] | one person across platforms: link codes, `/link` and `/unlink`, linked subjects in the store |
+//! | [`ids`] | replicas sharing one store: the opaque ids adapters put on buttons, resolved on whichever replica gets the press |
 //! | [`integration`] | the integration policy: an HTTPS-only, allow-listed, bounded HTTP client for plugins; signed outgoing webhooks |
 //! | [`chats`] | the group chats the bot was written to in, where plugins may post first |
 //! | [`jobs`] | scheduled jobs plugins ask for: sealed under their user, indexed by due time, run when due |
@@ -61,6 +62,7 @@ pub mod dispatch;
 pub mod flow;
 pub mod health;
 pub mod identity;
+pub mod ids;
 pub mod integration;
 pub mod jobs;
 pub mod journal;

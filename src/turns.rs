@@ -30,7 +30,8 @@ use crate::clock::{SharedClock, millis};
 use crate::event::ConversationKey;
 use crate::store::{Durability, Record, RecordKey, SharedStore, StoreError};
 
-const NAMESPACE: &str = "core.turns";
+/// Where the lines of turns are kept.
+pub const NAMESPACE: &str = "core.turns";
 /// How long a running place lasts without renewal (the longest a dead replica holds up a conversation).
 pub const HOLD_FOR: Duration = Duration::from_secs(10);
 /// How long a waiting place lasts without its replica asking again.

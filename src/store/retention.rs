@@ -30,7 +30,8 @@ pub async fn sweep_expired(
 }
 
 /// Time-to-live per namespace: each plugin's data manifest, shortened (never lengthened) by the
-/// `[store.retention]` overrides, plus the journal's delivery ids and the group chats the bot knows. The one rule the bot, a reload and
+/// `[store.retention]` overrides, plus the journal's delivery ids, the group chats the bot knows, and what
+/// replicas share (button ids, lines of turns). The one rule the bot, a reload and
 /// `palisade store sweep` share.
 pub fn rules(
     manifests: &[(String, palisade_core::plugin::DataManifest)],
@@ -48,6 +49,10 @@ pub fn rules(
     ttl.entry("core.seen".to_string()).or_insert(seen);
     // Group chats the bot was written to in (no personal data): forgotten a while after the last message.
     ttl.entry(crate::chats::NAMESPACE.to_string()).or_insert(crate::chats::CHATS_KEPT_FOR);
+    // Button ids shared by replicas (sealed chat and button data): kept as long as a press is answered.
+    ttl.entry(crate::ids::NAMESPACE.to_string()).or_insert(crate::ids::BUTTONS_KEPT_FOR);
+    // Lines of turns a dead replica left behind (an active line is rewritten with every event).
+    ttl.entry(crate::turns::NAMESPACE.to_string()).or_insert(Duration::from_secs(24 * 3600));
     ttl
 }
 

@@ -165,6 +165,10 @@ impl Adapter for DiscordAdapter {
     }
 
     async fn run(self: Box<Self>, sink: EventSink, shutdown: CancellationToken) -> Result<(), AdapterError> {
+        // With replicas: a component sent by one is resolved by whichever receives the press.
+        if let Some(book) = sink.id_book() {
+            self.components.share(book);
+        }
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
             registered = self.register() => registered?,

@@ -2,7 +2,8 @@
 //! resolved here — a button only in the channel it was sent to, a "enter code" button only for its user.
 //!
 //! The map is in memory and bounded: the oldest ids are forgotten first, and all at restart. A press on a
-//! forgotten id is answered "expired" and goes no further.
+//! forgotten id is answered "expired" and goes no further. With replicas, ids are shared through the
+//! runtime's id book, so a component sent by one replica is resolved on another.
 
 use palisade_crypto::CryptoError;
 
@@ -11,7 +12,7 @@ use palisade_crypto::CryptoError;
 pub const MODAL_ID: &str = "palisade-code";
 
 /// What a component id stands for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Target {
     /// A bot button: its data, valid in `chat`.
     Button {
@@ -42,6 +43,16 @@ impl Components {
     /// A fresh id standing for `target`.
     pub fn register(&self, target: Target) -> Result<String, CryptoError> {
         self.0.register(target)
+    }
+
+    /// Shares ids with the other replicas through `book`.
+    pub fn share(&self, book: std::sync::Arc<dyn palisade_core::IdBook>) {
+        self.0.share(book);
+    }
+
+    /// Looks `id` up among the replicas when it is not known here.
+    pub async fn prefetch(&self, id: &str) {
+        self.0.prefetch(id).await;
     }
 
     /// What `id` stands for, if remembered.

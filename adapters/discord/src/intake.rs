@@ -93,14 +93,18 @@ impl Intake {
                 None => return Ok(Some(notice("That command name is not one I know."))),
             },
             Action::ModalSubmit { text } => EventKind::Text(text.trim().to_string()),
-            Action::Component { custom_id } => match self.components.resolve(custom_id) {
-                Some(Target::Button { chat: c, data }) if c == chat.id => EventKind::Button(data),
-                Some(Target::CodeEntry { user: u, prompt }) if u == user.id => {
-                    return Ok(Some(CreateInteractionResponse::Modal(crate::message::modal(&prompt))));
+            Action::Component { custom_id } => {
+                // A component sent by another replica is looked up among the replicas first.
+                self.components.prefetch(custom_id).await;
+                match self.components.resolve(custom_id) {
+                    Some(Target::Button { chat: c, data }) if c == chat.id => EventKind::Button(data),
+                    Some(Target::CodeEntry { user: u, prompt }) if u == user.id => {
+                        return Ok(Some(CreateInteractionResponse::Modal(crate::message::modal(&prompt))));
+                    }
+                    Some(Target::CodeEntry { .. }) => return Ok(Some(notice("This button is for someone else."))),
+                    _ => return Ok(Some(notice("This button has expired. Run the command again."))),
                 }
-                Some(Target::CodeEntry { .. }) => return Ok(Some(notice("This button is for someone else."))),
-                _ => return Ok(Some(notice("This button has expired. Run the command again."))),
-            },
+            }
         };
         let private_input = matches!(i.action, Action::ModalSubmit { .. });
         self.dispatch(i, user, chat, kind, private_input).await

@@ -138,6 +138,10 @@ impl Adapter for SlackAdapter {
     }
 
     async fn run(self: Box<Self>, sink: EventSink, shutdown: CancellationToken) -> Result<(), AdapterError> {
+        // With replicas: a button sent by one is resolved by whichever receives the press.
+        if let Some(book) = sink.id_book() {
+            self.shared.buttons.share(book);
+        }
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
             started = self.introduce() => started?,

@@ -20,6 +20,16 @@ impl ButtonIds {
         self.0.register((chat.clone(), data.to_string()))
     }
 
+    /// Shares ids with the other replicas through `book`.
+    pub fn share(&self, book: std::sync::Arc<dyn palisade_core::IdBook>) {
+        self.0.share(book);
+    }
+
+    /// Looks `id` up among the replicas when it is not known here.
+    pub async fn prefetch(&self, id: &str) {
+        self.0.prefetch(id).await;
+    }
+
     /// The chat and data behind `id`, if it is remembered and was sent to channel `channel`.
     pub fn resolve(&self, id: &str, channel: &str) -> Option<(ChatRef, String)> {
         self.0.resolve(id, |(chat, _)| chat.id == channel)

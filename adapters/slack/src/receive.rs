@@ -41,6 +41,12 @@ impl Receiver {
     /// and checked against the deliveries it saw before (even before a restart). Only then may Slack be told
     /// it arrived; [`SinkError::Full`] means "let Slack retry". A repeated payload is accepted and dropped.
     pub async fn take(&self, payload: Payload, wait: Duration) -> Result<(), SinkError> {
+        // A button sent by another replica is looked up among the replicas before the press is mapped.
+        if let crate::payload::Payload::Interaction(crate::payload::Interaction::BlockActions(a)) = &payload
+            && let Some(value) = a.actions.first().and_then(|x| x.value.as_deref())
+        {
+            self.shared.buttons.prefetch(value).await;
+        }
         let Some((key, events)) = self.prepare(payload) else { return Ok(()) };
         for (n, mut event) in events.into_iter().enumerate() {
             if let Some(user) = self.unconfirmed_direct(&event) {

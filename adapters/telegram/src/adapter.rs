@@ -123,6 +123,10 @@ impl Adapter for TelegramAdapter {
     }
 
     async fn run(self: Box<Self>, sink: EventSink, shutdown: CancellationToken) -> Result<(), AdapterError> {
+        // With replicas: a button sent by one is resolved by whichever receives the press.
+        if let Some(book) = sink.id_book() {
+            self.api.buttons().share(book);
+        }
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
             started = self.introduce() => started?,

@@ -18,6 +18,16 @@ impl ButtonIds {
         self.0.register((chat, data.to_string()))
     }
 
+    /// Shares ids with the other replicas through `book`.
+    pub fn share(&self, book: std::sync::Arc<dyn palisade_core::IdBook>) {
+        self.0.share(book);
+    }
+
+    /// Looks `id` up among the replicas when it is not known here.
+    pub async fn prefetch(&self, id: &str) {
+        self.0.prefetch(id).await;
+    }
+
     /// The data behind `id`, if it is remembered and was sent to `chat`.
     pub fn resolve(&self, id: &str, chat: i64) -> Option<String> {
         self.0.resolve(id, |(c, _)| *c == chat).map(|(_, data)| data)

@@ -59,6 +59,15 @@ impl Receiver {
         &self.sink
     }
 
+    /// Looks a pressed button sent by another replica up among the replicas, before the press is mapped.
+    async fn prefetch(&self, update: &Update) {
+        if let teloxide::types::UpdateKind::CallbackQuery(q) = &update.kind
+            && let Some(data) = &q.data
+        {
+            self.api.buttons().prefetch(data).await;
+        }
+    }
+
     /// The update's button press to answer, if any, and its events, each with its delivery id: the update's
     /// id, and for the second and later events of one update (members added together) `…/<n>`
     /// ([`Envelope::delivery_part`]).
@@ -83,6 +92,7 @@ impl Receiver {
     /// Submits the update's events and waits until the dispatcher accepted them (at most `within`, when given:
     /// then [`SinkError::Full`] means "ask Telegram to retry").
     pub async fn take(&self, update: Update, within: Option<Duration>) -> Result<(), SinkError> {
+        self.prefetch(&update).await;
         let Some((query, envelopes)) = self.map(update) else { return Ok(()) };
         let known = !envelopes.is_empty();
         for envelope in envelopes {
@@ -100,6 +110,7 @@ impl Receiver {
     /// Hands the update's events in without waiting for the dispatcher's answer (see [`Queued::accepted`]), so
     /// a batch of updates is accepted together.
     pub async fn enqueue(&self, update: Update) -> Result<Queued, SinkError> {
+        self.prefetch(&update).await;
         let Some((query, envelopes)) = self.map(update) else {
             return Ok(Queued { receiver: None, query: None, known: false, pending: Vec::new() });
         };

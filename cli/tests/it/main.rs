@@ -9,5 +9,6 @@ mod chat;
 mod control;
 mod monitoring;
 mod privacy;
+mod replicas;
 mod stepup;
 mod store;

@@ -4,12 +4,17 @@
 //! sent resolves to nothing.
 //!
 //! The map is in memory and bounded: the oldest ids are forgotten first, and all are forgotten at restart
-//! (a press on a forgotten button should be answered "expired").
+//! (a press on a forgotten button should be answered "expired"). With replicas, an [`IdBook`] the runtime
+//! hands the adapter ([`OpaqueIds::share`]) keeps every id as well: a button sent by one replica resolves
+//! on another, which looks it up there ([`OpaqueIds::prefetch`]) before resolving the press.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use palisade_core::IdBook;
 use palisade_crypto::{CryptoError, hex, random_bytes};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Random bytes per id: 128 bits, rendered as 32 hex digits (fits Telegram's 64-byte callback data and
 /// Discord's 100-character `custom_id`).
@@ -24,10 +29,17 @@ pub fn random_id() -> Result<String, CryptoError> {
 }
 
 /// The bounded map from opaque id to what it stands for.
-#[derive(Debug)]
 pub struct OpaqueIds<T> {
     // A std Mutex: held for a few map operations, never across an await.
     inner: Mutex<Inner<T>>,
+    /// Where the other replicas find the ids registered here (set once, when the adapter starts).
+    book: OnceLock<Arc<dyn IdBook>>,
+}
+
+impl<T> std::fmt::Debug for OpaqueIds<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpaqueIds").field("shared", &self.book.get().is_some()).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -37,21 +49,64 @@ struct Inner<T> {
     order: VecDeque<String>,
 }
 
-impl<T: Clone> Default for OpaqueIds<T> {
+impl<T: Clone + Serialize + DeserializeOwned> Default for OpaqueIds<T> {
     fn default() -> Self {
         Self::with_capacity(DEFAULT_CAPACITY)
     }
 }
 
-impl<T: Clone> OpaqueIds<T> {
+impl<T: Clone + Serialize + DeserializeOwned> OpaqueIds<T> {
     /// A map remembering at most `capacity` ids.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { inner: Mutex::new(Inner { capacity: capacity.max(1), by_id: HashMap::new(), order: VecDeque::new() }) }
+        Self {
+            inner: Mutex::new(Inner { capacity: capacity.max(1), by_id: HashMap::new(), order: VecDeque::new() }),
+            book: OnceLock::new(),
+        }
     }
 
-    /// A fresh id standing for `value`.
+    /// Shares every id registered from now on with the other replicas through `book`.
+    pub fn share(&self, book: Arc<dyn IdBook>) {
+        let _ = self.book.set(book);
+    }
+
+    /// A fresh id standing for `value` (with replicas: written to the shared book in the background, long
+    /// before a person can press what carries it).
     pub fn register(&self, value: T) -> Result<String, CryptoError> {
         let id = random_id()?;
+        if let Some(book) = self.book.get()
+            && let Ok(encoded) = serde_json::to_vec(&value)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (book, id) = (book.clone(), id.clone());
+            runtime.spawn(async move {
+                if let Err(error) = book.remember(&id, &encoded).await {
+                    tracing::warn!(%error, "could not share a button id with the other replicas; pressed there it expires");
+                }
+            });
+        }
+        self.insert(id.clone(), value);
+        Ok(id)
+    }
+
+    /// Looks `id` up in the shared book when it is not known here (sent by another replica), so that
+    /// [`OpaqueIds::resolve`] finds it. Does nothing without a book.
+    pub async fn prefetch(&self, id: &str) {
+        let Some(book) = self.book.get() else { return };
+        if id.len() != ID_BYTES * 2 || self.inner.lock().unwrap_or_else(PoisonError::into_inner).by_id.contains_key(id)
+        {
+            return;
+        }
+        match book.recall(id).await {
+            Ok(Some(encoded)) => match serde_json::from_slice(&encoded) {
+                Ok(value) => self.insert(id.to_string(), value),
+                Err(error) => tracing::warn!(%error, "a shared button id cannot be read"),
+            },
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "could not look a button id up among the replicas"),
+        }
+    }
+
+    fn insert(&self, id: String, value: T) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         while inner.order.len() >= inner.capacity {
             if let Some(old) = inner.order.pop_front() {
@@ -59,8 +114,7 @@ impl<T: Clone> OpaqueIds<T> {
             }
         }
         inner.by_id.insert(id.clone(), value);
-        inner.order.push_back(id.clone());
-        Ok(id)
+        inner.order.push_back(id);
     }
 
     /// What `id` stands for, if it is remembered and `valid_here` accepts it (the press came from the chat,
@@ -97,5 +151,43 @@ mod tests {
         ids.register(3).unwrap();
         assert_eq!(ids.resolve(&first, |_| true), None);
         assert_eq!(ids.resolve(&second, |_| true), Some(2));
+    }
+
+    /// A book in memory standing for the runtime's (which keeps it in the shared store).
+    #[derive(Default)]
+    struct Book(Mutex<HashMap<String, Vec<u8>>>);
+
+    #[async_trait::async_trait]
+    impl IdBook for Book {
+        async fn remember(&self, id: &str, value: &[u8]) -> Result<(), String> {
+            self.0.lock().unwrap().insert(id.to_string(), value.to_vec());
+            Ok(())
+        }
+
+        async fn recall(&self, id: &str) -> Result<Option<Vec<u8>>, String> {
+            Ok(self.0.lock().unwrap().get(id).cloned())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_id_registered_on_one_replica_resolves_on_another_through_the_book() {
+        let book = Arc::new(Book::default());
+        let (here, there) = (OpaqueIds::default(), OpaqueIds::default());
+        here.share(book.clone());
+        there.share(book.clone());
+        let id = here.register((42i64, "notes:yes".to_string())).unwrap();
+        while book.0.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(there.resolve(&id, |_| true), None, "not known there before it is looked up");
+        there.prefetch(&id).await;
+        assert_eq!(there.resolve(&id, |(c, _)| *c == 42), Some((42, "notes:yes".to_string())));
+        assert_eq!(there.resolve(&id, |(c, _)| *c == 43), None, "still only from the chat it was sent to");
+        there.prefetch("not-an-id").await;
+        assert_eq!(there.resolve("not-an-id", |_| true), None);
+        // Without a book nothing is shared.
+        let alone: OpaqueIds<(i64, String)> = OpaqueIds::default();
+        alone.prefetch(&id).await;
+        assert_eq!(alone.resolve(&id, |_| true), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The contract every platform adapter implements: run with an event sink until told to stop, and expose an
 //! outbox that delivers replies within the platform's limits.
 
+mod ids;
 mod lead;
 mod sink;
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
+pub use ids::IdBook;
 pub use lead::{Lead, Leadership};
 pub use sink::{Admission, Envelope, EventSink, Pending, SinkError};
 

@@ -36,8 +36,8 @@ pub mod store;
 pub mod texts;
 
 pub use adapter::{
-    Adapter, AdapterError, Admission, Capabilities, Envelope, EventSink, Lead, Leadership, Outbox, Pending, SendError,
-    SendPolicy, SendRate, SinkError,
+    Adapter, AdapterError, Admission, Capabilities, Envelope, EventSink, IdBook, Lead, Leadership, Outbox, Pending,
+    SendError, SendPolicy, SendRate, SinkError,
 };
 pub use config::{Problem, Secret, Section};
 pub use event::{ChatKind, ChatRef, CommandCall, ConversationKey, Event, EventKind, FileInfo, MessageId, UserRef};

@@ -146,14 +146,27 @@ impl FakeApi {
     /// A button press by `user` on message `message_id` in `chat` with callback data `data`; returns the
     /// callback query id.
     pub fn press(&self, user: u64, chat: i64, message_id: i32, data: &str) -> String {
+        let (update, id) = self.press_update(user, chat, message_id, data);
+        self.push(update);
+        id
+    }
+
+    /// The JSON of a button press (without `update_id`), and its callback query id.
+    pub fn press_update(&self, user: u64, chat: i64, message_id: i32, data: &str) -> (Value, String) {
         let id = format!("cb-{}", self.state.next_callback.fetch_add(1, Ordering::SeqCst));
-        self.push(json!({ "callback_query": {
+        let update = json!({ "callback_query": {
             "id": id, "chat_instance": "ci", "data": data,
             "from": { "id": user, "is_bot": false, "first_name": "User" },
             "message": { "message_id": message_id, "date": 1_700_000_000, "text": "buttons", "chat": chat_json(chat),
                 "from": { "id": BOT_ID, "is_bot": true, "first_name": "Bot", "username": BOT_USERNAME } },
-        } }));
-        id
+        } });
+        (update, id)
+    }
+
+    /// `update` with the next update id, for posting to a webhook instead of queueing for long polls.
+    pub fn numbered(&self, mut update: Value) -> Value {
+        update["update_id"] = json!(self.state.next_update.fetch_add(1, Ordering::SeqCst));
+        update
     }
 
     /// Enforces at most `per_second` sends per second overall, answering 429 beyond it as Telegram does.
@@ -207,7 +220,6 @@ impl FakeApi {
     }
 }
 
-/// A private chat when `chat` is positive (its id is the user's), a supergroup otherwise.
 /// A file download (`/file/bot<token>/documents/<file_id>`): its contents.
 async fn download(axum::extract::Path((_bot, path)): axum::extract::Path<(String, String)>) -> String {
     format!("contents of {}", path.trim_start_matches("documents/"))

@@ -118,6 +118,7 @@ pub struct EventSink {
     tx: mpsc::Sender<Envelope>,
     observer: Option<Arc<dyn Observer>>,
     leadership: Option<Arc<dyn super::Leadership>>,
+    ids: Option<Arc<dyn super::IdBook>>,
 }
 
 impl std::fmt::Debug for EventSink {
@@ -130,7 +131,7 @@ impl EventSink {
     /// A sink feeding `tx`, reporting rejected requests to `observer`. Runtimes create sinks; adapters are
     /// handed one.
     pub fn new(tx: mpsc::Sender<Envelope>, observer: Option<Arc<dyn Observer>>) -> Self {
-        Self { tx, observer, leadership: None }
+        Self { tx, observer, leadership: None, ids: None }
     }
 
     /// The same sink, handing out the lead of roles through `leadership` (replicas sharing a store).
@@ -138,6 +139,18 @@ impl EventSink {
     pub fn with_leadership(mut self, leadership: Arc<dyn super::Leadership>) -> Self {
         self.leadership = Some(leadership);
         self
+    }
+
+    /// The same sink, sharing adapters' opaque ids through `ids` (replicas sharing a store).
+    #[must_use]
+    pub fn with_id_book(mut self, ids: Arc<dyn super::IdBook>) -> Self {
+        self.ids = Some(ids);
+        self
+    }
+
+    /// Where opaque ids (buttons) are shared with the other replicas, when there are any.
+    pub fn id_book(&self) -> Option<Arc<dyn super::IdBook>> {
+        self.ids.clone()
     }
 
     /// Whether other replicas of the bot may lead roles ([`EventSink::lead`] may wait).
