@@ -221,3 +221,68 @@ async fn the_work_a_killed_replica_accepted_is_taken_up_by_another() {
     assert!(journal.recover().await.unwrap().is_empty(), "nothing left in a's journal");
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_refuses_new_work_meanwhile_and_then_everything_runs_once() {
+    let Some(mut server) =
+        RedisServer::start("a_redis_restart_refuses_new_work_meanwhile_and_then_everything_runs_once")
+    else {
+        return;
+    };
+    let probe = Probe::shared();
+    let store = store_on(redis(&one_server(server.url())).await).await;
+    let a = Harness::start_with(vec![probe.clone()], store, |d| d.dispatch_settings(replica("a")));
+    let delivery = |n: u32| format!("telegram:update:{n}");
+    let submit =
+        |n: u32| a.sink.submit_delivery(crate::support::event(&format!("p{n}"), &format!("/args {n} x")), delivery(n));
+    for n in 0..10 {
+        submit(n).await.unwrap();
+    }
+    let answered = |from: &Harness, want: usize| {
+        let captured = from.captured.clone();
+        async move {
+            let mut texts = Vec::new();
+            let started = std::time::Instant::now();
+            while texts.len() < want {
+                assert!(started.elapsed() < Duration::from_secs(30), "answered: {texts:?}");
+                texts.extend(captured.take().iter().map(crate::support::text_of));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            texts.extend(captured.take().iter().map(crate::support::text_of));
+            texts.sort();
+            texts
+        }
+    };
+    assert_eq!(answered(&a, 10).await.len(), 10);
+
+    // Redis goes away: new deliveries are refused (the platform keeps them and retries), promptly.
+    server.stop();
+    for n in 10..15 {
+        let started = std::time::Instant::now();
+        let refused = submit(n).await;
+        assert!(matches!(refused, Err(palisade::SinkError::Journal(_))), "{refused:?}");
+        assert!(started.elapsed() < Duration::from_secs(20), "refused in {:?}", started.elapsed());
+    }
+    // Back (its data kept on disk, as operations.md asks): the retries are taken, each once, and a repeat of
+    // a delivery handled before the outage stays a repeat.
+    server.run();
+    let started = std::time::Instant::now();
+    let mut n = 10;
+    while n < 15 {
+        match submit(n).await {
+            Ok(()) => n += 1,
+            Err(error) => {
+                assert!(started.elapsed() < Duration::from_secs(30), "taken again after the restart: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    let repeat = a.sink.submit_and_wait_envelope(
+        palisade::Envelope::new(crate::support::event("p3", "/args 3 x")).delivery(delivery(3)),
+    );
+    assert_eq!(repeat.await.unwrap(), palisade::Admission::Repeat, "handled before the outage");
+    let texts = answered(&a, 5).await;
+    assert_eq!(texts, (10..15).map(|n| format!("first={n} rest=x")).collect::<Vec<_>>(), "each once");
+    a.stop().await;
+}
