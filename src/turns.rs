@@ -36,8 +36,9 @@ pub const NAMESPACE: &str = "core.turns";
 pub const HOLD_FOR: Duration = Duration::from_secs(10);
 /// How long a waiting place lasts without its replica asking again.
 const WAIT_FOR: Duration = Duration::from_secs(10);
-/// The longest pause between two looks at the line while waiting.
-const LOOK_AT_MOST_EVERY: Duration = Duration::from_millis(50);
+/// The longest pause between two looks at the line while waiting (a turn handed on by another replica is
+/// seen within it; one handed on here wakes the waiting at once).
+const LOOK_AT_MOST_EVERY: Duration = Duration::from_millis(20);
 
 /// One event's place in a conversation's line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -371,9 +372,14 @@ impl Waiting {
         let (turns, conversation, me) = self.held.take()?;
         // Looking for its turn from now on, it renews its place itself.
         turns.queue(&me, None);
-        let mut pause = Duration::from_millis(2);
+        let mut pause = Duration::from_millis(1);
         let mut failing = false;
+        let listener = turns.clone();
         loop {
+            // Listening before looking: a turn handed on here between the look and the wait is not missed.
+            let handed_on = listener.handed_on.notified();
+            tokio::pin!(handed_on);
+            handed_on.as_mut().enable();
             match turns.look(&conversation, &me, self.arrived_ms, Purpose::Take).await {
                 Ok(Look::Mine) => {
                     if failing {
@@ -384,7 +390,7 @@ impl Waiting {
                     return Some(Turn { held: Some((turns, conversation, me)), renewing });
                 }
                 Ok(Look::Raced) => continue,
-                Ok(Look::Wait) => pause = (pause * 2).min(LOOK_AT_MOST_EVERY),
+                Ok(Look::Wait) => {}
                 Err(error) => {
                     if !failing {
                         tracing::warn!(%error, "cannot take a conversation's turn (store unreachable?); waiting");
@@ -398,8 +404,8 @@ impl Waiting {
                     turns.leave(&conversation, &me).await;
                     return None;
                 }
-                () = tokio::time::sleep(pause) => {}
-                () = turns.handed_on.notified() => {}
+                () = tokio::time::sleep(pause) => pause = (pause * 2).min(LOOK_AT_MOST_EVERY),
+                () = handed_on => {}
             }
         }
     }

@@ -1,0 +1,103 @@
+//! Replicas on one Redis: events per second through 1, 2 and 3 dispatchers sharing one server, each with
+//! its own connection, journal and replica name, the events of every conversation spread round-robin over
+//! them (so each conversation's turns pass between replicas). All on one machine: the figure shows what
+//! coordinating through Redis costs, not what more machines would add.
+//!
+//! Run: `cargo bench --bench replicas` (needs `redis-server`). Figures are recorded in docs/PERFORMANCE.md.
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items.
+
+use std::sync::Arc;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use palisade::adapter::Capabilities;
+use palisade::clock::TokioClock;
+use palisade::crypto::Key;
+use palisade::store::{Backend, RecordStore, RedisBackend, SharedStore};
+use palisade::{
+    ChatKind, ChatRef, Dispatcher, Envelope, Event, EventSink, MessageId, Outbox, Platform, Reply, SendError, UserRef,
+};
+use tokio_util::sync::CancellationToken;
+
+const BATCH: usize = 600;
+const CONVERSATIONS: usize = 60;
+
+struct Discard;
+
+#[palisade::async_trait]
+impl Outbox for Discard {
+    async fn deliver(&self, _reply: &Reply) -> Result<Option<MessageId>, SendError> {
+        Ok(None)
+    }
+}
+
+fn event(conversation: usize, text: &str) -> Event {
+    let id = format!("user{conversation}");
+    Event::text(
+        UserRef::new(Platform::CONSOLE, id.clone()),
+        ChatRef::new(Platform::CONSOLE, id, ChatKind::Direct),
+        text,
+    )
+}
+
+async fn replica(settings: &palisade::config::RedisSettings, key: &Key, name: &str) -> (EventSink, CancellationToken) {
+    let backend: Arc<dyn Backend> = Arc::new(RedisBackend::connect(settings).await.expect("redis"));
+    let store: SharedStore = Arc::new(RecordStore::open(backend, key, TokioClock::shared()).await.expect("store"));
+    let dispatch = palisade::config::DispatchSettings { replica: name.into(), ..Default::default() };
+    let dispatcher = Dispatcher::builder(vec![Arc::new(palisade_echo::Echo)], store)
+        .dispatch_settings(dispatch)
+        .outbox(Platform::CONSOLE, Arc::new(Discard), Capabilities::CONSOLE)
+        .build()
+        .expect("dispatcher builds");
+    let sink = dispatcher.sink();
+    let stop = CancellationToken::new();
+    tokio::spawn(dispatcher.run(stop.clone()));
+    (sink, stop)
+}
+
+/// Hands a batch to the replicas round-robin (all of it, then the acceptances), then one awaited event per
+/// conversation; since each conversation is ordered across replicas, when those are done the batch is.
+async fn batch(sinks: &[EventSink]) {
+    let mut pending = Vec::with_capacity(BATCH);
+    for i in 0..BATCH - CONVERSATIONS {
+        let sink = &sinks[i % sinks.len()];
+        pending.push(sink.enqueue(Envelope::new(event(i % CONVERSATIONS, "/echo hello"))).await.expect("queued"));
+    }
+    for result in futures::future::join_all(pending.into_iter().map(palisade::Pending::accepted)).await {
+        result.expect("accepted");
+    }
+    let waits = (0..CONVERSATIONS).map(|c| sinks[c % sinks.len()].submit_and_wait(event(c, "/echo last")));
+    for result in futures::future::join_all(waits).await {
+        result.expect("handled");
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let Some(server) = palisade_testkit::redis::RedisServer::start("the replicas benchmark") else { return };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let key = Key::generate().expect("key");
+    let settings = palisade::config::RedisSettings { url: Some(server.url()), ..Default::default() };
+    let mut group = c.benchmark_group("replicas_on_redis");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(10);
+    for count in 1..=3 {
+        let replicas: Vec<(EventSink, CancellationToken)> = rt.block_on(async {
+            let mut replicas = Vec::new();
+            for n in 0..count {
+                replicas.push(replica(&settings, &key, &format!("r{n}")).await);
+            }
+            replicas
+        });
+        let sinks: Vec<EventSink> = replicas.iter().map(|(sink, _)| sink.clone()).collect();
+        group.bench_with_input(BenchmarkId::from_parameter(count), &sinks, |b, sinks| {
+            b.to_async(&rt).iter(|| batch(sinks));
+        });
+        for (_, stop) in replicas {
+            stop.cancel();
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
