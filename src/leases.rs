@@ -159,18 +159,44 @@ impl Drop for HandBack {
     }
 }
 
+impl Leases {
+    /// The lead of `role`, held and renewed from now on.
+    fn held(&self, role: &str, held: Held) -> Lead {
+        tracing::info!(%role, term = held.term, "this replica leads");
+        let (lost, keeping) = (CancellationToken::new(), CancellationToken::new());
+        tokio::spawn(self.clone().keep(role.to_string(), held, lost.clone(), keeping.clone()));
+        Lead::new(lost, Box::new(HandBack(keeping)))
+    }
+}
+
 #[async_trait]
 impl Leadership for Leases {
+    async fn try_lead(&self, role: &str) -> Option<Lead> {
+        match self.attempt(role).await {
+            Ok(Attempt::Taken(held)) => Some(self.held(role, held)),
+            Ok(Attempt::HeldElsewhere) => None,
+            Err(error) => {
+                tracing::warn!(%role, %error, "could not ask for the lead");
+                None
+            }
+        }
+    }
+
+    async fn replicas(&self) -> usize {
+        match crate::replicas::running(&self.store, &self.clock).await {
+            Ok(n) => n,
+            Err(error) => {
+                tracing::warn!(%error, "could not count the replicas running");
+                1
+            }
+        }
+    }
+
     async fn lead(&self, role: &str, stop: &CancellationToken) -> Option<Lead> {
         let mut told = false;
         loop {
             match self.attempt(role).await {
-                Ok(Attempt::Taken(held)) => {
-                    tracing::info!(%role, term = held.term, "this replica leads");
-                    let (lost, keeping) = (CancellationToken::new(), CancellationToken::new());
-                    tokio::spawn(self.clone().keep(role.to_string(), held, lost.clone(), keeping.clone()));
-                    return Some(Lead::new(lost, Box::new(HandBack(keeping))));
-                }
+                Ok(Attempt::Taken(held)) => return Some(self.held(role, held)),
                 Ok(Attempt::HeldElsewhere) if !told => {
                     tracing::info!(%role, "another replica leads; standing by to take over");
                     told = true;

@@ -24,6 +24,21 @@ pub const BEAT_EVERY: Duration = Duration::from_secs(5);
 /// After how long without a heartbeat a name is free again.
 pub const STALE_AFTER: Duration = Duration::from_secs(20);
 
+/// How many replicas hold their names now: beating within [`STALE_AFTER`] and not stopped.
+///
+/// # Errors
+/// The store's.
+pub async fn running(store: &SharedStore, clock: &SharedClock) -> Result<usize, StoreError> {
+    let now = clock.now_ms();
+    let stale = crate::clock::millis(STALE_AFTER);
+    let beats = store.scan(NAMESPACE).await?;
+    Ok(beats
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<Beat>(&r.value).ok())
+        .filter(|b| !b.stopped && now.saturating_sub(b.at_ms) < stale)
+        .count())
+}
+
 /// One heartbeat.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Beat {

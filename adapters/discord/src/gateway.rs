@@ -55,12 +55,42 @@ struct Handler {
     order: Sequencer<(serenity::all::MessageId, Vec<Event>)>,
 }
 
-/// Connects and handles events until `shutdown`.
+/// Which shards one gateway client runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shards {
+    /// All `n` of them (a bot running alone).
+    All(u32),
+    /// Shard `id` of `total` (one replica's share).
+    One {
+        /// The shard's number, from 0.
+        id: u32,
+        /// How many shards there are.
+        total: u32,
+    },
+}
+
+/// Connects and handles events until `shutdown`: every shard when the bot runs alone, and with replicas
+/// the shards this replica leads ([`crate::shards`]).
 pub async fn run(
     settings: &DiscordSettings,
     rest: Arc<Rest>,
     intake: Intake,
     shutdown: CancellationToken,
+) -> Result<(), AdapterError> {
+    let total = settings.shards.max(1);
+    if intake.sink.has_replicas() {
+        return crate::shards::spread(settings, rest, intake, total, shutdown).await;
+    }
+    connect(settings, rest, intake, Shards::All(total), shutdown).await
+}
+
+/// One gateway client running `shards` until `stop`.
+pub async fn connect(
+    settings: &DiscordSettings,
+    rest: Arc<Rest>,
+    intake: Intake,
+    shards: Shards,
+    stop: CancellationToken,
 ) -> Result<(), AdapterError> {
     let reading = Reading { prefix_commands: settings.prefix_commands, guild_mentions: settings.guild_mentions };
     let handler = Handler { intake, rest, reading, me: OnceLock::new(), order: Sequencer::default() };
@@ -70,13 +100,20 @@ pub async fn run(
         platform: Platform::DISCORD,
         reason: format!("could not set up the gateway client: {e}"),
     })?;
-    let shards = client.shard_manager.clone();
+    let manager = client.shard_manager.clone();
+    let started = async {
+        match shards {
+            Shards::All(1) => client.start().await,
+            Shards::All(n) => client.start_shards(n).await,
+            Shards::One { id, total } => client.start_shard(id, total).await,
+        }
+    };
     tokio::select! {
-        () = shutdown.cancelled() => {
-            shards.shutdown_all().await;
+        () = stop.cancelled() => {
+            manager.shutdown_all().await;
             Ok(())
         }
-        ended = client.start() => ended.map_err(|e| AdapterError::Failed {
+        ended = started => ended.map_err(|e| AdapterError::Failed {
             platform: Platform::DISCORD,
             reason: format!(
                 "the gateway connection ended: {e}; check the token, and that the intents the bot asks for are enabled in the developer portal"

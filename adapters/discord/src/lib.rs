@@ -43,6 +43,7 @@
 //! | [`components`] | opaque button ids resolved server-side |
 //! | [`commands`] | slash commands from command metadata, and their registration |
 //! | [`gateway`] | gateway mode: the serenity client and its event handler |
+//! | [`shards`] | gateway shards spread evenly over the replicas running, each on one at a time |
 //! | [`rest`] | serenity's `Http` (direct or through a proxy), retries, safe error text |
 
 pub mod adapter;
@@ -60,6 +61,7 @@ pub mod order;
 pub mod outbox;
 pub mod rest;
 pub mod settings;
+pub mod shards;
 pub mod verify;
 
 pub use adapter::{CAPABILITIES, DiscordAdapter};

@@ -15,6 +15,7 @@
 //! # guild_mentions = false                         # gateway mode: guild messages that mention or reply to the bot
 //! # member_events = false                          # gateway mode: members joining/leaving (GUILD_MEMBERS)
 //! # reactions = false                              # gateway mode: reactions added to messages
+//! # shards = 1                                      # gateway mode: connections Discord's events are split over
 //! ```
 
 use std::fmt;
@@ -121,6 +122,18 @@ pub struct DiscordSettings {
     /// Gateway mode: reactions added to messages in guilds and direct messages.
     #[serde(default)]
     pub reactions: bool,
+    /// Gateway mode: how many shards (connections) Discord splits the bot's guilds over; Discord asks for
+    /// more once a bot is in 2,500 guilds. With replicas, each shard runs on one replica at a time, and
+    /// the shards are spread evenly over the replicas running.
+    #[serde(default = "one_shard")]
+    pub shards: u32,
+}
+
+/// The most shards this adapter opens (Discord's large bots use tens to hundreds).
+pub const MAX_SHARDS: u32 = 1024;
+
+fn one_shard() -> u32 {
+    1
 }
 
 fn default_listen() -> SocketAddr {
@@ -181,6 +194,14 @@ impl DiscordSettings {
         }
         if !self.path.starts_with('/') {
             problems.push(Problem::at(format!("{at}.path"), format!("`{}` must start with `/`", self.path)));
+        }
+        if self.shards == 0 || self.shards > MAX_SHARDS {
+            problems.push(Problem::at(format!("{at}.shards"), format!("must be between 1 and {MAX_SHARDS}")));
+        } else if self.shards > 1 && self.mode != Mode::Gateway {
+            problems.push(Problem::at(
+                format!("{at}.shards"),
+                "needs mode = \"gateway\": the interactions endpoint has no shards",
+            ));
         }
         let gateway_only = [
             ("prefix_commands", self.prefix_commands, "typed messages"),

@@ -10,4 +10,5 @@ mod endpoint;
 mod events;
 mod gateway;
 mod outbox;
+mod shards;
 mod stepup;

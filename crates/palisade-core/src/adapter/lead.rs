@@ -10,6 +10,13 @@ use tokio_util::sync::CancellationToken;
 pub trait Leadership: Send + Sync + 'static {
     /// Waits until this process leads `role`, or returns `None` once `stop` is cancelled.
     async fn lead(&self, role: &str, stop: &CancellationToken) -> Option<Lead>;
+
+    /// Takes the lead of `role` if nobody holds it now; `None` otherwise (one attempt, no waiting).
+    async fn try_lead(&self, role: &str) -> Option<Lead>;
+
+    /// How many replicas are running now (this one included): for spreading several roles of one kind
+    /// (shards) evenly.
+    async fn replicas(&self) -> usize;
 }
 
 /// The lead of one role, held until dropped (then handed back at once, so another replica takes it over

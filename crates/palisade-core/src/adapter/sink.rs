@@ -170,6 +170,22 @@ impl EventSink {
         }
     }
 
+    /// Takes the lead of `role` if nobody holds it now (at once when this process runs alone).
+    pub async fn try_lead(&self, role: &str) -> Option<super::Lead> {
+        match &self.leadership {
+            Some(leadership) => leadership.try_lead(role).await,
+            None => Some(super::Lead::alone()),
+        }
+    }
+
+    /// How many replicas of the bot are running now, this one included (1 when it runs alone).
+    pub async fn replicas(&self) -> usize {
+        match &self.leadership {
+            Some(leadership) => leadership.replicas().await.max(1),
+            None => 1,
+        }
+    }
+
     /// Reports a request that failed authentication (bad signature, wrong secret, stale or replayed): it is
     /// counted, audited and may raise an alert. `reason` must not contain the request's content.
     pub fn rejected(&self, platform: Platform, reason: &str) {
