@@ -80,13 +80,6 @@ pub async fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> A
     }
     if settings.backend == StoreBackend::Redis {
         match action {
-            StoreAction::RotateKey { .. } => {
-                return report::error(
-                    2,
-                    "rotate-key does not run on a Redis store yet: every replica wraps new data keys under the \
-                     master key it started with, and a rotation would have to reach them all at once",
-                );
-            }
             StoreAction::AcceptLoss => {
                 return report::error(2, "a Redis store has no anchor file, so there is no loss to accept");
             }
@@ -191,6 +184,37 @@ async fn sweep(
     Ok(0)
 }
 
+/// Re-wraps a Redis store's keys under a new master key, with every replica stopped: a replica running
+/// meanwhile would wrap the data keys it creates under the old key, which the new one cannot open. One
+/// started while the rotation runs is refused (a rotation in progress blocks opening the store).
+async fn rotate_shared(
+    settings: &palisade::config::StoreSettings,
+    old: &palisade::crypto::Key,
+    new: &palisade::crypto::Key,
+    r: &mut Report,
+) -> Result<u64, StoreError> {
+    let backend: Arc<dyn Backend> = Arc::new(palisade::store::RedisBackend::connect(&settings.redis).await?);
+    let clock = SystemClock::shared();
+    let before: palisade::store::SharedStore =
+        Arc::new(store::RecordStore::open(backend.clone(), old, clock.clone()).await?);
+    let running = palisade::replicas::running(&before, &clock).await?;
+    if running > 0 {
+        return Err(StoreError::MasterKey(format!(
+            "{running} replica(s) of this bot are running on this Redis (their names beat in the store within the \
+             last 20 s): stop every one of them, then rotate; they would keep wrapping new keys under the old one"
+        )));
+    }
+    let progress = store::rotate(&*backend, old, new, None).await?;
+    let after: palisade::store::SharedStore = Arc::new(store::RecordStore::open(backend, new, clock.clone()).await?);
+    if palisade::replicas::running(&after, &clock).await? > 0 {
+        r.say("warning: a replica started while the rotation ran; stop it and start it again with the new key");
+    }
+    let audit = palisade::audit::Audit::new(after, clock);
+    let details = [("rewrapped", progress.rewrapped.to_string())];
+    audit.record("store.key_rotated", None, palisade::audit::Outcome::Info, &details).await?;
+    Ok(progress.rewrapped)
+}
+
 async fn rotate(loaded: &Loaded, new_key_file: &Path, r: &mut Report) -> Result<u8, StoreError> {
     let mut settings = loaded.settings.store.clone();
     settings.create_key_file = false; // never invent the old key
@@ -206,6 +230,15 @@ async fn rotate(loaded: &Loaded, new_key_file: &Path, r: &mut Report) -> Result<
             "{} holds the key already configured; make a new one with `palisade keygen --out FILE`",
             new_key_file.display()
         )));
+    }
+    if settings.backend == StoreBackend::Redis {
+        let rewrapped = rotate_shared(settings, &old, &new, r).await?;
+        r.say(format!(
+            "re-wrapped {rewrapped} key(s). Now point `store.master_key_file` of every replica at {} (or set \
+             PALISADE__STORE__MASTER_KEY to its content), start them, and retire the old key.",
+            new_key_file.display()
+        ));
+        return Ok(0);
     }
     store::check_key_before_open(settings, &old)?;
     let anchor = store::anchor_path(settings);

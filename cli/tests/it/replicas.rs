@@ -250,3 +250,60 @@ async fn three_replicas_on_a_cluster_answer_once_in_order_and_survive_a_kill() {
         assert!(status.success(), "a replica stops cleanly: {}", std::fs::read_to_string(&replica.log).unwrap());
     }
 }
+
+/// `[store]` on the Redis at `url` with the key in `key_file`, as replica `r1` of a console bot with notes.
+fn redis_config(dir: &Path, url: &str, key_file: &str) -> String {
+    let path = dir.join(format!("redis-{key_file}.toml"));
+    let body = format!(
+        "[dispatch]\nreplica = \"r1\"\n[store]\nbackend = \"redis\"\npath = \"{}\"\nmaster_key_file = \"{}\"\n\
+         [store.redis]\nurl = \"{url}\"\n[logging]\nlevel = \"warn\"\n[adapters.console]\n[plugins.notes]\n",
+        dir.join("data").display(),
+        dir.join(key_file).display()
+    );
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_store_rotates_its_key_only_with_every_replica_stopped() {
+    use crate::support::{palisade, text};
+    let Some(server) =
+        palisade_testkit::redis::RedisServer::start("a_redis_store_rotates_its_key_only_with_every_replica_stopped")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for key in ["old.key", "new.key"] {
+        assert!(palisade(&["keygen", "--out", dir.path().join(key).to_str().unwrap()], "").status.success());
+    }
+    let old = redis_config(dir.path(), &server.url(), "old.key");
+    let chat = palisade(&["chat", "--config", &old], "/note keep me\nKept\n");
+    assert!(text(&chat).contains("Saved “Kept”."), "{}", text(&chat));
+    let new_key = dir.path().join("new.key");
+    let rotate =
+        || palisade(&["store", "rotate-key", "--config", &old, "--new-key-file", new_key.to_str().unwrap()], "");
+
+    // A replica is running (its name beats in the store): refused, nothing changed.
+    let loaded = palisade::config::Loader::new(&old).load().unwrap();
+    let store = palisade::store::open(&loaded.settings.store, palisade::clock::SystemClock::shared()).await.unwrap();
+    let clock = palisade::clock::SystemClock::shared();
+    let running = palisade::replicas::Membership::join(store.clone(), clock, "r2").await.unwrap();
+    let refused = rotate();
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(text(&refused).contains("1 replica(s) of this bot are running"), "{}", text(&refused));
+    assert!(palisade(&["store", "check", "--config", &old], "").status.success(), "still under the old key");
+
+    // Stopped: the rotation runs, the old key no longer opens the store, the new one reads everything.
+    let stop = tokio_util::sync::CancellationToken::new();
+    stop.cancel();
+    running.run(stop).await;
+    let rotated = rotate();
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    assert!(text(&rotated).contains("re-wrapped"), "{}", text(&rotated));
+    let stale = palisade(&["store", "check", "--config", &old], "");
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(text(&stale).contains("master key does not match"), "{}", text(&stale));
+    let new = redis_config(dir.path(), &server.url(), "new.key");
+    let notes = palisade(&["chat", "--config", &new], "/notes\n");
+    assert!(text(&notes).contains("1. Kept — keep me"), "{}", text(&notes));
+}
