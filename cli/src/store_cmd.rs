@@ -78,13 +78,8 @@ pub async fn run(loaded: &Loaded, registry: &Registry, action: StoreAction) -> A
             "`store.backend = \"memory\"` keeps nothing to inspect; this works on a sled or Redis store",
         );
     }
-    if settings.backend == StoreBackend::Redis {
-        match action {
-            StoreAction::AcceptLoss => {
-                return report::error(2, "a Redis store has no anchor file, so there is no loss to accept");
-            }
-            _ => {}
-        }
+    if settings.backend == StoreBackend::Redis && matches!(action, StoreAction::AcceptLoss) {
+        return report::error(2, "a Redis store has no anchor file, so there is no loss to accept");
     }
     let mut r = Report::default();
     let result = match action {
