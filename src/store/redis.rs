@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, FromRedisValue, IntoConnectionInfo, RedisError};
 
 use super::StoreError;
@@ -190,8 +190,10 @@ impl RedisBackend {
                 let mut scan = redis::cmd("SCAN");
                 scan.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(SCAN_COUNT);
                 let value = match (self.connection.clone(), &node) {
-                    (Connection::Cluster(mut c), Some((host, port))) => {
-                        let at = SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port };
+                    (Connection::Cluster(mut c), Some(slot)) => {
+                        // Routed by a slot the primary serves: the client keeps a connection to it for sure
+                        // (not always to an address it was not given, or to replicas).
+                        let at = SingleNodeRoutingInfo::SpecificNode(Route::new(*slot, SlotAddr::Master));
                         c.route_command(scan, RoutingInfo::SingleNode(at)).await
                     }
                     (Connection::Single(mut c), _) => scan.query_async(&mut c).await,
@@ -209,8 +211,8 @@ impl RedisBackend {
         Ok(found)
     }
 
-    /// The primaries of the cluster, from `CLUSTER NODES`.
-    async fn primaries(&self, c: &mut ClusterConnection) -> Result<Vec<(String, u16)>, StoreError> {
+    /// One slot of each primary serving slots, from `CLUSTER NODES`.
+    async fn primaries(&self, c: &mut ClusterConnection) -> Result<Vec<u16>, StoreError> {
         let value = c
             .route_command(
                 redis::cmd("CLUSTER").arg("NODES").clone(),
@@ -237,8 +239,9 @@ impl RedisBackend {
     }
 }
 
-/// `host:port` of every primary that is not failing, from `CLUSTER NODES` output.
-fn primaries(nodes: &str) -> Vec<(String, u16)> {
+/// The first slot of every primary that is not failing and serves slots, from `CLUSTER NODES` output (a
+/// command routed to that slot reaches that primary).
+fn primaries(nodes: &str) -> Vec<u16> {
     nodes
         .lines()
         .filter_map(|line| {
@@ -247,9 +250,8 @@ fn primaries(nodes: &str) -> Vec<(String, u16)> {
             if !flags.split(',').any(|f| f == "master") || flags.contains("fail") {
                 return None;
             }
-            let address = fields.get(1)?.split('@').next()?;
-            let (host, port) = address.rsplit_once(':')?;
-            Some((host.trim_matches(['[', ']']).to_string(), port.parse().ok()?))
+            // Slot ranges (`0-5460`) or single slots follow the eighth field; `[…]` marks slots in migration.
+            fields.iter().skip(8).find_map(|range| range.split('-').next()?.parse().ok())
         })
         .collect()
 }
@@ -375,9 +377,6 @@ mod tests {
 6ec23923021cf3ffec47632106199cb7f496ce01 127.0.0.1:30005@31005,hostname5 master,fail - 0 1426238316232 5 connected
 e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001,hostname1 myself,master - 0 0 1 connected 0-5460
 ";
-        assert_eq!(
-            primaries(nodes),
-            vec![("127.0.0.1".to_string(), 30002), ("127.0.0.1".to_string(), 30003), ("127.0.0.1".to_string(), 30001)]
-        );
+        assert_eq!(primaries(nodes), vec![5461, 10923, 0], "one slot of each primary serving slots");
     }
 }

@@ -286,3 +286,64 @@ async fn a_redis_restart_refuses_new_work_meanwhile_and_then_everything_runs_onc
     assert_eq!(texts, (10..15).map(|n| format!("first={n} rest=x")).collect::<Vec<_>>(), "each once");
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_failover_refuses_new_work_meanwhile_and_then_everything_runs_once() {
+    let Some(mut cluster) = RedisCluster::start_with_replicas(
+        "a_cluster_failover_refuses_new_work_meanwhile_and_then_everything_runs_once",
+    ) else {
+        return;
+    };
+    let probe = Probe::shared();
+    let store = store_on(redis(&cluster_of(cluster.urls())).await).await;
+    let a = Harness::start_with(vec![probe.clone()], store, |d| d.dispatch_settings(replica("a")));
+    let delivery = |n: u32| format!("telegram:update:{n}");
+    // Spread over many people, so their records (one slot per person) live on every primary.
+    let submit =
+        |n: u32| a.sink.submit_delivery(crate::support::event(&format!("p{n}"), &format!("/args {n} x")), delivery(n));
+    let until_answered = |want: usize| {
+        let captured = a.captured.clone();
+        async move {
+            let mut texts = Vec::new();
+            let started = std::time::Instant::now();
+            while texts.len() < want {
+                assert!(started.elapsed() < Duration::from_secs(60), "answered: {texts:?}");
+                texts.extend(captured.take().iter().map(crate::support::text_of));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            texts.extend(captured.take().iter().map(crate::support::text_of));
+            texts
+        }
+    };
+    for n in 0..30 {
+        submit(n).await.unwrap();
+    }
+    assert_eq!(until_answered(30).await.len(), 30);
+    tokio::time::sleep(Duration::from_millis(500)).await; // the replicas have every write
+
+    // A primary dies; until its replica takes over, what lands on its slots is refused and retried.
+    cluster.kill_a_primary();
+    let mut refused = 0;
+    for n in 30..60 {
+        let started = std::time::Instant::now();
+        while let Err(error) = submit(n).await {
+            assert!(started.elapsed() < Duration::from_secs(60), "taken after the failover: {error}");
+            refused += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let mut texts = until_answered(30).await;
+    texts.sort_by_key(|t| t.trim_start_matches("first=").split(' ').next().and_then(|n| n.parse::<u32>().ok()));
+    assert_eq!(texts, (30..60).map(|n| format!("first={n} rest=x")).collect::<Vec<_>>(), "each once");
+    // Deliveries from before the failover are still repeats.
+    for n in [0, 7, 29] {
+        let repeat = a.sink.submit_and_wait_envelope(
+            palisade::Envelope::new(crate::support::event(&format!("p{n}"), &format!("/args {n} x")))
+                .delivery(delivery(n)),
+        );
+        assert_eq!(repeat.await.unwrap(), palisade::Admission::Repeat, "delivery {n}");
+    }
+    eprintln!("{refused} submissions refused during the failover");
+    a.stop().await;
+}

@@ -92,8 +92,18 @@ impl RedisServer {
         ];
         if self.cluster {
             args.extend(
-                ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"]
-                    .map(String::from),
+                [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                    // A replica's first copy at once (not after the default 5 s), so it can take over soon.
+                    "--repl-diskless-sync-delay",
+                    "0",
+                ]
+                .map(String::from),
             );
         }
         let child = Command::new("redis-server")
@@ -149,7 +159,7 @@ impl Drop for RedisServer {
     }
 }
 
-/// A Redis Cluster of three primaries (no replicas) on loopback.
+/// A Redis Cluster of three primaries on loopback, without replicas or with one replica each.
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
@@ -162,25 +172,51 @@ impl RedisCluster {
     /// # Panics
     /// When the cluster does not form within thirty seconds.
     pub fn start(test: &str) -> Option<Self> {
-        if !available(test) {
-            return None;
-        }
-        let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::spawn(true)).collect();
+        available(test).then(|| Self::create(0))
+    }
+
+    /// Three primaries with one replica each (six servers), so that a primary can fail over; `None` (with a
+    /// message) when Redis is not installed.
+    ///
+    /// # Panics
+    /// When the cluster does not form within thirty seconds.
+    pub fn start_with_replicas(test: &str) -> Option<Self> {
+        available(test).then(|| Self::create(1))
+    }
+
+    fn create(replicas: usize) -> Self {
+        let nodes: Vec<RedisServer> = (0..3 * (1 + replicas)).map(|_| RedisServer::spawn(true)).collect();
         let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
         let created = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addresses)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
         assert!(created.is_ok_and(|s| s.success()), "redis-cli --cluster create {addresses:?} succeeds");
         let cluster = Self { nodes };
         cluster.wait_until_ok();
-        Some(cluster)
+        cluster
     }
 
-    /// Waits until every node reports the cluster as `ok` and knows all three primaries.
+    /// Kills (SIGKILL) one of the primaries; returns its index. Its replica takes its slots over after the
+    /// node timeout (2 s) and an election; [`RedisCluster::wait_until_ok`] waits for that.
+    ///
+    /// # Panics
+    /// When no running node is a primary.
+    pub fn kill_a_primary(&mut self) -> usize {
+        let index = self
+            .nodes
+            .iter()
+            .position(|n| n.child.is_some() && n.cli(&["role"]).starts_with("master"))
+            .unwrap_or_else(|| panic!("a running primary"));
+        self.nodes[index].stop();
+        index
+    }
+
+    /// Waits until every node still running reports the cluster as `ok` and knows every node, and every
+    /// replica has its primary's data.
     ///
     /// # Panics
     /// After thirty seconds.
@@ -190,7 +226,11 @@ impl RedisCluster {
             let ok = self.nodes.iter().all(|n| {
                 n.child.is_none() || {
                     let info = n.cli(&["cluster", "info"]);
-                    info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3")
+                    let replication = n.cli(&["info", "replication"]);
+                    info.contains("cluster_state:ok")
+                        && info.contains(&format!("cluster_known_nodes:{}", self.nodes.len()))
+                        // A replica has its copy (and could take over).
+                        && (!replication.contains("role:slave") || replication.contains("master_link_status:up"))
                 }
             });
             if ok {
