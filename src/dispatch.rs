@@ -434,10 +434,10 @@ impl Dispatcher {
             journal.clone(),
             load,
             texts.clone(),
-            turns,
+            turns.clone(),
         );
         if let Some(journal) = &journal {
-            recover(journal, &outboxes, &mut conversations).await;
+            recover(&clock, journal, &outboxes, &mut conversations).await;
         }
         let (accepted_tx, accepted_rx) = mpsc::channel(settings.queue_capacity);
         // With other replicas: the work of one that went silent is taken up here (or by another of them).
@@ -453,7 +453,7 @@ impl Dispatcher {
             ))),
             _ => None,
         };
-        let intake = intake::Intake { journal, limiter, outboxes: outboxes.clone(), clock, texts };
+        let intake = intake::Intake { journal, limiter, outboxes: outboxes.clone(), clock, texts, turns };
         let intake = tokio::spawn(intake.run(rx, accepted_tx, shutdown.clone()));
         tokio::select! {
             () = conversations.run(accepted_rx, shutdown.clone()) => {}
@@ -493,6 +493,7 @@ impl Dispatcher {
 
 /// Takes up what an earlier run left in the journal: replies still to send, and events not yet handled.
 async fn recover(
+    clock: &SharedClock,
     journal: &Arc<crate::journal::Journal>,
     outboxes: &Outboxes,
     conversations: &mut conversations::Conversations,
@@ -514,9 +515,8 @@ async fn recover(
             Some(replies) => outboxes.send(entry.event.conversation(), replies, None, Some(ticket)).await,
             None => {
                 let envelope = Envelope::new(entry.event).resumed();
-                conversations
-                    .enqueue(intake::Accepted { envelope, ticket: Some(ticket), at: tokio::time::Instant::now() })
-                    .await;
+                let at = ticket.arrived(clock.now_ms());
+                conversations.enqueue(intake::Accepted { envelope, ticket: Some(ticket), at, place: None }).await;
             }
         }
     }

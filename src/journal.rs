@@ -37,6 +37,10 @@ pub struct Entry {
     /// Once handled: the replies still to deliver.
     #[serde(default)]
     pub replies: Option<Vec<Reply>>,
+    /// When it was accepted (ms since the epoch; 0 in entries written before this was recorded): whoever
+    /// takes it up later puts it in its conversation's line where it arrived, not at the end.
+    #[serde(default)]
+    pub accepted_ms: u64,
 }
 
 /// Where an entry is: its number and its user (the record is filed under them), and whose journal holds it.
@@ -48,6 +52,18 @@ pub struct Ticket {
     pub user: UserRef,
     /// The journal of another replica it was taken over from (its entry-id prefix); `None`: this one's.
     pub adopted: Option<std::sync::Arc<str>>,
+    /// When the event was accepted (ms since the epoch).
+    pub accepted_ms: u64,
+}
+
+impl Ticket {
+    /// When the event arrived, on tokio's clock, given the wall clock's `now_ms` (an entry taken up later
+    /// keeps its place in its conversation's order).
+    pub fn arrived(&self, now_ms: u64) -> tokio::time::Instant {
+        let ago = std::time::Duration::from_millis(now_ms.saturating_sub(self.accepted_ms));
+        let now = tokio::time::Instant::now();
+        if self.accepted_ms == 0 { now } else { now.checked_sub(ago).unwrap_or(now) }
+    }
 }
 
 /// The journal over one store.
@@ -104,18 +120,24 @@ impl Journal {
         self.store.put(at, &bytes, Durability::Batched).await
     }
 
-    /// Records an accepted event (not flushed: the intake flushes once for a batch of events).
-    pub async fn accept(&self, event: &Event) -> Result<Ticket, StoreError> {
+    /// Records an event accepted at `now_ms` (not flushed: the intake flushes once for a batch of events).
+    pub async fn accept(&self, event: &Event, now_ms: u64) -> Result<Ticket, StoreError> {
         let seq = self.next.fetch_add(1, Ordering::SeqCst);
-        let ticket = Ticket { seq, user: event.user.clone(), adopted: None };
-        self.put(&Entry { seq, event: event.clone(), replies: None }, &ticket).await?;
+        let ticket = Ticket { seq, user: event.user.clone(), adopted: None, accepted_ms: now_ms };
+        self.put(&Entry { seq, event: event.clone(), replies: None, accepted_ms: now_ms }, &ticket).await?;
         Ok(ticket)
     }
 
     /// Records that the event was handled and what is left to deliver.
     pub async fn handled(&self, ticket: &Ticket, event: &Event, replies: &[Reply]) -> Result<(), StoreError> {
         debug_assert_eq!(ticket.user, event.user);
-        self.put(&Entry { seq: ticket.seq, event: event.clone(), replies: Some(replies.to_vec()) }, ticket).await
+        let entry = Entry {
+            seq: ticket.seq,
+            event: event.clone(),
+            replies: Some(replies.to_vec()),
+            accepted_ms: ticket.accepted_ms,
+        };
+        self.put(&entry, ticket).await
     }
 
     /// Drops the entry: its replies were delivered (or it was dropped on purpose).
@@ -153,7 +175,12 @@ impl Journal {
         for record in self.store.scan(JOURNAL).await?.into_iter().filter(|r| wanted(&r.id)) {
             match serde_json::from_slice::<Entry>(&record.value) {
                 Ok(entry) => {
-                    let ticket = Ticket { seq: entry.seq, user: entry.event.user.clone(), adopted: adopted.clone() };
+                    let ticket = Ticket {
+                        seq: entry.seq,
+                        user: entry.event.user.clone(),
+                        adopted: adopted.clone(),
+                        accepted_ms: entry.accepted_ms,
+                    };
                     entries.push((entry, ticket));
                 }
                 Err(error) => tracing::error!(%error, "a journal entry cannot be read; it is skipped"),

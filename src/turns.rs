@@ -11,7 +11,11 @@
 //!
 //! A replica that dies holding the turn blocks the conversation for at most [`HOLD_FOR`]: a running place is
 //! renewed every third of that while its event runs, and a place not renewed in time is dropped by the next
-//! replica that reads the line, as is a waiting place whose replica stopped asking.
+//! replica that reads the line, as is a waiting place whose replica stopped asking. Events it had accepted
+//! but not run are taken up by another replica later (`dispatch::takeover`, after 20 s of silence) and join
+//! the end of their lines then: across a crash, they run after what their conversation sent elsewhere
+//! meanwhile. (Put back where they arrived, they would wait behind an event of the same conversation that
+//! the taking replica already runs — and that one waits for them.)
 //!
 //! Why a line in the store rather than routing every conversation to one owner: it needs nothing besides the
 //! store every replica has already, a replica can stop or die at any moment without a hand-over protocol, and
@@ -35,7 +39,7 @@ pub const NAMESPACE: &str = "core.turns";
 /// How long a running place lasts without renewal (the longest a dead replica holds up a conversation).
 pub const HOLD_FOR: Duration = Duration::from_secs(10);
 /// How long a waiting place lasts without its replica asking again.
-const WAIT_FOR: Duration = Duration::from_secs(10);
+const WAIT_FOR: Duration = HOLD_FOR;
 /// The longest pause between two looks at the line while waiting (a turn handed on by another replica is
 /// seen within it; one handed on here wakes the waiting at once).
 const LOOK_AT_MOST_EVERY: Duration = Duration::from_millis(20);
@@ -361,6 +365,16 @@ impl std::fmt::Debug for Waiting {
 }
 
 impl Waiting {
+    /// Waits until the place is written in the line (or writing it failed: the first look for the turn
+    /// puts it there then).
+    pub async fn placed(&mut self) {
+        if let Some(registering) = self.registering.take()
+            && let Ok(Err(error)) = registering.await
+        {
+            tracing::warn!(%error, "could not put an event in its conversation's line yet; it is when it runs");
+        }
+    }
+
     /// Waits for the turn. While the store cannot be reached it keeps trying (the event waits:
     /// backpressure). Returns `None` when `stop` is cancelled first; the event then stays in the journal for
     /// the next start.

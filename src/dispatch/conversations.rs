@@ -154,8 +154,10 @@ impl Conversations {
             self.outboxes.send(key, notice.into_iter().collect(), envelope.done.take(), ticket).await;
             return;
         }
-        // In the line among replicas from its arrival, so no later event elsewhere runs first.
-        let place = self.turns.as_ref().map(|turns| turns.line_up(&key, accepted.at));
+        // In the line among replicas from its arrival (intake placed it; an event taken up from a journal
+        // is placed here), so no later event elsewhere runs first.
+        let mut accepted = accepted;
+        let place = accepted.place.take().or_else(|| self.turns.as_ref().map(|turns| turns.line_up(&key, accepted.at)));
         let queue = self.queues.entry(key.clone()).or_default();
         queue.push_back((accepted, place));
         self.pending += 1;
@@ -197,7 +199,7 @@ impl Conversations {
         let texts = self.texts.clone();
         let stop = self.stop.clone();
         tokio::spawn(async move {
-            let Accepted { mut envelope, ticket, at } = accepted;
+            let Accepted { mut envelope, ticket, at, .. } = accepted;
             // With other replicas: wait until it is this conversation's turn here.
             let turn = match place {
                 Some(place) => match place.take(&stop).await {

@@ -28,6 +28,8 @@ pub(super) struct Accepted {
     pub ticket: Option<Ticket>,
     /// When intake took it (reply latency is measured from here).
     pub at: tokio::time::Instant,
+    /// With other replicas: its place in its conversation's line, taken before it was acknowledged.
+    pub place: Option<crate::turns::Waiting>,
 }
 
 pub(super) struct Intake {
@@ -36,6 +38,8 @@ pub(super) struct Intake {
     pub outboxes: Outboxes,
     pub clock: SharedClock,
     pub texts: Arc<palisade_core::texts::Texts>,
+    /// With other replicas: the lines of turns events take their place in before they are acknowledged.
+    pub turns: Option<Arc<crate::turns::Turns>>,
 }
 
 fn answer(envelope: &mut Envelope, result: Result<Admission, SinkError>) {
@@ -136,7 +140,7 @@ impl Intake {
             }
             let ticket = match &self.journal {
                 None => None,
-                Some(journal) => match journal.accept(&envelope.event).await {
+                Some(journal) => match journal.accept(&envelope.event, now_ms).await {
                     Ok(ticket) => Some(ticket),
                     Err(error) => {
                         release(journal, &envelope).await;
@@ -145,8 +149,14 @@ impl Intake {
                     }
                 },
             };
-            out.push(Accepted { envelope, ticket, at: tokio::time::Instant::now() });
+            let at = tokio::time::Instant::now();
+            let place = self.turns.as_ref().map(|turns| turns.line_up(&envelope.event.conversation(), at));
+            out.push(Accepted { envelope, ticket, at, place });
         }
+        // In their conversations' lines before they are acknowledged: taken up after a crash, they keep their
+        // place ahead of whatever came later on another replica.
+        futures::future::join_all(out.iter_mut().filter_map(|a| a.place.as_mut()).map(crate::turns::Waiting::placed))
+            .await;
         if let Some(journal) = &self.journal
             && !out.is_empty()
             && let Err(error) = journal.flush().await

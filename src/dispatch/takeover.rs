@@ -6,7 +6,8 @@
 //!
 //! Each event the dead replica accepted is handled once more at most: one it handled but whose replies it had
 //! not delivered is delivered, not handled again; one it was handling when it died runs again (as after a
-//! crash of a single process).
+//! crash of a single process). Events taken up join the end of their conversations' lines: across the crash
+//! they run after what those conversations sent to other replicas meanwhile.
 
 use std::sync::Arc;
 
@@ -39,7 +40,9 @@ pub(super) async fn run(
         match Membership::take_over_silent(&store, &clock, &own).await {
             Ok(taken) => {
                 for name in taken {
-                    tokio::spawn(take_up(name, journal.clone(), outboxes.clone(), accepted.clone(), stop.clone()));
+                    let (journal, outboxes, accepted, stop) =
+                        (journal.clone(), outboxes.clone(), accepted.clone(), stop.clone());
+                    tokio::spawn(take_up(name, journal, outboxes, accepted, stop));
                 }
             }
             Err(error) => tracing::warn!(%error, "could not look for replicas that went silent; retrying"),
@@ -72,7 +75,8 @@ async fn take_up(
             Some(replies) => outboxes.send(entry.event.conversation(), replies, None, Some(ticket)).await,
             None => {
                 let envelope = Envelope::new(entry.event).resumed();
-                let handed = Accepted { envelope, ticket: Some(ticket), at: tokio::time::Instant::now() };
+                // At the end of its conversation's line (see `crate::turns`).
+                let handed = Accepted { envelope, ticket: Some(ticket), at: tokio::time::Instant::now(), place: None };
                 if accepted.send(handed).await.is_err() {
                     return;
                 }
