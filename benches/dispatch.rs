@@ -12,31 +12,12 @@ use palisade::adapter::Capabilities;
 use palisade::clock::TokioClock;
 use palisade::crypto::Key;
 use palisade::store::{Backend, MemoryBackend, RecordStore, SharedStore, SledBackend};
-use palisade::{
-    ChatKind, ChatRef, Dispatcher, Envelope, Event, EventSink, MessageId, Outbox, Platform, Reply, SendError, UserRef,
-};
+use palisade::{Dispatcher, Envelope, EventSink, Platform};
+use palisade_testkit::bench::{Discard, console_event as event};
 use tokio_util::sync::CancellationToken;
 
 const BATCH: usize = 2_000;
 const CONVERSATIONS: usize = 50;
-
-struct Discard;
-
-#[palisade::async_trait]
-impl Outbox for Discard {
-    async fn deliver(&self, _reply: &Reply) -> Result<Option<MessageId>, SendError> {
-        Ok(None)
-    }
-}
-
-fn event(conversation: usize, text: &str) -> Event {
-    let id = format!("user{conversation}");
-    Event::text(
-        UserRef::new(Platform::CONSOLE, id.clone()),
-        ChatRef::new(Platform::CONSOLE, id, ChatKind::Direct),
-        text,
-    )
-}
 
 async fn start(store: SharedStore, journal: bool) -> (EventSink, CancellationToken) {
     let settings = palisade::config::DispatchSettings { journal, ..Default::default() };

@@ -11,38 +11,15 @@ use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use palisade::adapter::Capabilities;
-use palisade::clock::TokioClock;
-use palisade::crypto::Key;
-use palisade::store::{Backend, RecordStore, RedisBackend, SharedStore};
-use palisade::{
-    ChatKind, ChatRef, Dispatcher, Envelope, Event, EventSink, MessageId, Outbox, Platform, Reply, SendError, UserRef,
-};
+use palisade::{Dispatcher, Envelope, EventSink, Platform};
+use palisade_testkit::bench::{Discard, console_event as event};
 use tokio_util::sync::CancellationToken;
 
 const BATCH: usize = 600;
 const CONVERSATIONS: usize = 60;
 
-struct Discard;
-
-#[palisade::async_trait]
-impl Outbox for Discard {
-    async fn deliver(&self, _reply: &Reply) -> Result<Option<MessageId>, SendError> {
-        Ok(None)
-    }
-}
-
-fn event(conversation: usize, text: &str) -> Event {
-    let id = format!("user{conversation}");
-    Event::text(
-        UserRef::new(Platform::CONSOLE, id.clone()),
-        ChatRef::new(Platform::CONSOLE, id, ChatKind::Direct),
-        text,
-    )
-}
-
-async fn replica(settings: &palisade::config::RedisSettings, key: &Key, name: &str) -> (EventSink, CancellationToken) {
-    let backend: Arc<dyn Backend> = Arc::new(RedisBackend::connect(settings).await.expect("redis"));
-    let store: SharedStore = Arc::new(RecordStore::open(backend, key, TokioClock::shared()).await.expect("store"));
+async fn replica(settings: &palisade::config::RedisSettings, name: &str) -> (EventSink, CancellationToken) {
+    let store = palisade_testkit::redis_store(settings).await;
     let dispatch = palisade::config::DispatchSettings { replica: name.into(), ..Default::default() };
     let dispatcher = Dispatcher::builder(vec![Arc::new(palisade_echo::Echo)], store)
         .dispatch_settings(dispatch)
@@ -75,7 +52,6 @@ async fn batch(sinks: &[EventSink]) {
 fn bench(c: &mut Criterion) {
     let Some(server) = palisade_testkit::redis::RedisServer::start("the replicas benchmark") else { return };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let key = Key::generate().expect("key");
     let settings = palisade::config::RedisSettings { url: Some(server.url()), ..Default::default() };
     let mut group = c.benchmark_group("replicas_on_redis");
     group.throughput(Throughput::Elements(BATCH as u64));
@@ -84,7 +60,7 @@ fn bench(c: &mut Criterion) {
         let replicas: Vec<(EventSink, CancellationToken)> = rt.block_on(async {
             let mut replicas = Vec::new();
             for n in 0..count {
-                replicas.push(replica(&settings, &key, &format!("r{n}")).await);
+                replicas.push(replica(&settings, &format!("r{n}")).await);
             }
             replicas
         });

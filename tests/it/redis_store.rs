@@ -289,7 +289,7 @@ async fn a_link_made_on_one_replica_is_followed_by_the_others_after_a_refresh() 
     assert!(!b.is_linked(&sl));
 }
 
-fn replica(name: &str) -> palisade::config::Settings {
+pub(crate) fn replica(name: &str) -> palisade::config::Settings {
     let mut settings = palisade::config::Settings::default();
     settings.dispatch.replica = name.into();
     settings

@@ -88,12 +88,6 @@ async fn conversations_of_different_people_still_run_side_by_side_on_replicas() 
     b.stop().await;
 }
 
-fn bot_settings(name: &str) -> palisade::config::Settings {
-    let mut settings = palisade::config::Settings::default();
-    settings.dispatch.replica = name.into();
-    settings
-}
-
 #[tokio::test]
 async fn a_grant_given_on_one_replica_holds_on_another_and_a_revocation_ends_it_everywhere() {
     let Some(server) =
@@ -103,8 +97,10 @@ async fn a_grant_given_on_one_replica_holds_on_another_and_a_revocation_ends_it_
     };
     let probe = Probe::shared();
     let settings = one_server(server.url());
-    let a = Harness::bot(vec![probe.clone()], store_on(redis(&settings).await).await, bot_settings("a")).await;
-    let b = Harness::bot(vec![probe.clone()], store_on(redis(&settings).await).await, bot_settings("b")).await;
+    let a = Harness::bot(vec![probe.clone()], store_on(redis(&settings).await).await, crate::redis_store::replica("a"))
+        .await;
+    let b = Harness::bot(vec![probe.clone()], store_on(redis(&settings).await).await, crate::redis_store::replica("b"))
+        .await;
     let enrolled = a.enrol("ann").await;
     let asked = a.say("ann", "/secret one").await;
     assert!(asked[0].starts_with("<code prompt>"), "{asked:?}");
@@ -129,7 +125,7 @@ async fn a_person_gets_the_configured_rate_across_all_replicas_together() {
     };
     let probe = Probe::shared();
     let limited = |name: &str| {
-        let mut settings = bot_settings(name);
+        let mut settings = crate::redis_store::replica(name);
         settings.ratelimit.per_user = palisade::config::Rate { count: 5, per: Duration::from_secs(60) };
         settings.ratelimit.global.count = 0;
         settings
@@ -222,6 +218,28 @@ async fn the_work_a_killed_replica_accepted_is_taken_up_by_another() {
     b.stop().await;
 }
 
+/// Waits (at most a minute) until `want` replies were captured, then a moment more for any extra; their
+/// texts, sorted by the number after `first=` (the `/args n x` answers).
+async fn answers(captured: &palisade_testkit::Captured, want: usize) -> Vec<String> {
+    let mut texts = Vec::new();
+    let started = std::time::Instant::now();
+    while texts.len() < want {
+        assert!(started.elapsed() < Duration::from_secs(60), "answered: {texts:?}");
+        texts.extend(captured.take().iter().map(crate::support::text_of));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    texts.extend(captured.take().iter().map(crate::support::text_of));
+    texts.sort_by_key(|t| t.trim_start_matches("first=").split(' ').next().and_then(|n| n.parse::<u32>().ok()));
+    texts
+}
+
+/// `/args n x` from person `pn` under the delivery id of Telegram update n.
+fn numbered(n: u32) -> palisade::Envelope {
+    let event = crate::support::event(&format!("p{n}"), &format!("/args {n} x"));
+    palisade::Envelope::new(event).delivery(format!("telegram:update:{n}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restart_refuses_new_work_meanwhile_and_then_everything_runs_once() {
     let Some(mut server) =
@@ -232,29 +250,11 @@ async fn a_redis_restart_refuses_new_work_meanwhile_and_then_everything_runs_onc
     let probe = Probe::shared();
     let store = store_on(redis(&one_server(server.url())).await).await;
     let a = Harness::start_with(vec![probe.clone()], store, |d| d.dispatch_settings(replica("a")));
-    let delivery = |n: u32| format!("telegram:update:{n}");
-    let submit =
-        |n: u32| a.sink.submit_delivery(crate::support::event(&format!("p{n}"), &format!("/args {n} x")), delivery(n));
+    let submit = |n: u32| a.sink.submit_envelope(numbered(n));
     for n in 0..10 {
         submit(n).await.unwrap();
     }
-    let answered = |from: &Harness, want: usize| {
-        let captured = from.captured.clone();
-        async move {
-            let mut texts = Vec::new();
-            let started = std::time::Instant::now();
-            while texts.len() < want {
-                assert!(started.elapsed() < Duration::from_secs(30), "answered: {texts:?}");
-                texts.extend(captured.take().iter().map(crate::support::text_of));
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            texts.extend(captured.take().iter().map(crate::support::text_of));
-            texts.sort();
-            texts
-        }
-    };
-    assert_eq!(answered(&a, 10).await.len(), 10);
+    assert_eq!(answers(&a.captured, 10).await.len(), 10);
 
     // Redis goes away: new deliveries are refused (the platform keeps them and retries), promptly.
     server.stop();
@@ -278,11 +278,9 @@ async fn a_redis_restart_refuses_new_work_meanwhile_and_then_everything_runs_onc
             }
         }
     }
-    let repeat = a.sink.submit_and_wait_envelope(
-        palisade::Envelope::new(crate::support::event("p3", "/args 3 x")).delivery(delivery(3)),
-    );
+    let repeat = a.sink.submit_and_wait_envelope(numbered(3));
     assert_eq!(repeat.await.unwrap(), palisade::Admission::Repeat, "handled before the outage");
-    let texts = answered(&a, 5).await;
+    let texts = answers(&a.captured, 5).await;
     assert_eq!(texts, (10..15).map(|n| format!("first={n} rest=x")).collect::<Vec<_>>(), "each once");
     a.stop().await;
 }
@@ -297,29 +295,12 @@ async fn a_cluster_failover_refuses_new_work_meanwhile_and_then_everything_runs_
     let probe = Probe::shared();
     let store = store_on(redis(&cluster_of(cluster.urls())).await).await;
     let a = Harness::start_with(vec![probe.clone()], store, |d| d.dispatch_settings(replica("a")));
-    let delivery = |n: u32| format!("telegram:update:{n}");
     // Spread over many people, so their records (one slot per person) live on every primary.
-    let submit =
-        |n: u32| a.sink.submit_delivery(crate::support::event(&format!("p{n}"), &format!("/args {n} x")), delivery(n));
-    let until_answered = |want: usize| {
-        let captured = a.captured.clone();
-        async move {
-            let mut texts = Vec::new();
-            let started = std::time::Instant::now();
-            while texts.len() < want {
-                assert!(started.elapsed() < Duration::from_secs(60), "answered: {texts:?}");
-                texts.extend(captured.take().iter().map(crate::support::text_of));
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            texts.extend(captured.take().iter().map(crate::support::text_of));
-            texts
-        }
-    };
+    let submit = |n: u32| a.sink.submit_envelope(numbered(n));
     for n in 0..30 {
         submit(n).await.unwrap();
     }
-    assert_eq!(until_answered(30).await.len(), 30);
+    assert_eq!(answers(&a.captured, 30).await.len(), 30);
     tokio::time::sleep(Duration::from_millis(500)).await; // the replicas have every write
 
     // A primary dies; until its replica takes over, what lands on its slots is refused and retried.
@@ -333,16 +314,12 @@ async fn a_cluster_failover_refuses_new_work_meanwhile_and_then_everything_runs_
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    let mut texts = until_answered(30).await;
-    texts.sort_by_key(|t| t.trim_start_matches("first=").split(' ').next().and_then(|n| n.parse::<u32>().ok()));
+    let texts = answers(&a.captured, 30).await;
     assert_eq!(texts, (30..60).map(|n| format!("first={n} rest=x")).collect::<Vec<_>>(), "each once");
     // Deliveries from before the failover are still repeats.
     for n in [0, 7, 29] {
-        let repeat = a.sink.submit_and_wait_envelope(
-            palisade::Envelope::new(crate::support::event(&format!("p{n}"), &format!("/args {n} x")))
-                .delivery(delivery(n)),
-        );
-        assert_eq!(repeat.await.unwrap(), palisade::Admission::Repeat, "delivery {n}");
+        let repeat = a.sink.submit_and_wait_envelope(numbered(n)).await;
+        assert_eq!(repeat.unwrap(), palisade::Admission::Repeat, "delivery {n}");
     }
     eprintln!("{refused} submissions refused during the failover");
     a.stop().await;

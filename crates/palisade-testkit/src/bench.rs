@@ -1,6 +1,30 @@
-//! Support for end-to-end benchmarks: the bot on a runtime of its own, and the CPU time its threads used.
+//! Support for benchmarks: the bot on a runtime of its own, the CPU time its threads used, an outbox that
+//! drops replies, and console events spread over conversations.
 
 use std::time::Duration;
+
+use palisade::{ChatKind, ChatRef, Event, MessageId, Outbox, Platform, Reply, SendError, UserRef};
+
+/// An outbox that takes every reply and sends nothing (the dispatcher's cost without a platform's).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Discard;
+
+#[palisade::async_trait]
+impl Outbox for Discard {
+    async fn deliver(&self, _reply: &Reply) -> Result<Option<MessageId>, SendError> {
+        Ok(None)
+    }
+}
+
+/// `text` from console user `user<conversation>` in their direct chat.
+pub fn console_event(conversation: usize, text: &str) -> Event {
+    let id = format!("user{conversation}");
+    Event::text(
+        UserRef::new(Platform::CONSOLE, id.clone()),
+        ChatRef::new(Platform::CONSOLE, id, ChatKind::Direct),
+        text,
+    )
+}
 
 /// The name every thread of [`bot_runtime`] carries, which [`bot_cpu`] counts.
 pub const BOT_THREADS: &str = "bot";

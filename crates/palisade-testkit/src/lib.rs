@@ -6,7 +6,7 @@
 //! |---|---|
 //! | [`harness`] | [`Harness`]: plugins through the real dispatcher (bare, or the whole stack of `palisade run`) |
 //! | [`capture`] | an outbox that records replies, and their plain text |
-//! | [`stores`] | encrypted test stores in memory or on sled, with a fixed key |
+//! | [`stores`] | encrypted test stores in memory, on sled or on Redis, with a fixed key |
 //! | [`totp`] | RFC 6238 codes computed independently of the runtime |
 //! | [`logs`] | capturing every log line, and "no secret in the logs" |
 //! | [`redis`] | real `redis-server` processes on loopback: one server, or a three-primary Redis Cluster |
@@ -35,4 +35,4 @@ pub mod watcher;
 pub use capture::{Captured, text_of};
 pub use harness::{Enrolled, Harness, button, event, user};
 pub use running::Running;
-pub use stores::{memory_store, sled_store, test_key};
+pub use stores::{memory_store, redis_store, sled_store, test_key};

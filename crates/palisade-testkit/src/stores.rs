@@ -44,6 +44,22 @@ pub async fn sled_store(dir: &Path) -> SharedStore {
     }
 }
 
+/// The encrypted store on the Redis server (or cluster) `settings` name, as each replica of a bot opens it:
+/// its own connection, the test key.
+///
+/// # Panics
+/// When Redis cannot be reached or the store cannot be opened.
+pub async fn redis_store(settings: &palisade::config::RedisSettings) -> SharedStore {
+    let backend = match palisade::store::RedisBackend::connect(settings).await {
+        Ok(backend) => Arc::new(backend),
+        Err(e) => panic!("Redis answers: {e}"),
+    };
+    match RecordStore::open(backend, &test_key(), TokioClock::shared()).await {
+        Ok(store) => Arc::new(store),
+        Err(e) => panic!("the Redis store opens: {e}"),
+    }
+}
+
 /// The encrypted sled store in `dir`/data with its anchor file in `dir`, as `palisade run` opens it (for
 /// benchmarks that should pay what a real bot pays).
 ///

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use palisade::config::{RedisSettings, Settings};
-use palisade::store::{RecordStore, RedisBackend, SharedStore};
+use palisade::store::SharedStore;
 use palisade::{Plugin, Section};
 use palisade_core::Connection;
 use palisade_discord::DiscordAdapter;
@@ -18,11 +18,7 @@ use crate::support::fake::FakeRest;
 use crate::support::gateway::FakeGateway;
 
 async fn store_on(url: String) -> SharedStore {
-    let settings = RedisSettings { url: Some(url), ..RedisSettings::default() };
-    let backend = Arc::new(RedisBackend::connect(&settings).await.unwrap());
-    Arc::new(
-        RecordStore::open(backend, &palisade_testkit::test_key(), palisade::clock::TokioClock::shared()).await.unwrap(),
-    )
+    palisade_testkit::redis_store(&RedisSettings { url: Some(url), ..RedisSettings::default() }).await
 }
 
 /// A gateway bot with `shards` shards as replica `name` over `store`, holding its name with a heartbeat as

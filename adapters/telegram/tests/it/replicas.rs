@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use palisade::config::{RedisSettings, Settings};
-use palisade::store::{RecordStore, RedisBackend, SharedStore};
+use palisade::store::SharedStore;
 use palisade::{Plugin, Section};
 use palisade_core::Connection;
 use palisade_telegram::TelegramAdapter;
@@ -19,11 +19,7 @@ use palisade_testkit::telegram::{BOT_USERNAME, FakeApi};
 const ANN: i64 = 4242;
 
 async fn store_on(url: String) -> SharedStore {
-    let settings = RedisSettings { url: Some(url), ..RedisSettings::default() };
-    let backend = Arc::new(RedisBackend::connect(&settings).await.unwrap());
-    Arc::new(
-        RecordStore::open(backend, &palisade_testkit::test_key(), palisade::clock::TokioClock::shared()).await.unwrap(),
-    )
+    palisade_testkit::redis_store(&RedisSettings { url: Some(url), ..RedisSettings::default() }).await
 }
 
 /// A polling bot with the echo plugin as replica `name` over `store`.
