@@ -168,6 +168,31 @@ impl Turns {
     /// Puts an event of `conversation` that arrived at `arrived` in the conversation's line at once (in the
     /// background), so that no later event, on any replica, takes the turn before it.
     pub fn line_up(self: &Arc<Self>, conversation: &ConversationKey, arrived: tokio::time::Instant) -> Waiting {
+        let (conversation, me, arrived_ms) = self.place(conversation, arrived);
+        let registering = {
+            let (turns, conversation, me) = (self.clone(), conversation.clone(), me.clone());
+            tokio::spawn(async move { turns.register(&conversation, &me, arrived_ms).await })
+        };
+        Waiting { held: Some((self.clone(), conversation, me)), arrived_ms, registering: Some(registering) }
+    }
+
+    /// [`Turns::line_up`], returning once the place is written (or writing it failed). Several events of
+    /// one conversation placed one after the other this way do not race each other for its line.
+    pub async fn line_up_now(
+        self: &Arc<Self>,
+        conversation: &ConversationKey,
+        arrived: tokio::time::Instant,
+    ) -> Waiting {
+        let (conversation, me, arrived_ms) = self.place(conversation, arrived);
+        if let Err(error) = self.register(&conversation, &me, arrived_ms).await {
+            tracing::warn!(%error, "could not put an event in its conversation's line yet; it is when it runs");
+        }
+        Waiting { held: Some((self.clone(), conversation, me)), arrived_ms, registering: None }
+    }
+
+    /// A new place for an event of `conversation` that arrived at `arrived`: the line's id, the place's
+    /// holder, the arrival in ms. Noted as queued here (renewed until its event looks for the turn).
+    fn place(self: &Arc<Self>, conversation: &ConversationKey, arrived: tokio::time::Instant) -> (String, String, u64) {
         // The store keys records by a keyed hash of this id: it never reaches the server as is.
         let conversation = format!("{}\n{}", conversation.user, conversation.chat_id);
         let me = format!("{}:{:020}", self.instance, self.next.fetch_add(1, Ordering::Relaxed));
@@ -176,19 +201,18 @@ impl Turns {
             tokio::spawn(renew_queued(Arc::downgrade(self)));
         });
         self.queue(&me, Some((&conversation, arrived_ms)));
-        let registering = {
-            let (turns, conversation, me) = (self.clone(), conversation.clone(), me.clone());
-            // A failure here is not final: the first look when the event is due puts it in the line.
-            tokio::spawn(async move {
-                loop {
-                    match turns.look(&conversation, &me, arrived_ms, Purpose::LineUp).await {
-                        Ok(Look::Raced) => {}
-                        done => return done.map(|_| ()),
-                    }
-                }
-            })
-        };
-        Waiting { held: Some((self.clone(), conversation, me)), arrived_ms, registering: Some(registering) }
+        (conversation, me, arrived_ms)
+    }
+
+    /// Writes the place in the line. A failure is not final: the first look when the event is due puts it
+    /// there.
+    async fn register(&self, conversation: &str, me: &str, arrived_ms: u64) -> Result<(), StoreError> {
+        loop {
+            match self.look(conversation, me, arrived_ms, Purpose::LineUp).await {
+                Ok(Look::Raced) => {}
+                done => return done.map(|_| ()),
+            }
+        }
     }
 
     /// Notes `me` as queued here (with its conversation and arrival) or, with `None`, as no longer queued.
@@ -365,16 +389,6 @@ impl std::fmt::Debug for Waiting {
 }
 
 impl Waiting {
-    /// Waits until the place is written in the line (or writing it failed: the first look for the turn
-    /// puts it there then).
-    pub async fn placed(&mut self) {
-        if let Some(registering) = self.registering.take()
-            && let Ok(Err(error)) = registering.await
-        {
-            tracing::warn!(%error, "could not put an event in its conversation's line yet; it is when it runs");
-        }
-    }
-
     /// Waits for the turn. While the store cannot be reached it keeps trying (the event waits:
     /// backpressure). Returns `None` when `stop` is cancelled first; the event then stays in the journal for
     /// the next start.

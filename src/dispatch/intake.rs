@@ -149,14 +149,11 @@ impl Intake {
                     }
                 },
             };
-            let at = tokio::time::Instant::now();
-            let place = self.turns.as_ref().map(|turns| turns.line_up(&envelope.event.conversation(), at));
-            out.push(Accepted { envelope, ticket, at, place });
+            out.push(Accepted { envelope, ticket, at: tokio::time::Instant::now(), place: None });
         }
-        // In their conversations' lines before they are acknowledged: taken up after a crash, they keep their
-        // place ahead of whatever came later on another replica.
-        futures::future::join_all(out.iter_mut().filter_map(|a| a.place.as_mut()).map(crate::turns::Waiting::placed))
-            .await;
+        if let Some(turns) = &self.turns {
+            place(turns, &mut out).await;
+        }
         if let Some(journal) = &self.journal
             && !out.is_empty()
             && let Err(error) = journal.flush().await
@@ -172,6 +169,39 @@ impl Intake {
             answer(&mut accepted.envelope, Ok(Admission::Accepted));
         }
         out
+    }
+}
+
+/// Puts accepted events in their conversations' lines before they are acknowledged, so none that came later
+/// on another replica runs first: one conversation's events one after the other (they would race for its
+/// line), conversations side by side.
+async fn place(turns: &Arc<crate::turns::Turns>, accepted: &mut [Accepted]) {
+    let mut by_conversation: Vec<(crate::event::ConversationKey, Vec<usize>)> = Vec::new();
+    let mut group: std::collections::HashMap<crate::event::ConversationKey, usize> = std::collections::HashMap::new();
+    for (i, a) in accepted.iter().enumerate() {
+        let key = a.envelope.event.conversation();
+        match group.get(&key) {
+            Some(&g) => by_conversation[g].1.push(i),
+            None => {
+                group.insert(key.clone(), by_conversation.len());
+                by_conversation.push((key, vec![i]));
+            }
+        }
+    }
+    let arrivals: Vec<tokio::time::Instant> = accepted.iter().map(|a| a.at).collect();
+    let placed = futures::future::join_all(by_conversation.iter().map(|(key, indexes)| {
+        let arrivals = &arrivals;
+        async move {
+            let mut places = Vec::with_capacity(indexes.len());
+            for &i in indexes {
+                places.push((i, turns.line_up_now(key, arrivals[i]).await));
+            }
+            places
+        }
+    }))
+    .await;
+    for (i, place) in placed.into_iter().flatten() {
+        accepted[i].place = Some(place);
     }
 }
 
