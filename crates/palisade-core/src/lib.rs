@@ -16,7 +16,7 @@
 //! | [`flow`] | conversation flows: [`Flow`] (keyed or typed state) and [`Step`] |
 //! | [`store`] | the async [`Store`] trait, record names, [`ScopedStore`] for plugins |
 //! | [`texts`] | the catalogue of built-in texts users read, and an operator's translations of them |
-//! | [`adapter`] | the [`Adapter`] contract, [`Capabilities`], the [`Outbox`] and the bounded [`EventSink`] |
+//! | [`adapter`] | the [`Adapter`] contract, [`Capabilities`], the [`Outbox`] and the bounded [`EventSink`]; with replicas, the [`Lead`] of a role only one may do and the [`IdBook`] of button ids |
 //! | [`services`] | runtime services as traits: [`AuditLog`], [`Http`], [`Observer`], [`Messenger`] |
 //! | [`config`] | a plugin's or adapter's settings table ([`Section`]), [`Problem`]s, [`Secret`]s |
 //! | [`clock`] | wall time that follows tokio's (pausable) clock in tests |
