@@ -8,46 +8,13 @@
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use palisade::adapter::Capabilities;
 use palisade::clock::TokioClock;
 use palisade::crypto::Key;
 use palisade::store::{Backend, MemoryBackend, RecordStore, SharedStore, SledBackend};
-use palisade::{Dispatcher, Envelope, EventSink, Platform};
-use palisade_testkit::bench::{Discard, console_event as event};
-use tokio_util::sync::CancellationToken;
+use palisade_testkit::bench::{batch, run_dispatcher};
 
 const BATCH: usize = 2_000;
 const CONVERSATIONS: usize = 50;
-
-async fn start(store: SharedStore, journal: bool) -> (EventSink, CancellationToken) {
-    let settings = palisade::config::DispatchSettings { journal, ..Default::default() };
-    let dispatcher = Dispatcher::builder(vec![Arc::new(palisade_echo::Echo)], store)
-        .dispatch_settings(settings)
-        .outbox(Platform::CONSOLE, Arc::new(Discard), Capabilities::CONSOLE)
-        .build()
-        .expect("dispatcher builds");
-    let sink = dispatcher.sink();
-    let stop = CancellationToken::new();
-    tokio::spawn(dispatcher.run(stop.clone()));
-    (sink, stop)
-}
-
-/// Hands in a batch spread over many conversations, as an adapter with a batch of deliveries does (all of
-/// it, then the acceptances), then one awaited event per conversation; since each conversation is ordered,
-/// when those are done the whole batch is.
-async fn batch(sink: &EventSink) {
-    let mut pending = Vec::with_capacity(BATCH);
-    for i in 0..BATCH - CONVERSATIONS {
-        pending.push(sink.enqueue(Envelope::new(event(i % CONVERSATIONS, "/echo hello"))).await.expect("queued"));
-    }
-    for result in futures::future::join_all(pending.into_iter().map(palisade::Pending::accepted)).await {
-        result.expect("accepted");
-    }
-    let waits = (0..CONVERSATIONS).map(|c| sink.submit_and_wait(event(c, "/echo last")));
-    for result in futures::future::join_all(waits).await {
-        result.expect("handled");
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -66,9 +33,10 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("dispatch_command");
     group.throughput(Throughput::Elements(BATCH as u64));
     for (name, store, journal) in stores {
-        let (sink, stop) = rt.block_on(start(store, journal));
-        group.bench_with_input(BenchmarkId::from_parameter(name), &sink, |b, sink| {
-            b.to_async(&rt).iter(|| batch(sink));
+        let settings = palisade::config::DispatchSettings { journal, ..Default::default() };
+        let (sink, stop) = rt.block_on(async { run_dispatcher(vec![Arc::new(palisade_echo::Echo)], store, settings) });
+        group.bench_with_input(BenchmarkId::from_parameter(name), &[sink], |b, sinks| {
+            b.to_async(&rt).iter(|| batch(sinks, BATCH, CONVERSATIONS));
         });
         stop.cancel();
     }

@@ -10,9 +10,8 @@
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use palisade::adapter::Capabilities;
-use palisade::{Dispatcher, Envelope, EventSink, Platform};
-use palisade_testkit::bench::{Discard, console_event as event};
+use palisade::EventSink;
+use palisade_testkit::bench::{batch, run_dispatcher};
 use tokio_util::sync::CancellationToken;
 
 const BATCH: usize = 600;
@@ -21,32 +20,7 @@ const CONVERSATIONS: usize = 60;
 async fn replica(settings: &palisade::config::RedisSettings, name: &str) -> (EventSink, CancellationToken) {
     let store = palisade_testkit::redis_store(settings).await;
     let dispatch = palisade::config::DispatchSettings { replica: name.into(), ..Default::default() };
-    let dispatcher = Dispatcher::builder(vec![Arc::new(palisade_echo::Echo)], store)
-        .dispatch_settings(dispatch)
-        .outbox(Platform::CONSOLE, Arc::new(Discard), Capabilities::CONSOLE)
-        .build()
-        .expect("dispatcher builds");
-    let sink = dispatcher.sink();
-    let stop = CancellationToken::new();
-    tokio::spawn(dispatcher.run(stop.clone()));
-    (sink, stop)
-}
-
-/// Hands a batch to the replicas round-robin (all of it, then the acceptances), then one awaited event per
-/// conversation; since each conversation is ordered across replicas, when those are done the batch is.
-async fn batch(sinks: &[EventSink]) {
-    let mut pending = Vec::with_capacity(BATCH);
-    for i in 0..BATCH - CONVERSATIONS {
-        let sink = &sinks[i % sinks.len()];
-        pending.push(sink.enqueue(Envelope::new(event(i % CONVERSATIONS, "/echo hello"))).await.expect("queued"));
-    }
-    for result in futures::future::join_all(pending.into_iter().map(palisade::Pending::accepted)).await {
-        result.expect("accepted");
-    }
-    let waits = (0..CONVERSATIONS).map(|c| sinks[c % sinks.len()].submit_and_wait(event(c, "/echo last")));
-    for result in futures::future::join_all(waits).await {
-        result.expect("handled");
-    }
+    run_dispatcher(vec![Arc::new(palisade_echo::Echo)], store, dispatch)
 }
 
 fn bench(c: &mut Criterion) {
@@ -66,7 +40,7 @@ fn bench(c: &mut Criterion) {
         });
         let sinks: Vec<EventSink> = replicas.iter().map(|(sink, _)| sink.clone()).collect();
         group.bench_with_input(BenchmarkId::from_parameter(count), &sinks, |b, sinks| {
-            b.to_async(&rt).iter(|| batch(sinks));
+            b.to_async(&rt).iter(|| batch(sinks, BATCH, CONVERSATIONS));
         });
         for (_, stop) in replicas {
             stop.cancel();

@@ -181,8 +181,27 @@ async fn a_session_on_a_redis_cluster_leaves_no_identifier_or_text_on_the_server
     let other = subject("31337");
     store.put(key("profile", Some(&other), "username"), b"someone", Durability::Flushed).await.unwrap();
     h.stop().await;
+    // And as a replica runs the whole stack: the person's rate-limit buckets, a step-up grant and the line of
+    // turns kept in Redis, and a button id shared with the other replicas (naming the chat it was sent to).
+    let probe = crate::support::probe::Probe::shared();
+    let bot = crate::support::Harness::bot(vec![probe], store.clone(), replica("a")).await;
+    let enrolled = bot.enrol(markers[0]).await;
+    assert!(bot.say(markers[0], "/secret x").await[0].starts_with("<code prompt>"));
+    assert_eq!(bot.say(markers[0], &bot.code(&enrolled.secret, 1)).await, ["ran secret: x"]);
+    let book = palisade::ids::StoreIdBook::new(store.clone());
+    palisade::adapter::IdBook::remember(
+        &book,
+        "0123456789abcdef0123456789abcdef",
+        format!("[{}, \"notes:yes\"]", markers[4]).as_bytes(),
+    )
+    .await
+    .unwrap();
+    bot.stop().await;
 
     let before = everything_on(&cluster.urls()).await;
+    for namespace in ["core.ratelimit", "core.stepup.grants", "core.buttons"] {
+        assert!(before.iter().any(|(name, _)| name.contains(namespace)), "{namespace} is kept in Redis");
+    }
     // Positive control: the scan does see what is there in plaintext (namespace names are not personal).
     let control = encodings("twofactor").remove(0);
     assert!(before.iter().any(|(_, b)| b.windows(control.len()).any(|w| w == control)), "the scan sees the keys");

@@ -25,6 +25,12 @@ fn share(total: u32, replicas: usize) -> usize {
     (total as usize).div_ceil(replicas.max(1))
 }
 
+/// The shards this replica runs, and its fair share of them now.
+struct Counts {
+    held: AtomicUsize,
+    fair: AtomicUsize,
+}
+
 /// Runs the shards this replica leads, until `shutdown`.
 pub async fn spread(
     settings: &DiscordSettings,
@@ -36,12 +42,26 @@ pub async fn spread(
     intake.sink.connection(Platform::DISCORD, Connection::Standby);
     // Its own token: a shard that fails for good stops the others, not whatever else shares the caller's.
     let shutdown = shutdown.child_token();
-    let held = Arc::new(AtomicUsize::new(0));
+    let counts = Arc::new(Counts { held: AtomicUsize::new(0), fair: AtomicUsize::new(0) });
+    counts.fair.store(share(total, intake.sink.replicas().await), Ordering::SeqCst);
+    // The replicas are counted once a second for all the shards (a scan of their heartbeats).
+    tokio::spawn({
+        let (counts, sink, shutdown) = (counts.clone(), intake.sink.clone(), shutdown.clone());
+        async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(LOOK_EVERY) => {}
+                }
+                counts.fair.store(share(total, sink.replicas().await), Ordering::SeqCst);
+            }
+        }
+    });
     let mut shards = tokio::task::JoinSet::new();
     for id in 0..total {
-        let (settings, rest, intake, held, shutdown) =
-            (settings.clone(), rest.clone(), intake.clone(), held.clone(), shutdown.clone());
-        shards.spawn(async move { shard(id, total, &settings, rest, intake, held, shutdown).await });
+        let (settings, rest, intake, counts, shutdown) =
+            (settings.clone(), rest.clone(), intake.clone(), counts.clone(), shutdown.clone());
+        shards.spawn(async move { shard(id, total, &settings, rest, intake, counts, shutdown).await });
     }
     while let Some(ended) = shards.join_next().await {
         // A shard that cannot connect at all (a rejected token) ends the adapter, as alone.
@@ -60,25 +80,23 @@ async fn shard(
     settings: &DiscordSettings,
     rest: Arc<Rest>,
     intake: Intake,
-    held: Arc<AtomicUsize>,
+    counts: Arc<Counts>,
     shutdown: CancellationToken,
 ) -> Result<(), AdapterError> {
     let role = format!("discord.shard.{id}.of.{total}");
     loop {
-        let fair = share(total, intake.sink.replicas().await);
-        if held.load(Ordering::SeqCst) < fair
+        if counts.held.load(Ordering::SeqCst) < counts.fair.load(Ordering::SeqCst)
             && let Some(lead) = intake.sink.try_lead(&role).await
         {
-            held.fetch_add(1, Ordering::SeqCst);
+            counts.held.fetch_add(1, Ordering::SeqCst);
             tracing::info!(shard = id, of = total, "this replica runs a Discord shard");
             let stop = CancellationToken::new();
-            let watching =
-                tokio::spawn(watch(total, intake.clone(), held.clone(), lead, shutdown.clone(), stop.clone()));
+            let watching = tokio::spawn(watch(counts.clone(), lead, shutdown.clone(), stop.clone()));
             let ended = connect(settings, rest.clone(), intake.clone(), Shards::One { id, total }, stop.clone()).await;
             stop.cancel();
             // The watcher counted the shard off if it gave it back to rebalance.
             if !watching.await.unwrap_or(false) {
-                held.fetch_sub(1, Ordering::SeqCst);
+                counts.held.fetch_sub(1, Ordering::SeqCst);
             }
             if shutdown.is_cancelled() {
                 return Ok(());
@@ -96,9 +114,7 @@ async fn shard(
 /// share; returns whether it counted the shard off itself (to rebalance). The lead is handed back when this
 /// returns.
 async fn watch(
-    total: u32,
-    intake: Intake,
-    held: Arc<AtomicUsize>,
+    counts: Arc<Counts>,
     lead: palisade_core::Lead,
     shutdown: CancellationToken,
     stop: CancellationToken,
@@ -110,9 +126,9 @@ async fn watch(
             () = lead.lost().cancelled() => break false,
             () = tokio::time::sleep(LOOK_EVERY * 5) => {}
         }
-        let fair = share(total, intake.sink.replicas().await);
+        let fair = counts.fair.load(Ordering::SeqCst);
         // One shard at a time gives way: the count goes down only where it is still above the share.
-        if held.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| (h > fair).then(|| h - 1)).is_ok() {
+        if counts.held.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| (h > fair).then(|| h - 1)).is_ok() {
             tracing::info!("more replicas run now; handing a Discord shard to one of them");
             break true;
         }

@@ -16,6 +16,49 @@ impl Outbox for Discard {
     }
 }
 
+/// A dispatcher over `plugins` and `store` configured by `settings`, its replies discarded, running on the
+/// current runtime until the returned token is cancelled; events go in through the sink.
+///
+/// # Panics
+/// When the dispatcher cannot be built.
+pub fn run_dispatcher(
+    plugins: Vec<std::sync::Arc<dyn palisade::Plugin>>,
+    store: palisade::store::SharedStore,
+    settings: palisade::config::DispatchSettings,
+) -> (palisade::EventSink, tokio_util::sync::CancellationToken) {
+    let dispatcher = palisade::Dispatcher::builder(plugins, store)
+        .dispatch_settings(settings)
+        .outbox(Platform::CONSOLE, std::sync::Arc::new(Discard), palisade::adapter::Capabilities::CONSOLE)
+        .build()
+        .unwrap_or_else(|e| panic!("the dispatcher builds: {e}"));
+    let sink = dispatcher.sink();
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(dispatcher.run(stop.clone()));
+    (sink, stop)
+}
+
+/// Hands `total` `/echo` events spread over `conversations` to `sinks` in turn, as adapters with a batch of
+/// deliveries do (all of it, then the acceptances), then one awaited event per conversation; since each
+/// conversation is ordered, when those are done the whole batch is.
+///
+/// # Panics
+/// When the dispatcher refuses or drops an event.
+pub async fn batch(sinks: &[palisade::EventSink], total: usize, conversations: usize) {
+    let mut pending = Vec::with_capacity(total);
+    for i in 0..total - conversations {
+        let envelope = palisade::Envelope::new(console_event(i % conversations, "/echo hello"));
+        let queued = sinks[i % sinks.len()].enqueue(envelope).await;
+        pending.push(queued.unwrap_or_else(|e| panic!("queued: {e}")));
+    }
+    for result in futures::future::join_all(pending.into_iter().map(palisade::Pending::accepted)).await {
+        result.unwrap_or_else(|e| panic!("accepted: {e}"));
+    }
+    let waits = (0..conversations).map(|c| sinks[c % sinks.len()].submit_and_wait(console_event(c, "/echo last")));
+    for result in futures::future::join_all(waits).await {
+        result.unwrap_or_else(|e| panic!("handled: {e}"));
+    }
+}
+
 /// `text` from console user `user<conversation>` in their direct chat.
 pub fn console_event(conversation: usize, text: &str) -> Event {
     let id = format!("user{conversation}");
