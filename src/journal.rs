@@ -43,6 +43,15 @@ pub struct Entry {
     pub accepted_ms: u64,
 }
 
+/// An entry as written: the same fields as [`Entry`], borrowed (no copy of the event or its replies).
+#[derive(Serialize)]
+struct Written<'a> {
+    seq: u64,
+    event: &'a Event,
+    replies: Option<&'a [Reply]>,
+    accepted_ms: u64,
+}
+
 /// Where an entry is: its number and its user (the record is filed under them), and whose journal holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ticket {
@@ -112,7 +121,7 @@ impl Journal {
         numbered(id, &self.prefix) || numbered(id, "j")
     }
 
-    async fn put(&self, entry: &Entry, ticket: &Ticket) -> Result<(), StoreError> {
+    async fn put(&self, entry: &Written<'_>, ticket: &Ticket) -> Result<(), StoreError> {
         let subject = Subject::user(&entry.event.user);
         let key = self.id(ticket);
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(entry).map_err(|e| codec(&e))?);
@@ -124,19 +133,14 @@ impl Journal {
     pub async fn accept(&self, event: &Event, now_ms: u64) -> Result<Ticket, StoreError> {
         let seq = self.next.fetch_add(1, Ordering::SeqCst);
         let ticket = Ticket { seq, user: event.user.clone(), adopted: None, accepted_ms: now_ms };
-        self.put(&Entry { seq, event: event.clone(), replies: None, accepted_ms: now_ms }, &ticket).await?;
+        self.put(&Written { seq, event, replies: None, accepted_ms: now_ms }, &ticket).await?;
         Ok(ticket)
     }
 
     /// Records that the event was handled and what is left to deliver.
     pub async fn handled(&self, ticket: &Ticket, event: &Event, replies: &[Reply]) -> Result<(), StoreError> {
         debug_assert_eq!(ticket.user, event.user);
-        let entry = Entry {
-            seq: ticket.seq,
-            event: event.clone(),
-            replies: Some(replies.to_vec()),
-            accepted_ms: ticket.accepted_ms,
-        };
+        let entry = Written { seq: ticket.seq, event, replies: Some(replies), accepted_ms: ticket.accepted_ms };
         self.put(&entry, ticket).await
     }
 

@@ -12,6 +12,7 @@ mod keyring;
 mod layout;
 mod master;
 mod memory;
+mod pseudonyms;
 mod record;
 mod redis;
 mod retention;

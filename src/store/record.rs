@@ -32,6 +32,8 @@ pub struct RecordStore {
     anchored_audit: Option<(u64, String)>,
     /// Writers share it; a backup takes it alone, so it copies one moment of the store.
     gate: tokio::sync::RwLock<()>,
+    /// Subjects' pseudonyms, each computed once.
+    pseudonyms: super::pseudonyms::Pseudonyms,
 }
 
 /// What `palisade store accept-loss` accepted.
@@ -57,7 +59,15 @@ impl RecordStore {
     /// wrong key ([`StoreError::WrongKey`]) and a store whose key rotation was interrupted.
     pub async fn open(backend: Arc<dyn Backend>, master: &Key, clock: SharedClock) -> Result<Self, StoreError> {
         let keys = Keyring::open(backend.clone(), master).await?;
-        Ok(Self { backend, keys, clock, anchor: None, anchored_audit: None, gate: tokio::sync::RwLock::new(()) })
+        Ok(Self {
+            backend,
+            keys,
+            clock,
+            anchor: None,
+            anchored_audit: None,
+            gate: tokio::sync::RwLock::new(()),
+            pseudonyms: Default::default(),
+        })
     }
 
     /// Like [`RecordStore::open`], with the anchor file at `anchor`: a store that
@@ -131,8 +141,15 @@ impl RecordStore {
         let accepted = AcceptedLoss { anchored: file.clone(), stored: writes };
         let fresh = file.as_ref() != Some(&state) || stored.is_none();
         let anchor = Anchor::new(path.to_path_buf(), key, state, keys.key_id());
-        let store =
-            Self { backend, keys, clock, anchor: Some(anchor), anchored_audit, gate: tokio::sync::RwLock::new(()) };
+        let store = Self {
+            backend,
+            keys,
+            clock,
+            anchor: Some(anchor),
+            anchored_audit,
+            gate: tokio::sync::RwLock::new(()),
+            pseudonyms: Default::default(),
+        };
         if fresh {
             store.anchor_now().await?;
         }
@@ -164,7 +181,7 @@ impl RecordStore {
             .insert(super::anchor::TREE, super::anchor::COUNTER, &Anchor::seal_counter(anchor.key(), writes))
             .await?;
         self.backend.flush().await?;
-        anchor.write(writes)
+        anchor.write(writes).await
     }
 
     /// Makes every write so far durable and, with an anchor, counts it: the counter goes into the backend,
@@ -178,7 +195,7 @@ impl RecordStore {
             .insert(super::anchor::TREE, super::anchor::COUNTER, &Anchor::seal_counter(anchor.key(), writes))
             .await?;
         self.backend.flush().await?;
-        anchor.write(writes)
+        anchor.write(writes).await
     }
 
     fn unreadable(namespace: &str, reason: &str) -> StoreError {
@@ -241,9 +258,14 @@ impl RecordStore {
         Ok((records, failures))
     }
 
+    /// The pseudonym of `subject` itself.
+    fn pseudonym(&self, subject: &Subject) -> [u8; layout::HASH_LEN] {
+        self.pseudonyms.of(&self.keys.index, subject)
+    }
+
     /// The pseudonym records about `subject` are filed under: its person's id when it is linked.
     fn owner(&self, subject: &Subject) -> [u8; layout::HASH_LEN] {
-        self.keys.resolve(&layout::subject_hash(&self.keys.index, subject))
+        self.keys.resolve(&self.pseudonym(subject))
     }
 
     /// Where a record lives, and its owner's pseudonym.
@@ -321,7 +343,7 @@ impl RecordStore {
 
     /// Which subjects a link joins, or why it cannot be made.
     fn link_plan(&self, joining: &Subject, to: &Subject) -> Result<LinkPlan, Linked> {
-        let (j, t) = (layout::subject_hash(&self.keys.index, joining), layout::subject_hash(&self.keys.index, to));
+        let (j, t) = (self.pseudonym(joining), self.pseudonym(to));
         let (pj, pt) = (self.keys.resolve(&j), self.keys.resolve(&t));
         if pj == pt {
             return Err(Linked::Already);
@@ -442,7 +464,8 @@ impl Store for RecordStore {
     async fn erase_subject(&self, subject: &Subject) -> Result<u64, StoreError> {
         let _writing = self.gate.read().await;
         // A linked subject's erasure is its person's: every identity linked to it goes with it.
-        let own = layout::subject_hash(&self.keys.index, subject);
+        let own = self.pseudonym(subject);
+        self.pseudonyms.clear();
         let person = self.keys.resolve(&own);
         // Shred first: once the data key is gone, every copy of the records is unreadable, even if deleting
         // them below is interrupted.
@@ -522,7 +545,7 @@ impl Store for RecordStore {
 
     async fn unlink_subject(&self, subject: &Subject) -> Result<bool, StoreError> {
         let _writing = self.gate.read().await;
-        let own = layout::subject_hash(&self.keys.index, subject);
+        let own = self.pseudonym(subject);
         let was = self.keys.is_linked(&own);
         if was {
             self.keys.unlink(&own).await?;
@@ -540,7 +563,7 @@ impl Store for RecordStore {
     }
 
     fn is_linked(&self, subject: &Subject) -> bool {
-        self.keys.is_linked(&layout::subject_hash(&self.keys.index, subject))
+        self.keys.is_linked(&self.pseudonym(subject))
     }
 
     async fn refresh(&self) -> Result<(), StoreError> {
