@@ -1,6 +1,7 @@
 //! The encrypted store against plain sled: put and get of 64 B and 1 KiB values about a data subject; and
 //! the encrypted store on Redis (one server and a three-primary cluster on loopback, when `redis-server` is
-//! installed) against the same store on sled.
+//! installed) against the same store on sled; and one write made durable on an anchored sled store (what the
+//! journal pays per batch of accepted events) against the same on plain sled.
 //!
 //! Run: `cargo bench --bench store`. Figures are recorded in docs/PERFORMANCE.md.
 
@@ -111,6 +112,47 @@ fn shared(c: &mut Criterion) {
     group.finish();
 }
 
+/// One small record written and made durable, as the intake does for a batch of one event: on the anchored
+/// store `palisade run` opens (the write, the store's counter, sled's flush, the anchor file) and on plain
+/// sled (the write and sled's flush).
+fn flushed(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = SledBackend::open(&dir.path().join("plain")).expect("sled");
+    let master = Key::generate().expect("key");
+    let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir.path().join("sealed")).expect("sled"));
+    let anchor = dir.path().join("palisade.anchor");
+    let anchored =
+        rt.block_on(RecordStore::open_anchored(backend, &master, TokioClock::shared(), &anchor)).expect("open");
+    let subject = Subject::user(&UserRef::new(Platform::TELEGRAM, "123456789"));
+    let value = vec![0xA5u8; 300];
+    let mut group = c.benchmark_group("flushed_300B");
+    let mut i = 0u32;
+    group.bench_function("plain_sled", |b| {
+        b.to_async(&rt).iter(|| {
+            i = (i + 1) % KEYS;
+            let (plain, value) = (&plain, &value);
+            async move {
+                plain.insert("bench", &i.to_be_bytes(), value).await.expect("insert");
+                plain.flush().await.expect("flush");
+            }
+        });
+    });
+    group.bench_function("anchored", |b| {
+        b.to_async(&rt).iter(|| {
+            i = (i + 1) % KEYS;
+            let (anchored, value, subject) = (&anchored, &value, &subject);
+            async move {
+                let id = i.to_be_bytes();
+                let key = RecordKey { namespace: "bench", subject: Some(subject), id: &id };
+                anchored.put(key, value, Durability::Batched).await.expect("put");
+                anchored.flush().await.expect("flush");
+            }
+        });
+    });
+    group.finish();
+}
+
 /// The primitives each record operation uses, to see where the time goes.
 fn primitives(c: &mut Criterion) {
     let key = Key::generate().expect("key");
@@ -124,5 +166,5 @@ fn primitives(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, shared, primitives);
+criterion_group!(benches, bench, shared, flushed, primitives);
 criterion_main!(benches);
