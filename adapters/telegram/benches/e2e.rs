@@ -5,6 +5,8 @@
 //!
 //! Measured: updates/s (criterion, send limits off), CPU per update (the bot's threads only), and reply
 //! latency percentiles on an idle bot with the stock limits. Every reply is checked (its chat and text).
+//! Memory: each bot again in a process of its own (this benchmark's binary, started as a child), its
+//! resident memory idle and at its peak over a burst of 20 000 updates, and its CPU per update there.
 //!
 //! Run: `cargo bench -p palisade-telegram --bench e2e`. Figures are recorded in docs/PERFORMANCE.md.
 
@@ -17,13 +19,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 const CHATS: i64 = 200;
 const BATCH: u64 = 2_000;
+/// Updates in the burst the memory figures are taken over.
+const BURST: u64 = 20_000;
+/// Set in a child started by [`memory`]: which bot it runs.
+const CHILD_BOT: &str = "PALISADE_E2E_CHILD_BOT";
+/// Set in a child: the fake's URL.
+const CHILD_URL: &str = "PALISADE_E2E_CHILD_URL";
+/// Set in a child: the directory for its store.
+const CHILD_DIR: &str = "PALISADE_E2E_CHILD_DIR";
 
 /// The fake Bot API: a queue of updates served by long polls, and a count of the replies, each checked.
 #[derive(Default)]
@@ -147,6 +157,12 @@ fn start_bot(bot: Which, limits_off: bool) -> (Arc<Fake>, tempfile::TempDir) {
     let fake = Arc::new(Fake { next_update: AtomicI64::new(1), ..Fake::default() });
     let url = start_fake(fake.clone());
     let dir = tempfile::tempdir().unwrap();
+    run_bot(bot, url, limits_off, dir.path().to_path_buf());
+    (fake, dir)
+}
+
+/// Starts `bot` on its own thread against the fake at `url`, its store (if any) in `dir`.
+fn run_bot(bot: Which, url: String, limits_off: bool, dir: std::path::PathBuf) {
     let journal = match bot {
         Which::Palisade => true,
         Which::PalisadeNoJournal => false,
@@ -155,7 +171,7 @@ fn start_bot(bot: Which, limits_off: bool) -> (Arc<Fake>, tempfile::TempDir) {
                 .name(format!("{}-main", palisade_testkit::bench::BOT_THREADS))
                 .spawn(move || palisade_testkit::bench::bot_runtime().block_on(run_teloxide(&url)))
                 .unwrap();
-            return (fake, dir);
+            return;
         }
     };
     let make = move || {
@@ -170,8 +186,7 @@ fn start_bot(bot: Which, limits_off: bool) -> (Arc<Fake>, tempfile::TempDir) {
     };
     let plugins: Vec<Arc<dyn palisade::Plugin>> = vec![Arc::new(palisade_echo::Echo)];
     let settings = palisade::config::DispatchSettings { journal, ..Default::default() };
-    palisade_testkit::bench::spawn_bot(make, plugins, dir.path().to_path_buf(), settings);
-    (fake, dir)
+    palisade_testkit::bench::spawn_bot(make, plugins, dir, settings);
 }
 
 async fn run_teloxide(url: &str) {
@@ -267,5 +282,56 @@ fn latency(_c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, throughput, latency);
-criterion_main!(benches);
+/// Each bot in a process of its own (this binary again, as a child) against a fake here, send limits off: its
+/// resident memory when started and idle, and at its peak over a burst of [`BURST`] updates.
+fn memory(_c: &mut Criterion) {
+    let client = tokio::runtime::Runtime::new().unwrap();
+    for bot in [Which::Teloxide, Which::Palisade] {
+        let fake = Arc::new(Fake { next_update: AtomicI64::new(1), ..Fake::default() });
+        let url = start_fake(fake.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .env(CHILD_BOT, format!("{bot:?}"))
+            .env(CHILD_URL, &url)
+            .env(CHILD_DIR, dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        client.block_on(burst(&fake, 1, 0));
+        std::thread::sleep(Duration::from_millis(500));
+        let (idle, _) = palisade_testkit::bench::process_memory(pid).unwrap_or_default();
+        let cpu_before = palisade_testkit::bench::process_cpu(pid);
+        let took = client.block_on(burst(&fake, BURST, 1));
+        let cpu = palisade_testkit::bench::process_cpu(pid) - cpu_before;
+        let (_, peak) = palisade_testkit::bench::process_memory(pid).unwrap_or_default();
+        assert_eq!(fake.wrong.load(Ordering::SeqCst), 0, "{bot:?} sent a reply to the wrong chat");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        eprintln!(
+            "memory, {bot:?}, own process: idle RSS {:.1} MB, peak RSS {:.1} MB over {BURST} updates \
+             ({:.0} updates/s, CPU per update {:?}, all its threads)",
+            idle as f64 / 1024.0,
+            peak as f64 / 1024.0,
+            BURST as f64 / took.as_secs_f64(),
+            cpu / u32::try_from(BURST).unwrap(),
+        );
+    }
+}
+
+criterion_group!(benches, throughput, latency, memory);
+
+fn main() {
+    // A child [`memory`] started: one bot against the parent's fake, until the parent kills it.
+    if let (Ok(bot), Ok(url), Ok(dir)) = (std::env::var(CHILD_BOT), std::env::var(CHILD_URL), std::env::var(CHILD_DIR))
+    {
+        let bot = if bot == format!("{:?}", Which::Teloxide) { Which::Teloxide } else { Which::Palisade };
+        run_bot(bot, url, true, dir.into());
+        loop {
+            std::thread::park();
+        }
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -92,20 +92,38 @@ pub fn bot_runtime() -> tokio::runtime::Runtime {
 /// CPU time (user and system) so far of this process's threads whose name starts with [`BOT_THREADS`],
 /// read from `/proc/self/task` (Linux; zero elsewhere).
 pub fn bot_cpu() -> Duration {
-    let mut ticks = 0u64;
+    let mut total = Duration::ZERO;
     for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
-        if !std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().starts_with(BOT_THREADS) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        // After the command name (in parentheses), utime and stime are the 12th and 13th fields.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        for i in [11, 12] {
-            ticks += fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        if std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().starts_with(BOT_THREADS) {
+            total += cpu_in(&task.path().join("stat"));
         }
     }
+    total
+}
+
+/// CPU time (user and system) so far of process `pid`, all its threads (Linux; zero elsewhere).
+pub fn process_cpu(pid: u32) -> Duration {
+    cpu_in(std::path::Path::new(&format!("/proc/{pid}/stat")))
+}
+
+/// The user and system time in a `/proc/…/stat` file.
+fn cpu_in(stat: &std::path::Path) -> Duration {
+    let stat = std::fs::read_to_string(stat).unwrap_or_default();
+    // After the command name (in parentheses), utime and stime are the 12th and 13th fields.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok())).sum();
     Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+/// Resident memory of process `pid` now and at its peak (`VmRSS`, `VmHWM`), in KiB (Linux; `None`
+/// elsewhere).
+pub fn process_memory(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status.lines().find_map(|l| l.strip_prefix(name)?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 /// What [`spawn_bot`] runs: an adapter, and where it reports its listening address (if it listens).
