@@ -151,6 +151,34 @@ fn flushed(c: &mut Criterion) {
         });
     });
     group.finish();
+
+    // The anchor file's write alone: replacing the whole file (written aside, synced, renamed, directory
+    // synced), as every flushed write did before, against overwriting one slot in place and syncing its data.
+    let mut group = c.benchmark_group("anchor_file");
+    let replaced = dir.path().join("replaced.anchor");
+    let slot = vec![b' '; palisade::store::anchor::SLOT];
+    group.bench_function("replace_whole_file", |b| {
+        b.iter(|| {
+            palisade::private_file::replace_private(&replaced, &[&slot[..], &slot[..]].concat()).expect("replace")
+        });
+    });
+    let in_place = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.path().join("in_place.anchor"))
+        .expect("open");
+    let mut n = 0u64;
+    group.bench_function("one_slot_in_place", |b| {
+        b.iter(|| {
+            use std::io::{Seek, SeekFrom, Write};
+            n += 1;
+            (&in_place).seek(SeekFrom::Start((n % 2) * slot.len() as u64)).expect("seek");
+            (&in_place).write_all(&slot).expect("write");
+            in_place.sync_data().expect("sync");
+        });
+    });
+    group.finish();
 }
 
 /// The primitives each record operation uses, to see where the time goes.
