@@ -12,7 +12,7 @@
 //! The file holds two slots of [`SLOT`] bytes, each a complete MACed state with a generation number. The
 //! first write after the store opens replaces the whole file atomically (written aside, synced, renamed,
 //! directory synced), both slots alike; every later write overwrites the older slot in place and syncs its
-//! data: one sync instead of three, with no new file, on the blocking pool rather than the runtime's
+//! data: one sync instead of two, no new file and no rename, on the blocking pool rather than the runtime's
 //! threads. A write torn by a crash spoils only the slot being written; the reader takes the valid slot with
 //! the highest generation, which is never ahead of the store. Files written in the earlier single-document
 //! form are read as they are and replaced at the next write.
