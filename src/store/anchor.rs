@@ -328,8 +328,12 @@ impl Anchor {
 }
 
 /// Writes one slot's `bytes` of generation `generation`: into the older slot of `open` in place, or, before the
-/// file is open, as the whole new file with both slots alike. Returns the open file.
-fn write_file(
+/// file is open, as the whole new file with both slots alike (written aside, synced, renamed, the directory
+/// synced). Returns the open file. Public for the store benchmark, which times both ways.
+///
+/// # Errors
+/// When the file cannot be written or synced.
+pub fn write_file(
     path: &Path,
     open: Option<Arc<std::fs::File>>,
     bytes: &[u8],
