@@ -453,7 +453,8 @@ impl Dispatcher {
             ))),
             _ => None,
         };
-        let intake = intake::Intake { journal, limiter, outboxes: outboxes.clone(), clock, texts, turns };
+        let intake =
+            intake::Intake { journal: journal.clone(), limiter, outboxes: outboxes.clone(), clock, texts, turns };
         let intake = tokio::spawn(intake.run(rx, accepted_tx, shutdown.clone()));
         tokio::select! {
             () = conversations.run(accepted_rx, shutdown.clone()) => {}
@@ -482,6 +483,10 @@ impl Dispatcher {
         let _ = sweeper.await;
         sweeper_stop_jobs.cancel();
         let _ = jobs_task.await;
+        if let Some(journal) = &journal {
+            // Replies not delivered yet are sent at the next start.
+            journal.settle().await;
+        }
         match store.flush().await {
             Ok(()) => tracing::info!("dispatcher stopped; store flushed"),
             Err(error) => {

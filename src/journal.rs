@@ -9,11 +9,19 @@
 //! remembered in `core.seen` (under their keyed hash, for a day), so a repeated or replayed delivery is
 //! dropped even after a restart.
 //!
+//! An event's replies are recorded only once they have waited [`RECORD_REPLIES_AFTER`] undelivered (or at
+//! shutdown): most replies leave within milliseconds, and then the entry is simply deleted, one store write
+//! saved per event. What is durable at a flush is the same as if every handled event were recorded at once,
+//! except for events handled in the last [`RECORD_REPLIES_AFTER`] before it.
+//!
 //! What a crash can still do: an event whose handler had already run (and written its effects) when the
-//! process died, but whose replies were not yet recorded, runs again. Handlers with effects ask for step-up
-//! first (a fresh code, which a user does not give twice by accident) or write their effect last.
+//! process died, but whose replies were not yet recorded and flushed, runs again. Handlers with effects ask
+//! for step-up first (a fresh code, which a user does not give twice by accident) or write their effect last.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +34,9 @@ const SEEN: &str = "core.seen";
 
 /// How long a delivery id is remembered: longer than any platform's retry or replay window.
 pub const SEEN_FOR_MS: u64 = 24 * 3600 * 1000;
+
+/// How long a handled event's replies may wait undelivered before they are recorded in its entry.
+pub const RECORD_REPLIES_AFTER: Duration = Duration::from_millis(50);
 
 /// One journaled event.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -60,7 +71,7 @@ pub struct Ticket {
     /// Its user.
     pub user: UserRef,
     /// The journal of another replica it was taken over from (its entry-id prefix); `None`: this one's.
-    pub adopted: Option<std::sync::Arc<str>>,
+    pub adopted: Option<Arc<str>>,
     /// When the event was accepted (ms since the epoch).
     pub accepted_ms: u64,
 }
@@ -81,6 +92,31 @@ pub struct Journal {
     next: AtomicU64,
     /// What this replica's entry ids start with: `j` alone, or `j<replica>.` when replicas share the store.
     prefix: String,
+    /// Handled events whose replies are not recorded yet.
+    unrecorded: Arc<Unrecorded>,
+}
+
+/// Handled events whose replies wait to be recorded, by entry id.
+#[derive(Default)]
+struct Unrecorded {
+    waiting: Mutex<Waiting>,
+    /// Held while replies are recorded: an entry being recorded is deleted only after its record is written
+    /// (or it would come back, and its replies be sent again at the next start).
+    writing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    entries: HashMap<String, Late>,
+    /// Whether a task records them when they are due.
+    recorder: bool,
+}
+
+/// An entry as it is to be recorded.
+struct Late {
+    due: tokio::time::Instant,
+    subject: Subject,
+    bytes: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -103,12 +139,56 @@ fn codec(e: &serde_json::Error) -> StoreError {
     StoreError::Codec { namespace: JOURNAL.into(), reason: e.to_string() }
 }
 
+/// Writes the entry `id` about `subject` (not flushed).
+async fn write(store: &SharedStore, subject: &Subject, id: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let at = RecordKey { namespace: JOURNAL, subject: Some(subject), id: id.as_bytes() };
+    store.put(at, bytes, Durability::Batched).await
+}
+
+/// Records the waiting entries due by `by` (all of them: `None`).
+async fn record(store: &SharedStore, unrecorded: &Unrecorded, by: Option<tokio::time::Instant>) {
+    let _writing = unrecorded.writing.lock().await;
+    let due: Vec<(String, Late)> = {
+        let mut waiting = unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        let ids: Vec<String> =
+            waiting.entries.iter().filter(|(_, l)| by.is_none_or(|by| l.due <= by)).map(|(id, _)| id.clone()).collect();
+        ids.into_iter().filter_map(|id| waiting.entries.remove(&id).map(|late| (id, late))).collect()
+    };
+    for (id, late) in due {
+        if let Err(error) = write(store, &late.subject, &id, &late.bytes).await {
+            tracing::error!(%error, "could not record an event's replies; a restart may handle it again");
+        }
+    }
+}
+
+/// Records waiting entries as they fall due, until none is left or the store is closed (it holds the store
+/// only while writing, so a stopped bot's store closes at once).
+async fn record_when_due(store: std::sync::Weak<dyn crate::store::Store>, unrecorded: Arc<Unrecorded>) {
+    loop {
+        let next = {
+            let mut waiting = unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            let next = waiting.entries.values().map(|l| l.due).min();
+            if next.is_none() {
+                waiting.recorder = false;
+            }
+            next
+        };
+        let Some(next) = next else { return };
+        tokio::time::sleep_until(next).await;
+        let Some(store) = store.upgrade() else {
+            unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner).recorder = false;
+            return;
+        };
+        record(&store, &unrecorded, Some(tokio::time::Instant::now())).await;
+    }
+}
+
 impl Journal {
     /// The journal in `store`, numbering after the entries it holds (see [`Journal::recover`]). `replica`
     /// names this process among replicas sharing the store (empty: the only one): each replica numbers,
     /// files and recovers its own entries.
     pub fn new(store: SharedStore, replica: &str) -> Self {
-        Self { store, next: AtomicU64::new(1), prefix: prefix_of(replica) }
+        Self { store, next: AtomicU64::new(1), prefix: prefix_of(replica), unrecorded: Arc::default() }
     }
 
     fn id(&self, ticket: &Ticket) -> String {
@@ -123,10 +203,8 @@ impl Journal {
 
     async fn put(&self, entry: &Written<'_>, ticket: &Ticket) -> Result<(), StoreError> {
         let subject = Subject::user(&entry.event.user);
-        let key = self.id(ticket);
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(entry).map_err(|e| codec(&e))?);
-        let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: key.as_bytes() };
-        self.store.put(at, &bytes, Durability::Batched).await
+        write(&self.store, &subject, &self.id(ticket), &bytes).await
     }
 
     /// Records an event accepted at `now_ms` (not flushed: the intake flushes once for a batch of events).
@@ -137,17 +215,41 @@ impl Journal {
         Ok(ticket)
     }
 
-    /// Records that the event was handled and what is left to deliver.
-    pub async fn handled(&self, ticket: &Ticket, event: &Event, replies: &[Reply]) -> Result<(), StoreError> {
+    /// Notes that the event was handled and what is left to deliver: recorded in its entry if the replies
+    /// are still undelivered [`RECORD_REPLIES_AFTER`] from now, or at [`Journal::settle`].
+    pub fn handled(&self, ticket: &Ticket, event: &Event, replies: &[Reply]) -> Result<(), StoreError> {
         debug_assert_eq!(ticket.user, event.user);
         let entry = Written { seq: ticket.seq, event, replies: Some(replies), accepted_ms: ticket.accepted_ms };
-        self.put(&entry, ticket).await
+        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&entry).map_err(|e| codec(&e))?);
+        let late = Late {
+            due: tokio::time::Instant::now() + RECORD_REPLIES_AFTER,
+            subject: Subject::user(&event.user),
+            bytes,
+        };
+        let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        waiting.entries.insert(self.id(ticket), late);
+        if !waiting.recorder {
+            waiting.recorder = true;
+            tokio::spawn(record_when_due(Arc::downgrade(&self.store), self.unrecorded.clone()));
+        }
+        Ok(())
+    }
+
+    /// Records the replies of every handled event still waiting to be delivered, due or not (at shutdown:
+    /// the next start sends them). Not flushed.
+    pub async fn settle(&self) {
+        record(&self.store, &self.unrecorded, None).await;
     }
 
     /// Drops the entry: its replies were delivered (or it was dropped on purpose).
     pub async fn done(&self, ticket: &Ticket) {
         let subject = Subject::user(&ticket.user);
         let key = self.id(ticket);
+        {
+            // Not recorded yet: it never will be. Being recorded: deleted once written.
+            let _writing = self.unrecorded.writing.lock().await;
+            self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner).entries.remove(&key);
+        }
         let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: key.as_bytes() };
         if let Err(error) = self.store.delete(at, Durability::Batched).await {
             tracing::error!(%error, "could not clear a journal entry; it may be handled again after a restart");
@@ -166,14 +268,14 @@ impl Journal {
     /// oldest first, with tickets that clear them there.
     pub async fn adopt(&self, replica: &str) -> Result<Vec<(Entry, Ticket)>, StoreError> {
         let prefix = prefix_of(replica);
-        let adopted: std::sync::Arc<str> = prefix.as_str().into();
+        let adopted: Arc<str> = prefix.as_str().into();
         self.entries(|id| numbered(id, &prefix), Some(adopted)).await
     }
 
     async fn entries(
         &self,
         wanted: impl Fn(&[u8]) -> bool,
-        adopted: Option<std::sync::Arc<str>>,
+        adopted: Option<Arc<str>>,
     ) -> Result<Vec<(Entry, Ticket)>, StoreError> {
         let mut entries: Vec<(Entry, Ticket)> = Vec::new();
         for record in self.store.scan(JOURNAL).await?.into_iter().filter(|r| wanted(&r.id)) {

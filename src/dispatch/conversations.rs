@@ -218,7 +218,7 @@ impl Conversations {
             let replies = service.oneshot(request).await.unwrap_or_default();
             if let (Some(journal), Some(ticket)) = (&journal, &ticket)
                 && !replies.is_empty()
-                && let Err(error) = journal.handled(ticket, &event, &replies).await
+                && let Err(error) = journal.handled(ticket, &event, &replies)
             {
                 tracing::error!(%error, "could not record an event's replies; a restart may handle it again");
             }

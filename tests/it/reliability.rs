@@ -321,3 +321,48 @@ async fn scheduled_backups_are_consistent_while_writes_go_on_and_old_ones_are_pr
         assert_eq!(audit.verify(None).await.unwrap(), [], "backup {} is not one moment", file.display());
     }
 }
+
+/// A handled event's replies are recorded in its entry only once they have waited undelivered for a while
+/// (or at shutdown); an entry whose replies were delivered before is deleted and never written again.
+#[tokio::test]
+async fn replies_are_recorded_once_late_and_never_after_their_entry_is_done() {
+    use palisade::journal::{Journal, RECORD_REPLIES_AFTER};
+    let store = memory_store().await;
+    let journal = Journal::new(store.clone(), "");
+    let reply = |e: &palisade::Event, text: &str| palisade::Reply {
+        chat: e.chat.clone(),
+        user: e.user.clone(),
+        private: false,
+        body: palisade::ReplyBody::Text { text: text.into(), buttons: Vec::new() },
+        retract: None,
+    };
+    let replies_of = |entries: &[(palisade::journal::Entry, palisade::journal::Ticket)]| -> Vec<Option<Vec<String>>> {
+        entries.iter().map(|(e, _)| e.replies.as_ref().map(|r| r.iter().map(text_of).collect())).collect()
+    };
+    let (quick, late) = (event("ann", "/echo quick"), event("bob", "/echo late"));
+    let (tq, tl) = (journal.accept(&quick, 1).await.unwrap(), journal.accept(&late, 2).await.unwrap());
+    journal.handled(&tq, &quick, &[reply(&quick, "quick")]).unwrap();
+    journal.handled(&tl, &late, &[reply(&late, "late")]).unwrap();
+    // Just handled: both entries still as accepted.
+    let now = Journal::new(store.clone(), "").recover().await.unwrap();
+    assert_eq!(replies_of(&now), [None, None]);
+    // One's replies leave at once; the other's wait.
+    journal.done(&tq).await;
+    tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
+    let now = Journal::new(store.clone(), "").recover().await.unwrap();
+    assert_eq!(now.len(), 1, "the delivered one is gone for good");
+    assert_eq!(now[0].1, tl);
+    assert_eq!(replies_of(&now), [Some(vec!["late".to_string()])], "the waiting one's replies are recorded");
+    // At shutdown, what waits is recorded at once.
+    let last = event("cy", "/echo last");
+    let t = journal.accept(&last, 3).await.unwrap();
+    journal.handled(&t, &last, &[reply(&last, "last")]).unwrap();
+    journal.settle().await;
+    let now = Journal::new(store.clone(), "").recover().await.unwrap();
+    assert_eq!(replies_of(&now), [Some(vec!["late".to_string()]), Some(vec!["last".to_string()])]);
+    // Delivered after all: gone, and the recorder does not bring it back.
+    journal.done(&tl).await;
+    journal.done(&t).await;
+    tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
+    assert!(Journal::new(store, "").recover().await.unwrap().is_empty());
+}
