@@ -25,6 +25,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod marks;
+
+pub use marks::Written as MarksWritten;
+
 use crate::event::{Event, UserRef};
 use crate::reply::Reply;
 use crate::store::{Durability, RecordKey, SharedStore, StoreError, Subject};
@@ -94,6 +98,8 @@ pub struct Journal {
     prefix: String,
     /// Handled events whose replies are not recorded yet.
     unrecorded: Arc<Unrecorded>,
+    /// The highest number accepted from each numbered stream.
+    marks: marks::Marks,
 }
 
 /// Handled events whose replies wait to be recorded, by entry id.
@@ -188,7 +194,13 @@ impl Journal {
     /// names this process among replicas sharing the store (empty: the only one): each replica numbers,
     /// files and recovers its own entries.
     pub fn new(store: SharedStore, replica: &str) -> Self {
-        Self { store, next: AtomicU64::new(1), prefix: prefix_of(replica), unrecorded: Arc::default() }
+        Self {
+            store,
+            next: AtomicU64::new(1),
+            prefix: prefix_of(replica),
+            unrecorded: Arc::default(),
+            marks: marks::Marks::default(),
+        }
     }
 
     fn id(&self, ticket: &Ticket) -> String {
@@ -310,6 +322,35 @@ impl Journal {
         }
         self.store.put(at(), b"", Durability::Batched).await?;
         Ok(true)
+    }
+
+    /// Whether deliveries of numbered streams are told apart by their stream's mark (one process on its
+    /// store) rather than by their ids (replicas sharing a store claim each id).
+    pub fn marks_streams(&self) -> bool {
+        !self.store.shared()
+    }
+
+    /// Claims delivery `number` of `stream` at `now_ms`: `Some(previous mark)` when it is new (hand that to
+    /// [`Journal::release_numbered`] if it is not accepted after all), `None` for a repeat.
+    pub async fn claim_numbered(&self, stream: &str, number: u64, now_ms: u64) -> Result<Option<u64>, StoreError> {
+        self.marks.claim(&self.store, stream, number, now_ms).await
+    }
+
+    /// Puts the mark of `stream` back to `previous`: the delivery claimed with it was not accepted.
+    pub fn release_numbered(&self, stream: &str, previous: u64) {
+        self.marks.release(stream, previous);
+    }
+
+    /// Writes the marks that moved (not flushed), returning what to give [`Journal::undo_marks`] if the
+    /// flush fails.
+    pub async fn write_marks(&self, now_ms: u64) -> (MarksWritten, Result<(), StoreError>) {
+        self.marks.write(&self.store, now_ms).await
+    }
+
+    /// Takes the marks back to where they were before the batch: it was not accepted.
+    pub async fn undo_marks(&self, written: MarksWritten) {
+        self.marks.undo(&self.store, written).await;
+        self.marks.reset();
     }
 
     /// Forgets a claimed delivery that was not accepted after all (recording it failed).

@@ -88,25 +88,33 @@ impl Intake {
     async fn accept(&self, batch: Vec<Envelope>) -> Vec<Accepted> {
         let mut out = Vec::with_capacity(batch.len());
         let now_ms = self.clock.now_ms();
+        // Numbered streams one of whose deliveries was not accepted: the rest of the batch from them is not
+        // either (it comes again after that one, and the stream's mark must not pass it).
+        let mut stalled: Vec<String> = Vec::new();
         for mut envelope in batch {
-            if let (Some(journal), Some(delivery)) = (&self.journal, &envelope.delivery) {
-                match journal.claim(delivery, now_ms).await {
-                    Ok(false) => {
-                        crate::metrics::duplicate();
-                        tracing::debug!("a delivery seen before was dropped");
-                        answer(&mut envelope, Ok(Admission::Repeat));
-                        if let Some(done) = envelope.done.take() {
-                            let _ = done.send(());
-                        }
-                        continue;
+            let claimed = match &self.journal {
+                Some(journal) => claim(journal, &envelope, &stalled, now_ms).await,
+                None => Ok(Claim::New(None)),
+            };
+            let marked = match claimed {
+                Ok(Claim::New(marked)) => marked,
+                Ok(Claim::Repeat) => {
+                    crate::metrics::duplicate();
+                    tracing::debug!("a delivery seen before was dropped");
+                    answer(&mut envelope, Ok(Admission::Repeat));
+                    if let Some(done) = envelope.done.take() {
+                        let _ = done.send(());
                     }
-                    Ok(true) => {}
-                    Err(error) => {
-                        answer(&mut envelope, Err(SinkError::Journal(error.to_string())));
-                        continue;
-                    }
+                    continue;
                 }
-            }
+                Err(error) => {
+                    if let Some(numbered) = &envelope.numbered {
+                        stalled.push(numbered.stream.clone());
+                    }
+                    answer(&mut envelope, Err(SinkError::Journal(error)));
+                    continue;
+                }
+            };
             if !envelope.resumed
                 && let Some(limiter) = &self.limiter
             {
@@ -143,7 +151,13 @@ impl Intake {
                 Some(journal) => match journal.accept(&envelope.event, now_ms).await {
                     Ok(ticket) => Some(ticket),
                     Err(error) => {
-                        release(journal, &envelope).await;
+                        match (marked, &envelope.numbered) {
+                            (Some(previous), Some(numbered)) => {
+                                journal.release_numbered(&numbered.stream, previous);
+                                stalled.push(numbered.stream.clone());
+                            }
+                            _ => release(journal, &envelope).await,
+                        }
                         answer(&mut envelope, Err(SinkError::Journal(error.to_string())));
                         continue;
                     }
@@ -154,16 +168,24 @@ impl Intake {
         if let Some(turns) = &self.turns {
             place(turns, &mut out).await;
         }
-        if let Some(journal) = &self.journal
-            && !out.is_empty()
-            && let Err(error) = journal.flush().await
-        {
-            tracing::error!(%error, "could not record accepted events; the platform is asked to retry");
-            for accepted in &mut out {
-                release(journal, &accepted.envelope).await;
-                answer(&mut accepted.envelope, Err(SinkError::Journal(error.to_string())));
+        if let Some(journal) = &self.journal {
+            let (marks, written) = journal.write_marks(now_ms).await;
+            let flushed = match written {
+                Ok(()) if out.is_empty() => Ok(()),
+                Ok(()) => journal.flush().await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = flushed {
+                tracing::error!(%error, "could not record accepted events; the platform is asked to retry");
+                journal.undo_marks(marks).await;
+                for accepted in &mut out {
+                    if !by_mark(journal, &accepted.envelope) {
+                        release(journal, &accepted.envelope).await;
+                    }
+                    answer(&mut accepted.envelope, Err(SinkError::Journal(error.to_string())));
+                }
+                return Vec::new();
             }
-            return Vec::new();
         }
         for accepted in &mut out {
             answer(&mut accepted.envelope, Ok(Admission::Accepted));
@@ -202,6 +224,43 @@ async fn place(turns: &Arc<crate::turns::Turns>, accepted: &mut [Accepted]) {
     .await;
     for (i, place) in placed.into_iter().flatten() {
         accepted[i].place = Some(place);
+    }
+}
+
+/// What the delivery check found.
+enum Claim {
+    /// A delivery not seen before (or one without an id): with the stream's mark before it, when it was
+    /// told apart by its stream's mark.
+    New(Option<u64>),
+    /// Seen before.
+    Repeat,
+}
+
+/// Whether `envelope` is told apart from repeats by its stream's mark (not by its delivery id).
+fn by_mark(journal: &Journal, envelope: &Envelope) -> bool {
+    envelope.numbered.is_some() && journal.marks_streams()
+}
+
+/// Checks `envelope`'s delivery against those seen before: by its stream's mark when it is numbered (and
+/// the store is this process's alone), else by its delivery id. A delivery of a `stalled` stream is refused.
+async fn claim(journal: &Journal, envelope: &Envelope, stalled: &[String], now_ms: u64) -> Result<Claim, String> {
+    match (&envelope.numbered, &envelope.delivery) {
+        (Some(numbered), _) if journal.marks_streams() => {
+            if stalled.contains(&numbered.stream) {
+                return Err("an earlier delivery of the same stream was not accepted; it comes again first".into());
+            }
+            match journal.claim_numbered(&numbered.stream, numbered.number, now_ms).await {
+                Ok(Some(previous)) => Ok(Claim::New(Some(previous))),
+                Ok(None) => Ok(Claim::Repeat),
+                Err(error) => Err(error.to_string()),
+            }
+        }
+        (_, Some(delivery)) => match journal.claim(delivery, now_ms).await {
+            Ok(true) => Ok(Claim::New(None)),
+            Ok(false) => Ok(Claim::Repeat),
+            Err(error) => Err(error.to_string()),
+        },
+        (_, None) => Ok(Claim::New(None)),
     }
 }
 

@@ -366,3 +366,62 @@ async fn replies_are_recorded_once_late_and_never_after_their_entry_is_done() {
     tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
     assert!(Journal::new(store, "").recover().await.unwrap().is_empty());
 }
+
+/// Deliveries of a numbered stream (Telegram's polling) are told apart by the stream's highest accepted
+/// number: one record for the stream, not one per delivery, and repeats are dropped across a restart.
+#[tokio::test]
+async fn a_numbered_stream_keeps_one_mark_and_drops_repeats_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let numbered = |n: u64| {
+        Envelope::new(event("ann", &format!("/args {n} x")))
+            .delivery(format!("test:update:{n}"))
+            .in_order("test:42:polling", n)
+    };
+    let texts = |h: &Harness| h.captured.take().iter().map(text_of).collect::<Vec<_>>();
+    let h = Harness::start(vec![Probe::shared()], sled_store(dir.path()).await);
+    for n in [5, 6, 6, 4] {
+        h.sink.submit_and_wait_envelope(numbered(n)).await.unwrap();
+    }
+    assert_eq!(texts(&h), ["first=5 rest=x", "first=6 rest=x"], "a number at or below the mark is a repeat");
+    h.stop().await;
+
+    let h = Harness::start(vec![Probe::shared()], sled_store(dir.path()).await);
+    for n in [6, 7] {
+        h.sink.submit_and_wait_envelope(numbered(n)).await.unwrap();
+    }
+    assert_eq!(texts(&h), ["first=7 rest=x"], "the mark outlives a restart");
+    h.stop().await;
+    let store = sled_store(dir.path()).await;
+    assert_eq!(store.scan("core.seen").await.unwrap().len(), 1, "one record for the stream");
+}
+
+/// A stream's mark is written once per batch, taken back when the batch is refused, and forgotten after a
+/// day without deliveries (Telegram may number afresh after a quiet spell).
+#[tokio::test]
+async fn a_stream_mark_is_taken_back_with_a_refused_batch_and_forgotten_after_a_day() {
+    use palisade::journal::{Journal, SEEN_FOR_MS};
+    let store = memory_store().await;
+    let now = palisade::clock::Clock::now_ms(&*palisade::clock::TokioClock::shared());
+    let journal = Journal::new(store.clone(), "");
+    assert!(journal.marks_streams(), "one process on its store keeps marks");
+    assert_eq!(journal.claim_numbered("s", 10, now).await.unwrap(), Some(0));
+    assert_eq!(journal.claim_numbered("s", 11, now).await.unwrap(), Some(10));
+    assert_eq!(journal.claim_numbered("s", 11, now).await.unwrap(), None, "a repeat");
+    // One of them was not accepted after all: the mark goes back below it.
+    journal.release_numbered("s", 10);
+    assert_eq!(journal.claim_numbered("s", 11, now).await.unwrap(), Some(10));
+    let (written, result) = journal.write_marks(now).await;
+    result.unwrap();
+    assert_eq!(Journal::new(store.clone(), "").claim_numbered("s", 11, now).await.unwrap(), None, "written");
+    // The batch's flush failed: the mark is taken back, in memory and in the store.
+    journal.undo_marks(written).await;
+    assert_eq!(journal.claim_numbered("s", 11, now).await.unwrap(), Some(0));
+    assert_eq!(Journal::new(store.clone(), "").claim_numbered("s", 11, now).await.unwrap(), Some(0));
+    // Written again; a day later it no longer counts.
+    let (_, result) = journal.write_marks(now).await;
+    result.unwrap();
+    let later = Journal::new(store.clone(), "");
+    assert_eq!(later.claim_numbered("s", 3, now + 1000).await.unwrap(), None);
+    let later = Journal::new(store, "");
+    assert_eq!(later.claim_numbered("s", 3, now + SEEN_FOR_MS + 1000).await.unwrap(), Some(0));
+}

@@ -286,7 +286,7 @@ fn latency(_c: &mut Criterion) {
 /// resident memory when started and idle, and at its peak over a burst of [`BURST`] updates.
 fn memory(_c: &mut Criterion) {
     let client = tokio::runtime::Runtime::new().unwrap();
-    for bot in [Which::Teloxide, Which::Palisade] {
+    for bot in [Which::Teloxide, Which::Palisade, Which::PalisadeNoJournal] {
         let fake = Arc::new(Fake { next_update: AtomicI64::new(1), ..Fake::default() });
         let url = start_fake(fake.clone());
         let dir = tempfile::tempdir().unwrap();
@@ -326,7 +326,8 @@ fn main() {
     // A child [`memory`] started: one bot against the parent's fake, until the parent kills it.
     if let (Ok(bot), Ok(url), Ok(dir)) = (std::env::var(CHILD_BOT), std::env::var(CHILD_URL), std::env::var(CHILD_DIR))
     {
-        let bot = if bot == format!("{:?}", Which::Teloxide) { Which::Teloxide } else { Which::Palisade };
+        let bot = [Which::Teloxide, Which::PalisadeNoJournal].into_iter().find(|w| format!("{w:?}") == bot);
+        let bot = bot.unwrap_or(Which::Palisade);
         run_bot(bot, url, true, dir.into());
         loop {
             std::thread::park();

@@ -52,6 +52,11 @@ impl Api {
         &self.bot
     }
 
+    /// The bot's own user id: the token's part before the colon (public; the part after it is the secret).
+    pub fn bot_id(&self) -> Option<u64> {
+        self.bot.token().split_once(':').and_then(|(id, _)| id.parse().ok())
+    }
+
     /// The bot's username (configured, or learnt with getMe at start).
     pub fn username(&self) -> Option<&str> {
         self.username.get().map(String::as_str)

@@ -109,14 +109,23 @@ impl Receiver {
 
     /// Hands the update's events in without waiting for the dispatcher's answer (see [`Queued::accepted`]), so
     /// a batch of updates is accepted together.
+    ///
+    /// The updates of one `getUpdates` stream come in increasing order: each event is numbered in the
+    /// bot's polling stream ([`Envelope::in_order`]: the update id, then its place among the update's events).
     pub async fn enqueue(&self, update: Update) -> Result<Queued, SinkError> {
         self.prefetch(&update).await;
+        let id = u64::from(update.id.0);
         let Some((query, envelopes)) = self.map(update) else {
             return Ok(Queued { receiver: None, query: None, known: false, pending: Vec::new() });
         };
         let known = !envelopes.is_empty();
+        let stream = self.api.bot_id().map(|bot| format!("telegram:{bot}:polling"));
         let mut pending = Vec::with_capacity(envelopes.len());
-        for envelope in envelopes {
+        for (n, envelope) in envelopes.into_iter().enumerate() {
+            let envelope = match &stream {
+                Some(stream) if n < 1 << 16 => envelope.in_order(stream.as_str(), (id << 16) | n as u64),
+                _ => envelope,
+            };
             pending.push(self.sink.enqueue(envelope).await?);
         }
         Ok(Queued { receiver: Some(self.clone()), query, known, pending })

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use ids::IdBook;
 pub use lead::{Lead, Leadership};
-pub use sink::{Admission, Envelope, EventSink, Pending, SinkError};
+pub use sink::{Admission, Envelope, EventSink, Numbered, Pending, SinkError};
 
 use crate::event::{MessageId, Platform};
 use crate::reply::Reply;

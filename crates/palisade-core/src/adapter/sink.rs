@@ -30,12 +30,24 @@ pub struct Envelope {
     pub accepted: Option<oneshot::Sender<Result<Admission, SinkError>>>,
     /// The runtime handing work back in (a verified action): not counted against rate limits again.
     pub resumed: bool,
+    /// The delivery's place in a numbered stream ([`Envelope::in_order`]).
+    pub numbered: Option<Numbered>,
+}
+
+/// A delivery's place in a stream whose deliveries arrive numbered in increasing order, each number once
+/// unless the stream repeats its last ones after a restart (Telegram's `getUpdates`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Numbered {
+    /// The stream (one per bot account and way of receiving: `telegram:<bot id>:polling`).
+    pub stream: String,
+    /// The delivery's number in it.
+    pub number: u64,
 }
 
 impl Envelope {
     /// An envelope for `event`.
     pub fn new(event: Event) -> Self {
-        Self { event, done: None, delivery: None, accepted: None, resumed: false }
+        Self { event, done: None, delivery: None, accepted: None, resumed: false, numbered: None }
     }
 
     /// With the platform's id for this delivery.
@@ -54,6 +66,15 @@ impl Envelope {
             0 => self.delivery(id),
             n => self.delivery(format!("{id}/{n}")),
         }
+    }
+
+    /// As delivery `number` of `stream`, whose deliveries arrive in increasing order: a runtime of one process
+    /// then remembers only the highest number it accepted, instead of every delivery id (a number at or
+    /// below it is a repeat). Set [`Envelope::delivery`] as well: replicas sharing a store check that.
+    #[must_use]
+    pub fn in_order(mut self, stream: impl Into<String>, number: u64) -> Self {
+        self.numbered = Some(Numbered { stream: stream.into(), number });
+        self
     }
 
     /// With a signal fired once the event was handled and its replies delivered.
