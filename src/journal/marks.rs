@@ -22,7 +22,8 @@ struct Mark {
     at_ms: u64,
 }
 
-/// What [`Marks::write`] changed: handed back to [`Marks::undo`] when the flush after it fails.
+/// What [`super::Journal::write_marks`] changed: handed back to [`super::Journal::undo_marks`] when the flush after it
+/// fails.
 #[derive(Debug, Default)]
 #[must_use]
 pub struct Written(Vec<(String, Mark)>);
