@@ -7,7 +7,9 @@
 //!
 //! Deliveries the platform identifies (a Telegram update id, a Slack event id, a Discord interaction id) are
 //! remembered in `core.seen` (under their keyed hash, for a day), so a repeated or replayed delivery is
-//! dropped even after a restart.
+//! dropped even after a restart. Deliveries of a numbered stream (Telegram's polling) are told apart by the
+//! stream's highest accepted number instead, one record per stream, when this process has its store alone
+//! (see the `marks` module).
 //!
 //! An event's replies are recorded only once they have waited [`RECORD_REPLIES_AFTER`] undelivered (or at
 //! shutdown): most replies leave within milliseconds, and then the entry is simply deleted, one store write
