@@ -158,9 +158,7 @@ async fn record(store: &SharedStore, unrecorded: &Unrecorded, by: Option<tokio::
     let _writing = unrecorded.writing.lock().await;
     let due: Vec<(String, Late)> = {
         let mut waiting = unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        let ids: Vec<String> =
-            waiting.entries.iter().filter(|(_, l)| by.is_none_or(|by| l.due <= by)).map(|(id, _)| id.clone()).collect();
-        ids.into_iter().filter_map(|id| waiting.entries.remove(&id).map(|late| (id, late))).collect()
+        waiting.entries.extract_if(|_, l| by.is_none_or(|by| l.due <= by)).collect()
     };
     for (id, late) in due {
         if let Err(error) = write(store, &late.subject, &id, &late.bytes).await {

@@ -68,8 +68,10 @@ impl Marks {
                 mark
             }
         };
-        // Quiet for longer than deliveries are remembered: the stream may number afresh.
-        Ok(if mark.at_ms + SEEN_FOR_MS <= now_ms && mark.high == mark.stored { Mark { high: 0, ..mark } } else { mark })
+        // Quiet for longer than deliveries are remembered: the stream may number afresh, and its mark counts
+        // as never written (so the next one is written, whatever its number).
+        let quiet = mark.at_ms + SEEN_FOR_MS <= now_ms && mark.high == mark.stored;
+        Ok(if quiet { Mark { high: 0, stored: 0, ..mark } } else { mark })
     }
 
     /// Claims `number` of `stream`: the mark before it when it is above the mark (it is then the mark),
@@ -102,9 +104,8 @@ impl Marks {
 
     /// Writes the marks that moved (not flushed: the intake flushes them with the batch's entries).
     ///
-    /// # Errors
-    /// When the store refuses a write; the marks written before it stay in the returned list's stead
-    /// (use [`Marks::undo`]).
+    /// Returns the marks written (for [`Marks::undo`]) and, when the store refused a write, its error: the
+    /// marks after it were not written.
     pub async fn write(&self, store: &SharedStore, now_ms: u64) -> (Written, Result<(), StoreError>) {
         let moved: Vec<(String, Mark)> = self
             .marks

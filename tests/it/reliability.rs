@@ -422,6 +422,13 @@ async fn a_stream_mark_is_taken_back_with_a_refused_batch_and_forgotten_after_a_
     result.unwrap();
     let later = Journal::new(store.clone(), "");
     assert_eq!(later.claim_numbered("s", 3, now + 1000).await.unwrap(), None);
-    let later = Journal::new(store, "");
-    assert_eq!(later.claim_numbered("s", 3, now + SEEN_FOR_MS + 1000).await.unwrap(), Some(0));
+    let later = Journal::new(store.clone(), "");
+    let day = now + SEEN_FOR_MS + 1000;
+    assert_eq!(later.claim_numbered("s", 3, day).await.unwrap(), Some(0));
+    // Numbered afresh, the stream may come back to the old number: accepted once, and a repeat after that.
+    let renumbered = Journal::new(store, "");
+    assert_eq!(renumbered.claim_numbered("s", 11, day).await.unwrap(), Some(0));
+    let (_, result) = renumbered.write_marks(day).await;
+    result.unwrap();
+    assert_eq!(renumbered.claim_numbered("s", 11, day).await.unwrap(), None, "the renewed mark holds");
 }
