@@ -40,9 +40,27 @@ pub trait Backend: Send + Sync + 'static {
     async fn trees(&self) -> Result<Vec<String>, StoreError>;
     /// Makes every write so far durable.
     async fn flush(&self) -> Result<(), StoreError>;
+    /// Makes every write so far durable, then, only if that succeeded, runs `then`: blocking work that must
+    /// follow the flush on disk (the anchor file's write). An engine that flushes on the blocking pool runs
+    /// both in one task there, one hand-over instead of two.
+    async fn flush_then(&self, then: Box<dyn FnOnce() + Send>) -> Result<(), StoreError> {
+        self.flush().await?;
+        tokio::task::spawn_blocking(then).await.map_err(|e| StoreError::Backend {
+            op: "blocking task",
+            namespace: "*".into(),
+            reason: e.to_string(),
+        })
+    }
     /// Whether other processes write the same data at the same time (several replicas on one server): the
     /// store then keeps no copy of anything another process may change or destroy (data keys).
     fn shared(&self) -> bool {
+        false
+    }
+    /// Whether a crash recovers the writes made so far as a prefix of their order: a write is never recovered
+    /// without every write made before it (one ordered log). A write another one depends on (a data key,
+    /// before anything sealed with it) then needs no flush of its own: the flush that makes the later one
+    /// durable makes the earlier one durable too.
+    fn recovers_in_order(&self) -> bool {
         false
     }
 }

@@ -176,12 +176,28 @@ impl RecordStore {
     async fn anchor_now(&self) -> Result<(), StoreError> {
         let Some(anchor) = &self.anchor else { return self.backend.flush().await };
         let _guard = anchor.lock().await;
-        let writes = anchor.counted();
+        self.count_and_flush(anchor, anchor.counted()).await
+    }
+
+    /// Writes the counter `writes`, flushes, then writes the anchor file (the caller holds the anchor's lock):
+    /// the flush and the file's write in one task on the blocking pool.
+    async fn count_and_flush(&self, anchor: &Anchor, writes: u64) -> Result<(), StoreError> {
         self.backend
             .insert(super::anchor::TREE, super::anchor::COUNTER, &Anchor::seal_counter(anchor.key(), writes))
             .await?;
-        self.backend.flush().await?;
-        anchor.write(writes).await
+        let pending = anchor.prepare(writes)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.backend
+            .flush_then(Box::new(move || {
+                let _ = tx.send(pending.run());
+            }))
+            .await?;
+        let written = rx.await.map_err(|_| StoreError::Backend {
+            op: "anchor write",
+            namespace: super::anchor::TREE.into(),
+            reason: "the write did not run".into(),
+        })?;
+        anchor.written(written)
     }
 
     /// Makes every write so far durable and, with an anchor, counts it: the counter goes into the backend,
@@ -191,11 +207,7 @@ impl RecordStore {
         let Some(anchor) = &self.anchor else { return self.backend.flush().await };
         let n = anchor.count();
         let Some((_guard, writes)) = anchor.begin(n).await else { return Ok(()) };
-        self.backend
-            .insert(super::anchor::TREE, super::anchor::COUNTER, &Anchor::seal_counter(anchor.key(), writes))
-            .await?;
-        self.backend.flush().await?;
-        anchor.write(writes).await
+        self.count_and_flush(anchor, writes).await
     }
 
     fn unreadable(namespace: &str, reason: &str) -> StoreError {
