@@ -294,18 +294,9 @@ impl Anchor {
     }
 
     /// Writes `writes` and the noted audit head to the file (the caller holds the lock from
-    /// [`Anchor::begin`] and flushed the store's counter first), on the blocking pool.
-    #[cfg(test)]
+    /// [`Anchor::begin`] and flushed the store's counter first): the whole file the first time, one slot in
+    /// place after that, on the blocking pool.
     pub(super) async fn write(&self, writes: u64) -> Result<(), StoreError> {
-        let pending = self.prepare(writes)?;
-        let written =
-            tokio::task::spawn_blocking(move || pending.run()).await.map_err(|e| self.failed(e.to_string()))?;
-        self.written(written)
-    }
-
-    /// The file write of `writes` and the noted audit head, made ready to run on a blocking thread (the caller
-    /// holds the lock from [`Anchor::begin`]); its outcome goes to [`Anchor::written`].
-    pub(super) fn prepare(&self, writes: u64) -> Result<PendingWrite, StoreError> {
         let (audit_seq, audit_head) = self.audit.lock().unwrap_or_else(PoisonError::into_inner).clone();
         let state = AnchorState { writes, audit_seq, audit_head };
         let generation = self.generation.fetch_add(1, Ordering::SeqCst);
@@ -318,45 +309,21 @@ impl Anchor {
             key_ids: vec![self.key_id.clone()],
             generation,
         };
-        let bytes = slot(&doc).map_err(|reason| self.failed(reason))?;
-        let open = self.file.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        Ok(PendingWrite { path: self.path.clone(), open, bytes, generation, state })
-    }
-
-    /// Takes in the outcome of a [`PendingWrite`].
-    pub(super) fn written(&self, written: WriteOutcome) -> Result<(), StoreError> {
-        let (state, file) = written;
-        let file = file.map_err(|e| self.failed(e.to_string()))?;
-        *self.file.lock().unwrap_or_else(PoisonError::into_inner) = Some(file);
-        *self.written.lock().unwrap_or_else(PoisonError::into_inner) = state;
-        Ok(())
-    }
-
-    fn failed(&self, reason: String) -> StoreError {
-        StoreError::Backend {
+        let failed = |reason: String| StoreError::Backend {
             op: "anchor write",
             namespace: TREE.into(),
             reason: format!("{}: {reason}", self.path.display()),
-        }
-    }
-}
-
-/// An anchor file write made ready by [`Anchor::prepare`], to run on a blocking thread.
-pub(super) struct PendingWrite {
-    path: PathBuf,
-    open: Option<Arc<std::fs::File>>,
-    bytes: Vec<u8>,
-    generation: u64,
-    state: AnchorState,
-}
-
-/// What a [`PendingWrite`] wrote, and the file it left open (or why it could not).
-pub(super) type WriteOutcome = (AnchorState, std::io::Result<Arc<std::fs::File>>);
-
-impl PendingWrite {
-    /// Writes the file (blocking: it syncs).
-    pub(super) fn run(self) -> WriteOutcome {
-        (self.state, write_file(&self.path, self.open, &self.bytes, self.generation))
+        };
+        let bytes = slot(&doc).map_err(failed)?;
+        let open = self.file.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let path = self.path.clone();
+        let file = tokio::task::spawn_blocking(move || write_file(&path, open, &bytes, generation))
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .map_err(|e| failed(e.to_string()))?;
+        *self.file.lock().unwrap_or_else(PoisonError::into_inner) = Some(file);
+        *self.written.lock().unwrap_or_else(PoisonError::into_inner) = state;
+        Ok(())
     }
 }
 

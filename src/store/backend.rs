@@ -40,17 +40,6 @@ pub trait Backend: Send + Sync + 'static {
     async fn trees(&self) -> Result<Vec<String>, StoreError>;
     /// Makes every write so far durable.
     async fn flush(&self) -> Result<(), StoreError>;
-    /// Makes every write so far durable, then, only if that succeeded, runs `then`: blocking work that must
-    /// follow the flush on disk (the anchor file's write). An engine that flushes on the blocking pool runs
-    /// both in one task there, one hand-over instead of two.
-    async fn flush_then(&self, then: Box<dyn FnOnce() + Send>) -> Result<(), StoreError> {
-        self.flush().await?;
-        tokio::task::spawn_blocking(then).await.map_err(|e| StoreError::Backend {
-            op: "blocking task",
-            namespace: "*".into(),
-            reason: e.to_string(),
-        })
-    }
     /// Whether other processes write the same data at the same time (several replicas on one server): the
     /// store then keeps no copy of anything another process may change or destroy (data keys).
     fn shared(&self) -> bool {

@@ -179,25 +179,13 @@ impl RecordStore {
         self.count_and_flush(anchor, anchor.counted()).await
     }
 
-    /// Writes the counter `writes`, flushes, then writes the anchor file (the caller holds the anchor's lock):
-    /// the flush and the file's write in one task on the blocking pool.
+    /// Writes the counter `writes`, flushes, then writes the anchor file (the caller holds the anchor's lock).
     async fn count_and_flush(&self, anchor: &Anchor, writes: u64) -> Result<(), StoreError> {
         self.backend
             .insert(super::anchor::TREE, super::anchor::COUNTER, &Anchor::seal_counter(anchor.key(), writes))
             .await?;
-        let pending = anchor.prepare(writes)?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.backend
-            .flush_then(Box::new(move || {
-                let _ = tx.send(pending.run());
-            }))
-            .await?;
-        let written = rx.await.map_err(|_| StoreError::Backend {
-            op: "anchor write",
-            namespace: super::anchor::TREE.into(),
-            reason: "the write did not run".into(),
-        })?;
-        anchor.written(written)
+        self.backend.flush().await?;
+        anchor.write(writes).await
     }
 
     /// Makes every write so far durable and, with an anchor, counts it: the counter goes into the backend,

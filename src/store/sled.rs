@@ -172,15 +172,6 @@ impl Backend for SledBackend {
         self.blocking(|this| this.db.flush().map(drop).map_err(|e| backend("flush", "*", &e))).await
     }
 
-    async fn flush_then(&self, then: Box<dyn FnOnce() + Send>) -> Result<(), StoreError> {
-        self.blocking(|this| {
-            this.db.flush().map_err(|e| backend("flush", "*", &e))?;
-            then();
-            Ok(())
-        })
-        .await
-    }
-
     /// sled keeps one log for every tree, and recovery replays it only up to the first message missing or
     /// torn (`check_contiguity_in_unstable_tail` in sled's log iterator): what a crash leaves is a prefix.
     fn recovers_in_order(&self) -> bool {
