@@ -245,7 +245,7 @@ fn by_mark(journal: &Journal, envelope: &Envelope) -> bool {
 /// the store is this process's alone), else by its delivery id. A delivery of a `stalled` stream is refused.
 async fn claim(journal: &Journal, envelope: &Envelope, stalled: &[String], now_ms: u64) -> Result<Claim, String> {
     match (&envelope.numbered, &envelope.delivery) {
-        (Some(numbered), _) if journal.marks_streams() => {
+        (Some(numbered), _) if by_mark(journal, envelope) => {
             if stalled.contains(&numbered.stream) {
                 return Err("an earlier delivery of the same stream was not accepted; it comes again first".into());
             }

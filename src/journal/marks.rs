@@ -34,14 +34,18 @@ pub struct Marks {
     marks: Mutex<HashMap<String, Mark>>,
 }
 
+/// The id of `stream`'s mark record.
 fn record_id(stream: &str) -> String {
     format!("order:{stream}")
 }
 
+/// Where the mark record `id` is.
+fn at(id: &str) -> RecordKey<'_> {
+    RecordKey { namespace: SEEN, subject: None, id: id.as_bytes() }
+}
+
 async fn put(store: &SharedStore, stream: &str, number: u64) -> Result<(), StoreError> {
-    let id = record_id(stream);
-    let at = RecordKey { namespace: SEEN, subject: None, id: id.as_bytes() };
-    store.put(at, number.to_string().as_bytes(), Durability::Batched).await
+    store.put(at(&record_id(stream)), number.to_string().as_bytes(), Durability::Batched).await
 }
 
 impl Marks {
@@ -51,9 +55,7 @@ impl Marks {
         let mark = match known {
             Some(mark) => mark,
             None => {
-                let id = record_id(stream);
-                let at = RecordKey { namespace: SEEN, subject: None, id: id.as_bytes() };
-                let mark = match store.get(at).await? {
+                let mark = match store.get(at(&record_id(stream))).await? {
                     Some(record) => {
                         let number = std::str::from_utf8(&record.value).ok().and_then(|v| v.parse().ok());
                         let number = number.ok_or_else(|| StoreError::Codec {
