@@ -1,9 +1,15 @@
 //! The journal of accepted events, and the deliveries already seen.
 //!
 //! An event an adapter acknowledged to its platform must not be lost by a crash. Before the acknowledgement,
-//! the intake records the event here (sealed under its user's data key, in `core.journal`) and flushes; once
-//! handled, the record is replaced by the replies still to send; once they are delivered, it is deleted. On
-//! start, the dispatcher runs the events recorded and sends the replies recorded — each once.
+//! the intake records the event here (in `core.journal`) and flushes; once handled, what is left of it is the
+//! replies still to send; once they are delivered, it is gone. On start, the dispatcher runs the events
+//! recorded and sends the replies recorded — each once.
+//!
+//! The events of one intake batch are written as one record (the `batch` module): each event sealed under its
+//! own person's data key inside it, so an erasure shreds a pending event as it shreds a record. One write for
+//! the batch and one delete once every event in it is done, instead of one of each per event. A batch still
+//! open [`RECORD_REPLIES_AFTER`] after it was written is taken apart: its events still open become records of
+//! their own (`j…<seq>`, under their user), and the batch record is deleted.
 //!
 //! Deliveries the platform identifies (a Telegram update id, a Slack event id, a Discord interaction id) are
 //! remembered in `core.seen` (under their keyed hash, for a day), so a repeated or replayed delivery is
@@ -27,6 +33,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod batch;
 mod marks;
 
 pub use marks::Written as MarksWritten;
@@ -80,6 +87,8 @@ pub struct Ticket {
     pub adopted: Option<Arc<str>>,
     /// When the event was accepted (ms since the epoch).
     pub accepted_ms: u64,
+    /// The batch record it was written in (the batch's number), while that holds it.
+    pub batch: Option<u64>,
 }
 
 impl Ticket {
@@ -98,24 +107,40 @@ pub struct Journal {
     next: AtomicU64,
     /// What this replica's entry ids start with: `j` alone, or `j<replica>.` when replicas share the store.
     prefix: String,
-    /// Handled events whose replies are not recorded yet.
+    /// Events accepted since the last flush: written as one batch record by it.
+    staged: Mutex<Vec<Staged>>,
+    /// Handled events whose replies are not recorded yet, and batch records still holding open events.
     unrecorded: Arc<Unrecorded>,
     /// The highest number accepted from each numbered stream.
     marks: marks::Marks,
 }
 
-/// Handled events whose replies wait to be recorded, by entry id.
+/// An accepted event on its way into a batch record.
+struct Staged {
+    seq: u64,
+    accepted_ms: u64,
+    subject: Subject,
+    /// The entry as written, for a record of its own if it outlives its batch record.
+    bytes: zeroize::Zeroizing<Vec<u8>>,
+    /// The same, sealed under its person's data key.
+    part: Vec<u8>,
+}
+
+/// What waits to be written later, by the recorder.
 #[derive(Default)]
 struct Unrecorded {
     waiting: Mutex<Waiting>,
-    /// Held while replies are recorded: an entry being recorded is deleted only after its record is written
-    /// (or it would come back, and its replies be sent again at the next start).
+    /// Held while replies are recorded or batches taken apart: an entry being recorded is deleted only after
+    /// its record is written (or it would come back, and its replies be sent again at the next start).
     writing: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
 struct Waiting {
+    /// Handled events' replies, by entry id.
     entries: HashMap<String, Late>,
+    /// Batch records written and not deleted yet, by record id.
+    batches: HashMap<String, Open>,
     /// Whether a task records them when they are due.
     recorder: bool,
 }
@@ -125,6 +150,19 @@ struct Late {
     due: tokio::time::Instant,
     subject: Subject,
     bytes: zeroize::Zeroizing<Vec<u8>>,
+    /// The event's number and the batch record holding it, if one does.
+    seq: u64,
+    batch: Option<String>,
+}
+
+/// A batch record still holding events neither done nor recorded on their own.
+struct Open {
+    /// When what is still open in it becomes records of their own.
+    due: tokio::time::Instant,
+    /// The prefix of its journal's entry ids.
+    prefix: Arc<str>,
+    /// Its open events by number: their user and the entry as written.
+    events: HashMap<u64, (Subject, zeroize::Zeroizing<Vec<u8>>)>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -143,6 +181,11 @@ fn numbered(id: &[u8], prefix: &str) -> bool {
     id.strip_prefix(prefix.as_bytes()).is_some_and(|s| s.iter().all(u8::is_ascii_digit))
 }
 
+/// The id of entry `seq` in the journal whose ids start with `prefix`.
+fn entry_id(prefix: &str, seq: u64) -> String {
+    format!("{prefix}{seq:016}")
+}
+
 fn codec(e: &serde_json::Error) -> StoreError {
     StoreError::Codec { namespace: JOURNAL.into(), reason: e.to_string() }
 }
@@ -153,27 +196,67 @@ async fn write(store: &SharedStore, subject: &Subject, id: &str, bytes: &[u8]) -
     store.put(at, bytes, Durability::Batched).await
 }
 
-/// Records the waiting entries due by `by` (all of them: `None`).
+/// Deletes the batch record `id` (not flushed).
+async fn delete_batch(store: &SharedStore, id: &str) {
+    let at = RecordKey { namespace: JOURNAL, subject: None, id: id.as_bytes() };
+    if let Err(error) = store.delete(at, Durability::Batched).await {
+        tracing::error!(%error, "could not delete a batch of journal entries; its events may run again after a restart");
+    }
+}
+
+/// Records the waiting replies due by `by` (all of them: `None`), then takes apart the batch records due by
+/// then: what is still open in them becomes entries of their own.
 async fn record(store: &SharedStore, unrecorded: &Unrecorded, by: Option<tokio::time::Instant>) {
     let _writing = unrecorded.writing.lock().await;
-    let due: Vec<(String, Late)> = {
+    let is_due = |due: tokio::time::Instant| by.is_none_or(|by| due <= by);
+    let (late, emptied) = {
         let mut waiting = unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        waiting.entries.extract_if(|_, l| by.is_none_or(|by| l.due <= by)).collect()
+        let late: Vec<(String, Late)> = waiting.entries.extract_if(|_, l| is_due(l.due)).collect();
+        // Recorded on their own now: their batch records no longer hold them.
+        for (_, l) in &late {
+            if let Some(open) = l.batch.as_ref().and_then(|b| waiting.batches.get_mut(b)) {
+                open.events.remove(&l.seq);
+            }
+        }
+        let emptied: Vec<String> = waiting.batches.extract_if(|_, o| o.events.is_empty()).map(|(id, _)| id).collect();
+        (late, emptied)
     };
-    for (id, late) in due {
+    for (id, late) in late {
         if let Err(error) = write(store, &late.subject, &id, &late.bytes).await {
             tracing::error!(%error, "could not record an event's replies; a restart may handle it again");
         }
     }
+    let due: Vec<(String, Open)> = {
+        let mut waiting = unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        waiting.batches.extract_if(|_, o| is_due(o.due)).collect()
+    };
+    let mut written = true;
+    for open in due.iter().map(|(_, o)| o) {
+        for (seq, (subject, bytes)) in &open.events {
+            if let Err(error) = write(store, subject, &entry_id(&open.prefix, *seq), bytes).await {
+                tracing::error!(%error, "could not move an event out of its batch of journal entries; it stays there");
+                written = false;
+            }
+        }
+    }
+    // The batch records go only once the entries taken out of them are durable (on every backend).
+    if !due.is_empty() && written && store.flush().await.is_ok() {
+        for (id, _) in &due {
+            delete_batch(store, id).await;
+        }
+    }
+    for id in &emptied {
+        delete_batch(store, id).await;
+    }
 }
 
-/// Records waiting entries as they fall due, until none is left or the store is closed (it holds the store
-/// only while writing, so a stopped bot's store closes at once).
+/// Records waiting entries and takes batch records apart as they fall due, until none is left or the store
+/// is closed (it holds the store only while writing, so a stopped bot's store closes at once).
 async fn record_when_due(store: std::sync::Weak<dyn crate::store::Store>, unrecorded: Arc<Unrecorded>) {
     loop {
         let next = {
             let mut waiting = unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            let next = waiting.entries.values().map(|l| l.due).min();
+            let next = waiting.entries.values().map(|l| l.due).chain(waiting.batches.values().map(|o| o.due)).min();
             if next.is_none() {
                 waiting.recorder = false;
             }
@@ -198,33 +281,48 @@ impl Journal {
             store,
             next: AtomicU64::new(1),
             prefix: prefix_of(replica),
+            staged: Mutex::default(),
             unrecorded: Arc::default(),
             marks: marks::Marks::default(),
         }
     }
 
+    /// The prefix of the entry ids of the journal holding `ticket`'s entry.
+    fn prefix_for<'a>(&'a self, ticket: &'a Ticket) -> &'a str {
+        ticket.adopted.as_deref().unwrap_or(&self.prefix)
+    }
+
     fn id(&self, ticket: &Ticket) -> String {
-        format!("{}{:016}", ticket.adopted.as_deref().unwrap_or(&self.prefix), ticket.seq)
+        entry_id(self.prefix_for(ticket), ticket.seq)
     }
 
     /// Whether the entry `id` is this replica's: under its own name, or unnamed (written before the process
     /// had a replica name; a shared store never has those, since it requires names).
-    fn owns(&self, id: &[u8]) -> bool {
-        numbered(id, &self.prefix) || numbered(id, "j")
+    fn owns(&self, id: &[u8]) -> Option<&str> {
+        [self.prefix.as_str(), "j"].into_iter().find(|p| numbered(id, p) || batch::number(id, p).is_some())
     }
 
-    async fn put(&self, entry: &Written<'_>, ticket: &Ticket) -> Result<(), StoreError> {
-        let subject = Subject::user(&entry.event.user);
-        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(entry).map_err(|e| codec(&e))?);
-        write(&self.store, &subject, &self.id(ticket), &bytes).await
+    /// Makes sure a task records what waits when it is due.
+    fn schedule(&self, waiting: &mut Waiting) {
+        if !waiting.recorder {
+            waiting.recorder = true;
+            tokio::spawn(record_when_due(Arc::downgrade(&self.store), self.unrecorded.clone()));
+        }
     }
 
-    /// Records an event accepted at `now_ms` (not flushed: the intake flushes once for a batch of events).
+    /// Accepts an event at `now_ms`: sealed now, written with the others of its batch by the next
+    /// [`Journal::flush`] (the intake flushes once for a batch of events).
     pub async fn accept(&self, event: &Event, now_ms: u64) -> Result<Ticket, StoreError> {
         let seq = self.next.fetch_add(1, Ordering::SeqCst);
-        let ticket = Ticket { seq, user: event.user.clone(), adopted: None, accepted_ms: now_ms };
-        self.put(&Written { seq, event, replies: None, accepted_ms: now_ms }, &ticket).await?;
-        Ok(ticket)
+        let written = Written { seq, event, replies: None, accepted_ms: now_ms };
+        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&written).map_err(|e| codec(&e))?);
+        let subject = Subject::user(&event.user);
+        let context = entry_id(&self.prefix, seq);
+        let part = self.store.seal_part(JOURNAL, &subject, context.as_bytes(), &bytes).await?;
+        let mut staged = self.staged.lock().unwrap_or_else(PoisonError::into_inner);
+        let batch = staged.first().map_or(seq, |s| s.seq);
+        staged.push(Staged { seq, accepted_ms: now_ms, subject, bytes, part });
+        Ok(Ticket { seq, user: event.user.clone(), adopted: None, accepted_ms: now_ms, batch: Some(batch) })
     }
 
     /// Notes that the event was handled and what is left to deliver: recorded in its entry if the replies
@@ -237,31 +335,49 @@ impl Journal {
             due: tokio::time::Instant::now() + RECORD_REPLIES_AFTER,
             subject: Subject::user(&event.user),
             bytes,
+            seq: ticket.seq,
+            batch: ticket.batch.map(|n| batch::id(self.prefix_for(ticket), n)),
         };
         let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
         waiting.entries.insert(self.id(ticket), late);
-        if !waiting.recorder {
-            waiting.recorder = true;
-            tokio::spawn(record_when_due(Arc::downgrade(&self.store), self.unrecorded.clone()));
-        }
+        self.schedule(&mut waiting);
         Ok(())
     }
 
     /// Records the replies of every handled event still waiting to be delivered, due or not (at shutdown:
-    /// the next start sends them). Not flushed.
+    /// the next start sends them), and takes every batch record apart. Not flushed.
     pub async fn settle(&self) {
         record(&self.store, &self.unrecorded, None).await;
     }
 
     /// Drops the entry: its replies were delivered (or it was dropped on purpose).
     pub async fn done(&self, ticket: &Ticket) {
-        let subject = Subject::user(&ticket.user);
         let key = self.id(ticket);
-        {
+        let batch = ticket.batch.map(|n| batch::id(self.prefix_for(ticket), n));
+        let (in_batch, emptied) = {
             // Not recorded yet: it never will be. Being recorded: deleted once written.
             let _writing = self.unrecorded.writing.lock().await;
-            self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner).entries.remove(&key);
+            let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            waiting.entries.remove(&key);
+            let open = batch.as_ref().and_then(|b| waiting.batches.get_mut(b));
+            match open.map(|open| (open.events.remove(&ticket.seq).is_some(), open.events.is_empty())) {
+                Some((true, empty)) => {
+                    let emptied = batch.filter(|_| empty);
+                    if let Some(b) = &emptied {
+                        waiting.batches.remove(b);
+                    }
+                    (true, emptied)
+                }
+                _ => (false, None),
+            }
+        };
+        if let Some(b) = emptied {
+            delete_batch(&self.store, &b).await;
         }
+        if in_batch {
+            return;
+        }
+        let subject = Subject::user(&ticket.user);
         let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: key.as_bytes() };
         if let Err(error) = self.store.delete(at, Durability::Batched).await {
             tracing::error!(%error, "could not clear a journal entry; it may be handled again after a restart");
@@ -270,9 +386,7 @@ impl Journal {
 
     /// Every entry left by an earlier run, oldest first, with its ticket; numbering continues after them.
     pub async fn recover(&self) -> Result<Vec<(Entry, Ticket)>, StoreError> {
-        let entries = self.entries(|id| self.owns(id), None).await?;
-        let last = entries.last().map_or(0, |(e, _)| e.seq);
-        self.next.fetch_max(last + 1, Ordering::SeqCst);
+        let entries = self.entries(|id| self.owns(id).map(str::to_string), None).await?;
         Ok(entries)
     }
 
@@ -281,31 +395,110 @@ impl Journal {
     pub async fn adopt(&self, replica: &str) -> Result<Vec<(Entry, Ticket)>, StoreError> {
         let prefix = prefix_of(replica);
         let adopted: Arc<str> = prefix.as_str().into();
-        self.entries(|id| numbered(id, &prefix), Some(adopted)).await
+        let theirs =
+            |id: &[u8]| (numbered(id, &prefix) || batch::number(id, &prefix).is_some()).then(|| prefix.clone());
+        self.entries(theirs, Some(adopted)).await
     }
-
+    /// The entries `wanted` names (with the prefix of their journal's ids), oldest first, with their tickets.
+    /// Batch records are read event by event; an event recorded on its own as well is taken from there (that
+    /// record is the later one). A batch record this journal has open already gives only what is still open
+    /// in it; any other is opened here, so its events' tickets clear it as they are done.
     async fn entries(
         &self,
-        wanted: impl Fn(&[u8]) -> bool,
+        wanted: impl Fn(&[u8]) -> Option<String>,
         adopted: Option<Arc<str>>,
     ) -> Result<Vec<(Entry, Ticket)>, StoreError> {
-        let mut entries: Vec<(Entry, Ticket)> = Vec::new();
-        for record in self.store.scan(JOURNAL).await?.into_iter().filter(|r| wanted(&r.id)) {
-            match serde_json::from_slice::<Entry>(&record.value) {
-                Ok(entry) => {
-                    let ticket = Ticket {
-                        seq: entry.seq,
-                        user: entry.event.user.clone(),
-                        adopted: adopted.clone(),
-                        accepted_ms: entry.accepted_ms,
-                    };
-                    entries.push((entry, ticket));
+        let mut own: HashMap<u64, Entry> = HashMap::new();
+        let mut batches: Vec<(String, String, u64, Vec<Entry>)> = Vec::new();
+        let mut last = 0;
+        for record in self.store.scan(JOURNAL).await? {
+            let Some(prefix) = wanted(&record.id) else { continue };
+            let Some(n) = batch::number(&record.id, &prefix) else {
+                match serde_json::from_slice::<Entry>(&record.value) {
+                    Ok(entry) => {
+                        last = last.max(entry.seq);
+                        own.insert(entry.seq, entry);
+                    }
+                    Err(error) => tracing::error!(%error, "a journal entry cannot be read; it is skipped"),
                 }
-                Err(error) => tracing::error!(%error, "a journal entry cannot be read; it is skipped"),
+                continue;
+            };
+            let frames = match batch::decode(&record.value) {
+                Ok(frames) => frames,
+                Err(reason) => {
+                    tracing::error!(%reason, "a batch of journal entries cannot be read; it is skipped");
+                    continue;
+                }
+            };
+            let mut entries = Vec::with_capacity(frames.len());
+            for frame in frames {
+                last = last.max(frame.seq);
+                match self.open_frame(&prefix, &frame).await {
+                    Ok(entry) => entries.push(entry),
+                    Err(error) => tracing::error!(
+                        %error,
+                        "a journal entry in a batch cannot be read (its person was erased, or it is damaged); it is skipped"
+                    ),
+                }
+            }
+            batches.push((String::from_utf8_lossy(&record.id).into_owned(), prefix, n, entries));
+        }
+        if adopted.is_none() {
+            self.next.fetch_max(last + 1, Ordering::SeqCst);
+        }
+        let ticket = |entry: &Entry, batch: Option<u64>| Ticket {
+            seq: entry.seq,
+            user: entry.event.user.clone(),
+            adopted: adopted.clone(),
+            accepted_ms: entry.accepted_ms,
+            batch,
+        };
+        let mut out: Vec<(Entry, Ticket)> = Vec::new();
+        let mut emptied = Vec::new();
+        {
+            let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            for (id, prefix, n, entries) in batches {
+                let open_here = waiting.batches.get(&id);
+                let entries: Vec<Entry> = entries
+                    .into_iter()
+                    .filter(|e| !own.contains_key(&e.seq) && open_here.is_none_or(|o| o.events.contains_key(&e.seq)))
+                    .collect();
+                if open_here.is_none() {
+                    if entries.is_empty() {
+                        emptied.push(id);
+                        continue;
+                    }
+                    let mut events = HashMap::with_capacity(entries.len());
+                    for e in &entries {
+                        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(e).map_err(|e| codec(&e))?);
+                        events.insert(e.seq, (Subject::user(&e.event.user), bytes));
+                    }
+                    let due = tokio::time::Instant::now() + RECORD_REPLIES_AFTER;
+                    waiting.batches.insert(id, Open { due, prefix: prefix.into(), events });
+                }
+                out.extend(entries.into_iter().map(|e| (ticket(&e, Some(n)), e)).map(|(t, e)| (e, t)));
             }
         }
-        entries.sort_by_key(|(e, _)| e.seq);
-        Ok(entries)
+        for id in &emptied {
+            delete_batch(&self.store, id).await;
+        }
+        out.extend(own.into_values().map(|e| (ticket(&e, None), e)).map(|(t, e)| (e, t)));
+        out.sort_by_key(|(e, _)| e.seq);
+        Ok(out)
+    }
+
+    /// The entry in one frame of a batch record of the journal whose ids start with `prefix`.
+    async fn open_frame(&self, prefix: &str, frame: &batch::Frame) -> Result<Entry, StoreError> {
+        let context = entry_id(prefix, frame.seq);
+        let bytes = self.store.open_part(JOURNAL, context.as_bytes(), &frame.part).await?;
+        let entry: Entry = serde_json::from_slice(&bytes).map_err(|e| codec(&e))?;
+        if entry.seq != frame.seq {
+            return Err(StoreError::Unreadable {
+                namespace: JOURNAL.into(),
+                reason: format!("an entry numbered {} in the frame of entry {}", entry.seq, frame.seq),
+            });
+        }
+        Ok(entry)
     }
 
     /// Claims `delivery` at `now_ms`: `true` the first time it is seen, `false` for a repeat still
@@ -359,8 +552,30 @@ impl Journal {
         self.store.delete(at, Durability::Batched).await.map(drop)
     }
 
-    /// Makes every record so far durable (one flush for a batch of accepted events).
+    /// Writes the events accepted since the last flush as one batch record, and makes every record so far
+    /// durable (one write and one flush for a batch of accepted events). On an error none of those events is
+    /// recorded: the intake refuses them all.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.store.flush().await
+        let staged = std::mem::take(&mut *self.staged.lock().unwrap_or_else(PoisonError::into_inner));
+        let Some(first) = staged.first() else { return self.store.flush().await };
+        let id = batch::id(&self.prefix, first.seq);
+        let mut frames = Vec::with_capacity(staged.len());
+        let mut events = HashMap::with_capacity(staged.len());
+        for s in staged {
+            frames.push(batch::Frame { seq: s.seq, accepted_ms: s.accepted_ms, part: s.part });
+            events.insert(s.seq, (s.subject, s.bytes));
+        }
+        let at = RecordKey { namespace: JOURNAL, subject: None, id: id.as_bytes() };
+        self.store.put(at, &batch::encode(&frames), Durability::Batched).await?;
+        if let Err(error) = self.store.flush().await {
+            // Refused: the platform delivers them again, so they must not also run at the next start.
+            delete_batch(&self.store, &id).await;
+            return Err(error);
+        }
+        let due = tokio::time::Instant::now() + RECORD_REPLIES_AFTER;
+        let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        waiting.batches.insert(id, Open { due, prefix: self.prefix.as_str().into(), events });
+        self.schedule(&mut waiting);
+        Ok(())
     }
 }

@@ -97,6 +97,12 @@ pub(crate) fn aad(namespace: &str, backend_key: &[u8]) -> Vec<u8> {
     [namespace.as_bytes(), b"\0", backend_key].concat()
 }
 
+/// The associated data of a part sealed for `owner` inside a record of `namespace`, at `context`: a part
+/// opens only where it was made for, and never as a record.
+pub(crate) fn part_aad(namespace: &str, owner: &[u8; HASH_LEN], context: &[u8]) -> Vec<u8> {
+    [namespace.as_bytes(), b"\0part\0", &owner[..], context].concat()
+}
+
 /// The plaintext envelope.
 pub(crate) fn encode(id: &[u8], value: &[u8], written_at_ms: u64) -> zeroize::Zeroizing<Vec<u8>> {
     let mut out = zeroize::Zeroizing::new(Vec::with_capacity(HEADER_LEN + id.len() + value.len()));

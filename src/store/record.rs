@@ -21,6 +21,7 @@ struct LinkPlan {
 }
 use crate::clock::SharedClock;
 use crate::crypto::Key;
+use zeroize::Zeroizing;
 
 /// Encrypted records over any [`Backend`].
 pub struct RecordStore {
@@ -444,6 +445,38 @@ impl Store for RecordStore {
         let existed = self.backend.remove(key.namespace, &bk).await?;
         self.durable(durability).await?;
         Ok(existed)
+    }
+
+    async fn seal_part(
+        &self,
+        namespace: &str,
+        subject: &Subject,
+        context: &[u8],
+        value: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        check_namespace(namespace)?;
+        let _writing = self.gate.read().await;
+        let owner = self.owner(subject);
+        let sealed = self
+            .seal_key(Some(&owner))
+            .await?
+            .seal(&layout::part_aad(namespace, &owner, context), value)
+            .map_err(|e| Self::unreadable(namespace, &e.to_string()))?;
+        Ok([&owner[..], &sealed].concat())
+    }
+
+    async fn open_part(&self, namespace: &str, context: &[u8], part: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        check_namespace(namespace)?;
+        let (owner, sealed) = part
+            .split_first_chunk::<{ layout::HASH_LEN }>()
+            .ok_or_else(|| Self::unreadable(namespace, "a sealed part shorter than its owner's id"))?;
+        let key = self
+            .keys
+            .subject(owner, false)
+            .await?
+            .ok_or_else(|| Self::unreadable(namespace, "its data subject was erased (no data key)"))?;
+        key.open(&layout::part_aad(namespace, owner, context), sealed)
+            .map_err(|e| Self::unreadable(namespace, &e.to_string()))
     }
 
     async fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError> {

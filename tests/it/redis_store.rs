@@ -350,6 +350,8 @@ async fn replicas_journal_apart_and_claim_each_delivery_once() {
     // The same user's events accepted on both replicas: both numbered 1, neither overwrites the other.
     let event = crate::support::event("606", "/echo one");
     let (ta, tb) = (a.accept(&event, 1).await.unwrap(), b.accept(&event, 1).await.unwrap());
+    a.flush().await.unwrap();
+    b.flush().await.unwrap();
     assert_eq!((ta.seq, tb.seq), (1, 1));
     let (again_a, again_b) =
         (palisade::journal::Journal::new(sa.clone(), "a"), palisade::journal::Journal::new(sb.clone(), "b"));
@@ -360,7 +362,9 @@ async fn replicas_journal_apart_and_claim_each_delivery_once() {
     assert_eq!(again_b.recover().await.unwrap().len(), 1, "b's entry outlives a's");
     // Entries written before a process had a replica name are taken up once it has one.
     let single = crate::support::memory_store().await;
-    palisade::journal::Journal::new(single.clone(), "").accept(&event, 1).await.unwrap();
+    let unnamed = palisade::journal::Journal::new(single.clone(), "");
+    unnamed.accept(&event, 1).await.unwrap();
+    unnamed.flush().await.unwrap();
     assert_eq!(palisade::journal::Journal::new(single, "web-1").recover().await.unwrap().len(), 1);
     // A delivery handed to both replicas at once (a Slack retry, two Socket Mode connections): one claims it.
     for n in 0..20 {

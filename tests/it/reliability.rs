@@ -341,6 +341,7 @@ async fn replies_are_recorded_once_late_and_never_after_their_entry_is_done() {
     };
     let (quick, late) = (event("ann", "/echo quick"), event("bob", "/echo late"));
     let (tq, tl) = (journal.accept(&quick, 1).await.unwrap(), journal.accept(&late, 2).await.unwrap());
+    journal.flush().await.unwrap();
     journal.handled(&tq, &quick, &[reply(&quick, "quick")]).unwrap();
     journal.handled(&tl, &late, &[reply(&late, "late")]).unwrap();
     // Just handled: both entries still as accepted.
@@ -351,11 +352,12 @@ async fn replies_are_recorded_once_late_and_never_after_their_entry_is_done() {
     tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
     let now = Journal::new(store.clone(), "").recover().await.unwrap();
     assert_eq!(now.len(), 1, "the delivered one is gone for good");
-    assert_eq!(now[0].1, tl);
+    assert_eq!((now[0].1.seq, &now[0].1.user), (tl.seq, &tl.user));
     assert_eq!(replies_of(&now), [Some(vec!["late".to_string()])], "the waiting one's replies are recorded");
     // At shutdown, what waits is recorded at once.
     let last = event("cy", "/echo last");
     let t = journal.accept(&last, 3).await.unwrap();
+    journal.flush().await.unwrap();
     journal.handled(&t, &last, &[reply(&last, "last")]).unwrap();
     journal.settle().await;
     let now = Journal::new(store.clone(), "").recover().await.unwrap();
@@ -365,6 +367,66 @@ async fn replies_are_recorded_once_late_and_never_after_their_entry_is_done() {
     journal.done(&t).await;
     tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
     assert!(Journal::new(store, "").recover().await.unwrap().is_empty());
+}
+
+/// The events one flush accepts are one record: each sealed under its own person's key inside it, so an
+/// erasure shreds a pending event there too. Once all are done the record is deleted; what is still open a
+/// while after the flush moves to records of its own, and the batch record goes.
+#[tokio::test]
+async fn a_batch_of_events_is_one_record_its_parts_shredded_by_erasure_and_taken_apart_when_it_lingers() {
+    use palisade::journal::{Journal, RECORD_REPLIES_AFTER};
+    use palisade::store::Subject;
+    let store = memory_store().await;
+    let journal = Journal::new(store.clone(), "");
+    let records = || async { store.scan("core.journal").await.unwrap().len() };
+    let users = |entries: &[(palisade::journal::Entry, palisade::journal::Ticket)]| -> Vec<String> {
+        entries.iter().map(|(e, _)| e.event.user.id.clone()).collect()
+    };
+    // Two events, one flush: one record; both come back.
+    let (ann, bob) = (event("ann", "/echo ann's"), event("bob", "/echo bob's"));
+    let (ta, tb) = (journal.accept(&ann, 1).await.unwrap(), journal.accept(&bob, 2).await.unwrap());
+    journal.flush().await.unwrap();
+    assert_eq!(records().await, 1, "one record for the batch");
+    assert_eq!(users(&Journal::new(store.clone(), "").recover().await.unwrap()), ["ann", "bob"]);
+    // Bob is erased while his event is pending: his part no longer opens, Ann's does.
+    store.erase_subject(&Subject::user(&bob.user)).await.unwrap();
+    assert_eq!(records().await, 1, "the batch record is about no one: an erasure leaves it");
+    let fresh = Journal::new(store.clone(), "");
+    assert_eq!(users(&fresh.recover().await.unwrap()), ["ann"]);
+    assert_eq!(fresh.accept(&ann, 3).await.unwrap().seq, 3, "numbering goes on after a part that no longer opens");
+    // Both done: the record goes at once, nothing is written.
+    journal.done(&ta).await;
+    journal.done(&tb).await;
+    assert_eq!(records().await, 0);
+
+    // Three more; one is done at once, one is handled and waits, one is still being handled when the batch
+    // lingers: those two move to records of their own and the batch record goes.
+    let (cy, di, ed) = (event("cy", "/echo cy's"), event("di", "/echo di's"), event("ed", "/echo ed's"));
+    let tickets = [journal.accept(&cy, 4).await.unwrap(), journal.accept(&di, 5).await.unwrap()];
+    let te = journal.accept(&ed, 6).await.unwrap();
+    journal.flush().await.unwrap();
+    journal.done(&tickets[0]).await;
+    let reply = palisade::Reply {
+        chat: di.chat.clone(),
+        user: di.user.clone(),
+        private: false,
+        body: palisade::ReplyBody::Text { text: "di's reply".into(), buttons: Vec::new() },
+        retract: None,
+    };
+    journal.handled(&tickets[1], &di, &[reply]).unwrap();
+    tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
+    let left = Journal::new(store.clone(), "").recover().await.unwrap();
+    assert_eq!(users(&left), ["di", "ed"], "the done one is gone for good");
+    assert_eq!(
+        left[0].0.replies.as_ref().map(|r| r.iter().map(text_of).collect::<Vec<_>>()),
+        Some(vec!["di's reply".to_string()])
+    );
+    assert_eq!(left[1].0.replies, None, "still being handled");
+    assert!(left.iter().all(|(_, t)| t.batch.is_none()), "records of their own now");
+    assert_eq!(records().await, 2, "the batch record is gone");
+    journal.done(&tickets[1]).await;
+    journal.done(&te).await;
+    assert_eq!(records().await, 0);
 }
 
 /// Deliveries of a numbered stream (Telegram's polling) are told apart by the stream's highest accepted

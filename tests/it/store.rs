@@ -38,7 +38,24 @@ async fn contract(store: SharedStore) {
     assert!(store.delete(key("notes", Some(&ann), "b"), Durability::Flushed).await.unwrap());
     assert!(!store.delete(key("notes", Some(&ann), "b"), Durability::Flushed).await.unwrap());
 
+    // Parts: sealed under their person's key, bound to namespace and context; shredded by an erasure.
+    let (part, other) = (
+        store.seal_part("notes", &ann, b"j0001", b"ann's event").await.unwrap(),
+        store.seal_part("notes", &anna, b"j0002", b"anna's event").await.unwrap(),
+    );
+    assert!(!part.windows(11).any(|w| w == b"ann's event"), "a part is sealed");
+    assert_eq!(store.open_part("notes", b"j0001", &part).await.unwrap().as_slice(), b"ann's event");
+    assert!(store.open_part("notes", b"j0002", &part).await.is_err(), "opens only at its own context");
+    assert!(store.open_part("bank", b"j0001", &part).await.is_err(), "and only in its namespace");
+    let mut flipped = part.clone();
+    *flipped.last_mut().unwrap() ^= 1;
+    assert!(store.open_part("notes", b"j0001", &flipped).await.is_err(), "an altered part does not open");
+    assert!(store.open_part("notes", b"j0001", &part[..16]).await.is_err(), "nor a cut one");
+
     assert_eq!(store.erase_subject(&ann).await.unwrap(), 2, "one note and the bank record");
+    let shredded = store.open_part("notes", b"j0001", &part).await.unwrap_err().to_string();
+    assert!(shredded.contains("erased"), "{shredded}");
+    assert_eq!(store.open_part("notes", b"j0002", &other).await.unwrap().as_slice(), b"anna's event");
     assert!(store.list("notes", Some(&ann)).await.unwrap().is_empty());
     assert!(store.list("bank", Some(&ann)).await.unwrap().is_empty());
     assert_eq!(store.list("notes", Some(&anna)).await.unwrap().len(), 1, "the other subject is untouched");

@@ -133,6 +133,22 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a record; returns whether it existed.
     async fn delete(&self, key: RecordKey<'_>, durability: Durability) -> Result<bool, StoreError>;
 
+    /// Seals `value` under the data key of `subject`, bound to `namespace` and `context`, for keeping inside
+    /// a record about no one that holds several people's values (the journal's batch of accepted events):
+    /// each part stays readable only while its person's data key exists, so erasing a person shreds their
+    /// part as it shreds their records. The part is opaque; [`Store::open_part`] reads it back.
+    async fn seal_part(
+        &self,
+        namespace: &str,
+        subject: &Subject,
+        context: &[u8],
+        value: &[u8],
+    ) -> Result<Vec<u8>, StoreError>;
+
+    /// Opens a part [`Store::seal_part`] made for `namespace` and `context`: an error when it was made for
+    /// another place, was altered, or its person was erased since.
+    async fn open_part(&self, namespace: &str, context: &[u8], part: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError>;
+
     /// Every readable record in a namespace for one subject (or for no subject), in id order. Unreadable records are
     /// logged (without content) and skipped, so one bad record never hides the others.
     async fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError>;

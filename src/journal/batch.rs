@@ -1,0 +1,114 @@
+//! Batch records: the events one intake batch accepted, written as one record.
+//!
+//! A batch record is about no one (the store seals it as a whole under its system key and files it under its
+//! id); inside it each event is a part sealed under its own person's data key ([`Store::seal_part`]) and
+//! bound to the entry id the event would have on its own, so a part opens only as that event, and not at all
+//! once its person is erased.
+//!
+//! Layout: a version byte, then per event its number and when it was accepted (u64 each, big-endian), the
+//! part's length (u32, big-endian) and the part.
+//!
+//! [`Store::seal_part`]: crate::store::Store::seal_part
+
+/// The layout written.
+const VERSION: u8 = 1;
+
+/// One event in a batch record.
+#[derive(Debug)]
+pub(super) struct Frame {
+    /// The event's number in its journal.
+    pub seq: u64,
+    /// When it was accepted (ms since the epoch).
+    pub accepted_ms: u64,
+    /// The entry, sealed under its person's data key.
+    pub part: Vec<u8>,
+}
+
+/// The record's value for `frames`.
+pub(super) fn encode(frames: &[Frame]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + frames.iter().map(|f| 20 + f.part.len()).sum::<usize>());
+    out.push(VERSION);
+    for frame in frames {
+        out.extend_from_slice(&frame.seq.to_be_bytes());
+        out.extend_from_slice(&frame.accepted_ms.to_be_bytes());
+        out.extend_from_slice(&u32::try_from(frame.part.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(&frame.part);
+    }
+    out
+}
+
+/// The frames in a record's value, or what is wrong with it.
+pub(super) fn decode(bytes: &[u8]) -> Result<Vec<Frame>, String> {
+    let Some((&version, mut rest)) = bytes.split_first() else { return Err("an empty batch record".into()) };
+    if version != VERSION {
+        return Err(format!("a batch record of layout {version}, this version reads layout {VERSION}"));
+    }
+    let mut frames = Vec::new();
+    while !rest.is_empty() {
+        let cut = || format!("a batch record cut short after {} events", frames.len());
+        let (head, tail) = rest.split_first_chunk::<20>().ok_or_else(cut)?;
+        let (seq, head) = head.split_first_chunk::<8>().ok_or_else(cut)?;
+        let (accepted_ms, len) = head.split_first_chunk::<8>().ok_or_else(cut)?;
+        let len = u32::from_be_bytes(len.first_chunk::<4>().copied().ok_or_else(cut)?) as usize;
+        let part = tail.get(..len).ok_or_else(cut)?;
+        frames.push(Frame {
+            seq: u64::from_be_bytes(*seq),
+            accepted_ms: u64::from_be_bytes(*accepted_ms),
+            part: part.to_vec(),
+        });
+        rest = &tail[len..];
+    }
+    Ok(frames)
+}
+
+/// The record id of batch `n` in the journal whose ids start with `prefix`.
+pub(super) fn id(prefix: &str, n: u64) -> String {
+    format!("{prefix}b{n:016}")
+}
+
+/// The batch's number when `id` is a batch record of the journal whose ids start with `prefix`.
+pub(super) fn number(id: &[u8], prefix: &str) -> Option<u64> {
+    let digits = id.strip_prefix(prefix.as_bytes())?.strip_prefix(b"b")?;
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_read_back_and_damage_is_named() {
+        let frames = [
+            Frame { seq: 7, accepted_ms: 1_700_000_000_000, part: vec![1, 2, 3] },
+            Frame { seq: 8, accepted_ms: 1_700_000_000_001, part: Vec::new() },
+        ];
+        let bytes = encode(&frames);
+        let back = decode(&bytes).unwrap();
+        assert_eq!(
+            back.iter().map(|f| (f.seq, f.accepted_ms, f.part.clone())).collect::<Vec<_>>(),
+            [(7, 1_700_000_000_000, vec![1, 2, 3]), (8, 1_700_000_000_001, vec![])]
+        );
+        for cut in 2..bytes.len() {
+            if cut == 1 + 20 + 3 {
+                continue; // a whole first frame
+            }
+            assert!(decode(&bytes[..cut]).unwrap_err().contains("cut short"), "cut at {cut}");
+        }
+        assert!(decode(&[9]).unwrap_err().contains("layout 9"));
+        assert!(decode(&[]).is_err());
+    }
+
+    #[test]
+    fn batch_ids_are_told_apart_from_entry_ids_and_other_journals() {
+        assert_eq!(id("j", 5), "jb0000000000000005");
+        assert_eq!(number(id("j", 5).as_bytes(), "j"), Some(5));
+        assert_eq!(number(id("jweb-1.", 12).as_bytes(), "jweb-1."), Some(12));
+        assert_eq!(number(id("jweb-1.", 12).as_bytes(), "j"), None, "another replica's batch");
+        assert_eq!(number(b"j0000000000000005", "j"), None, "an entry of its own");
+        assert_eq!(number(b"jb.0000000000000005", "j"), None, "an entry of replica b");
+        assert_eq!(number(b"jb", "j"), None);
+    }
+}
