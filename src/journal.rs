@@ -145,14 +145,25 @@ struct Waiting {
     recorder: bool,
 }
 
-/// An entry as it is to be recorded.
+/// A handled event whose replies are to be recorded (serialised only then: most never are).
 struct Late {
     due: tokio::time::Instant,
-    subject: Subject,
-    bytes: zeroize::Zeroizing<Vec<u8>>,
+    event: Event,
+    replies: Vec<Reply>,
+    accepted_ms: u64,
     /// The event's number and the batch record holding it, if one does.
     seq: u64,
     batch: Option<String>,
+}
+
+impl Late {
+    /// Writes its entry `id`, replies included (not flushed).
+    async fn write(&self, store: &SharedStore, id: &str) -> Result<(), StoreError> {
+        let entry =
+            Written { seq: self.seq, event: &self.event, replies: Some(&self.replies), accepted_ms: self.accepted_ms };
+        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&entry).map_err(|e| codec(&e))?);
+        write(store, &Subject::user(&self.event.user), id, &bytes).await
+    }
 }
 
 /// A batch record still holding events neither done nor recorded on their own.
@@ -222,7 +233,7 @@ async fn record(store: &SharedStore, unrecorded: &Unrecorded, by: Option<tokio::
         (late, emptied)
     };
     for (id, late) in late {
-        if let Err(error) = write(store, &late.subject, &id, &late.bytes).await {
+        if let Err(error) = late.write(store, &id).await {
             tracing::error!(%error, "could not record an event's replies; a restart may handle it again");
         }
     }
@@ -327,21 +338,19 @@ impl Journal {
 
     /// Notes that the event was handled and what is left to deliver: recorded in its entry if the replies
     /// are still undelivered [`RECORD_REPLIES_AFTER`] from now, or at [`Journal::settle`].
-    pub fn handled(&self, ticket: &Ticket, event: &Event, replies: &[Reply]) -> Result<(), StoreError> {
+    pub fn handled(&self, ticket: &Ticket, event: Event, replies: Vec<Reply>) {
         debug_assert_eq!(ticket.user, event.user);
-        let entry = Written { seq: ticket.seq, event, replies: Some(replies), accepted_ms: ticket.accepted_ms };
-        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&entry).map_err(|e| codec(&e))?);
         let late = Late {
             due: tokio::time::Instant::now() + RECORD_REPLIES_AFTER,
-            subject: Subject::user(&event.user),
-            bytes,
+            event,
+            replies,
+            accepted_ms: ticket.accepted_ms,
             seq: ticket.seq,
             batch: ticket.batch.map(|n| batch::id(self.prefix_for(ticket), n)),
         };
         let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
         waiting.entries.insert(self.id(ticket), late);
         self.schedule(&mut waiting);
-        Ok(())
     }
 
     /// Records the replies of every handled event still waiting to be delivered, due or not (at shutdown:

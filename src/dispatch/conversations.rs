@@ -218,9 +218,8 @@ impl Conversations {
             let replies = service.oneshot(request).await.unwrap_or_default();
             if let (Some(journal), Some(ticket)) = (&journal, &ticket)
                 && !replies.is_empty()
-                && let Err(error) = journal.handled(ticket, &event, &replies)
             {
-                tracing::error!(%error, "could not record an event's replies; a restart may handle it again");
+                journal.handled(ticket, event, replies.clone());
             }
             // The slot is free once the replies are queued; they leave on the conversation's lane. Unless a
             // layer handed the done signal on with the work it started (then that work fires it).

@@ -342,8 +342,8 @@ async fn replies_are_recorded_once_late_and_never_after_their_entry_is_done() {
     let (quick, late) = (event("ann", "/echo quick"), event("bob", "/echo late"));
     let (tq, tl) = (journal.accept(&quick, 1).await.unwrap(), journal.accept(&late, 2).await.unwrap());
     journal.flush().await.unwrap();
-    journal.handled(&tq, &quick, &[reply(&quick, "quick")]).unwrap();
-    journal.handled(&tl, &late, &[reply(&late, "late")]).unwrap();
+    journal.handled(&tq, quick.clone(), vec![reply(&quick, "quick")]);
+    journal.handled(&tl, late.clone(), vec![reply(&late, "late")]);
     // Just handled: both entries still as accepted.
     let now = Journal::new(store.clone(), "").recover().await.unwrap();
     assert_eq!(replies_of(&now), [None, None]);
@@ -358,7 +358,7 @@ async fn replies_are_recorded_once_late_and_never_after_their_entry_is_done() {
     let last = event("cy", "/echo last");
     let t = journal.accept(&last, 3).await.unwrap();
     journal.flush().await.unwrap();
-    journal.handled(&t, &last, &[reply(&last, "last")]).unwrap();
+    journal.handled(&t, last.clone(), vec![reply(&last, "last")]);
     journal.settle().await;
     let now = Journal::new(store.clone(), "").recover().await.unwrap();
     assert_eq!(replies_of(&now), [Some(vec!["late".to_string()]), Some(vec!["last".to_string()])]);
@@ -413,7 +413,7 @@ async fn a_batch_of_events_is_one_record_its_parts_shredded_by_erasure_and_taken
         body: palisade::ReplyBody::Text { text: "di's reply".into(), buttons: Vec::new() },
         retract: None,
     };
-    journal.handled(&tickets[1], &di, &[reply]).unwrap();
+    journal.handled(&tickets[1], di.clone(), vec![reply]);
     tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
     let left = Journal::new(store.clone(), "").recover().await.unwrap();
     assert_eq!(users(&left), ["di", "ed"], "the done one is gone for good");
