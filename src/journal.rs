@@ -561,6 +561,12 @@ impl Journal {
         self.store.delete(at, Durability::Batched).await.map(drop)
     }
 
+    /// Drops the events accepted since the last flush unwritten: the intake refused the batch (its marks
+    /// could not be written).
+    pub fn refuse_staged(&self) {
+        self.staged.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
     /// Writes the events accepted since the last flush as one batch record, and makes every record so far
     /// durable (one write and one flush for a batch of accepted events). On an error none of those events is
     /// recorded: the intake refuses them all.

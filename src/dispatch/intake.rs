@@ -177,6 +177,7 @@ impl Intake {
             };
             if let Err(error) = flushed {
                 tracing::error!(%error, "could not record accepted events; the platform is asked to retry");
+                journal.refuse_staged();
                 journal.undo_marks(marks).await;
                 for accepted in &mut out {
                     if !by_mark(journal, &accepted.envelope) {

@@ -429,6 +429,36 @@ async fn a_batch_of_events_is_one_record_its_parts_shredded_by_erasure_and_taken
     assert_eq!(records().await, 0);
 }
 
+/// A batch the intake refuses (its stream mark could not be written) leaves nothing behind: the platform
+/// delivers its events again, and only those copies run — once, and not again at the next start.
+#[tokio::test]
+async fn a_refused_batch_leaves_no_journal_entry_behind() {
+    use crate::support::backend::Observed;
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(Observed::new(dir.path(), true));
+    let (key, clock) = (crate::support::test_key(), palisade::clock::TokioClock::shared());
+    let store: palisade::store::SharedStore =
+        Arc::new(palisade::store::RecordStore::open(backend.clone(), &key, clock).await.unwrap());
+    let numbered = |n: u64| {
+        Envelope::new(event(&format!("p{n}"), &format!("/args {n} x")))
+            .delivery(format!("test:update:{n}"))
+            .in_order("test:42:polling", n)
+    };
+    let h = Harness::start(vec![Probe::shared()], store.clone());
+    *backend.failing.lock().unwrap() = Some("core.seen");
+    let refused = h.sink.submit_and_wait_envelope(numbered(1)).await;
+    assert!(matches!(refused, Err(palisade::SinkError::Journal(_))), "{refused:?}");
+    *backend.failing.lock().unwrap() = None;
+    for n in [1, 2] {
+        h.sink.submit_and_wait_envelope(numbered(n)).await.unwrap();
+    }
+    let texts: Vec<String> = h.captured.take().iter().map(text_of).collect();
+    assert_eq!(texts, ["first=1 rest=x", "first=2 rest=x"], "the copies delivered again run, once");
+    h.stop().await;
+    let left = palisade::journal::Journal::new(store, "").recover().await.unwrap();
+    assert!(left.is_empty(), "left in the journal: {:?}", left.iter().map(|(e, _)| e.seq).collect::<Vec<_>>());
+}
+
 /// Deliveries of a numbered stream (Telegram's polling) are told apart by the stream's highest accepted
 /// number: one record for the stream, not one per delivery, and repeats are dropped across a restart.
 #[tokio::test]

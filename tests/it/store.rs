@@ -4,6 +4,8 @@ use palisade::store::{Durability, RecordKey, SharedStore, Store, Subject};
 use palisade::{Platform, UserRef};
 use std::sync::Arc;
 
+use crate::support::backend::Observed;
+
 fn subject(id: &str) -> Subject {
     Subject::user(&UserRef::new(Platform::TELEGRAM, id))
 }
@@ -165,79 +167,13 @@ async fn linked_subjects_are_one_person_until_unlinked() {
     assert!(palisade_testkit::logs::text().contains("a subject link does not open"));
 }
 
-/// sled under a count of its flushes; `in_order` is what it says of its recovery.
-struct CountedFlushes {
-    sled: palisade::store::SledBackend,
-    flushes: std::sync::atomic::AtomicUsize,
-    in_order: bool,
-}
-
-#[async_trait::async_trait]
-impl palisade::store::Backend for CountedFlushes {
-    async fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, palisade::store::StoreError> {
-        self.sled.get(tree, key).await
-    }
-    async fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), palisade::store::StoreError> {
-        self.sled.insert(tree, key, value).await
-    }
-    async fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, palisade::store::StoreError> {
-        self.sled.remove(tree, key).await
-    }
-    async fn remove_if_unchanged(
-        &self,
-        tree: &str,
-        key: &[u8],
-        expected: &[u8],
-    ) -> Result<bool, palisade::store::StoreError> {
-        self.sled.remove_if_unchanged(tree, key, expected).await
-    }
-    async fn replace_if_unchanged(
-        &self,
-        tree: &str,
-        key: &[u8],
-        expected: &[u8],
-        value: &[u8],
-    ) -> Result<bool, palisade::store::StoreError> {
-        self.sled.replace_if_unchanged(tree, key, expected, value).await
-    }
-    async fn insert_if_absent(
-        &self,
-        tree: &str,
-        key: &[u8],
-        value: &[u8],
-    ) -> Result<Option<Vec<u8>>, palisade::store::StoreError> {
-        self.sled.insert_if_absent(tree, key, value).await
-    }
-    async fn scan_prefix(
-        &self,
-        tree: &str,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, palisade::store::StoreError> {
-        self.sled.scan_prefix(tree, prefix).await
-    }
-    async fn trees(&self) -> Result<Vec<String>, palisade::store::StoreError> {
-        self.sled.trees().await
-    }
-    async fn flush(&self) -> Result<(), palisade::store::StoreError> {
-        self.flushes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.sled.flush().await
-    }
-    fn recovers_in_order(&self) -> bool {
-        self.in_order
-    }
-}
-
 /// A new person's data key is durable before anything sealed with it: on a backend that recovers in order
 /// (sled) by the flush that makes that record durable, elsewhere by a flush of its own.
 #[tokio::test]
 async fn a_new_data_key_is_flushed_on_its_own_only_where_recovery_is_not_in_order() {
     for in_order in [true, false] {
         let dir = tempfile::tempdir().unwrap();
-        let backend = Arc::new(CountedFlushes {
-            sled: palisade::store::SledBackend::open(dir.path()).unwrap(),
-            flushes: std::sync::atomic::AtomicUsize::new(0),
-            in_order,
-        });
+        let backend = Arc::new(Observed::new(dir.path(), in_order));
         let store = palisade::store::RecordStore::open(
             backend.clone(),
             &palisade_testkit::stores::test_key(),

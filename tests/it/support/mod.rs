@@ -1,5 +1,6 @@
 //! Shared test fixtures: the test kit's harness and stores, and a probe plugin.
 
+pub mod backend;
 pub mod probe;
 pub mod stepup;
 
