@@ -18,13 +18,16 @@
 //! (see the `marks` module).
 //!
 //! An event's replies are recorded only once they have waited [`RECORD_REPLIES_AFTER`] undelivered (or at
-//! shutdown): most replies leave within milliseconds, and then the entry is simply deleted, one store write
-//! saved per event. What is durable at a flush is the same as if every handled event were recorded at once,
-//! except for events handled in the last [`RECORD_REPLIES_AFTER`] before it.
+//! shutdown): most replies leave within milliseconds, and then nothing more is written for the event. What is
+//! durable at a flush is the same as if every handled event were recorded at once, except for events handled
+//! in the last [`RECORD_REPLIES_AFTER`] before it.
 //!
 //! What a crash can still do: an event whose handler had already run (and written its effects) when the
 //! process died, but whose replies were not yet recorded and flushed, runs again. Handlers with effects ask
 //! for step-up first (a fresh code, which a user does not give twice by accident) or write their effect last.
+//! An event whose person links another identity while it is still in a batch record (the link retires the
+//! data key its part was sealed under) cannot be read at the next start if the process dies before the batch
+//! is taken apart; it is logged and skipped.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
