@@ -398,8 +398,7 @@ impl Journal {
 
     /// Every entry left by an earlier run, oldest first, with its ticket; numbering continues after them.
     pub async fn recover(&self) -> Result<Vec<(Entry, Ticket)>, StoreError> {
-        let entries = self.entries(|id| self.owns(id).map(str::to_string), None).await?;
-        Ok(entries)
+        self.entries(|id| self.owns(id).map(str::to_string), None).await
     }
 
     /// Every entry in the journal of replica `replica` (which died: this process took its name over),
@@ -411,6 +410,7 @@ impl Journal {
             |id: &[u8]| (numbered(id, &prefix) || batch::number(id, &prefix).is_some()).then(|| prefix.clone());
         self.entries(theirs, Some(adopted)).await
     }
+
     /// The entries `wanted` names (with the prefix of their journal's ids), oldest first, with their tickets.
     /// Batch records are read event by event; an event recorded on its own as well is taken from there (that
     /// record is the later one). A batch record this journal has open already gives only what is still open
@@ -420,7 +420,8 @@ impl Journal {
         wanted: impl Fn(&[u8]) -> Option<String>,
         adopted: Option<Arc<str>>,
     ) -> Result<Vec<(Entry, Ticket)>, StoreError> {
-        let mut own: HashMap<u64, Entry> = HashMap::new();
+        // Entries recorded on their own, by their journal's prefix and number.
+        let mut own: HashMap<(String, u64), Entry> = HashMap::new();
         let mut batches: Vec<(String, String, u64, Vec<Entry>)> = Vec::new();
         let mut last = 0;
         for record in self.store.scan(JOURNAL).await? {
@@ -429,7 +430,7 @@ impl Journal {
                 match serde_json::from_slice::<Entry>(&record.value) {
                     Ok(entry) => {
                         last = last.max(entry.seq);
-                        own.insert(entry.seq, entry);
+                        own.insert((prefix, entry.seq), entry);
                     }
                     Err(error) => tracing::error!(%error, "a journal entry cannot be read; it is skipped"),
                 }
@@ -458,10 +459,13 @@ impl Journal {
         if adopted.is_none() {
             self.next.fetch_max(last + 1, Ordering::SeqCst);
         }
-        let ticket = |entry: &Entry, batch: Option<u64>| Ticket {
+        // An entry of this process's journal written before it had a replica name is cleared where it is, as
+        // one taken over.
+        let journal_of = |prefix: &str| adopted.clone().or_else(|| (prefix != self.prefix).then(|| prefix.into()));
+        let ticket = |entry: &Entry, prefix: &str, batch: Option<u64>| Ticket {
             seq: entry.seq,
             user: entry.event.user.clone(),
-            adopted: adopted.clone(),
+            adopted: journal_of(prefix),
             accepted_ms: entry.accepted_ms,
             batch,
         };
@@ -473,7 +477,10 @@ impl Journal {
                 let open_here = waiting.batches.get(&id);
                 let entries: Vec<Entry> = entries
                     .into_iter()
-                    .filter(|e| !own.contains_key(&e.seq) && open_here.is_none_or(|o| o.events.contains_key(&e.seq)))
+                    .filter(|e| {
+                        !own.contains_key(&(prefix.clone(), e.seq))
+                            && open_here.is_none_or(|o| o.events.contains_key(&e.seq))
+                    })
                     .collect();
                 if open_here.is_none() {
                     if entries.is_empty() {
@@ -486,15 +493,15 @@ impl Journal {
                         events.insert(e.seq, (Subject::user(&e.event.user), bytes));
                     }
                     let due = tokio::time::Instant::now() + RECORD_REPLIES_AFTER;
-                    waiting.batches.insert(id, Open { due, prefix: prefix.into(), events });
+                    waiting.batches.insert(id, Open { due, prefix: prefix.as_str().into(), events });
                 }
-                out.extend(entries.into_iter().map(|e| (ticket(&e, Some(n)), e)).map(|(t, e)| (e, t)));
+                out.extend(entries.into_iter().map(|e| (ticket(&e, &prefix, Some(n)), e)).map(|(t, e)| (e, t)));
             }
         }
         for id in &emptied {
             delete_batch(&self.store, id).await;
         }
-        out.extend(own.into_values().map(|e| (ticket(&e, None), e)).map(|(t, e)| (e, t)));
+        out.extend(own.into_iter().map(|((prefix, _), e)| (ticket(&e, &prefix, None), e)).map(|(t, e)| (e, t)));
         out.sort_by_key(|(e, _)| e.seq);
         Ok(out)
     }

@@ -365,7 +365,12 @@ async fn replicas_journal_apart_and_claim_each_delivery_once() {
     let unnamed = palisade::journal::Journal::new(single.clone(), "");
     unnamed.accept(&event, 1).await.unwrap();
     unnamed.flush().await.unwrap();
-    assert_eq!(palisade::journal::Journal::new(single, "web-1").recover().await.unwrap().len(), 1);
+    let named = palisade::journal::Journal::new(single.clone(), "web-1");
+    let taken_up = named.recover().await.unwrap();
+    assert_eq!(taken_up.len(), 1);
+    // Cleared where it was written, once done.
+    named.done(&taken_up[0].1).await;
+    assert!(palisade::journal::Journal::new(single, "web-1").recover().await.unwrap().is_empty());
     // A delivery handed to both replicas at once (a Slack retry, two Socket Mode connections): one claims it.
     for n in 0..20 {
         let delivery = format!("slack:Ev{n:04}");
