@@ -208,15 +208,16 @@ impl Conversations {
                 },
                 None => None,
             };
-            let event = envelope.event.clone();
-            let caps = outboxes.capabilities(event.chat.platform);
+            // Kept only for the journal, which records it with its replies if they are late.
+            let event = ticket.as_ref().map(|_| envelope.event.clone());
+            let caps = outboxes.capabilities(envelope.event.chat.platform);
             let mut request = Request::new(envelope.event, caps);
             request.texts = texts;
             request.done = super::Done::new(envelope.done.take());
             let done = request.done.clone();
             // Apologize (inside the service) turns every failure into an apology, so Err is not expected here.
             let replies = service.oneshot(request).await.unwrap_or_default();
-            if let (Some(journal), Some(ticket)) = (&journal, &ticket)
+            if let (Some(journal), Some(ticket), Some(event)) = (&journal, &ticket, event)
                 && !replies.is_empty()
             {
                 journal.handled(ticket, event, replies.clone());

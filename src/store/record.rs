@@ -205,17 +205,11 @@ impl RecordStore {
 
     /// Opens one stored value found at `backend_key`.
     async fn open_raw(&self, namespace: &str, backend_key: &[u8], sealed: &[u8]) -> Result<Record, StoreError> {
-        let key = match layout::subject_of(backend_key) {
-            Some(hash) => self
-                .keys
-                .subject(&hash, false)
-                .await?
-                .ok_or_else(|| Self::unreadable(namespace, "its data subject was erased (no data key)"))?,
-            None => self.keys.system.clone(),
+        let aad = layout::aad(namespace, backend_key);
+        let plain = match layout::subject_of(backend_key) {
+            Some(hash) => self.open_sealed(namespace, &aad, sealed, &hash).await?,
+            None => self.keys.system.open(&aad, sealed).map_err(|e| Self::unreadable(namespace, &e.to_string()))?,
         };
-        let plain = key
-            .open(&layout::aad(namespace, backend_key), sealed)
-            .map_err(|e| Self::unreadable(namespace, &e.to_string()))?;
         layout::decode(namespace, &plain)
     }
 
@@ -305,7 +299,7 @@ impl RecordStore {
                 }
                 continue;
             }
-            let plain = self.open_sealed(&tree, &key, &sealed, from).await?;
+            let plain = self.open_sealed(&tree, &layout::aad(&tree, &key), &sealed, from).await?;
             let resealed = self
                 .seal_key(Some(person))
                 .await?
@@ -317,20 +311,21 @@ impl RecordStore {
         Ok((moved, kept))
     }
 
-    /// Opens a sealed value with `owner`'s key (which may be a linked subject's, not yet retired).
+    /// Opens a value of `namespace` sealed with `owner`'s key (which may be a linked subject's, not yet
+    /// retired) for `aad`.
     async fn open_sealed(
         &self,
         namespace: &str,
-        backend_key: &[u8],
+        aad: &[u8],
         sealed: &[u8],
         owner: &[u8; layout::HASH_LEN],
-    ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
         let key = self
             .keys
             .subject(owner, false)
             .await?
             .ok_or_else(|| Self::unreadable(namespace, "its data subject was erased (no data key)"))?;
-        key.open(&layout::aad(namespace, backend_key), sealed).map_err(|e| Self::unreadable(namespace, &e.to_string()))
+        key.open(aad, sealed).map_err(|e| Self::unreadable(namespace, &e.to_string()))
     }
 
     /// Removes the records of a subject that was linked (they live on under its person) and its own key.
@@ -470,13 +465,7 @@ impl Store for RecordStore {
         let (owner, sealed) = part
             .split_first_chunk::<{ layout::HASH_LEN }>()
             .ok_or_else(|| Self::unreadable(namespace, "a sealed part shorter than its owner's id"))?;
-        let key = self
-            .keys
-            .subject(owner, false)
-            .await?
-            .ok_or_else(|| Self::unreadable(namespace, "its data subject was erased (no data key)"))?;
-        key.open(&layout::part_aad(namespace, owner, context), sealed)
-            .map_err(|e| Self::unreadable(namespace, &e.to_string()))
+        self.open_sealed(namespace, &layout::part_aad(namespace, owner, context), sealed, owner).await
     }
 
     async fn list(&self, namespace: &str, subject: Option<&Subject>) -> Result<Vec<Record>, StoreError> {
