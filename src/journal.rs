@@ -109,7 +109,7 @@ pub struct Journal {
     store: SharedStore,
     next: AtomicU64,
     /// What this replica's entry ids start with: `j` alone, or `j<replica>.` when replicas share the store.
-    prefix: String,
+    prefix: Arc<str>,
     /// Events accepted since the last flush: written as one batch record by it.
     staged: Mutex<Vec<Staged>>,
     /// Handled events whose replies are not recorded yet, and batch records still holding open events.
@@ -138,12 +138,16 @@ struct Unrecorded {
     writing: tokio::sync::Mutex<()>,
 }
 
+/// Where an entry or a batch record is, without formatting its id: the prefix of its journal's ids and its
+/// number.
+type At = (Arc<str>, u64);
+
 #[derive(Default)]
 struct Waiting {
-    /// Handled events' replies, by entry id.
-    entries: HashMap<String, Late>,
-    /// Batch records written and not deleted yet, by record id.
-    batches: HashMap<String, Open>,
+    /// Handled events' replies, by entry.
+    entries: HashMap<At, Late>,
+    /// Batch records written and not deleted yet.
+    batches: HashMap<At, Open>,
     /// Whether a task records them when they are due.
     recorder: bool,
 }
@@ -154,9 +158,9 @@ struct Late {
     event: Event,
     replies: Vec<Reply>,
     accepted_ms: u64,
-    /// The event's number and the batch record holding it, if one does.
+    /// The event's number and the number of the batch record holding it, if one does.
     seq: u64,
-    batch: Option<String>,
+    batch: Option<u64>,
 }
 
 impl Late {
@@ -173,8 +177,6 @@ impl Late {
 struct Open {
     /// When what is still open in it becomes records of their own.
     due: tokio::time::Instant,
-    /// The prefix of its journal's entry ids.
-    prefix: Arc<str>,
     /// Its open events by number: their user and the entry as written.
     events: HashMap<u64, (Subject, zeroize::Zeroizing<Vec<u8>>)>,
 }
@@ -186,8 +188,8 @@ impl std::fmt::Debug for Journal {
 }
 
 /// What the entry ids of `replica` start with: `j` alone, or `j<replica>.` when replicas share the store.
-fn prefix_of(replica: &str) -> String {
-    if replica.is_empty() { "j".to_string() } else { format!("j{replica}.") }
+fn prefix_of(replica: &str) -> Arc<str> {
+    if replica.is_empty() { "j".into() } else { format!("j{replica}.").into() }
 }
 
 /// Whether `id` is `prefix` followed by an entry number.
@@ -197,7 +199,27 @@ fn numbered(id: &[u8], prefix: &str) -> bool {
 
 /// The id of entry `seq` in the journal whose ids start with `prefix`.
 fn entry_id(prefix: &str, seq: u64) -> String {
-    format!("{prefix}{seq:016}")
+    numbered_id(prefix, "", seq)
+}
+
+/// `prefix`, then `kind`, then `n` in decimal with at least 16 digits (so ids sort by number). Written by
+/// hand: it runs for every event, and the formatting machinery's padding costs several times as much.
+fn numbered_id(prefix: &str, kind: &str, n: u64) -> String {
+    let mut digits = [b'0'; 20];
+    let (mut at, mut rest) = (digits.len(), n);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut id = String::with_capacity(prefix.len() + kind.len() + 20);
+    id.push_str(prefix);
+    id.push_str(kind);
+    id.extend(digits[at.min(digits.len() - 16)..].iter().map(|&d| char::from(d)));
+    id
 }
 
 fn codec(e: &serde_json::Error) -> StoreError {
@@ -210,8 +232,9 @@ async fn write(store: &SharedStore, subject: &Subject, id: &str, bytes: &[u8]) -
     store.put(at, bytes, Durability::Batched).await
 }
 
-/// Deletes the batch record `id` (not flushed).
-async fn delete_batch(store: &SharedStore, id: &str) {
+/// Deletes the batch record `(prefix, n)` (not flushed).
+async fn delete_batch(store: &SharedStore, (prefix, n): &At) {
+    let id = batch::id(prefix, *n);
     let at = RecordKey { namespace: JOURNAL, subject: None, id: id.as_bytes() };
     if let Err(error) = store.delete(at, Durability::Batched).await {
         tracing::error!(%error, "could not delete a batch of journal entries; its events may run again after a restart");
@@ -225,29 +248,29 @@ async fn record(store: &SharedStore, unrecorded: &Unrecorded, by: Option<tokio::
     let is_due = |due: tokio::time::Instant| by.is_none_or(|by| due <= by);
     let (late, emptied) = {
         let mut waiting = unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        let late: Vec<(String, Late)> = waiting.entries.extract_if(|_, l| is_due(l.due)).collect();
+        let late: Vec<(At, Late)> = waiting.entries.extract_if(|_, l| is_due(l.due)).collect();
         // Recorded on their own now: their batch records no longer hold them.
-        for (_, l) in &late {
-            if let Some(open) = l.batch.as_ref().and_then(|b| waiting.batches.get_mut(b)) {
+        for ((prefix, _), l) in &late {
+            if let Some(open) = l.batch.and_then(|b| waiting.batches.get_mut(&(prefix.clone(), b))) {
                 open.events.remove(&l.seq);
             }
         }
-        let emptied: Vec<String> = waiting.batches.extract_if(|_, o| o.events.is_empty()).map(|(id, _)| id).collect();
+        let emptied: Vec<At> = waiting.batches.extract_if(|_, o| o.events.is_empty()).map(|(at, _)| at).collect();
         (late, emptied)
     };
-    for (id, late) in late {
-        if let Err(error) = late.write(store, &id).await {
+    for ((prefix, seq), late) in late {
+        if let Err(error) = late.write(store, &entry_id(&prefix, seq)).await {
             tracing::error!(%error, "could not record an event's replies; a restart may handle it again");
         }
     }
-    let due: Vec<(String, Open)> = {
+    let due: Vec<(At, Open)> = {
         let mut waiting = unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
         waiting.batches.extract_if(|_, o| is_due(o.due)).collect()
     };
     let mut written = true;
-    for open in due.iter().map(|(_, o)| o) {
+    for ((prefix, _), open) in &due {
         for (seq, (subject, bytes)) in &open.events {
-            if let Err(error) = write(store, subject, &entry_id(&open.prefix, *seq), bytes).await {
+            if let Err(error) = write(store, subject, &entry_id(prefix, *seq), bytes).await {
                 tracing::error!(%error, "could not move an event out of its batch of journal entries; it stays there");
                 written = false;
             }
@@ -255,12 +278,12 @@ async fn record(store: &SharedStore, unrecorded: &Unrecorded, by: Option<tokio::
     }
     // The batch records go only once the entries taken out of them are durable (on every backend).
     if !due.is_empty() && written && store.flush().await.is_ok() {
-        for (id, _) in &due {
-            delete_batch(store, id).await;
+        for (at, _) in &due {
+            delete_batch(store, at).await;
         }
     }
-    for id in &emptied {
-        delete_batch(store, id).await;
+    for at in &emptied {
+        delete_batch(store, at).await;
     }
 }
 
@@ -301,19 +324,15 @@ impl Journal {
         }
     }
 
-    /// The prefix of the entry ids of the journal holding `ticket`'s entry.
-    fn prefix_for<'a>(&'a self, ticket: &'a Ticket) -> &'a str {
-        ticket.adopted.as_deref().unwrap_or(&self.prefix)
-    }
-
-    fn id(&self, ticket: &Ticket) -> String {
-        entry_id(self.prefix_for(ticket), ticket.seq)
+    /// Where `ticket`'s entry is: the prefix of its journal's ids, and its number.
+    fn at(&self, ticket: &Ticket) -> At {
+        (ticket.adopted.as_ref().unwrap_or(&self.prefix).clone(), ticket.seq)
     }
 
     /// Whether the entry `id` is this replica's: under its own name, or unnamed (written before the process
     /// had a replica name; a shared store never has those, since it requires names).
     fn owns(&self, id: &[u8]) -> Option<&str> {
-        [self.prefix.as_str(), "j"].into_iter().find(|p| numbered(id, p) || batch::number(id, p).is_some())
+        [&*self.prefix, "j"].into_iter().find(|p| numbered(id, p) || batch::number(id, p).is_some())
     }
 
     /// Makes sure a task records what waits when it is due.
@@ -349,10 +368,11 @@ impl Journal {
             replies,
             accepted_ms: ticket.accepted_ms,
             seq: ticket.seq,
-            batch: ticket.batch.map(|n| batch::id(self.prefix_for(ticket), n)),
+            batch: ticket.batch,
         };
+        let at = self.at(ticket);
         let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        waiting.entries.insert(self.id(ticket), late);
+        waiting.entries.insert(at, late);
         self.schedule(&mut waiting);
     }
 
@@ -364,13 +384,13 @@ impl Journal {
 
     /// Drops the entry: its replies were delivered (or it was dropped on purpose).
     pub async fn done(&self, ticket: &Ticket) {
-        let key = self.id(ticket);
-        let batch = ticket.batch.map(|n| batch::id(self.prefix_for(ticket), n));
+        let at = self.at(ticket);
+        let batch = ticket.batch.map(|n| (at.0.clone(), n));
         let (in_batch, emptied) = {
             // Not recorded yet: it never will be. Being recorded: deleted once written.
             let _writing = self.unrecorded.writing.lock().await;
             let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            waiting.entries.remove(&key);
+            waiting.entries.remove(&at);
             let open = batch.as_ref().and_then(|b| waiting.batches.get_mut(b));
             match open.map(|open| (open.events.remove(&ticket.seq).is_some(), open.events.is_empty())) {
                 Some((true, empty)) => {
@@ -390,7 +410,8 @@ impl Journal {
             return;
         }
         let subject = Subject::user(&ticket.user);
-        let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: key.as_bytes() };
+        let id = entry_id(&at.0, at.1);
+        let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: id.as_bytes() };
         if let Err(error) = self.store.delete(at, Durability::Batched).await {
             tracing::error!(%error, "could not clear a journal entry; it may be handled again after a restart");
         }
@@ -398,17 +419,16 @@ impl Journal {
 
     /// Every entry left by an earlier run, oldest first, with its ticket; numbering continues after them.
     pub async fn recover(&self) -> Result<Vec<(Entry, Ticket)>, StoreError> {
-        self.entries(|id| self.owns(id).map(str::to_string), None).await
+        self.entries(|id| self.owns(id).map(Arc::from), None).await
     }
 
     /// Every entry in the journal of replica `replica` (which died: this process took its name over),
     /// oldest first, with tickets that clear them there.
     pub async fn adopt(&self, replica: &str) -> Result<Vec<(Entry, Ticket)>, StoreError> {
         let prefix = prefix_of(replica);
-        let adopted: Arc<str> = prefix.as_str().into();
         let theirs =
             |id: &[u8]| (numbered(id, &prefix) || batch::number(id, &prefix).is_some()).then(|| prefix.clone());
-        self.entries(theirs, Some(adopted)).await
+        self.entries(theirs, Some(prefix.clone())).await
     }
 
     /// The entries `wanted` names (with the prefix of their journal's ids), oldest first, with their tickets.
@@ -417,12 +437,12 @@ impl Journal {
     /// in it; any other is opened here, so its events' tickets clear it as they are done.
     async fn entries(
         &self,
-        wanted: impl Fn(&[u8]) -> Option<String>,
+        wanted: impl Fn(&[u8]) -> Option<Arc<str>>,
         adopted: Option<Arc<str>>,
     ) -> Result<Vec<(Entry, Ticket)>, StoreError> {
         // Entries recorded on their own, by their journal's prefix and number.
-        let mut own: HashMap<(String, u64), Entry> = HashMap::new();
-        let mut batches: Vec<(String, String, u64, Vec<Entry>)> = Vec::new();
+        let mut own: HashMap<At, Entry> = HashMap::new();
+        let mut batches: Vec<(At, Vec<Entry>)> = Vec::new();
         let mut last = 0;
         for record in self.store.scan(JOURNAL).await? {
             let Some(prefix) = wanted(&record.id) else { continue };
@@ -454,15 +474,16 @@ impl Journal {
                     ),
                 }
             }
-            batches.push((String::from_utf8_lossy(&record.id).into_owned(), prefix, n, entries));
+            batches.push(((prefix, n), entries));
         }
         if adopted.is_none() {
             self.next.fetch_max(last + 1, Ordering::SeqCst);
         }
         // An entry of this process's journal written before it had a replica name is cleared where it is, as
         // one taken over.
-        let journal_of = |prefix: &str| adopted.clone().or_else(|| (prefix != self.prefix).then(|| prefix.into()));
-        let ticket = |entry: &Entry, prefix: &str, batch: Option<u64>| Ticket {
+        let journal_of =
+            |prefix: &Arc<str>| adopted.clone().or_else(|| (*prefix != self.prefix).then(|| prefix.clone()));
+        let ticket = |entry: &Entry, prefix: &Arc<str>, batch: Option<u64>| Ticket {
             seq: entry.seq,
             user: entry.event.user.clone(),
             adopted: journal_of(prefix),
@@ -473,18 +494,18 @@ impl Journal {
         let mut emptied = Vec::new();
         {
             let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            for (id, prefix, n, entries) in batches {
-                let open_here = waiting.batches.get(&id);
+            for (at, entries) in batches {
+                let open_here = waiting.batches.get(&at);
                 let entries: Vec<Entry> = entries
                     .into_iter()
                     .filter(|e| {
-                        !own.contains_key(&(prefix.clone(), e.seq))
+                        !own.contains_key(&(at.0.clone(), e.seq))
                             && open_here.is_none_or(|o| o.events.contains_key(&e.seq))
                     })
                     .collect();
                 if open_here.is_none() {
                     if entries.is_empty() {
-                        emptied.push(id);
+                        emptied.push(at);
                         continue;
                     }
                     let mut events = HashMap::with_capacity(entries.len());
@@ -493,13 +514,13 @@ impl Journal {
                         events.insert(e.seq, (Subject::user(&e.event.user), bytes));
                     }
                     let due = tokio::time::Instant::now() + RECORD_REPLIES_AFTER;
-                    waiting.batches.insert(id, Open { due, prefix: prefix.as_str().into(), events });
+                    waiting.batches.insert(at.clone(), Open { due, events });
                 }
-                out.extend(entries.into_iter().map(|e| (ticket(&e, &prefix, Some(n)), e)).map(|(t, e)| (e, t)));
+                out.extend(entries.into_iter().map(|e| (ticket(&e, &at.0, Some(at.1)), e)).map(|(t, e)| (e, t)));
             }
         }
-        for id in &emptied {
-            delete_batch(&self.store, id).await;
+        for at in &emptied {
+            delete_batch(&self.store, at).await;
         }
         out.extend(own.into_iter().map(|((prefix, _), e)| (ticket(&e, &prefix, None), e)).map(|(t, e)| (e, t)));
         out.sort_by_key(|(e, _)| e.seq);
@@ -583,23 +604,24 @@ impl Journal {
     pub async fn flush(&self) -> Result<(), StoreError> {
         let staged = std::mem::take(&mut *self.staged.lock().unwrap_or_else(PoisonError::into_inner));
         let Some(first) = staged.first() else { return self.store.flush().await };
-        let id = batch::id(&self.prefix, first.seq);
+        let at: At = (self.prefix.clone(), first.seq);
+        let id = batch::id(&at.0, at.1);
         let mut frames = Vec::with_capacity(staged.len());
         let mut events = HashMap::with_capacity(staged.len());
         for s in staged {
             frames.push(batch::Frame { seq: s.seq, accepted_ms: s.accepted_ms, part: s.part });
             events.insert(s.seq, (s.subject, s.bytes));
         }
-        let at = RecordKey { namespace: JOURNAL, subject: None, id: id.as_bytes() };
-        self.store.put(at, &batch::encode(&frames), Durability::Batched).await?;
+        let record = RecordKey { namespace: JOURNAL, subject: None, id: id.as_bytes() };
+        self.store.put(record, &batch::encode(&frames), Durability::Batched).await?;
         if let Err(error) = self.store.flush().await {
             // Refused: the platform delivers them again, so they must not also run at the next start.
-            delete_batch(&self.store, &id).await;
+            delete_batch(&self.store, &at).await;
             return Err(error);
         }
         let due = tokio::time::Instant::now() + RECORD_REPLIES_AFTER;
         let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        waiting.batches.insert(id, Open { due, prefix: self.prefix.as_str().into(), events });
+        waiting.batches.insert(at, Open { due, events });
         self.schedule(&mut waiting);
         Ok(())
     }

@@ -63,7 +63,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Vec<Frame>, String> {
 
 /// The record id of batch `n` in the journal whose ids start with `prefix`.
 pub(super) fn id(prefix: &str, n: u64) -> String {
-    format!("{prefix}b{n:016}")
+    super::numbered_id(prefix, "b", n)
 }
 
 /// The batch's number when `id` is a batch record of the journal whose ids start with `prefix`.
@@ -110,5 +110,14 @@ mod tests {
         assert_eq!(number(b"j0000000000000005", "j"), None, "an entry of its own");
         assert_eq!(number(b"jb.0000000000000005", "j"), None, "an entry of replica b");
         assert_eq!(number(b"jb", "j"), None);
+    }
+
+    #[test]
+    fn ids_are_what_the_formatting_machinery_writes() {
+        for n in [0, 7, 9_999_999_999_999_999, 10_000_000_000_000_000, u64::MAX] {
+            assert_eq!(id("j", n), format!("jb{n:016}"));
+            assert_eq!(super::super::entry_id("jweb-1.", n), format!("jweb-1.{n:016}"));
+            assert_eq!(number(id("jweb-1.", n).as_bytes(), "jweb-1."), Some(n));
+        }
     }
 }
