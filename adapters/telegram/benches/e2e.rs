@@ -3,7 +3,8 @@
 //! echo bot, each answering `/echo …` updates spread over 200 chats. Both bots run on one current-thread
 //! runtime (one core); the fake runs on its own threads.
 //!
-//! Measured: updates/s (criterion, send limits off), CPU per update (the bot's threads only), and reply
+//! Measured: updates/s (criterion, send limits off), CPU per update (the bot's threads only), the same with
+//! the bots' bursts taken in turn (steadier ratios on a machine whose speed changes), and reply
 //! latency percentiles on an idle bot with the stock limits (each chat's first message, then one more from
 //! each), also for Palisade without its journal. Every reply is checked (its chat and text).
 //! Memory: each bot again in a process of its own (this benchmark's binary, started as a child), its
@@ -252,6 +253,58 @@ fn throughput(c: &mut Criterion) {
     }
 }
 
+/// The three bots again, send limits off, their bursts taken in turn (the order rotating each round), so a
+/// change in the machine's speed during the run reaches all three alike: the ratios from this are steadier
+/// than those from the criterion groups above, each measured in a window of its own.
+fn interleaved(_c: &mut Criterion) {
+    const ROUNDS: u64 = 20;
+    let client = tokio::runtime::Runtime::new().unwrap();
+    let bots = [Which::Teloxide, Which::Palisade, Which::PalisadeNoJournal];
+    let running: Vec<_> = bots.iter().map(|&bot| start_bot(bot, true)).collect();
+    for (fake, _) in &running {
+        client.block_on(burst(fake, 50, 0)); // started and warm
+    }
+    // Per bot: each round's updates/s, and the CPU and updates over all rounds.
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); bots.len()];
+    let mut cpu = vec![Duration::ZERO; bots.len()];
+    for round in 0..ROUNDS {
+        for turn in 0..bots.len() {
+            let i = (turn + usize::try_from(round).unwrap()) % bots.len();
+            let fake = &running[i].0;
+            // The other bots wait in their long polls meanwhile: the CPU of threads named alike is this one's.
+            let before = palisade_testkit::bench::bot_cpu();
+            let took = client.block_on(burst(fake, BATCH, 1_000 + round));
+            cpu[i] += palisade_testkit::bench::bot_cpu() - before;
+            rates[i].push(BATCH as f64 / took.as_secs_f64());
+            assert_eq!(fake.wrong.load(Ordering::SeqCst), 0, "{:?} sent a reply to the wrong chat", bots[i]);
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let per_update = |i: usize| cpu[i] / u32::try_from(BATCH * ROUNDS).unwrap();
+    for (i, bot) in bots.iter().enumerate().skip(1) {
+        // The ratio of each round's rates, so a slow round is compared with the same round's teloxide.
+        let ratios: Vec<f64> = rates[i].iter().zip(&rates[0]).map(|(p, t)| p / t).collect();
+        eprintln!(
+            "interleaved, {bot:?}: {:.0} updates/s (teloxide {:.0}), {:.2}x teloxide's rate (median of {ROUNDS} \
+             rounds, {:.2}x - {:.2}x); CPU per update {:?} (teloxide {:?}), {:.2}x",
+            median(rates[i].clone()),
+            median(rates[0].clone()),
+            median(ratios.clone()),
+            ratios.iter().copied().fold(f64::INFINITY, f64::min),
+            ratios.iter().copied().fold(0.0, f64::max),
+            per_update(i),
+            per_update(0),
+            per_update(i).as_secs_f64() / per_update(0).as_secs_f64(),
+        );
+    }
+    for (fake, _) in running {
+        std::mem::forget(fake); // the bots keep running on their threads
+    }
+}
+
 fn latency(_c: &mut Criterion) {
     let client = tokio::runtime::Runtime::new().unwrap();
     for bot in [Which::Teloxide, Which::Palisade, Which::PalisadeNoJournal] {
@@ -325,7 +378,7 @@ fn memory(_c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, throughput, latency, memory);
+criterion_group!(benches, throughput, interleaved, latency, memory);
 
 fn main() {
     // A child [`memory`] started: one bot against the parent's fake, until the parent kills it.
