@@ -121,6 +121,8 @@ pub struct Turns {
     /// their conversation, or for a free slot): conversation and arrival by place; renewed in the background.
     queued: std::sync::Mutex<std::collections::HashMap<String, (String, u64)>>,
     renewing_queued: std::sync::Once,
+    /// The latest arrival placed here, and the time in ms it was placed at (see [`Turns::arrival_ms`]).
+    last_arrival: std::sync::Mutex<Option<(tokio::time::Instant, u64)>>,
 }
 
 impl std::fmt::Debug for Turns {
@@ -158,6 +160,7 @@ impl Turns {
             handed_on: tokio::sync::Notify::new(),
             queued: std::sync::Mutex::default(),
             renewing_queued: std::sync::Once::new(),
+            last_arrival: std::sync::Mutex::default(),
         }))
     }
 
@@ -196,12 +199,36 @@ impl Turns {
         // The store keys records by a keyed hash of this id: it never reaches the server as is.
         let conversation = format!("{}\n{}", conversation.user, conversation.chat_id);
         let me = format!("{}:{:020}", self.instance, self.next.fetch_add(1, Ordering::Relaxed));
-        let arrived_ms = self.clock.now_ms().saturating_sub(millis(arrived.elapsed()));
+        let arrived_ms = self.arrival_ms(arrived);
         self.renewing_queued.call_once(|| {
             tokio::spawn(renew_queued(Arc::downgrade(self)));
         });
         self.queue(&me, Some((&conversation, arrived_ms)));
         (conversation, me, arrived_ms)
+    }
+
+    /// When `arrived` was, in ms since the epoch: the clock now less the time since, but never before an
+    /// arrival no later than it placed here already. Both are whole ms, rounded down, so the difference of
+    /// two events that arrived together can come out one ms apart either way; were a later-placed event of a
+    /// conversation put ahead of an earlier one, the earlier one, first in this process's queue, would wait
+    /// for its turn in the line behind the later one, queued here behind it: neither would ever run. An
+    /// equal time leaves the order to the places' holders, numbered as they are placed.
+    fn arrival_ms(&self, arrived: tokio::time::Instant) -> u64 {
+        let computed = self.clock.now_ms().saturating_sub(millis(arrived.elapsed()));
+        let mut last = self.last_arrival.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match *last {
+            // An arrival older than the last one placed (an event taken up from a journal): its own time.
+            Some((at, _)) if arrived < at => computed,
+            Some((_, ms)) => {
+                let ms = computed.max(ms);
+                *last = Some((arrived, ms));
+                ms
+            }
+            None => {
+                *last = Some((arrived, computed));
+                computed
+            }
+        }
     }
 
     /// Writes the place in the line. A failure is not final: the first look when the event is due puts it
@@ -532,6 +559,27 @@ mod tests {
         assert!(!waiting.is_finished(), "and while it runs (renewed)");
         turn.release().await;
         waiting.await.unwrap().expect("b's turn once a handed it on").release().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_that_arrived_together_keep_their_order_in_the_line_whatever_the_rounding() {
+        let store = store().await;
+        let turns = Turns::new(store, crate::clock::TokioClock::shared()).unwrap();
+        // The clock counts whole ms from here; the events arrive 0.6 ms in, and are placed 1.1 and 1.6 ms in:
+        // the first comes out at 1 ms (1 - 0), the second at 0 ms (1 - 1) unless kept behind the first.
+        tokio::time::advance(Duration::from_micros(600)).await;
+        let arrived = tokio::time::Instant::now();
+        tokio::time::advance(Duration::from_micros(500)).await;
+        let first = turns.line_up_now(&ann(), arrived).await;
+        tokio::time::advance(Duration::from_micros(500)).await;
+        let second = turns.line_up_now(&ann(), arrived).await;
+        let stop = CancellationToken::new();
+        let turn = tokio::time::timeout(Duration::from_secs(60), first.take(&stop))
+            .await
+            .expect("the event placed first is first in the line (it would wait for the second forever)")
+            .expect("its turn");
+        turn.release().await;
+        second.take(&stop).await.expect("then the second's").release().await;
     }
 
     #[tokio::test(start_paused = true)]
