@@ -36,22 +36,17 @@ impl Observed {
 
 #[async_trait::async_trait]
 impl palisade::store::Backend for Observed {
-    async fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, palisade::store::StoreError> {
+    async fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.sled.get(tree, key).await
     }
-    async fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), palisade::store::StoreError> {
+    async fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         self.check(tree)?;
         self.sled.insert(tree, key, value).await
     }
-    async fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, palisade::store::StoreError> {
+    async fn remove(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError> {
         self.sled.remove(tree, key).await
     }
-    async fn remove_if_unchanged(
-        &self,
-        tree: &str,
-        key: &[u8],
-        expected: &[u8],
-    ) -> Result<bool, palisade::store::StoreError> {
+    async fn remove_if_unchanged(&self, tree: &str, key: &[u8], expected: &[u8]) -> Result<bool, StoreError> {
         self.sled.remove_if_unchanged(tree, key, expected).await
     }
     async fn replace_if_unchanged(
@@ -60,30 +55,21 @@ impl palisade::store::Backend for Observed {
         key: &[u8],
         expected: &[u8],
         value: &[u8],
-    ) -> Result<bool, palisade::store::StoreError> {
+    ) -> Result<bool, StoreError> {
         self.check(tree)?;
         self.sled.replace_if_unchanged(tree, key, expected, value).await
     }
-    async fn insert_if_absent(
-        &self,
-        tree: &str,
-        key: &[u8],
-        value: &[u8],
-    ) -> Result<Option<Vec<u8>>, palisade::store::StoreError> {
+    async fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.check(tree)?;
         self.sled.insert_if_absent(tree, key, value).await
     }
-    async fn scan_prefix(
-        &self,
-        tree: &str,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, palisade::store::StoreError> {
+    async fn scan_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         self.sled.scan_prefix(tree, prefix).await
     }
-    async fn trees(&self) -> Result<Vec<String>, palisade::store::StoreError> {
+    async fn trees(&self) -> Result<Vec<String>, StoreError> {
         self.sled.trees().await
     }
-    async fn flush(&self) -> Result<(), palisade::store::StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         self.flushes.fetch_add(1, Ordering::SeqCst);
         self.sled.flush().await
     }
