@@ -30,6 +30,7 @@
 //! is taken apart; it is logged and skipped.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -111,22 +112,11 @@ pub struct Journal {
     /// What this replica's entry ids start with: `j` alone, or `j<replica>.` when replicas share the store.
     prefix: Arc<str>,
     /// Events accepted since the last flush: written as one batch record by it.
-    staged: Mutex<Vec<Staged>>,
+    staged: Mutex<batch::Batch>,
     /// Handled events whose replies are not recorded yet, and batch records still holding open events.
     unrecorded: Arc<Unrecorded>,
     /// The highest number accepted from each numbered stream.
     marks: marks::Marks,
-}
-
-/// An accepted event on its way into a batch record.
-struct Staged {
-    seq: u64,
-    accepted_ms: u64,
-    subject: Subject,
-    /// The entry as written, for a record of its own if it outlives its batch record.
-    bytes: zeroize::Zeroizing<Vec<u8>>,
-    /// The same, sealed under its person's data key.
-    part: Vec<u8>,
 }
 
 /// What waits to be written later, by the recorder.
@@ -152,24 +142,37 @@ struct Waiting {
     recorder: bool,
 }
 
-/// A handled event whose replies are to be recorded (serialised only then: most never are).
+/// A handled event whose replies are to be recorded (serialised only then: most never are). Its event is not
+/// kept here: when recorded, it is read from the entry as written, sealed in its open batch record or, once
+/// that was taken apart, stored on its own.
 struct Late {
     due: tokio::time::Instant,
-    event: Event,
+    user: UserRef,
     replies: Vec<Reply>,
-    accepted_ms: u64,
     /// The event's number and the number of the batch record holding it, if one does.
     seq: u64,
     batch: Option<u64>,
 }
 
 impl Late {
-    /// Writes its entry `id`, replies included (not flushed).
-    async fn write(&self, store: &SharedStore, id: &str) -> Result<(), StoreError> {
-        let entry =
-            Written { seq: self.seq, event: &self.event, replies: Some(&self.replies), accepted_ms: self.accepted_ms };
-        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&entry).map_err(|e| codec(&e))?);
-        write(store, &Subject::user(&self.event.user), id, &bytes).await
+    /// Writes its entry `id`, replies included (not flushed), given its part in its batch record (`None`:
+    /// the entry is stored on its own).
+    async fn write(self, store: &SharedStore, id: &str, part: Option<Vec<u8>>) -> Result<(), StoreError> {
+        let subject = Subject::user(&self.user);
+        let written = match part {
+            Some(part) => open_part(store, id, self.seq, &part).await?.1,
+            None => {
+                let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: id.as_bytes() };
+                let record = store.get(at).await?.ok_or_else(|| StoreError::Unreadable {
+                    namespace: JOURNAL.into(),
+                    reason: format!("entry {id} is neither in a batch nor stored on its own"),
+                })?;
+                record.value
+            }
+        };
+        let mut entry: Entry = serde_json::from_slice(&written).map_err(|e| codec(&e))?;
+        entry.replies = Some(self.replies);
+        write(store, &subject, id, &to_json(&entry)?).await
     }
 }
 
@@ -177,8 +180,24 @@ impl Late {
 struct Open {
     /// When what is still open in it becomes records of their own.
     due: tokio::time::Instant,
-    /// Its open events by number: their user and the entry as written.
-    events: HashMap<u64, (Subject, zeroize::Zeroizing<Vec<u8>>)>,
+    /// The record as written.
+    bytes: Vec<u8>,
+    /// Its open events by number: where their parts are in it.
+    parts: HashMap<u64, Range<usize>>,
+}
+
+impl Open {
+    /// The batch written as `batch`, its events all open, due to be taken apart [`RECORD_REPLIES_AFTER`]
+    /// from now.
+    fn new(batch: batch::Batch) -> Self {
+        let parts = batch.frames.into_iter().map(|f| (f.seq, f.part)).collect();
+        Self { due: tokio::time::Instant::now() + RECORD_REPLIES_AFTER, bytes: batch.bytes, parts }
+    }
+
+    /// Takes event `seq` out: its part, if it was open here.
+    fn take(&mut self, seq: u64) -> Option<Vec<u8>> {
+        self.parts.remove(&seq).map(|range| self.bytes.get(range).unwrap_or_default().to_vec())
+    }
 }
 
 impl std::fmt::Debug for Journal {
@@ -226,6 +245,33 @@ fn codec(e: &serde_json::Error) -> StoreError {
     StoreError::Codec { namespace: JOURNAL.into(), reason: e.to_string() }
 }
 
+/// `value` as JSON, in a buffer wiped when dropped. Sized for a typical entry (an accepted command is about
+/// 400 bytes), so it is seldom reallocated on the way: a reallocation would leave a copy of the entry behind,
+/// unwiped.
+fn to_json(value: &impl Serialize) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(512));
+    serde_json::to_writer(&mut *out, value).map_err(|e| codec(&e))?;
+    Ok(out)
+}
+
+/// Opens the part of entry `id` (number `seq`) in a batch record: the entry, and as written.
+async fn open_part(
+    store: &SharedStore,
+    id: &str,
+    seq: u64,
+    part: &[u8],
+) -> Result<(Entry, zeroize::Zeroizing<Vec<u8>>), StoreError> {
+    let bytes = store.open_part(JOURNAL, id.as_bytes(), part).await?;
+    let entry: Entry = serde_json::from_slice(&bytes).map_err(|e| codec(&e))?;
+    if entry.seq != seq {
+        return Err(StoreError::Unreadable {
+            namespace: JOURNAL.into(),
+            reason: format!("an entry numbered {} in the frame of entry {seq}", entry.seq),
+        });
+    }
+    Ok((entry, bytes))
+}
+
 /// Writes the entry `id` about `subject` (not flushed).
 async fn write(store: &SharedStore, subject: &Subject, id: &str, bytes: &[u8]) -> Result<(), StoreError> {
     let at = RecordKey { namespace: JOURNAL, subject: Some(subject), id: id.as_bytes() };
@@ -247,19 +293,23 @@ async fn record(store: &SharedStore, unrecorded: &Unrecorded, by: Option<tokio::
     let _writing = unrecorded.writing.lock().await;
     let is_due = |due: tokio::time::Instant| by.is_none_or(|by| due <= by);
     let (late, emptied) = {
-        let mut waiting = unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        let late: Vec<(At, Late)> = waiting.entries.extract_if(|_, l| is_due(l.due)).collect();
-        // Recorded on their own now: their batch records no longer hold them.
-        for ((prefix, _), l) in &late {
-            if let Some(open) = l.batch.and_then(|b| waiting.batches.get_mut(&(prefix.clone(), b))) {
-                open.events.remove(&l.seq);
-            }
-        }
-        let emptied: Vec<At> = waiting.batches.extract_if(|_, o| o.events.is_empty()).map(|(at, _)| at).collect();
+        let mut guard = unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        let waiting = &mut *guard;
+        // Recorded on their own now: their batch records no longer hold them (and hand over their parts).
+        let late: Vec<(At, Late, Option<Vec<u8>>)> = waiting
+            .entries
+            .extract_if(|_, l| is_due(l.due))
+            .map(|(at, l)| {
+                let part =
+                    l.batch.and_then(|b| waiting.batches.get_mut(&(at.0.clone(), b))).and_then(|o| o.take(l.seq));
+                (at, l, part)
+            })
+            .collect();
+        let emptied: Vec<At> = waiting.batches.extract_if(|_, o| o.parts.is_empty()).map(|(at, _)| at).collect();
         (late, emptied)
     };
-    for ((prefix, seq), late) in late {
-        if let Err(error) = late.write(store, &entry_id(&prefix, seq)).await {
+    for ((prefix, seq), late, part) in late {
+        if let Err(error) = late.write(store, &entry_id(&prefix, seq), part).await {
             tracing::error!(%error, "could not record an event's replies; a restart may handle it again");
         }
     }
@@ -269,8 +319,17 @@ async fn record(store: &SharedStore, unrecorded: &Unrecorded, by: Option<tokio::
     };
     let mut written = true;
     for ((prefix, _), open) in &due {
-        for (seq, (subject, bytes)) in &open.events {
-            if let Err(error) = write(store, subject, &entry_id(prefix, *seq), bytes).await {
+        for (&seq, range) in &open.parts {
+            let id = entry_id(prefix, seq);
+            let part = open.bytes.get(range.clone()).unwrap_or_default();
+            let (entry, bytes) = match open_part(store, &id, seq, part).await {
+                Ok(opened) => opened,
+                Err(error) => {
+                    tracing::error!(%error, "an event in a batch of journal entries cannot be read (its person was erased, or it is damaged); it is dropped");
+                    continue;
+                }
+            };
+            if let Err(error) = write(store, &Subject::user(&entry.event.user), &id, &bytes).await {
                 tracing::error!(%error, "could not move an event out of its batch of journal entries; it stays there");
                 written = false;
             }
@@ -347,26 +406,22 @@ impl Journal {
     /// [`Journal::flush`] (the intake flushes once for a batch of events).
     pub async fn accept(&self, event: &Event, now_ms: u64) -> Result<Ticket, StoreError> {
         let seq = self.next.fetch_add(1, Ordering::SeqCst);
-        let written = Written { seq, event, replies: None, accepted_ms: now_ms };
-        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&written).map_err(|e| codec(&e))?);
-        let subject = Subject::user(&event.user);
+        let bytes = to_json(&Written { seq, event, replies: None, accepted_ms: now_ms })?;
         let context = entry_id(&self.prefix, seq);
-        let part = self.store.seal_part(JOURNAL, &subject, context.as_bytes(), &bytes).await?;
+        let part = self.store.seal_part(JOURNAL, &Subject::user(&event.user), context.as_bytes(), &bytes).await?;
         let mut staged = self.staged.lock().unwrap_or_else(PoisonError::into_inner);
-        let batch = staged.first().map_or(seq, |s| s.seq);
-        staged.push(Staged { seq, accepted_ms: now_ms, subject, bytes, part });
+        let batch = staged.frames.first().map_or(seq, |f| f.seq);
+        staged.push(seq, now_ms, &part);
         Ok(Ticket { seq, user: event.user.clone(), adopted: None, accepted_ms: now_ms, batch: Some(batch) })
     }
 
     /// Notes that the event was handled and what is left to deliver: recorded in its entry if the replies
     /// are still undelivered [`RECORD_REPLIES_AFTER`] from now, or at [`Journal::settle`].
-    pub fn handled(&self, ticket: &Ticket, event: Event, replies: Vec<Reply>) {
-        debug_assert_eq!(ticket.user, event.user);
+    pub fn handled(&self, ticket: &Ticket, replies: Vec<Reply>) {
         let late = Late {
             due: tokio::time::Instant::now() + RECORD_REPLIES_AFTER,
-            event,
+            user: ticket.user.clone(),
             replies,
-            accepted_ms: ticket.accepted_ms,
             seq: ticket.seq,
             batch: ticket.batch,
         };
@@ -392,7 +447,7 @@ impl Journal {
             let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
             waiting.entries.remove(&at);
             let open = batch.as_ref().and_then(|b| waiting.batches.get_mut(b));
-            match open.map(|open| (open.events.remove(&ticket.seq).is_some(), open.events.is_empty())) {
+            match open.map(|open| (open.parts.remove(&ticket.seq).is_some(), open.parts.is_empty())) {
                 Some((true, empty)) => {
                     let emptied = batch.filter(|_| empty);
                     if let Some(b) = &emptied {
@@ -442,7 +497,7 @@ impl Journal {
     ) -> Result<Vec<(Entry, Ticket)>, StoreError> {
         // Entries recorded on their own, by their journal's prefix and number.
         let mut own: HashMap<At, Entry> = HashMap::new();
-        let mut batches: Vec<(At, Vec<Entry>)> = Vec::new();
+        let mut batches: Vec<(At, batch::Batch, Vec<Entry>)> = Vec::new();
         let mut last = 0;
         for record in self.store.scan(JOURNAL).await? {
             let Some(prefix) = wanted(&record.id) else { continue };
@@ -456,25 +511,25 @@ impl Journal {
                 }
                 continue;
             };
-            let frames = match batch::decode(&record.value) {
-                Ok(frames) => frames,
+            let batch = match batch::Batch::decode(record.value.to_vec()) {
+                Ok(batch) => batch,
                 Err(reason) => {
                     tracing::error!(%reason, "a batch of journal entries cannot be read; it is skipped");
                     continue;
                 }
             };
-            let mut entries = Vec::with_capacity(frames.len());
-            for frame in frames {
+            let mut entries = Vec::with_capacity(batch.frames.len());
+            for frame in &batch.frames {
                 last = last.max(frame.seq);
-                match self.open_frame(&prefix, &frame).await {
-                    Ok(entry) => entries.push(entry),
+                match open_part(&self.store, &entry_id(&prefix, frame.seq), frame.seq, batch.part(frame)).await {
+                    Ok((entry, _)) => entries.push(entry),
                     Err(error) => tracing::error!(
                         %error,
                         "a journal entry in a batch cannot be read (its person was erased, or it is damaged); it is skipped"
                     ),
                 }
             }
-            batches.push(((prefix, n), entries));
+            batches.push(((prefix, n), batch, entries));
         }
         if adopted.is_none() {
             self.next.fetch_max(last + 1, Ordering::SeqCst);
@@ -494,13 +549,13 @@ impl Journal {
         let mut emptied = Vec::new();
         {
             let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            for (at, entries) in batches {
+            for (at, batch, entries) in batches {
                 let open_here = waiting.batches.get(&at);
                 let entries: Vec<Entry> = entries
                     .into_iter()
                     .filter(|e| {
                         !own.contains_key(&(at.0.clone(), e.seq))
-                            && open_here.is_none_or(|o| o.events.contains_key(&e.seq))
+                            && open_here.is_none_or(|o| o.parts.contains_key(&e.seq))
                     })
                     .collect();
                 if open_here.is_none() {
@@ -508,13 +563,9 @@ impl Journal {
                         emptied.push(at);
                         continue;
                     }
-                    let mut events = HashMap::with_capacity(entries.len());
-                    for e in &entries {
-                        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(e).map_err(|e| codec(&e))?);
-                        events.insert(e.seq, (Subject::user(&e.event.user), bytes));
-                    }
-                    let due = tokio::time::Instant::now() + RECORD_REPLIES_AFTER;
-                    waiting.batches.insert(at.clone(), Open { due, events });
+                    let mut open = Open::new(batch);
+                    open.parts.retain(|seq, _| entries.iter().any(|e| e.seq == *seq));
+                    waiting.batches.insert(at.clone(), open);
                 }
                 out.extend(entries.into_iter().map(|e| (ticket(&e, &at.0, Some(at.1)), e)).map(|(t, e)| (e, t)));
             }
@@ -525,20 +576,6 @@ impl Journal {
         out.extend(own.into_iter().map(|((prefix, _), e)| (ticket(&e, &prefix, None), e)).map(|(t, e)| (e, t)));
         out.sort_by_key(|(e, _)| e.seq);
         Ok(out)
-    }
-
-    /// The entry in one frame of a batch record of the journal whose ids start with `prefix`.
-    async fn open_frame(&self, prefix: &str, frame: &batch::Frame) -> Result<Entry, StoreError> {
-        let context = entry_id(prefix, frame.seq);
-        let bytes = self.store.open_part(JOURNAL, context.as_bytes(), &frame.part).await?;
-        let entry: Entry = serde_json::from_slice(&bytes).map_err(|e| codec(&e))?;
-        if entry.seq != frame.seq {
-            return Err(StoreError::Unreadable {
-                namespace: JOURNAL.into(),
-                reason: format!("an entry numbered {} in the frame of entry {}", entry.seq, frame.seq),
-            });
-        }
-        Ok(entry)
     }
 
     /// Claims `delivery` at `now_ms`: `true` the first time it is seen, `false` for a repeat still
@@ -595,7 +632,7 @@ impl Journal {
     /// Drops the events accepted since the last flush unwritten: the intake refused the batch (its marks
     /// could not be written).
     pub fn refuse_staged(&self) {
-        self.staged.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        *self.staged.lock().unwrap_or_else(PoisonError::into_inner) = batch::Batch::default();
     }
 
     /// Writes the events accepted since the last flush as one batch record, and makes every record so far
@@ -603,25 +640,18 @@ impl Journal {
     /// recorded: the intake refuses them all.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let staged = std::mem::take(&mut *self.staged.lock().unwrap_or_else(PoisonError::into_inner));
-        let Some(first) = staged.first() else { return self.store.flush().await };
+        let Some(first) = staged.frames.first() else { return self.store.flush().await };
         let at: At = (self.prefix.clone(), first.seq);
         let id = batch::id(&at.0, at.1);
-        let mut frames = Vec::with_capacity(staged.len());
-        let mut events = HashMap::with_capacity(staged.len());
-        for s in staged {
-            frames.push(batch::Frame { seq: s.seq, accepted_ms: s.accepted_ms, part: s.part });
-            events.insert(s.seq, (s.subject, s.bytes));
-        }
         let record = RecordKey { namespace: JOURNAL, subject: None, id: id.as_bytes() };
-        self.store.put(record, &batch::encode(&frames), Durability::Batched).await?;
+        self.store.put(record, &staged.bytes, Durability::Batched).await?;
         if let Err(error) = self.store.flush().await {
             // Refused: the platform delivers them again, so they must not also run at the next start.
             delete_batch(&self.store, &at).await;
             return Err(error);
         }
-        let due = tokio::time::Instant::now() + RECORD_REPLIES_AFTER;
         let mut waiting = self.unrecorded.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        waiting.batches.insert(at, Open { due, events });
+        waiting.batches.insert(at, Open::new(staged));
         self.schedule(&mut waiting);
         Ok(())
     }

@@ -208,8 +208,6 @@ impl Conversations {
                 },
                 None => None,
             };
-            // Kept only for the journal, which records it with its replies if they are late.
-            let event = ticket.as_ref().map(|_| envelope.event.clone());
             let caps = outboxes.capabilities(envelope.event.chat.platform);
             let mut request = Request::new(envelope.event, caps);
             request.texts = texts;
@@ -217,10 +215,10 @@ impl Conversations {
             let done = request.done.clone();
             // Apologize (inside the service) turns every failure into an apology, so Err is not expected here.
             let replies = service.oneshot(request).await.unwrap_or_default();
-            if let (Some(journal), Some(ticket), Some(event)) = (&journal, &ticket, event)
+            if let (Some(journal), Some(ticket)) = (&journal, &ticket)
                 && !replies.is_empty()
             {
-                journal.handled(ticket, event, replies.clone());
+                journal.handled(ticket, replies.clone());
             }
             // The slot is free once the replies are queued; they leave on the conversation's lane. Unless a
             // layer handed the done signal on with the work it started (then that work fires it).

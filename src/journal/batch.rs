@@ -10,55 +10,79 @@
 //!
 //! [`Store::seal_part`]: crate::store::Store::seal_part
 
+use std::ops::Range;
+
 /// The layout written.
 const VERSION: u8 = 1;
 
 /// One event in a batch record.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Frame {
     /// The event's number in its journal.
     pub seq: u64,
     /// When it was accepted (ms since the epoch).
     pub accepted_ms: u64,
-    /// The entry, sealed under its person's data key.
-    pub part: Vec<u8>,
+    /// Where its part (the entry, sealed under its person's data key) is in the record.
+    pub part: Range<usize>,
 }
 
-/// The record's value for `frames`.
-pub(super) fn encode(frames: &[Frame]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1 + frames.iter().map(|f| 20 + f.part.len()).sum::<usize>());
-    out.push(VERSION);
-    for frame in frames {
-        out.extend_from_slice(&frame.seq.to_be_bytes());
-        out.extend_from_slice(&frame.accepted_ms.to_be_bytes());
-        out.extend_from_slice(&u32::try_from(frame.part.len()).unwrap_or(u32::MAX).to_be_bytes());
-        out.extend_from_slice(&frame.part);
-    }
-    out
+/// A batch record's value, and where each event is in it.
+#[derive(Debug)]
+pub(super) struct Batch {
+    /// The value as written.
+    pub bytes: Vec<u8>,
+    /// Its events, in the order written.
+    pub frames: Vec<Frame>,
 }
 
-/// The frames in a record's value, or what is wrong with it.
-pub(super) fn decode(bytes: &[u8]) -> Result<Vec<Frame>, String> {
-    let Some((&version, mut rest)) = bytes.split_first() else { return Err("an empty batch record".into()) };
-    if version != VERSION {
-        return Err(format!("a batch record of layout {version}, this version reads layout {VERSION}"));
+impl Default for Batch {
+    fn default() -> Self {
+        Self { bytes: vec![VERSION], frames: Vec::new() }
     }
-    let mut frames = Vec::new();
-    while !rest.is_empty() {
-        let cut = || format!("a batch record cut short after {} events", frames.len());
-        let (head, tail) = rest.split_first_chunk::<20>().ok_or_else(cut)?;
-        let (seq, head) = head.split_first_chunk::<8>().ok_or_else(cut)?;
-        let (accepted_ms, len) = head.split_first_chunk::<8>().ok_or_else(cut)?;
-        let len = u32::from_be_bytes(len.first_chunk::<4>().copied().ok_or_else(cut)?) as usize;
-        let part = tail.get(..len).ok_or_else(cut)?;
-        frames.push(Frame {
-            seq: u64::from_be_bytes(*seq),
-            accepted_ms: u64::from_be_bytes(*accepted_ms),
-            part: part.to_vec(),
-        });
-        rest = &tail[len..];
+}
+
+impl Batch {
+    /// Appends an event's part.
+    pub fn push(&mut self, seq: u64, accepted_ms: u64, part: &[u8]) {
+        self.bytes.extend_from_slice(&seq.to_be_bytes());
+        self.bytes.extend_from_slice(&accepted_ms.to_be_bytes());
+        self.bytes.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(part);
+        self.frames.push(Frame { seq, accepted_ms, part: at..self.bytes.len() });
     }
-    Ok(frames)
+
+    /// The part of `frame`.
+    pub fn part(&self, frame: &Frame) -> &[u8] {
+        self.bytes.get(frame.part.clone()).unwrap_or_default()
+    }
+
+    /// The batch a record's value holds, or what is wrong with it.
+    pub fn decode(bytes: Vec<u8>) -> Result<Self, String> {
+        let Some((&version, mut rest)) = bytes.split_first() else { return Err("an empty batch record".into()) };
+        if version != VERSION {
+            return Err(format!("a batch record of layout {version}, this version reads layout {VERSION}"));
+        }
+        let mut frames = Vec::new();
+        while !rest.is_empty() {
+            let cut = || format!("a batch record cut short after {} events", frames.len());
+            let (head, tail) = rest.split_first_chunk::<20>().ok_or_else(cut)?;
+            let (seq, head) = head.split_first_chunk::<8>().ok_or_else(cut)?;
+            let (accepted_ms, len) = head.split_first_chunk::<8>().ok_or_else(cut)?;
+            let len = u32::from_be_bytes(len.first_chunk::<4>().copied().ok_or_else(cut)?) as usize;
+            if tail.len() < len {
+                return Err(cut());
+            }
+            let at = bytes.len() - tail.len();
+            frames.push(Frame {
+                seq: u64::from_be_bytes(*seq),
+                accepted_ms: u64::from_be_bytes(*accepted_ms),
+                part: at..at + len,
+            });
+            rest = &tail[len..];
+        }
+        Ok(Self { bytes, frames })
+    }
 }
 
 /// The record id of batch `n` in the journal whose ids start with `prefix`.
@@ -81,24 +105,25 @@ mod tests {
 
     #[test]
     fn frames_read_back_and_damage_is_named() {
-        let frames = [
-            Frame { seq: 7, accepted_ms: 1_700_000_000_000, part: vec![1, 2, 3] },
-            Frame { seq: 8, accepted_ms: 1_700_000_000_001, part: Vec::new() },
-        ];
-        let bytes = encode(&frames);
-        let back = decode(&bytes).unwrap();
+        let mut batch = Batch::default();
+        batch.push(7, 1_700_000_000_000, &[1, 2, 3]);
+        batch.push(8, 1_700_000_000_001, &[]);
+        let back = Batch::decode(batch.bytes.clone()).unwrap();
+        assert_eq!(back.frames, batch.frames);
         assert_eq!(
-            back.iter().map(|f| (f.seq, f.accepted_ms, f.part.clone())).collect::<Vec<_>>(),
+            back.frames.iter().map(|f| (f.seq, f.accepted_ms, back.part(f).to_vec())).collect::<Vec<_>>(),
             [(7, 1_700_000_000_000, vec![1, 2, 3]), (8, 1_700_000_000_001, vec![])]
         );
+        let bytes = &batch.bytes;
         for cut in 2..bytes.len() {
             if cut == 1 + 20 + 3 {
                 continue; // a whole first frame
             }
-            assert!(decode(&bytes[..cut]).unwrap_err().contains("cut short"), "cut at {cut}");
+            assert!(Batch::decode(bytes[..cut].to_vec()).unwrap_err().contains("cut short"), "cut at {cut}");
         }
-        assert!(decode(&[9]).unwrap_err().contains("layout 9"));
-        assert!(decode(&[]).is_err());
+        assert!(Batch::decode(vec![9]).unwrap_err().contains("layout 9"));
+        assert!(Batch::decode(Vec::new()).is_err());
+        assert_eq!(Batch::decode(vec![VERSION]).unwrap().frames, [], "a batch of none reads back as none");
     }
 
     #[test]

@@ -342,8 +342,8 @@ async fn replies_are_recorded_once_late_and_never_after_their_entry_is_done() {
     let (quick, late) = (event("ann", "/echo quick"), event("bob", "/echo late"));
     let (tq, tl) = (journal.accept(&quick, 1).await.unwrap(), journal.accept(&late, 2).await.unwrap());
     journal.flush().await.unwrap();
-    journal.handled(&tq, quick.clone(), vec![reply(&quick, "quick")]);
-    journal.handled(&tl, late.clone(), vec![reply(&late, "late")]);
+    journal.handled(&tq, vec![reply(&quick, "quick")]);
+    journal.handled(&tl, vec![reply(&late, "late")]);
     // Just handled: both entries still as accepted.
     let now = Journal::new(store.clone(), "").recover().await.unwrap();
     assert_eq!(replies_of(&now), [None, None]);
@@ -358,7 +358,7 @@ async fn replies_are_recorded_once_late_and_never_after_their_entry_is_done() {
     let last = event("cy", "/echo last");
     let t = journal.accept(&last, 3).await.unwrap();
     journal.flush().await.unwrap();
-    journal.handled(&t, last.clone(), vec![reply(&last, "last")]);
+    journal.handled(&t, vec![reply(&last, "last")]);
     journal.settle().await;
     let now = Journal::new(store.clone(), "").recover().await.unwrap();
     assert_eq!(replies_of(&now), [Some(vec!["late".to_string()]), Some(vec!["last".to_string()])]);
@@ -413,7 +413,7 @@ async fn a_batch_of_events_is_one_record_its_parts_shredded_by_erasure_and_taken
         body: palisade::ReplyBody::Text { text: "di's reply".into(), buttons: Vec::new() },
         retract: None,
     };
-    journal.handled(&tickets[1], di.clone(), vec![reply]);
+    journal.handled(&tickets[1], vec![reply.clone()]);
     tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
     let left = Journal::new(store.clone(), "").recover().await.unwrap();
     assert_eq!(users(&left), ["di", "ed"], "the done one is gone for good");
@@ -424,6 +424,19 @@ async fn a_batch_of_events_is_one_record_its_parts_shredded_by_erasure_and_taken
     assert_eq!(left[1].0.replies, None, "still being handled");
     assert!(left.iter().all(|(_, t)| t.batch.is_none()), "records of their own now");
     assert_eq!(records().await, 2, "the batch record is gone");
+    // Handled only now, its replies late: they are recorded with the event read back from its own record.
+    let late =
+        palisade::Reply { body: palisade::ReplyBody::Text { text: "ed's reply".into(), buttons: Vec::new() }, ..reply };
+    journal.handled(&te, vec![late]);
+    tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
+    let left = Journal::new(store.clone(), "").recover().await.unwrap();
+    assert_eq!(users(&left), ["di", "ed"]);
+    assert_eq!(format!("{:?}", left[1].0.event.kind), format!("{:?}", ed.kind), "the event as accepted");
+    assert_eq!(
+        left[1].0.replies.as_ref().map(|r| r.iter().map(text_of).collect::<Vec<_>>()),
+        Some(vec!["ed's reply".to_string()])
+    );
+    assert_eq!(records().await, 2);
     journal.done(&tickets[1]).await;
     journal.done(&te).await;
     assert_eq!(records().await, 0);
