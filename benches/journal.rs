@@ -1,6 +1,6 @@
 //! The journal's cost per accepted event, on the encrypted store over sled: a batch of events accepted,
-//! written as one record and flushed, then each done — what the intake and the outboxes pay for an event
-//! whose replies leave at once.
+//! written as one record and flushed, then each handled (its reply noted, as the dispatcher does) and done —
+//! what the intake, the dispatcher and the outboxes pay for an event whose reply leaves at once.
 //!
 //! Run: `cargo bench --bench journal`. Figures are recorded in docs/PERFORMANCE.md.
 
@@ -13,6 +13,7 @@ use palisade::clock::TokioClock;
 use palisade::crypto::Key;
 use palisade::journal::Journal;
 use palisade::store::{Backend, RecordStore, SharedStore, SledBackend};
+use palisade::{Reply, ReplyBody};
 use palisade_testkit::bench::console_event;
 
 /// Events per intake batch: what the Telegram benchmark's batches hold on average.
@@ -27,16 +28,24 @@ fn bench(c: &mut Criterion) {
         Arc::new(rt.block_on(RecordStore::open(backend, &key, TokioClock::shared())).expect("store opens"));
     let journal = Journal::new(store, "");
     let events: Vec<_> = (0..BATCH).map(|i| console_event(i, "/echo a message of ordinary length")).collect();
+    let replies: Vec<Vec<Reply>> = events
+        .iter()
+        .map(|e| {
+            let body = ReplyBody::Text { text: "a message of ordinary length".into(), buttons: Vec::new() };
+            vec![Reply { chat: e.chat.clone(), user: e.user.clone(), private: false, body, retract: None }]
+        })
+        .collect();
     let mut group = c.benchmark_group("journal");
     group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function(BenchmarkId::new("accept_flush_done", BATCH), |b| {
+    group.bench_function(BenchmarkId::new("accept_flush_handled_done", BATCH), |b| {
         b.to_async(&rt).iter(|| async {
             let mut tickets = Vec::with_capacity(BATCH);
             for (i, event) in events.iter().enumerate() {
                 tickets.push(journal.accept(event, 1_700_000_000_000 + i as u64).await.expect("accepted"));
             }
             journal.flush().await.expect("flushed");
-            for ticket in &tickets {
+            for (ticket, replies) in tickets.iter().zip(&replies) {
+                journal.handled(ticket, replies.clone());
                 journal.done(ticket).await;
             }
         });
