@@ -26,8 +26,10 @@
 //! process died, but whose replies were not yet recorded and flushed, runs again. Handlers with effects ask
 //! for step-up first (a fresh code, which a user does not give twice by accident) or write their effect last.
 //! An event whose person links another identity while it is still in a batch record (the link retires the
-//! data key its part was sealed under) cannot be read at the next start if the process dies before the batch
-//! is taken apart; it is logged and skipped.
+//! data key its part was sealed under) cannot be read back from it: it is not taken up at the next start if
+//! the process dies before the event is done, and its replies are not recorded if they are late (each logged).
+//! An event whose person is erased while it is in a batch record is gone with the rest of their data: it is
+//! never written again under them.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -325,7 +327,7 @@ async fn record(store: &SharedStore, unrecorded: &Unrecorded, by: Option<tokio::
             let (entry, bytes) = match open_part(store, &id, seq, part).await {
                 Ok(opened) => opened,
                 Err(error) => {
-                    tracing::error!(%error, "an event in a batch of journal entries cannot be read (its person was erased, or it is damaged); it is dropped");
+                    tracing::error!(%error, "an event in a batch of journal entries cannot be read (its person was erased or linked another account); it is dropped from the journal");
                     continue;
                 }
             };

@@ -442,6 +442,46 @@ async fn a_batch_of_events_is_one_record_its_parts_shredded_by_erasure_and_taken
     assert_eq!(records().await, 0);
 }
 
+/// A person erased while their event is still open in a batch: when the batch lingers and is taken apart,
+/// their event is not written back under them (that would store their data again after the erasure), nor are
+/// their late replies; the others' events are.
+#[tokio::test]
+async fn an_event_of_a_person_erased_while_its_batch_is_open_is_not_written_again() {
+    use palisade::journal::{Journal, RECORD_REPLIES_AFTER};
+    use palisade::store::Subject;
+    let store = memory_store().await;
+    let journal = Journal::new(store.clone(), "");
+    let (ann, bob, cy) = (event("ann", "/echo ann's"), event("bob", "/echo bob's"), event("cy", "/echo cy's"));
+    let (ta, tb) = (journal.accept(&ann, 1).await.unwrap(), journal.accept(&bob, 2).await.unwrap());
+    let tc = journal.accept(&cy, 3).await.unwrap();
+    journal.flush().await.unwrap();
+    // Cy's event is handled, its reply waiting; Ann's and Bob's are still being handled.
+    let reply = palisade::Reply {
+        chat: cy.chat.clone(),
+        user: cy.user.clone(),
+        private: false,
+        body: palisade::ReplyBody::Text { text: "cy's reply".into(), buttons: Vec::new() },
+        retract: None,
+    };
+    journal.handled(&tc, vec![reply]);
+    // Bob and Cy are erased before the batch is taken apart.
+    for gone in [&bob, &cy] {
+        store.erase_subject(&Subject::user(&gone.user)).await.unwrap();
+    }
+    tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
+    for gone in [&bob, &cy] {
+        let left = store.list("core.journal", Some(&Subject::user(&gone.user))).await.unwrap();
+        assert!(left.is_empty(), "nothing about an erased person is written after the erasure");
+    }
+    assert_eq!(store.subject_count().await.unwrap(), 1, "no data key is made again for the erased");
+    let left = Journal::new(store.clone(), "").recover().await.unwrap();
+    assert_eq!(left.iter().map(|(e, _)| e.event.user.id.as_str()).collect::<Vec<_>>(), ["ann"]);
+    for t in [&ta, &tb, &tc] {
+        journal.done(t).await;
+    }
+    assert!(store.scan("core.journal").await.unwrap().is_empty());
+}
+
 /// A batch the intake refuses (its stream mark could not be written) leaves nothing behind: the platform
 /// delivers its events again, and only those copies run — once, and not again at the next start.
 #[tokio::test]
