@@ -167,7 +167,7 @@ impl Late {
                 let at = RecordKey { namespace: JOURNAL, subject: Some(&subject), id: id.as_bytes() };
                 let record = store.get(at).await?.ok_or_else(|| StoreError::Unreadable {
                     namespace: JOURNAL.into(),
-                    reason: format!("entry {id} is neither in a batch nor stored on its own"),
+                    reason: format!("entry {id} is no longer stored (its person was erased)"),
                 })?;
                 record.value
             }
