@@ -258,6 +258,8 @@ fn throughput(c: &mut Criterion) {
 /// than those from the criterion groups above, each measured in a window of its own.
 fn interleaved(_c: &mut Criterion) {
     const ROUNDS: u64 = 20;
+    // Long enough (a third of a second) that a round is not at the mercy of one scheduling hiccup.
+    const ROUND: u64 = 10_000;
     let client = tokio::runtime::Runtime::new().unwrap();
     let bots = [Which::Teloxide, Which::Palisade, Which::PalisadeNoJournal];
     let running: Vec<_> = bots.iter().map(|&bot| start_bot(bot, true)).collect();
@@ -273,9 +275,9 @@ fn interleaved(_c: &mut Criterion) {
             let fake = &running[i].0;
             // The other bots wait in their long polls meanwhile: the CPU of threads named alike is this one's.
             let before = palisade_testkit::bench::bot_cpu();
-            let took = client.block_on(burst(fake, BATCH, 1_000 + round));
+            let took = client.block_on(burst(fake, ROUND, 1_000 + round));
             cpu[i] += palisade_testkit::bench::bot_cpu() - before;
-            rates[i].push(BATCH as f64 / took.as_secs_f64());
+            rates[i].push(ROUND as f64 / took.as_secs_f64());
             assert_eq!(fake.wrong.load(Ordering::SeqCst), 0, "{:?} sent a reply to the wrong chat", bots[i]);
         }
     }
@@ -283,7 +285,7 @@ fn interleaved(_c: &mut Criterion) {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let per_update = |i: usize| cpu[i] / u32::try_from(BATCH * ROUNDS).unwrap();
+    let per_update = |i: usize| cpu[i] / u32::try_from(ROUND * ROUNDS).unwrap();
     for (i, bot) in bots.iter().enumerate().skip(1) {
         // The ratio of each round's rates, so a slow round is compared with the same round's teloxide.
         let ratios: Vec<f64> = rates[i].iter().zip(&rates[0]).map(|(p, t)| p / t).collect();
