@@ -89,12 +89,17 @@ pub fn bot_runtime() -> tokio::runtime::Runtime {
     }
 }
 
-/// CPU time (user and system) so far of this process's threads whose name starts with [`BOT_THREADS`],
-/// read from `/proc/self/task` (Linux; zero elsewhere).
+/// Names of the threads sled starts for a store (its I/O pool and its periodic flusher): they work for
+/// whichever bot is running, so [`bot_cpu`] counts them with the bot's own.
+const SLED_THREADS: [&str; 2] = ["sled-io", "log flusher"];
+
+/// CPU time (user and system) so far of this process's threads whose name starts with [`BOT_THREADS`], and
+/// of sled's threads, read from `/proc/self/task` (Linux; zero elsewhere).
 pub fn bot_cpu() -> Duration {
     let mut total = Duration::ZERO;
     for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
-        if std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().starts_with(BOT_THREADS) {
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if name.starts_with(BOT_THREADS) || SLED_THREADS.iter().any(|s| name.starts_with(s)) {
             total += cpu_in(&task.path().join("stat"));
         }
     }
