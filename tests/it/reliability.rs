@@ -100,6 +100,17 @@ impl Outbox for Slow {
     }
 }
 
+/// A text reply to `event`'s user in its chat.
+fn text_reply(event: &palisade::Event, text: &str) -> Reply {
+    Reply {
+        chat: event.chat.clone(),
+        user: event.user.clone(),
+        private: false,
+        body: palisade::ReplyBody::Text { text: text.into(), buttons: Vec::new() },
+        retract: None,
+    }
+}
+
 fn dispatcher(
     store: palisade::store::SharedStore,
     probe: Arc<Probe>,
@@ -329,21 +340,14 @@ async fn replies_are_recorded_once_late_and_never_after_their_entry_is_done() {
     use palisade::journal::{Journal, RECORD_REPLIES_AFTER};
     let store = memory_store().await;
     let journal = Journal::new(store.clone(), "");
-    let reply = |e: &palisade::Event, text: &str| palisade::Reply {
-        chat: e.chat.clone(),
-        user: e.user.clone(),
-        private: false,
-        body: palisade::ReplyBody::Text { text: text.into(), buttons: Vec::new() },
-        retract: None,
-    };
     let replies_of = |entries: &[(palisade::journal::Entry, palisade::journal::Ticket)]| -> Vec<Option<Vec<String>>> {
         entries.iter().map(|(e, _)| e.replies.as_ref().map(|r| r.iter().map(text_of).collect())).collect()
     };
     let (quick, late) = (event("ann", "/echo quick"), event("bob", "/echo late"));
     let (tq, tl) = (journal.accept(&quick, 1).await.unwrap(), journal.accept(&late, 2).await.unwrap());
     journal.flush().await.unwrap();
-    journal.handled(&tq, vec![reply(&quick, "quick")]);
-    journal.handled(&tl, vec![reply(&late, "late")]);
+    journal.handled(&tq, vec![text_reply(&quick, "quick")]);
+    journal.handled(&tl, vec![text_reply(&late, "late")]);
     // Just handled: both entries still as accepted.
     let now = Journal::new(store.clone(), "").recover().await.unwrap();
     assert_eq!(replies_of(&now), [None, None]);
@@ -358,7 +362,7 @@ async fn replies_are_recorded_once_late_and_never_after_their_entry_is_done() {
     let last = event("cy", "/echo last");
     let t = journal.accept(&last, 3).await.unwrap();
     journal.flush().await.unwrap();
-    journal.handled(&t, vec![reply(&last, "last")]);
+    journal.handled(&t, vec![text_reply(&last, "last")]);
     journal.settle().await;
     let now = Journal::new(store.clone(), "").recover().await.unwrap();
     assert_eq!(replies_of(&now), [Some(vec!["late".to_string()]), Some(vec!["last".to_string()])]);
@@ -406,14 +410,7 @@ async fn a_batch_of_events_is_one_record_its_parts_shredded_by_erasure_and_taken
     let te = journal.accept(&ed, 6).await.unwrap();
     journal.flush().await.unwrap();
     journal.done(&tickets[0]).await;
-    let reply = palisade::Reply {
-        chat: di.chat.clone(),
-        user: di.user.clone(),
-        private: false,
-        body: palisade::ReplyBody::Text { text: "di's reply".into(), buttons: Vec::new() },
-        retract: None,
-    };
-    journal.handled(&tickets[1], vec![reply.clone()]);
+    journal.handled(&tickets[1], vec![text_reply(&di, "di's reply")]);
     tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
     let left = Journal::new(store.clone(), "").recover().await.unwrap();
     assert_eq!(users(&left), ["di", "ed"], "the done one is gone for good");
@@ -425,9 +422,7 @@ async fn a_batch_of_events_is_one_record_its_parts_shredded_by_erasure_and_taken
     assert!(left.iter().all(|(_, t)| t.batch.is_none()), "records of their own now");
     assert_eq!(records().await, 2, "the batch record is gone");
     // Handled only now, its replies late: they are recorded with the event read back from its own record.
-    let late =
-        palisade::Reply { body: palisade::ReplyBody::Text { text: "ed's reply".into(), buttons: Vec::new() }, ..reply };
-    journal.handled(&te, vec![late]);
+    journal.handled(&te, vec![text_reply(&ed, "ed's reply")]);
     tokio::time::sleep(RECORD_REPLIES_AFTER * 4).await;
     let left = Journal::new(store.clone(), "").recover().await.unwrap();
     assert_eq!(users(&left), ["di", "ed"]);
@@ -456,14 +451,7 @@ async fn an_event_of_a_person_erased_while_its_batch_is_open_is_not_written_agai
     let tc = journal.accept(&cy, 3).await.unwrap();
     journal.flush().await.unwrap();
     // Cy's event is handled, its reply waiting; Ann's and Bob's are still being handled.
-    let reply = palisade::Reply {
-        chat: cy.chat.clone(),
-        user: cy.user.clone(),
-        private: false,
-        body: palisade::ReplyBody::Text { text: "cy's reply".into(), buttons: Vec::new() },
-        retract: None,
-    };
-    journal.handled(&tc, vec![reply]);
+    journal.handled(&tc, vec![text_reply(&cy, "cy's reply")]);
     // Bob and Cy are erased before the batch is taken apart.
     for gone in [&bob, &cy] {
         store.erase_subject(&Subject::user(&gone.user)).await.unwrap();
