@@ -196,9 +196,14 @@ impl Open {
         Self { due: tokio::time::Instant::now() + RECORD_REPLIES_AFTER, bytes: batch.bytes, parts }
     }
 
+    /// The part at `range` of the record.
+    fn part(&self, range: &Range<usize>) -> &[u8] {
+        self.bytes.get(range.clone()).unwrap_or_default()
+    }
+
     /// Takes event `seq` out: its part, if it was open here.
     fn take(&mut self, seq: u64) -> Option<Vec<u8>> {
-        self.parts.remove(&seq).map(|range| self.bytes.get(range).unwrap_or_default().to_vec())
+        self.parts.remove(&seq).map(|range| self.part(&range).to_vec())
     }
 }
 
@@ -323,8 +328,7 @@ async fn record(store: &SharedStore, unrecorded: &Unrecorded, by: Option<tokio::
     for ((prefix, _), open) in &due {
         for (&seq, range) in &open.parts {
             let id = entry_id(prefix, seq);
-            let part = open.bytes.get(range.clone()).unwrap_or_default();
-            let (entry, bytes) = match open_part(store, &id, seq, part).await {
+            let (entry, bytes) = match open_part(store, &id, seq, open.part(range)).await {
                 Ok(opened) => opened,
                 Err(error) => {
                     tracing::error!(%error, "an event in a batch of journal entries cannot be read (its person was erased or linked another account); it is dropped from the journal");

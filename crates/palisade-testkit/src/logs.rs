@@ -65,16 +65,39 @@ pub fn assert_never_logged(secrets: &[&str]) {
 /// The log lines that mention `needle` as a token of its own (not inside a longer word or number, and not as
 /// the value of a numeric field like `elapsed_us=123456`): where a leaked code or id would show.
 pub fn mentions(needle: &str) -> Vec<String> {
+    lines_holding(&text(), needle, |c| c == '=')
+}
+
+/// The log lines that hold `needle` as a word of its own, also as a field's value (`user=ann`), but not
+/// inside a longer word (`cannot` does not hold `ann`): where a leaked name would show.
+pub fn mentions_word(needle: &str) -> Vec<String> {
+    lines_holding(&text(), needle, |_| false)
+}
+
+/// The lines of `text` where `needle` stands with no word character next to it, nor one that
+/// `refused_before` names just before it.
+fn lines_holding(text: &str, needle: &str, refused_before: impl Fn(char) -> bool) -> Vec<String> {
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    text()
-        .lines()
+    text.lines()
         .filter(|line| {
             line.match_indices(needle).any(|(at, _)| {
                 let before = line[..at].chars().next_back();
                 let after = line[at + needle.len()..].chars().next();
-                !before.is_some_and(|c| is_word(c) || c == '=') && !after.is_some_and(is_word)
+                !before.is_some_and(|c| is_word(c) || refused_before(c)) && !after.is_some_and(is_word)
             })
         })
         .map(str::to_string)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lines_holding;
+
+    #[test]
+    fn a_name_is_found_as_a_word_and_a_code_as_a_token_of_its_own() {
+        let text = "user=ann\nit cannot be read; channel\nconsole:ann\nelapsed_us=123456\ncode 123456 sent";
+        assert_eq!(lines_holding(text, "ann", |_| false), ["user=ann", "console:ann"]);
+        assert_eq!(lines_holding(text, "123456", |c| c == '='), ["code 123456 sent"]);
+    }
 }
