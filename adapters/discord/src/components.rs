@@ -40,9 +40,9 @@ impl Components {
         Self(palisade_adapter_kit::OpaqueIds::with_capacity(capacity))
     }
 
-    /// A fresh id standing for `target`.
-    pub fn register(&self, target: Target) -> Result<String, CryptoError> {
-        self.0.register(target)
+    /// A fresh id standing for `target` (with replicas: once every replica can resolve it).
+    pub async fn register(&self, target: Target) -> Result<String, CryptoError> {
+        self.0.register(target).await
     }
 
     /// Shares ids with the other replicas through `book`.
@@ -67,15 +67,15 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn ids_are_opaque_and_bounded() {
+    #[tokio::test]
+    async fn ids_are_opaque_and_bounded() {
         let c = Components::with_capacity(2);
         let button = Target::Button { chat: "7".into(), data: "bank:confirm".into() };
-        let a = c.register(button.clone()).unwrap();
+        let a = c.register(button.clone()).await.unwrap();
         assert!(a.len() == 32 && !a.contains("bank"));
         assert_eq!(c.resolve(&a), Some(button));
-        let b = c.register(Target::CodeEntry { user: "9".into(), prompt: String::new() }).unwrap();
-        c.register(Target::CodeEntry { user: "9".into(), prompt: String::new() }).unwrap();
+        let b = c.register(Target::CodeEntry { user: "9".into(), prompt: String::new() }).await.unwrap();
+        c.register(Target::CodeEntry { user: "9".into(), prompt: String::new() }).await.unwrap();
         assert_eq!(c.resolve(&a), None, "the oldest is forgotten");
         assert!(c.resolve(&b).is_some());
         assert_eq!(c.resolve("forged"), None);

@@ -69,7 +69,7 @@ fn registry_failed(e: palisade_crypto::CryptoError) -> SendError {
 }
 
 /// Button rows for `buttons` sent to `chat`, with opaque ids.
-pub fn rows(components: &Components, chat: &str, buttons: &[Button]) -> Result<Vec<CreateActionRow>, SendError> {
+pub async fn rows(components: &Components, chat: &str, buttons: &[Button]) -> Result<Vec<CreateActionRow>, SendError> {
     if buttons.len() > PER_ROW * ROWS {
         tracing::warn!(buttons = buttons.len(), "Discord shows at most 25 buttons; the rest are dropped");
     }
@@ -78,7 +78,7 @@ pub fn rows(components: &Components, chat: &str, buttons: &[Button]) -> Result<V
         let mut row = Vec::new();
         for b in chunk {
             let target = Target::Button { chat: chat.to_string(), data: b.data.clone() };
-            let id = components.register(target).map_err(registry_failed)?;
+            let id = components.register(target).await.map_err(registry_failed)?;
             row.push(CreateButton::new(id).label(truncate(&b.label, LABEL_MAX)).style(ButtonStyle::Primary));
         }
         rows.push(CreateActionRow::Buttons(row));
@@ -105,14 +105,14 @@ pub fn modal(prompt: &str) -> CreateModal {
 }
 
 /// What `reply` becomes; button ids are registered in `components`.
-pub fn shape(reply: &Reply, components: &Components) -> Result<Shape, SendError> {
+pub async fn shape(reply: &Reply, components: &Components) -> Result<Shape, SendError> {
     // A reply the bot must take back (a second factor, a copy of someone's data) is never a message that
     // stays: as an interaction answer it is ephemeral (gone when the user leaves), as a DM it is deleted.
     let ephemeral = reply.private || reply.retract.is_some();
     Ok(match &reply.body {
         ReplyBody::Text { text, buttons } => Shape::Message(Outgoing {
             text: text.clone(),
-            rows: rows(components, &reply.chat.id, buttons)?,
+            rows: rows(components, &reply.chat.id, buttons).await?,
             file: None,
             ephemeral,
         }),
@@ -131,6 +131,7 @@ pub fn shape(reply: &Reply, components: &Components) -> Result<Shape, SendError>
         ReplyBody::CodePrompt { text } => {
             let id = components
                 .register(Target::CodeEntry { user: reply.user.id.clone(), prompt: text.clone() })
+                .await
                 .map_err(registry_failed)?;
             let button = CreateButton::new(id).label("Enter code").style(ButtonStyle::Primary);
             let fallback = Outgoing {

@@ -221,7 +221,7 @@ fn channel_message(
 #[palisade_core::async_trait]
 impl Outbox for DiscordOutbox {
     async fn deliver(&self, reply: &Reply) -> Result<Option<MessageId>, SendError> {
-        let (out, modal) = match crate::message::shape(reply, &self.components)? {
+        let (out, modal) = match crate::message::shape(reply, &self.components).await? {
             Shape::Message(out) => (out, None),
             Shape::Modal { modal, fallback } => (fallback, Some(modal)),
             Shape::Nothing => {

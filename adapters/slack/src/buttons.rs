@@ -15,9 +15,10 @@ impl ButtonIds {
         Self(palisade_adapter_kit::OpaqueIds::with_capacity(capacity))
     }
 
-    /// A fresh id standing for `data` on a button sent to `chat`.
-    pub fn register(&self, chat: &ChatRef, data: &str) -> Result<String, CryptoError> {
-        self.0.register((chat.clone(), data.to_string()))
+    /// A fresh id standing for `data` on a button sent to `chat` (with replicas: once every replica can
+    /// resolve it).
+    pub async fn register(&self, chat: &ChatRef, data: &str) -> Result<String, CryptoError> {
+        self.0.register((chat.clone(), data.to_string())).await
     }
 
     /// Shares ids with the other replicas through `book`.
@@ -44,11 +45,11 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn values_are_bound_to_their_channel() {
+    #[tokio::test]
+    async fn values_are_bound_to_their_channel() {
         let ids = ButtonIds::default();
         let chat = ChatRef::new(Platform::SLACK, "C1", ChatKind::Group);
-        let a = ids.register(&chat, "bank:confirm").unwrap();
+        let a = ids.register(&chat, "bank:confirm").await.unwrap();
         assert!(!a.contains("bank"));
         assert_eq!(ids.resolve(&a, "C1"), Some((chat, "bank:confirm".to_string())));
         assert_eq!(ids.resolve(&a, "C2"), None, "not from another channel");

@@ -45,7 +45,7 @@ impl SlackOutbox {
     }
 
     /// The message content for `text` and `buttons`, the buttons registered for `dest`.
-    fn content(
+    async fn content(
         &self,
         dest: &ChatRef,
         text: &str,
@@ -53,7 +53,8 @@ impl SlackOutbox {
     ) -> Result<SlackMessageContent, SendError> {
         let mut ids = Vec::with_capacity(buttons.len());
         for b in buttons {
-            let id = self.shared.buttons.register(dest, &b.data).map_err(|e| SendError::Rejected(e.to_string()))?;
+            let id =
+                self.shared.buttons.register(dest, &b.data).await.map_err(|e| SendError::Rejected(e.to_string()))?;
             ids.push((b.label.clone(), id));
         }
         Ok(blocks::message(text, &ids))
@@ -65,7 +66,7 @@ impl SlackOutbox {
         text: &str,
         buttons: &[palisade_core::Button],
     ) -> Result<Option<MessageId>, SendError> {
-        let content = self.content(&reply.chat, text, buttons)?;
+        let content = self.content(&reply.chat, text, buttons).await?;
         let sent = if reply.private && reply.chat.kind != ChatKind::Direct {
             self.ephemeral(&reply.chat, &reply.user, content.clone()).await
         } else {
@@ -146,7 +147,7 @@ impl SlackOutbox {
             }
         }
         let dm = self.direct_chat(reply).await?;
-        let content = self.content(&dm, text, &[])?;
+        let content = self.content(&dm, text, &[]).await?;
         let sent = self.post(&dm.id, None, content).await.map_err(|e| send_error(&e))?;
         if reply.chat.kind != ChatKind::Direct {
             // The core leaves this pointer to adapters with private input, since a modal needs none.

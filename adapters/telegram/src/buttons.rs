@@ -13,9 +13,10 @@ impl ButtonIds {
         Self(palisade_adapter_kit::OpaqueIds::with_capacity(capacity))
     }
 
-    /// A fresh id standing for `data` on a button sent to `chat`.
-    pub fn register(&self, chat: i64, data: &str) -> Result<String, CryptoError> {
-        self.0.register((chat, data.to_string()))
+    /// A fresh id standing for `data` on a button sent to `chat` (with replicas: once every replica can
+    /// resolve it).
+    pub async fn register(&self, chat: i64, data: &str) -> Result<String, CryptoError> {
+        self.0.register((chat, data.to_string())).await
     }
 
     /// Shares ids with the other replicas through `book`.
@@ -40,10 +41,10 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn ids_fit_callback_data_and_are_bound_to_their_chat() {
+    #[tokio::test]
+    async fn ids_fit_callback_data_and_are_bound_to_their_chat() {
         let ids = ButtonIds::default();
-        let a = ids.register(42, "notes:yes").unwrap();
+        let a = ids.register(42, "notes:yes").await.unwrap();
         assert!(a.len() <= 64 && !a.contains("notes"));
         assert_eq!(ids.resolve(&a, 42).as_deref(), Some("notes:yes"));
         assert_eq!(ids.resolve(&a, 43), None, "not from another chat");

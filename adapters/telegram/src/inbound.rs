@@ -242,10 +242,10 @@ mod tests {
         assert_eq!(event(map_update(message(channel, "hi"), None, &ButtonIds::default())).chat.kind, ChatKind::Channel);
     }
 
-    #[test]
-    fn button_presses_resolve_only_known_ids_in_their_chat() {
+    #[tokio::test]
+    async fn button_presses_resolve_only_known_ids_in_their_chat() {
         let buttons = ButtonIds::default();
-        let id = buttons.register(42, "notes:yes").unwrap();
+        let id = buttons.register(42, "notes:yes").await.unwrap();
         let press = |data: &str, chat: i64| {
             update(json!({ "update_id": 2, "callback_query": {
                 "id": "cb1", "chat_instance": "x", "data": data,

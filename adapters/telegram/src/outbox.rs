@@ -42,13 +42,17 @@ impl TelegramOutbox {
         same_chat.then(|| thread.parse().ok().map(|id| ThreadId(teloxide::types::MessageId(id)))).flatten()
     }
 
-    fn keyboard(&self, chat: ChatId, buttons: &[Button]) -> Result<InlineKeyboardMarkup, SendError> {
+    async fn keyboard(&self, chat: ChatId, buttons: &[Button]) -> Result<InlineKeyboardMarkup, SendError> {
         let mut rows = Vec::new();
         for row in buttons.chunks(ROW) {
             let mut keys = Vec::new();
             for b in row {
-                let id =
-                    self.api.buttons().register(chat.0, &b.data).map_err(|e| SendError::Rejected(e.to_string()))?;
+                let id = self
+                    .api
+                    .buttons()
+                    .register(chat.0, &b.data)
+                    .await
+                    .map_err(|e| SendError::Rejected(e.to_string()))?;
                 keys.push(InlineKeyboardButton::callback(b.label.clone(), id));
             }
             rows.push(keys);
@@ -219,7 +223,7 @@ impl Outbox for TelegramOutbox {
         let chat = Self::target(reply)?;
         let sent = match &reply.body {
             ReplyBody::Text { text, buttons } => {
-                let keyboard = if buttons.is_empty() { None } else { Some(self.keyboard(chat, buttons)?) };
+                let keyboard = if buttons.is_empty() { None } else { Some(self.keyboard(chat, buttons).await?) };
                 self.send_text_in(chat, Self::topic(reply, chat), text, keyboard).await
             }
             ReplyBody::CodePrompt { text } => self.send_text(chat, text, None).await,

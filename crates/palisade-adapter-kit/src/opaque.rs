@@ -69,20 +69,17 @@ impl<T: Clone + Serialize + DeserializeOwned> OpaqueIds<T> {
         let _ = self.book.set(book);
     }
 
-    /// A fresh id standing for `value` (with replicas: written to the shared book in the background, long
-    /// before a person can press what carries it).
-    pub fn register(&self, value: T) -> Result<String, CryptoError> {
+    /// A fresh id standing for `value`. With replicas it returns once the id is in the shared book, so a
+    /// message carrying it, sent after, can be pressed on any replica at once (were the id written in the
+    /// background, a press arriving at another replica first would find it unknown and answer "expired").
+    /// When the book cannot be written, the id still works on this replica; the failure is logged.
+    pub async fn register(&self, value: T) -> Result<String, CryptoError> {
         let id = random_id()?;
         if let Some(book) = self.book.get()
             && let Ok(encoded) = serde_json::to_vec(&value)
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+            && let Err(error) = book.remember(&id, &encoded).await
         {
-            let (book, id) = (book.clone(), id.clone());
-            runtime.spawn(async move {
-                if let Err(error) = book.remember(&id, &encoded).await {
-                    tracing::warn!(%error, "could not share a button id with the other replicas; pressed there it expires");
-                }
-            });
+            tracing::warn!(%error, "could not share a button id with the other replicas; pressed there it expires");
         }
         self.insert(id.clone(), value);
         Ok(id)
@@ -131,11 +128,11 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn ids_are_opaque_and_bound_to_where_they_were_sent() {
+    #[tokio::test]
+    async fn ids_are_opaque_and_bound_to_where_they_were_sent() {
         let ids = OpaqueIds::default();
-        let a = ids.register((42i64, "notes:yes".to_string())).unwrap();
-        let b = ids.register((42, "notes:yes".to_string())).unwrap();
+        let a = ids.register((42i64, "notes:yes".to_string())).await.unwrap();
+        let b = ids.register((42, "notes:yes".to_string())).await.unwrap();
         assert_ne!(a, b);
         assert!(a.len() == 32 && !a.contains("notes"));
         assert_eq!(ids.resolve(&a, |(c, _)| *c == 42), Some((42, "notes:yes".to_string())));
@@ -143,12 +140,12 @@ mod tests {
         assert_eq!(ids.resolve("forged", |_| true), None);
     }
 
-    #[test]
-    fn the_oldest_are_forgotten_first() {
+    #[tokio::test]
+    async fn the_oldest_are_forgotten_first() {
         let ids = OpaqueIds::with_capacity(2);
-        let first = ids.register(1).unwrap();
-        let second = ids.register(2).unwrap();
-        ids.register(3).unwrap();
+        let first = ids.register(1).await.unwrap();
+        let second = ids.register(2).await.unwrap();
+        ids.register(3).await.unwrap();
         assert_eq!(ids.resolve(&first, |_| true), None);
         assert_eq!(ids.resolve(&second, |_| true), Some(2));
     }
@@ -175,10 +172,8 @@ mod tests {
         let (here, there) = (OpaqueIds::default(), OpaqueIds::default());
         here.share(book.clone());
         there.share(book.clone());
-        let id = here.register((42i64, "notes:yes".to_string())).unwrap();
-        while book.0.lock().unwrap().is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let id = here.register((42i64, "notes:yes".to_string())).await.unwrap();
+        assert!(book.0.lock().unwrap().contains_key(&id), "in the book once registered, before any message carries it");
         assert_eq!(there.resolve(&id, |_| true), None, "not known there before it is looked up");
         there.prefetch(&id).await;
         assert_eq!(there.resolve(&id, |(c, _)| *c == 42), Some((42, "notes:yes".to_string())));

@@ -10,6 +10,8 @@ use tokio::sync::watch;
 
 /// How long [`Recorder::wait_for`] waits before failing the test.
 pub const PATIENCE: Duration = Duration::from_secs(20);
+/// How many of the latest calls a failed wait lists.
+const LISTED: usize = 8;
 
 /// Serves `router` on `127.0.0.1:0` until the runtime ends; returns the bound address.
 ///
@@ -42,7 +44,7 @@ impl<T> Default for Recorder<T> {
     }
 }
 
-impl<T: Clone> Recorder<T> {
+impl<T: Clone + std::fmt::Debug> Recorder<T> {
     /// Records `call` and wakes waiters.
     pub fn record(&self, call: T) {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner).push(call);
@@ -113,7 +115,7 @@ impl<T: Clone> Recorder<T> {
     /// Waits until `check` finds what it looks for in the calls, and returns it.
     ///
     /// # Panics
-    /// After [`PATIENCE`], naming `what` and listing how many calls arrived.
+    /// After [`PATIENCE`], naming `what`, how many calls arrived and the last few of them.
     pub async fn wait_for<R>(&self, what: &str, mut check: impl FnMut(&[T]) -> Option<R>) -> R {
         let mut changed = self.changed.subscribe();
         let waited = tokio::time::timeout(PATIENCE, async {
@@ -129,7 +131,18 @@ impl<T: Clone> Recorder<T> {
         .await;
         match waited {
             Ok(found) => found,
-            Err(_) => panic!("waited {PATIENCE:?} for {what}; {} call(s) arrived", self.all().len()),
+            Err(_) => {
+                let all = self.all();
+                let last: String = all[all.len().saturating_sub(LISTED)..]
+                    .iter()
+                    .map(|call| {
+                        let call = format!("{call:?}");
+                        let end = call.char_indices().nth(400).map_or(call.len(), |(i, _)| i);
+                        format!("\n  {}", &call[..end])
+                    })
+                    .collect();
+                panic!("waited {PATIENCE:?} for {what}; {} call(s) arrived, the last of them:{last}", all.len())
+            }
         }
     }
 }

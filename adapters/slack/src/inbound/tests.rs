@@ -129,11 +129,11 @@ fn press(channel: &str, value: &str) -> Payload {
     )
 }
 
-#[test]
-fn button_values_resolve_only_in_their_channel() {
+#[tokio::test]
+async fn button_values_resolve_only_in_their_channel() {
     let s = shared();
     let chat = ChatRef::new(Platform::SLACK, "C1", ChatKind::Group);
-    let id = s.buttons.register(&chat, "bank:confirm").unwrap();
+    let id = s.buttons.register(&chat, "bank:confirm").await.unwrap();
     let (e, trigger) = mapped(map(press("C1", &id), &s, None));
     assert_eq!(e.kind, EventKind::Button("bank:confirm".into()));
     assert_eq!(e.chat, chat);
