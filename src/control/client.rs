@@ -15,9 +15,15 @@ pub async fn ask(socket: &Path, request: Request) -> Result<Option<Answer>, Stri
     let Some(mut stream) = connect(socket).await? else { return Ok(None) };
     let envelope = Envelope { version: env!("CARGO_PKG_VERSION").to_string(), request };
     let (reader, writer) = stream.split();
-    wire::write_request(writer, &envelope)
-        .await
-        .map_err(|e| format!("cannot talk to the bot on {}: {e}", socket.display()))?;
+    let talk_failed = |e: &dyn std::fmt::Display| format!("cannot talk to the bot on {}: {e}", socket.display());
+    match wire::write_request(writer, &envelope).await {
+        Ok(()) => {}
+        // The bot may answer before reading (a refusal) and close: its answer is still there to read.
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset) => {
+            return wire::read_answer(reader).await.map(Some).map_err(|_| talk_failed(&e));
+        }
+        Err(e) => return Err(talk_failed(&e)),
+    }
     wire::read_answer(reader).await.map(Some).map_err(|e| format!("{}: {e}", socket.display()))
 }
 
@@ -64,4 +70,29 @@ async fn connect(socket: &Path) -> Result<Option<UnixStream>, String> {
         ));
     }
     Ok(Some(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bot_that_answers_before_reading_is_heard() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("control.sock");
+        let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        // As the bot refuses a peer: it answers at once and closes without reading the request.
+        let bot = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            wire::write_answer(&mut stream, &Answer::fail(2, "uid 65534 may not use this bot's control socket"))
+                .await
+                .unwrap();
+        });
+        // A request larger than the socket's buffer: the write cannot finish before the bot has closed.
+        let command = serde_json::Value::String("x".repeat(4 << 20));
+        let answer = ask(&socket, Request::Command { command }).await.unwrap().unwrap();
+        assert_eq!(answer.code, 2);
+        assert!(answer.stderr.contains("may not use this bot's control socket"), "{answer:?}");
+        bot.await.unwrap();
+    }
 }
