@@ -198,7 +198,7 @@ impl Open {
 
     /// The part at `range` of the record.
     fn part(&self, range: &Range<usize>) -> &[u8] {
-        self.bytes.get(range.clone()).unwrap_or_default()
+        batch::part_at(&self.bytes, range)
     }
 
     /// Takes event `seq` out: its part, if it was open here.

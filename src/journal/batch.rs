@@ -16,7 +16,7 @@ use std::ops::Range;
 const VERSION: u8 = 1;
 
 /// One event in a batch record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(super) struct Frame {
     /// The event's number in its journal.
     pub seq: u64,
@@ -54,7 +54,7 @@ impl Batch {
 
     /// The part of `frame`.
     pub fn part(&self, frame: &Frame) -> &[u8] {
-        self.bytes.get(frame.part.clone()).unwrap_or_default()
+        part_at(&self.bytes, &frame.part)
     }
 
     /// The batch a record's value holds, or what is wrong with it.
@@ -83,6 +83,12 @@ impl Batch {
         }
         Ok(Self { bytes, frames })
     }
+}
+
+/// The part at `range` of a batch record's value `bytes` (empty where the range is not in it: it then fails
+/// to open as a sealed part).
+pub(super) fn part_at<'a>(bytes: &'a [u8], range: &Range<usize>) -> &'a [u8] {
+    bytes.get(range.clone()).unwrap_or_default()
 }
 
 /// The record id of batch `n` in the journal whose ids start with `prefix`.
