@@ -10,7 +10,8 @@
 //! Memory: each bot again in a process of its own (this benchmark's binary, started as a child), its
 //! resident memory idle and at its peak over a burst of 20 000 updates, and its CPU per update there.
 //!
-//! Run: `cargo bench -p palisade-telegram --bench e2e`. Figures are recorded in docs/PERFORMANCE.md.
+//! Run: `cargo bench -p palisade-telegram --bench e2e`. Figures are recorded in docs/PERFORMANCE.md. To
+//! profile one bot alone: `PALISADE_E2E_PROFILE=Palisade` (see [`profile`]).
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 #![allow(clippy::unwrap_used)] // a benchmark stops at the first surprise.
@@ -36,6 +37,11 @@ const CHILD_BOT: &str = "PALISADE_E2E_CHILD_BOT";
 const CHILD_URL: &str = "PALISADE_E2E_CHILD_URL";
 /// Set in a child: the directory for its store.
 const CHILD_DIR: &str = "PALISADE_E2E_CHILD_DIR";
+/// Set (to `Palisade`, `PalisadeNoJournal` or `Teloxide`): the benchmark runs only that bot, for a profiler
+/// (see [`profile`]).
+const PROFILE_BOT: &str = "PALISADE_E2E_PROFILE";
+/// With [`PROFILE_BOT`]: how many bursts of 10 000 updates (20 unless set).
+const PROFILE_ROUNDS: &str = "PALISADE_E2E_ROUNDS";
 
 /// The fake Bot API: a queue of updates served by long polls, and a count of the replies, each checked.
 #[derive(Default)]
@@ -380,6 +386,32 @@ fn memory(_c: &mut Criterion) {
     }
 }
 
+/// One bot alone in this process, send limits off, its bursts of 10 000 updates one after another; prints its
+/// rate and CPU per update. For a profiler, whose figures would otherwise mix the bots: `perf record`, or
+/// `valgrind --tool=callgrind --separate-threads=yes` for instruction counts that do not depend on the
+/// machine's speed (the bot's own thread is the file of `bot-main`; under valgrind every reply waits longer
+/// than [`palisade::journal::RECORD_REPLIES_AFTER`], so the journal then records them all).
+fn profile(bot: &str) {
+    let which =
+        [Which::Palisade, Which::PalisadeNoJournal, Which::Teloxide].into_iter().find(|w| format!("{w:?}") == bot);
+    let Some(which) = which else { panic!("{PROFILE_BOT}={bot}: say Palisade, PalisadeNoJournal or Teloxide") };
+    let rounds: u32 = std::env::var(PROFILE_ROUNDS).ok().and_then(|r| r.parse().ok()).unwrap_or(20);
+    let (fake, _dir) = start_bot(which, true);
+    let client = tokio::runtime::Runtime::new().unwrap();
+    client.block_on(burst(&fake, 50, 0)); // started and warm
+    let (cpu, started) = (palisade_testkit::bench::bot_cpu(), Instant::now());
+    for round in 1..=rounds {
+        client.block_on(burst(&fake, 10_000, u64::from(round)));
+    }
+    let updates = rounds * 10_000;
+    assert_eq!(fake.wrong.load(Ordering::SeqCst), 0, "{which:?} sent a reply to the wrong chat");
+    eprintln!(
+        "profile, {which:?}: {:.0} updates/s, CPU per update {:?} ({updates} updates)",
+        f64::from(updates) / started.elapsed().as_secs_f64(),
+        (palisade_testkit::bench::bot_cpu() - cpu) / updates.max(1)
+    );
+}
+
 criterion_group!(benches, throughput, interleaved, latency, memory);
 
 fn main() {
@@ -392,6 +424,10 @@ fn main() {
         loop {
             std::thread::park();
         }
+    }
+    if let Ok(bot) = std::env::var(PROFILE_BOT) {
+        profile(&bot);
+        return;
     }
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -22,6 +22,7 @@
 //! | [`receive`] | handing mapped updates to the dispatcher; answering button presses |
 //! | [`inbound`] | mapping updates to neutral events |
 //! | [`outbox`] | delivering replies: text, keyboards, photos, deletions, group → private |
+//! | `sent` | sending a message and reading back only its id |
 //! | [`buttons`] | opaque button ids resolved server-side |
 //! | [`retry`] | retry policy for 429 and network errors |
 //! | [`redact`] | keeping the token out of every text this crate logs or returns |
@@ -35,6 +36,7 @@ pub mod polling;
 pub mod receive;
 pub mod redact;
 pub mod retry;
+mod sent;
 pub mod settings;
 pub mod webhook;
 

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use palisade_core::{Button, ChatKind, MessageId, Outbox, Reply, ReplyBody, SendError};
 use teloxide::RequestError;
-use teloxide::payloads::{SendDocumentSetters, SendMessageSetters, SendPhotoSetters};
+use teloxide::payloads::{SendDocumentSetters, SendMessage, SendPhotoSetters};
 use teloxide::prelude::Requester;
-use teloxide::requests::Request;
-use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ThreadId};
+use teloxide::requests::{JsonRequest, Request};
+use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyMarkup, ThreadId};
 
 use crate::api::Api;
+use crate::sent::IdOnly;
 
 /// Buttons per keyboard row.
 const ROW: usize = 3;
@@ -77,21 +78,13 @@ impl TelegramOutbox {
         text: &str,
         keyboard: Option<InlineKeyboardMarkup>,
     ) -> Result<MessageId, RequestError> {
-        let sender = self.api.bot();
-        let msg = self
-            .api
-            .call("sendMessage", || {
-                let mut req = sender.send_message(chat, text);
-                if let Some(topic) = topic {
-                    req = req.message_thread_id(topic);
-                }
-                match &keyboard {
-                    Some(k) => req.reply_markup(k.clone()).send(),
-                    None => req.send(),
-                }
-            })
-            .await?;
-        Ok(MessageId(msg.id.0.to_string()))
+        let mut payload = SendMessage::new(chat, text);
+        payload.message_thread_id = topic;
+        payload.reply_markup = keyboard.map(ReplyMarkup::InlineKeyboard);
+        let bot = self.api.bot();
+        let sent =
+            self.api.call("sendMessage", || JsonRequest::new(bot.clone(), IdOnly(payload.clone())).send()).await?;
+        Ok(MessageId(sent.message_id.to_string()))
     }
 
     async fn send_photo(&self, chat: ChatId, png: &[u8], caption: Option<&str>) -> Result<MessageId, RequestError> {
