@@ -1,4 +1,5 @@
-//! The encrypted store against plain sled: put and get of 64 B and 1 KiB values about a data subject; and
+//! The encrypted store against plain sled: put and get of 64 B and 1 KiB values about a data subject (and the
+//! same store over memory, to tell its own work from the engine's); and
 //! the encrypted store on Redis (one server and a three-primary cluster on loopback, when `redis-server` is
 //! installed) against the same store on sled; and one write made durable on an anchored sled store (what the
 //! journal pays per batch of accepted events) against the same on plain sled.
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use palisade::clock::TokioClock;
 use palisade::crypto::Key;
-use palisade::store::{Backend, Durability, RecordKey, RecordStore, SledBackend, Store, Subject};
+use palisade::store::{Backend, Durability, MemoryBackend, RecordKey, RecordStore, SledBackend, Store, Subject};
 use palisade::{Platform, UserRef};
 
 const KEYS: u32 = 1_000;
@@ -24,6 +25,9 @@ fn bench(c: &mut Criterion) {
     let sealed_backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir.path().join("sealed")).expect("sled"));
     let master = Key::generate().expect("key");
     let sealed = rt.block_on(RecordStore::open(sealed_backend, &master, TokioClock::shared())).expect("open");
+    // The same store over memory: what the store itself adds to its primitives, without an engine's write.
+    let in_memory = rt.block_on(RecordStore::open(Arc::new(MemoryBackend::new()), &master, TokioClock::shared()));
+    let in_memory = in_memory.expect("open");
     let subject = Subject::user(&UserRef::new(Platform::TELEGRAM, "123456789"));
     let ids: Vec<String> = (0..KEYS).map(|i| format!("record-{i:06}")).collect();
     for size in [64usize, 1024] {
@@ -53,6 +57,14 @@ fn bench(c: &mut Criterion) {
                 async move { sealed.put(key, value, Durability::Batched).await.expect("put") }
             });
         });
+        group.bench_function(BenchmarkId::new("put", "encrypted_in_memory"), |b| {
+            b.to_async(&rt).iter(|| {
+                i = (i + 1) % ids.len();
+                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
+                let (in_memory, value) = (&in_memory, &value);
+                async move { in_memory.put(key, value, Durability::Batched).await.expect("put") }
+            });
+        });
         group.bench_function(BenchmarkId::new("get", "plain_sled"), |b| {
             b.to_async(&rt).iter(|| {
                 i = (i + 1) % ids.len();
@@ -66,6 +78,14 @@ fn bench(c: &mut Criterion) {
                 let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
                 let sealed = &sealed;
                 async move { sealed.get(key).await.expect("get").expect("present") }
+            });
+        });
+        group.bench_function(BenchmarkId::new("get", "encrypted_in_memory"), |b| {
+            b.to_async(&rt).iter(|| {
+                i = (i + 1) % ids.len();
+                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
+                let in_memory = &in_memory;
+                async move { in_memory.get(key).await.expect("get").expect("present") }
             });
         });
         group.finish();
