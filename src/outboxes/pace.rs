@@ -49,6 +49,9 @@ pub struct Target {
     pub group: bool,
 }
 
+/// How many chats' windows are kept before idle ones are first looked for.
+const FORGET_FROM: usize = 10_000;
+
 /// The windows of one platform.
 #[derive(Debug)]
 pub struct Pace {
@@ -56,6 +59,10 @@ pub struct Pace {
     chats: HashMap<String, Vec<Window>>,
     groups: HashMap<String, Vec<Window>>,
     overall: Vec<Window>,
+    /// How many chats' windows there are when idle ones are next looked for: twice as many as the last look
+    /// left (at least [`FORGET_FROM`]), so a look over all of them comes only after as many new chats were
+    /// added as it left, and costs each send a constant share.
+    forget_at: usize,
 }
 
 fn earliest(windows: &[Window], rates: &[SendRate], now: Instant) -> Instant {
@@ -72,7 +79,7 @@ impl Pace {
     /// Windows for `policy`, all empty.
     pub fn new(policy: SendPolicy) -> Self {
         let overall = vec![Window::default(); policy.overall.len()];
-        Self { policy, chats: HashMap::new(), groups: HashMap::new(), overall }
+        Self { policy, chats: HashMap::new(), groups: HashMap::new(), overall, forget_at: FORGET_FROM }
     }
 
     /// Whether the policy limits anything.
@@ -87,7 +94,7 @@ impl Pace {
             return Duration::ZERO;
         }
         self.forget_idle(now);
-        let Self { policy, chats, groups, overall } = self;
+        let Self { policy, chats, groups, overall, .. } = self;
         let chat = chats.entry(target.chat.clone()).or_insert_with(|| vec![Window::default(); policy.per_chat.len()]);
         let mut at = earliest(chat, &policy.per_chat, now).max(earliest(overall, &policy.overall, now));
         let group = if target.group {
@@ -110,14 +117,17 @@ impl Pace {
     }
 
     /// Drops the windows of chats whose sends no longer count (their state is exactly an empty window's), so
-    /// the maps stay as small as the set of recently active chats.
+    /// the maps stay within twice the set of recently active chats. Looked for only when the maps have grown
+    /// to [`Pace::forget_at`]: a look at every send made each send cost as much as the number of chats that
+    /// were sent to within the longest window, once they were more than [`FORGET_FROM`].
     fn forget_idle(&mut self, now: Instant) {
-        if self.chats.len() + self.groups.len() < 10_000 {
+        if self.chats.len() + self.groups.len() < self.forget_at {
             return;
         }
         let (per_chat, per_group) = (&self.policy.per_chat, &self.policy.per_group);
         self.chats.retain(|_, ws| !ws.iter().zip(per_chat).all(|(w, r)| w.idle(*r, now)));
         self.groups.retain(|_, ws| !ws.iter().zip(per_group).all(|(w, r)| w.idle(*r, now)));
+        self.forget_at = (2 * (self.chats.len() + self.groups.len())).max(FORGET_FROM);
     }
 }
 
@@ -190,5 +200,31 @@ mod tests {
         assert_eq!(at[19], Duration::from_secs(19));
         assert_eq!(at[20], Duration::from_secs(60));
         assert!(Pace::new(SendPolicy::default()).reserve(&group, Instant::now()).is_zero(), "no policy, no wait");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_chats_are_forgotten_and_looked_for_only_when_the_maps_have_doubled() {
+        let per_minute = SendRate::new(20, Duration::from_secs(60));
+        let mut pace = Pace::new(SendPolicy { per_chat: vec![per_minute], ..SendPolicy::default() });
+        let start = Instant::now();
+        // Sends to 10 000 chats: all of them count for a minute.
+        for i in 0..FORGET_FROM {
+            assert!(pace.reserve(&chat(&i.to_string()), start).is_zero());
+        }
+        assert_eq!(pace.forget_at, FORGET_FROM, "no look yet");
+        assert!(pace.reserve(&chat("x"), start + Duration::from_secs(30)).is_zero());
+        // The look found none idle: the next comes only at twice as many.
+        assert_eq!(pace.forget_at, 2 * FORGET_FROM);
+        assert_eq!(pace.chats.len(), FORGET_FROM + 1);
+        // An hour later those chats are idle; sends to as many others, and the look that comes once the maps
+        // have doubled drops every idle one.
+        let later = start + Duration::from_secs(3600);
+        for i in 0..FORGET_FROM {
+            assert!(pace.reserve(&chat(&format!("y{i}")), later).is_zero());
+            assert!(pace.chats.len() <= 2 * FORGET_FROM, "bounded by twice what the last look left");
+        }
+        assert!(pace.chats.keys().all(|k| k.starts_with('y')), "the idle chats were forgotten");
+        assert_eq!(pace.chats.len(), FORGET_FROM);
+        assert_eq!(pace.forget_at, 2 * (FORGET_FROM - 1), "twice what that look left");
     }
 }
