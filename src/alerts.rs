@@ -61,6 +61,8 @@ pub struct Alert {
 struct Windows {
     counts: HashMap<(&'static str, Option<UserRef>), VecDeque<u64>>,
     last_alert: HashMap<&'static str, u64>,
+    /// When keys with nothing in the window are next forgotten.
+    sweep: crate::sweep::Sweep<100_000>,
 }
 
 /// Counts signals and raises alerts.
@@ -164,9 +166,11 @@ impl Alerts {
         };
         let window = millis(window_len);
         let mut w = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        if w.counts.len() > 100_000 {
+        if w.sweep.due(w.counts.len()) {
             // Forget keys with nothing inside the window, so a stream of new users cannot grow the map.
             w.counts.retain(|_, times| times.back().is_some_and(|t| now.saturating_sub(*t) <= window));
+            let left = w.counts.len();
+            w.sweep.done(left);
         }
         let times = w.counts.entry((kind, user.clone())).or_default();
         times.push_back(now);

@@ -40,6 +40,7 @@
 //! | [`status`] | what `palisade status` reports: adapters' connection states, queue depths, the report itself |
 //! | [`stepup`] | step-up TOTP verification: enrolment (`/2fa`), the [`stepup::GateLayer`] that suspends and resumes sensitive actions, grants, lockout, recovery codes |
 //! | [`store`] | the encrypted [`store::RecordStore`]: record layout, keys and rotation, retention, the sled and memory backends |
+//! | `sweep` | when a map of entries that go stale is swept of them: once it has doubled, so each insert pays a constant share |
 //! | [`turns`] | replicas sharing one store: a conversation's events take turns through a line in the store, wherever they arrived |
 //! | [`watch`] | the bot watching itself: queue depths, store size, rights requests, periodic audit verification |
 //!
@@ -81,6 +82,7 @@ pub mod retractions;
 pub mod status;
 pub mod stepup;
 pub mod store;
+mod sweep;
 pub mod turns;
 pub mod watch;
 

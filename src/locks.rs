@@ -8,16 +8,21 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tokio::sync::OwnedMutexGuard;
 
+use crate::sweep::Sweep;
+
 /// A lock per key.
 #[derive(Debug)]
 pub struct KeyedLocks<K> {
     // A std Mutex around the map: held only to find or insert an entry, never across an await.
-    map: Mutex<HashMap<K, Weak<tokio::sync::Mutex<()>>>>,
+    map: Mutex<(Entries<K>, Sweep<1024>)>,
 }
+
+/// Each key's lock, while someone holds or waits for it.
+type Entries<K> = HashMap<K, Weak<tokio::sync::Mutex<()>>>;
 
 impl<K> Default for KeyedLocks<K> {
     fn default() -> Self {
-        Self { map: Mutex::new(HashMap::new()) }
+        Self { map: Mutex::default() }
     }
 }
 
@@ -25,12 +30,15 @@ impl<K: Hash + Eq + Clone> KeyedLocks<K> {
     /// Waits for the lock of `key`; it is released when the guard is dropped.
     pub async fn lock(&self, key: &K) -> OwnedMutexGuard<()> {
         let lock = {
-            let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut guard = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+            // The entries of keys nobody holds or waits for any more are dropped as the map grows.
+            let (map, sweep) = &mut *guard;
             match map.get(key).and_then(Weak::upgrade) {
                 Some(lock) => lock,
                 None => {
-                    if map.len() >= 1024 {
+                    if sweep.due(map.len()) {
                         map.retain(|_, weak| weak.strong_count() > 0);
+                        sweep.done(map.len());
                     }
                     let lock = Arc::new(tokio::sync::Mutex::new(()));
                     map.insert(key.clone(), Arc::downgrade(&lock));

@@ -94,7 +94,15 @@ pub struct StepUp {
     alerts: std::sync::OnceLock<Arc<crate::alerts::Alerts>>,
     /// Failures of people without an enrolment at other guesses the same throttle covers (link codes):
     /// consecutive failures and the pause's end, per person, in memory.
-    guesses: std::sync::Mutex<std::collections::HashMap<[u8; 32], (u32, u64)>>,
+    guesses: std::sync::Mutex<Guesses>,
+}
+
+/// Failed guesses of people without an enrolment: consecutive failures and the pause's end, per person.
+#[derive(Default)]
+struct Guesses {
+    by_person: std::collections::HashMap<[u8; 32], (u32, u64)>,
+    /// When ended pauses are next forgotten.
+    sweep: crate::sweep::Sweep<100_000>,
 }
 
 impl std::fmt::Debug for StepUp {
@@ -287,7 +295,7 @@ impl StepUp {
             });
         }
         let guesses = self.guesses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(guesses.get(&self.person(user)).and_then(|(_, until)| (now < *until).then_some(Some(*until))))
+        Ok(guesses.by_person.get(&self.person(user)).and_then(|(_, until)| (now < *until).then_some(Some(*until))))
     }
 
     /// Counts a wrong guess of another secret the step-up throttle covers (`what`: `link code`) as a failed
@@ -305,10 +313,12 @@ impl StepUp {
             }
             None => {
                 let mut guesses = self.guesses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if guesses.len() > 100_000 {
-                    guesses.retain(|_, (_, until)| *until > now);
+                let Guesses { by_person, sweep } = &mut *guesses;
+                if sweep.due(by_person.len()) {
+                    by_person.retain(|_, (_, until)| *until > now);
+                    sweep.done(by_person.len());
                 }
-                let (failures, until) = guesses.entry(self.person(user)).or_default();
+                let (failures, until) = by_person.entry(self.person(user)).or_default();
                 *failures = failures.saturating_add(1);
                 if *failures >= PAUSE_AFTER {
                     *until = now + verify::pause_ms(*failures);

@@ -16,6 +16,7 @@ use crate::clock::SharedClock;
 use crate::config::{Rate, RateLimitSettings};
 use crate::event::{ConversationKey, UserRef};
 use crate::store::{Durability, RecordKey, SharedStore, StoreError, Subject};
+use crate::sweep::Sweep;
 
 /// Where replicas keep people's buckets.
 pub const NAMESPACE: &str = "core.ratelimit";
@@ -93,7 +94,12 @@ struct Buckets {
     users: HashMap<UserRef, Bucket>,
     conversations: HashMap<ConversationKey, Bucket>,
     global: Option<Bucket>,
+    /// When full buckets are next forgotten, from each map.
+    sweeps: (Sweep<FORGET_FROM>, Sweep<FORGET_FROM>),
 }
+
+/// How many buckets of one kind are kept before full ones are first forgotten.
+const FORGET_FROM: usize = 100_000;
 
 /// The shared limiter state.
 pub struct Limiter {
@@ -169,14 +175,16 @@ impl Limiter {
         let mut b = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         // Forget buckets that have refilled completely (idle for a whole period), so the maps cannot grow
         // without bound; a forgotten bucket is recreated full, which is exactly its state.
-        if b.users.len() > 100_000 {
-            b.users.retain(|_, k| k.last.elapsed() < s.per_user.per);
+        let Buckets { users, conversations, global, sweeps } = &mut *b;
+        if sweeps.0.due(users.len()) {
+            users.retain(|_, k| k.last.elapsed() < s.per_user.per);
+            sweeps.0.done(users.len());
         }
-        if b.conversations.len() > 100_000 {
-            b.conversations.retain(|_, k| k.last.elapsed() < s.per_conversation.per);
+        if sweeps.1.due(conversations.len()) {
+            conversations.retain(|_, k| k.last.elapsed() < s.per_conversation.per);
+            sweeps.1.done(conversations.len());
         }
         let mut checks: Vec<(&'static str, Rate, &mut Bucket)> = Vec::new();
-        let Buckets { users, conversations, global } = &mut *b;
         if s.global.count > 0 {
             checks.push(("global", s.global, global.get_or_insert_with(|| Bucket::full(s.global))));
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::adapter::{SendPolicy, SendRate};
+use crate::sweep::Sweep;
 
 /// The times of the last `count` sends under one limit, oldest first.
 #[derive(Clone, Debug, Default)]
@@ -59,10 +60,8 @@ pub struct Pace {
     chats: HashMap<String, Vec<Window>>,
     groups: HashMap<String, Vec<Window>>,
     overall: Vec<Window>,
-    /// How many chats' windows there are when idle ones are next looked for: twice as many as the last look
-    /// left (at least [`FORGET_FROM`]), so a look over all of them comes only after as many new chats were
-    /// added as it left, and costs each send a constant share.
-    forget_at: usize,
+    /// When idle chats are next looked for.
+    sweep: Sweep<FORGET_FROM>,
 }
 
 fn earliest(windows: &[Window], rates: &[SendRate], now: Instant) -> Instant {
@@ -79,7 +78,7 @@ impl Pace {
     /// Windows for `policy`, all empty.
     pub fn new(policy: SendPolicy) -> Self {
         let overall = vec![Window::default(); policy.overall.len()];
-        Self { policy, chats: HashMap::new(), groups: HashMap::new(), overall, forget_at: FORGET_FROM }
+        Self { policy, chats: HashMap::new(), groups: HashMap::new(), overall, sweep: Sweep::default() }
     }
 
     /// Whether the policy limits anything.
@@ -117,17 +116,15 @@ impl Pace {
     }
 
     /// Drops the windows of chats whose sends no longer count (their state is exactly an empty window's), so
-    /// the maps stay within twice the set of recently active chats. Looked for only when the maps have grown
-    /// to [`Pace::forget_at`]: a look at every send made each send cost as much as the number of chats that
-    /// were sent to within the longest window, once they were more than [`FORGET_FROM`].
+    /// the maps stay within twice the set of recently active chats (see [`Sweep`]).
     fn forget_idle(&mut self, now: Instant) {
-        if self.chats.len() + self.groups.len() < self.forget_at {
+        if !self.sweep.due(self.chats.len() + self.groups.len()) {
             return;
         }
         let (per_chat, per_group) = (&self.policy.per_chat, &self.policy.per_group);
         self.chats.retain(|_, ws| !ws.iter().zip(per_chat).all(|(w, r)| w.idle(*r, now)));
         self.groups.retain(|_, ws| !ws.iter().zip(per_group).all(|(w, r)| w.idle(*r, now)));
-        self.forget_at = (2 * (self.chats.len() + self.groups.len())).max(FORGET_FROM);
+        self.sweep.done(self.chats.len() + self.groups.len());
     }
 }
 
@@ -211,10 +208,9 @@ mod tests {
         for i in 0..FORGET_FROM {
             assert!(pace.reserve(&chat(&i.to_string()), start).is_zero());
         }
-        assert_eq!(pace.forget_at, FORGET_FROM, "no look yet");
         assert!(pace.reserve(&chat("x"), start + Duration::from_secs(30)).is_zero());
         // The look found none idle: the next comes only at twice as many.
-        assert_eq!(pace.forget_at, 2 * FORGET_FROM);
+        assert!(!pace.sweep.due(2 * FORGET_FROM - 1) && pace.sweep.due(2 * FORGET_FROM));
         assert_eq!(pace.chats.len(), FORGET_FROM + 1);
         // An hour later those chats are idle; sends to as many others, and the look that comes once the maps
         // have doubled drops every idle one.
@@ -225,6 +221,6 @@ mod tests {
         }
         assert!(pace.chats.keys().all(|k| k.starts_with('y')), "the idle chats were forgotten");
         assert_eq!(pace.chats.len(), FORGET_FROM);
-        assert_eq!(pace.forget_at, 2 * (FORGET_FROM - 1), "twice what that look left");
+        assert!(pace.sweep.due(2 * (FORGET_FROM - 1)) && !pace.sweep.due(2 * FORGET_FROM - 3), "twice what it left");
     }
 }
