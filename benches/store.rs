@@ -10,7 +10,8 @@
 
 use std::sync::Arc;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use palisade::clock::TokioClock;
 use palisade::crypto::Key;
 use palisade::store::{Backend, Durability, MemoryBackend, RecordKey, RecordStore, SledBackend, Store, Subject};
@@ -49,22 +50,9 @@ fn bench(c: &mut Criterion) {
                 async move { plain.insert("bench", id.as_bytes(), value).await.expect("insert") }
             });
         });
-        group.bench_function(BenchmarkId::new("put", "encrypted"), |b| {
-            b.to_async(&rt).iter(|| {
-                i = (i + 1) % ids.len();
-                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
-                let (sealed, value) = (&sealed, &value);
-                async move { sealed.put(key, value, Durability::Batched).await.expect("put") }
-            });
-        });
-        group.bench_function(BenchmarkId::new("put", "encrypted_in_memory"), |b| {
-            b.to_async(&rt).iter(|| {
-                i = (i + 1) % ids.len();
-                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
-                let (in_memory, value) = (&in_memory, &value);
-                async move { in_memory.put(key, value, Durability::Batched).await.expect("put") }
-            });
-        });
+        for (name, store) in [("encrypted", &sealed), ("encrypted_in_memory", &in_memory)] {
+            bench_put(&mut group, &rt, name, store, (&subject, &ids), &value);
+        }
         group.bench_function(BenchmarkId::new("get", "plain_sled"), |b| {
             b.to_async(&rt).iter(|| {
                 i = (i + 1) % ids.len();
@@ -72,24 +60,49 @@ fn bench(c: &mut Criterion) {
                 async move { plain.get("bench", id.as_bytes()).await.expect("get").expect("present") }
             });
         });
-        group.bench_function(BenchmarkId::new("get", "encrypted"), |b| {
-            b.to_async(&rt).iter(|| {
-                i = (i + 1) % ids.len();
-                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
-                let sealed = &sealed;
-                async move { sealed.get(key).await.expect("get").expect("present") }
-            });
-        });
-        group.bench_function(BenchmarkId::new("get", "encrypted_in_memory"), |b| {
-            b.to_async(&rt).iter(|| {
-                i = (i + 1) % ids.len();
-                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
-                let in_memory = &in_memory;
-                async move { in_memory.get(key).await.expect("get").expect("present") }
-            });
-        });
+        for (name, store) in [("encrypted", &sealed), ("encrypted_in_memory", &in_memory)] {
+            bench_get(&mut group, &rt, name, store, (&subject, &ids));
+        }
         group.finish();
     }
+}
+
+/// Puts of `value` through `store` in `group`, as `put/<name>`, each at the next of `ids` about `subject`.
+fn bench_put(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    store: &RecordStore,
+    (subject, ids): (&Subject, &[String]),
+    value: &[u8],
+) {
+    let mut i = 0usize;
+    group.bench_function(BenchmarkId::new("put", name), |b| {
+        b.to_async(rt).iter(|| {
+            i = (i + 1) % ids.len();
+            let key = RecordKey { namespace: "bench", subject: Some(subject), id: ids[i].as_bytes() };
+            async move { store.put(key, value, Durability::Batched).await.expect("put") }
+        });
+    });
+}
+
+/// Gets through `store` in `group`, as `get/<name>`, each of the next of `ids` about `subject` (written by
+/// [`bench_put`] before).
+fn bench_get(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    store: &RecordStore,
+    (subject, ids): (&Subject, &[String]),
+) {
+    let mut i = 0usize;
+    group.bench_function(BenchmarkId::new("get", name), |b| {
+        b.to_async(rt).iter(|| {
+            i = (i + 1) % ids.len();
+            let key = RecordKey { namespace: "bench", subject: Some(subject), id: ids[i].as_bytes() };
+            async move { store.get(key).await.expect("get").expect("present") }
+        });
+    });
 }
 
 /// The encrypted store on one Redis server and on a Redis Cluster, against sled: 1 KiB values, one at a time
@@ -119,22 +132,8 @@ fn shared(c: &mut Criterion) {
     let value = vec![0xA5u8; 1024];
     let mut group = c.benchmark_group("shared_store_1024B");
     for (name, store) in &stores {
-        let mut i = 0usize;
-        group.bench_function(BenchmarkId::new("put", name), |b| {
-            b.to_async(&rt).iter(|| {
-                i = (i + 1) % ids.len();
-                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
-                let value = &value;
-                async move { store.put(key, value, Durability::Batched).await.expect("put") }
-            });
-        });
-        group.bench_function(BenchmarkId::new("get", name), |b| {
-            b.to_async(&rt).iter(|| {
-                i = (i + 1) % ids.len();
-                let key = RecordKey { namespace: "bench", subject: Some(&subject), id: ids[i].as_bytes() };
-                async move { store.get(key).await.expect("get").expect("present") }
-            });
-        });
+        bench_put(&mut group, &rt, name, store, (&subject, &ids), &value);
+        bench_get(&mut group, &rt, name, store, (&subject, &ids));
     }
     group.finish();
 }
