@@ -2,7 +2,7 @@
 //! modal for three seconds) per user, and a `response_url` (good for five posts in thirty minutes, even in a
 //! channel the bot is not a member of) per user and channel.
 //!
-//! Both are kept in an [`Expiring`] map: noting one prunes what expired, oldest first, in time proportional
+//! Both are kept in an `Expiring` map: noting one prunes what expired, oldest first, in time proportional
 //! to what is pruned (a sweep of the whole map on every interaction made each one cost as much as the number
 //! of people who interacted in the last half hour), and at most [`CAPACITY`] are kept.
 
