@@ -9,10 +9,10 @@
 //! dispatcher handles a conversation's events in order, so that is the one being answered. Replies with no
 //! live interaction (a flow timing out much later) are sent as ordinary messages instead.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use palisade_adapter_kit::Expiring;
 use palisade_core::Secret;
 use serenity::builder::CreateInteractionResponse;
 use tokio::sync::oneshot;
@@ -102,30 +102,30 @@ impl Exchange {
 }
 
 /// The latest interaction of each conversation (user id, channel id).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Exchanges {
-    map: Mutex<HashMap<(String, String), Arc<Exchange>>>,
+    map: Mutex<Expiring<(String, String), Arc<Exchange>>>,
+}
+
+impl Default for Exchanges {
+    fn default() -> Self {
+        Self { map: Mutex::new(Expiring::new(TOKEN_LIFETIME, CAPACITY)) }
+    }
 }
 
 impl Exchanges {
-    /// Makes `exchange` the one answered for (user, chat).
+    /// Makes `exchange` the one answered for (user, chat). Expired ones are forgotten first, then the oldest
+    /// when `CAPACITY` are kept, oldest first (a sweep of them all at every interaction made each cost as
+    /// much as the conversations of the last 14 minutes, once they were that many).
     pub fn insert(&self, user: &str, chat: &str, exchange: Arc<Exchange>) {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= CAPACITY {
-            map.retain(|_, e| e.alive());
-            if map.len() >= CAPACITY
-                && let Some(oldest) = map.iter().min_by_key(|(_, e)| e.created).map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-        }
-        map.insert((user.to_string(), chat.to_string()), exchange);
+        map.note((user.to_string(), chat.to_string()), exchange, tokio::time::Instant::now());
     }
 
     /// The live interaction of (user, chat), if any.
     pub fn current(&self, user: &str, chat: &str) -> Option<Arc<Exchange>> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(&(user.to_string(), chat.to_string())).filter(|e| e.alive()).cloned()
+        map.get(&(user.to_string(), chat.to_string())).map(|(e, _)| e).filter(|e| e.alive()).cloned()
     }
 
     /// Forgets the interaction of (user, chat): what follows is not an answer to it.

@@ -2,15 +2,14 @@
 //! modal for three seconds) per user, and a `response_url` (good for five posts in thirty minutes, even in a
 //! channel the bot is not a member of) per user and channel.
 //!
-//! Both are kept in an `Expiring` map: noting one prunes what expired, oldest first, in time proportional
-//! to what is pruned (a sweep of the whole map on every interaction made each one cost as much as the number
-//! of people who interacted in the last half hour), and at most [`CAPACITY`] are kept.
+//! Both are kept in an [`Expiring`] map: noting one prunes what expired, oldest first (a sweep of the whole
+//! map on every interaction made each one cost as much as the number of people who interacted in the last
+//! half hour), and at most [`CAPACITY`] are kept.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use palisade_adapter_kit::Expiring;
 use palisade_core::UserRef;
 use tokio::time::Instant;
 
@@ -60,7 +59,7 @@ impl Recent {
     /// `user`'s latest trigger if it is still fresh; it is used up.
     pub fn take_trigger(&self, user: &UserRef) -> Option<String> {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let (trigger, at) = inner.triggers.entries.remove(&user.id)?;
+        let (trigger, at) = inner.triggers.remove(&user.id)?;
         (at.elapsed() < TRIGGER_TTL).then_some(trigger)
     }
 
@@ -74,53 +73,13 @@ impl Recent {
     pub fn use_response_url(&self, user: &UserRef, channel: &str) -> Option<String> {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let key = (user.id.clone(), channel.to_string());
-        let ((url, uses), at) = inner.responses.entries.get_mut(&key)?;
+        let ((url, uses), at) = inner.responses.get_mut(&key)?;
         if at.elapsed() >= RESPONSE_URL_TTL || *uses >= RESPONSE_URL_USES {
-            inner.responses.entries.remove(&key);
+            inner.responses.remove(&key);
             return None;
         }
         *uses += 1;
         Some(url.clone())
-    }
-}
-
-/// Values that expire `ttl` after they were noted, at most `capacity` of them.
-#[derive(Debug)]
-struct Expiring<K, V> {
-    /// Each key's value, and when it was noted.
-    entries: HashMap<K, (V, Instant)>,
-    /// The keys in the order they were noted, with when. A key noted again is here again; its older place is
-    /// stale (its time is not the entry's) and is skipped when reached.
-    order: VecDeque<(K, Instant)>,
-    ttl: Duration,
-    capacity: usize,
-}
-
-impl<K: Clone + Eq + Hash, V> Expiring<K, V> {
-    fn new(ttl: Duration, capacity: usize) -> Self {
-        Self { entries: HashMap::new(), order: VecDeque::new(), ttl, capacity: capacity.max(1) }
-    }
-
-    /// Notes `value` under `key` at `now`, after forgetting, oldest first, what expired by then and what is
-    /// over the capacity.
-    fn note(&mut self, key: K, value: V, now: Instant) {
-        while let Some((old, at)) = self.order.front() {
-            if now.duration_since(*at) < self.ttl && self.entries.len() < self.capacity {
-                break;
-            }
-            if self.entries.get(old).is_some_and(|(_, noted)| noted == at) {
-                self.entries.remove(old);
-            }
-            self.order.pop_front();
-        }
-        // Keys noted again and again within their time to live leave stale places behind: dropped once they
-        // are as many as the capacity (after at least that many notes, so each note pays for one).
-        if self.order.len() >= 2 * self.capacity {
-            let entries = &self.entries;
-            self.order.retain(|(k, at)| entries.get(k).is_some_and(|(_, noted)| noted == at));
-        }
-        self.entries.insert(key.clone(), (value, now));
-        self.order.push_back((key, now));
     }
 }
 
@@ -157,33 +116,5 @@ mod tests {
         recent.note_response_url(&ann(), "C1", "https://hooks.slack.com/y");
         tokio::time::advance(RESPONSE_URL_TTL).await;
         assert_eq!(recent.use_response_url(&ann(), "C1"), None);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn expired_and_surplus_entries_go_oldest_first_and_a_key_noted_again_lives_from_its_last_note() {
-        let mut map = Expiring::new(Duration::from_secs(10), 3);
-        let now = Instant::now();
-        map.note("a", 1, now);
-        map.note("b", 2, now + Duration::from_secs(1));
-        map.note("a", 3, now + Duration::from_secs(2)); // again: lives from here
-        map.note("c", 4, now + Duration::from_secs(11)); // b's and a's first note are 10 s old or more
-        assert_eq!(map.entries.keys().copied().collect::<std::collections::BTreeSet<_>>(), ["a", "c"].into());
-        assert_eq!(map.entries["a"].0, 3);
-        map.note("d", 5, now + Duration::from_secs(11));
-        map.note("e", 6, now + Duration::from_secs(11)); // over the capacity: the oldest (a) goes
-        assert_eq!(map.entries.keys().copied().collect::<std::collections::BTreeSet<_>>(), ["c", "d", "e"].into());
-        assert!(map.entries.len() <= 3);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_key_noted_over_and_over_leaves_a_bounded_trail() {
-        let mut map = Expiring::new(Duration::from_secs(3600), 4);
-        let now = Instant::now();
-        for n in 0..1_000u32 {
-            map.note("same", n, now + Duration::from_millis(u64::from(n)));
-            assert!(map.order.len() <= 8, "{} places kept after {n} notes", map.order.len());
-        }
-        assert_eq!(map.entries.len(), 1);
-        assert_eq!(map.entries["same"].0, 999);
     }
 }

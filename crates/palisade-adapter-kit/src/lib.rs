@@ -5,6 +5,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`recent`] | [`RecentIds`]: bounded sets of recently seen delivery ids (dedupe, replay refusal) |
+//! | [`expiring`] | [`Expiring`]: bounded maps whose values expire, pruned oldest first |
 //! | [`opaque`] | [`OpaqueIds`]: random ids for buttons, resolved only where they were sent |
 //! | [`retry`] | [`Backoff`]: retrying platform calls on rate limits and transient failures |
 //! | [`webhook`] | the bounded, authenticated-first webhook listener |
@@ -14,12 +15,14 @@
 //! Arrows point one way: this crate depends on `palisade-core` and `palisade-crypto`; adapters depend on it.
 
 pub mod api_base;
+pub mod expiring;
 pub mod opaque;
 pub mod recent;
 pub mod redact;
 pub mod retry;
 pub mod webhook;
 
+pub use expiring::Expiring;
 pub use opaque::{OpaqueIds, random_id};
 pub use recent::RecentIds;
 pub use retry::{Backoff, Retry};
