@@ -62,16 +62,6 @@ impl<K: Clone + Eq + Hash, V> Expiring<K, V> {
     pub fn remove(&mut self, key: &K) -> Option<(V, Instant)> {
         self.entries.remove(key)
     }
-
-    /// How many values are kept now (expired ones included until they are pruned).
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when none is kept.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 #[cfg(test)]
