@@ -342,7 +342,7 @@ async fn record(store: &SharedStore, unrecorded: &Unrecorded, by: Option<tokio::
         }
     }
     // The batch records go only once the entries taken out of them are durable (on every backend).
-    if !due.is_empty() && written && store.flush().await.is_ok() {
+    if !due.is_empty() && written && store.flush_anchor_later().await.is_ok() {
         for (at, _) in &due {
             delete_batch(store, at).await;
         }
@@ -642,16 +642,19 @@ impl Journal {
     }
 
     /// Writes the events accepted since the last flush as one batch record, and makes every record so far
-    /// durable (one write and one flush for a batch of accepted events). On an error none of those events is
-    /// recorded: the intake refuses them all.
+    /// durable (one write and one flush for a batch of accepted events; the store's anchor records the flush
+    /// a moment later, see [`Store::flush_anchor_later`]). On an error none of those events is recorded: the
+    /// intake refuses them all.
+    ///
+    /// [`Store::flush_anchor_later`]: crate::store::Store::flush_anchor_later
     pub async fn flush(&self) -> Result<(), StoreError> {
         let staged = std::mem::take(&mut *self.staged.lock().unwrap_or_else(PoisonError::into_inner));
-        let Some(first) = staged.frames.first() else { return self.store.flush().await };
+        let Some(first) = staged.frames.first() else { return self.store.flush_anchor_later().await };
         let at: At = (self.prefix.clone(), first.seq);
         let id = batch::id(&at.0, at.1);
         let record = RecordKey { namespace: JOURNAL, subject: None, id: id.as_bytes() };
         self.store.put(record, &staged.bytes, Durability::Batched).await?;
-        if let Err(error) = self.store.flush().await {
+        if let Err(error) = self.store.flush_anchor_later().await {
             // Refused: the platform delivers them again, so they must not also run at the next start.
             delete_batch(&self.store, &at).await;
             return Err(error);

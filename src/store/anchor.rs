@@ -9,6 +9,19 @@
 //! *behind* means loss. Concurrent flushed writes share one anchor write (whoever holds the lock covers every
 //! write counted so far).
 //!
+//! Flushes made many times a second (the journal's, once per batch of accepted events) do not wait for the
+//! anchor ([`Store::flush_anchor_later`]): the backend is flushed and the flush counted, and a task writes the
+//! anchor in the same order (counter, flush, file) — at once if the file was last written more than [`TRAIL`]
+//! ago, else then, one write covering every flush counted by then. Under a stream of such flushes the file is
+//! written at most once per [`TRAIL`] instead of once per flush, and an idle bot's replies do not wait for
+//! it. The price: the anchor trails those flushes by up to [`TRAIL`] and one file write, so a loss of only
+//! the writes of that last moment is not noticed. Writes made with [`Durability::Flushed`] and
+//! [`Store::flush`] wait for the anchor as before.
+//!
+//! [`Store::flush_anchor_later`]: crate::store::Store::flush_anchor_later
+//! [`Store::flush`]: crate::store::Store::flush
+//! [`Durability::Flushed`]: crate::store::Durability::Flushed
+//!
 //! The file holds two slots of [`SLOT`] bytes, each a complete MACed state with a generation number. The
 //! first write after the store opens replaces the whole file atomically (written aside, synced, renamed,
 //! directory synced), both slots alike; every later write overwrites the older slot in place and syncs its
@@ -37,6 +50,9 @@ const VERSION_V1: u8 = 1;
 const VERSION: u8 = 2;
 /// Bytes per slot: a JSON document padded with spaces, ending in a newline.
 pub const SLOT: usize = 512;
+/// How long the file may trail flushes that do not wait for it ([`crate::store::Store::flush_anchor_later`]):
+/// under a stream of them it is written at most once per this long, each write covering all of them.
+pub const TRAIL: std::time::Duration = std::time::Duration::from_millis(50);
 /// Where the store keeps its own copy of the counter (a reserved tree, not a namespace).
 pub(super) const TREE: &str = "_anchor";
 pub(super) const COUNTER: &[u8] = b"writes";
@@ -182,6 +198,21 @@ pub struct Anchor {
     file: Mutex<Option<Arc<std::fs::File>>>,
     /// Writes of the file by this anchor so far: the next one's generation.
     generation: AtomicU64,
+    /// Writes of the file left to a later moment ([`Anchor::trail`]).
+    trail: Mutex<Trail>,
+    /// What the backend holds flushed for those: the latest state a later write of the file may record.
+    flushed: Mutex<AnchorState>,
+    /// The highest counter put into the backend: counters go in under it, never lower than the last.
+    counter: tokio::sync::Mutex<u64>,
+}
+
+/// The anchor's writes left to a later moment.
+#[derive(Default)]
+struct Trail {
+    /// Whether a write is already planned (it covers every flush counted by the time it is made).
+    planned: bool,
+    /// When the file was last written (or a planned write began).
+    last: Option<tokio::time::Instant>,
 }
 
 impl std::fmt::Debug for Anchor {
@@ -241,11 +272,14 @@ impl Anchor {
             key,
             key_id,
             counted: AtomicU64::new(state.writes),
+            flushed: Mutex::new(state.clone()),
             written: Mutex::new(state),
             audit: Mutex::new(audit),
             lock: tokio::sync::Mutex::new(()),
             file: Mutex::new(None),
             generation: AtomicU64::new(0),
+            trail: Mutex::default(),
+            counter: tokio::sync::Mutex::new(0),
         }
     }
 
@@ -257,6 +291,11 @@ impl Anchor {
     /// The key the counter and the file are MACed with.
     pub(super) fn key(&self) -> &Key {
         &self.key
+    }
+
+    /// How many times this anchor has written its file.
+    pub fn file_writes(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// What the file holds now.
@@ -284,6 +323,50 @@ impl Anchor {
         self.lock.lock().await
     }
 
+    /// Plans a write of the file for flushes that do not wait for it: `Some(when)` if none is planned yet
+    /// ([`TRAIL`] after the last write, or now if that is past), `None` if one is (it covers them too).
+    pub(super) fn trail(&self) -> Option<tokio::time::Instant> {
+        let mut trail = self.trail.lock().unwrap_or_else(PoisonError::into_inner);
+        if trail.planned {
+            return None;
+        }
+        trail.planned = true;
+        let now = tokio::time::Instant::now();
+        Some(trail.last.map_or(now, |last| (last + TRAIL).max(now)))
+    }
+
+    /// The planned write is being made: flushes counted from now on plan the next one, [`TRAIL`] from now.
+    pub(super) fn trail_taken(&self) {
+        let mut trail = self.trail.lock().unwrap_or_else(PoisonError::into_inner);
+        trail.planned = false;
+        trail.last = Some(tokio::time::Instant::now());
+    }
+
+    /// The state to write for `writes` flushed writes: with the audit head noted so far. Taken before the
+    /// flush that makes them durable, so the head's entry (written before it was noted) is among them.
+    pub(super) fn to_write(&self, writes: u64) -> AnchorState {
+        let (audit_seq, audit_head) = self.audit.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        AnchorState { writes, audit_seq, audit_head }
+    }
+
+    /// Notes that the backend holds `state` flushed (its counter, and the audit head's entry).
+    pub(super) fn note_flushed(&self, state: AnchorState) {
+        let mut flushed = self.flushed.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.writes > flushed.writes {
+            *flushed = state;
+        }
+    }
+
+    /// The latest state the backend holds flushed.
+    pub(super) fn flushed(&self) -> AnchorState {
+        self.flushed.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The highest counter put into the backend, locked while another goes in.
+    pub(super) async fn counter(&self) -> tokio::sync::MutexGuard<'_, u64> {
+        self.counter.lock().await
+    }
+
     /// Takes the lock for writing; returns `None` when write `n` is already covered by the file.
     pub(super) async fn begin(&self, n: u64) -> Option<(tokio::sync::MutexGuard<'_, ()>, u64)> {
         let guard = self.lock.lock().await;
@@ -293,12 +376,15 @@ impl Anchor {
         Some((guard, self.counted.load(Ordering::SeqCst)))
     }
 
-    /// Writes `writes` and the noted audit head to the file (the caller holds the lock from
-    /// [`Anchor::begin`] and flushed the store's counter first): the whole file the first time, one slot in
-    /// place after that, on the blocking pool.
-    pub(super) async fn write(&self, writes: u64) -> Result<(), StoreError> {
-        let (audit_seq, audit_head) = self.audit.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let state = AnchorState { writes, audit_seq, audit_head };
+    /// Writes `writes` and the noted audit head to the file.
+    #[cfg(test)]
+    async fn write(&self, writes: u64) -> Result<(), StoreError> {
+        self.write_state(self.to_write(writes)).await
+    }
+
+    /// Writes `state` to the file (the caller holds the lock from [`Anchor::begin`], and the backend holds
+    /// `state` flushed): the whole file the first time, one slot in place after that, on the blocking pool.
+    pub(super) async fn write_state(&self, state: AnchorState) -> Result<(), StoreError> {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst);
         let doc = OnDisk {
             version: VERSION,
@@ -323,6 +409,7 @@ impl Anchor {
             .map_err(|e| failed(e.to_string()))?;
         *self.file.lock().unwrap_or_else(PoisonError::into_inner) = Some(file);
         *self.written.lock().unwrap_or_else(PoisonError::into_inner) = state;
+        self.trail.lock().unwrap_or_else(PoisonError::into_inner).last = Some(tokio::time::Instant::now());
         Ok(())
     }
 }

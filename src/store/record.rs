@@ -28,7 +28,7 @@ pub struct RecordStore {
     backend: Arc<dyn Backend>,
     keys: Keyring,
     clock: SharedClock,
-    anchor: Option<Anchor>,
+    anchor: Option<Arc<Anchor>>,
     /// The audit head the anchor held at open.
     anchored_audit: Option<(u64, String)>,
     /// Writers share it; a backup takes it alone, so it copies one moment of the store.
@@ -146,7 +146,7 @@ impl RecordStore {
             backend,
             keys,
             clock,
-            anchor: Some(anchor),
+            anchor: Some(Arc::new(anchor)),
             anchored_audit,
             gate: tokio::sync::RwLock::new(()),
             pseudonyms: Default::default(),
@@ -170,7 +170,7 @@ impl RecordStore {
 
     /// The anchor, if the store has one.
     pub fn anchor(&self) -> Option<&Anchor> {
-        self.anchor.as_ref()
+        self.anchor.as_deref()
     }
 
     /// Writes the counter and the anchor file as they are now.
@@ -182,11 +182,7 @@ impl RecordStore {
 
     /// Writes the counter `writes`, flushes, then writes the anchor file (the caller holds the anchor's lock).
     async fn count_and_flush(&self, anchor: &Anchor, writes: u64) -> Result<(), StoreError> {
-        self.backend
-            .insert(super::anchor::TREE, super::anchor::COUNTER, &Anchor::seal_counter(anchor.key(), writes))
-            .await?;
-        self.backend.flush().await?;
-        anchor.write(writes).await
+        count_and_flush(&*self.backend, anchor, writes).await
     }
 
     /// Makes every write so far durable and, with an anchor, counts it: the counter goes into the backend,
@@ -197,6 +193,20 @@ impl RecordStore {
         let n = anchor.count();
         let Some((_guard, writes)) = anchor.begin(n).await else { return Ok(()) };
         self.count_and_flush(anchor, writes).await
+    }
+
+    /// Counts the flush, puts the counter into the backend and flushes it; the anchor file records it in a
+    /// moment (see [`super::anchor`]).
+    async fn flushed_anchor_later(&self) -> Result<(), StoreError> {
+        let Some(anchor) = &self.anchor else { return self.backend.flush().await };
+        let state = anchor.to_write(anchor.count());
+        put_counter(&*self.backend, anchor, state.writes).await?;
+        self.backend.flush().await?;
+        anchor.note_flushed(state);
+        if let Some(at) = anchor.trail() {
+            tokio::spawn(write_trailing(Arc::downgrade(anchor), at));
+        }
+        Ok(())
     }
 
     fn unreadable(namespace: &str, reason: &str) -> StoreError {
@@ -355,6 +365,43 @@ impl RecordStore {
             Durability::Flushed => self.flushed().await,
             Durability::Batched => Ok(()),
         }
+    }
+}
+
+/// Puts the counter `writes` into `backend`, unless a higher one went in already (so the counter never goes
+/// down, whichever flush gets there first).
+async fn put_counter(backend: &dyn Backend, anchor: &Anchor, writes: u64) -> Result<(), StoreError> {
+    let mut highest = anchor.counter().await;
+    if writes > *highest {
+        backend
+            .insert(super::anchor::TREE, super::anchor::COUNTER, &Anchor::seal_counter(anchor.key(), writes))
+            .await?;
+        *highest = writes;
+    }
+    Ok(())
+}
+
+/// Puts the counter `writes` into `backend`, flushes it, then writes the anchor file (the caller holds the
+/// anchor's lock).
+async fn count_and_flush(backend: &dyn Backend, anchor: &Anchor, writes: u64) -> Result<(), StoreError> {
+    let state = anchor.to_write(writes);
+    put_counter(backend, anchor, writes).await?;
+    backend.flush().await?;
+    anchor.note_flushed(state.clone());
+    anchor.write_state(state).await
+}
+
+/// At `at`, writes the anchor file for every flush the backend holds by then — unless a flush since has (it
+/// waited for the file), or the store is gone. It needs only the anchor: what it records is flushed already,
+/// and a store closed meanwhile is not held open.
+async fn write_trailing(anchor: std::sync::Weak<Anchor>, at: tokio::time::Instant) {
+    tokio::time::sleep_until(at).await;
+    let Some(anchor) = anchor.upgrade() else { return };
+    anchor.trail_taken();
+    let state = anchor.flushed();
+    let Some(_guard) = anchor.begin(state.writes).await else { return };
+    if let Err(error) = anchor.write_state(state).await {
+        tracing::error!(%error, "could not write the store's anchor; the next flush tries again");
     }
 }
 
@@ -673,5 +720,10 @@ impl Store for RecordStore {
     async fn flush(&self) -> Result<(), StoreError> {
         let _writing = self.gate.read().await;
         self.flushed().await
+    }
+
+    async fn flush_anchor_later(&self) -> Result<(), StoreError> {
+        let _writing = self.gate.read().await;
+        self.flushed_anchor_later().await
     }
 }

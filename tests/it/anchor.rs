@@ -68,6 +68,66 @@ async fn a_store_behind_its_anchor_is_refused_until_the_loss_is_accepted() {
 }
 
 #[tokio::test]
+async fn flushes_that_do_not_wait_for_the_anchor_are_anchored_a_moment_later_many_with_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let older = tempfile::tempdir().unwrap();
+    open(dir.path()).await.unwrap().put(note("a"), b"first", Durability::Flushed).await.unwrap();
+    copy_dir(&dir.path().join("db"), older.path());
+
+    let backend = Arc::new(SledBackend::open(&dir.path().join("db")).unwrap());
+    let store = RecordStore::open_anchored(backend, &test_key(), TokioClock::shared(), &dir.path().join("anchor"))
+        .await
+        .unwrap();
+    let anchor = store.anchor().unwrap();
+    let (writes, file_writes) = (anchor.state().writes, anchor.file_writes());
+    let started = tokio::time::Instant::now();
+    for i in 0..40 {
+        store.put(note(&format!("n{i}")), b"accepted", Durability::Batched).await.unwrap();
+        store.flush_anchor_later().await.unwrap();
+    }
+    let flushed = started.elapsed();
+    // Every flush is recorded by the anchor a moment later …
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while anchor.state().writes < writes + 40 {
+        assert!(tokio::time::Instant::now() < deadline, "the anchor never recorded the flushes");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // … with at most one write of its file per TRAIL (and one at once after the last), not one per flush.
+    let allowed = 2 + u64::try_from(flushed.as_millis() / palisade::store::anchor::TRAIL.as_millis()).unwrap();
+    let made = anchor.file_writes() - file_writes;
+    assert!((1..=allowed).contains(&made), "{made} anchor writes for 40 flushes in {flushed:?}");
+    // A flush that waits for the anchor finds it written when it returns.
+    store.put(note("transfer"), b"confirmed", Durability::Flushed).await.unwrap();
+    assert_eq!(anchor.state().writes, writes + 41);
+    drop(store);
+
+    // What the anchor recorded is what it guards: the sled files put back to before those flushes are refused.
+    std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+    copy_dir(older.path(), &dir.path().join("db"));
+    let refused = open(dir.path()).await.err().expect("a store that lost the flushed writes is refused");
+    assert!(matches!(refused, StoreError::LostWrites { anchored, stored, .. } if anchored >= stored + 41), "{refused}");
+}
+
+#[tokio::test]
+async fn a_store_closed_before_its_anchor_caught_up_opens_again_with_every_flushed_write() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..3 {
+        let store = open(dir.path()).await.unwrap();
+        for i in 0..5 {
+            store.put(note(&format!("r{round}n{i}")), b"accepted", Durability::Batched).await.unwrap();
+            store.flush_anchor_later().await.unwrap();
+        }
+        // Closed at once: the anchor's write still planned is dropped with the store (it is behind, not ahead).
+    }
+    let store = open(dir.path()).await.expect("a store ahead of its anchor opens");
+    for round in 0..3 {
+        for i in 0..5 {
+            assert!(store.get(note(&format!("r{round}n{i}"))).await.unwrap().is_some(), "r{round}n{i}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_missing_or_forged_anchor_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     open(dir.path()).await.unwrap().put(note("a"), b"x", Durability::Flushed).await.unwrap();

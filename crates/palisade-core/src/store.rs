@@ -179,6 +179,14 @@ pub trait Store: Send + Sync + 'static {
     /// Persists everything written so far.
     async fn flush(&self) -> Result<(), StoreError>;
 
+    /// Persists everything written so far, as [`Store::flush`] does, for a caller that flushes many times a
+    /// second (the journal, once per batch of accepted events): the writes are as durable when it returns,
+    /// but a store with an anchor (which notices lost writes) may record them there a moment later, and
+    /// records many such flushes with one write. The default is [`Store::flush`].
+    async fn flush_anchor_later(&self) -> Result<(), StoreError> {
+        self.flush().await
+    }
+
     /// Notes the audit trail's new head (`seq`, its MAC in hex) so the store's anchor, kept outside the
     /// store's own files, records it with the next flushed write. Stores without an anchor ignore it.
     fn note_audit_head(&self, seq: u64, mac: &str) {
