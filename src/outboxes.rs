@@ -85,7 +85,8 @@ impl Lanes {
 /// The send scheduler and the outbox of every running adapter.
 #[derive(Clone, Default)]
 pub struct Outboxes {
-    map: HashMap<Platform, Arc<Destination>>,
+    /// Shared by every clone (one per handler task): the map is built at start and only read after.
+    map: Arc<HashMap<Platform, Arc<Destination>>>,
     retractions: Option<Retractions>,
     journal: Option<Arc<Journal>>,
     lanes: Arc<Lanes>,
@@ -112,7 +113,7 @@ impl Outboxes {
         policy: SendPolicy,
     ) {
         let pace = Mutex::new(pace::Pace::new(policy));
-        self.map.insert(platform, Arc::new(Destination { outbox, caps, pace }));
+        Arc::make_mut(&mut self.map).insert(platform, Arc::new(Destination { outbox, caps, pace }));
     }
 
     /// Bounds the queue to `replies` (before any send; the default is [`SEND_QUEUE`]).
@@ -160,12 +161,30 @@ impl Outboxes {
         since: Option<tokio::time::Instant>,
         turn: Option<crate::turns::Turn>,
     ) {
+        if let Some(work) = self.queue_since(lane, replies, done, ticket, since, turn).await {
+            tokio::spawn(work);
+        }
+    }
+
+    /// [`Outboxes::send_since`] for a task that can do the lane's work itself: when these replies start it
+    /// (nothing was queued on the lane), returns that work — delivering them and whatever is queued after
+    /// them — for the caller to run, where `send_since` starts a task for it. A handler's task runs it once
+    /// its concurrency slot is free: one task per event instead of two.
+    pub async fn queue_since(
+        &self,
+        lane: ConversationKey,
+        replies: Vec<Reply>,
+        done: Option<oneshot::Sender<()>>,
+        ticket: Option<Ticket>,
+        since: Option<tokio::time::Instant>,
+        turn: Option<crate::turns::Turn>,
+    ) -> Option<impl Future<Output = ()> + Send + 'static> {
         if replies.is_empty() {
             if let Some(turn) = turn {
                 turn.release().await;
             }
             self.finish(done, ticket).await;
-            return;
+            return None;
         }
         let wanted = u32::try_from(replies.len().min(self.lanes.room_size)).unwrap_or(u32::MAX);
         let room = self.lanes.room.clone().acquire_many_owned(wanted).await.ok();
@@ -176,9 +195,7 @@ impl Outboxes {
             queue.push_back(batch);
             queue.len() == 1
         };
-        if start {
-            tokio::spawn(lane::run(self.clone(), lane));
-        }
+        start.then(|| lane::run(self.clone(), lane))
     }
 
     /// Sends one reply now, outside any lane (a message a plugin writes first, an edit, a deletion): paced to

@@ -223,8 +223,12 @@ impl Conversations {
             // The slot is free once the replies are queued; they leave on the conversation's lane. Unless a
             // layer handed the done signal on with the work it started (then that work fires it).
             // A turn is handed on once the replies have left, so they leave in the order the handlers ran.
-            outboxes.send_since(key, replies, done.take(), ticket, Some(at), turn).await;
+            let lane = outboxes.queue_since(key, replies, done.take(), ticket, Some(at), turn).await;
             drop(guard);
+            // When these replies started the lane's work, this task does it, its slot already free.
+            if let Some(lane) = lane {
+                lane.await;
+            }
         });
     }
 }
