@@ -9,16 +9,20 @@
 //! open.
 
 use super::{Record, StoreError, Subject};
-use crate::crypto::Key;
 
 const ENVELOPE_V1: u8 = 1;
 const HEADER_LEN: usize = 1 + 8 + 4;
 /// Length of a pseudonymous hash.
 pub(crate) const HASH_LEN: usize = 32;
 
-/// The pseudonym of a subject.
-pub(crate) fn subject_hash(index: &Key, subject: &Subject) -> [u8; HASH_LEN] {
-    index.hash(&[b"subject\0", subject.as_str().as_bytes()].concat())
+/// What the pseudonym of `subject` is the keyed hash of.
+pub(crate) fn subject_input(subject: &Subject) -> Vec<u8> {
+    [b"subject\0", subject.as_str().as_bytes()].concat()
+}
+
+/// What the hashed id of record `id` in `namespace` is the keyed hash of.
+pub(crate) fn id_input(namespace: &str, id: &[u8]) -> Vec<u8> {
+    [namespace.as_bytes(), b"\0", id].concat()
 }
 
 /// The subject hash inside a backend key, if the record is about a subject.
@@ -29,8 +33,9 @@ pub(crate) fn subject_of(backend_key: &[u8]) -> Option<[u8; HASH_LEN]> {
     }
 }
 
-/// The backend key of record `id` in `namespace` about the subject (or person) `hash`.
-pub(crate) fn record_key(index: &Key, namespace: &str, hash: Option<&[u8; HASH_LEN]>, id: &[u8]) -> Vec<u8> {
+/// The backend key of the record whose hashed id ([`id_input`] under the index key) is `id_hash`, about the
+/// subject (or person) `hash`.
+pub(crate) fn record_key_of(hash: Option<&[u8; HASH_LEN]>, id_hash: &[u8; HASH_LEN]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + 2 * HASH_LEN);
     match hash {
         Some(h) => {
@@ -39,7 +44,7 @@ pub(crate) fn record_key(index: &Key, namespace: &str, hash: Option<&[u8; HASH_L
         }
         None => k.push(0),
     }
-    k.extend_from_slice(&index.hash(&[namespace.as_bytes(), b"\0", id].concat()));
+    k.extend_from_slice(id_hash);
     k
 }
 
@@ -138,6 +143,17 @@ pub(crate) fn label(backend_key: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::Key;
+
+    /// The pseudonym of a subject.
+    fn subject_hash(index: &Key, subject: &Subject) -> [u8; HASH_LEN] {
+        index.hash(&subject_input(subject))
+    }
+
+    /// The backend key of record `id` in `namespace` about the subject (or person) `hash`.
+    fn record_key(index: &Key, namespace: &str, hash: Option<&[u8; HASH_LEN]>, id: &[u8]) -> Vec<u8> {
+        record_key_of(hash, &index.hash(&id_input(namespace, id)))
+    }
 
     #[test]
     fn envelope_round_trips_and_rejects_garbage() {

@@ -34,7 +34,9 @@ pub struct RecordStore {
     /// Writers share it; a backup takes it alone, so it copies one moment of the store.
     gate: tokio::sync::RwLock<()>,
     /// Subjects' pseudonyms, each computed once.
-    pseudonyms: super::pseudonyms::Pseudonyms,
+    pseudonyms: super::memo::Memo,
+    /// Records' hashed ids, each computed once.
+    ids: super::memo::Memo,
 }
 
 /// What `palisade store accept-loss` accepted.
@@ -68,6 +70,7 @@ impl RecordStore {
             anchored_audit: None,
             gate: tokio::sync::RwLock::new(()),
             pseudonyms: Default::default(),
+            ids: Default::default(),
         })
     }
 
@@ -150,6 +153,7 @@ impl RecordStore {
             anchored_audit,
             gate: tokio::sync::RwLock::new(()),
             pseudonyms: Default::default(),
+            ids: Default::default(),
         };
         if fresh {
             store.anchor_now().await?;
@@ -265,7 +269,7 @@ impl RecordStore {
 
     /// The pseudonym of `subject` itself.
     fn pseudonym(&self, subject: &Subject) -> [u8; layout::HASH_LEN] {
-        self.pseudonyms.of(&self.keys.index, subject)
+        self.pseudonyms.hash(&self.keys.index, &layout::subject_input(subject))
     }
 
     /// The pseudonym records about `subject` are filed under: its person's id when it is linked.
@@ -276,7 +280,8 @@ impl RecordStore {
     /// Where a record lives, and its owner's pseudonym.
     fn locate(&self, key: &RecordKey<'_>) -> (Option<[u8; layout::HASH_LEN]>, Vec<u8>) {
         let owner = key.subject.map(|s| self.owner(s));
-        (owner, layout::record_key(&self.keys.index, key.namespace, owner.as_ref(), key.id))
+        let id = self.ids.hash(&self.keys.index, &layout::id_input(key.namespace, key.id));
+        (owner, layout::record_key_of(owner.as_ref(), &id))
     }
 
     /// Every record about `from`, in every data tree: (tree, backend key, sealed value).
@@ -535,6 +540,7 @@ impl Store for RecordStore {
         // A linked subject's erasure is its person's: every identity linked to it goes with it.
         let own = self.pseudonym(subject);
         self.pseudonyms.clear();
+        self.ids.clear();
         let person = self.keys.resolve(&own);
         // Shred first: once the data key is gone, every copy of the records is unreadable, even if deleting
         // them below is interrupted.
