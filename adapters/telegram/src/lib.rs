@@ -20,6 +20,7 @@
 //! | [`polling`] | the `getUpdates` loop and offset confirmation |
 //! | [`webhook`] | the axum listener: secret check, dedupe, fast answers |
 //! | [`receive`] | handing mapped updates to the dispatcher; answering button presses |
+//! | `quiet` | reading updates without formatting the errors of teloxide's untagged enums |
 //! | [`inbound`] | mapping updates to neutral events |
 //! | [`outbox`] | delivering replies: text, keyboards, photos, deletions, group → private |
 //! | `sent` | sending a message and reading back only its id |
@@ -33,6 +34,7 @@ pub mod buttons;
 pub mod inbound;
 pub mod outbox;
 pub mod polling;
+mod quiet;
 pub mod receive;
 pub mod redact;
 pub mod retry;

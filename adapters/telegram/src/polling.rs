@@ -9,14 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use palisade_core::{AdapterError, Connection, EventSink, Platform};
-use teloxide::payloads::GetUpdatesSetters;
+use teloxide::payloads::{GetUpdates, GetUpdatesSetters};
 use teloxide::prelude::Requester;
-use teloxide::requests::Request;
+use teloxide::requests::{JsonRequest, Request};
 use teloxide::types::{AllowedUpdate, Update};
 use teloxide::{ApiError, RequestError};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Api;
+use crate::quiet::{GetUpdatesQuietly, Updates};
 use crate::receive::Receiver;
 
 /// The updates the bot asks for.
@@ -94,17 +95,18 @@ impl Poller {
     ) -> Result<(), AdapterError> {
         let secs = u32::try_from(timeout.as_secs()).unwrap_or(50);
         loop {
-            let mut request = self.api.bot().get_updates().timeout(secs).allowed_updates(ALLOWED);
+            let mut payload = GetUpdates::new().timeout(secs).allowed_updates(ALLOWED);
             if let Some(offset) = self.offset {
-                request = request.offset(offset);
+                payload = payload.offset(offset);
             }
+            let request = JsonRequest::new(self.api.bot().clone(), GetUpdatesQuietly(payload));
             let answer = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 () = lost.cancelled() => return Ok(()),
                 answer = request.send() => answer,
             };
             match answer {
-                Ok(updates) => {
+                Ok(Updates(updates)) => {
                     self.failures = 0;
                     if !self.up {
                         self.up = true;

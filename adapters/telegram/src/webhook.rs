@@ -19,7 +19,6 @@ use palisade_core::{AdapterError, EventSink, Platform, Secret, SinkError};
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::prelude::Requester;
 use teloxide::requests::Request as _;
-use teloxide::types::Update;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -109,7 +108,8 @@ impl Endpoint for Hook {
 
     /// One delivery from Telegram.
     async fn handle(&self, _headers: HeaderMap, body: Bytes) -> Response {
-        let Ok(update) = serde_json::from_slice::<Update>(&body) else {
+        let Ok(update) = serde_json::from_slice::<crate::quiet::Json<'_>>(&body).and_then(|v| crate::quiet::update(&v))
+        else {
             tracing::warn!("webhook body is not a Telegram update; ignored");
             return StatusCode::BAD_REQUEST.into_response();
         };
