@@ -16,7 +16,7 @@
 //! |---|---|
 //! | [`settings`] | `[adapters.telegram]`: token, mode, API URL, webhook, send limits, and their checks |
 //! | [`adapter`] | [`TelegramAdapter`]: start-up (getMe) and the choice between polling and webhook |
-//! | [`api`] | the Bot API client: teloxide `Bot`, the send `Throttle`, retries, safe error text |
+//! | [`api`] | the Bot API client: teloxide `Bot` on one pooled HTTP client, retries, safe error text |
 //! | [`polling`] | the `getUpdates` loop and offset confirmation |
 //! | [`webhook`] | the axum listener: secret check, dedupe, fast answers |
 //! | [`receive`] | handing mapped updates to the dispatcher; answering button presses |
