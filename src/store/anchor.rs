@@ -10,9 +10,10 @@
 //! write counted so far).
 //!
 //! Flushes made many times a second (the journal's, once per batch of accepted events) do not wait for the
-//! anchor ([`Store::flush_anchor_later`]): the backend is flushed and the flush counted, and a task writes the
-//! anchor in the same order (counter, flush, file) — at once if the file was last written more than [`TRAIL`]
-//! ago, else then, one write covering every flush counted by then. Under a stream of such flushes the file is
+//! file ([`Store::flush_anchor_later`]): the flush is counted and the counter goes into the backend with the
+//! flush, as always, and a task writes the file afterwards — at once if it was last written more than
+//! [`TRAIL`] ago, else then, one write covering every flush the backend holds by then (the task holds only the
+//! anchor, so a store closed meanwhile is not kept open). Under a stream of such flushes the file is
 //! written at most once per [`TRAIL`] instead of once per flush, and an idle bot's replies do not wait for
 //! it. The price: the anchor trails those flushes by up to [`TRAIL`] and one file write, so a loss of only
 //! the writes of that last moment is not noticed. Writes made with [`Durability::Flushed`] and

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use super::StoreError;
 use super::backend::{Backend, Pair};
 
-/// sled trees, one per namespace. sled batches writes and fsyncs every 500 ms on its own; writes that must
+/// sled trees, one per namespace. sled batches writes and writes its log every 500 ms on its own; writes that must
 /// not be lost call [`Backend::flush`] before the caller is told they are done.
 ///
 /// A flush is sled's flush, then a data sync of sled's log file. On Linux sled's flush writes its log with
