@@ -166,12 +166,9 @@ impl Alerts {
         };
         let window = millis(window_len);
         let mut w = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        if w.sweep.due(w.counts.len()) {
-            // Forget keys with nothing inside the window, so a stream of new users cannot grow the map.
-            w.counts.retain(|_, times| times.back().is_some_and(|t| now.saturating_sub(*t) <= window));
-            let left = w.counts.len();
-            w.sweep.done(left);
-        }
+        // Forget keys with nothing inside the window, so a stream of new users cannot grow the map.
+        let Windows { counts, sweep, .. } = &mut *w;
+        sweep.retain(counts, |_, times| times.back().is_some_and(|t| now.saturating_sub(*t) <= window));
         let times = w.counts.entry((kind, user.clone())).or_default();
         times.push_back(now);
         while times.front().is_some_and(|t| now.saturating_sub(*t) > window) || times.len() > threshold as usize {

@@ -36,10 +36,7 @@ impl<K: Hash + Eq + Clone> KeyedLocks<K> {
             match map.get(key).and_then(Weak::upgrade) {
                 Some(lock) => lock,
                 None => {
-                    if sweep.due(map.len()) {
-                        map.retain(|_, weak| weak.strong_count() > 0);
-                        sweep.done(map.len());
-                    }
+                    sweep.retain(map, |_, weak| weak.strong_count() > 0);
                     let lock = Arc::new(tokio::sync::Mutex::new(()));
                     map.insert(key.clone(), Arc::downgrade(&lock));
                     lock

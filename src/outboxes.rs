@@ -146,30 +146,17 @@ impl Outboxes {
         done: Option<oneshot::Sender<()>>,
         ticket: Option<Ticket>,
     ) {
-        self.send_since(lane, replies, done, ticket, None, None).await;
-    }
-
-    /// [`Outboxes::send`] for the replies to an event that arrived at `since`: the first one sent records
-    /// the reply latency (`palisade_reply_seconds`). `turn`, the conversation's turn among replicas, is
-    /// handed on once they have left.
-    pub async fn send_since(
-        &self,
-        lane: ConversationKey,
-        replies: Vec<Reply>,
-        done: Option<oneshot::Sender<()>>,
-        ticket: Option<Ticket>,
-        since: Option<tokio::time::Instant>,
-        turn: Option<crate::turns::Turn>,
-    ) {
-        if let Some(work) = self.queue_since(lane, replies, done, ticket, since, turn).await {
+        if let Some(work) = self.queue_since(lane, replies, done, ticket, None, None).await {
             tokio::spawn(work);
         }
     }
 
-    /// [`Outboxes::send_since`] for a task that can do the lane's work itself: when these replies start it
-    /// (nothing was queued on the lane), returns that work — delivering them and whatever is queued after
-    /// them — for the caller to run, where `send_since` starts a task for it. A handler's task runs it once
-    /// its concurrency slot is free: one task per event instead of two.
+    /// [`Outboxes::send`] for the replies to an event that arrived at `since`, by a task that can do the lane's
+    /// work itself: the first reply sent records the reply latency (`palisade_reply_seconds`), and `turn`,
+    /// the conversation's turn among replicas, is handed on once they have left. When these replies start the
+    /// lane's work (nothing was queued on it), that work — delivering them and whatever is queued after them —
+    /// is returned for the caller to run, where `send` starts a task for it. A handler's task runs it once its
+    /// concurrency slot is free: one task per event instead of two.
     pub async fn queue_since(
         &self,
         lane: ConversationKey,

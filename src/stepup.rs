@@ -314,10 +314,7 @@ impl StepUp {
             None => {
                 let mut guesses = self.guesses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let Guesses { by_person, sweep } = &mut *guesses;
-                if sweep.due(by_person.len()) {
-                    by_person.retain(|_, (_, until)| *until > now);
-                    sweep.done(by_person.len());
-                }
+                sweep.retain(by_person, |_, (_, until)| *until > now);
                 let (failures, until) = by_person.entry(self.person(user)).or_default();
                 *failures = failures.saturating_add(1);
                 if *failures >= PAUSE_AFTER {

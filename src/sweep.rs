@@ -7,6 +7,8 @@
 //! entries it left, so each insert pays a constant share of it, and the map stays within twice its live
 //! entries (or the floor).
 
+use std::collections::HashMap;
+
 /// When the next sweep of one map is due; `FLOOR`: the size below which it is never swept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Sweep<const FLOOR: usize> {
@@ -28,6 +30,14 @@ impl<const FLOOR: usize> Sweep<FLOOR> {
     /// Notes a sweep that left `len` entries: the next comes at twice as many.
     pub(crate) fn done(&mut self, len: usize) {
         self.next = len.saturating_mul(2).max(FLOOR);
+    }
+
+    /// Sweeps `map`, keeping what `keep` says is live, if a sweep is due (the usual case: one map per sweep).
+    pub(crate) fn retain<K, V>(&mut self, map: &mut HashMap<K, V>, keep: impl FnMut(&K, &mut V) -> bool) {
+        if self.due(map.len()) {
+            map.retain(keep);
+            self.done(map.len());
+        }
     }
 }
 

@@ -176,14 +176,8 @@ impl Limiter {
         // Forget buckets that have refilled completely (idle for a whole period), so the maps cannot grow
         // without bound; a forgotten bucket is recreated full, which is exactly its state.
         let Buckets { users, conversations, global, sweeps } = &mut *b;
-        if sweeps.0.due(users.len()) {
-            users.retain(|_, k| k.last.elapsed() < s.per_user.per);
-            sweeps.0.done(users.len());
-        }
-        if sweeps.1.due(conversations.len()) {
-            conversations.retain(|_, k| k.last.elapsed() < s.per_conversation.per);
-            sweeps.1.done(conversations.len());
-        }
+        sweeps.0.retain(users, |_, k| k.last.elapsed() < s.per_user.per);
+        sweeps.1.retain(conversations, |_, k| k.last.elapsed() < s.per_conversation.per);
         let mut checks: Vec<(&'static str, Rate, &mut Bucket)> = Vec::new();
         if s.global.count > 0 {
             checks.push(("global", s.global, global.get_or_insert_with(|| Bucket::full(s.global))));

@@ -43,6 +43,12 @@ impl Memo {
         self.lock().clear();
     }
 
+    /// Whether it remembers nothing.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<[u8]>, [u8; HASH_LEN]>> {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -76,6 +82,6 @@ mod tests {
         }
         assert!(memo.lock().len() <= CAPACITY);
         memo.clear();
-        assert!(memo.lock().is_empty());
+        assert!(memo.is_empty());
     }
 }

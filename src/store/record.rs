@@ -181,12 +181,7 @@ impl RecordStore {
     async fn anchor_now(&self) -> Result<(), StoreError> {
         let Some(anchor) = &self.anchor else { return self.backend.flush().await };
         let _guard = anchor.lock().await;
-        self.count_and_flush(anchor, anchor.counted()).await
-    }
-
-    /// Writes the counter `writes`, flushes, then writes the anchor file (the caller holds the anchor's lock).
-    async fn count_and_flush(&self, anchor: &Anchor, writes: u64) -> Result<(), StoreError> {
-        count_and_flush(&*self.backend, anchor, writes).await
+        count_and_flush(&*self.backend, anchor, anchor.counted()).await
     }
 
     /// Makes every write so far durable and, with an anchor, counts it: the counter goes into the backend,
@@ -196,7 +191,7 @@ impl RecordStore {
         let Some(anchor) = &self.anchor else { return self.backend.flush().await };
         let n = anchor.count();
         let Some((_guard, writes)) = anchor.begin(n).await else { return Ok(()) };
-        self.count_and_flush(anchor, writes).await
+        count_and_flush(&*self.backend, anchor, writes).await
     }
 
     /// Counts the flush, puts the counter into the backend and flushes it; the anchor file records it in a
@@ -731,5 +726,25 @@ impl Store for RecordStore {
     async fn flush_anchor_later(&self) -> Result<(), StoreError> {
         let _writing = self.gate.read().await;
         self.flushed_anchor_later().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the store remembers of people to spare keyed hashes (their platform ids, and record ids that may
+    /// name them) goes with an erasure.
+    #[tokio::test]
+    async fn an_erasure_empties_the_memos_of_pseudonyms_and_record_ids() {
+        let key = Key::from_bytes(&[7u8; 32]).unwrap_or_else(|_| unreachable!());
+        let backend = Arc::new(super::super::MemoryBackend::new());
+        let store = RecordStore::open(backend, &key, crate::clock::SystemClock::shared()).await.unwrap();
+        let ann = Subject::user(&"console:ann".parse().unwrap());
+        let at = RecordKey { namespace: "notes", subject: Some(&ann), id: b"flow:console:ann" };
+        store.put(at, b"x", Durability::Batched).await.unwrap();
+        assert!(!store.pseudonyms.is_empty() && !store.ids.is_empty(), "both were used");
+        store.erase_subject(&ann).await.unwrap();
+        assert!(store.pseudonyms.is_empty() && store.ids.is_empty());
     }
 }

@@ -23,6 +23,7 @@
 //! | `quiet` | reading updates without formatting the errors of teloxide's untagged enums |
 //! | [`inbound`] | mapping updates to neutral events |
 //! | [`outbox`] | delivering replies: text, keyboards, photos, deletions, group → private |
+//! | `read_as` | sending a request with teloxide and reading its answer into a leaner type |
 //! | `sent` | sending a message and reading back only its id |
 //! | [`buttons`] | opaque button ids resolved server-side |
 //! | [`retry`] | retry policy for 429 and network errors |
@@ -35,6 +36,7 @@ pub mod inbound;
 pub mod outbox;
 pub mod polling;
 mod quiet;
+mod read_as;
 pub mod receive;
 pub mod redact;
 pub mod retry;

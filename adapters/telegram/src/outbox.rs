@@ -83,7 +83,7 @@ impl TelegramOutbox {
         payload.reply_markup = keyboard.map(ReplyMarkup::InlineKeyboard);
         let bot = self.api.bot();
         let sent =
-            self.api.call("sendMessage", || JsonRequest::new(bot.clone(), IdOnly(payload.clone())).send()).await?;
+            self.api.call("sendMessage", || JsonRequest::new(bot.clone(), IdOnly::new(payload.clone())).send()).await?;
         Ok(MessageId(sent.message_id.to_string()))
     }
 

@@ -99,7 +99,7 @@ impl Poller {
             if let Some(offset) = self.offset {
                 payload = payload.offset(offset);
             }
-            let request = JsonRequest::new(self.api.bot().clone(), GetUpdatesQuietly(payload));
+            let request = JsonRequest::new(self.api.bot().clone(), GetUpdatesQuietly::new(payload));
             let answer = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 () = lost.cancelled() => return Ok(()),

@@ -17,7 +17,6 @@ use std::borrow::Cow;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use serde_json::Value;
 use teloxide::payloads::GetUpdates;
-use teloxide::requests::Payload;
 use teloxide::types::Update;
 
 /// The update in `json`, as `serde_json` reads it, without its discarded errors' cost.
@@ -318,18 +317,7 @@ impl<'de, 'j> de::Deserializer<'de> for Borrowed<'de, 'j> {
 }
 
 /// `getUpdates`, sent as teloxide sends it, its answer read by [`update`].
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(transparent)]
-pub(crate) struct GetUpdatesQuietly(pub GetUpdates);
-
-impl Payload for GetUpdatesQuietly {
-    type Output = Updates;
-    const NAME: &'static str = GetUpdates::NAME;
-
-    fn timeout_hint(&self) -> Option<std::time::Duration> {
-        self.0.timeout_hint()
-    }
-}
+pub(crate) type GetUpdatesQuietly = crate::read_as::ReadAs<GetUpdates, Updates>;
 
 /// The updates of a `getUpdates` answer.
 #[derive(Debug)]
@@ -423,17 +411,5 @@ mod tests {
         assert!(error.contains("update_id"), "{error}");
         let error = serde_json::from_str::<Updates>(r#"[{"update_id":1},{"update_id":"two"}]"#).unwrap_err();
         assert!(error.to_string().contains("invalid type"), "{error}");
-    }
-
-    #[test]
-    fn get_updates_is_sent_as_teloxide_sends_it() {
-        use teloxide::payloads::GetUpdatesSetters;
-        let payload =
-            GetUpdates::new().timeout(30).offset(7).allowed_updates([teloxide::types::AllowedUpdate::Message]);
-        let quietly = GetUpdatesQuietly(payload.clone());
-        assert_eq!(GetUpdatesQuietly::NAME, "GetUpdates");
-        assert_eq!(serde_json::to_value(&quietly).unwrap(), serde_json::to_value(&payload).unwrap());
-        assert_eq!(quietly.timeout_hint(), payload.timeout_hint());
-        assert!(quietly.timeout_hint().is_some(), "a long poll's timeout reaches the HTTP client");
     }
 }

@@ -4,30 +4,14 @@
 //! outbox keeps only the message's id (to edit or delete it later), and reading the answer into teloxide's
 //! full `Message` type cost about 33 000 instructions per reply, two fifths as much as the rest of its
 //! delivery (the type is a tree of untagged enums, tried one variant after another, each failed try
-//! formatting an error; see docs/PERFORMANCE.md). [`IdOnly`] sends the same request, through
-//! the same teloxide `Bot` (its client, URL and error handling), and reads the answer's `message_id` alone;
-//! the rest of the message is skipped unread.
+//! formatting an error; see docs/PERFORMANCE.md). [`IdOnly`] sends the same request (see `crate::read_as`)
+//! and reads the answer's `message_id` alone; the rest of the message is skipped unread.
 
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
-use teloxide::requests::Payload;
-use teloxide::types::Message;
+use serde::Deserialize;
 
 /// The payload `P` of a method that answers with a message, sent as teloxide sends `P`, its answer read only
 /// for the message's id.
-#[derive(Clone, Debug, Serialize)]
-#[serde(transparent)]
-pub(crate) struct IdOnly<P>(pub P);
-
-impl<P: Payload<Output = Message>> Payload for IdOnly<P> {
-    type Output = Sent;
-    const NAME: &'static str = P::NAME;
-
-    fn timeout_hint(&self) -> Option<Duration> {
-        self.0.timeout_hint()
-    }
-}
+pub(crate) type IdOnly<P> = crate::read_as::ReadAs<P, Sent>;
 
 /// What is read of a sent message.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -39,6 +23,7 @@ pub(crate) struct Sent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use teloxide::types::Message;
 
     /// A `sendMessage` answer's message with every part the outbox's messages can have: a forum topic, an
     /// entity, an inline keyboard, a link preview setting.
@@ -63,17 +48,5 @@ mod tests {
     fn an_answer_without_an_id_is_an_error_not_a_guess() {
         let error = serde_json::from_str::<Sent>(r#"{"chat":{"id":1,"type":"private"},"date":1}"#).unwrap_err();
         assert!(error.to_string().contains("missing field `message_id`"), "{error}");
-    }
-
-    #[test]
-    fn it_is_sent_as_the_method_it_wraps() {
-        use teloxide::payloads::SendMessage;
-        use teloxide::types::ChatId;
-        let payload = SendMessage::new(ChatId(42), "hello");
-        assert_eq!(<IdOnly<SendMessage> as Payload>::NAME, <SendMessage as Payload>::NAME);
-        assert_eq!(
-            serde_json::to_value(IdOnly(payload.clone())).expect("serialises"),
-            serde_json::to_value(payload).expect("serialises")
-        );
     }
 }
